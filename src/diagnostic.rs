@@ -1,0 +1,202 @@
+//! Diagnostics: a problem found in a file, with where it is and what to do about it.
+//!
+//! This module owns the one renderer every static error goes through, so that all of them look
+//! alike (`error: ...`, ` --> file:line:col`, the source line, a caret, then `hint: ...`). It does
+//! not decide what is wrong; the front end (`decode`, `check`, `inputs`) builds the diagnostics.
+
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+
+/// A position in a source file: 1-based line and column (in characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Span {
+    pub line: usize,
+    pub col: usize,
+    /// How many characters the caret underlines (at least one is drawn).
+    pub len: usize,
+}
+
+impl Span {
+    pub fn new(line: usize, col: usize, len: usize) -> Self {
+        Self { line, col, len }
+    }
+
+    /// The same place moved `chars` characters to the right, underlining `len` characters.
+    #[must_use]
+    pub fn shifted(self, chars: usize, len: usize) -> Self {
+        Self { line: self.line, col: self.col + chars, len }
+    }
+}
+
+/// A source file as the diagnostics see it: its display name and text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub text: Arc<str>,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        Self { name: name.into(), text: text.into() }
+    }
+
+    fn line(&self, line: usize) -> Option<&str> {
+        self.text.lines().nth(line.checked_sub(1)?)
+    }
+}
+
+/// One problem: a message, where it is, and an optional hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub message: String,
+    pub span: Option<Span>,
+    /// Shown under the caret, e.g. the actual value.
+    pub label: Option<String>,
+    pub hints: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), span: None, label: None, hints: Vec::new() }
+    }
+
+    pub fn at(message: impl Into<String>, span: Span) -> Self {
+        Self { span: Some(span), ..Self::new(message) }
+    }
+
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    #[must_use]
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Renders this diagnostic against its source file.
+    pub fn render(&self, source: &Source) -> String {
+        let mut out = format!("error: {}\n", self.message);
+        if let Some(span) = self.span {
+            let gutter = span.line.to_string().len();
+            let pad = " ".repeat(gutter);
+            let _ = writeln!(out, "{pad}--> {}:{}:{}", source.name, span.line, span.col);
+            if let Some(text) = source.line(span.line) {
+                let _ = writeln!(out, "{pad} |");
+                let _ = writeln!(out, "{} | {}", span.line, text.trim_end());
+                let width = span.len.max(1);
+                let indent = " ".repeat(span.col.saturating_sub(1));
+                let _ = write!(out, "{pad} | {indent}{}", "^".repeat(width));
+                match &self.label {
+                    Some(label) => {
+                        let _ = writeln!(out, " {label}");
+                    }
+                    None => out.push('\n'),
+                }
+            }
+        } else {
+            let _ = writeln!(out, " --> {}", source.name);
+        }
+        for hint in &self.hints {
+            let _ = writeln!(out, "hint: {hint}");
+        }
+        out
+    }
+}
+
+/// Every diagnostic found in one file, in source order.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub source: Source,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sorted: Vec<&Diagnostic> = self.diagnostics.iter().collect();
+        sorted.sort_by_key(|d| d.span);
+        for diagnostic in sorted {
+            writeln!(f, "{}", diagnostic.render(&self.source))?;
+        }
+        let count = self.diagnostics.len();
+        let noun = if count == 1 { "problem" } else { "problems" };
+        write!(f, "{}: {count} {noun} found", self.source.name)
+    }
+}
+
+impl std::error::Error for Report {}
+
+/// Collects diagnostics while a pass walks a file.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.items.push(diagnostic);
+    }
+
+    pub fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.push(Diagnostic::at(message, span));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.items
+    }
+
+    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
+        self.items.extend(other);
+    }
+}
+
+/// The closest candidate to `word`, if it is close enough to be a likely typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(word, candidate), candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance over characters, case-insensitive.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(did_you_mean("reqest", ["request", "filter"]), Some("request"));
+        assert_eq!(did_you_mean("zzz", ["request", "filter"]), None);
+    }
+
+    #[test]
+    fn renders_caret_under_the_span() {
+        let source = Source::new("r.yaml", "a: 1\nbad: 2\n");
+        let text = Diagnostic::at("unknown key `bad`", Span::new(2, 1, 3)).with_hint("did you mean `a`?").render(&source);
+        assert_eq!(text, "error: unknown key `bad`\n --> r.yaml:2:1\n  |\n2 | bad: 2\n  | ^^^\nhint: did you mean `a`?\n");
+    }
+}

@@ -1,0 +1,14 @@
+//! `recipe`: declarative HTTP workflows, checked before they run and tested against recorded
+//! fixtures.
+//!
+//! The front end is pure: [`yaml`] reads a file into a located tree, [`decode`] turns it into the
+//! [`model`] types, and [`check`] proves the recipe sound (templates, JSONPaths, names) and
+//! yields a [`check::Plan`], the only thing the runner accepts. The back end is effectful:
+//! [`run`] executes a plan through a [`transport`] and returns results as data, and [`report`]
+//! turns those results into output.
+
+pub mod diagnostic;
+pub mod jsonpath;
+pub mod model;
+pub mod template;
+pub mod yaml;

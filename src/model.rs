@@ -1,0 +1,439 @@
+//! The recipe language, version 1, as Rust types.
+//!
+//! These types are the single description of the language: the decoder (`decode`) fills them
+//! from a YAML tree, the checker (`check`) proves them sound, and `schemars` turns them into
+//! `schemas/recipe.schema.json` for editors. They hold no behaviour; a [`crate::check::Plan`]
+//! wraps a checked [`Recipe`] and is the only thing the runner accepts.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+
+use crate::diagnostic::Span;
+use crate::jsonpath::Path;
+use crate::yaml::Style;
+
+/// A whole recipe file.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(title = "recipe", deny_unknown_fields)]
+pub struct Recipe {
+    /// The language version; always `1`.
+    #[schemars(rename = "recipe", range(min = 1, max = 1))]
+    pub version: u32,
+    /// A short name for the recipe, shown in reports.
+    pub name: String,
+    /// What the recipe does.
+    pub description: Option<String>,
+    /// Typed parameters, given with `--var name=value` or `--vars FILE`.
+    #[schemars(with = "BTreeMap<String, Input>")]
+    pub inputs: Vec<Input>,
+    /// The environment variables templates may read as `env.NAME` (also from `.env`).
+    #[schemars(with = "BTreeMap<String, EnvVar>")]
+    pub env: Vec<EnvVar>,
+    /// Defaults for every request.
+    #[schemars(default)]
+    pub http: Http,
+    /// The steps, run in order.
+    pub steps: Vec<Step>,
+    /// What the run returns, printed as JSON on stdout.
+    #[schemars(with = "BTreeMap<String, Template>")]
+    pub outputs: Vec<(Name, Template)>,
+}
+
+/// A name written in the file (a key or an id), with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name {
+    pub text: String,
+    pub span: Span,
+}
+
+impl JsonSchema for Name {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Name".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" })
+    }
+}
+
+/// One input parameter.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Input {
+    #[schemars(skip)]
+    pub name: Name,
+    /// The value's type; `string` when omitted.
+    #[schemars(rename = "type")]
+    pub kind: InputType,
+    /// Whether the input must be given; inputs with a `default` are never required.
+    pub required: Option<bool>,
+    /// The value used when the input is not given.
+    pub default: Option<serde_json::Value>,
+    pub description: Option<String>,
+    /// A regular expression a string input must match (anchor it with `^...$`).
+    pub pattern: Option<String>,
+    /// The only values allowed.
+    #[schemars(rename = "enum")]
+    pub allowed: Option<Vec<serde_json::Value>>,
+    /// A format a string input must have.
+    pub format: Option<Format>,
+}
+
+impl Input {
+    pub fn is_required(&self) -> bool {
+        self.default.is_none() && self.required.unwrap_or(true)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InputType {
+    #[default]
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Array,
+    Object,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Date,
+    DateTime,
+    Email,
+}
+
+/// One environment variable the recipe may read.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct EnvVar {
+    #[schemars(skip)]
+    pub name: Name,
+    /// Used when the variable is not set; a variable without a default must be set.
+    pub default: Option<String>,
+    /// A secret value is masked in every output: logs, errors, dry runs, reports, fixtures.
+    #[schemars(default)]
+    pub secret: bool,
+    pub description: Option<String>,
+}
+
+/// Request defaults.
+#[derive(Debug, Clone, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Http {
+    /// Prefixed to every relative request URL.
+    pub base_url: Option<TemplateString>,
+    /// Sent with every request; a step's own headers win.
+    #[schemars(with = "BTreeMap<String, TemplateString>")]
+    pub headers: Vec<(Name, TemplateString)>,
+    /// Per-request timeout, e.g. `30s`, `500ms`, `2m`; 30s when omitted.
+    #[schemars(with = "Option<DurationText>")]
+    pub timeout: Option<Duration>,
+}
+
+/// A duration such as `30s`, `500ms` or `2m`.
+#[derive(JsonSchema)]
+#[schemars(transparent)]
+pub struct DurationText(#[schemars(regex(pattern = r"^[0-9]+(ms|s|m)$"))] pub String);
+
+/// One step. Exactly one of `request`, `filter`, `pick` or `set` is given.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Step {
+    /// A unique name; later steps read this step's result as `steps.ID`.
+    pub id: Name,
+    pub description: Option<String>,
+    /// A template that must render to a boolean; when false the step is skipped.
+    pub when: Option<TemplateString>,
+    /// When true, a failure of this step is reported and the run goes on.
+    #[schemars(default)]
+    pub optional: bool,
+    #[serde(flatten)]
+    pub action: Action,
+    /// Accepted responses (request steps only).
+    pub expect: Option<Expect>,
+    /// Names for values of this step's result, used later as `vars.NAME`: a JSONPath (starting
+    /// with `$`, relative to the result) or a template.
+    #[schemars(with = "BTreeMap<String, Template>")]
+    pub bind: Vec<(Name, Binding)>,
+    #[schemars(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Send an HTTP request.
+    Request(Request),
+    /// Keep the items of a list that satisfy conditions, and check how many there are.
+    Filter(Filter),
+    /// Choose one item of a list.
+    Pick(Pick),
+    /// Compute values; each becomes `vars.NAME`.
+    Set(#[schemars(with = "BTreeMap<String, Template>")] Vec<(Name, Template)>),
+}
+
+impl Action {
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Action::Request(_) => "request",
+            Action::Filter(_) => "filter",
+            Action::Pick(_) => "pick",
+            Action::Set(_) => "set",
+        }
+    }
+}
+
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Request {
+    pub method: Method,
+    /// Relative to `http.base_url`, or absolute.
+    pub url: TemplateString,
+    /// Query parameters; a list value repeats the parameter.
+    #[schemars(with = "BTreeMap<String, Template>")]
+    pub query: Vec<(Name, Template)>,
+    #[schemars(with = "BTreeMap<String, TemplateString>")]
+    pub headers: Vec<(Name, TemplateString)>,
+    /// A JSON body written as YAML; `"{{ expr }}"` strings keep the expression's type.
+    pub json: Option<Template>,
+    /// A form body (`application/x-www-form-urlencoded`).
+    #[schemars(with = "Option<BTreeMap<String, Template>>")]
+    pub form: Option<Vec<(Name, Template)>>,
+    /// A raw text body.
+    pub body: Option<TemplateString>,
+    #[schemars(with = "Option<DurationText>")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Head,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Head => "HEAD",
+        }
+    }
+}
+
+/// What a response must look like for the step to succeed.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Expect {
+    /// Accepted status codes; any 2xx when omitted.
+    #[schemars(with = "Option<StatusList>")]
+    pub status: Vec<u16>,
+    /// Whether the body must be JSON (default true).
+    pub json: Option<bool>,
+    /// Whether API error envelopes (`errors[]`, `error.errorCode`) fail the step (default true).
+    pub api_errors: Option<bool>,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub enum StatusList {
+    One(u16),
+    Many(Vec<u16>),
+}
+
+/// Where a filter or pick finds its list, and which items it keeps.
+#[derive(Debug, Clone, JsonSchema)]
+pub struct Selection {
+    /// The value to select from, usually `"{{ steps.ID.body }}"`.
+    pub from: Template,
+    /// A JSONPath, relative to `from`, selecting the items; `from` itself must be a list when omitted.
+    #[schemars(with = "Option<String>")]
+    pub items: Option<Path>,
+    /// Turn a map into a list of `{key, value}` entries (e.g. an availability map keyed by time).
+    #[schemars(default)]
+    pub entries: bool,
+    /// Conditions every kept item satisfies: a JSONPath relative to the item, and the expected
+    /// value. A path that selects several nodes matches when any node does.
+    #[schemars(rename = "match", with = "BTreeMap<String, MatchCondition>")]
+    pub matches: Vec<Match>,
+    /// A template with `item` that must render to a boolean.
+    #[schemars(rename = "where")]
+    pub where_: Option<TemplateString>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Match {
+    pub path: Path,
+    pub matcher: Matcher,
+}
+
+/// The expected value, or a [`Matcher`] with options.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub enum MatchCondition {
+    Full(Matcher),
+    Value(Template),
+}
+
+/// An expected value, or the full form with options.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Matcher {
+    /// The expected value (the short form is just this value).
+    pub equals: Option<Template>,
+    /// A regular expression a string node must match.
+    pub pattern: Option<String>,
+    #[schemars(default)]
+    pub ignore_case: bool,
+    /// Compare strings without leading and trailing whitespace.
+    #[schemars(default)]
+    pub trim: bool,
+    #[schemars(skip)]
+    pub regex: Option<regex::Regex>,
+    #[schemars(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Filter {
+    #[serde(flatten)]
+    pub selection: Selection,
+    /// How many items must remain (default `one`).
+    #[schemars(default)]
+    pub expect: Cardinality,
+    /// A template with `item` describing a candidate in error messages.
+    pub describe: Option<TemplateString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Cardinality {
+    /// Exactly one item; result `item`.
+    #[default]
+    One,
+    /// At least one; result `item` is the first.
+    First,
+    /// Zero or one; result `item` is null when none.
+    Optional,
+    /// Any number; result `items`.
+    All,
+    /// One or more; result `items`.
+    AtLeastOne,
+}
+
+impl Cardinality {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cardinality::One => "one",
+            Cardinality::First => "first",
+            Cardinality::Optional => "optional",
+            Cardinality::All => "all",
+            Cardinality::AtLeastOne => "at_least_one",
+        }
+    }
+}
+
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Pick {
+    #[serde(flatten)]
+    pub selection: Selection,
+    /// How to choose (default `first`).
+    #[schemars(default)]
+    pub strategy: Strategy,
+    /// A template with `item` giving the key for `min_by`, `max_by` and `prefer`.
+    pub by: Option<TemplateString>,
+    /// With `prefer`: the key value wanted; the first item is the fallback.
+    pub prefer: Option<Template>,
+    /// With `random`: the seed (default 0), so runs are repeatable.
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    #[default]
+    First,
+    Last,
+    Random,
+    MinBy,
+    MaxBy,
+    Prefer,
+}
+
+/// A value bound by a step.
+#[derive(Debug, Clone)]
+pub enum Binding {
+    Path(Path),
+    Template(Template),
+}
+
+/// A YAML value whose strings are templates; rendering keeps its shape.
+#[derive(Debug, Clone)]
+pub enum Template {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(TemplateString),
+    Seq(Vec<Template>),
+    Map(Vec<(Name, Template)>),
+}
+
+impl JsonSchema for Template {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Template".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Any YAML value; strings are minijinja templates. A string that is exactly `{{ expr }}` yields the expression's own type."
+        })
+    }
+}
+
+/// One templated string, classified once when the recipe is read.
+#[derive(Debug, Clone)]
+pub struct TemplateString {
+    pub text: String,
+    pub span: Span,
+    pub style: Style,
+    pub kind: TemplateKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateKind {
+    /// No template syntax: the text as is.
+    Literal,
+    /// Exactly `{{ expr }}`: the expression's value, typed.
+    Expression(String),
+    /// Anything else: rendered to a string.
+    Text,
+}
+
+impl JsonSchema for TemplateString {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TemplateString".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "description": "A minijinja template." })
+    }
+}
+
+/// The JSON Schema of the recipe language.
+pub fn schema() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<Recipe>();
+    serde_json::to_value(schema).expect("a schema is always JSON")
+}

@@ -1,0 +1,268 @@
+//! Templating: one minijinja environment, strict about undefined values everywhere.
+//!
+//! This module owns how a [`TemplateString`] or a [`Template`] tree becomes JSON: a string that
+//! is exactly `{{ expr }}` yields the expression's own value (number, list, ...), anything else
+//! renders to text. Undefined values are errors, including under `tojson`, whose built-in
+//! version would print `null`. It also provides the few filters recipes need for dates. It does
+//! not know where values come from; callers pass the context.
+
+use std::collections::BTreeSet;
+
+use minijinja::value::{Kwargs, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
+use serde_json::Value as Json;
+
+use crate::model::{Template, TemplateKind, TemplateString};
+
+/// A template problem: the message and, when known, the byte range inside the template text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub message: String,
+    pub range: Option<std::ops::Range<usize>>,
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The template environment shared by checking and running.
+pub struct Engine {
+    env: Environment<'static>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.add_filter("tojson", strict_tojson);
+        env.add_filter("datetime_add", datetime_add);
+        env.add_filter("datetime_format", datetime_format);
+        Self { env }
+    }
+
+    /// The names of the functions and filters templates may call (not variables).
+    pub fn is_global(&self, name: &str) -> bool {
+        self.env.globals().any(|(global, _)| global == name)
+    }
+
+    /// Checks the syntax of a template string.
+    pub fn check_syntax(&self, template: &TemplateString) -> Result<(), TemplateError> {
+        self.env.template_from_str(&template.text).map(|_| ()).map_err(|error| convert(&error))
+    }
+
+    /// Every variable path the template reads (`steps.search.body`, `inputs.vin`, `item`...).
+    pub fn variables(&self, template: &TemplateString) -> BTreeSet<String> {
+        match self.env.template_from_str(&template.text) {
+            Ok(compiled) => compiled.undeclared_variables(true).into_iter().collect(),
+            Err(_) => BTreeSet::new(),
+        }
+    }
+
+    /// Renders one template string to JSON (typed for a whole expression).
+    pub fn render(&self, template: &TemplateString, context: &Value) -> Result<Json, TemplateError> {
+        let value = match &template.kind {
+            TemplateKind::Literal => return Ok(Json::String(template.text.clone())),
+            TemplateKind::Expression(expression) => {
+                let compiled = self.env.compile_expression(expression).map_err(|error| convert(&error))?;
+                let value = compiled.eval(context).map_err(|error| convert(&error))?;
+                reject_undefined(&value)?;
+                value
+            }
+            TemplateKind::Text => Value::from(self.render_text(template, context)?),
+        };
+        serde_json::to_value(&value).map_err(|error| TemplateError { message: error.to_string(), range: None })
+    }
+
+    /// Renders a template string to text: a whole expression yielding a string gives that
+    /// string, any other value its JSON text; `null` is an error here, since it would be sent
+    /// as the word "null".
+    pub fn render_text(&self, template: &TemplateString, context: &Value) -> Result<String, TemplateError> {
+        match &template.kind {
+            TemplateKind::Literal => Ok(template.text.clone()),
+            TemplateKind::Expression(_) => match self.render(template, context)? {
+                Json::String(text) => Ok(text),
+                Json::Null => Err(TemplateError { message: "the expression is null where text is needed".into(), range: None }),
+                other => Ok(other.to_string()),
+            },
+            TemplateKind::Text => {
+                let compiled = self.env.template_from_str(&template.text).map_err(|error| convert(&error))?;
+                compiled.render(context).map_err(|error| convert(&error))
+            }
+        }
+    }
+
+    /// Renders a whole tree, keeping its shape.
+    pub fn render_tree(&self, template: &Template, context: &Value) -> Result<Json, TemplateError> {
+        Ok(match template {
+            Template::Null => Json::Null,
+            Template::Bool(b) => Json::Bool(*b),
+            Template::Number(n) => Json::Number(n.clone()),
+            Template::String(text) => self.render(text, context)?,
+            Template::Seq(items) => Json::Array(items.iter().map(|item| self.render_tree(item, context)).collect::<Result<_, _>>()?),
+            Template::Map(entries) => Json::Object(
+                entries
+                    .iter()
+                    .map(|(name, value)| Ok((name.text.clone(), self.render_tree(value, context)?)))
+                    .collect::<Result<_, TemplateError>>()?,
+            ),
+        })
+    }
+}
+
+/// Turns JSON data into a template context value.
+pub fn context(data: &Json) -> Value {
+    Value::from(minijinja::value::Serde(data))
+}
+
+fn convert(error: &Error) -> TemplateError {
+    let message = match (error.kind(), error.detail()) {
+        (ErrorKind::UndefinedError, Some(detail)) => format!("undefined value: {detail}"),
+        (ErrorKind::UndefinedError, None) => "undefined value".to_owned(),
+        (kind, Some(detail)) => format!("{kind}: {detail}"),
+        (kind, None) => kind.to_string(),
+    };
+    TemplateError { message, range: error.range() }
+}
+
+fn reject_undefined(value: &Value) -> Result<(), TemplateError> {
+    let undefined = || TemplateError { message: "undefined value".into(), range: None };
+    match value.kind() {
+        ValueKind::Undefined => Err(undefined()),
+        ValueKind::Seq | ValueKind::Map => {
+            for item in value.try_iter().map_err(|error| convert(&error))? {
+                reject_undefined(&item)?;
+                if value.kind() == ValueKind::Map {
+                    reject_undefined(&value.get_item(&item).unwrap_or(Value::UNDEFINED))?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `tojson` that refuses undefined values instead of printing `null`.
+fn strict_tojson(value: &Value, indent: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    if value.is_undefined() {
+        return Err(Error::new(ErrorKind::UndefinedError, "`tojson` was given an undefined value"));
+    }
+    minijinja::filters::tojson(value, indent, kwargs)
+}
+
+/// Reads `yyyy-MM-dd HH:mm:ss`, `yyyy-MM-ddTHH:mm:ss` or `yyyy-MM-dd`.
+fn parse_datetime(value: &Value) -> Result<jiff::civil::DateTime, Error> {
+    let text = value.as_str().ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("expected a date-time string, got {}", value.kind())))?;
+    let normalised = text.trim().replacen(' ', "T", 1);
+    normalised
+        .parse::<jiff::civil::DateTime>()
+        .or_else(|_| normalised.parse::<jiff::civil::Date>().map(|date| date.to_datetime(jiff::civil::Time::midnight())))
+        .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("`{text}` is not a date-time like 2026-07-22T09:30:00")))
+}
+
+/// `{{ start | datetime_add(minutes=15, seconds=-1) }}`: civil (wall-clock) arithmetic,
+/// yielding `yyyy-MM-ddTHH:mm:ss`.
+fn datetime_add(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
+    let mut end = parse_datetime(value)?;
+    let invalid = |error: jiff::Error| Error::new(ErrorKind::InvalidOperation, error.to_string());
+    // Each unit is added on its own: a jiff span carries a single sign.
+    for unit in ["days", "hours", "minutes", "seconds"] {
+        let amount: Option<i64> = kwargs.get(unit)?;
+        if let Some(amount) = amount {
+            let span = match unit {
+                "days" => jiff::Span::new().try_days(amount),
+                "hours" => jiff::Span::new().try_hours(amount),
+                "minutes" => jiff::Span::new().try_minutes(amount),
+                _ => jiff::Span::new().try_seconds(amount),
+            }
+            .map_err(invalid)?;
+            end = end.checked_add(span).map_err(invalid)?;
+        }
+    }
+    kwargs.assert_all_used()?;
+    Ok(Value::from(end.strftime("%Y-%m-%dT%H:%M:%S").to_string()))
+}
+
+/// `{{ start | datetime_format("%Y-%m-%d") }}`, with strftime directives.
+fn datetime_format(value: &Value, format: &str) -> Result<Value, Error> {
+    let datetime = parse_datetime(value)?;
+    let mut out = String::new();
+    jiff::fmt::strtime::format(format, datetime)
+        .map(|text| out.push_str(&text))
+        .map_err(|error| Error::new(ErrorKind::InvalidOperation, error.to_string()))?;
+    Ok(Value::from(out))
+}
+
+/// Classifies a template string: literal, one whole expression, or text.
+pub fn classify(text: &str) -> TemplateKind {
+    if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
+        return TemplateKind::Literal;
+    }
+    let trimmed = text.trim();
+    if let Some(inner) = trimmed.strip_prefix("{{").and_then(|rest| rest.strip_suffix("}}")) {
+        let inner = inner.trim_start_matches('-').trim_end_matches('-');
+        if !inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%") && trimmed == text {
+            return TemplateKind::Expression(inner.trim().to_owned());
+        }
+    }
+    TemplateKind::Text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Span;
+    use crate::yaml::Style;
+    use serde_json::json;
+
+    fn string(text: &str) -> TemplateString {
+        TemplateString { text: text.into(), span: Span::default(), style: Style::Plain, kind: classify(text) }
+    }
+
+    fn render(text: &str, context: &Json) -> Result<Json, TemplateError> {
+        Engine::new().render(&string(text), &super::context(context))
+    }
+
+    #[test]
+    fn whole_expressions_keep_their_type() {
+        let context = json!({"vars": {"codes": ["a", "b"], "n": 3}});
+        assert_eq!(render("{{ vars.codes }}", &context).unwrap(), json!(["a", "b"]));
+        assert_eq!(render("{{ vars.n + 1 }}", &context).unwrap(), json!(4));
+        assert_eq!(render("n={{ vars.n }}", &context).unwrap(), json!("n=3"));
+        assert_eq!(render("plain", &context).unwrap(), json!("plain"));
+    }
+
+    #[test]
+    fn undefined_is_an_error_everywhere() {
+        let context = json!({"vars": {}});
+        assert!(render("{{ vars.missing }}", &context).is_err());
+        assert!(render("x {{ vars.missing }}", &context).is_err());
+        assert!(render("{{ vars.missing | tojson }}", &context).is_err());
+        assert!(render("x {{ vars.missing | tojson }}", &context).is_err());
+        assert_eq!(render("{{ vars.missing | default('') }}", &context).unwrap(), json!(""));
+    }
+
+    #[test]
+    fn date_filters_do_wall_clock_arithmetic() {
+        let context = json!({"slot": "2026-07-22 09:30:00"});
+        assert_eq!(render("{{ slot | datetime_add(minutes=15, seconds=-1) }}", &context).unwrap(), json!("2026-07-22T09:44:59"));
+        assert_eq!(render("{{ slot | datetime_format('%Y-%m-%d') }}", &context).unwrap(), json!("2026-07-22"));
+        assert!(render("{{ 'soon' | datetime_add(minutes=1) }}", &context).is_err());
+    }
+
+    #[test]
+    fn classifies_strings() {
+        assert_eq!(classify("{{ a.b }}"), TemplateKind::Expression("a.b".into()));
+        assert_eq!(classify("{{ a }} {{ b }}"), TemplateKind::Text);
+        assert_eq!(classify("/x/{{ a }}"), TemplateKind::Text);
+        assert_eq!(classify("text"), TemplateKind::Literal);
+    }
+}

@@ -1,0 +1,272 @@
+//! Every YAML call in the project goes through this module.
+//!
+//! Recipes are read into a [`Node`] tree that keeps the line and column of every key and value,
+//! built from the marked events of `yaml-rust2`, so that every later diagnostic can point into
+//! the file. Duplicate keys are rejected here, with both places named. Data files that need no
+//! positions (vars files, fixtures) go through `serde_yaml`, always by way of
+//! `serde_yaml::Value`, which rejects duplicate keys instead of silently keeping the last one.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use crate::diagnostic::{Diagnostic, Span};
+
+/// How a scalar was written; templates inside quoted scalars are shifted by the quote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Quoted,
+    Block,
+}
+
+/// A YAML value with the place it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String, Style),
+    Seq(Vec<Node>),
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key (always a string in recipes) with its place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub text: String,
+    pub span: Span,
+}
+
+impl Node {
+    /// A short name of this node's type for messages ("a string", "a map", ...).
+    pub fn kind(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::String(..) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a map",
+        }
+    }
+
+    /// The node as plain JSON data (no positions).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::String(s, _) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(entries.iter().map(|(k, v)| (k.text.clone(), v.to_json())).collect()),
+        }
+    }
+}
+
+/// Parses one YAML document into a located tree; an empty file is an empty map.
+pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
+    let mut collector = Collector::default();
+    let mut parser = Parser::new_from_str(text);
+    if let Err(error) = parser.load(&mut collector, false) {
+        let marker = error.marker();
+        let span = Span::new(marker.line(), marker.col() + 1, 1);
+        return Err(vec![Diagnostic::at(format!("invalid YAML: {}", error.info()), span)]);
+    }
+    let mut builder = Builder { events: collector.events.into_iter().peekable(), anchors: HashMap::new(), problems: Vec::new() };
+    let root = builder.document();
+    if builder.problems.is_empty() { Ok(root) } else { Err(builder.problems) }
+}
+
+#[derive(Default)]
+struct Collector {
+    events: Vec<(Event, Marker)>,
+}
+
+impl MarkedEventReceiver for Collector {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        self.events.push((event, mark));
+    }
+}
+
+struct Builder {
+    events: std::iter::Peekable<std::vec::IntoIter<(Event, Marker)>>,
+    anchors: HashMap<usize, Node>,
+    problems: Vec<Diagnostic>,
+}
+
+fn span_of(mark: Marker, len: usize) -> Span {
+    Span::new(mark.line(), mark.col() + 1, len)
+}
+
+impl Builder {
+    fn document(&mut self) -> Node {
+        let empty = Node { value: Value::Map(Vec::new()), span: Span::new(1, 1, 1) };
+        loop {
+            match self.events.peek() {
+                None => return empty,
+                Some((Event::StreamStart | Event::DocumentStart, _)) => {
+                    self.events.next();
+                }
+                Some((Event::StreamEnd | Event::DocumentEnd, _)) => return empty,
+                Some(_) => return self.node().unwrap_or(empty),
+            }
+        }
+    }
+
+    fn node(&mut self) -> Option<Node> {
+        let (event, mark) = self.events.next()?;
+        let (node, anchor) = match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let quoted = !matches!(style, TScalarStyle::Plain);
+                let value = if quoted || tag.is_some() {
+                    let style = match style {
+                        TScalarStyle::Literal | TScalarStyle::Folded => Style::Block,
+                        TScalarStyle::Plain => Style::Plain,
+                        _ => Style::Quoted,
+                    };
+                    Value::String(text.clone(), style)
+                } else {
+                    plain_scalar(&text)
+                };
+                let len = text.chars().count() + if quoted { 2 } else { 0 };
+                (Node { value, span: span_of(mark, len) }, anchor)
+            }
+            Event::SequenceStart(anchor, _) => {
+                let mut items = Vec::new();
+                while !matches!(self.events.peek(), Some((Event::SequenceEnd, _)) | None) {
+                    items.extend(self.node());
+                }
+                self.events.next();
+                (Node { value: Value::Seq(items), span: span_of(mark, 1) }, anchor)
+            }
+            Event::MappingStart(anchor, _) => (self.mapping(mark), anchor),
+            Event::Alias(id) => {
+                return Some(self.anchors.get(&id).cloned().unwrap_or(Node { value: Value::Null, span: span_of(mark, 1) }));
+            }
+            _ => return None,
+        };
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        Some(node)
+    }
+
+    fn mapping(&mut self, mark: Marker) -> Node {
+        let mut entries: Vec<(Key, Node)> = Vec::new();
+        while !matches!(self.events.peek(), Some((Event::MappingEnd, _)) | None) {
+            let Some(key_node) = self.node() else { break };
+            let Some(value) = self.node() else { break };
+            let key = match key_node.value {
+                Value::String(text, _) => text,
+                Value::Int(i) => i.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Float(f) => f.to_string(),
+                Value::Null => "null".to_owned(),
+                Value::Seq(_) | Value::Map(_) => {
+                    self.problems.push(Diagnostic::at("a map key must be a plain value, not a list or map", key_node.span));
+                    continue;
+                }
+            };
+            if let Some((first, _)) = entries.iter().find(|(k, _)| k.text == key) {
+                self.problems.push(
+                    Diagnostic::at(format!("duplicate key `{key}`"), key_node.span)
+                        .with_hint(format!("`{key}` is first defined at line {}, column {}", first.span.line, first.span.col)),
+                );
+                continue;
+            }
+            entries.push((Key { text: key, span: key_node.span }, value));
+        }
+        self.events.next();
+        let span = entries.first().map_or(span_of(mark, 1), |(k, _)| k.span);
+        Node { value: Value::Map(entries), span }
+    }
+}
+
+/// Resolves a plain scalar the way YAML 1.2's core schema does.
+fn plain_scalar(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Ok(i) = text.parse::<i64>() {
+        return Value::Int(i);
+    }
+    let looks_numeric = text.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.');
+    if looks_numeric && let Ok(f) = text.parse::<f64>() && f.is_finite() {
+        return Value::Float(f);
+    }
+    Value::String(text.to_owned(), Style::Plain)
+}
+
+/// Reads a data file (vars, fixtures) into `T`, rejecting duplicate keys.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    serde_yaml::from_value(value).map_err(|e| e.to_string())
+}
+
+/// Writes `value` as YAML.
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
+    serde_yaml::to_string(value).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_positions_of_keys_and_values() {
+        let node = parse("a: 1\nsteps:\n  - id: x\n").unwrap();
+        let Value::Map(entries) = node.value else { panic!("not a map") };
+        assert_eq!(entries[1].0.span, Span::new(2, 1, 5));
+        let Value::Seq(items) = &entries[1].1.value else { panic!("not a list") };
+        let Value::Map(step) = &items[0].value else { panic!("not a map") };
+        assert_eq!(step[0].1.span, Span::new(3, 9, 1));
+    }
+
+    #[test]
+    fn rejects_duplicate_keys_with_both_places() {
+        let problems = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].message, "duplicate key `a`");
+        assert_eq!(problems[0].span, Some(Span::new(3, 1, 1)));
+    }
+
+    #[test]
+    fn reports_syntax_errors_with_a_place() {
+        let problems = parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(problems[0].message.starts_with("invalid YAML"), "{problems:?}");
+        assert!(problems[0].span.is_some());
+    }
+
+    #[test]
+    fn resolves_plain_scalars_but_not_quoted_ones() {
+        assert_eq!(plain_scalar("42"), Value::Int(42));
+        assert_eq!(plain_scalar("1.5"), Value::Float(1.5));
+        assert_eq!(plain_scalar("yes"), Value::String("yes".into(), Style::Plain));
+        let node = parse("a: '42'").unwrap();
+        let Value::Map(entries) = node.value else { panic!() };
+        assert_eq!(entries[0].1.value, Value::String("42".into(), Style::Quoted));
+    }
+
+    #[test]
+    fn data_files_reject_duplicate_keys() {
+        let result: Result<serde_json::Value, _> = from_str("a: 1\na: 2\n");
+        assert!(result.is_err());
+    }
+}
