@@ -7,7 +7,10 @@
 //! [`run`] executes a plan through a [`transport`] and returns results as data, and [`report`]
 //! turns those results into output.
 
+pub mod check;
+pub mod decode;
 pub mod diagnostic;
+pub mod inputs;
 pub mod jsonpath;
 pub mod model;
 pub mod template;

@@ -1,0 +1,680 @@
+//! Decoding: the located YAML tree becomes the [`model`](crate::model) types.
+//!
+//! This pass checks shape only: known keys (with a "did you mean"), value types, required keys,
+//! one action per step, and the syntax of names, durations, JSONPaths and regular expressions.
+//! It reports every problem it finds, each at its place, and keeps going. Meaning (templates,
+//! references between steps) is `check`'s job.
+
+use std::time::Duration;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Span, did_you_mean};
+use crate::jsonpath::Path;
+use crate::model::{
+    Action, Binding, Cardinality, EnvVar, Expect, Filter, Format, Http, Input, InputType, Match, Matcher, Method, Name,
+    Pick, Recipe, Request, Selection, Step, Strategy, Template, TemplateString,
+};
+use crate::template::classify;
+use crate::yaml::{Key, Node, Style, Value};
+
+pub const RECIPE_KEYS: &[&str] = &["recipe", "name", "description", "inputs", "env", "http", "steps", "outputs"];
+pub const INPUT_KEYS: &[&str] = &["type", "required", "default", "description", "pattern", "enum", "format"];
+pub const ENV_KEYS: &[&str] = &["default", "secret", "description"];
+pub const HTTP_KEYS: &[&str] = &["base_url", "headers", "timeout"];
+pub const STEP_KEYS: &[&str] = &["id", "description", "when", "optional", "request", "filter", "pick", "set", "expect", "bind"];
+pub const REQUEST_KEYS: &[&str] = &["method", "url", "query", "headers", "json", "form", "body", "timeout"];
+pub const EXPECT_KEYS: &[&str] = &["status", "json", "api_errors"];
+pub const SELECTION_KEYS: &[&str] = &["from", "items", "entries", "match", "where"];
+pub const FILTER_KEYS: &[&str] = &["expect", "describe"];
+pub const PICK_KEYS: &[&str] = &["strategy", "by", "prefer", "seed"];
+pub const MATCHER_KEYS: &[&str] = &["equals", "pattern", "ignore_case", "trim"];
+const ACTIONS: &[&str] = &["request", "filter", "pick", "set"];
+
+/// Decodes a whole recipe; `Err` holds every problem found.
+pub fn recipe(root: &Node) -> Result<Recipe, Vec<Diagnostic>> {
+    let mut decoder = Decoder::default();
+    let recipe = decoder.recipe(root);
+    match recipe {
+        Some(recipe) if decoder.problems.is_empty() => Ok(recipe),
+        _ => Err(decoder.problems.into_vec()),
+    }
+}
+
+/// The entries of one YAML map, checked against the keys it may have.
+struct Fields<'a> {
+    entries: &'a [(Key, Node)],
+    span: Span,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<&'a Node> {
+        self.entries.iter().find(|(k, _)| k.text == key).map(|(_, node)| node)
+    }
+}
+
+#[derive(Default)]
+struct Decoder {
+    problems: Diagnostics,
+}
+
+impl Decoder {
+    fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.problems.error(span, message);
+    }
+
+    fn expected(&mut self, node: &Node, what: &str) {
+        self.problems.push(Diagnostic::at(format!("expected {what}, found {}", node.kind()), node.span));
+    }
+
+    /// A map with only `allowed` keys; unknown keys are reported with a suggestion.
+    fn fields<'a>(&mut self, node: &'a Node, what: &str, allowed: &[&[&str]]) -> Option<Fields<'a>> {
+        let Value::Map(entries) = &node.value else {
+            self.expected(node, &format!("a map ({what})"));
+            return None;
+        };
+        for (key, _) in entries {
+            if !allowed.iter().any(|keys| keys.contains(&key.text.as_str())) {
+                let mut diagnostic = Diagnostic::at(format!("unknown key `{}` in {what}", key.text), key.span);
+                let candidates = allowed.iter().flat_map(|keys| keys.iter().copied());
+                if let Some(suggestion) = did_you_mean(&key.text, candidates) {
+                    diagnostic = diagnostic.with_hint(format!("did you mean `{suggestion}`?"));
+                } else {
+                    let all: Vec<String> = allowed.iter().flat_map(|keys| keys.iter()).map(|k| format!("`{k}`")).collect();
+                    diagnostic = diagnostic.with_hint(format!("expected one of {}", all.join(", ")));
+                }
+                self.problems.push(diagnostic);
+            }
+        }
+        Some(Fields { entries, span: node.span })
+    }
+
+    fn required<'a>(&mut self, fields: &Fields<'a>, key: &str, what: &str) -> Option<&'a Node> {
+        let node = fields.get(key);
+        if node.is_none() {
+            self.error(fields.span, format!("{what} is missing the key `{key}`"));
+        }
+        node
+    }
+
+    fn string(&mut self, node: &Node) -> Option<String> {
+        match &node.value {
+            Value::String(text, _) => Some(text.clone()),
+            _ => {
+                self.expected(node, "a string");
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, node: &Node) -> Option<bool> {
+        if let Value::Bool(b) = node.value {
+            Some(b)
+        } else {
+            self.expected(node, "`true` or `false`");
+            None
+        }
+    }
+
+    fn optional_bool(&mut self, fields: &Fields, key: &str) -> Option<bool> {
+        fields.get(key).and_then(|node| self.bool(node))
+    }
+
+    fn optional_string(&mut self, fields: &Fields, key: &str) -> Option<String> {
+        fields.get(key).and_then(|node| self.string(node))
+    }
+
+    fn name(&mut self, text: &str, span: Span, what: &str) -> Name {
+        let valid = text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            self.problems.push(
+                Diagnostic::at(format!("`{text}` is not a valid {what}"), span)
+                    .with_hint("use letters, digits and `_`, starting with a letter or `_`, so templates can name it"),
+            );
+        }
+        Name { text: text.to_owned(), span }
+    }
+
+    /// The entries of a map whose keys the user chooses (inputs, bind, headers...).
+    fn user_map<'a>(&mut self, node: &'a Node, what: &str) -> &'a [(Key, Node)] {
+        match &node.value {
+            Value::Map(entries) => entries,
+            Value::Null => &[],
+            _ => {
+                self.expected(node, &format!("a map ({what})"));
+                &[]
+            }
+        }
+    }
+
+    fn template_string(&mut self, node: &Node) -> Option<TemplateString> {
+        let style = match &node.value {
+            Value::String(_, style) => *style,
+            _ => Style::Plain,
+        };
+        let text = match &node.value {
+            Value::String(text, _) => text.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => {
+                self.expected(node, "a string");
+                return None;
+            }
+        };
+        let kind = classify(&text);
+        Some(TemplateString { text, span: node.span, style, kind })
+    }
+
+    fn template(&mut self, node: &Node) -> Template {
+        match &node.value {
+            Value::Null => Template::Null,
+            Value::Bool(b) => Template::Bool(*b),
+            Value::Int(i) => Template::Number((*i).into()),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Template::Null, Template::Number),
+            Value::String(..) => self.template_string(node).map_or(Template::Null, Template::String),
+            Value::Seq(items) => Template::Seq(items.iter().map(|item| self.template(item)).collect()),
+            Value::Map(entries) => Template::Map(
+                entries.iter().map(|(key, value)| (Name { text: key.text.clone(), span: key.span }, self.template(value))).collect(),
+            ),
+        }
+    }
+
+    fn template_map(&mut self, node: &Node, what: &str) -> Vec<(Name, Template)> {
+        let entries = self.user_map(node, what);
+        entries.iter().map(|(key, value)| (Name { text: key.text.clone(), span: key.span }, self.template(value))).collect()
+    }
+
+    fn string_template_map(&mut self, node: &Node, what: &str) -> Vec<(Name, TemplateString)> {
+        let entries = self.user_map(node, what);
+        entries
+            .iter()
+            .filter_map(|(key, value)| Some((Name { text: key.text.clone(), span: key.span }, self.template_string(value)?)))
+            .collect()
+    }
+
+    fn path(&mut self, node: &Node) -> Option<Path> {
+        let text = self.string(node)?;
+        self.path_text(&text, node.span)
+    }
+
+    fn path_text(&mut self, text: &str, span: Span) -> Option<Path> {
+        match Path::parse(text, span) {
+            Ok(path) => Some(path),
+            Err(message) => {
+                let first_line = message.lines().next().unwrap_or_default().to_owned();
+                self.problems.push(
+                    Diagnostic::at(format!("invalid JSONPath `{text}`"), span)
+                        .with_label(first_line)
+                        .with_hint("a JSONPath starts with `$`, e.g. `$.matchingCustomers[*]` or `$.customer.lastName`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, node: &Node) -> Option<Duration> {
+        let parsed = match &node.value {
+            Value::Int(seconds) if *seconds > 0 => Some(Duration::from_secs(seconds.unsigned_abs())),
+            Value::String(text, _) => parse_duration(text),
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.problems.push(
+                Diagnostic::at("invalid duration", node.span).with_hint("write a positive whole number with a unit: `500ms`, `30s` or `2m`"),
+            );
+        }
+        parsed
+    }
+
+    fn regex(&mut self, text: &str, span: Span) -> Option<regex::Regex> {
+        match regex::Regex::new(text) {
+            Ok(regex) => Some(regex),
+            Err(error) => {
+                let detail = error.to_string().lines().last().unwrap_or_default().to_owned();
+                self.problems.push(Diagnostic::at(format!("invalid regular expression `{text}`"), span).with_label(detail));
+                None
+            }
+        }
+    }
+
+    fn recipe(&mut self, root: &Node) -> Option<Recipe> {
+        let fields = self.fields(root, "the recipe", &[RECIPE_KEYS])?;
+        let version = self.required(&fields, "recipe", "the recipe").and_then(|node| match node.value {
+            Value::Int(1) => Some(1),
+            _ => {
+                self.problems.push(Diagnostic::at("unsupported recipe version", node.span).with_hint("this version of `recipe` reads `recipe: 1`"));
+                None
+            }
+        });
+        let name = self.required(&fields, "name", "the recipe").and_then(|node| self.string(node));
+        let description = self.optional_string(&fields, "description");
+        let inputs = fields.get("inputs").map(|node| self.inputs(node)).unwrap_or_default();
+        let env = fields.get("env").map(|node| self.env(node)).unwrap_or_default();
+        let http = fields.get("http").map(|node| self.http(node)).unwrap_or_default();
+        let steps = match self.required(&fields, "steps", "the recipe") {
+            Some(Node { value: Value::Seq(items), .. }) => items.iter().filter_map(|item| self.step(item)).collect(),
+            Some(node) => {
+                self.expected(node, "a list of steps");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let outputs = fields.get("outputs").map(|node| self.template_map(node, "outputs")).unwrap_or_default();
+        Some(Recipe { version: version?, name: name?, description, inputs, env, http, steps, outputs })
+    }
+
+    fn inputs(&mut self, node: &Node) -> Vec<Input> {
+        let entries = self.user_map(node, "inputs");
+        entries.iter().filter_map(|(key, spec)| self.input(key, spec)).collect()
+    }
+
+    fn input(&mut self, key: &Key, spec: &Node) -> Option<Input> {
+        let name = self.name(&key.text, key.span, "input name");
+        if let Value::String(..) = spec.value {
+            // Short form: `vin: string`.
+            let kind = self.input_type(spec)?;
+            return Some(Input { name, kind, required: None, default: None, description: None, pattern: None, allowed: None, format: None });
+        }
+        let fields = self.fields(spec, &format!("input `{}`", key.text), &[INPUT_KEYS])?;
+        let kind = fields.get("type").and_then(|node| self.input_type(node)).unwrap_or_default();
+        let pattern = fields.get("pattern").and_then(|node| {
+            let text = self.string(node)?;
+            self.regex(&text, node.span).map(|_| text)
+        });
+        let allowed = fields.get("enum").and_then(|node| match &node.value {
+            Value::Seq(items) => Some(items.iter().map(Node::to_json).collect()),
+            _ => {
+                self.expected(node, "a list of allowed values");
+                None
+            }
+        });
+        let format = fields.get("format").and_then(|node| match self.string(node)?.as_str() {
+            "date" => Some(Format::Date),
+            "date-time" => Some(Format::DateTime),
+            "email" => Some(Format::Email),
+            other => {
+                self.one_of(node.span, "format", other, &["date", "date-time", "email"]);
+                None
+            }
+        });
+        Some(Input {
+            name,
+            kind,
+            required: self.optional_bool(&fields, "required"),
+            default: fields.get("default").map(Node::to_json),
+            description: self.optional_string(&fields, "description"),
+            pattern,
+            allowed,
+            format,
+        })
+    }
+
+    fn one_of(&mut self, span: Span, what: &str, found: &str, allowed: &[&str]) {
+        let mut diagnostic = Diagnostic::at(format!("unknown {what} `{found}`"), span);
+        diagnostic = match did_you_mean(found, allowed.iter().copied()) {
+            Some(suggestion) => diagnostic.with_hint(format!("did you mean `{suggestion}`?")),
+            None => diagnostic.with_hint(format!("expected one of {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "))),
+        };
+        self.problems.push(diagnostic);
+    }
+
+    fn input_type(&mut self, node: &Node) -> Option<InputType> {
+        let text = self.string(node)?;
+        let kinds = ["string", "integer", "number", "boolean", "array", "object"];
+        Some(match text.as_str() {
+            "string" => InputType::String,
+            "integer" => InputType::Integer,
+            "number" => InputType::Number,
+            "boolean" => InputType::Boolean,
+            "array" => InputType::Array,
+            "object" => InputType::Object,
+            other => {
+                self.one_of(node.span, "type", other, &kinds);
+                return None;
+            }
+        })
+    }
+
+    fn env(&mut self, node: &Node) -> Vec<EnvVar> {
+        let entries = self.user_map(node, "env");
+        let mut vars = Vec::new();
+        for (key, spec) in entries {
+            let name = self.name(&key.text, key.span, "environment variable name");
+            if matches!(spec.value, Value::Null) {
+                vars.push(EnvVar { name, default: None, secret: false, description: None });
+                continue;
+            }
+            let Some(fields) = self.fields(spec, &format!("env `{}`", key.text), &[ENV_KEYS]) else { continue };
+            let default = fields.get("default").and_then(|node| match &node.value {
+                Value::String(text, _) => Some(text.clone()),
+                Value::Int(_) | Value::Float(_) | Value::Bool(_) => Some(node.to_json().to_string()),
+                _ => {
+                    self.expected(node, "a string");
+                    None
+                }
+            });
+            let secret = self.optional_bool(&fields, "secret").unwrap_or(false);
+            if secret && default.is_some() {
+                self.error(key.span, format!("secret `{}` has a default", key.text));
+            }
+            vars.push(EnvVar { name, default, secret, description: self.optional_string(&fields, "description") });
+        }
+        vars
+    }
+
+    fn http(&mut self, node: &Node) -> Http {
+        let Some(fields) = self.fields(node, "http", &[HTTP_KEYS]) else { return Http::default() };
+        Http {
+            base_url: fields.get("base_url").and_then(|node| self.template_string(node)),
+            headers: fields.get("headers").map(|node| self.string_template_map(node, "headers")).unwrap_or_default(),
+            timeout: fields.get("timeout").and_then(|node| self.duration(node)),
+        }
+    }
+
+    fn step(&mut self, node: &Node) -> Option<Step> {
+        let fields = self.fields(node, "a step", &[STEP_KEYS])?;
+        let id = self.required(&fields, "id", "a step").and_then(|node| {
+            let text = self.string(node)?;
+            Some(self.name(&text, node.span, "step id"))
+        });
+        let actions: Vec<(&Key, &Node)> =
+            fields.entries.iter().filter(|(key, _)| ACTIONS.contains(&key.text.as_str())).map(|(k, v)| (k, v)).collect();
+        let action = match actions.as_slice() {
+            [] => {
+                self.problems.push(
+                    Diagnostic::at("a step needs an action", fields.span).with_hint("give one of `request`, `filter`, `pick` or `set`"),
+                );
+                None
+            }
+            [(key, value)] => self.action(key, value),
+            [_, (second, _), ..] => {
+                self.error(second.span, format!("a step has one action, but this one also has `{}`", second.text));
+                None
+            }
+        };
+        let expect = fields.get("expect").and_then(|node| {
+            if !matches!(action, Some(Action::Request(_)) | None) {
+                self.problems.push(Diagnostic::at("`expect` belongs to request steps", node.span).with_hint("a filter states its cardinality in `filter.expect`"));
+            }
+            self.expect(node)
+        });
+        let bind = fields.get("bind").map(|node| self.bindings(node)).unwrap_or_default();
+        if let (Some(Action::Set(_)), false) = (&action, bind.is_empty()) {
+            self.error(fields.get("bind").map_or(fields.span, |n| n.span), "a `set` step binds its own names; `bind` is not needed");
+        }
+        Some(Step {
+            id: id?,
+            description: self.optional_string(&fields, "description"),
+            when: fields.get("when").and_then(|node| self.template_string(node)),
+            optional: self.optional_bool(&fields, "optional").unwrap_or(false),
+            action: action?,
+            expect,
+            bind,
+            span: fields.span,
+        })
+    }
+
+    fn action(&mut self, key: &Key, node: &Node) -> Option<Action> {
+        match key.text.as_str() {
+            "request" => self.request(node).map(Action::Request),
+            "filter" => self.filter(node).map(Action::Filter),
+            "pick" => self.pick(node).map(Action::Pick),
+            _ => {
+                let entries = self.user_map(node, "set");
+                Some(Action::Set(
+                    entries.iter().map(|(k, v)| (self.name(&k.text, k.span, "variable name"), self.template(v))).collect(),
+                ))
+            }
+        }
+    }
+
+    fn request(&mut self, node: &Node) -> Option<Request> {
+        let fields = self.fields(node, "a request", &[REQUEST_KEYS])?;
+        let method = self.required(&fields, "method", "a request").and_then(|node| {
+            let text = self.string(node)?;
+            let methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+            Some(match text.to_ascii_uppercase().as_str() {
+                "GET" => Method::Get,
+                "POST" => Method::Post,
+                "PUT" => Method::Put,
+                "PATCH" => Method::Patch,
+                "DELETE" => Method::Delete,
+                "HEAD" => Method::Head,
+                _ => {
+                    self.one_of(node.span, "method", &text, &methods);
+                    return None;
+                }
+            })
+        });
+        let url = self.required(&fields, "url", "a request").and_then(|node| self.template_string(node));
+        let bodies: Vec<&Key> = fields.entries.iter().map(|(k, _)| k).filter(|k| ["json", "form", "body"].contains(&k.text.as_str())).collect();
+        if let [_, second, ..] = bodies.as_slice() {
+            self.error(second.span, format!("a request has one body, but this one also has `{}`", second.text));
+        }
+        Some(Request {
+            method: method?,
+            url: url?,
+            query: fields.get("query").map(|node| self.template_map(node, "query")).unwrap_or_default(),
+            headers: fields.get("headers").map(|node| self.string_template_map(node, "headers")).unwrap_or_default(),
+            json: fields.get("json").map(|node| self.template(node)),
+            form: fields.get("form").map(|node| self.template_map(node, "form")),
+            body: fields.get("body").and_then(|node| self.template_string(node)),
+            timeout: fields.get("timeout").and_then(|node| self.duration(node)),
+        })
+    }
+
+    fn expect(&mut self, node: &Node) -> Option<Expect> {
+        let fields = self.fields(node, "expect", &[EXPECT_KEYS])?;
+        let status = match fields.get("status") {
+            None => Vec::new(),
+            Some(node) => match &node.value {
+                Value::Int(_) => self.status(node).into_iter().collect(),
+                Value::Seq(items) => items.iter().filter_map(|item| self.status(item)).collect(),
+                _ => {
+                    self.expected(node, "a status code or a list of them");
+                    Vec::new()
+                }
+            },
+        };
+        Some(Expect { status, json: self.optional_bool(&fields, "json"), api_errors: self.optional_bool(&fields, "api_errors") })
+    }
+
+    fn status(&mut self, node: &Node) -> Option<u16> {
+        match node.value {
+            Value::Int(code) if (100..=599).contains(&code) => u16::try_from(code).ok(),
+            _ => {
+                self.expected(node, "an HTTP status code (100 to 599)");
+                None
+            }
+        }
+    }
+
+    fn selection(&mut self, fields: &Fields, what: &str) -> Option<Selection> {
+        let from = self.required(fields, "from", what).map(|node| self.template(node));
+        let items = fields.get("items").and_then(|node| self.path(node));
+        let entries = self.optional_bool(fields, "entries").unwrap_or(false);
+        let matches = fields.get("match").map(|node| self.matches(node)).unwrap_or_default();
+        let where_ = fields.get("where").and_then(|node| self.template_string(node));
+        Some(Selection { from: from?, items, entries, matches, where_ })
+    }
+
+    fn matches(&mut self, node: &Node) -> Vec<Match> {
+        let entries = self.user_map(node, "match");
+        let mut matches = Vec::new();
+        for (key, value) in entries {
+            let path = self.path_text(&key.text, key.span);
+            let matcher = self.matcher(value);
+            if let (Some(path), Some(matcher)) = (path, matcher) {
+                matches.push(Match { path, matcher });
+            }
+        }
+        matches
+    }
+
+    fn matcher(&mut self, node: &Node) -> Option<Matcher> {
+        let Value::Map(_) = node.value else {
+            return Some(Matcher { equals: Some(self.template(node)), pattern: None, ignore_case: false, trim: false, regex: None, span: node.span });
+        };
+        let fields = self.fields(node, "a match condition", &[MATCHER_KEYS])?;
+        let pattern = self.optional_string(&fields, "pattern");
+        let regex = match (&pattern, fields.get("pattern")) {
+            (Some(text), Some(node)) => self.regex(text, node.span),
+            _ => None,
+        };
+        let equals = fields.get("equals").map(|node| self.template(node));
+        if equals.is_none() && pattern.is_none() {
+            self.problems.push(Diagnostic::at("a match condition needs `equals` or `pattern`", fields.span));
+        }
+        Some(Matcher {
+            equals,
+            pattern,
+            ignore_case: self.optional_bool(&fields, "ignore_case").unwrap_or(false),
+            trim: self.optional_bool(&fields, "trim").unwrap_or(false),
+            regex,
+            span: fields.span,
+        })
+    }
+
+    fn filter(&mut self, node: &Node) -> Option<Filter> {
+        let fields = self.fields(node, "a filter", &[SELECTION_KEYS, FILTER_KEYS])?;
+        let selection = self.selection(&fields, "a filter");
+        let expect = fields.get("expect").and_then(|node| {
+            let text = self.string(node)?;
+            Some(match text.as_str() {
+                "one" => Cardinality::One,
+                "first" => Cardinality::First,
+                "optional" => Cardinality::Optional,
+                "all" => Cardinality::All,
+                "at_least_one" => Cardinality::AtLeastOne,
+                other => {
+                    self.one_of(node.span, "cardinality", other, &["one", "first", "optional", "all", "at_least_one"]);
+                    return None;
+                }
+            })
+        });
+        Some(Filter {
+            selection: selection?,
+            expect: expect.unwrap_or_default(),
+            describe: fields.get("describe").and_then(|node| self.template_string(node)),
+        })
+    }
+
+    fn pick(&mut self, node: &Node) -> Option<Pick> {
+        let fields = self.fields(node, "a pick", &[SELECTION_KEYS, PICK_KEYS])?;
+        let selection = self.selection(&fields, "a pick");
+        let strategy_node = fields.get("strategy");
+        let strategy = strategy_node.and_then(|node| {
+            let text = self.string(node)?;
+            Some(match text.as_str() {
+                "first" => Strategy::First,
+                "last" => Strategy::Last,
+                "random" => Strategy::Random,
+                "min_by" => Strategy::MinBy,
+                "max_by" => Strategy::MaxBy,
+                "prefer" => Strategy::Prefer,
+                other => {
+                    self.one_of(node.span, "strategy", other, &["first", "last", "random", "min_by", "max_by", "prefer"]);
+                    return None;
+                }
+            })
+        });
+        let strategy = strategy.unwrap_or_default();
+        let by = fields.get("by").and_then(|node| self.template_string(node));
+        let prefer = fields.get("prefer").map(|node| self.template(node));
+        let seed = fields.get("seed").and_then(|node| match node.value {
+            Value::Int(seed) if seed >= 0 => Some(seed.unsigned_abs()),
+            _ => {
+                self.expected(node, "a whole number");
+                None
+            }
+        });
+        let span = strategy_node.map_or(fields.span, |node| node.span);
+        let needs_by = matches!(strategy, Strategy::MinBy | Strategy::MaxBy | Strategy::Prefer);
+        if needs_by && by.is_none() {
+            self.error(span, "this strategy needs `by`, a template with `item` giving each item's key");
+        }
+        if strategy == Strategy::Prefer && prefer.is_none() {
+            self.error(span, "strategy `prefer` needs `prefer`, the key value wanted");
+        }
+        if !needs_by && by.is_some() {
+            self.error(fields.get("by").map_or(span, |n| n.span), "`by` is only used by `min_by`, `max_by` and `prefer`");
+        }
+        Some(Pick { selection: selection?, strategy, by, prefer, seed })
+    }
+
+    fn bindings(&mut self, node: &Node) -> Vec<(Name, Binding)> {
+        let entries = self.user_map(node, "bind");
+        let mut bindings = Vec::new();
+        for (key, value) in entries {
+            let name = self.name(&key.text, key.span, "variable name");
+            let binding = match &value.value {
+                Value::String(text, _) if text.starts_with('$') => self.path(value).map(Binding::Path),
+                _ => Some(Binding::Template(self.template(value))),
+            };
+            if let Some(binding) = binding {
+                bindings.push((name, binding));
+            }
+        }
+        bindings
+    }
+}
+
+/// `500ms`, `30s`, `2m`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok().filter(|n| *n > 0)?;
+    match unit {
+        "ms" => Some(Duration::from_millis(number)),
+        "s" => Some(Duration::from_secs(number)),
+        "m" => Some(Duration::from_secs(number.checked_mul(60)?)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        let root = crate::yaml::parse(text).unwrap();
+        match recipe(&root) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.iter().map(|p| format!("{}:{} {}", p.span.unwrap().line, p.span.unwrap().col, p.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_place() {
+        let text = "recipe: 1\nname: x\nstepz: []\nsteps:\n  - id: a\n    reqest: {}\n  - id: b\n    set: {}\n    filter: {from: x}\n";
+        assert_eq!(
+            problems(text),
+            vec![
+                "3:1 unknown key `stepz` in the recipe",
+                "6:5 unknown key `reqest` in a step",
+                "5:5 a step needs an action",
+                "9:5 a step has one action, but this one also has `filter`",
+            ]
+        );
+    }
+
+    #[test]
+    fn accepts_a_minimal_recipe() {
+        assert!(problems("recipe: 1\nname: x\nsteps:\n  - id: a\n    set: {x: 1}\n").is_empty());
+    }
+
+    #[test]
+    fn checks_jsonpaths_and_durations() {
+        let text = "recipe: 1\nname: x\nhttp: {timeout: soon}\nsteps:\n  - id: a\n    filter: {from: x, items: 'matching[*]'}\n";
+        assert_eq!(problems(text), vec!["3:17 invalid duration", "6:30 invalid JSONPath `matching[*]`"]);
+    }
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0s"), None);
+        assert_eq!(parse_duration("5h"), None);
+    }
+}

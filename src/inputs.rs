@@ -1,0 +1,282 @@
+//! Run parameters: typed inputs and declared environment variables, resolved before any request.
+//!
+//! Inputs come from `--vars FILE`, then `--var name=value` (which wins), then a fixture's
+//! recorded inputs under replay, then defaults. Each is checked against its declaration (type,
+//! pattern, enum, format). Environment variables are read only when the recipe declares them:
+//! from the process, then a `.env` file, then the default. Secret values are collected so the
+//! back end can mask them everywhere.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
+
+use crate::diagnostic::did_you_mean;
+use crate::model::{Format, Input, InputType, Recipe};
+
+/// Checks one value against its input declaration.
+pub fn validate(input: &Input, value: &Json) -> Result<(), String> {
+    let type_ok = match input.kind {
+        InputType::String => value.is_string(),
+        InputType::Integer => value.is_i64() || value.is_u64(),
+        InputType::Number => value.is_number(),
+        InputType::Boolean => value.is_boolean(),
+        InputType::Array => value.is_array(),
+        InputType::Object => value.is_object(),
+    };
+    if !type_ok {
+        return Err(format!("expected {}, got {}", type_name(input.kind), describe(value)));
+    }
+    if let Some(allowed) = &input.allowed
+        && !allowed.contains(value)
+    {
+        let list: Vec<String> = allowed.iter().map(Json::to_string).collect();
+        return Err(format!("{value} is not one of {}", list.join(", ")));
+    }
+    if let Some(text) = value.as_str() {
+        if let Some(pattern) = &input.pattern {
+            let regex = regex::Regex::new(pattern).map_err(|e| e.to_string())?;
+            if !regex.is_match(text) {
+                return Err(format!("`{text}` does not match the pattern `{pattern}`"));
+            }
+        }
+        if let Some(format) = input.format {
+            check_format(format, text)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_format(format: Format, text: &str) -> Result<(), String> {
+    let ok = match format {
+        Format::Date => text.len() == 10 && text.parse::<jiff::civil::Date>().is_ok(),
+        Format::DateTime => text.parse::<jiff::civil::DateTime>().is_ok() || text.parse::<jiff::Timestamp>().is_ok(),
+        Format::Email => {
+            let mut parts = text.splitn(2, '@');
+            let (local, domain) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !text.contains(char::is_whitespace)
+        }
+    };
+    let expected = match format {
+        Format::Date => "a date like 2026-07-22",
+        Format::DateTime => "a date-time like 2026-07-22T09:30:00",
+        Format::Email => "an email address",
+    };
+    if ok { Ok(()) } else { Err(format!("`{text}` is not {expected}")) }
+}
+
+fn type_name(kind: InputType) -> &'static str {
+    match kind {
+        InputType::String => "a string",
+        InputType::Integer => "an integer",
+        InputType::Number => "a number",
+        InputType::Boolean => "a boolean",
+        InputType::Array => "a list",
+        InputType::Object => "a map",
+    }
+}
+
+fn describe(value: &Json) -> String {
+    match value {
+        Json::String(text) => format!("the string \"{text}\""),
+        other => other.to_string(),
+    }
+}
+
+/// Turns `--var name=value` text into the input's type.
+fn coerce(kind: InputType, text: &str) -> Result<Json, String> {
+    match kind {
+        InputType::String => Ok(Json::String(text.to_owned())),
+        InputType::Integer => text.trim().parse::<i64>().map(Json::from).map_err(|_| format!("expected an integer, got `{text}`")),
+        InputType::Number => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Json::Number)
+            .ok_or_else(|| format!("expected a number, got `{text}`")),
+        InputType::Boolean => match text.trim() {
+            "true" => Ok(Json::Bool(true)),
+            "false" => Ok(Json::Bool(false)),
+            _ => Err(format!("expected `true` or `false`, got `{text}`")),
+        },
+        InputType::Array | InputType::Object => serde_json::from_str(text).map_err(|e| format!("expected JSON {}: {e}", type_name(kind))),
+    }
+}
+
+/// Where input values come from, lowest priority first.
+#[derive(Debug, Default, Clone)]
+pub struct InputSources {
+    /// Recorded inputs of a fixture under replay.
+    pub recorded: BTreeMap<String, Json>,
+    /// Values of `--vars FILE`, already typed.
+    pub file: BTreeMap<String, Json>,
+    /// `--var name=value` pairs, as text.
+    pub cli: Vec<(String, String)>,
+}
+
+/// Resolves every declared input, or lists every problem.
+pub fn resolve(recipe: &Recipe, sources: &InputSources) -> Result<BTreeMap<String, Json>, Vec<String>> {
+    let mut problems = Vec::new();
+    let declared = |name: &str| recipe.inputs.iter().find(|input| input.name.text == name);
+    let names: Vec<&str> = recipe.inputs.iter().map(|input| input.name.text.as_str()).collect();
+    let unknown = |name: &str, origin: &str, problems: &mut Vec<String>| {
+        let mut message = format!("unknown input `{name}` ({origin})");
+        if let Some(suggestion) = did_you_mean(name, names.iter().copied()) {
+            message.push_str(&format!("; did you mean `{suggestion}`?"));
+        } else if names.is_empty() {
+            message.push_str("; this recipe declares no inputs");
+        } else {
+            message.push_str(&format!("; the inputs are {}", names.join(", ")));
+        }
+        problems.push(message);
+    };
+    let mut values: BTreeMap<String, Json> = BTreeMap::new();
+    for (name, value) in &sources.file {
+        if declared(name).is_some() {
+            values.insert(name.clone(), value.clone());
+        } else {
+            unknown(name, "from --vars", &mut problems);
+        }
+    }
+    for (name, text) in &sources.cli {
+        match declared(name) {
+            Some(input) => match coerce(input.kind, text) {
+                Ok(value) => {
+                    values.insert(name.clone(), value);
+                }
+                Err(message) => problems.push(format!("input `{name}`: {message}")),
+            },
+            None => unknown(name, "from --var", &mut problems),
+        }
+    }
+    for input in &recipe.inputs {
+        let name = &input.name.text;
+        if !values.contains_key(name) {
+            if let Some(value) = sources.recorded.get(name).or(input.default.as_ref()) {
+                values.insert(name.clone(), value.clone());
+            } else if input.is_required() {
+                problems.push(format!("missing input `{name}`; give it with `--var {name}=...`"));
+                continue;
+            } else {
+                values.insert(name.clone(), Json::Null);
+                continue;
+            }
+        }
+        if let Err(message) = validate(input, &values[name]) {
+            problems.push(format!("input `{name}`: {message}"));
+        }
+    }
+    if problems.is_empty() { Ok(values) } else { Err(problems) }
+}
+
+/// The declared environment variables' values, and which of them are secret.
+#[derive(Debug, Default, Clone)]
+pub struct EnvValues {
+    pub values: BTreeMap<String, String>,
+    /// (name, value) of every secret, for masking.
+    pub secrets: Vec<(String, String)>,
+}
+
+/// Reads the declared variables from `lookup` (the process), then `dotenv`, then defaults.
+/// `placeholders` stands in for unset secrets under replay and dry runs, where the real value is
+/// never needed: the value becomes `<NAME>`, as recorded fixtures have it.
+pub fn resolve_env(
+    recipe: &Recipe,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    dotenv: &BTreeMap<String, String>,
+    placeholders: bool,
+) -> Result<EnvValues, Vec<String>> {
+    let mut result = EnvValues::default();
+    let mut problems = Vec::new();
+    for var in &recipe.env {
+        let name = &var.name.text;
+        let value = lookup(name).or_else(|| dotenv.get(name).cloned()).or_else(|| var.default.clone());
+        let value = match value {
+            Some(value) => value,
+            None if placeholders && var.secret => placeholder(name),
+            None => {
+                let what = if var.secret { "secret environment variable" } else { "environment variable" };
+                let mut message = format!("{what} `{name}` is not set");
+                if let Some(description) = &var.description {
+                    message.push_str(&format!(" ({description})"));
+                }
+                message.push_str("; set it in the environment or in `.env`");
+                problems.push(message);
+                continue;
+            }
+        };
+        if var.secret && !value.is_empty() {
+            result.secrets.push((name.clone(), value.clone()));
+        }
+        result.values.insert(name.clone(), value);
+    }
+    if problems.is_empty() { Ok(result) } else { Err(problems) }
+}
+
+/// The text that stands for a secret in every output.
+pub fn placeholder(name: &str) -> String {
+    format!("<{name}>")
+}
+
+/// Parses a `.env` file: `NAME=value` lines, `#` comments, optional `export ` and quotes.
+pub fn parse_dotenv(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (name, value) = line.split_once('=')?;
+            let value = value.trim();
+            let unquoted = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(value);
+            Some((name.trim().to_owned(), unquoted.to_owned()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recipe() -> Recipe {
+        let text = "recipe: 1\nname: t\ninputs:\n  vin: {type: string, pattern: '^[A-Z0-9]{17}$'}\n  count: {type: integer, default: 2}\n  day: {type: string, format: date}\nenv:\n  TOKEN: {secret: true}\n  BASE: {default: 'http://x'}\nsteps:\n  - id: a\n    set: {x: 1}\n";
+        crate::decode::recipe(&crate::yaml::parse(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn resolves_typed_inputs_and_reports_every_problem() {
+        let recipe = recipe();
+        let sources = InputSources { cli: vec![("vin".into(), "1HGCM82633A004352".into()), ("count".into(), "3".into()), ("day".into(), "2026-07-22".into())], ..Default::default() };
+        let values = resolve(&recipe, &sources).unwrap();
+        assert_eq!(values["count"], Json::from(3));
+        let bad = InputSources { cli: vec![("vin".into(), "short".into()), ("count".into(), "x".into()), ("dya".into(), "1".into())], ..Default::default() };
+        let problems = resolve(&recipe, &bad).unwrap_err();
+        assert_eq!(
+            problems,
+            vec![
+                "input `count`: expected an integer, got `x`",
+                "unknown input `dya` (from --var); did you mean `day`?",
+                "input `vin`: `short` does not match the pattern `^[A-Z0-9]{17}$`",
+                "missing input `day`; give it with `--var day=...`",
+            ]
+        );
+    }
+
+    #[test]
+    fn env_needs_secrets_unless_placeholders_are_allowed() {
+        let recipe = recipe();
+        let none = |_: &str| None;
+        let problems = resolve_env(&recipe, &none, &BTreeMap::new(), false).unwrap_err();
+        assert_eq!(problems, vec!["secret environment variable `TOKEN` is not set; set it in the environment or in `.env`"]);
+        let env = resolve_env(&recipe, &none, &parse_dotenv("export TOKEN='s3cret'\n"), false).unwrap();
+        assert_eq!(env.secrets, vec![("TOKEN".to_owned(), "s3cret".to_owned())]);
+        assert_eq!(env.values["BASE"], "http://x");
+        let replay = resolve_env(&recipe, &none, &BTreeMap::new(), true).unwrap();
+        assert_eq!(replay.values["TOKEN"], "<TOKEN>");
+    }
+}
