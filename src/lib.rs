@@ -8,10 +8,20 @@
 //! turns those results into output.
 
 pub mod check;
+pub mod cli;
 pub mod decode;
 pub mod diagnostic;
+pub mod envelope;
+pub mod fixture;
+pub mod http;
 pub mod inputs;
 pub mod jsonpath;
+pub mod mask;
+pub mod report;
+pub mod run;
 pub mod model;
+pub mod select;
+pub mod serve;
 pub mod template;
+pub mod transport;
 pub mod yaml;

@@ -1,0 +1,265 @@
+//! Selection: the pure logic of `filter` and `pick` steps.
+//!
+//! Given the rendered `from` value, this module finds the candidate items, tests each against
+//! the `match` conditions (values compared as data, never spliced into a JSONPath) and the
+//! `where` template, then applies a filter's cardinality or a pick's strategy. When the data
+//! disagrees with the recipe, the error lists every candidate and what ruled it out.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+use minijinja::Value as Context;
+use serde_json::Value as Json;
+
+use crate::model::{Cardinality, Filter, Matcher, Pick, Selection, Strategy};
+use crate::template::Engine;
+
+/// What a selection step produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selected {
+    /// The chosen item (`one`, `first`, `optional` and every pick).
+    pub item: Option<Json>,
+    /// Every kept item.
+    pub items: Vec<Json>,
+}
+
+/// One candidate and the conditions it failed (none when kept).
+struct Candidate {
+    value: Json,
+    failures: Vec<String>,
+}
+
+/// Runs a filter step on its rendered `from` value.
+pub fn filter(engine: &Engine, filter: &Filter, from: &Json, context: &Context) -> Result<Selected, String> {
+    let candidates = candidates(engine, &filter.selection, from, context)?;
+    let kept: Vec<Json> = candidates.iter().filter(|c| c.failures.is_empty()).map(|c| c.value.clone()).collect();
+    let ok = match filter.expect {
+        Cardinality::One => kept.len() == 1,
+        Cardinality::First | Cardinality::AtLeastOne => !kept.is_empty(),
+        Cardinality::Optional => kept.len() <= 1,
+        Cardinality::All => true,
+    };
+    if !ok {
+        let wanted = match filter.expect {
+            Cardinality::One => "exactly one item",
+            Cardinality::Optional => "at most one item",
+            _ => "at least one item",
+        };
+        let found = match kept.len() {
+            0 => "none".to_owned(),
+            n => n.to_string(),
+        };
+        let mut message = format!("expected {wanted}, found {found}");
+        message.push_str(&list_candidates(engine, filter.describe.as_ref(), &candidates, context));
+        return Err(message);
+    }
+    let item = match filter.expect {
+        Cardinality::One | Cardinality::First | Cardinality::Optional => Some(kept.first().cloned().unwrap_or(Json::Null)),
+        Cardinality::All | Cardinality::AtLeastOne => None,
+    };
+    Ok(Selected { item, items: kept })
+}
+
+/// Runs a pick step on its rendered `from` value.
+pub fn pick(engine: &Engine, pick: &Pick, from: &Json, prefer: Option<&Json>, context: &Context) -> Result<Selected, String> {
+    let candidates = candidates(engine, &pick.selection, from, context)?;
+    let kept: Vec<Json> = candidates.iter().filter(|c| c.failures.is_empty()).map(|c| c.value.clone()).collect();
+    if kept.is_empty() {
+        let mut message = "nothing to pick".to_owned();
+        message.push_str(&list_candidates(engine, None, &candidates, context));
+        return Err(message);
+    }
+    let index = match pick.strategy {
+        Strategy::First => 0,
+        Strategy::Last => kept.len() - 1,
+        Strategy::Random => usize::try_from(splitmix64(pick.seed.unwrap_or(0)) % kept.len() as u64).unwrap_or(0),
+        Strategy::MinBy | Strategy::MaxBy | Strategy::Prefer => {
+            let by = pick.by.as_ref().ok_or("this strategy needs `by`")?;
+            let keys = kept
+                .iter()
+                .map(|item| engine.render(by, &with_item(context, item)).map_err(|e| format!("`by`: {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            match pick.strategy {
+                Strategy::Prefer => keys.iter().position(|key| Some(key) == prefer).unwrap_or(0),
+                strategy => extreme(&keys, strategy == Strategy::MaxBy)?,
+            }
+        }
+    };
+    Ok(Selected { item: Some(kept[index].clone()), items: kept })
+}
+
+/// The index of the smallest (or largest) key; the first one wins ties.
+fn extreme(keys: &[Json], largest: bool) -> Result<usize, String> {
+    let mut best = 0;
+    for (index, key) in keys.iter().enumerate().skip(1) {
+        let ordering = compare_keys(key, &keys[best]).ok_or_else(|| format!("cannot order the keys {} and {}", keys[best], key))?;
+        if (largest && ordering == Ordering::Greater) || (!largest && ordering == Ordering::Less) {
+            best = index;
+        }
+    }
+    Ok(best)
+}
+
+fn compare_keys(a: &Json, b: &Json) -> Option<Ordering> {
+    match (a, b) {
+        (Json::Number(x), Json::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Json::String(x), Json::String(y)) => Some(x.cmp(y)),
+        (Json::Bool(x), Json::Bool(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}
+
+/// A well-mixed number from a seed, so `random` is repeatable.
+fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn with_item(context: &Context, item: &Json) -> Context {
+    minijinja::context! { item => Context::from(minijinja::value::Serde(item)), ..context.clone() }
+}
+
+/// The list the selection reads, before conditions.
+fn items(selection: &Selection, from: &Json) -> Result<Vec<Json>, String> {
+    let nodes: Vec<Json> = match &selection.items {
+        Some(path) => {
+            let nodes = path.select(from);
+            match nodes.as_slice() {
+                // A definite path naming a list (`$.advisors`) means its elements.
+                [Json::Array(list)] if path.is_definite() && !selection.entries => return Ok(list.clone()),
+                _ => nodes.into_iter().cloned().collect(),
+            }
+        }
+        None => vec![from.clone()],
+    };
+    if selection.entries {
+        return match nodes.as_slice() {
+            [Json::Object(map)] => {
+                Ok(map.iter().map(|(key, value)| serde_json::json!({ "key": key, "value": value })).collect())
+            }
+            [other] => Err(format!("`entries` needs a map, found {}", kind(other))),
+            _ => Err(format!("`entries` needs one map, but the items path selected {} nodes", nodes.len())),
+        };
+    }
+    match (selection.items.is_some(), nodes.as_slice()) {
+        (true, _) => Ok(nodes),
+        (false, [Json::Array(list)]) => Ok(list.clone()),
+        (false, [other]) => Err(format!("`from` is {}, not a list; give `items` (a JSONPath) or `entries: true`", kind(other))),
+        (false, _) => Ok(nodes),
+    }
+}
+
+fn kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a map",
+    }
+}
+
+fn candidates(engine: &Engine, selection: &Selection, from: &Json, context: &Context) -> Result<Vec<Candidate>, String> {
+    let expected: Vec<Option<Json>> = selection
+        .matches
+        .iter()
+        .map(|condition| {
+            condition.matcher.equals.as_ref().map(|equals| engine.render_tree(equals, context).map_err(|e| format!("`match` `{}`: {e}", condition.path.text))).transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    let mut candidates = Vec::new();
+    for value in items(selection, from)? {
+        let mut failures = Vec::new();
+        for (condition, expected) in selection.matches.iter().zip(&expected) {
+            let nodes = condition.path.select(&value);
+            if !nodes.iter().any(|node| matches(&condition.matcher, node, expected.as_ref())) {
+                failures.push(explain(&condition.path.text, &nodes, &condition.matcher, expected.as_ref()));
+            }
+        }
+        if let Some(where_) = &selection.where_ {
+            match engine.render(where_, &with_item(context, &value)) {
+                Ok(Json::Bool(true)) => {}
+                Ok(Json::Bool(false)) => failures.push(format!("`where` is false: {}", where_.text)),
+                Ok(other) => return Err(format!("`where` must render to true or false, got {other}")),
+                Err(error) => return Err(format!("`where`: {error}")),
+            }
+        }
+        candidates.push(Candidate { value, failures });
+    }
+    Ok(candidates)
+}
+
+fn normalise(matcher: &Matcher, text: &str) -> String {
+    let text = if matcher.trim { text.trim() } else { text };
+    if matcher.ignore_case { text.to_lowercase() } else { text.to_owned() }
+}
+
+/// Whether one node satisfies a condition.
+fn matches(matcher: &Matcher, node: &Json, expected: Option<&Json>) -> bool {
+    if let Some(regex) = &matcher.regex {
+        let Some(text) = node.as_str() else { return false };
+        if !regex.is_match(&normalise(matcher, text)) {
+            return false;
+        }
+    }
+    match (expected, node) {
+        (None, _) => true,
+        (Some(Json::String(want)), Json::String(have)) => normalise(matcher, want) == normalise(matcher, have),
+        (Some(Json::Number(want)), Json::Number(have)) => want.as_f64() == have.as_f64(),
+        (Some(want), have) => want == have,
+    }
+}
+
+fn explain(path: &str, nodes: &[&Json], matcher: &Matcher, expected: Option<&Json>) -> String {
+    let wanted = match (expected, &matcher.pattern) {
+        (Some(value), Some(pattern)) => format!("{value} matching `{pattern}`"),
+        (Some(value), None) => value.to_string(),
+        (None, Some(pattern)) => format!("a string matching `{pattern}`"),
+        (None, None) => "a value".to_owned(),
+    };
+    let options = match (matcher.ignore_case, matcher.trim) {
+        (true, true) => " (ignoring case and surrounding spaces)",
+        (true, false) => " (ignoring case)",
+        (false, true) => " (ignoring surrounding spaces)",
+        (false, false) => "",
+    };
+    match nodes {
+        [] => format!("`{path}` selected nothing"),
+        [node] => format!("`{path}` is {}, expected {wanted}{options}", short(node)),
+        many => {
+            let shown: Vec<String> = many.iter().take(5).map(|n| short(n)).collect();
+            let more = if many.len() > 5 { ", ..." } else { "" };
+            format!("no node of `{path}` ({}{more}) equals {wanted}{options}", shown.join(", "))
+        }
+    }
+}
+
+/// A value for a message, cut to a readable length.
+pub fn short(value: &Json) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 80 { format!("{}...", text.chars().take(77).collect::<String>()) } else { text }
+}
+
+fn list_candidates(engine: &Engine, describe: Option<&crate::model::TemplateString>, candidates: &[Candidate], context: &Context) -> String {
+    if candidates.is_empty() {
+        return "; there were no candidates at all".to_owned();
+    }
+    let mut out = format!(" among {} candidate{}:", candidates.len(), if candidates.len() == 1 { "" } else { "s" });
+    for candidate in candidates.iter().take(20) {
+        let label = describe
+            .and_then(|template| engine.render_text(template, &with_item(context, &candidate.value)).ok())
+            .unwrap_or_else(|| short(&candidate.value));
+        if candidate.failures.is_empty() {
+            let _ = write!(out, "\n  - {label}: matches");
+        } else {
+            let _ = write!(out, "\n  - {label}: {}", candidate.failures.join("; "));
+        }
+    }
+    if candidates.len() > 20 {
+        let _ = write!(out, "\n  ... and {} more", candidates.len() - 20);
+    }
+    out
+}

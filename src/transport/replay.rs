@@ -1,0 +1,66 @@
+//! The replay transport: answers from a fixture, in order, after checking that each request is
+//! the one that was recorded. A difference is an error with a diff of the two requests.
+
+use super::TransportError;
+use crate::fixture::{Exchange, Fixture};
+use crate::http::RequestSpec;
+use crate::http::ResponseData;
+
+pub struct Replay {
+    exchanges: Vec<Exchange>,
+    next: usize,
+}
+
+impl Replay {
+    pub fn new(fixture: Fixture) -> Self {
+        Self { exchanges: fixture.exchanges, next: 0 }
+    }
+
+    pub fn send(&mut self, step: &str, request: &RequestSpec) -> Result<ResponseData, TransportError> {
+        let Some(recorded) = self.exchanges.get(self.next) else {
+            return Err(TransportError::Mismatch(format!(
+                "the recipe sent more requests than the fixture recorded ({}): step `{step}` sends {} {} and nothing is left to answer it",
+                self.exchanges.len(),
+                request.method,
+                request.url
+            )));
+        };
+        self.next += 1;
+        let actual = comparable(request, &recorded.request);
+        if actual != recorded.request {
+            let mut message = format!("step `{step}` sent a request that differs from the recording (exchange {}", self.next);
+            if recorded.step != step {
+                message.push_str(&format!(", recorded for step `{}`", recorded.step));
+            }
+            message.push_str("):\n");
+            message.push_str(&diff(&recorded.request, &actual));
+            return Err(TransportError::Mismatch(message));
+        }
+        Ok(recorded.response.clone())
+    }
+
+    /// The recorded exchanges the run did not use, if any.
+    pub fn unused(&self) -> Option<String> {
+        let rest = &self.exchanges[self.next.min(self.exchanges.len())..];
+        if rest.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = rest.iter().map(|e| format!("  - step `{}`: {} {}", e.step, e.request.method, e.request.url)).collect();
+        Some(format!("the fixture recorded {} request(s) the recipe did not send:\n{}", rest.len(), list.join("\n")))
+    }
+}
+
+/// The request as the recording would have it: only the headers the recording kept count.
+fn comparable(request: &RequestSpec, recorded: &RequestSpec) -> RequestSpec {
+    let mut actual = request.clone();
+    actual.headers.retain(|name, _| recorded.headers.contains_key(name));
+    actual.absolute_url = recorded.absolute_url.clone();
+    actual
+}
+
+/// A unified diff of two requests, as YAML.
+pub fn diff(recorded: &RequestSpec, actual: &RequestSpec) -> String {
+    let left = crate::yaml::to_string(recorded).unwrap_or_default();
+    let right = crate::yaml::to_string(actual).unwrap_or_default();
+    similar::TextDiff::from_lines(&left, &right).unified_diff().context_radius(3).header("recorded", "sent").to_string()
+}
