@@ -46,6 +46,7 @@ impl Engine {
         env.add_filter("tojson", strict_tojson);
         env.add_filter("datetime_add", datetime_add);
         env.add_filter("datetime_format", datetime_format);
+        env.add_filter("reshape", reshape);
         Self { env }
     }
 
@@ -201,6 +202,28 @@ fn datetime_format(value: &Value, format: &str) -> Result<Value, Error> {
     Ok(Value::from(out))
 }
 
+/// `{{ items | reshape(code='laborOpCode', price='totalPrice') }}`: a list of maps, each
+/// rebuilt with the given keys taken from the named fields (missing fields become null).
+fn reshape(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
+    let fields: Vec<(String, String)> = kwargs
+        .args()
+        .map(|key| Ok((key.to_owned(), kwargs.get::<String>(key)?)))
+        .collect::<Result<_, Error>>()?;
+    kwargs.assert_all_used()?;
+    let mut out = Vec::new();
+    for item in value.try_iter()? {
+        let entries: Vec<(Value, Value)> = fields
+            .iter()
+            .map(|(key, field)| {
+                let found = item.get_attr(field).unwrap_or(Value::UNDEFINED);
+                (Value::from(key.as_str()), if found.is_undefined() { Value::from(()) } else { found })
+            })
+            .collect();
+        out.push(Value::from_pairs(entries));
+    }
+    Ok(Value::from(out))
+}
+
 /// Classifies a template string: literal, one whole expression, or text.
 pub fn classify(text: &str) -> TemplateKind {
     if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
@@ -256,6 +279,15 @@ mod tests {
         assert_eq!(render("{{ slot | datetime_add(minutes=15, seconds=-1) }}", &context).unwrap(), json!("2026-07-22T09:44:59"));
         assert_eq!(render("{{ slot | datetime_format('%Y-%m-%d') }}", &context).unwrap(), json!("2026-07-22"));
         assert!(render("{{ 'soon' | datetime_add(minutes=1) }}", &context).is_err());
+    }
+
+    #[test]
+    fn reshape_rebuilds_each_map() {
+        let context = json!({"ops": [{"laborOpCode": "01OIL", "totalPrice": "59.95"}, {"laborOpCode": "02TIR"}]});
+        assert_eq!(
+            render("{{ ops | reshape(code='laborOpCode', price='totalPrice') }}", &context).unwrap(),
+            json!([{"code": "01OIL", "price": "59.95"}, {"code": "02TIR", "price": null}])
+        );
     }
 
     #[test]
