@@ -37,10 +37,12 @@ pub fn load(path: &FsPath) -> Result<Plan, LoadError> {
 pub fn load_str(name: &str, text: &str) -> Result<Plan, Box<Report>> {
     let source = Source::new(name, text);
     let fail = |diagnostics| Box::new(Report { source: source.clone(), diagnostics });
-    let root = crate::yaml::parse(text).map_err(fail)?;
-    let recipe = crate::decode::recipe(&root).map_err(fail)?;
+    let (root, mut diagnostics) = crate::yaml::parse(text).map_err(fail)?;
+    let (recipe, problems) = crate::decode::decode_partial(&root);
+    diagnostics.extend(problems);
     let engine = Engine::new();
-    let diagnostics = check(&recipe, &engine);
+    let Some(recipe) = recipe else { return Err(fail(diagnostics)) };
+    diagnostics.extend(check(&recipe, &engine));
     if !diagnostics.is_empty() {
         return Err(fail(diagnostics));
     }
@@ -103,7 +105,9 @@ fn check(recipe: &Recipe, engine: &Engine) -> Vec<Diagnostic> {
         if let Some(default) = &input.default
             && let Err(message) = crate::inputs::validate(input, default)
         {
-            checker.problems.push(Diagnostic::at(format!("the default of input `{}` is invalid: {message}", input.name.text), input.name.span));
+            checker
+                .problems
+                .push(Diagnostic::at(format!("the default of input `{}` is invalid: {message}", input.name.text), input.name.span));
         }
     }
     if let Some(base_url) = &recipe.http.base_url {
@@ -262,7 +266,8 @@ impl<'a> Checker<'a> {
                 let Some(action) = scope.steps.get(name) else {
                     return Some((
                         format!("`steps.{name}` is not an earlier step"),
-                        suggest(name, &mut scope.steps.keys().copied()).or_else(|| Some("a step can only read steps that run before it".into())),
+                        suggest(name, &mut scope.steps.keys().copied())
+                            .or_else(|| Some("a step can only read steps that run before it".into())),
                     ));
                 };
                 let field = parts.next()?;
@@ -281,7 +286,10 @@ impl<'a> Checker<'a> {
             other if self.engine.is_global(other) => None,
             other => Some((
                 format!("unknown variable `{other}`"),
-                Some(suggest(other, &mut ROOTS.iter().copied()).unwrap_or_else(|| "templates read `inputs`, `env`, `vars`, `steps` and `item`".into())),
+                Some(
+                    suggest(other, &mut ROOTS.iter().copied())
+                        .unwrap_or_else(|| "templates read `inputs`, `env`, `vars`, `steps` and `item`".into()),
+                ),
             )),
         }
     }
@@ -321,7 +329,9 @@ mod tests {
         let text = format!("recipe: 1\nname: t\ninputs:\n  vin: string\nenv:\n  TOKEN: {{secret: true}}\nsteps:\n{steps}");
         match load_str("t.yaml", &text) {
             Ok(_) => Vec::new(),
-            Err(report) => report.diagnostics.iter().map(|d| format!("{}:{} {}", d.span.unwrap().line, d.span.unwrap().col, d.message)).collect(),
+            Err(report) => {
+                report.diagnostics.iter().map(|d| format!("{}:{} {}", d.span.unwrap().line, d.span.unwrap().col, d.message)).collect()
+            }
         }
     }
 
@@ -354,10 +364,15 @@ mod tests {
 
     #[test]
     fn checks_result_fields_and_item() {
-        let steps = "  - id: a\n    set: {x: 1}\n  - id: b\n    set: {y: '{{ steps.a.body }}', z: '{{ item }}'}\n  - id: a\n    set: {w: 2}\n";
+        let steps =
+            "  - id: a\n    set: {x: 1}\n  - id: b\n    set: {y: '{{ steps.a.body }}', z: '{{ item }}'}\n  - id: a\n    set: {w: 2}\n";
         assert_eq!(
             problems(steps),
-            vec!["11:18 a set step has no result field `body`", "11:43 `item` is only defined in `where`, `describe` and `by`", "12:9 duplicate step id `a`"]
+            vec![
+                "11:18 a set step has no result field `body`",
+                "11:43 `item` is only defined in `where`, `describe` and `by`",
+                "12:9 duplicate step id `a`"
+            ]
         );
     }
 }

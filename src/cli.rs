@@ -122,7 +122,10 @@ fn check_command(files: &[PathBuf]) -> u8 {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, u8> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|error| usage_error(&format!("cannot start the runtime: {error}")))
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| usage_error(&format!("cannot start the runtime: {error}")))
 }
 
 fn serve_command(files: &[PathBuf], port: u16) -> u8 {

@@ -1,7 +1,7 @@
 //! Decoding: the located YAML tree becomes the [`model`](crate::model) types.
 //!
 //! This pass checks shape only: known keys (with a "did you mean"), value types, required keys,
-//! one action per step, and the syntax of names, durations, JSONPaths and regular expressions.
+//! one action per step, and the syntax of names, durations, `JSONPaths` and regular expressions.
 //! It reports every problem it finds, each at its place, and keeps going. Meaning (templates,
 //! references between steps) is `check`'s job.
 
@@ -10,8 +10,8 @@ use std::time::Duration;
 use crate::diagnostic::{Diagnostic, Diagnostics, Span, did_you_mean};
 use crate::jsonpath::Path;
 use crate::model::{
-    Action, Binding, Cardinality, EnvVar, Expect, Filter, Format, Http, Input, InputType, Match, Matcher, Method, Name,
-    Pick, Recipe, Request, Selection, Step, Strategy, Template, TemplateString,
+    Action, Binding, Cardinality, EnvVar, Expect, Filter, Format, Http, Input, InputType, Match, Matcher, Method, Name, Pick, Recipe,
+    Request, Selection, Step, Strategy, Template, TemplateString,
 };
 use crate::template::classify;
 use crate::yaml::{Key, Node, Style, Value};
@@ -31,12 +31,18 @@ const ACTIONS: &[&str] = &["request", "filter", "pick", "set"];
 
 /// Decodes a whole recipe; `Err` holds every problem found.
 pub fn recipe(root: &Node) -> Result<Recipe, Vec<Diagnostic>> {
+    match decode_partial(root) {
+        (Some(recipe), problems) if problems.is_empty() => Ok(recipe),
+        (_, problems) => Err(problems),
+    }
+}
+
+/// Decodes as much as can be decoded, with every problem found. A recipe with problems is
+/// still returned when its outline is sound, so the checker can report its problems as well.
+pub fn decode_partial(root: &Node) -> (Option<Recipe>, Vec<Diagnostic>) {
     let mut decoder = Decoder::default();
     let recipe = decoder.recipe(root);
-    match recipe {
-        Some(recipe) if decoder.problems.is_empty() => Ok(recipe),
-        _ => Err(decoder.problems.into_vec()),
-    }
+    (recipe, decoder.problems.into_vec())
 }
 
 /// The entries of one YAML map, checked against the keys it may have.
@@ -96,12 +102,11 @@ impl Decoder {
     }
 
     fn string(&mut self, node: &Node) -> Option<String> {
-        match &node.value {
-            Value::String(text, _) => Some(text.clone()),
-            _ => {
-                self.expected(node, "a string");
-                None
-            }
+        if let Value::String(text, _) = &node.value {
+            Some(text.clone())
+        } else {
+            self.expected(node, "a string");
+            None
         }
     }
 
@@ -201,10 +206,9 @@ impl Decoder {
         match Path::parse(text, span) {
             Ok(path) => Some(path),
             Err(message) => {
-                let first_line = message.lines().next().unwrap_or_default().to_owned();
+                let _ = message;
                 self.problems.push(
                     Diagnostic::at(format!("invalid JSONPath `{text}`"), span)
-                        .with_label(first_line)
                         .with_hint("a JSONPath starts with `$`, e.g. `$.matchingCustomers[*]` or `$.customer.lastName`"),
                 );
                 None
@@ -220,7 +224,8 @@ impl Decoder {
         };
         if parsed.is_none() {
             self.problems.push(
-                Diagnostic::at("invalid duration", node.span).with_hint("write a positive whole number with a unit: `500ms`, `30s` or `2m`"),
+                Diagnostic::at("invalid duration", node.span)
+                    .with_hint("write a positive whole number with a unit: `500ms`, `30s` or `2m`"),
             );
         }
         parsed
@@ -239,10 +244,12 @@ impl Decoder {
 
     fn recipe(&mut self, root: &Node) -> Option<Recipe> {
         let fields = self.fields(root, "the recipe", &[RECIPE_KEYS])?;
-        let version = self.required(&fields, "recipe", "the recipe").and_then(|node| match node.value {
-            Value::Int(1) => Some(1),
-            _ => {
-                self.problems.push(Diagnostic::at("unsupported recipe version", node.span).with_hint("this version of `recipe` reads `recipe: 1`"));
+        let version = self.required(&fields, "recipe", "the recipe").and_then(|node| {
+            if let Value::Int(1) = node.value {
+                Some(1)
+            } else {
+                self.problems
+                    .push(Diagnostic::at("unsupported recipe version", node.span).with_hint("this version of `recipe` reads `recipe: 1`"));
                 None
             }
         });
@@ -273,7 +280,16 @@ impl Decoder {
         if let Value::String(..) = spec.value {
             // Short form: `vin: string`.
             let kind = self.input_type(spec)?;
-            return Some(Input { name, kind, required: None, default: None, description: None, pattern: None, allowed: None, format: None });
+            return Some(Input {
+                name,
+                kind,
+                required: None,
+                default: None,
+                description: None,
+                pattern: None,
+                allowed: None,
+                format: None,
+            });
         }
         let fields = self.fields(spec, &format!("input `{}`", key.text), &[INPUT_KEYS])?;
         let kind = fields.get("type").and_then(|node| self.input_type(node)).unwrap_or_default();
@@ -281,9 +297,10 @@ impl Decoder {
             let text = self.string(node)?;
             self.regex(&text, node.span).map(|_| text)
         });
-        let allowed = fields.get("enum").and_then(|node| match &node.value {
-            Value::Seq(items) => Some(items.iter().map(Node::to_json).collect()),
-            _ => {
+        let allowed = fields.get("enum").and_then(|node| {
+            if let Value::Seq(items) = &node.value {
+                Some(items.iter().map(Node::to_json).collect())
+            } else {
                 self.expected(node, "a list of allowed values");
                 None
             }
@@ -313,7 +330,9 @@ impl Decoder {
         let mut diagnostic = Diagnostic::at(format!("unknown {what} `{found}`"), span);
         diagnostic = match did_you_mean(found, allowed.iter().copied()) {
             Some(suggestion) => diagnostic.with_hint(format!("did you mean `{suggestion}`?")),
-            None => diagnostic.with_hint(format!("expected one of {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "))),
+            None => {
+                diagnostic.with_hint(format!("expected one of {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")))
+            }
         };
         self.problems.push(diagnostic);
     }
@@ -394,7 +413,10 @@ impl Decoder {
         };
         let expect = fields.get("expect").and_then(|node| {
             if !matches!(action, Some(Action::Request(_)) | None) {
-                self.problems.push(Diagnostic::at("`expect` belongs to request steps", node.span).with_hint("a filter states its cardinality in `filter.expect`"));
+                self.problems.push(
+                    Diagnostic::at("`expect` belongs to request steps", node.span)
+                        .with_hint("a filter states its cardinality in `filter.expect`"),
+                );
             }
             self.expect(node)
         });
@@ -421,9 +443,7 @@ impl Decoder {
             "pick" => self.pick(node).map(Action::Pick),
             _ => {
                 let entries = self.user_map(node, "set");
-                Some(Action::Set(
-                    entries.iter().map(|(k, v)| (self.name(&k.text, k.span, "variable name"), self.template(v))).collect(),
-                ))
+                Some(Action::Set(entries.iter().map(|(k, v)| (self.name(&k.text, k.span, "variable name"), self.template(v))).collect()))
             }
         }
     }
@@ -447,7 +467,8 @@ impl Decoder {
             })
         });
         let url = self.required(&fields, "url", "a request").and_then(|node| self.template_string(node));
-        let bodies: Vec<&Key> = fields.entries.iter().map(|(k, _)| k).filter(|k| ["json", "form", "body"].contains(&k.text.as_str())).collect();
+        let bodies: Vec<&Key> =
+            fields.entries.iter().map(|(k, _)| k).filter(|k| ["json", "form", "body"].contains(&k.text.as_str())).collect();
         if let [_, second, ..] = bodies.as_slice() {
             self.error(second.span, format!("a request has one body, but this one also has `{}`", second.text));
         }
@@ -513,7 +534,14 @@ impl Decoder {
 
     fn matcher(&mut self, node: &Node) -> Option<Matcher> {
         let Value::Map(_) = node.value else {
-            return Some(Matcher { equals: Some(self.template(node)), pattern: None, ignore_case: false, trim: false, regex: None, span: node.span });
+            return Some(Matcher {
+                equals: Some(self.template(node)),
+                pattern: None,
+                ignore_case: false,
+                trim: false,
+                regex: None,
+                span: node.span,
+            });
         };
         let fields = self.fields(node, "a match condition", &[MATCHER_KEYS])?;
         let pattern = self.optional_string(&fields, "pattern");
@@ -638,7 +666,7 @@ mod tests {
     use super::*;
 
     fn problems(text: &str) -> Vec<String> {
-        let root = crate::yaml::parse(text).unwrap();
+        let root = crate::yaml::parse(text).unwrap().0;
         match recipe(&root) {
             Ok(_) => Vec::new(),
             Err(problems) => problems.iter().map(|p| format!("{}:{} {}", p.span.unwrap().line, p.span.unwrap().col, p.message)).collect(),

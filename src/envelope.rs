@@ -11,13 +11,20 @@ use serde_json::Value as Json;
 /// The API errors a body reports, one readable line each (empty when there are none).
 pub fn errors(body: &Json) -> Vec<String> {
     let mut found = Vec::new();
-    match body.get("errors") {
-        Some(Json::Array(items)) => found.extend(items.iter().map(|item| describe(item, &["errorCode", "code"], &["errorTitle", "errorName"], &["errorMessage", "errorDescription", "description"]))),
-        _ => {}
+    if let Some(Json::Array(items)) = body.get("errors") {
+        found.extend(items.iter().map(|item| {
+            describe(item, &["errorCode", "code"], &["errorTitle", "errorName"], &["errorMessage", "errorDescription", "description"])
+        }));
     }
     match body.get("error") {
-        Some(Json::Array(items)) => found.extend(items.iter().map(|item| describe(item, &["errorCode", "code"], &["errorTitle"], &["errorDescription", "errorMessage", "description"]))),
-        Some(item @ Json::Object(_)) => found.push(describe(item, &["errorCode", "code"], &["errorTitle"], &["errorDescription", "errorMessage", "description"])),
+        Some(Json::Array(items)) => found.extend(
+            items
+                .iter()
+                .map(|item| describe(item, &["errorCode", "code"], &["errorTitle"], &["errorDescription", "errorMessage", "description"])),
+        ),
+        Some(item @ Json::Object(_)) => {
+            found.push(describe(item, &["errorCode", "code"], &["errorTitle"], &["errorDescription", "errorMessage", "description"]));
+        }
         _ => {}
     }
     found
@@ -28,7 +35,9 @@ pub fn warnings(body: &Json) -> Vec<String> {
     match body.get("warnings") {
         Some(Json::Array(items)) => items
             .iter()
-            .map(|item| describe(item, &["warningCode", "code"], &["warningTitle"], &["warningMessage", "warningDescription", "description"]))
+            .map(|item| {
+                describe(item, &["warningCode", "code"], &["warningTitle"], &["warningMessage", "warningDescription", "description"])
+            })
             .collect(),
         _ => Vec::new(),
     }

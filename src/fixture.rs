@@ -40,7 +40,11 @@ impl Fixture {
         let text = fs_err::read_to_string(path).map_err(|error| error.to_string())?;
         let fixture: Fixture = crate::yaml::from_str(&text).map_err(|error| format!("{}: invalid fixture: {error}", path.display()))?;
         if fixture.fixture != 1 {
-            return Err(format!("{}: unsupported fixture version {}; this version of `recipe` reads `fixture: 1`", path.display(), fixture.fixture));
+            return Err(format!(
+                "{}: unsupported fixture version {}; this version of `recipe` reads `fixture: 1`",
+                path.display(),
+                fixture.fixture
+            ));
         }
         Ok(fixture)
     }
@@ -51,7 +55,7 @@ impl Fixture {
         text.push_str(&crate::yaml::to_string(self)?);
         let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         fs_err::create_dir_all(folder).map_err(|error| error.to_string())?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "fixture".into());
+        let name = path.file_name().map_or_else(|| "fixture".into(), |n| n.to_string_lossy().into_owned());
         let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
         fs_err::write(&temporary, text).map_err(|error| error.to_string())?;
         fs_err::rename(&temporary, path).map_err(|error| error.to_string())

@@ -53,7 +53,11 @@ fn check_format(format: Format, text: &str) -> Result<(), String> {
         Format::Email => {
             let mut parts = text.splitn(2, '@');
             let (local, domain) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !text.contains(char::is_whitespace)
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !text.contains(char::is_whitespace)
         }
     };
     let expected = match format {
@@ -245,16 +249,22 @@ mod tests {
 
     fn recipe() -> Recipe {
         let text = "recipe: 1\nname: t\ninputs:\n  vin: {type: string, pattern: '^[A-Z0-9]{17}$'}\n  count: {type: integer, default: 2}\n  day: {type: string, format: date}\nenv:\n  TOKEN: {secret: true}\n  BASE: {default: 'http://x'}\nsteps:\n  - id: a\n    set: {x: 1}\n";
-        crate::decode::recipe(&crate::yaml::parse(text).unwrap()).unwrap()
+        crate::decode::recipe(&crate::yaml::parse(text).unwrap().0).unwrap()
     }
 
     #[test]
     fn resolves_typed_inputs_and_reports_every_problem() {
         let recipe = recipe();
-        let sources = InputSources { cli: vec![("vin".into(), "1HGCM82633A004352".into()), ("count".into(), "3".into()), ("day".into(), "2026-07-22".into())], ..Default::default() };
+        let sources = InputSources {
+            cli: vec![("vin".into(), "1HGCM82633A004352".into()), ("count".into(), "3".into()), ("day".into(), "2026-07-22".into())],
+            ..Default::default()
+        };
         let values = resolve(&recipe, &sources).unwrap();
         assert_eq!(values["count"], Json::from(3));
-        let bad = InputSources { cli: vec![("vin".into(), "short".into()), ("count".into(), "x".into()), ("dya".into(), "1".into())], ..Default::default() };
+        let bad = InputSources {
+            cli: vec![("vin".into(), "short".into()), ("count".into(), "x".into()), ("dya".into(), "1".into())],
+            ..Default::default()
+        };
         let problems = resolve(&recipe, &bad).unwrap_err();
         assert_eq!(
             problems,

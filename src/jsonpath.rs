@@ -1,4 +1,4 @@
-//! JSONPath expressions, parsed once when the recipe is read.
+//! `JSONPath` expressions, parsed once when the recipe is read.
 //!
 //! A [`Path`] owns its text and its parsed query (jsonpath-rust, RFC 9535 syntax). Paths are
 //! always static recipe text: values from inputs or responses are never spliced into a path;
@@ -28,14 +28,14 @@ impl Path {
     /// True when the path names at most one node (only names and indexes, no wildcard,
     /// slice, filter, union or descendant): a binding through it yields a value, not a list.
     pub fn is_definite(&self) -> bool {
-        self.query.segments.iter().all(|segment| {
-            matches!(segment, Segment::Selector(Selector::Name(_) | Selector::Index(_)))
-        })
+        self.query.segments.iter().all(|segment| matches!(segment, Segment::Selector(Selector::Name(_) | Selector::Index(_))))
     }
 
     /// The nodes the path selects in `value`, in document order.
     pub fn select<'a>(&self, value: &'a Value) -> Vec<&'a Value> {
-        js_path_process(&self.query, value).map(|refs| refs.into_iter().map(|r| r.val()).collect()).unwrap_or_default()
+        js_path_process(&self.query, value)
+            .map(|refs| refs.into_iter().map(jsonpath_rust::query::QueryRef::val).collect())
+            .unwrap_or_default()
     }
 }
 

@@ -2,7 +2,7 @@
 //! fixtures.
 //!
 //! The front end is pure: [`yaml`] reads a file into a located tree, [`decode`] turns it into the
-//! [`model`] types, and [`check`] proves the recipe sound (templates, JSONPaths, names) and
+//! [`model`] types, and [`check`] proves the recipe sound (templates, `JSONPaths`, names) and
 //! yields a [`check::Plan`], the only thing the runner accepts. The back end is effectful:
 //! [`run`] executes a plan through a [`transport`] and returns results as data, and [`report`]
 //! turns those results into output.
@@ -17,9 +17,9 @@ pub mod http;
 pub mod inputs;
 pub mod jsonpath;
 pub mod mask;
+pub mod model;
 pub mod report;
 pub mod run;
-pub mod model;
 pub mod select;
 pub mod serve;
 pub mod template;

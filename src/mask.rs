@@ -21,8 +21,11 @@ pub struct Masker {
 
 impl Masker {
     pub fn new(secrets: &[(String, String)]) -> Self {
-        let mut secrets: Vec<(String, String)> =
-            secrets.iter().filter(|(_, value)| !value.is_empty()).map(|(name, value)| (crate::inputs::placeholder(name), value.clone())).collect();
+        let mut secrets: Vec<(String, String)> = secrets
+            .iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| (crate::inputs::placeholder(name), value.clone()))
+            .collect();
         secrets.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
         Self { secrets }
     }

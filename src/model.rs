@@ -155,7 +155,7 @@ pub struct Step {
     pub action: Action,
     /// Accepted responses (request steps only).
     pub expect: Option<Expect>,
-    /// Names for values of this step's result, used later as `vars.NAME`: a JSONPath (starting
+    /// Names for values of this step's result, used later as `vars.NAME`: a `JSONPath` (starting
     /// with `$`, relative to the result) or a template.
     #[schemars(with = "BTreeMap<String, Template>")]
     pub bind: Vec<(Name, Binding)>,
@@ -258,13 +258,13 @@ pub enum StatusList {
 pub struct Selection {
     /// The value to select from, usually `"{{ steps.ID.body }}"`.
     pub from: Template,
-    /// A JSONPath, relative to `from`, selecting the items; `from` itself must be a list when omitted.
+    /// A `JSONPath`, relative to `from`, selecting the items; `from` itself must be a list when omitted.
     #[schemars(with = "Option<String>")]
     pub items: Option<Path>,
     /// Turn a map into a list of `{key, value}` entries (e.g. an availability map keyed by time).
     #[schemars(default)]
     pub entries: bool,
-    /// Conditions every kept item satisfies: a JSONPath relative to the item, and the expected
+    /// Conditions every kept item satisfies: a `JSONPath` relative to the item, and the expected
     /// value. A path that selects several nodes matches when any node does.
     #[schemars(rename = "match", with = "BTreeMap<String, MatchCondition>")]
     pub matches: Vec<Match>,

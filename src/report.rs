@@ -66,6 +66,7 @@ struct Rendered<'a> {
 
 /// Every rendered request of a dry run, as YAML.
 pub fn dry_run(result: &RunResult) -> String {
-    let requests: Vec<Rendered> = result.steps.iter().filter_map(|s| Some(Rendered { step: &s.id, request: s.request.as_ref()? })).collect();
+    let requests: Vec<Rendered> =
+        result.steps.iter().filter_map(|s| Some(Rendered { step: &s.id, request: s.request.as_ref()? })).collect();
     crate::yaml::to_string(&requests).unwrap_or_default()
 }

@@ -115,7 +115,8 @@ struct Acted {
 
 /// Runs the plan through `transport`, calling `on_step` after each step.
 pub async fn run(plan: &Plan, params: &Params, transport: &mut Transport, on_step: &mut dyn FnMut(&StepResult)) -> RunResult {
-    let mut state = State { plan, params, masker: Masker::new(&params.env.secrets), vars: Map::new(), steps: Map::new(), warnings: BTreeMap::new() };
+    let mut state =
+        State { plan, params, masker: Masker::new(&params.env.secrets), vars: Map::new(), steps: Map::new(), warnings: BTreeMap::new() };
     let mut results = Vec::new();
     let mut ok = true;
     for step in &plan.recipe().steps {
@@ -259,20 +260,29 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport) -> R
         Action::Request(request) => send(state, step, request, &context, transport).await,
         Action::Filter(filter) => {
             let from = engine.render_tree(&filter.selection.from, &context).map_err(|e| plain(format!("cannot render `from`: {e}")))?;
-            let selected = select::filter(engine, filter, &from, &context).map_err(|e| plain(with_warnings(state, &filter.selection.from, e)))?;
+            let selected =
+                select::filter(engine, filter, &from, &context).map_err(|e| plain(with_warnings(state, &filter.selection.from, e)))?;
             Ok(selected_result(selected))
         }
         Action::Pick(pick) => {
             let from = engine.render_tree(&pick.selection.from, &context).map_err(|e| plain(format!("cannot render `from`: {e}")))?;
-            let prefer = pick.prefer.as_ref().map(|p| engine.render_tree(p, &context)).transpose().map_err(|e| plain(format!("cannot render `prefer`: {e}")))?;
-            let selected = select::pick(engine, pick, &from, prefer.as_ref(), &context).map_err(|e| plain(with_warnings(state, &pick.selection.from, e)))?;
+            let prefer = pick
+                .prefer
+                .as_ref()
+                .map(|p| engine.render_tree(p, &context))
+                .transpose()
+                .map_err(|e| plain(format!("cannot render `prefer`: {e}")))?;
+            let selected = select::pick(engine, pick, &from, prefer.as_ref(), &context)
+                .map_err(|e| plain(with_warnings(state, &pick.selection.from, e)))?;
             Ok(selected_result(selected))
         }
         Action::Set(values) => {
             let mut rendered = Map::new();
             for (name, template) in values {
                 // Later values see earlier ones as `vars.NAME`.
-                let context = if rendered.is_empty() { context.clone() } else {
+                let context = if rendered.is_empty() {
+                    context.clone()
+                } else {
                     for (key, value) in &rendered {
                         state.vars.insert(key.clone(), value.clone());
                     }
@@ -321,7 +331,10 @@ fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> 
         Binding::Path(path) => {
             let nodes = path.select(value);
             if path.is_definite() {
-                nodes.first().map(|node| (*node).clone()).ok_or_else(|| format!("`{}` selected nothing in {}", path.text, select::short(value)))
+                nodes
+                    .first()
+                    .map(|node| (*node).clone())
+                    .ok_or_else(|| format!("`{}` selected nothing in {}", path.text, select::short(value)))
             } else {
                 Ok(Json::Array(nodes.into_iter().cloned().collect()))
             }
@@ -348,7 +361,14 @@ async fn send(state: &State<'_>, step: &Step, request: &Request, context: &Conte
     let response = match transport.send(&step.id.text, &spec, &masked, timeout).await {
         Ok(response) => response,
         Err(TransportError::NotSent) => {
-            return Ok(Acted { request: Some(masked), response: None, warnings: Vec::new(), result: Map::new(), value: Json::Null, not_sent: true });
+            return Ok(Acted {
+                request: Some(masked),
+                response: None,
+                warnings: Vec::new(),
+                result: Map::new(),
+                value: Json::Null,
+                not_sent: true,
+            });
         }
         Err(error) => return Err((error.to_string(), Some(masked), None)),
     };

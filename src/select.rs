@@ -1,7 +1,7 @@
 //! Selection: the pure logic of `filter` and `pick` steps.
 //!
 //! Given the rendered `from` value, this module finds the candidate items, tests each against
-//! the `match` conditions (values compared as data, never spliced into a JSONPath) and the
+//! the `match` conditions (values compared as data, never spliced into a `JSONPath`) and the
 //! `where` template, then applies a filter's cardinality or a pick's strategy. When the data
 //! disagrees with the recipe, the error lists every candidate and what ruled it out.
 
@@ -136,9 +136,7 @@ fn items(selection: &Selection, from: &Json) -> Result<Vec<Json>, String> {
     };
     if selection.entries {
         return match nodes.as_slice() {
-            [Json::Object(map)] => {
-                Ok(map.iter().map(|(key, value)| serde_json::json!({ "key": key, "value": value })).collect())
-            }
+            [Json::Object(map)] => Ok(map.iter().map(|(key, value)| serde_json::json!({ "key": key, "value": value })).collect()),
             [other] => Err(format!("`entries` needs a map, found {}", kind(other))),
             _ => Err(format!("`entries` needs one map, but the items path selected {} nodes", nodes.len())),
         };
@@ -167,7 +165,12 @@ fn candidates(engine: &Engine, selection: &Selection, from: &Json, context: &Con
         .matches
         .iter()
         .map(|condition| {
-            condition.matcher.equals.as_ref().map(|equals| engine.render_tree(equals, context).map_err(|e| format!("`match` `{}`: {e}", condition.path.text))).transpose()
+            condition
+                .matcher
+                .equals
+                .as_ref()
+                .map(|equals| engine.render_tree(equals, context).map_err(|e| format!("`match` `{}`: {e}", condition.path.text)))
+                .transpose()
         })
         .collect::<Result<_, _>>()?;
     let mut candidates = Vec::new();
@@ -243,7 +246,12 @@ pub fn short(value: &Json) -> String {
     if text.chars().count() > 80 { format!("{}...", text.chars().take(77).collect::<String>()) } else { text }
 }
 
-fn list_candidates(engine: &Engine, describe: Option<&crate::model::TemplateString>, candidates: &[Candidate], context: &Context) -> String {
+fn list_candidates(
+    engine: &Engine,
+    describe: Option<&crate::model::TemplateString>,
+    candidates: &[Candidate],
+    context: &Context,
+) -> String {
     if candidates.is_empty() {
         return "; there were no candidates at all".to_owned();
     }

@@ -56,7 +56,9 @@ async fn answer(book: Arc<Mutex<Book>>, request: Request<Incoming>) -> Result<Re
     let _ = request.into_body().collect().await?;
     let found = {
         let mut book = book.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let matching: Vec<usize> = (0..book.exchanges.len()).filter(|&i| book.exchanges[i].request.method == method && book.exchanges[i].request.url == url).collect();
+        let matching: Vec<usize> = (0..book.exchanges.len())
+            .filter(|&i| book.exchanges[i].request.method == method && book.exchanges[i].request.url == url)
+            .collect();
         let chosen = matching.iter().copied().find(|&i| !book.served[i]).or_else(|| matching.last().copied());
         if let Some(i) = chosen {
             book.served[i] = true;

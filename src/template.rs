@@ -70,6 +70,35 @@ impl Engine {
 
     /// Renders one template string to JSON (typed for a whole expression).
     pub fn render(&self, template: &TemplateString, context: &Value) -> Result<Json, TemplateError> {
+        self.render_inner(template, context).map_err(|error| self.explain(template, context, error))
+    }
+
+    /// Names the variable behind an "undefined value" error, which minijinja does not.
+    fn explain(&self, template: &TemplateString, context: &Value, mut error: TemplateError) -> TemplateError {
+        if !error.message.starts_with("undefined value") || error.message.contains('`') {
+            return error;
+        }
+        for path in self.variables(template) {
+            let mut current = context.clone();
+            let mut walked: Vec<&str> = Vec::new();
+            for part in path.split('.') {
+                if current.is_none() && !walked.is_empty() {
+                    error.message = format!("undefined value: `{}` is null, so it has no `{part}`", walked.join("."));
+                    return error;
+                }
+                let next = current.get_attr(part).unwrap_or(Value::UNDEFINED);
+                walked.push(part);
+                if next.is_undefined() {
+                    error.message = format!("undefined value: `{}` is not defined", walked.join("."));
+                    return error;
+                }
+                current = next;
+            }
+        }
+        error
+    }
+
+    fn render_inner(&self, template: &TemplateString, context: &Value) -> Result<Json, TemplateError> {
         let value = match &template.kind {
             TemplateKind::Literal => return Ok(Json::String(template.text.clone())),
             TemplateKind::Expression(expression) => {
@@ -87,6 +116,10 @@ impl Engine {
     /// string, any other value its JSON text; `null` is an error here, since it would be sent
     /// as the word "null".
     pub fn render_text(&self, template: &TemplateString, context: &Value) -> Result<String, TemplateError> {
+        self.render_text_inner(template, context).map_err(|error| self.explain(template, context, error))
+    }
+
+    fn render_text_inner(&self, template: &TemplateString, context: &Value) -> Result<String, TemplateError> {
         match &template.kind {
             TemplateKind::Literal => Ok(template.text.clone()),
             TemplateKind::Expression(_) => match self.render(template, context)? {
@@ -161,7 +194,9 @@ fn strict_tojson(value: &Value, indent: Option<Value>, kwargs: Kwargs) -> Result
 
 /// Reads `yyyy-MM-dd HH:mm:ss`, `yyyy-MM-ddTHH:mm:ss` or `yyyy-MM-dd`.
 fn parse_datetime(value: &Value) -> Result<jiff::civil::DateTime, Error> {
-    let text = value.as_str().ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("expected a date-time string, got {}", value.kind())))?;
+    let text = value
+        .as_str()
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("expected a date-time string, got {}", value.kind())))?;
     let normalised = text.trim().replacen(' ', "T", 1);
     normalised
         .parse::<jiff::civil::DateTime>()
@@ -205,10 +240,8 @@ fn datetime_format(value: &Value, format: &str) -> Result<Value, Error> {
 /// `{{ items | reshape(code='laborOpCode', price='totalPrice') }}`: a list of maps, each
 /// rebuilt with the given keys taken from the named fields (missing fields become null).
 fn reshape(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
-    let fields: Vec<(String, String)> = kwargs
-        .args()
-        .map(|key| Ok((key.to_owned(), kwargs.get::<String>(key)?)))
-        .collect::<Result<_, Error>>()?;
+    let fields: Vec<(String, String)> =
+        kwargs.args().map(|key| Ok((key.to_owned(), kwargs.get::<String>(key)?))).collect::<Result<_, Error>>()?;
     kwargs.assert_all_used()?;
     let mut out = Vec::new();
     for item in value.try_iter()? {
@@ -266,7 +299,11 @@ mod tests {
     #[test]
     fn undefined_is_an_error_everywhere() {
         let context = json!({"vars": {}});
-        assert!(render("{{ vars.missing }}", &context).is_err());
+        assert_eq!(render("{{ vars.missing }}", &context).unwrap_err().message, "undefined value: `vars.missing` is not defined");
+        assert_eq!(
+            render("{{ vars.gone.x }}", &json!({"vars": {"gone": null}})).unwrap_err().message,
+            "undefined value: `vars.gone` is null, so it has no `x`"
+        );
         assert!(render("x {{ vars.missing }}", &context).is_err());
         assert!(render("{{ vars.missing | tojson }}", &context).is_err());
         assert!(render("x {{ vars.missing | tojson }}", &context).is_err());

@@ -78,7 +78,10 @@ impl Node {
 }
 
 /// Parses one YAML document into a located tree; an empty file is an empty map.
-pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
+///
+/// A syntax error is fatal. Duplicate keys are not: the tree keeps the first of them and the
+/// problems come back beside it, so later passes can report their own problems too.
+pub fn parse(text: &str) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut collector = Collector::default();
     let mut parser = Parser::new_from_str(text);
     if let Err(error) = parser.load(&mut collector, false) {
@@ -88,7 +91,7 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
     }
     let mut builder = Builder { events: collector.events.into_iter().peekable(), anchors: HashMap::new(), problems: Vec::new() };
     let root = builder.document();
-    if builder.problems.is_empty() { Ok(root) } else { Err(builder.problems) }
+    Ok((root, builder.problems))
 }
 
 #[derive(Default)]
@@ -208,7 +211,10 @@ fn plain_scalar(text: &str) -> Value {
         return Value::Int(i);
     }
     let looks_numeric = text.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.');
-    if looks_numeric && let Ok(f) = text.parse::<f64>() && f.is_finite() {
+    if looks_numeric
+        && let Ok(f) = text.parse::<f64>()
+        && f.is_finite()
+    {
         return Value::Float(f);
     }
     Value::String(text.to_owned(), Style::Plain)
@@ -231,7 +237,7 @@ mod tests {
 
     #[test]
     fn keeps_positions_of_keys_and_values() {
-        let node = parse("a: 1\nsteps:\n  - id: x\n").unwrap();
+        let (node, _) = parse("a: 1\nsteps:\n  - id: x\n").unwrap();
         let Value::Map(entries) = node.value else { panic!("not a map") };
         assert_eq!(entries[1].0.span, Span::new(2, 1, 5));
         let Value::Seq(items) = &entries[1].1.value else { panic!("not a list") };
@@ -241,7 +247,7 @@ mod tests {
 
     #[test]
     fn rejects_duplicate_keys_with_both_places() {
-        let problems = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        let (_, problems) = parse("a: 1\nb: 2\na: 3\n").unwrap();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].message, "duplicate key `a`");
         assert_eq!(problems[0].span, Some(Span::new(3, 1, 1)));
@@ -259,7 +265,7 @@ mod tests {
         assert_eq!(plain_scalar("42"), Value::Int(42));
         assert_eq!(plain_scalar("1.5"), Value::Float(1.5));
         assert_eq!(plain_scalar("yes"), Value::String("yes".into(), Style::Plain));
-        let node = parse("a: '42'").unwrap();
+        let (node, _) = parse("a: '42'").unwrap();
         let Value::Map(entries) = node.value else { panic!() };
         assert_eq!(entries[0].1.value, Value::String("42".into(), Style::Quoted));
     }

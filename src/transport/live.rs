@@ -22,7 +22,13 @@ impl Live {
         Ok(Self { client, recorded: record.then(Vec::new) })
     }
 
-    pub async fn send(&mut self, step: &str, request: &RequestSpec, masked: &RequestSpec, timeout: Duration) -> Result<ResponseData, TransportError> {
+    pub async fn send(
+        &mut self,
+        step: &str,
+        request: &RequestSpec,
+        masked: &RequestSpec,
+        timeout: Duration,
+    ) -> Result<ResponseData, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|error| TransportError::Failed(error.to_string()))?;
         let mut builder = self.client.request(method, &request.absolute_url).timeout(timeout);
         for (name, value) in &request.headers {

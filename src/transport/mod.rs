@@ -42,7 +42,13 @@ impl std::fmt::Display for TransportError {
 
 impl Transport {
     /// Sends one request. `masked` is the request as it may be shown or recorded.
-    pub async fn send(&mut self, step: &str, request: &RequestSpec, masked: &RequestSpec, timeout: Duration) -> Result<ResponseData, TransportError> {
+    pub async fn send(
+        &mut self,
+        step: &str,
+        request: &RequestSpec,
+        masked: &RequestSpec,
+        timeout: Duration,
+    ) -> Result<ResponseData, TransportError> {
         match self {
             Transport::Live(live) => live.send(step, request, masked, timeout).await,
             Transport::Replay(replay) => replay.send(step, masked),

@@ -1,0 +1,95 @@
+//! Whole-command snapshots of the binary: exit code, stdout and stderr together, so a worse
+//! message fails CI. Durations are filtered out.
+
+use std::process::Command;
+
+use crate::support::root;
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_recipe"));
+    command.args(args).current_dir(root()).env_remove("MYKAARMA_BASIC_AUTH").env_remove("MYKAARMA_BASE_URL");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("the binary runs");
+    let text = format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        output.status.code().map_or("signal".into(), |c| c.to_string()),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    regex::Regex::new(r"\(\d+ms\)").unwrap().replace_all(&text, "(Nms)").into_owned()
+}
+
+#[test]
+fn check_reports_every_problem_with_its_place() {
+    insta::assert_snapshot!(run(&["check", "tests/data/broken.yaml"], &[]));
+}
+
+#[test]
+fn check_accepts_every_shipped_recipe() {
+    let output = run(
+        &[
+            "check",
+            "recipes/draft.yaml",
+            "recipes/customer-search.yaml",
+            "recipes/opcodes.yaml",
+            "recipes/advisors.yaml",
+            "recipes/transport-options.yaml",
+            "recipes/slots.yaml",
+        ],
+        &[],
+    );
+    assert!(output.starts_with("exit: 0\n"), "{output}");
+}
+
+#[test]
+fn check_reports_yaml_syntax_errors() {
+    insta::assert_snapshot!(run(&["check", "tests/data/syntax.yaml"], &[]));
+}
+
+#[test]
+fn run_prints_the_scheduler_link_from_the_bundled_fixture() {
+    insta::assert_snapshot!(run(&["run", "recipes/draft.yaml", "--replay", "recipes/fixtures/draft/happy_path.yaml"], &[]));
+}
+
+#[test]
+fn run_lists_both_customers_when_the_match_is_ambiguous() {
+    insta::assert_snapshot!(run(
+        &["run", "recipes/draft.yaml", "--replay", "recipes/fixtures/draft/err_two_customers_same_vin_and_name.yaml"],
+        &[]
+    ));
+}
+
+#[test]
+fn run_shows_the_start_of_an_html_page_where_json_was_expected() {
+    insta::assert_snapshot!(run(&["run", "recipes/draft.yaml", "--replay", "recipes/fixtures/draft/err_html_login_page.yaml"], &[]));
+}
+
+#[test]
+fn replay_shows_a_diff_when_the_recipe_sends_something_else() {
+    insta::assert_snapshot!(run(
+        &["run", "recipes/draft.yaml", "--replay", "recipes/fixtures/draft/happy_path.yaml", "--var", "note=Changed by hand"],
+        &[]
+    ));
+}
+
+#[test]
+fn missing_inputs_and_credentials_are_usage_errors() {
+    insta::assert_snapshot!(run(&["run", "recipes/draft.yaml", "--var", "vin=NOT-A-VIN", "--var", "colour=red"], &[]));
+}
+
+#[test]
+fn dry_run_masks_secrets() {
+    let secret = "ZHJ5LXJ1bjpzZWNyZXQtdmFsdWUtOTk5";
+    let output = run(&["run", "recipes/draft.yaml", "--dry-run", "--vars", "tests/data/inputs.yaml"], &[("MYKAARMA_BASIC_AUTH", secret)]);
+    assert!(!output.contains(secret), "{output}");
+    assert!(output.contains("authorization: Basic <MYKAARMA_BASIC_AUTH>"), "{output}");
+    insta::assert_snapshot!(output);
+}
+
+#[test]
+fn unknown_commands_are_usage_errors() {
+    let output = run(&["frobnicate"], &[]);
+    assert!(output.starts_with("exit: 2\n"), "{output}");
+}

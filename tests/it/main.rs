@@ -1,0 +1,8 @@
+//! The integration tests, in one binary (one link instead of one per file).
+
+mod cases;
+mod cli;
+mod live;
+mod robustness;
+mod schema;
+mod support;
