@@ -271,3 +271,85 @@ fn list_candidates(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn step(yaml: &str) -> crate::model::Action {
+        let text = format!("recipe: 1\nname: t\nsteps:\n  - id: s\n{yaml}");
+        let plan = crate::check::load_str("t.yaml", &text).unwrap_or_else(|report| panic!("{report}"));
+        plan.recipe().steps[0].action.clone()
+    }
+
+    fn run_filter(yaml: &str, from: &Json) -> Result<Selected, String> {
+        let crate::model::Action::Filter(filter) = step(yaml) else { panic!("not a filter") };
+        filter_value(&filter, from)
+    }
+
+    fn filter_value(filter: &Filter, from: &Json) -> Result<Selected, String> {
+        super::filter(&Engine::new(), filter, from, &crate::template::context(&json!({})))
+    }
+
+    fn run_pick(yaml: &str, from: &Json, prefer: Option<&Json>) -> Result<Selected, String> {
+        let crate::model::Action::Pick(pick) = step(yaml) else { panic!("not a pick") };
+        super::pick(&Engine::new(), &pick, from, prefer, &crate::template::context(&json!({})))
+    }
+
+    #[test]
+    fn cardinalities() {
+        let people = json!([{"name": "Ann"}, {"name": "Bob"}, {"name": "ann "}]);
+        let matching = "    filter:\n      from: x\n      match:\n        $.name: { equals: ann, ignore_case: true, trim: true }\n";
+        let one = run_filter(&format!("{matching}      expect: one\n"), &people).unwrap_err();
+        assert!(one.starts_with("expected exactly one item, found 2 among 3 candidates:"), "{one}");
+        assert!(one.contains(r#"`$.name` is "Bob", expected "ann""#), "{one}");
+        let first = run_filter(&format!("{matching}      expect: first\n"), &people).unwrap();
+        assert_eq!(first.item, Some(json!({"name": "Ann"})));
+        let all = run_filter(&format!("{matching}      expect: all\n"), &people).unwrap();
+        assert_eq!(all.items.len(), 2);
+        assert_eq!(all.item, None);
+        let optional = run_filter("    filter:\n      from: x\n      match: { $.name: Zed }\n      expect: optional\n", &people).unwrap();
+        assert_eq!(optional.item, Some(Json::Null));
+        assert!(run_filter("    filter:\n      from: x\n      match: { $.name: Zed }\n      expect: at_least_one\n", &people).is_err());
+    }
+
+    #[test]
+    fn values_are_data_not_jsonpath() {
+        let people = json!([{"name": "O'Brien"}, {"name": "x' || true"}]);
+        let found = run_filter("    filter:\n      from: x\n      match: { $.name: \"O'Brien\" }\n", &people).unwrap();
+        assert_eq!(found.item, Some(json!({"name": "O'Brien"})));
+    }
+
+    #[test]
+    fn any_node_of_a_multi_node_path_may_match() {
+        let customers = json!([{"vins": [{"v": "A"}, {"v": "B"}]}, {"vins": [{"v": "C"}]}]);
+        let found = run_filter("    filter:\n      from: x\n      match: { '$.vins[*].v': B }\n", &customers).unwrap();
+        assert_eq!(found.item, Some(customers[0].clone()));
+    }
+
+    #[test]
+    fn pick_strategies() {
+        let slots = json!([{"t": "10:00"}, {"t": "09:30"}, {"t": "11:00"}]);
+        let min = run_pick("    pick: { from: x, strategy: min_by, by: '{{ item.t }}' }\n", &slots, None).unwrap();
+        assert_eq!(min.item, Some(json!({"t": "09:30"})));
+        let max = run_pick("    pick: { from: x, strategy: max_by, by: '{{ item.t }}' }\n", &slots, None).unwrap();
+        assert_eq!(max.item, Some(json!({"t": "11:00"})));
+        let last = run_pick("    pick: { from: x, strategy: last }\n", &slots, None).unwrap();
+        assert_eq!(last.item, Some(json!({"t": "11:00"})));
+        let prefer = "    pick: { from: x, strategy: prefer, by: '{{ item.t }}', prefer: 'x' }\n";
+        assert_eq!(run_pick(prefer, &slots, Some(&json!("11:00"))).unwrap().item, Some(json!({"t": "11:00"})));
+        assert_eq!(run_pick(prefer, &slots, Some(&json!("none"))).unwrap().item, Some(json!({"t": "10:00"})), "falls back to the first");
+        let random = "    pick: { from: x, strategy: random, seed: 7 }\n";
+        assert_eq!(run_pick(random, &slots, None).unwrap().item, run_pick(random, &slots, None).unwrap().item, "seeded, so repeatable");
+        assert!(run_pick("    pick: { from: x }\n", &json!([]), None).unwrap_err().starts_with("nothing to pick"));
+    }
+
+    #[test]
+    fn entries_turn_a_map_into_key_value_items() {
+        let map = json!({"slots": {"b": 2, "a": 1}});
+        let picked =
+            run_pick("    pick: { from: x, items: $.slots, entries: true, strategy: min_by, by: '{{ item.key }}' }\n", &map, None).unwrap();
+        assert_eq!(picked.item, Some(json!({"key": "a", "value": 1})));
+    }
+}
