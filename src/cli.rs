@@ -14,10 +14,9 @@ use serde_json::Value as Json;
 
 use crate::check::{LoadError, Plan, load};
 use crate::fixture::Fixture;
-use crate::inputs::{InputSources, parse_dotenv, resolve, resolve_env};
-use crate::mask::Masker;
-use crate::run::{Params, run};
-use crate::transport::{Live, Replay, Transport};
+use crate::inputs::parse_dotenv;
+use crate::run::run;
+use crate::session::{Mode, Options, prepare};
 
 pub const SUCCESS: u8 = 0;
 pub const RUN_FAILED: u8 = 1;
@@ -154,28 +153,28 @@ fn serve_command(files: &[PathBuf], port: u16) -> u8 {
     })
 }
 
-/// Reads `--var` pairs and the `--vars` file.
-fn input_sources(args: &RunArgs, recorded: BTreeMap<String, Json>) -> Result<InputSources, String> {
-    let mut cli = Vec::new();
-    for pair in &args.vars {
-        let (name, value) = pair.split_once('=').ok_or_else(|| format!("`--var {pair}` needs the form name=value"))?;
-        cli.push((name.trim().to_owned(), value.to_owned()));
-    }
-    let file = match &args.vars_file {
-        None => BTreeMap::new(),
-        Some(path) => {
-            let text = fs_err::read_to_string(path).map_err(|error| error.to_string())?;
-            crate::yaml::from_str::<BTreeMap<String, Json>>(&text).map_err(|error| format!("{}: {error}", path.display()))?
-        }
-    };
-    Ok(InputSources { recorded, file, cli })
+/// Reads `--var` pairs.
+fn cli_vars(args: &RunArgs) -> Result<Vec<(String, String)>, String> {
+    args.vars
+        .iter()
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').ok_or_else(|| format!("`--var {pair}` needs the form name=value"))?;
+            Ok((name.trim().to_owned(), value.to_owned()))
+        })
+        .collect()
 }
 
-fn dotenv(args: &RunArgs) -> Result<BTreeMap<String, String>, String> {
-    let path = args.env_file.clone().unwrap_or_else(|| PathBuf::from(".env"));
-    match fs_err::read_to_string(&path) {
+fn vars_file(path: Option<&Path>) -> Result<BTreeMap<String, Json>, String> {
+    let Some(path) = path else { return Ok(BTreeMap::new()) };
+    let text = fs_err::read_to_string(path).map_err(|error| error.to_string())?;
+    crate::yaml::from_str::<BTreeMap<String, Json>>(&text).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+fn dotenv(path: Option<&Path>) -> Result<BTreeMap<String, String>, String> {
+    let file = path.map_or_else(|| PathBuf::from(".env"), Path::to_path_buf);
+    match fs_err::read_to_string(&file) {
         Ok(text) => Ok(parse_dotenv(&text)),
-        Err(_) if args.env_file.is_none() => Ok(BTreeMap::new()),
+        Err(_) if path.is_none() => Ok(BTreeMap::new()),
         Err(error) => Err(error.to_string()),
     }
 }
@@ -185,56 +184,37 @@ fn run_command(args: &RunArgs) -> u8 {
         Ok(plan) => plan,
         Err(code) => return code,
     };
-    let fixture = match args.replay.as_deref().map(Fixture::read).transpose() {
-        Ok(fixture) => fixture,
+    let prepared = (|| {
+        let mode = match (&args.replay, &args.record, args.dry_run) {
+            (Some(path), _, _) => Mode::Replay(Fixture::read(path)?),
+            (None, Some(_), _) => Mode::Record,
+            (None, None, true) => Mode::Offline,
+            (None, None, false) => Mode::Live,
+        };
+        Ok::<_, String>((mode, cli_vars(args)?, vars_file(args.vars_file.as_deref())?, dotenv(args.env_file.as_deref())?))
+    })();
+    let (mode, vars, vars_file, dotenv) = match prepared {
+        Ok(prepared) => prepared,
         Err(message) => return usage_error(&message),
     };
-    let recorded = fixture.as_ref().map(|f| f.inputs.clone()).unwrap_or_default();
-    let sources = match input_sources(args, recorded) {
-        Ok(sources) => sources,
-        Err(message) => return usage_error(&message),
-    };
-    let problems = |list: Vec<String>| {
-        for problem in &list {
-            eprintln!("error: {problem}");
+    let lookup = |name: &str| std::env::var(name).ok();
+    let options = Options { vars, vars_file, dotenv, lookup: &lookup, mode, dry_run: args.dry_run };
+    let mut session = match prepare(&plan, options) {
+        Ok(session) => session,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("error: {problem}");
+            }
+            return USAGE;
         }
-        USAGE
-    };
-    let inputs = match resolve(plan.recipe(), &sources) {
-        Ok(inputs) => inputs,
-        Err(list) => return problems(list),
-    };
-    let dotenv = match dotenv(args) {
-        Ok(values) => values,
-        Err(message) => return usage_error(&message),
-    };
-    let offline = args.replay.is_some() || args.dry_run;
-    let env = match resolve_env(plan.recipe(), &|name| std::env::var(name).ok(), &dotenv, offline) {
-        Ok(env) => env,
-        Err(list) => return problems(list),
-    };
-    let mut transport = match (&fixture, args.dry_run) {
-        (Some(fixture), _) => Transport::Replay(Replay::new(fixture.clone())),
-        (None, true) => Transport::Offline,
-        (None, false) => match Live::new(args.record.is_some()) {
-            Ok(live) => Transport::Live(live),
-            Err(message) => return usage_error(&message),
-        },
     };
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let masker = Masker::new(&env.secrets);
-    let params = Params { inputs, env, dry_run: args.dry_run };
-    let result = runtime.block_on(run(&plan, &params, &mut transport, &mut |step| eprintln!("{}", crate::report::progress(step))));
-    if let (Some(path), Transport::Live(live)) = (&args.record, &transport) {
-        let fixture = Fixture {
-            fixture: 1,
-            note: None,
-            inputs: params.inputs.iter().map(|(k, v)| (k.clone(), masker.json(v))).collect(),
-            exchanges: live.recorded.clone().unwrap_or_default(),
-        };
+    let result =
+        runtime.block_on(run(&plan, &session.params, &mut session.transport, &mut |step| eprintln!("{}", crate::report::progress(step))));
+    if let (Some(path), Some(fixture)) = (&args.record, session.fixture(None)) {
         match fixture.write(path) {
             Ok(()) => eprintln!("recorded {} exchange(s) to {}", fixture.exchanges.len(), path.display()),
             Err(message) => return usage_error(&format!("cannot write the fixture: {message}")),

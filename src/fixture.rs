@@ -24,6 +24,9 @@ pub struct Fixture {
     #[serde(default)]
     pub inputs: BTreeMap<String, Json>,
     pub exchanges: Vec<Exchange>,
+    /// Values of `now()`, `uuid()` and unseeded random picks, in the order the run used them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dynamic: Vec<crate::dynamic::Recorded>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

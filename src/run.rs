@@ -6,6 +6,7 @@
 //! runner never prints: progress goes to a callback, and every text it keeps is already masked.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use minijinja::Value as Context;
@@ -13,6 +14,8 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 use crate::check::Plan;
+use crate::dynamic::{CONTEXT_KEY, Dynamic};
+
 use crate::envelope;
 use crate::http::{Body, RequestSpec, ResponseBody, ResponseData};
 use crate::inputs::EnvValues;
@@ -30,6 +33,8 @@ pub struct Params {
     pub env: EnvValues,
     /// Keep going after failures and show what could be rendered (`--dry-run`).
     pub dry_run: bool,
+    /// Where `now()`, `uuid()` and unseeded random picks get their values.
+    pub dynamic: Arc<Dynamic>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -92,12 +97,14 @@ struct State<'a> {
 
 impl State<'_> {
     fn context(&self) -> Context {
-        context(&serde_json::json!({
+        let data = context(&serde_json::json!({
             "inputs": self.params.inputs,
             "env": self.params.env.values,
             "vars": self.vars,
             "steps": self.steps,
-        }))
+        }));
+        let dynamic = Context::from_iter([(CONTEXT_KEY, Context::from_dyn_object(Arc::clone(&self.params.dynamic)))]);
+        minijinja::context! { ..data, ..dynamic }
     }
 }
 
@@ -132,6 +139,10 @@ pub async fn run(plan: &Plan, params: &Params, transport: &mut Transport, on_ste
         }
     }
     let mut error = transport.finish();
+    if error.is_none() && params.dynamic.unused() > 0 {
+        error =
+            Some(format!("the fixture recorded {} dynamic value(s) the run did not use; re-record the fixture", params.dynamic.unused()));
+    }
     let outputs = if ok && error.is_none() { render_outputs(&state).map_err(|e| error = Some(e)).ok() } else { None };
     ok = ok && error.is_none();
     RunResult { ok, steps: results, outputs, error: error.map(|e| state.masker.text(&e)) }

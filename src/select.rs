@@ -72,7 +72,13 @@ pub fn pick(engine: &Engine, pick: &Pick, from: &Json, prefer: Option<&Json>, co
     let index = match pick.strategy {
         Strategy::First => 0,
         Strategy::Last => kept.len() - 1,
-        Strategy::Random => usize::try_from(splitmix64(pick.seed.unwrap_or(0)) % kept.len() as u64).unwrap_or(0),
+        Strategy::Random => {
+            let seed = match pick.seed {
+                Some(seed) => seed,
+                None => crate::dynamic::random_seed(context)?,
+            };
+            usize::try_from(splitmix64(seed) % kept.len() as u64).unwrap_or(0)
+        }
         Strategy::MinBy | Strategy::MaxBy | Strategy::Prefer => {
             let by = pick.by.as_ref().ok_or("this strategy needs `by`")?;
             let keys = kept

@@ -47,6 +47,9 @@ impl Engine {
         env.add_filter("datetime_add", datetime_add);
         env.add_filter("datetime_format", datetime_format);
         env.add_filter("reshape", reshape);
+        env.add_function("now", crate::dynamic::now);
+        env.add_function("today", crate::dynamic::today);
+        env.add_function("uuid", crate::dynamic::uuid);
         Self { env }
     }
 

@@ -5,7 +5,8 @@ use recipe::fixture::Fixture;
 use recipe::run::run;
 use recipe::transport::{Live, Transport};
 
-use crate::support::{block_on, params, plan, replay, root, snapshot_value};
+use crate::support::{block_on, params, plan, replay, root};
+use recipe::snapshot::value as snapshot_value;
 
 const SECRET: &str = "cmVjaXBlLXRlc3Q6c2VjcmV0LXZhbHVlLTQyNDI=";
 

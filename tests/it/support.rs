@@ -4,11 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use recipe::check::{Plan, load};
+use recipe::dynamic::Dynamic;
 use recipe::fixture::Fixture;
 use recipe::inputs::{InputSources, resolve, resolve_env};
-use recipe::run::{Params, RunResult, run};
-use recipe::transport::{Replay, Transport};
-use serde_json::{Value as Json, json};
+use recipe::run::{Params, RunResult};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,7 +28,7 @@ pub fn params(plan: &Plan, fixture: &Fixture, lookup: &dyn Fn(&str) -> Option<St
     let sources = InputSources { recorded: fixture.inputs.clone(), ..Default::default() };
     let inputs = resolve(plan.recipe(), &sources).expect("the fixture's inputs are valid");
     let env = resolve_env(plan.recipe(), lookup, &std::collections::BTreeMap::default(), placeholders).expect("the environment resolves");
-    Params { inputs, env, dry_run: false }
+    Params { inputs, env, dry_run: false, dynamic: Dynamic::live() }
 }
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -40,41 +39,5 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 pub fn replay(fixture_path: &Path) -> RunResult {
     let plan = plan(&recipe_of(fixture_path));
     let fixture = Fixture::read(fixture_path).expect("the fixture reads");
-    let params = params(&plan, &fixture, &|_| None, true);
-    let mut transport = Transport::Replay(Replay::new(fixture));
-    block_on(run(&plan, &params, &mut transport, &mut |_| {}))
-}
-
-/// What a reviewer needs to see of a run: outcome, outputs, every step's status, every request.
-pub fn snapshot_value(result: &RunResult) -> Json {
-    let steps: Vec<Json> = result
-        .steps
-        .iter()
-        .map(|step| {
-            let mut value = json!({ "id": step.id, "status": step.status });
-            if let Some(reason) = &step.reason {
-                value["reason"] = json!(reason);
-            }
-            if !step.bindings.is_empty() {
-                value["bindings"] = json!(step.bindings);
-            }
-            value
-        })
-        .collect();
-    let requests: Vec<Json> = result
-        .steps
-        .iter()
-        .filter_map(|step| {
-            let mut request = serde_json::to_value(step.request.as_ref()?).ok()?;
-            request.as_object_mut()?.insert("step".into(), json!(step.id));
-            Some(request)
-        })
-        .collect();
-    json!({
-        "ok": result.ok,
-        "outputs": result.outputs,
-        "error": result.error,
-        "steps": steps,
-        "requests": requests,
-    })
+    recipe::session::replay(&plan, fixture, &|_| None).expect("the case's inputs and environment resolve")
 }

@@ -1,0 +1,112 @@
+//! A session prepares one run from what the user gave: inputs, environment, and the transport
+//! (live, recording, replaying or offline), and turns a recording run into a fixture.
+//!
+//! The CLI (`run`, `test`) and the project's tests all start runs here, so they resolve inputs
+//! and secrets the same way. Nothing here prints.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
+
+use crate::check::Plan;
+use crate::dynamic::Dynamic;
+use crate::fixture::Fixture;
+use crate::inputs::{InputSources, resolve, resolve_env};
+use crate::mask::Masker;
+use crate::run::Params;
+use crate::transport::{Live, Replay, Transport};
+
+/// How requests are answered.
+pub enum Mode {
+    Live,
+    Record,
+    Replay(Fixture),
+    /// `--dry-run` without a fixture.
+    Offline,
+}
+
+/// What the user gave for one run.
+pub struct Options<'a> {
+    /// `--var name=value` pairs.
+    pub vars: Vec<(String, String)>,
+    /// The `--vars` file's values.
+    pub vars_file: BTreeMap<String, Json>,
+    /// Values from `.env`.
+    pub dotenv: BTreeMap<String, String>,
+    /// The process environment (or a stand-in in tests).
+    pub lookup: &'a dyn Fn(&str) -> Option<String>,
+    pub mode: Mode,
+    pub dry_run: bool,
+}
+
+pub struct Session {
+    pub params: Params,
+    pub transport: Transport,
+    pub masker: Masker,
+}
+
+/// Resolves inputs and environment and builds the transport; `Err` lists every problem.
+pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
+    let recorded = match &options.mode {
+        Mode::Replay(fixture) => fixture.inputs.clone(),
+        _ => BTreeMap::new(),
+    };
+    let sources = InputSources { recorded, file: options.vars_file, cli: options.vars };
+    let placeholders = matches!(options.mode, Mode::Replay(_) | Mode::Offline);
+    let inputs = resolve(plan.recipe(), &sources);
+    let env = resolve_env(plan.recipe(), options.lookup, &options.dotenv, placeholders);
+    let (inputs, env) = match (inputs, env) {
+        (Ok(inputs), Ok(env)) => (inputs, env),
+        (inputs, env) => return Err([inputs.err(), env.err()].into_iter().flatten().flatten().collect()),
+    };
+    let (transport, dynamic) = match options.mode {
+        Mode::Replay(fixture) => {
+            let dynamic = Dynamic::replay(fixture.dynamic.clone());
+            (Transport::Replay(Replay::new(fixture)), dynamic)
+        }
+        Mode::Offline => (Transport::Offline, Dynamic::live()),
+        Mode::Live => (Transport::Live(Live::new(false).map_err(|e| vec![e])?), Dynamic::live()),
+        Mode::Record => (Transport::Live(Live::new(true).map_err(|e| vec![e])?), Dynamic::live()),
+    };
+    let masker = Masker::new(&env.secrets);
+    Ok(Session { params: Params { inputs, env, dry_run: options.dry_run, dynamic }, transport, masker })
+}
+
+impl Session {
+    /// The fixture a recording session captured (inputs and values masked like everything else).
+    pub fn fixture(&self, note: Option<String>) -> Option<Fixture> {
+        let Transport::Live(live) = &self.transport else { return None };
+        let exchanges = live.recorded.clone()?;
+        Some(Fixture {
+            fixture: 1,
+            note,
+            inputs: self.params.inputs.iter().map(|(k, v)| (k.clone(), self.masker.json(v))).collect(),
+            exchanges,
+            dynamic: self
+                .params
+                .dynamic
+                .used()
+                .into_iter()
+                .map(|mut r| {
+                    r.value = self.masker.json(&r.value);
+                    r
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Replays a fixture through a plan with the given environment, in a fresh runtime.
+pub fn replay(plan: &Plan, fixture: Fixture, lookup: &dyn Fn(&str) -> Option<String>) -> Result<crate::run::RunResult, Vec<String>> {
+    let options = Options {
+        vars: Vec::new(),
+        vars_file: BTreeMap::new(),
+        dotenv: BTreeMap::new(),
+        lookup,
+        mode: Mode::Replay(fixture),
+        dry_run: false,
+    };
+    let mut session = prepare(plan, options)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| vec![e.to_string()])?;
+    Ok(runtime.block_on(crate::run::run(plan, &session.params, &mut session.transport, &mut |_| {})))
+}

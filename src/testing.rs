@@ -1,0 +1,144 @@
+//! `recipe test`: finds every recipe's fixture cases, replays them, and compares each run's
+//! snapshot with the committed one (see `snapshot`). Results are data; the CLI prints them.
+//!
+//! Convention: the cases of `DIR/NAME.yaml` are the files `DIR/fixtures/NAME/*.yaml`, and their
+//! snapshots are in `DIR/fixtures/NAME/snapshots/`. Cases are replayed hermetically: no process
+//! environment, secrets as `<NAME>` placeholders, exactly as `cargo test` does.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::fixture::Fixture;
+
+/// One recorded case of one recipe.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub recipe: PathBuf,
+    pub fixture: PathBuf,
+    /// `recipe/case`.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    /// The snapshot was written (`--accept`).
+    Accepted,
+    /// No snapshot yet.
+    New,
+    /// The run's snapshot differs: the diff.
+    Changed(String),
+    /// The case could not run (invalid recipe, unreadable fixture...).
+    Error(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub case: Case,
+    pub verdict: Verdict,
+    /// The run succeeded (a failing run can be the expected, snapshotted behaviour).
+    pub run_ok: Option<bool>,
+    pub duration: Duration,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        matches!(self.verdict, Verdict::Passed | Verdict::Accepted)
+    }
+}
+
+/// Finds the cases under `paths` (recipe files, fixture files or folders).
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<Case>, String> {
+    let mut cases = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut recipes: Vec<PathBuf> = fs_err::read_dir(path)
+                .map_err(|e| e.to_string())?
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml") && p.is_file())
+                .collect();
+            recipes.sort();
+            for recipe in recipes {
+                cases.extend(cases_of(&recipe)?);
+            }
+        } else if is_fixture(path) {
+            cases.push(case(recipe_of(path)?, path.clone()));
+        } else if path.is_file() {
+            cases.extend(cases_of(path)?);
+        } else {
+            return Err(format!("{}: no such file or folder", path.display()));
+        }
+    }
+    Ok(cases)
+}
+
+/// The recipe a fixture belongs to: `DIR/fixtures/NAME/case.yaml` -> `DIR/NAME.yaml`.
+pub fn recipe_of(fixture: &Path) -> Result<PathBuf, String> {
+    let name =
+        fixture.parent().and_then(Path::file_name).ok_or_else(|| format!("{}: not in a recipe's fixture folder", fixture.display()))?;
+    let root = fixture.parent().and_then(Path::parent).and_then(Path::parent).unwrap_or(Path::new("."));
+    Ok(root.join(format!("{}.yaml", name.to_string_lossy())))
+}
+
+fn is_fixture(path: &Path) -> bool {
+    path.parent().and_then(Path::parent).and_then(Path::file_name).is_some_and(|name| name == "fixtures")
+}
+
+fn case(recipe: PathBuf, fixture: PathBuf) -> Case {
+    let recipe_name = recipe.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let case_name = fixture.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    Case { recipe, fixture, name: format!("{recipe_name}/{case_name}") }
+}
+
+fn cases_of(recipe: &Path) -> Result<Vec<Case>, String> {
+    let stem = recipe.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let folder = recipe.parent().unwrap_or(Path::new(".")).join("fixtures").join(stem);
+    if !folder.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut fixtures: Vec<PathBuf> = fs_err::read_dir(&folder)
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    fixtures.sort();
+    Ok(fixtures.into_iter().map(|fixture| case(recipe.to_path_buf(), fixture)).collect())
+}
+
+/// Replays one case: the snapshot text and whether the run succeeded.
+pub fn replay(case: &Case) -> Result<(String, bool), String> {
+    let plan = crate::check::load(&case.recipe).map_err(|e| e.to_string())?;
+    let fixture = Fixture::read(&case.fixture)?;
+    let result = crate::session::replay(&plan, fixture, &|_| None).map_err(|problems| problems.join("\n"))?;
+    Ok((crate::snapshot::render(&result), result.ok))
+}
+
+/// Runs one case and compares (or, with `accept`, writes) its snapshot.
+pub fn run(case: &Case, accept: bool) -> Outcome {
+    let started = Instant::now();
+    let snapshot_path = crate::snapshot::path_for(&case.fixture);
+    let (verdict, run_ok) = match replay(case) {
+        Err(message) => (Verdict::Error(message), None),
+        Ok((text, ok)) => {
+            let verdict = match crate::snapshot::read(&snapshot_path) {
+                Some(old) if crate::snapshot::same(&old, &text) => Verdict::Passed,
+                old => {
+                    if accept {
+                        match crate::snapshot::write(&snapshot_path, &case.fixture, &text) {
+                            Ok(()) => Verdict::Accepted,
+                            Err(message) => Verdict::Error(format!("cannot write {}: {message}", snapshot_path.display())),
+                        }
+                    } else if let Some(old) = old {
+                        Verdict::Changed(crate::snapshot::diff(&old, &text))
+                    } else {
+                        Verdict::New
+                    }
+                }
+            };
+            (verdict, Some(ok))
+        }
+    };
+    Outcome { case: case.clone(), verdict, run_ok, duration: started.elapsed() }
+}
