@@ -39,6 +39,8 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Replay every recipe's fixture cases and compare them with their snapshots.
+    Test(TestArgs),
     /// Serve fixture files over HTTP on 127.0.0.1 (a stand-in for the API).
     Serve {
         #[arg(required = true)]
@@ -48,6 +50,34 @@ enum Command {
     },
     /// Print the JSON Schema of the recipe language.
     Schema,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    Json,
+    Junit,
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// Write a report in this format (`json`; `junit` for `recipe test`).
+    #[arg(long, value_enum, requires = "report_file")]
+    report: Option<ReportFormat>,
+    /// Where to write the report.
+    #[arg(long, value_name = "FILE", requires = "report")]
+    report_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct TestArgs {
+    /// Recipe files, fixture files or folders (default: `recipes`). The cases of `DIR/NAME.yaml`
+    /// are `DIR/fixtures/NAME/*.yaml`; their snapshots are in `DIR/fixtures/NAME/snapshots/`.
+    paths: Vec<PathBuf>,
+    /// Write the snapshots of this run (new and changed ones).
+    #[arg(long)]
+    accept: bool,
+    #[command(flatten)]
+    report: ReportArgs,
 }
 
 #[derive(clap::Args)]
@@ -72,6 +102,8 @@ struct RunArgs {
     /// Print every rendered request (secrets masked) instead of sending it.
     #[arg(long, conflicts_with = "record")]
     dry_run: bool,
+    #[command(flatten)]
+    report: ReportArgs,
 }
 
 pub fn main() -> ExitCode {
@@ -85,6 +117,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run_command(&args),
         Command::Check { files } => check_command(&files),
+        Command::Test(args) => test_command(&args),
         Command::Serve { fixtures, port } => serve_command(&fixtures, port),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&crate::model::schema()).unwrap_or_default());
@@ -220,6 +253,15 @@ fn run_command(args: &RunArgs) -> u8 {
             Err(message) => return usage_error(&format!("cannot write the fixture: {message}")),
         }
     }
+    if let (Some(format), Some(path)) = (args.report.report, &args.report.report_file) {
+        if format == ReportFormat::Junit {
+            return usage_error("`--report junit` is for `recipe test`; `recipe run` writes `--report json`");
+        }
+        let json = serde_json::to_string_pretty(&result).unwrap_or_default();
+        if let Err(error) = fs_err::write(path, json + "\n") {
+            return usage_error(&error.to_string());
+        }
+    }
     if args.dry_run {
         print!("{}", crate::report::dry_run(&result));
         return SUCCESS;
@@ -230,4 +272,40 @@ fn run_command(args: &RunArgs) -> u8 {
     }
     println!("{}", crate::report::outputs(&result));
     SUCCESS
+}
+
+fn test_command(args: &TestArgs) -> u8 {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from("recipes")] } else { args.paths.clone() };
+    let cases = match crate::testing::discover(&paths) {
+        Ok(cases) => cases,
+        Err(message) => return usage_error(&message),
+    };
+    if cases.is_empty() {
+        return usage_error(&format!(
+            "no cases found under {}; the cases of `DIR/NAME.yaml` are `DIR/fixtures/NAME/*.yaml`",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let mut outcomes = Vec::new();
+    for case in &cases {
+        let outcome = crate::testing::run(case, args.accept);
+        eprintln!("{}", crate::report::test_outcome(&outcome));
+        outcomes.push(outcome);
+    }
+    let passed = outcomes.iter().filter(|o| o.passed()).count();
+    let new = outcomes.iter().filter(|o| o.verdict == crate::testing::Verdict::New).count();
+    eprintln!("{passed} passed, {} failed", outcomes.len() - passed);
+    if new > 0 {
+        eprintln!("hint: {new} new case(s) have no snapshot; review them and run `recipe test --accept`");
+    }
+    if let (Some(format), Some(path)) = (args.report.report, &args.report.report_file) {
+        let text = match format {
+            ReportFormat::Junit => crate::junit::render(&outcomes),
+            ReportFormat::Json => serde_json::to_string_pretty(&crate::report::test_json(&outcomes)).unwrap_or_default() + "\n",
+        };
+        if let Err(error) = fs_err::write(path, text) {
+            return usage_error(&error.to_string());
+        }
+    }
+    if passed == outcomes.len() { SUCCESS } else { RUN_FAILED }
 }

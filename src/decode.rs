@@ -11,12 +11,13 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Span, did_you_mean};
 use crate::jsonpath::Path;
 use crate::model::{
     Action, Binding, Cardinality, EnvVar, Expect, Filter, Format, Http, Input, InputType, Match, Matcher, Method, Name, Pick, Recipe,
-    Request, Selection, Step, Strategy, Template, TemplateString,
+    Recording, Request, Selection, Step, Strategy, Template, TemplateString,
 };
 use crate::template::classify;
 use crate::yaml::{Key, Node, Style, Value};
 
-pub const RECIPE_KEYS: &[&str] = &["recipe", "name", "description", "inputs", "env", "http", "steps", "outputs"];
+pub const RECIPE_KEYS: &[&str] = &["recipe", "name", "description", "inputs", "env", "http", "steps", "outputs", "recording"];
+pub const RECORDING_KEYS: &[&str] = &["redact", "volatile"];
 pub const INPUT_KEYS: &[&str] = &["type", "required", "default", "description", "pattern", "enum", "format"];
 pub const ENV_KEYS: &[&str] = &["default", "secret", "description"];
 pub const HTTP_KEYS: &[&str] = &["base_url", "headers", "timeout"];
@@ -267,7 +268,23 @@ impl Decoder {
             None => Vec::new(),
         };
         let outputs = fields.get("outputs").map(|node| self.template_map(node, "outputs")).unwrap_or_default();
-        Some(Recipe { version: version?, name: name?, description, inputs, env, http, steps, outputs })
+        let recording = fields.get("recording").map(|node| self.recording(node)).unwrap_or_default();
+        Some(Recipe { version: version?, name: name?, description, inputs, env, http, steps, outputs, recording })
+    }
+
+    fn recording(&mut self, node: &Node) -> Recording {
+        let Some(fields) = self.fields(node, "recording", &[RECORDING_KEYS]) else { return Recording::default() };
+        let mut paths = |key: &str| match fields.get(key) {
+            None => Vec::new(),
+            Some(Node { value: Value::Seq(items), .. }) => items.iter().filter_map(|item| self.path(item)).collect(),
+            Some(other) => {
+                self.expected(other, "a list of JSONPaths");
+                Vec::new()
+            }
+        };
+        let redact = paths("redact");
+        let volatile = paths("volatile");
+        Recording { redact, volatile }
     }
 
     fn inputs(&mut self, node: &Node) -> Vec<Input> {

@@ -31,12 +31,49 @@ impl Path {
         self.query.segments.iter().all(|segment| matches!(segment, Segment::Selector(Selector::Name(_) | Selector::Index(_))))
     }
 
+    /// The normalized locations (`$['a'][0]`) of the nodes the path selects.
+    pub fn locations(&self, value: &Value) -> Vec<String> {
+        js_path_process(&self.query, value)
+            .map(|refs| refs.into_iter().map(jsonpath_rust::query::QueryRef::path).collect())
+            .unwrap_or_default()
+    }
+
     /// The nodes the path selects in `value`, in document order.
     pub fn select<'a>(&self, value: &'a Value) -> Vec<&'a Value> {
         js_path_process(&self.query, value)
             .map(|refs| refs.into_iter().map(jsonpath_rust::query::QueryRef::val).collect())
             .unwrap_or_default()
     }
+}
+
+/// The node at a normalized location (as [`Path::locations`] gives), for changing it.
+pub fn node_at<'a>(value: &'a mut Value, location: &str) -> Option<&'a mut Value> {
+    let mut current = value;
+    let mut rest = location.strip_prefix('$')?;
+    while !rest.is_empty() {
+        let inner = rest.strip_prefix('[')?;
+        if let Some(quoted) = inner.strip_prefix('\'') {
+            // A name: `['...']`, with `\'` and `\\` escaped.
+            let mut name = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                let (index, c) = chars.next()?;
+                match c {
+                    '\\' => name.push(chars.next()?.1),
+                    '\'' => break index,
+                    other => name.push(other),
+                }
+            };
+            rest = quoted[end + 1..].strip_prefix(']')?;
+            current = current.get_mut(name.as_str())?;
+        } else {
+            let close = inner.find(']')?;
+            let index: usize = inner[..close].parse().ok()?;
+            rest = &inner[close + 1..];
+            current = current.get_mut(index)?;
+        }
+    }
+    Some(current)
 }
 
 #[cfg(test)]
@@ -60,6 +97,17 @@ mod tests {
         assert!(path("$.vehicles[0].vin").is_definite());
         assert!(!path("$.vehicles[*].vin").is_definite());
         assert!(!path("$..vin").is_definite());
+    }
+
+    #[test]
+    fn locations_lead_back_to_their_nodes() {
+        let mut doc = json!({"a": [{"b": 1}, {"b": 2}], "it's": {"x": 3}});
+        for location in path("$.a[*].b").locations(&doc.clone()) {
+            *node_at(&mut doc, &location).unwrap() = json!("changed");
+        }
+        assert_eq!(doc["a"], json!([{"b": "changed"}, {"b": "changed"}]));
+        let location = path("$['it\\'s'].x").locations(&doc.clone()).pop().unwrap();
+        assert_eq!(node_at(&mut doc, &location), Some(&mut json!(3)));
     }
 
     #[test]

@@ -80,6 +80,19 @@ impl Masker {
     }
 }
 
+/// A response with every secret masked.
+pub fn response(masker: &Masker, response: &crate::http::ResponseData) -> crate::http::ResponseData {
+    use crate::http::ResponseBody;
+    crate::http::ResponseData {
+        status: response.status,
+        headers: masker.headers(&response.headers),
+        body: response.body.as_ref().map(|body| match body {
+            ResponseBody::Json(value) => ResponseBody::Json(masker.json(value)),
+            ResponseBody::Text(text) => ResponseBody::Text(masker.text(text)),
+        }),
+    }
+}
+
 /// True when a header value already carries a placeholder (replays use placeholders as values).
 fn is_placeholder_only(value: &str) -> bool {
     value.contains('<') && value.contains('>')

@@ -39,6 +39,22 @@ pub struct Recipe {
     /// What the run returns, printed as JSON on stdout.
     #[schemars(with = "BTreeMap<String, Template>")]
     pub outputs: Vec<(Name, Template)>,
+    /// How `--record` scrubs fixtures beyond the declared secrets.
+    #[schemars(default)]
+    pub recording: Recording,
+}
+
+/// Fields to scrub when recording a fixture.
+#[derive(Debug, Clone, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Recording {
+    /// `JSONPaths` (in request and response bodies) whose values are never written: `<redacted>`.
+    #[schemars(with = "Vec<String>")]
+    pub redact: Vec<Path>,
+    /// `JSONPaths` (in response bodies) of values that change on every run (timestamps, generated
+    /// ids): recorded as `<volatile:N>`, so re-recording the same flow yields the same fixture.
+    #[schemars(with = "Vec<String>")]
+    pub volatile: Vec<Path>,
 }
 
 /// A name written in the file (a key or an id), with its place.

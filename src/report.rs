@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::http::RequestSpec;
 use crate::run::{RunResult, Status, StepResult};
+use crate::testing::{Outcome, Verdict};
 
 /// One progress line (and the reason, indented, when there is one).
 pub fn progress(step: &StepResult) -> String {
@@ -69,4 +70,46 @@ pub fn dry_run(result: &RunResult) -> String {
     let requests: Vec<Rendered> =
         result.steps.iter().filter_map(|s| Some(Rendered { step: &s.id, request: s.request.as_ref()? })).collect();
     crate::yaml::to_string(&requests).unwrap_or_default()
+}
+
+/// One line per `recipe test` case, with the diff or error under it.
+pub fn test_outcome(outcome: &Outcome) -> String {
+    let name = &outcome.case.name;
+    match &outcome.verdict {
+        Verdict::Passed => format!("     ok {name}"),
+        Verdict::Accepted => format!("accepted {name} ({})", crate::snapshot::path_for(&outcome.case.fixture).display()),
+        Verdict::New => format!("    new {name}: no snapshot yet ({})", crate::snapshot::path_for(&outcome.case.fixture).display()),
+        Verdict::Changed(diff) => format!(" FAILED {name}: the snapshot differs\n{}", indent(diff)),
+        Verdict::Error(message) => format!("  ERROR {name}: {}", message.trim_end()),
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|line| format!("    {line}")).collect::<Vec<_>>().join("\n")
+}
+
+/// The `recipe test --report json` document.
+pub fn test_json(outcomes: &[Outcome]) -> serde_json::Value {
+    let cases: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| {
+            let (verdict, detail) = match &o.verdict {
+                Verdict::Passed => ("passed", None),
+                Verdict::Accepted => ("accepted", None),
+                Verdict::New => ("new", None),
+                Verdict::Changed(diff) => ("changed", Some(diff.clone())),
+                Verdict::Error(message) => ("error", Some(message.clone())),
+            };
+            serde_json::json!({
+                "case": o.case.name,
+                "fixture": o.case.fixture,
+                "verdict": verdict,
+                "detail": detail,
+                "run_ok": o.run_ok,
+                "duration_ms": o.duration.as_millis(),
+            })
+        })
+        .collect();
+    let passed = outcomes.iter().filter(|o| o.passed()).count();
+    serde_json::json!({ "passed": passed, "failed": outcomes.len() - passed, "cases": cases })
 }

@@ -66,11 +66,15 @@ pub struct StepResult {
     pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub bindings: BTreeMap<String, Json>,
-    #[serde(skip)]
+    #[serde(rename = "duration_ms", serialize_with = "milliseconds")]
     pub duration: Duration,
     /// `file:line` of the step, for error messages.
     #[serde(skip)]
     pub location: String,
+}
+
+fn milliseconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u128(duration.as_millis())
 }
 
 /// The whole run.
@@ -355,14 +359,7 @@ fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> 
 }
 
 fn mask_response(masker: &Masker, response: &ResponseData) -> ResponseData {
-    ResponseData {
-        status: response.status,
-        headers: masker.headers(&response.headers),
-        body: response.body.as_ref().map(|body| match body {
-            ResponseBody::Json(value) => ResponseBody::Json(masker.json(value)),
-            ResponseBody::Text(text) => ResponseBody::Text(masker.text(text)),
-        }),
-    }
+    crate::mask::response(masker, response)
 }
 
 async fn send(state: &State<'_>, step: &Step, request: &Request, context: &Context, transport: &mut Transport) -> Result<Acted, Failure> {

@@ -14,6 +14,7 @@ use crate::fixture::Fixture;
 use crate::inputs::{InputSources, resolve, resolve_env};
 use crate::mask::Masker;
 use crate::run::Params;
+use crate::scrub::Scrub;
 use crate::transport::{Live, Replay, Transport};
 
 /// How requests are answered.
@@ -59,16 +60,18 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
         (Ok(inputs), Ok(env)) => (inputs, env),
         (inputs, env) => return Err([inputs.err(), env.err()].into_iter().flatten().flatten().collect()),
     };
+    let masker = Masker::new(&env.secrets);
+    let recording = &plan.recipe().recording;
+    let scrub = Scrub::new(recording.redact.clone(), recording.volatile.clone());
     let (transport, dynamic) = match options.mode {
         Mode::Replay(fixture) => {
             let dynamic = Dynamic::replay(fixture.dynamic.clone());
-            (Transport::Replay(Replay::new(fixture)), dynamic)
+            (Transport::Replay(Replay::new(fixture, scrub)), dynamic)
         }
         Mode::Offline => (Transport::Offline, Dynamic::live()),
-        Mode::Live => (Transport::Live(Live::new(false).map_err(|e| vec![e])?), Dynamic::live()),
-        Mode::Record => (Transport::Live(Live::new(true).map_err(|e| vec![e])?), Dynamic::live()),
+        Mode::Live => (Transport::Live(Live::new(None).map_err(|e| vec![e])?), Dynamic::live()),
+        Mode::Record => (Transport::Live(Live::new(Some((masker.clone(), scrub))).map_err(|e| vec![e])?), Dynamic::live()),
     };
-    let masker = Masker::new(&env.secrets);
     Ok(Session { params: Params { inputs, env, dry_run: options.dry_run, dynamic }, transport, masker })
 }
 

@@ -6,20 +6,24 @@ use std::time::Duration;
 use super::TransportError;
 use crate::fixture::Exchange;
 use crate::http::{RECORDED_RESPONSE_HEADERS, RequestSpec, ResponseData};
+use crate::mask::Masker;
+use crate::scrub::Scrub;
 
 pub struct Live {
     client: reqwest::Client,
-    /// When recording: every exchange so far, secrets masked.
+    /// When recording: every exchange so far, secrets masked and fields scrubbed.
     pub recorded: Option<Vec<Exchange>>,
+    recording: Option<(Masker, Scrub)>,
 }
 
 impl Live {
-    pub fn new(record: bool) -> Result<Self, String> {
+    /// A live transport; with `recording`, every exchange is kept, masked and scrubbed.
+    pub fn new(recording: Option<(Masker, Scrub)>) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("recipe/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| format!("cannot start the HTTP client: {error}"))?;
-        Ok(Self { client, recorded: record.then(Vec::new) })
+        Ok(Self { client, recorded: recording.is_some().then(Vec::new), recording })
     }
 
     pub async fn send(
@@ -46,10 +50,11 @@ impl Live {
             .collect();
         let bytes = response.bytes().await.map_err(|error| TransportError::Failed(describe(&error, timeout, &masked.absolute_url)))?;
         let data = ResponseData::from_bytes(status, headers, &bytes);
-        if let Some(recorded) = &mut self.recorded {
-            let mut kept = data.clone();
+        if let (Some(recorded), Some((masker, scrub))) = (&mut self.recorded, &mut self.recording) {
+            let request = scrub.request(masked);
+            let mut kept = scrub.response(&crate::mask::response(masker, &data));
             kept.headers.retain(|name, _| RECORDED_RESPONSE_HEADERS.contains(&name.as_str()));
-            recorded.push(Exchange { step: step.to_owned(), request: masked.clone(), response: kept });
+            recorded.push(Exchange { step: step.to_owned(), request, response: kept });
         }
         Ok(data)
     }

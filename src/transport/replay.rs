@@ -5,15 +5,18 @@ use super::TransportError;
 use crate::fixture::{Exchange, Fixture};
 use crate::http::RequestSpec;
 use crate::http::ResponseData;
+use crate::scrub::Scrub;
 
 pub struct Replay {
     exchanges: Vec<Exchange>,
     next: usize,
+    /// The recipe's `recording.redact` paths, applied to sent requests as when recording.
+    scrub: Scrub,
 }
 
 impl Replay {
-    pub fn new(fixture: Fixture) -> Self {
-        Self { exchanges: fixture.exchanges, next: 0 }
+    pub fn new(fixture: Fixture, scrub: Scrub) -> Self {
+        Self { exchanges: fixture.exchanges, next: 0, scrub }
     }
 
     pub fn send(&mut self, step: &str, request: &RequestSpec) -> Result<ResponseData, TransportError> {
@@ -26,7 +29,7 @@ impl Replay {
             )));
         };
         self.next += 1;
-        let actual = comparable(request, &recorded.request);
+        let actual = comparable(&self.scrub.request(request), &recorded.request);
         if actual != recorded.request {
             let mut message = format!("step `{step}` sent a request that differs from the recording (exchange {}", self.next);
             if recorded.step != step {

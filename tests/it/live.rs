@@ -24,7 +24,10 @@ fn draft_runs_over_real_http_like_under_replay() {
             _ => None,
         };
         let params = params(&plan, &fixture, &lookup, false);
-        let mut transport = Transport::Live(Live::new(true).unwrap());
+        let mut transport = Transport::Live(
+            Live::new(Some((recipe::mask::Masker::new(&[("MYKAARMA_BASIC_AUTH".into(), SECRET.into())]), recipe::scrub::Scrub::default())))
+                .unwrap(),
+        );
         let mut lines = Vec::new();
         let result = run(&plan, &params, &mut transport, &mut |step| lines.push(recipe::report::progress(step))).await;
         let Transport::Live(live) = transport else { unreachable!() };
@@ -60,7 +63,7 @@ fn an_unreachable_server_is_a_clear_step_error() {
             _ => None,
         };
         let params = params(&plan, &fixture, &lookup, false);
-        run(&plan, &params, &mut Transport::Live(Live::new(false).unwrap()), &mut |_| {}).await
+        run(&plan, &params, &mut Transport::Live(Live::new(None).unwrap()), &mut |_| {}).await
     });
     assert!(!result.ok);
     let reason = result.steps[0].reason.clone().unwrap();

@@ -49,6 +49,7 @@ fn schema_and_decoder_agree_on_keys() {
     assert_eq!(properties(&schema, "Filter"), sorted(&[SELECTION_KEYS, FILTER_KEYS]));
     assert_eq!(properties(&schema, "Pick"), sorted(&[SELECTION_KEYS, PICK_KEYS]));
     assert_eq!(properties(&schema, "Matcher"), sorted(&[MATCHER_KEYS]));
+    assert_eq!(properties(&schema, "Recording"), sorted(&[RECORDING_KEYS]));
 }
 
 #[test]

@@ -1,0 +1,142 @@
+//! Scrubbing recorded data: the fields a recipe marks as `redact` or `volatile`.
+//!
+//! Secrets are masked by `mask` everywhere; this module handles what only the recipe knows.
+//! `redact` paths (in request and response bodies) become `<redacted>`. `volatile` paths (in
+//! response bodies: timestamps, generated ids) become `<volatile:N>`, numbered in order of
+//! appearance, and a later request that sends the same value records the same placeholder, so
+//! re-recording the same flow gives the same fixture. Replay redacts the sent request the same
+//! way before comparing it with the recording.
+
+use serde_json::Value as Json;
+
+use crate::http::{Body, RequestSpec, ResponseBody, ResponseData};
+use crate::jsonpath::{Path, node_at};
+
+#[derive(Debug, Clone, Default)]
+pub struct Scrub {
+    redact: Vec<Path>,
+    volatile: Vec<Path>,
+    /// (value as text, placeholder), in order of appearance.
+    seen: Vec<(String, String)>,
+}
+
+impl Scrub {
+    pub fn new(redact: Vec<Path>, volatile: Vec<Path>) -> Self {
+        Self { redact, volatile, seen: Vec::new() }
+    }
+
+    /// A request as it is recorded (or compared under replay).
+    pub fn request(&self, request: &RequestSpec) -> RequestSpec {
+        let mut request = request.clone();
+        for (value, placeholder) in &self.seen {
+            request.url = request.url.replace(value.as_str(), placeholder);
+            for header in request.headers.values_mut() {
+                *header = header.replace(value.as_str(), placeholder);
+            }
+        }
+        request.body = request.body.map(|body| match body {
+            Body::Json(mut json) => {
+                self.substitute(&mut json);
+                redact(&self.redact, &mut json);
+                Body::Json(json)
+            }
+            other => other,
+        });
+        request
+    }
+
+    /// A response as it is recorded; volatile values found here are remembered.
+    pub fn response(&mut self, response: &ResponseData) -> ResponseData {
+        let mut response = response.clone();
+        if let Some(ResponseBody::Json(json)) = &mut response.body {
+            redact(&self.redact, json);
+            for path in &self.volatile {
+                for location in path.locations(&json.clone()) {
+                    let Some(node) = node_at(json, &location) else { continue };
+                    let text = match node {
+                        Json::String(text) => text.clone(),
+                        Json::Number(number) => number.to_string(),
+                        _ => continue,
+                    };
+                    let placeholder = if let Some((_, placeholder)) = self.seen.iter().find(|(value, _)| *value == text) {
+                        placeholder.clone()
+                    } else {
+                        let placeholder = format!("<volatile:{}>", self.seen.len() + 1);
+                        self.seen.push((text, placeholder.clone()));
+                        placeholder
+                    };
+                    *node = Json::String(placeholder);
+                }
+            }
+        }
+        response
+    }
+
+    fn substitute(&self, json: &mut Json) {
+        match json {
+            Json::String(text) => {
+                if let Some((_, placeholder)) = self.seen.iter().find(|(value, _)| value == text) {
+                    *text = placeholder.clone();
+                }
+            }
+            Json::Number(number) => {
+                let text = number.to_string();
+                if let Some((_, placeholder)) = self.seen.iter().find(|(value, _)| *value == text) {
+                    *json = Json::String(placeholder.clone());
+                }
+            }
+            Json::Array(items) => items.iter_mut().for_each(|item| self.substitute(item)),
+            Json::Object(map) => map.values_mut().for_each(|item| self.substitute(item)),
+            Json::Bool(_) | Json::Null => {}
+        }
+    }
+}
+
+fn redact(paths: &[Path], json: &mut Json) {
+    for path in paths {
+        for location in path.locations(&json.clone()) {
+            if let Some(node) = node_at(json, &location) {
+                *node = Json::String("<redacted>".into());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Span;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn path(text: &str) -> Path {
+        Path::parse(text, Span::default()).unwrap()
+    }
+
+    #[test]
+    fn volatile_values_get_stable_placeholders_that_later_requests_share() {
+        let mut scrub = Scrub::new(vec![path("$.phone")], vec![path("$.requestId"), path("$.items[*].id")]);
+        let response = ResponseData {
+            status: 200,
+            headers: BTreeMap::new(),
+            body: Some(ResponseBody::Json(json!({"requestId": "r-991", "phone": "+1310", "items": [{"id": 7}, {"id": "r-991"}]}))),
+        };
+        let recorded = scrub.response(&response);
+        assert_eq!(
+            recorded.body,
+            Some(ResponseBody::Json(
+                json!({"requestId": "<volatile:1>", "phone": "<redacted>", "items": [{"id": "<volatile:2>"}, {"id": "<volatile:1>"}]})
+            ))
+        );
+        let request = RequestSpec {
+            method: "POST".into(),
+            url: "/things/r-991".into(),
+            headers: BTreeMap::new(),
+            body: Some(Body::Json(json!({"ref": 7, "phone": "+1310"}))),
+            absolute_url: String::new(),
+        };
+        let scrubbed = scrub.request(&request);
+        assert_eq!(scrubbed.url, "/things/<volatile:1>");
+        assert_eq!(scrubbed.body, Some(Body::Json(json!({"ref": "<volatile:2>", "phone": "<redacted>"}))));
+    }
+}
