@@ -17,6 +17,7 @@ use crate::fixture::Fixture;
 use crate::inputs::parse_dotenv;
 use crate::run::run;
 use crate::session::{Mode, Options, prepare};
+use crate::transport::Strictness;
 
 pub const SUCCESS: u8 = 0;
 pub const RUN_FAILED: u8 = 1;
@@ -219,7 +220,7 @@ fn run_command(args: &RunArgs) -> u8 {
     };
     let prepared = (|| {
         let mode = match (&args.replay, &args.record, args.dry_run) {
-            (Some(path), _, _) => Mode::Replay(Fixture::read(path)?),
+            (Some(path), _, _) => Mode::Replay(Fixture::read(path)?, Strictness::Exact),
             (None, Some(_), _) => Mode::Record,
             (None, None, true) => Mode::Offline,
             (None, None, false) => Mode::Live,

@@ -15,13 +15,13 @@ use crate::inputs::{InputSources, resolve, resolve_env};
 use crate::mask::Masker;
 use crate::run::Params;
 use crate::scrub::Scrub;
-use crate::transport::{Live, Replay, Transport};
+use crate::transport::{Live, Replay, Strictness, Transport};
 
 /// How requests are answered.
 pub enum Mode {
     Live,
     Record,
-    Replay(Fixture),
+    Replay(Fixture, Strictness),
     /// `--dry-run` without a fixture.
     Offline,
 }
@@ -49,11 +49,11 @@ pub struct Session {
 /// Resolves inputs and environment and builds the transport; `Err` lists every problem.
 pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
     let recorded = match &options.mode {
-        Mode::Replay(fixture) => fixture.inputs.clone(),
+        Mode::Replay(fixture, _) => fixture.inputs.clone(),
         _ => BTreeMap::new(),
     };
     let sources = InputSources { recorded, file: options.vars_file, cli: options.vars };
-    let placeholders = matches!(options.mode, Mode::Replay(_) | Mode::Offline);
+    let placeholders = matches!(options.mode, Mode::Replay(..) | Mode::Offline);
     let inputs = resolve(plan.recipe(), &sources);
     let env = resolve_env(plan.recipe(), options.lookup, &options.dotenv, placeholders);
     let (inputs, env) = match (inputs, env) {
@@ -64,9 +64,9 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
     let recording = &plan.recipe().recording;
     let scrub = Scrub::new(recording.redact.clone(), recording.volatile.clone());
     let (transport, dynamic) = match options.mode {
-        Mode::Replay(fixture) => {
+        Mode::Replay(fixture, strictness) => {
             let dynamic = Dynamic::replay(fixture.dynamic.clone());
-            (Transport::Replay(Replay::new(fixture, scrub)), dynamic)
+            (Transport::Replay(Replay::new(fixture, scrub, strictness)), dynamic)
         }
         Mode::Offline => (Transport::Offline, Dynamic::live()),
         Mode::Live => (Transport::Live(Live::new(None).map_err(|e| vec![e])?), Dynamic::live()),
@@ -99,14 +99,15 @@ impl Session {
     }
 }
 
-/// Replays a fixture through a plan with the given environment, in a fresh runtime.
-pub fn replay(plan: &Plan, fixture: Fixture, lookup: &dyn Fn(&str) -> Option<String>) -> Result<crate::run::RunResult, Vec<String>> {
+/// Replays a fixture case as `recipe test` does: hermetic (no process environment), and
+/// matching requests by route, so the snapshot shows what changed.
+pub fn replay_case(plan: &Plan, fixture: Fixture) -> Result<crate::run::RunResult, Vec<String>> {
     let options = Options {
         vars: Vec::new(),
         vars_file: BTreeMap::new(),
         dotenv: BTreeMap::new(),
-        lookup,
-        mode: Mode::Replay(fixture),
+        lookup: &|_| None,
+        mode: Mode::Replay(fixture, Strictness::Route),
         dry_run: false,
     };
     let mut session = prepare(plan, options)?;

@@ -111,7 +111,7 @@ fn cases_of(recipe: &Path) -> Result<Vec<Case>, String> {
 pub fn replay(case: &Case) -> Result<(String, bool), String> {
     let plan = crate::check::load(&case.recipe).map_err(|e| e.to_string())?;
     let fixture = Fixture::read(&case.fixture)?;
-    let result = crate::session::replay(&plan, fixture, &|_| None).map_err(|problems| problems.join("\n"))?;
+    let result = crate::session::replay_case(&plan, fixture).map_err(|problems| problems.join("\n"))?;
     Ok((crate::snapshot::render(&result), result.ok))
 }
 

@@ -10,7 +10,7 @@ mod replay;
 use std::time::Duration;
 
 pub use live::Live;
-pub use replay::Replay;
+pub use replay::{Replay, Strictness};
 
 use crate::http::{RequestSpec, ResponseData};
 

@@ -6,3 +6,4 @@ mod live;
 mod robustness;
 mod schema;
 mod support;
+mod workflow;

@@ -39,5 +39,5 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 pub fn replay(fixture_path: &Path) -> RunResult {
     let plan = plan(&recipe_of(fixture_path));
     let fixture = Fixture::read(fixture_path).expect("the fixture reads");
-    recipe::session::replay(&plan, fixture, &|_| None).expect("the case's inputs and environment resolve")
+    recipe::session::replay_case(&plan, fixture).expect("the case's inputs and environment resolve")
 }

@@ -1,0 +1,150 @@
+//! The integrator's loop, end to end with the real binary: record a case against
+//! `recipe serve` (standing in for the API), accept its snapshot, change one field of the
+//! recipe, see `recipe test` fail with exactly that field in the diff, accept, pass again.
+//! A recognisable secret goes in through the environment and must appear in no output.
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::root;
+
+const SECRET: &str = "d29ya2Zsb3c6c2VjcmV0LXZhbHVlLTc3Nzc=";
+
+fn recipe(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_recipe"));
+    command.args(args).current_dir(dir).env_remove("MYKAARMA_BASIC_AUTH").env_remove("MYKAARMA_BASE_URL");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("the binary runs")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `recipe serve` on a free loopback port and waits (bounded) until it accepts.
+fn serve(fixture: &Path) -> (Server, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .args(["serve", &fixture.to_string_lossy(), "--port", &port.to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "recipe serve did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (server, port)
+}
+
+#[test]
+fn record_change_test_accept() {
+    let dir = std::env::temp_dir().join(format!("recipe-workflow-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("recipes")).unwrap();
+    std::fs::copy(root().join("recipes/draft.yaml"), dir.join("recipes/draft.yaml")).unwrap();
+    std::fs::write(
+        dir.join("inputs.yaml"),
+        std::fs::read_to_string(root().join("tests/data/inputs.yaml")).unwrap() + "opcodes: [\"01OIL\"]\n",
+    )
+    .unwrap();
+    let mut outputs = Vec::new();
+
+    // 1. Record against the stand-in API, with a secret and a JSON report.
+    let (server, port) = serve(&root().join("recipes/fixtures/draft/happy_path.yaml"));
+    let base = format!("http://127.0.0.1:{port}");
+    let env = [("MYKAARMA_BASE_URL", base.as_str()), ("MYKAARMA_BASIC_AUTH", SECRET)];
+    let recorded = recipe(
+        &[
+            "run",
+            "recipes/draft.yaml",
+            "--vars",
+            "inputs.yaml",
+            "--record",
+            "recipes/fixtures/draft/mine.yaml",
+            "--report",
+            "json",
+            "--report-file",
+            "run.json",
+        ],
+        &dir,
+        &env,
+    );
+    drop(server);
+    assert!(recorded.status.success(), "{}", text(&recorded));
+    assert!(text(&recorded).contains("https://mykr.ma/s/Dr4ftX1"));
+    outputs.push(text(&recorded));
+
+    // 2. A new case has no snapshot: reported, and the run fails until accepted.
+    let new = recipe(&["test"], &dir, &[]);
+    assert_eq!(new.status.code(), Some(1), "{}", text(&new));
+    assert!(text(&new).contains("new draft/mine"), "{}", text(&new));
+    let accepted = recipe(&["test", "--accept"], &dir, &[]);
+    assert!(accepted.status.success(), "{}", text(&accepted));
+    let snapshot_path = dir.join("recipes/fixtures/draft/snapshots/mine.snap");
+    let before = std::fs::read_to_string(&snapshot_path).unwrap();
+    let passing = recipe(&["test", "--report", "junit", "--report-file", "junit.xml"], &dir, &[]);
+    assert!(passing.status.success(), "{}", text(&passing));
+    outputs.extend([text(&new), text(&accepted), text(&passing)]);
+
+    // 3. Change one field of the draft body: the test fails with exactly that field in the diff.
+    let recipe_path = dir.join("recipes/draft.yaml");
+    let edited = std::fs::read_to_string(&recipe_path)
+        .unwrap()
+        .replace("preFilledLinkMetaData: { source: email }", "preFilledLinkMetaData: { source: sms }");
+    std::fs::write(&recipe_path, edited).unwrap();
+    let failing = recipe(&["test", "--report", "json", "--report-file", "test.json"], &dir, &[]);
+    let failure = text(&failing);
+    assert_eq!(failing.status.code(), Some(1), "{failure}");
+    let changed: Vec<&str> =
+        failure.lines().filter(|l| l.trim_start().starts_with(['-', '+']) && !l.contains("---") && !l.contains("+++")).collect();
+    assert_eq!(changed.len(), 2, "{failure}");
+    assert!(changed[0].trim_start().starts_with('-') && changed[0].ends_with("source: email"), "{failure}");
+    assert!(changed[1].trim_start().starts_with('+') && changed[1].ends_with("source: sms"), "{failure}");
+
+    // 4. Accept: passes again, and the snapshot file changed by exactly that line.
+    let accepted = recipe(&["test", "--accept"], &dir, &[]);
+    assert!(accepted.status.success(), "{}", text(&accepted));
+    let after = std::fs::read_to_string(&snapshot_path).unwrap();
+    let diff: Vec<String> = similar::TextDiff::from_lines(&before, &after)
+        .iter_all_changes()
+        .filter(|c| c.tag() != similar::ChangeTag::Equal)
+        .map(|c| format!("{}{}", c.tag(), c.value().trim()))
+        .collect();
+    assert_eq!(diff, vec!["-source: email", "+source: sms"]);
+    assert!(recipe(&["test"], &dir, &[]).status.success());
+    outputs.extend([failure, text(&accepted)]);
+
+    // 5. The secret is in no output, fixture, snapshot or report.
+    let mut files = vec![
+        dir.join("recipes/fixtures/draft/mine.yaml"),
+        snapshot_path,
+        dir.join("run.json"),
+        dir.join("junit.xml"),
+        dir.join("test.json"),
+    ];
+    files.retain(|f| f.exists());
+    assert_eq!(files.len(), 5);
+    for file in &files {
+        outputs.push(std::fs::read_to_string(file).unwrap());
+    }
+    for output in &outputs {
+        assert!(!output.contains(SECRET), "the secret leaked into:\n{output}");
+    }
+    assert!(std::fs::read_to_string(&files[0]).unwrap().contains("Basic <MYKAARMA_BASIC_AUTH>"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
