@@ -171,6 +171,9 @@ impl<'a> Checker<'a> {
                 if let Some(by) = &pick.by {
                     self.with_item(scope, |checker, scope| checker.template_string(by, scope));
                 }
+                if let Some(describe) = &pick.describe {
+                    self.with_item(scope, |checker, scope| checker.template_string(describe, scope));
+                }
             }
             Action::Set(values) => {
                 for (name, value) in values {
@@ -185,9 +188,6 @@ impl<'a> Checker<'a> {
         for (name, binding) in &step.bind {
             if let Binding::Template(template) = binding {
                 self.template(template, scope);
-            }
-            if scope.vars.contains(name.text.as_str()) {
-                // Rebinding is allowed (a later step refines a value) but never silently across kinds.
             }
             scope.vars.insert(&name.text);
         }

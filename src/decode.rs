@@ -26,7 +26,7 @@ pub const REQUEST_KEYS: &[&str] = &["method", "url", "query", "headers", "json",
 pub const EXPECT_KEYS: &[&str] = &["status", "json", "api_errors"];
 pub const SELECTION_KEYS: &[&str] = &["from", "items", "entries", "match", "where"];
 pub const FILTER_KEYS: &[&str] = &["expect", "describe"];
-pub const PICK_KEYS: &[&str] = &["strategy", "by", "prefer", "seed"];
+pub const PICK_KEYS: &[&str] = &["strategy", "by", "prefer", "seed", "describe"];
 pub const MATCHER_KEYS: &[&str] = &["equals", "pattern", "ignore_case", "trim"];
 const ACTIONS: &[&str] = &["request", "filter", "pick", "set"];
 
@@ -644,7 +644,8 @@ impl Decoder {
         if !needs_by && by.is_some() {
             self.error(fields.get("by").map_or(span, |n| n.span), "`by` is only used by `min_by`, `max_by` and `prefer`");
         }
-        Some(Pick { selection: selection?, strategy, by, prefer, seed })
+        let describe = fields.get("describe").and_then(|node| self.template_string(node));
+        Some(Pick { selection: selection?, strategy, by, prefer, seed, describe })
     }
 
     fn bindings(&mut self, node: &Node) -> Vec<(Name, Binding)> {

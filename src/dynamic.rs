@@ -102,17 +102,22 @@ fn zone(kwargs: &Kwargs) -> Result<jiff::tz::TimeZone, Error> {
     }
 }
 
+/// The current instant, recorded (or replayed) as an RFC 3339 timestamp.
+fn recorded_instant(state: &State) -> Result<jiff::Timestamp, Error> {
+    let instant = draw(state, "now", || Json::String(jiff::Timestamp::now().to_string()))?;
+    instant
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "the fixture's recorded `now` is not a timestamp"))
+}
+
 /// `now(tz="America/Chicago", format="%Y-%m-%dT%H:%M:%S")`: wall-clock time in a zone.
 pub fn now(state: &State, kwargs: Kwargs) -> Result<Value, Error> {
     let zone = zone(&kwargs)?;
     let format: Option<String> = kwargs.get("format")?;
     kwargs.assert_all_used()?;
     // The recorded value is the instant; formatting happens after, so a format change replays.
-    let instant = draw(state, "now", || Json::String(jiff::Timestamp::now().to_string()))?;
-    let instant: jiff::Timestamp = instant
-        .as_str()
-        .and_then(|text| text.parse().ok())
-        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "the fixture's recorded `now` is not a timestamp"))?;
+    let instant = recorded_instant(state)?;
     let format = format.unwrap_or_else(|| "%Y-%m-%dT%H:%M:%S".to_owned());
     let mut out = String::new();
     jiff::fmt::strtime::format(&format, &instant.to_zoned(zone))
@@ -125,11 +130,7 @@ pub fn now(state: &State, kwargs: Kwargs) -> Result<Value, Error> {
 pub fn today(state: &State, kwargs: Kwargs) -> Result<Value, Error> {
     let zone = zone(&kwargs)?;
     kwargs.assert_all_used()?;
-    let instant = draw(state, "now", || Json::String(jiff::Timestamp::now().to_string()))?;
-    let instant: jiff::Timestamp = instant
-        .as_str()
-        .and_then(|text| text.parse().ok())
-        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "the fixture's recorded `now` is not a timestamp"))?;
+    let instant = recorded_instant(state)?;
     Ok(Value::from(instant.to_zoned(zone).date().to_string()))
 }
 

@@ -374,8 +374,10 @@ pub struct Pick {
     pub by: Option<TemplateString>,
     /// With `prefer`: the key value wanted; the first item is the fallback.
     pub prefer: Option<Template>,
-    /// With `random`: the seed (default 0), so runs are repeatable.
+    /// With `random`: the seed. Without one, a seed is drawn and recorded, so replays repeat.
     pub seed: Option<u64>,
+    /// A template with `item` describing a candidate in error messages.
+    pub describe: Option<TemplateString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]

@@ -293,16 +293,9 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport) -> R
         }
         Action::Set(values) => {
             let mut rendered = Map::new();
-            for (name, template) in values {
-                // Later values see earlier ones as `vars.NAME`.
-                let context = if rendered.is_empty() {
-                    context.clone()
-                } else {
-                    for (key, value) in &rendered {
-                        state.vars.insert(key.clone(), value.clone());
-                    }
-                    state.context()
-                };
+            for (index, (name, template)) in values.iter().enumerate() {
+                // Each value becomes `vars.NAME` at once, so later values of the step see it.
+                let context = if index == 0 { context.clone() } else { state.context() };
                 let value = engine.render_tree(template, &context).map_err(|e| plain(format!("cannot render `{}`: {e}", name.text)))?;
                 state.vars.insert(name.text.clone(), value.clone());
                 rendered.insert(name.text.clone(), value);

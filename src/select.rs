@@ -66,7 +66,7 @@ pub fn pick(engine: &Engine, pick: &Pick, from: &Json, prefer: Option<&Json>, co
     let kept: Vec<Json> = candidates.iter().filter(|c| c.failures.is_empty()).map(|c| c.value.clone()).collect();
     if kept.is_empty() {
         let mut message = "nothing to pick".to_owned();
-        message.push_str(&list_candidates(engine, None, &candidates, context));
+        message.push_str(&list_candidates(engine, pick.describe.as_ref(), &candidates, context));
         return Err(message);
     }
     let index = match pick.strategy {
