@@ -131,7 +131,12 @@ pub async fn run(plan: &Plan, params: &Params, transport: &mut Transport, on_ste
     let mut results = Vec::new();
     let mut ok = true;
     for step in &plan.recipe().steps {
-        let result = run_step(&mut state, step, transport).await;
+        let mut result = run_step(&mut state, step, transport).await;
+        if matches!(transport, Transport::Offline) && matches!(result.status, Status::Failed | Status::FailedOptional) {
+            // A dry run without a fixture has no responses: what depends on them cannot render.
+            result.status = Status::NotSent;
+            result.reason = result.reason.map(|reason| format!("not rendered without responses: {reason}"));
+        }
         on_step(&result);
         let fatal = result.status == Status::Failed;
         results.push(result);
