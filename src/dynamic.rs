@@ -77,6 +77,12 @@ impl Dynamic {
     }
 }
 
+/// Adds a run's source to a template context.
+pub fn with_source(context: Value, dynamic: &Arc<Dynamic>) -> Value {
+    let source = Value::from_pairs([(CONTEXT_KEY, Value::from_dyn_object(Arc::clone(dynamic)))]);
+    minijinja::context! { ..context, ..source }
+}
+
 /// The run's source, found through the template state; `None` outside a run (checking).
 fn source(state: &State) -> Option<Value> {
     state.lookup(CONTEXT_KEY)
@@ -167,5 +173,25 @@ mod tests {
         assert!(replay.next("uuid", || Json::from("c")).unwrap_err().contains("no more dynamic values"));
         let mismatched = Dynamic::replay(live.used());
         assert!(mismatched.next("now", || Json::Null).unwrap_err().contains("recorded `uuid()`"));
+    }
+}
+#[cfg(test)]
+mod context_tests {
+    use super::*;
+
+    #[test]
+    fn template_functions_find_the_run_source() {
+        let engine = crate::template::Engine::new();
+        let dynamic = Dynamic::live();
+        let data = crate::template::context(&serde_json::json!({"inputs": {}}));
+        let context = with_source(data, &dynamic);
+        let template = crate::model::TemplateString {
+            text: "{{ uuid() }}".into(),
+            span: crate::diagnostic::Span::default(),
+            style: crate::yaml::Style::Plain,
+            kind: crate::template::classify("{{ uuid() }}"),
+        };
+        let value = engine.render(&template, &context).unwrap();
+        assert_eq!(dynamic.used().len(), 1, "{value}");
     }
 }

@@ -182,8 +182,8 @@ pub struct EnvValues {
 }
 
 /// Reads the declared variables from `lookup` (the process), then `dotenv`, then defaults.
-/// `placeholders` stands in for unset secrets under replay and dry runs, where the real value is
-/// never needed: the value becomes `<NAME>`, as recorded fixtures have it.
+/// `placeholders` stands in for unset variables under replay and dry runs, where real values are
+/// never needed: the value becomes `<NAME>`, as recorded fixtures have it for secrets.
 pub fn resolve_env(
     recipe: &Recipe,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -197,7 +197,7 @@ pub fn resolve_env(
         let value = lookup(name).or_else(|| dotenv.get(name).cloned()).or_else(|| var.default.clone());
         let value = match value {
             Some(value) => value,
-            None if placeholders && var.secret => placeholder(name),
+            None if placeholders => placeholder(name),
             None => {
                 let what = if var.secret { "secret environment variable" } else { "environment variable" };
                 let mut message = format!("{what} `{name}` is not set");

@@ -24,7 +24,15 @@ impl Masker {
         let mut secrets: Vec<(String, String)> = secrets
             .iter()
             .filter(|(_, value)| !value.is_empty())
-            .map(|(name, value)| (crate::inputs::placeholder(name), value.clone()))
+            .flat_map(|(name, value)| {
+                // A secret sent in a URL appears encoded there.
+                let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+                let path = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string();
+                let mut variants = vec![value.clone(), form, path];
+                variants.sort();
+                variants.dedup();
+                variants.into_iter().map(move |variant| (crate::inputs::placeholder(name), variant))
+            })
             .collect();
         secrets.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
         Self { secrets }
@@ -101,6 +109,13 @@ fn is_placeholder_only(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks_url_encoded_secrets_too() {
+        let masker = Masker::new(&[("KEY".into(), "a b/c=".into())]);
+        assert_eq!(masker.text("/x?key=a+b%2Fc%3D"), "/x?key=<KEY>");
+        assert_eq!(masker.text("/x/a%20b%2Fc%3D"), "/x/<KEY>");
+    }
 
     #[test]
     fn masks_every_occurrence_and_credential_headers() {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 use crate::check::Plan;
-use crate::dynamic::{CONTEXT_KEY, Dynamic};
+use crate::dynamic::Dynamic;
 
 use crate::envelope;
 use crate::http::{Body, RequestSpec, ResponseBody, ResponseData};
@@ -107,8 +107,7 @@ impl State<'_> {
             "vars": self.vars,
             "steps": self.steps,
         }));
-        let dynamic = Context::from_iter([(CONTEXT_KEY, Context::from_dyn_object(Arc::clone(&self.params.dynamic)))]);
-        minijinja::context! { ..data, ..dynamic }
+        crate::dynamic::with_source(data, &self.params.dynamic)
     }
 }
 
@@ -443,6 +442,8 @@ fn render_request(state: &State, request: &Request, context: &Context) -> Result
         Some(base) => Some(engine.render_text(base, context).map_err(|e| format!("cannot render `http.base_url` ({}): {e}", base.text))?),
         None => None,
     };
+    // Under replay an unset variable stands as `<NAME>`; the host never matters there.
+    let base = base.map(|base| if base.starts_with('<') && base.ends_with('>') { "http://placeholder.invalid".to_owned() } else { base });
     let absolute = if path.starts_with("http://") || path.starts_with("https://") {
         path.clone()
     } else {

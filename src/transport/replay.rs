@@ -41,9 +41,11 @@ impl Replay {
         };
         self.next += 1;
         let actual = comparable(&self.scrub.request(request), &recorded.request);
+        let mut expected = recorded.request.clone();
+        expected.url = decoded(&expected.url);
         let differs = match self.strictness {
-            Strictness::Exact => actual != recorded.request,
-            Strictness::Route => actual.method != recorded.request.method || route(&actual.url) != route(&recorded.request.url),
+            Strictness::Exact => actual != expected,
+            Strictness::Route => actual.method != expected.method || route(&actual.url) != route(&expected.url),
         };
         if differs {
             let mut message = format!("step `{step}` sent a request that differs from the recording (exchange {}", self.next);
@@ -51,7 +53,7 @@ impl Replay {
                 message.push_str(&format!(", recorded for step `{}`", recorded.step));
             }
             message.push_str("):\n");
-            message.push_str(&diff(&recorded.request, &actual));
+            message.push_str(&diff(&expected, &actual));
             return Err(TransportError::Mismatch(message));
         }
         Ok(recorded.response.clone())
@@ -68,6 +70,11 @@ impl Replay {
     }
 }
 
+/// URLs are compared percent-decoded: `<volatile:1>` and `%3Cvolatile:1%3E` are one value.
+fn decoded(url: &str) -> String {
+    percent_encoding::percent_decode_str(url).decode_utf8_lossy().into_owned()
+}
+
 fn route(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
 }
@@ -75,6 +82,7 @@ fn route(url: &str) -> &str {
 /// The request as the recording would have it: only the headers the recording kept count.
 fn comparable(request: &RequestSpec, recorded: &RequestSpec) -> RequestSpec {
     let mut actual = request.clone();
+    actual.url = decoded(&actual.url);
     actual.headers.retain(|name, _| recorded.headers.contains_key(name));
     actual.absolute_url = recorded.absolute_url.clone();
     actual

@@ -148,3 +148,72 @@ fn record_change_test_accept() {
     assert!(std::fs::read_to_string(&files[0]).unwrap().contains("Basic <MYKAARMA_BASIC_AUTH>"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn dynamic_values_and_volatile_fields_replay_the_same() {
+    let dir = std::env::temp_dir().join(format!("recipe-dynamic-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("recipes")).unwrap();
+    let recipe_text = r#"recipe: 1
+name: dynamic
+env:
+  BASE: {}
+http: { base_url: "{{ env.BASE }}" }
+recording:
+  volatile: [$.requestId]
+steps:
+  - id: first
+    request:
+      method: POST
+      url: /things
+      headers: { X-Request-Id: "{{ uuid() }}" }
+      json: { at: "{{ now(tz='America/Chicago') }}", day: "{{ today(tz='Asia/Tokyo') }}" }
+  - id: second
+    request:
+      method: GET
+      url: /things/{{ steps.first.body.requestId }}
+outputs:
+  id: "{{ steps.first.body.requestId }}"
+"#;
+    std::fs::write(dir.join("recipes/dynamic.yaml"), recipe_text).unwrap();
+    // The stand-in API: a seed fixture served by method and URL.
+    let seed = dir.join("seed.yaml");
+    std::fs::write(
+        &seed,
+        r#"fixture: 1
+exchanges:
+  - step: seed
+    request: { method: POST, url: /things }
+    response: { status: 200, headers: { content-type: application/json }, json: { requestId: "req-8f3a" } }
+  - step: seed
+    request: { method: GET, url: /things/req-8f3a }
+    response: { status: 200, headers: { content-type: application/json }, json: { ok: true } }
+"#,
+    )
+    .unwrap();
+    let (server, port) = serve(&seed);
+    let base = format!("http://127.0.0.1:{port}");
+    let recorded =
+        recipe(&["run", "recipes/dynamic.yaml", "--record", "recipes/fixtures/dynamic/one.yaml"], &dir, &[("BASE", base.as_str())]);
+    drop(server);
+    assert!(recorded.status.success(), "{}", text(&recorded));
+    let fixture = std::fs::read_to_string(dir.join("recipes/fixtures/dynamic/one.yaml")).unwrap();
+    // The volatile id is normalised in the response and in the later request's URL.
+    assert!(fixture.contains("requestId: <volatile:1>") && fixture.contains("url: /things/<volatile:1>"), "{fixture}");
+    assert!(!fixture.contains("req-8f3a"), "{fixture}");
+    assert!(fixture.contains("function: uuid") && fixture.contains("function: now"), "{fixture}");
+    // Strict replay sends the recorded uuid and time again, so it matches the recording.
+    let replayed = recipe(
+        &["run", "recipes/dynamic.yaml", "--replay", "recipes/fixtures/dynamic/one.yaml"],
+        &dir,
+        &[("BASE", "http://unused.invalid")],
+    );
+    assert!(replayed.status.success(), "{}", text(&replayed));
+    // And two `recipe test` runs give the same snapshot.
+    assert!(recipe(&["test", "--accept"], &dir, &[]).status.success());
+    let first = std::fs::read_to_string(dir.join("recipes/fixtures/dynamic/snapshots/one.snap")).unwrap();
+    let again = recipe(&["test"], &dir, &[]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(first.contains("x-request-id:"), "{first}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
