@@ -207,8 +207,16 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport)
         Ok(acted) => acted,
         Err((message, request, response)) => {
             result.request = request;
-            result.response = response.map(|r| mask_response(&state.masker, &r));
-            return fail(state, step, result, message);
+            let failed = fail(state, step, result, message);
+            // A failed request still shows its status and body to later steps (`steps.ID.status`).
+            if let (Some(response), Some(Json::Object(object))) = (&response, state.steps.get_mut(&step.id.text)) {
+                object.insert("status".into(), Json::from(response.status));
+                object.insert("headers".into(), serde_json::to_value(&response.headers).unwrap_or_default());
+                object.insert("body".into(), body_value(response));
+            }
+            let mut failed = failed;
+            failed.response = response.map(|r| mask_response(&state.masker, &r));
+            return failed;
         }
     };
     result.request = acted.request;
@@ -377,11 +385,7 @@ async fn send(state: &State<'_>, step: &Step, request: &Request, context: &Conte
         }
         Err(error) => return Err((error.to_string(), Some(masked), None)),
     };
-    let body = match &response.body {
-        Some(ResponseBody::Json(value)) => value.clone(),
-        Some(ResponseBody::Text(text)) => Json::String(text.clone()),
-        None => Json::Null,
-    };
+    let body = body_value(&response);
     let warnings = envelope::warnings(&body);
     if let Err(message) = check_response(step.expect.as_ref(), &response, &body) {
         return Err((message, Some(masked), Some(response)));
@@ -392,6 +396,15 @@ async fn send(state: &State<'_>, step: &Step, request: &Request, context: &Conte
     result.insert("body".into(), body.clone());
     result.insert("warnings".into(), serde_json::to_value(&warnings).unwrap_or_default());
     Ok(Acted { request: Some(masked), response: Some(response), warnings, result, value: body, not_sent: false })
+}
+
+/// A response body as template data: JSON as is, text as a string, none as null.
+fn body_value(response: &ResponseData) -> Json {
+    match &response.body {
+        Some(ResponseBody::Json(value)) => value.clone(),
+        Some(ResponseBody::Text(text)) => Json::String(text.clone()),
+        None => Json::Null,
+    }
 }
 
 /// Status, JSON-ness and API error envelopes, in that order.
