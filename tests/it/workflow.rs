@@ -129,6 +129,17 @@ fn record_change_test_accept() {
     assert!(recipe(&["test"], &dir, &[]).status.success());
     outputs.extend([failure, text(&accepted)]);
 
+    // The reports say what happened.
+    let run_report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_report["ok"], true);
+    assert_eq!(run_report["steps"].as_array().unwrap().len(), 12);
+    assert_eq!(run_report["steps"][0]["response"]["status"], 200);
+    assert!(run_report["steps"][0]["duration_ms"].is_u64());
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"<testcase classname="draft" name="mine""#) && junit.contains(r#"tests="1" failures="0""#), "{junit}");
+    let test_report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+    assert_eq!(test_report["cases"][0]["verdict"], "changed");
+
     // 5. The secret is in no output, fixture, snapshot or report.
     let mut files = vec![
         dir.join("recipes/fixtures/draft/mine.yaml"),
