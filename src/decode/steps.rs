@@ -1,0 +1,265 @@
+//! Decoding of steps: the four actions, expectations, selections and bindings.
+
+use super::{ACTIONS, Decoder, EXPECT_KEYS, FILTER_KEYS, Fields, MATCHER_KEYS, PICK_KEYS, REQUEST_KEYS, SELECTION_KEYS, STEP_KEYS};
+use crate::diagnostic::Diagnostic;
+use crate::model::{Action, Binding, Cardinality, Expect, Filter, Match, Matcher, Method, Name, Pick, Request, Selection, Step, Strategy};
+use crate::yaml::{Key, Node, Value};
+
+impl Decoder {
+    pub(super) fn step(&mut self, node: &Node) -> Option<Step> {
+        let fields = self.fields(node, "a step", &[STEP_KEYS])?;
+        let id = self.required(&fields, "id", "a step").and_then(|node| {
+            let text = self.string(node)?;
+            Some(self.name(&text, node.span, "step id"))
+        });
+        let actions: Vec<(&Key, &Node)> =
+            fields.entries.iter().filter(|(key, _)| ACTIONS.contains(&key.text.as_str())).map(|(k, v)| (k, v)).collect();
+        let action = match actions.as_slice() {
+            [] => {
+                self.problems.push(
+                    Diagnostic::at("a step needs an action", fields.span).with_hint("give one of `request`, `filter`, `pick` or `set`"),
+                );
+                None
+            }
+            [(key, value)] => self.action(key, value),
+            [_, (second, _), ..] => {
+                self.error(second.span, format!("a step has one action, but this one also has `{}`", second.text));
+                None
+            }
+        };
+        let expect = fields.get("expect").and_then(|node| {
+            if !matches!(action, Some(Action::Request(_)) | None) {
+                self.problems.push(
+                    Diagnostic::at("`expect` belongs to request steps", node.span)
+                        .with_hint("a filter states its cardinality in `filter.expect`"),
+                );
+            }
+            self.expect(node)
+        });
+        let bind = fields.get("bind").map(|node| self.bindings(node)).unwrap_or_default();
+        if let (Some(Action::Set(_)), false) = (&action, bind.is_empty()) {
+            self.error(fields.get("bind").map_or(fields.span, |n| n.span), "a `set` step binds its own names; `bind` is not needed");
+        }
+        Some(Step {
+            id: id?,
+            description: self.optional_string(&fields, "description"),
+            when: fields.get("when").and_then(|node| self.template_string(node)),
+            optional: self.optional_bool(&fields, "optional").unwrap_or(false),
+            action: action?,
+            expect,
+            bind,
+            span: fields.span,
+        })
+    }
+
+    fn action(&mut self, key: &Key, node: &Node) -> Option<Action> {
+        match key.text.as_str() {
+            "request" => self.request(node).map(Action::Request),
+            "filter" => self.filter(node).map(Action::Filter),
+            "pick" => self.pick(node).map(Action::Pick),
+            _ => {
+                let entries = self.user_map(node, "set");
+                Some(Action::Set(entries.iter().map(|(k, v)| (self.name(&k.text, k.span, "variable name"), self.template(v))).collect()))
+            }
+        }
+    }
+
+    fn request(&mut self, node: &Node) -> Option<Request> {
+        let fields = self.fields(node, "a request", &[REQUEST_KEYS])?;
+        let method = self.required(&fields, "method", "a request").and_then(|node| {
+            let text = self.string(node)?;
+            let methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+            Some(match text.to_ascii_uppercase().as_str() {
+                "GET" => Method::Get,
+                "POST" => Method::Post,
+                "PUT" => Method::Put,
+                "PATCH" => Method::Patch,
+                "DELETE" => Method::Delete,
+                "HEAD" => Method::Head,
+                _ => {
+                    self.one_of(node.span, "method", &text, &methods);
+                    return None;
+                }
+            })
+        });
+        let url = self.required(&fields, "url", "a request").and_then(|node| self.template_string(node));
+        let bodies: Vec<&Key> =
+            fields.entries.iter().map(|(k, _)| k).filter(|k| ["json", "form", "body"].contains(&k.text.as_str())).collect();
+        if let [_, second, ..] = bodies.as_slice() {
+            self.error(second.span, format!("a request has one body, but this one also has `{}`", second.text));
+        }
+        Some(Request {
+            method: method?,
+            url: url?,
+            query: fields.get("query").map(|node| self.template_map(node, "query")).unwrap_or_default(),
+            headers: fields.get("headers").map(|node| self.string_template_map(node, "headers")).unwrap_or_default(),
+            json: fields.get("json").map(|node| self.template(node)),
+            form: fields.get("form").map(|node| self.template_map(node, "form")),
+            body: fields.get("body").and_then(|node| self.template_string(node)),
+            timeout: fields.get("timeout").and_then(|node| self.duration(node)),
+        })
+    }
+
+    fn expect(&mut self, node: &Node) -> Option<Expect> {
+        let fields = self.fields(node, "expect", &[EXPECT_KEYS])?;
+        let status = match fields.get("status") {
+            None => Vec::new(),
+            Some(node) => match &node.value {
+                Value::Int(_) => self.status(node).into_iter().collect(),
+                Value::Seq(items) => items.iter().filter_map(|item| self.status(item)).collect(),
+                _ => {
+                    self.expected(node, "a status code or a list of them");
+                    Vec::new()
+                }
+            },
+        };
+        Some(Expect { status, json: self.optional_bool(&fields, "json"), api_errors: self.optional_bool(&fields, "api_errors") })
+    }
+
+    fn status(&mut self, node: &Node) -> Option<u16> {
+        match node.value {
+            Value::Int(code) if (100..=599).contains(&code) => u16::try_from(code).ok(),
+            _ => {
+                self.expected(node, "an HTTP status code (100 to 599)");
+                None
+            }
+        }
+    }
+
+    fn selection(&mut self, fields: &Fields, what: &str) -> Option<Selection> {
+        let from = self.required(fields, "from", what).map(|node| self.template(node));
+        let items = fields.get("items").and_then(|node| self.path(node));
+        let entries = self.optional_bool(fields, "entries").unwrap_or(false);
+        let matches = fields.get("match").map(|node| self.matches(node)).unwrap_or_default();
+        let where_ = fields.get("where").and_then(|node| self.template_string(node));
+        Some(Selection { from: from?, items, entries, matches, where_ })
+    }
+
+    fn matches(&mut self, node: &Node) -> Vec<Match> {
+        let entries = self.user_map(node, "match");
+        let mut matches = Vec::new();
+        for (key, value) in entries {
+            let path = self.path_text(&key.text, key.span);
+            let matcher = self.matcher(value);
+            if let (Some(path), Some(matcher)) = (path, matcher) {
+                matches.push(Match { path, matcher });
+            }
+        }
+        matches
+    }
+
+    fn matcher(&mut self, node: &Node) -> Option<Matcher> {
+        let Value::Map(_) = node.value else {
+            return Some(Matcher {
+                equals: Some(self.template(node)),
+                pattern: None,
+                ignore_case: false,
+                trim: false,
+                regex: None,
+                span: node.span,
+            });
+        };
+        let fields = self.fields(node, "a match condition", &[MATCHER_KEYS])?;
+        let pattern = self.optional_string(&fields, "pattern");
+        let regex = match (&pattern, fields.get("pattern")) {
+            (Some(text), Some(node)) => self.regex(text, node.span),
+            _ => None,
+        };
+        let equals = fields.get("equals").map(|node| self.template(node));
+        if equals.is_none() && pattern.is_none() {
+            self.problems.push(Diagnostic::at("a match condition needs `equals` or `pattern`", fields.span));
+        }
+        Some(Matcher {
+            equals,
+            pattern,
+            ignore_case: self.optional_bool(&fields, "ignore_case").unwrap_or(false),
+            trim: self.optional_bool(&fields, "trim").unwrap_or(false),
+            regex,
+            span: fields.span,
+        })
+    }
+
+    fn filter(&mut self, node: &Node) -> Option<Filter> {
+        let fields = self.fields(node, "a filter", &[SELECTION_KEYS, FILTER_KEYS])?;
+        let selection = self.selection(&fields, "a filter");
+        let expect = fields.get("expect").and_then(|node| {
+            let text = self.string(node)?;
+            Some(match text.as_str() {
+                "one" => Cardinality::One,
+                "first" => Cardinality::First,
+                "optional" => Cardinality::Optional,
+                "all" => Cardinality::All,
+                "at_least_one" => Cardinality::AtLeastOne,
+                other => {
+                    self.one_of(node.span, "cardinality", other, &["one", "first", "optional", "all", "at_least_one"]);
+                    return None;
+                }
+            })
+        });
+        Some(Filter {
+            selection: selection?,
+            expect: expect.unwrap_or_default(),
+            describe: fields.get("describe").and_then(|node| self.template_string(node)),
+        })
+    }
+
+    fn pick(&mut self, node: &Node) -> Option<Pick> {
+        let fields = self.fields(node, "a pick", &[SELECTION_KEYS, PICK_KEYS])?;
+        let selection = self.selection(&fields, "a pick");
+        let strategy_node = fields.get("strategy");
+        let strategy = strategy_node.and_then(|node| {
+            let text = self.string(node)?;
+            Some(match text.as_str() {
+                "first" => Strategy::First,
+                "last" => Strategy::Last,
+                "random" => Strategy::Random,
+                "min_by" => Strategy::MinBy,
+                "max_by" => Strategy::MaxBy,
+                "prefer" => Strategy::Prefer,
+                other => {
+                    self.one_of(node.span, "strategy", other, &["first", "last", "random", "min_by", "max_by", "prefer"]);
+                    return None;
+                }
+            })
+        });
+        let strategy = strategy.unwrap_or_default();
+        let by = fields.get("by").and_then(|node| self.template_string(node));
+        let prefer = fields.get("prefer").map(|node| self.template(node));
+        let seed = fields.get("seed").and_then(|node| match node.value {
+            Value::Int(seed) if seed >= 0 => Some(seed.unsigned_abs()),
+            _ => {
+                self.expected(node, "a whole number");
+                None
+            }
+        });
+        let span = strategy_node.map_or(fields.span, |node| node.span);
+        let needs_by = matches!(strategy, Strategy::MinBy | Strategy::MaxBy | Strategy::Prefer);
+        if needs_by && by.is_none() {
+            self.error(span, "this strategy needs `by`, a template with `item` giving each item's key");
+        }
+        if strategy == Strategy::Prefer && prefer.is_none() {
+            self.error(span, "strategy `prefer` needs `prefer`, the key value wanted");
+        }
+        if !needs_by && by.is_some() {
+            self.error(fields.get("by").map_or(span, |n| n.span), "`by` is only used by `min_by`, `max_by` and `prefer`");
+        }
+        let describe = fields.get("describe").and_then(|node| self.template_string(node));
+        Some(Pick { selection: selection?, strategy, by, prefer, seed, describe })
+    }
+
+    fn bindings(&mut self, node: &Node) -> Vec<(Name, Binding)> {
+        let entries = self.user_map(node, "bind");
+        let mut bindings = Vec::new();
+        for (key, value) in entries {
+            let name = self.name(&key.text, key.span, "variable name");
+            let binding = match &value.value {
+                Value::String(text, _) if text.starts_with('$') => self.path(value).map(Binding::Path),
+                _ => Some(Binding::Template(self.template(value))),
+            };
+            if let Some(binding) = binding {
+                bindings.push((name, binding));
+            }
+        }
+        bindings
+    }
+}
