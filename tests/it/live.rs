@@ -3,9 +3,9 @@
 
 use recipe::fixture::Fixture;
 use recipe::run::run;
-use recipe::transport::{Live, Transport};
+use recipe::session::Mode;
 
-use crate::support::{block_on, params, plan, replay, root};
+use crate::support::{block_on, live_session, plan, replay, root};
 use recipe::snapshot::value as snapshot_value;
 
 const SECRET: &str = "cmVjaXBlLXRlc3Q6c2VjcmV0LXZhbHVlLTQyNDI=";
@@ -23,15 +23,10 @@ fn draft_runs_over_real_http_like_under_replay() {
             "MYKAARMA_BASIC_AUTH" => Some(SECRET.to_owned()),
             _ => None,
         };
-        let params = params(&plan, &fixture, &lookup, false);
-        let mut transport = Transport::Live(
-            Live::new(Some((recipe::mask::Masker::new(&[("MYKAARMA_BASIC_AUTH".into(), SECRET.into())]), recipe::scrub::Scrub::default())))
-                .unwrap(),
-        );
+        let mut session = live_session(&plan, &fixture, &lookup, Mode::Record);
         let mut lines = Vec::new();
-        let result = run(&plan, &params, &mut transport, &mut |step| lines.push(recipe::report::progress(step))).await;
-        let Transport::Live(live) = transport else { unreachable!() };
-        ((result, lines), live.recorded.unwrap())
+        let result = run(&plan, &session.params, &mut session.transport, &mut |step| lines.push(recipe::report::progress(step))).await;
+        ((result, lines), session.fixture(None).unwrap().exchanges)
     });
     let (result, lines) = live;
     assert!(result.ok, "{:#?}", result.steps);
@@ -62,8 +57,8 @@ fn an_unreachable_server_is_a_clear_step_error() {
             "MYKAARMA_BASIC_AUTH" => Some(SECRET.to_owned()),
             _ => None,
         };
-        let params = params(&plan, &fixture, &lookup, false);
-        run(&plan, &params, &mut Transport::Live(Live::new(None).unwrap()), &mut |_| {}).await
+        let mut session = live_session(&plan, &fixture, &lookup, Mode::Live);
+        run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
     });
     assert!(!result.ok);
     let reason = result.steps[0].reason.clone().unwrap();

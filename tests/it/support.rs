@@ -1,13 +1,12 @@
-//! Shared helpers: run a recipe against a fixture in-process, and turn a result into the
-//! reviewable snapshot value.
+//! Shared helpers: load recipes, replay cases and start live sessions in-process.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use recipe::check::{Plan, load};
-use recipe::dynamic::Dynamic;
 use recipe::fixture::Fixture;
-use recipe::inputs::{InputSources, resolve, resolve_env};
-use recipe::run::{Params, RunResult};
+use recipe::run::RunResult;
+use recipe::session::{Mode, Options, Session, prepare};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -23,12 +22,10 @@ pub fn plan(path: &Path) -> Plan {
     load(path).unwrap_or_else(|error| panic!("{} does not load:\n{error}", path.display()))
 }
 
-/// Params for a fixture's case: its recorded inputs, env from `lookup` (placeholders for secrets).
-pub fn params(plan: &Plan, fixture: &Fixture, lookup: &dyn Fn(&str) -> Option<String>, placeholders: bool) -> Params {
-    let sources = InputSources { recorded: fixture.inputs.clone(), ..Default::default() };
-    let inputs = resolve(plan.recipe(), &sources).expect("the fixture's inputs are valid");
-    let env = resolve_env(plan.recipe(), lookup, &std::collections::BTreeMap::default(), placeholders).expect("the environment resolves");
-    Params { inputs, env, dry_run: false, dynamic: Dynamic::live() }
+/// A live session with a fixture's inputs and the given environment.
+pub fn live_session(plan: &Plan, fixture: &Fixture, lookup: &dyn Fn(&str) -> Option<String>, mode: Mode) -> Session {
+    let options = Options { vars: Vec::new(), vars_file: fixture.inputs.clone(), dotenv: BTreeMap::new(), lookup, mode, dry_run: false };
+    prepare(plan, options).expect("the inputs and environment resolve")
 }
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
