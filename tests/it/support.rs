@@ -12,12 +12,6 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `recipes/fixtures/<recipe>/<case>.yaml` belongs to `recipes/<recipe>.yaml`.
-pub fn recipe_of(fixture: &Path) -> PathBuf {
-    let recipe = fixture.parent().and_then(Path::file_name).expect("fixtures live in a folder named after their recipe");
-    root().join("recipes").join(format!("{}.yaml", recipe.to_string_lossy()))
-}
-
 pub fn plan(path: &Path) -> Plan {
     load(path).unwrap_or_else(|error| panic!("{} does not load:\n{error}", path.display()))
 }
@@ -34,7 +28,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 /// Replays one fixture through its recipe, in-process.
 pub fn replay(fixture_path: &Path) -> RunResult {
-    let plan = plan(&recipe_of(fixture_path));
+    let plan = plan(&recipe::testing::recipe_of(fixture_path).expect("the fixture is in a recipe's fixture folder"));
     let fixture = Fixture::read(fixture_path).expect("the fixture reads");
     recipe::session::replay_case(&plan, fixture).expect("the case's inputs and environment resolve")
 }
