@@ -10,8 +10,9 @@ fn truncated_and_corrupted_recipes_never_panic() {
         checked += 1;
     }
     let bytes: Vec<char> = text.chars().collect();
-    for (position, replacement) in
-        (0..bytes.len()).step_by(13).zip([':', '{', '[', '"', '\'', '-', '\t', '&', '*', '|', '}', '$'].iter().cycle())
+    for (position, replacement) in (0..bytes.len())
+        .step_by(13)
+        .zip([':', '{', '[', '"', '\'', '-', '\t', '&', '*', '|', '}', '$', 'é', '€', '\u{1F600}', '%'].iter().cycle())
     {
         let mut corrupted = bytes.clone();
         corrupted[position] = *replacement;
