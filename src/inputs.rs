@@ -91,6 +91,7 @@ fn coerce(kind: InputType, text: &str) -> Result<Json, String> {
     match kind {
         InputType::String => Ok(Json::String(text.to_owned())),
         InputType::Integer => text.trim().parse::<i64>().map(Json::from).map_err(|_| format!("expected an integer, got `{text}`")),
+        InputType::Number if text.trim().parse::<i64>().is_ok() => Ok(Json::from(text.trim().parse::<i64>().unwrap_or_default())),
         InputType::Number => text
             .trim()
             .parse::<f64>()

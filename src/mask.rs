@@ -29,6 +29,14 @@ impl Masker {
                 let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
                 let path = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string();
                 let mut variants = vec![value.clone(), form, path];
+                // The forms the `url` crate itself writes into a path and a query.
+                if let Ok(mut url) = url::Url::parse("http://host/") {
+                    url.set_path(value);
+                    variants.push(url.path().trim_start_matches('/').to_owned());
+                    url.set_query(Some(value));
+                    variants.extend(url.query().map(str::to_owned));
+                }
+                variants.retain(|variant| !variant.is_empty());
                 variants.sort();
                 variants.dedup();
                 variants.into_iter().map(move |variant| (crate::inputs::placeholder(name), variant))
@@ -115,6 +123,11 @@ mod tests {
         let masker = Masker::new(&[("KEY".into(), "a b/c=".into())]);
         assert_eq!(masker.text("/x?key=a+b%2Fc%3D"), "/x?key=<KEY>");
         assert_eq!(masker.text("/x/a%20b%2Fc%3D"), "/x/<KEY>");
+        let masker = Masker::new(&[("TOKEN".into(), "p@ss word!".into())]);
+        let mut url = url::Url::parse("http://h/").unwrap();
+        url.set_path("/x/p@ss word!");
+        url.set_query(Some("k=p@ss word!"));
+        assert_eq!(masker.text(url.as_str()), "http://h/x/<TOKEN>?k=<TOKEN>");
     }
 
     #[test]

@@ -28,10 +28,12 @@ impl Scrub {
     /// A request as it is recorded (or compared under replay).
     pub fn request(&self, request: &RequestSpec) -> RequestSpec {
         let mut request = request.clone();
-        for (value, placeholder) in &self.seen {
-            request.url = request.url.replace(value.as_str(), placeholder);
+        if !self.seen.is_empty() {
+            request.url = self.substitute_url(&request.url);
             for header in request.headers.values_mut() {
-                *header = header.replace(value.as_str(), placeholder);
+                if let Some(placeholder) = self.placeholder_for(header) {
+                    *header = placeholder;
+                }
             }
         }
         request.body = request.body.map(|body| match body {
@@ -70,6 +72,38 @@ impl Scrub {
             }
         }
         response
+    }
+
+    fn placeholder_for(&self, text: &str) -> Option<String> {
+        self.seen.iter().find(|(value, _)| value == text).map(|(_, placeholder)| placeholder.clone())
+    }
+
+    /// Replaces whole path segments and whole query values equal to a volatile value (never
+    /// parts of them: `/dept/1500` keeps its digits when `5` is volatile).
+    fn substitute_url(&self, url: &str) -> String {
+        let (path, query) = match url.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (url, None),
+        };
+        let decode = |text: &str| percent_encoding::percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned();
+        let path: Vec<String> =
+            path.split('/').map(|segment| self.placeholder_for(&decode(segment)).unwrap_or_else(|| segment.to_owned())).collect();
+        let mut out = path.join("/");
+        if let Some(query) = query {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, value)) => match self.placeholder_for(&decode(value)) {
+                        Some(placeholder) => format!("{name}={placeholder}"),
+                        None => pair.to_owned(),
+                    },
+                    None => pair.to_owned(),
+                })
+                .collect();
+            out.push('?');
+            out.push_str(&pairs.join("&"));
+        }
+        out
     }
 
     fn substitute(&self, json: &mut Json) {
@@ -137,6 +171,8 @@ mod tests {
         };
         let scrubbed = scrub.request(&request);
         assert_eq!(scrubbed.url, "/things/<volatile:1>");
+        let partial = RequestSpec { url: "/dept/17/r-9911?max=7&n=70".into(), body: None, ..request.clone() };
+        assert_eq!(scrub.request(&partial).url, "/dept/17/r-9911?max=<volatile:2>&n=70", "whole segments and values only");
         assert_eq!(scrubbed.body, Some(Body::Json(json!({"ref": "<volatile:2>", "phone": "<redacted>"}))));
     }
 }

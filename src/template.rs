@@ -43,6 +43,7 @@ impl Engine {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_formatter(format_value);
         env.add_filter("tojson", strict_tojson);
         env.add_filter("datetime_add", datetime_add);
         env.add_filter("datetime_format", datetime_format);
@@ -187,6 +188,19 @@ fn reject_undefined(value: &Value) -> Result<(), TemplateError> {
     }
 }
 
+/// How a value prints inside text: `null` is an error (it would be sent as a word), lists and
+/// maps print as JSON rather than in Python's notation.
+fn format_value(out: &mut minijinja::Output, state: &mut minijinja::State, value: &Value) -> Result<(), Error> {
+    match value.kind() {
+        ValueKind::None => Err(Error::new(ErrorKind::InvalidOperation, "a null value cannot be printed into text; use `default(...)`")),
+        ValueKind::Seq | ValueKind::Map if !value.is_undefined() => {
+            let json = serde_json::to_string(value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
+            out.write_str(&json).map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string()))
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    }
+}
+
 /// `tojson` that refuses undefined values instead of printing `null`.
 fn strict_tojson(value: &Value, indent: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     if value.is_undefined() {
@@ -319,6 +333,14 @@ mod tests {
         assert_eq!(render("{{ slot | datetime_add(minutes=15, seconds=-1) }}", &context).unwrap(), json!("2026-07-22T09:44:59"));
         assert_eq!(render("{{ slot | datetime_format('%Y-%m-%d') }}", &context).unwrap(), json!("2026-07-22"));
         assert!(render("{{ 'soon' | datetime_add(minutes=1) }}", &context).is_err());
+    }
+
+    #[test]
+    fn text_never_prints_null_or_python_lists() {
+        let context = json!({"none": null, "list": ["a", "b"]});
+        assert!(render("/x/{{ none }}", &context).unwrap_err().message.contains("null"));
+        assert_eq!(render("v={{ list }}", &context).unwrap(), json!(r#"v=["a","b"]"#));
+        assert_eq!(render("{{ none }}", &context).unwrap(), json!(null), "a whole expression keeps its type");
     }
 
     #[test]

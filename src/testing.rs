@@ -115,12 +115,21 @@ pub fn replay(case: &Case) -> Result<(String, bool), String> {
     Ok((crate::snapshot::render(&result), result.ok))
 }
 
+/// Cases named `err_*` record a failing run; every other case a successful one.
+fn expects_failure(case: &Case) -> bool {
+    case.fixture.file_stem().is_some_and(|stem| stem.to_string_lossy().starts_with("err_"))
+}
+
 /// Runs one case and compares (or, with `accept`, writes) its snapshot.
 pub fn run(case: &Case, accept: bool) -> Outcome {
     let started = Instant::now();
     let snapshot_path = crate::snapshot::path_for(&case.fixture);
     let (verdict, run_ok) = match replay(case) {
         Err(message) => (Verdict::Error(message), None),
+        Ok((_, ok)) if ok == expects_failure(case) => {
+            let expected = if ok { "fail (its name starts with `err_`)" } else { "succeed" };
+            (Verdict::Error(format!("the run should {expected}, but it {}", if ok { "succeeded" } else { "failed" })), Some(ok))
+        }
         Ok((text, ok)) => {
             let verdict = match crate::snapshot::read(&snapshot_path) {
                 Some(old) if crate::snapshot::same(&old, &text) => Verdict::Passed,

@@ -89,7 +89,13 @@ pub fn parse(text: &str) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
         let span = Span::new(marker.line(), marker.col() + 1, 1);
         return Err(vec![Diagnostic::at(format!("invalid YAML: {}", error.info()), span)]);
     }
-    let mut builder = Builder { events: collector.events.into_iter().peekable(), anchors: HashMap::new(), problems: Vec::new() };
+    let mut builder = Builder {
+        events: collector.events.into_iter().peekable(),
+        anchors: HashMap::new(),
+        problems: Vec::new(),
+        expanded: 0,
+        too_large: false,
+    };
     let root = builder.document();
     Ok((root, builder.problems))
 }
@@ -109,6 +115,19 @@ struct Builder {
     events: std::iter::Peekable<std::vec::IntoIter<(Event, Marker)>>,
     anchors: HashMap<usize, Node>,
     problems: Vec<Diagnostic>,
+    /// Values produced by expanding aliases so far.
+    expanded: usize,
+    too_large: bool,
+}
+
+const MAX_EXPANDED_NODES: usize = 100_000;
+
+fn size(node: &Node) -> usize {
+    match &node.value {
+        Value::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Value::Map(entries) => 1 + entries.iter().map(|(_, value)| size(value)).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 fn span_of(mark: Marker, len: usize) -> Span {
@@ -158,7 +177,17 @@ impl Builder {
             }
             Event::MappingStart(anchor, _) => (self.mapping(mark), anchor),
             Event::Alias(id) => {
-                return Some(self.anchors.get(&id).cloned().unwrap_or(Node { value: Value::Null, span: span_of(mark, 1) }));
+                let node = self.anchors.get(&id).cloned().unwrap_or(Node { value: Value::Null, span: span_of(mark, 1) });
+                // Aliases of aliases grow exponentially ("billion laughs"): bound the expansion.
+                self.expanded += size(&node);
+                if self.expanded > MAX_EXPANDED_NODES {
+                    if !self.too_large {
+                        self.too_large = true;
+                        self.problems.push(Diagnostic::at("aliases expand to too many values", span_of(mark, 1)));
+                    }
+                    return Some(Node { value: Value::Null, span: span_of(mark, 1) });
+                }
+                return Some(node);
             }
             _ => return None,
         };
@@ -268,6 +297,17 @@ mod tests {
         let (node, _) = parse("a: '42'").unwrap();
         let Value::Map(entries) = node.value else { panic!() };
         assert_eq!(entries[0].1.value, Value::String("42".into(), Style::Quoted));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x]\n");
+        for i in 1..40 {
+            text.push_str(&format!("a{i}: &a{i} [*a{}, *a{}]\n", i - 1, i - 1));
+        }
+        let (_, problems) = parse(&text).unwrap();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].message, "aliases expand to too many values");
     }
 
     #[test]

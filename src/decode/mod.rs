@@ -166,7 +166,9 @@ impl Decoder {
                 return None;
             }
         };
-        let kind = classify(&text);
+        // A YAML boolean (`when: false`) stays a boolean.
+        let kind =
+            if matches!(node.value, Value::Bool(_)) { crate::model::TemplateKind::Expression(text.clone()) } else { classify(&text) };
         Some(TemplateString { text, span: node.span, style, kind })
     }
 
@@ -232,7 +234,11 @@ impl Decoder {
     }
 
     fn regex(&mut self, text: &str, span: Span) -> Option<regex::Regex> {
-        match regex::Regex::new(text) {
+        self.regex_with_case(text, span, false)
+    }
+
+    fn regex_with_case(&mut self, text: &str, span: Span, ignore_case: bool) -> Option<regex::Regex> {
+        match regex::RegexBuilder::new(text).case_insensitive(ignore_case).build() {
             Ok(regex) => Some(regex),
             Err(error) => {
                 let detail = error.to_string().lines().last().unwrap_or_default().to_owned();

@@ -161,22 +161,16 @@ impl Decoder {
         };
         let fields = self.fields(node, "a match condition", &[MATCHER_KEYS])?;
         let pattern = self.optional_string(&fields, "pattern");
+        let ignore_case = self.optional_bool(&fields, "ignore_case").unwrap_or(false);
         let regex = match (&pattern, fields.get("pattern")) {
-            (Some(text), Some(node)) => self.regex(text, node.span),
+            (Some(text), Some(node)) => self.regex_with_case(text, node.span, ignore_case),
             _ => None,
         };
         let equals = fields.get("equals").map(|node| self.template(node));
         if equals.is_none() && pattern.is_none() {
             self.problems.push(Diagnostic::at("a match condition needs `equals` or `pattern`", fields.span));
         }
-        Some(Matcher {
-            equals,
-            pattern,
-            ignore_case: self.optional_bool(&fields, "ignore_case").unwrap_or(false),
-            trim: self.optional_bool(&fields, "trim").unwrap_or(false),
-            regex,
-            span: fields.span,
-        })
+        Some(Matcher { equals, pattern, ignore_case, trim: self.optional_bool(&fields, "trim").unwrap_or(false), regex, span: fields.span })
     }
 
     fn filter(&mut self, node: &Node) -> Option<Filter> {
@@ -239,6 +233,12 @@ impl Decoder {
         }
         if strategy == Strategy::Prefer && prefer.is_none() {
             self.error(span, "strategy `prefer` needs `prefer`, the key value wanted");
+        }
+        if strategy != Strategy::Prefer && prefer.is_some() {
+            self.error(fields.get("prefer").map_or(span, |n| n.span), "`prefer` is only used by strategy `prefer`");
+        }
+        if strategy != Strategy::Random && seed.is_some() {
+            self.error(fields.get("seed").map_or(span, |n| n.span), "`seed` is only used by strategy `random`");
         }
         if !needs_by && by.is_some() {
             self.error(fields.get("by").map_or(span, |n| n.span), "`by` is only used by `min_by`, `max_by` and `prefer`");

@@ -224,9 +224,11 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport)
     };
     result.request = acted.request;
     result.response = acted.response.as_ref().map(|r| mask_response(&state.masker, r));
-    result.warnings = acted.warnings.clone();
-    if !acted.warnings.is_empty() {
-        state.warnings.insert(step.id.text.clone(), acted.warnings);
+    // API warnings come from response bodies: masked like everything else that is kept.
+    let warnings: Vec<String> = acted.warnings.iter().map(|w| state.masker.text(w)).collect();
+    result.warnings = warnings.clone();
+    if !warnings.is_empty() {
+        state.warnings.insert(step.id.text.clone(), warnings);
     }
     if acted.not_sent {
         result.status = Status::NotSent;
@@ -235,13 +237,19 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport)
     }
     state.steps.insert(step.id.text.clone(), step_object(step, &acted.result, "ok", None));
     // Bind.
+    // A failed step binds nothing: values bound before the failure are rolled back.
+    let mut previous = Vec::new();
     for (name, binding) in &step.bind {
         match bind(state, binding, &acted.value) {
             Ok(value) => {
                 result.bindings.insert(name.text.clone(), state.masker.json(&value));
-                state.vars.insert(name.text.clone(), value);
+                previous.push((name.text.clone(), state.vars.insert(name.text.clone(), value)));
             }
-            Err(message) => return fail(state, step, result, format!("cannot bind `{}`: {message}", name.text)),
+            Err(message) => {
+                restore(&mut state.vars, previous);
+                result.bindings.clear();
+                return fail(state, step, result, format!("cannot bind `{}`: {message}", name.text));
+            }
         }
     }
     if let Action::Set(values) = &step.action {
@@ -308,11 +316,19 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport) -> R
         }
         Action::Set(values) => {
             let mut rendered = Map::new();
+            let mut previous = Vec::new();
             for (index, (name, template)) in values.iter().enumerate() {
-                // Each value becomes `vars.NAME` at once, so later values of the step see it.
+                // Each value becomes `vars.NAME` at once, so later values of the step see it;
+                // if one fails, the step binds nothing.
                 let context = if index == 0 { context.clone() } else { state.context() };
-                let value = engine.render_tree(template, &context).map_err(|e| plain(format!("cannot render `{}`: {e}", name.text)))?;
-                state.vars.insert(name.text.clone(), value.clone());
+                let value = match engine.render_tree(template, &context) {
+                    Ok(value) => value,
+                    Err(e) => {
+                        restore(&mut state.vars, previous);
+                        return Err(plain(format!("cannot render `{}`: {e}", name.text)));
+                    }
+                };
+                previous.push((name.text.clone(), state.vars.insert(name.text.clone(), value.clone())));
                 rendered.insert(name.text.clone(), value);
             }
             let value = Json::Object(rendered.clone());
@@ -349,8 +365,20 @@ fn selected_result(selected: Selected) -> Acted {
     Acted { request: None, response: None, warnings: Vec::new(), result, value, not_sent: false }
 }
 
+/// Puts back the values some names had before a failed step bound them.
+fn restore(vars: &mut Map<String, Json>, previous: Vec<(String, Option<Json>)>) {
+    for (name, value) in previous.into_iter().rev() {
+        match value {
+            Some(value) => vars.insert(name, value),
+            None => vars.remove(&name),
+        };
+    }
+}
+
 fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> {
     match binding {
+        // Nothing to bind from (an `optional` filter that matched nothing, an empty body).
+        Binding::Path(_) if value.is_null() => Ok(Json::Null),
         Binding::Path(path) => {
             let nodes = path.select(value);
             if path.is_definite() {

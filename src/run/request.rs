@@ -107,7 +107,7 @@ fn render_request(state: &State, request: &Request, context: &Context) -> Result
         None => None,
     };
     // Under replay an unset variable stands as `<NAME>`; the host never matters there.
-    let base = base.map(|base| if base.starts_with('<') && base.ends_with('>') { "http://placeholder.invalid".to_owned() } else { base });
+    let base = base.map(|base| placeholder_host(&base));
     let absolute = if path.starts_with("http://") || path.starts_with("https://") {
         path.clone()
     } else {
@@ -152,6 +152,18 @@ fn render_request(state: &State, request: &Request, context: &Context) -> Result
         headers.entry("content-type".into()).or_insert_with(|| body.content_type().to_owned());
     }
     Ok(RequestSpec { method: request.method.as_str().to_owned(), url: relative, headers, body, absolute_url })
+}
+
+/// A base URL with `<NAME>` placeholders in it (an unset variable under replay) made parseable.
+fn placeholder_host(base: &str) -> String {
+    let pattern = regex::Regex::new(r"<[A-Za-z_][A-Za-z0-9_]*>").expect("a valid pattern");
+    if !pattern.is_match(base) {
+        return base.to_owned();
+    }
+    // `<BASE>` stands for a whole URL; `https://<HOST>/api` for a host.
+    let base =
+        if base.starts_with('<') && !base.contains("://") { pattern.replace(base, "http://placeholder.invalid") } else { base.into() };
+    pattern.replace_all(&base, "placeholder.invalid").into_owned()
 }
 
 /// The texts a query or form value sends: a list repeats the parameter, null sends nothing.
