@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Span, did_you_mean};
 use crate::jsonpath::Path;
-use crate::model::{EnvVar, Format, Http, Input, InputType, Name, Recipe, Recording, Template, TemplateString};
+use crate::model::{
+    Cardinality, EnvVar, Format, Http, Input, InputType, Method, Name, Recipe, Recording, Strategy, Template, TemplateString,
+};
 use crate::template::classify;
 
 mod steps;
@@ -28,6 +30,39 @@ pub const FILTER_KEYS: &[&str] = &["expect", "describe"];
 pub const PICK_KEYS: &[&str] = &["strategy", "by", "prefer", "seed", "describe"];
 pub const MATCHER_KEYS: &[&str] = &["equals", "pattern", "ignore_case", "trim"];
 const ACTIONS: &[&str] = &["request", "filter", "pick", "set"];
+
+const INPUT_TYPES: &[(&str, InputType)] = &[
+    ("string", InputType::String),
+    ("integer", InputType::Integer),
+    ("number", InputType::Number),
+    ("boolean", InputType::Boolean),
+    ("array", InputType::Array),
+    ("object", InputType::Object),
+];
+const FORMATS: &[(&str, Format)] = &[("date", Format::Date), ("date-time", Format::DateTime), ("email", Format::Email)];
+const METHODS: &[(&str, Method)] = &[
+    ("GET", Method::Get),
+    ("POST", Method::Post),
+    ("PUT", Method::Put),
+    ("PATCH", Method::Patch),
+    ("DELETE", Method::Delete),
+    ("HEAD", Method::Head),
+];
+const CARDINALITIES: &[(&str, Cardinality)] = &[
+    ("one", Cardinality::One),
+    ("first", Cardinality::First),
+    ("optional", Cardinality::Optional),
+    ("all", Cardinality::All),
+    ("at_least_one", Cardinality::AtLeastOne),
+];
+const STRATEGIES: &[(&str, Strategy)] = &[
+    ("first", Strategy::First),
+    ("last", Strategy::Last),
+    ("random", Strategy::Random),
+    ("min_by", Strategy::MinBy),
+    ("max_by", Strategy::MaxBy),
+    ("prefer", Strategy::Prefer),
+];
 
 /// Decodes a whole recipe; `Err` holds every problem found.
 pub fn recipe(root: &Node) -> Result<Recipe, Vec<Diagnostic>> {
@@ -327,15 +362,7 @@ impl Decoder {
                 None
             }
         });
-        let format = fields.get("format").and_then(|node| match self.string(node)?.as_str() {
-            "date" => Some(Format::Date),
-            "date-time" => Some(Format::DateTime),
-            "email" => Some(Format::Email),
-            other => {
-                self.one_of(node.span, "format", other, &["date", "date-time", "email"]);
-                None
-            }
-        });
+        let format = fields.get("format").and_then(|node| self.keyword(node, "format", FORMATS, false));
         Some(Input {
             name,
             kind,
@@ -360,20 +387,19 @@ impl Decoder {
     }
 
     fn input_type(&mut self, node: &Node) -> Option<InputType> {
+        self.keyword(node, "type", INPUT_TYPES, false)
+    }
+
+    /// One of a fixed set of words (`ignore_case` for HTTP methods); an unknown word is reported
+    /// with the closest allowed one.
+    fn keyword<T: Copy>(&mut self, node: &Node, what: &str, table: &[(&str, T)], ignore_case: bool) -> Option<T> {
         let text = self.string(node)?;
-        let kinds = ["string", "integer", "number", "boolean", "array", "object"];
-        Some(match text.as_str() {
-            "string" => InputType::String,
-            "integer" => InputType::Integer,
-            "number" => InputType::Number,
-            "boolean" => InputType::Boolean,
-            "array" => InputType::Array,
-            "object" => InputType::Object,
-            other => {
-                self.one_of(node.span, "type", other, &kinds);
-                return None;
-            }
-        })
+        let found = table.iter().find(|(word, _)| if ignore_case { word.eq_ignore_ascii_case(&text) } else { *word == text });
+        if found.is_none() {
+            let words: Vec<&str> = table.iter().map(|(word, _)| *word).collect();
+            self.one_of(node.span, what, &text, &words);
+        }
+        found.map(|(_, value)| *value)
     }
 
     fn env(&mut self, node: &Node) -> Vec<EnvVar> {

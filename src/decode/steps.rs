@@ -1,8 +1,11 @@
 //! Decoding of steps: the four actions, expectations, selections and bindings.
 
-use super::{ACTIONS, Decoder, EXPECT_KEYS, FILTER_KEYS, Fields, MATCHER_KEYS, PICK_KEYS, REQUEST_KEYS, SELECTION_KEYS, STEP_KEYS};
+use super::{
+    ACTIONS, CARDINALITIES, Decoder, EXPECT_KEYS, FILTER_KEYS, Fields, MATCHER_KEYS, METHODS, PICK_KEYS, REQUEST_KEYS, SELECTION_KEYS,
+    STEP_KEYS, STRATEGIES,
+};
 use crate::diagnostic::Diagnostic;
-use crate::model::{Action, Binding, Cardinality, Expect, Filter, Match, Matcher, Method, Name, Pick, Request, Selection, Step, Strategy};
+use crate::model::{Action, Binding, Expect, Filter, Match, Matcher, Name, Pick, Request, Selection, Step, Strategy};
 use crate::yaml::{Key, Node, Value};
 
 impl Decoder {
@@ -66,22 +69,7 @@ impl Decoder {
 
     fn request(&mut self, node: &Node) -> Option<Request> {
         let fields = self.fields(node, "a request", &[REQUEST_KEYS])?;
-        let method = self.required(&fields, "method", "a request").and_then(|node| {
-            let text = self.string(node)?;
-            let methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
-            Some(match text.to_ascii_uppercase().as_str() {
-                "GET" => Method::Get,
-                "POST" => Method::Post,
-                "PUT" => Method::Put,
-                "PATCH" => Method::Patch,
-                "DELETE" => Method::Delete,
-                "HEAD" => Method::Head,
-                _ => {
-                    self.one_of(node.span, "method", &text, &methods);
-                    return None;
-                }
-            })
-        });
+        let method = self.required(&fields, "method", "a request").and_then(|node| self.keyword(node, "method", METHODS, true));
         let url = self.required(&fields, "url", "a request").and_then(|node| self.template_string(node));
         let bodies: Vec<&Key> =
             fields.entries.iter().map(|(k, _)| k).filter(|k| ["json", "form", "body"].contains(&k.text.as_str())).collect();
@@ -176,20 +164,7 @@ impl Decoder {
     fn filter(&mut self, node: &Node) -> Option<Filter> {
         let fields = self.fields(node, "a filter", &[SELECTION_KEYS, FILTER_KEYS])?;
         let selection = self.selection(&fields, "a filter");
-        let expect = fields.get("expect").and_then(|node| {
-            let text = self.string(node)?;
-            Some(match text.as_str() {
-                "one" => Cardinality::One,
-                "first" => Cardinality::First,
-                "optional" => Cardinality::Optional,
-                "all" => Cardinality::All,
-                "at_least_one" => Cardinality::AtLeastOne,
-                other => {
-                    self.one_of(node.span, "cardinality", other, &["one", "first", "optional", "all", "at_least_one"]);
-                    return None;
-                }
-            })
-        });
+        let expect = fields.get("expect").and_then(|node| self.keyword(node, "cardinality", CARDINALITIES, false));
         Some(Filter {
             selection: selection?,
             expect: expect.unwrap_or_default(),
@@ -201,21 +176,7 @@ impl Decoder {
         let fields = self.fields(node, "a pick", &[SELECTION_KEYS, PICK_KEYS])?;
         let selection = self.selection(&fields, "a pick");
         let strategy_node = fields.get("strategy");
-        let strategy = strategy_node.and_then(|node| {
-            let text = self.string(node)?;
-            Some(match text.as_str() {
-                "first" => Strategy::First,
-                "last" => Strategy::Last,
-                "random" => Strategy::Random,
-                "min_by" => Strategy::MinBy,
-                "max_by" => Strategy::MaxBy,
-                "prefer" => Strategy::Prefer,
-                other => {
-                    self.one_of(node.span, "strategy", other, &["first", "last", "random", "min_by", "max_by", "prefer"]);
-                    return None;
-                }
-            })
-        });
+        let strategy = strategy_node.and_then(|node| self.keyword(node, "strategy", STRATEGIES, false));
         let strategy = strategy.unwrap_or_default();
         let by = fields.get("by").and_then(|node| self.template_string(node));
         let prefer = fields.get("prefer").map(|node| self.template(node));
