@@ -221,11 +221,14 @@ impl<'a> Checker<'a> {
     }
 
     fn template_string(&mut self, template: &TemplateString, scope: &Scope) {
-        if let Err(error) = self.engine.check_syntax(template) {
-            self.problems.push(Diagnostic::at(format!("invalid template: {}", error.message), error_span(template, &error)));
-            return;
-        }
-        for variable in self.engine.variables(template) {
+        let variables = match self.engine.variables(template) {
+            Ok(variables) => variables,
+            Err(error) => {
+                self.problems.push(Diagnostic::at(format!("invalid template: {}", error.message), error_span(template, &error)));
+                return;
+            }
+        };
+        for variable in variables {
             if let Some(problem) = self.resolve(&variable, scope) {
                 let span = locate(template, &variable);
                 let mut diagnostic = Diagnostic::at(problem.0, span);

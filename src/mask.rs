@@ -80,6 +80,19 @@ impl Masker {
             .collect()
     }
 
+    /// A response with every secret masked.
+    pub fn response(&self, response: &crate::http::ResponseData) -> crate::http::ResponseData {
+        use crate::http::ResponseBody;
+        crate::http::ResponseData {
+            status: response.status,
+            headers: self.headers(&response.headers),
+            body: response.body.as_ref().map(|body| match body {
+                ResponseBody::Json(value) => ResponseBody::Json(self.json(value)),
+                ResponseBody::Text(text) => ResponseBody::Text(self.text(text)),
+            }),
+        }
+    }
+
     pub fn request(&self, request: &RequestSpec) -> RequestSpec {
         let body = request.body.as_ref().map(|body| match body {
             crate::http::Body::Json(value) => crate::http::Body::Json(self.json(value)),
@@ -93,19 +106,6 @@ impl Masker {
             body,
             absolute_url: self.text(&request.absolute_url),
         }
-    }
-}
-
-/// A response with every secret masked.
-pub fn response(masker: &Masker, response: &crate::http::ResponseData) -> crate::http::ResponseData {
-    use crate::http::ResponseBody;
-    crate::http::ResponseData {
-        status: response.status,
-        headers: masker.headers(&response.headers),
-        body: response.body.as_ref().map(|body| match body {
-            ResponseBody::Json(value) => ResponseBody::Json(masker.json(value)),
-            ResponseBody::Text(text) => ResponseBody::Text(masker.text(text)),
-        }),
     }
 }
 

@@ -59,17 +59,11 @@ impl Engine {
         self.env.globals().any(|(global, _)| global == name)
     }
 
-    /// Checks the syntax of a template string.
-    pub fn check_syntax(&self, template: &TemplateString) -> Result<(), TemplateError> {
-        self.env.template_from_str(&template.text).map(|_| ()).map_err(|error| convert(&error))
-    }
-
-    /// Every variable path the template reads (`steps.search.body`, `inputs.vin`, `item`...).
-    pub fn variables(&self, template: &TemplateString) -> BTreeSet<String> {
-        match self.env.template_from_str(&template.text) {
-            Ok(compiled) => compiled.undeclared_variables(true).into_iter().collect(),
-            Err(_) => BTreeSet::new(),
-        }
+    /// Compiles a template string: a syntax error, or every variable path it reads
+    /// (`steps.search.body`, `inputs.vin`, `item`...).
+    pub fn variables(&self, template: &TemplateString) -> Result<BTreeSet<String>, TemplateError> {
+        let compiled = self.env.template_from_str(&template.text).map_err(|error| convert(&error))?;
+        Ok(compiled.undeclared_variables(true).into_iter().collect())
     }
 
     /// Renders one template string to JSON (typed for a whole expression).
@@ -82,7 +76,7 @@ impl Engine {
         if !error.message.starts_with("undefined value") || error.message.contains('`') {
             return error;
         }
-        for path in self.variables(template) {
+        for path in self.variables(template).unwrap_or_default() {
             let mut current = context.clone();
             let mut walked: Vec<&str> = Vec::new();
             for part in path.split('.') {

@@ -218,12 +218,12 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport)
                 object.insert("body".into(), body_value(response));
             }
             let mut failed = failed;
-            failed.response = response.map(|r| mask_response(&state.masker, &r));
+            failed.response = response.map(|r| state.masker.response(&r));
             return failed;
         }
     };
     result.request = acted.request;
-    result.response = acted.response.as_ref().map(|r| mask_response(&state.masker, r));
+    result.response = acted.response.as_ref().map(|r| state.masker.response(r));
     // API warnings come from response bodies: masked like everything else that is kept.
     let warnings: Vec<String> = acted.warnings.iter().map(|w| state.masker.text(w)).collect();
     result.warnings = warnings.clone();
@@ -392,8 +392,4 @@ fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> 
         }
         Binding::Template(template) => state.plan.engine.render_tree(template, &state.context()).map_err(|e| e.to_string()),
     }
-}
-
-fn mask_response(masker: &Masker, response: &ResponseData) -> ResponseData {
-    crate::mask::response(masker, response)
 }

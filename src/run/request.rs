@@ -156,7 +156,9 @@ fn render_request(state: &State, request: &Request, context: &Context) -> Result
 
 /// A base URL with `<NAME>` placeholders in it (an unset variable under replay) made parseable.
 fn placeholder_host(base: &str) -> String {
-    let pattern = regex::Regex::new(r"<[A-Za-z_][A-Za-z0-9_]*>").expect("a valid pattern");
+    static PLACEHOLDER: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"<[A-Za-z_][A-Za-z0-9_]*>").expect("a valid pattern"));
+    let pattern = &*PLACEHOLDER;
     if !pattern.is_match(base) {
         return base.to_owned();
     }

@@ -52,7 +52,7 @@ impl Live {
         let data = ResponseData::from_bytes(status, headers, &bytes);
         if let (Some(recorded), Some((masker, scrub))) = (&mut self.recorded, &mut self.recording) {
             let request = scrub.request(masked);
-            let mut kept = scrub.response(&crate::mask::response(masker, &data));
+            let mut kept = scrub.response(&masker.response(&data));
             kept.headers.retain(|name, _| RECORDED_RESPONSE_HEADERS.contains(&name.as_str()));
             recorded.push(Exchange { step: step.to_owned(), request, response: kept });
         }
