@@ -4,13 +4,15 @@
 //! recorded inputs under replay, then defaults. Each is checked against its declaration (type,
 //! pattern, enum, format). Environment variables are read only when the recipe declares them:
 //! from the process, then a `.env` file, then the default. Secret values are collected so the
-//! back end can mask them everywhere.
+//! back end can mask them everywhere; an empty secret, or one too short to mask safely, is an
+//! error.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
 use crate::diagnostic::did_you_mean;
+use crate::mask::MIN_SECRET_LEN;
 use crate::model::{Format, Input, InputType, Recipe};
 
 /// Checks one value against its input declaration.
@@ -184,7 +186,8 @@ pub struct EnvValues {
 
 /// Reads the declared variables from `lookup` (the process), then `dotenv`, then defaults.
 /// `placeholders` stands in for unset variables under replay and dry runs, where real values are
-/// never needed: the value becomes `<NAME>`, as recorded fixtures have it for secrets.
+/// never needed: the value becomes `<NAME>`, as recorded fixtures have it for secrets. A secret
+/// that is set must be at least [`MIN_SECRET_LEN`] characters long, so masking it stays reliable.
 pub fn resolve_env(
     recipe: &Recipe,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -196,9 +199,10 @@ pub fn resolve_env(
     for var in &recipe.env {
         let name = &var.name.text;
         let value = lookup(name).or_else(|| dotenv.get(name).cloned()).or_else(|| var.default.clone());
-        let value = match value {
-            Some(value) => value,
-            None if placeholders => placeholder(name),
+        // Only a real value is checked for length; a placeholder is masked as itself.
+        let (value, real) = match value {
+            Some(value) => (value, true),
+            None if placeholders => (placeholder(name), false),
             None => {
                 let what = if var.secret { "secret environment variable" } else { "environment variable" };
                 let mut message = format!("{what} `{name}` is not set");
@@ -210,7 +214,21 @@ pub fn resolve_env(
                 continue;
             }
         };
-        if var.secret && !value.is_empty() {
+        if var.secret && real {
+            // Never the value itself in a message.
+            let length = value.chars().count();
+            if length == 0 {
+                problems.push(format!("secret environment variable `{name}` is empty"));
+                continue;
+            }
+            if length < MIN_SECRET_LEN {
+                problems.push(format!(
+                    "secret environment variable `{name}` is too short to be masked safely ({length} characters; at least {MIN_SECRET_LEN} needed)"
+                ));
+                continue;
+            }
+        }
+        if var.secret {
             result.secrets.push((name.clone(), value.clone()));
         }
         result.values.insert(name.clone(), value);
@@ -289,5 +307,29 @@ mod tests {
         assert_eq!(env.values["BASE"], "http://x");
         let replay = resolve_env(&recipe, &none, &BTreeMap::new(), true).unwrap();
         assert_eq!(replay.values["TOKEN"], "<TOKEN>");
+        assert_eq!(replay.secrets, vec![("TOKEN".to_owned(), "<TOKEN>".to_owned())]);
+    }
+
+    #[test]
+    fn secrets_must_be_long_enough_to_mask() {
+        let recipe = recipe();
+        let none = |_: &str| None;
+        for placeholders in [false, true] {
+            let problems = resolve_env(&recipe, &none, &parse_dotenv("TOKEN=abcé\n"), placeholders).unwrap_err();
+            assert_eq!(
+                problems,
+                vec!["secret environment variable `TOKEN` is too short to be masked safely (4 characters; at least 6 needed)"]
+            );
+            assert!(!problems[0].contains("abc"));
+            let problems = resolve_env(&recipe, &|name: &str| (name == "TOKEN").then(String::new), &BTreeMap::new(), placeholders);
+            assert_eq!(problems.unwrap_err(), vec!["secret environment variable `TOKEN` is empty"]);
+        }
+        let env = resolve_env(&recipe, &|_: &str| Some("abcdef".to_owned()), &BTreeMap::new(), false).unwrap();
+        assert_eq!(env.secrets, vec![("TOKEN".to_owned(), "abcdef".to_owned())]);
+        // Only secrets are checked: a short ordinary variable is fine.
+        assert_eq!(env.values["BASE"], "abcdef");
+        let env =
+            resolve_env(&recipe, &|name: &str| (name == "BASE").then(|| "x".to_owned()), &parse_dotenv("TOKEN=abcdef"), false).unwrap();
+        assert_eq!(env.values["BASE"], "x");
     }
 }

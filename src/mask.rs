@@ -4,19 +4,52 @@
 //! occurrence with `<NAME>`, the same placeholder replay uses, so masked requests and recorded
 //! fixtures agree. Credential headers are masked whole even when their value holds no declared
 //! secret.
+//!
+//! A secret rarely travels only as its raw text, so each one is masked in these forms too, all
+//! replaced by the same `<NAME>`:
+//!
+//! - URL-encoded, as a form value, a percent-encoded path segment, and the way the `url` crate
+//!   writes it into a path and a query;
+//! - its standard base64 encoding, with and without `=` padding;
+//! - JSON-escaped, as `serde_json` writes it inside a string (`"`, `\` and control characters
+//!   escaped), and with every `/` written `\/` as other JSON emitters do;
+//! - when the secret is itself standard base64 of UTF-8 `user:password` text (HTTP basic
+//!   credentials, such as `MYKAARMA_BASIC_AUTH`), the decoded `user:password` and the password
+//!   alone, each again in the URL and JSON forms.
+//!
+//! Derived forms shorter than [`MIN_SECRET_LEN`] characters are not masked: they would hide
+//! ordinary text and protect little. The longest forms are replaced first, so a secret that holds
+//! another one masks whole. [`Masker::excerpt`] masks before it cuts, so a secret straddling the
+//! cut never leaks its first characters; cut texts must go through it, never be cut then masked.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde_json::Value as Json;
 
 use crate::http::RequestSpec;
 
+/// The shortest secret value, and the shortest derived form of one, that masking handles.
+pub const MIN_SECRET_LEN: usize = 6;
+
 const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
 
-#[derive(Debug, Clone, Default)]
+const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+#[derive(Clone, Default)]
 pub struct Masker {
     /// (placeholder, value), longest value first so overlapping secrets mask fully.
     secrets: Vec<(String, String)>,
+}
+
+/// Never prints the values: only the placeholders.
+impl fmt::Debug for Masker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&str> = self.secrets.iter().map(|(placeholder, _)| placeholder.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        f.debug_struct("Masker").field("secrets", &names).field("forms", &self.secrets.len()).finish()
+    }
 }
 
 impl Masker {
@@ -25,21 +58,8 @@ impl Masker {
             .iter()
             .filter(|(_, value)| !value.is_empty())
             .flat_map(|(name, value)| {
-                // A secret sent in a URL appears encoded there.
-                let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-                let path = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string();
-                let mut variants = vec![value.clone(), form, path];
-                // The forms the `url` crate itself writes into a path and a query.
-                if let Ok(mut url) = url::Url::parse("http://host/") {
-                    url.set_path(value);
-                    variants.push(url.path().trim_start_matches('/').to_owned());
-                    url.set_query(Some(value));
-                    variants.extend(url.query().map(str::to_owned));
-                }
-                variants.retain(|variant| !variant.is_empty());
-                variants.sort();
-                variants.dedup();
-                variants.into_iter().map(move |variant| (crate::inputs::placeholder(name), variant))
+                let placeholder = crate::inputs::placeholder(name);
+                forms(value).into_iter().map(move |form| (placeholder.clone(), form))
             })
             .collect();
         secrets.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
@@ -54,6 +74,16 @@ impl Masker {
             }
         }
         out
+    }
+
+    /// `text` masked, then cut to at most `max_chars` characters, with `...` appended when cut.
+    /// Masking first means a secret straddling the cut is never shown in part.
+    pub fn excerpt(&self, text: &str, max_chars: usize) -> String {
+        let masked = self.text(text);
+        match masked.char_indices().nth(max_chars) {
+            Some((end, _)) => format!("{}...", &masked[..end]),
+            None => masked,
+        }
     }
 
     pub fn json(&self, value: &Json) -> Json {
@@ -114,6 +144,105 @@ fn is_placeholder_only(value: &str) -> bool {
     value.contains('<') && value.contains('>')
 }
 
+/// Every form of one secret value that masking replaces, without duplicates.
+fn forms(value: &str) -> Vec<String> {
+    let long_enough = |text: &str| text.chars().count() >= MIN_SECRET_LEN;
+    let encoded = base64_encode(value.as_bytes());
+    let unpadded = encoded.trim_end_matches('=').to_owned();
+    let mut derived = vec![encoded, unpadded];
+    if let Some(credentials) = basic_credentials(value) {
+        if let Some((_, password)) = credentials.split_once(':') {
+            derived.push(password.to_owned());
+        }
+        derived.push(credentials);
+    }
+    derived.retain(|text| long_enough(text));
+    let mut forms: Vec<String> = std::iter::once(value.to_owned())
+        .chain(derived)
+        .flat_map(|text| encodings(&text))
+        .filter(|form| form == value || long_enough(form))
+        .collect();
+    forms.retain(|form| !form.is_empty());
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// `text` as it is, and as URLs and JSON strings carry it.
+fn encodings(text: &str) -> Vec<String> {
+    // A secret sent in a URL appears encoded there.
+    let form: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+    let path = percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let json = json_escape(text);
+    let mut variants = vec![text.replace('/', "\\/"), json.replace('/', "\\/"), json, form, path, text.to_owned()];
+    // The forms the `url` crate itself writes into a path and a query.
+    if let Ok(mut url) = url::Url::parse("http://host/") {
+        url.set_path(text);
+        variants.push(url.path().trim_start_matches('/').to_owned());
+        url.set_query(Some(text));
+        variants.extend(url.query().map(str::to_owned));
+    }
+    variants
+}
+
+/// `text` as `serde_json` writes it between the quotes of a string.
+fn json_escape(text: &str) -> String {
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    quoted.strip_prefix('"').and_then(|inner| inner.strip_suffix('"')).unwrap_or(&quoted).to_owned()
+}
+
+/// The `user:password` text a secret holds when it is standard base64 of HTTP basic credentials.
+fn basic_credentials(value: &str) -> Option<String> {
+    let text = String::from_utf8(base64_decode(value)?).ok()?;
+    (text.contains(':') && !text.contains(char::is_control)).then_some(text)
+}
+
+/// Standard base64 (RFC 4648 alphabet), padded with `=`.
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let byte = |i: usize| usize::from(chunk.get(i).copied().unwrap_or(0));
+        let group = (byte(0) << 16) | (byte(1) << 8) | byte(2);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(BASE64_ALPHABET[(group >> (18 - 6 * i)) & 0x3F]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Decodes standard base64, padded or not; `None` when `text` is not base64.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let data = text.strip_suffix("==").or_else(|| text.strip_suffix('=')).unwrap_or(text);
+    let padded = data.len() != text.len();
+    if data.is_empty() || data.len() % 4 == 1 || (padded && text.len() % 4 != 0) {
+        return None;
+    }
+    let sextet = |c: u8| -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    };
+    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 2);
+    for chunk in data.as_bytes().chunks(4) {
+        let mut group = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            group |= sextet(c)? << (18 - 6 * i);
+        }
+        // A chunk of n characters carries n - 1 bytes.
+        out.extend_from_slice(&group.to_be_bytes()[1..chunk.len()]);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +267,100 @@ mod tests {
         let masked = masker.headers(&headers);
         assert_eq!(masked["authorization"], "<redacted>");
         assert_eq!(masked["accept"], "x");
+    }
+
+    #[test]
+    fn masks_base64_padded_and_unpadded() {
+        let masker = Masker::new(&[("KEY".into(), "s3cr3t-val".into())]);
+        assert_eq!(masker.text("Basic czNjcjN0LXZhbA=="), "Basic <KEY>");
+        assert_eq!(masker.text("token=czNjcjN0LXZhbA&x=1"), "token=<KEY>&x=1");
+        // Padding percent-encoded in a query.
+        assert_eq!(masker.text("token=czNjcjN0LXZhbA%3D%3D"), "token=<KEY>");
+    }
+
+    #[test]
+    fn masks_json_escaped_forms() {
+        let masker = Masker::new(&[("KEY".into(), "ab/cd/ef".into())]);
+        assert_eq!(masker.text(r#"{"key":"ab\/cd\/ef"}"#), r#"{"key":"<KEY>"}"#);
+        let masker = Masker::new(&[("KEY".into(), r#"pa"ss\w/rd"#.into())]);
+        let written = serde_json::to_string(&serde_json::json!({ "key": r#"pa"ss\w/rd"# })).unwrap();
+        assert_eq!(masker.text(&written), r#"{"key":"<KEY>"}"#);
+        assert_eq!(masker.text(r#"{"key":"pa\"ss\\w\/rd"}"#), r#"{"key":"<KEY>"}"#);
+        // A base64 secret holds `/`, which some emitters escape.
+        let masker = Masker::new(&[("AUTH".into(), "bXl1c2VyOmh1bnRlcjIyL3B3".into())]);
+        assert_eq!(masker.text(r#""auth":"bXl1c2VyOmh1bnRlcjIyL3B3""#), r#""auth":"<AUTH>""#);
+        assert_eq!(masker.text(r#""pw":"hunter22\/pw""#), r#""pw":"<AUTH>""#);
+    }
+
+    #[test]
+    fn masks_decoded_basic_credentials_and_the_password_alone() {
+        // base64 of `myuser:hunter22/pw`, as `MYKAARMA_BASIC_AUTH` holds it.
+        let masker = Masker::new(&[("MYKAARMA_BASIC_AUTH".into(), "bXl1c2VyOmh1bnRlcjIyL3B3".into())]);
+        assert_eq!(masker.text("Basic bXl1c2VyOmh1bnRlcjIyL3B3"), "Basic <MYKAARMA_BASIC_AUTH>");
+        assert_eq!(masker.text("login myuser:hunter22/pw failed"), "login <MYKAARMA_BASIC_AUTH> failed");
+        assert_eq!(masker.text("password=hunter22/pw"), "password=<MYKAARMA_BASIC_AUTH>");
+        assert_eq!(masker.text("password=hunter22%2Fpw"), "password=<MYKAARMA_BASIC_AUTH>");
+        // The user name alone is not a secret.
+        assert_eq!(masker.text("user myuser"), "user myuser");
+    }
+
+    #[test]
+    fn skips_derived_forms_shorter_than_the_minimum() {
+        // base64 of `user:abc`: the password is too short to mask alone, the pair is not.
+        let masker = Masker::new(&[("AUTH".into(), "dXNlcjphYmM=".into())]);
+        assert_eq!(masker.text("user:abc"), "<AUTH>");
+        assert_eq!(masker.text("abc and cab"), "abc and cab");
+        // A short value still masks as itself, but none of its short encodings.
+        let masker = Masker::new(&[("PIN".into(), "a b".into())]);
+        assert_eq!(masker.text("a b a+b YSBi"), "<PIN> a+b YSBi");
+    }
+
+    #[test]
+    fn leaves_text_without_secrets_unchanged() {
+        let masker = Masker::new(&[("AUTH".into(), "bXl1c2VyOmh1bnRlcjIyL3B3".into()), ("KEY".into(), "s3cr3t-val".into())]);
+        let text = r#"{"status":"ok","items":[1,2,3],"url":"https:\/\/example.test\/a?b=c%20d","basic":"dXNlcjpvdGhlcg=="}"#;
+        assert_eq!(masker.text(text), text);
+        assert_eq!(masker.excerpt(text, 1000), text);
+        assert_eq!(Masker::default().text(text), text);
+    }
+
+    #[test]
+    fn excerpt_masks_before_cutting() {
+        let masker = Masker::new(&[("TOKEN".into(), "abcdefghij".into())]);
+        // The secret straddles the cut at 6 characters: cutting first would show `ab`.
+        let cut = masker.excerpt("xxxxabcdefghij yy", 6);
+        assert_eq!(cut, "xxxx<T...");
+        assert!(!cut.contains("ab"));
+        assert_eq!(masker.excerpt("xxxxabcdefghij yy", 100), "xxxx<TOKEN> yy");
+        assert_eq!(masker.excerpt("xxxxabcdefghij yy", 14), "xxxx<TOKEN> yy");
+        assert_eq!(masker.excerpt("xxxxabcdefghij yy", 13), "xxxx<TOKEN> y...");
+        assert_eq!(masker.excerpt("héllo wörld", 4), "héll...");
+        assert_eq!(masker.excerpt("", 0), "");
+    }
+
+    #[test]
+    fn debug_shows_names_not_values() {
+        let masker = Masker::new(&[("TOKEN".into(), "abcdefghij".into())]);
+        let shown = format!("{masker:?}");
+        assert!(shown.contains("<TOKEN>") && !shown.contains("abcdefghij"), "{shown}");
+    }
+
+    #[test]
+    fn base64_round_trips_the_rfc_4648_vectors() {
+        for (plain, encoded) in
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")]
+        {
+            assert_eq!(base64_encode(plain.as_bytes()), encoded);
+            if !plain.is_empty() {
+                assert_eq!(base64_decode(encoded).as_deref(), Some(plain.as_bytes()));
+                assert_eq!(base64_decode(encoded.trim_end_matches('=')).as_deref(), Some(plain.as_bytes()));
+            }
+        }
+        assert_eq!(base64_encode(&[0xfb, 0xff]), "+/8=");
+        for bad in ["", "Z", "Zg=", "Zg===", "Zm9v!", "Zm-v", "Zm9v\n"] {
+            assert_eq!(base64_decode(bad), None, "{bad:?}");
+        }
+        assert_eq!(basic_credentials("ZHJ5LXJ1bjpzZWNyZXQtdmFsdWUtOTk5").as_deref(), Some("dry-run:secret-value-999"));
+        assert_eq!(basic_credentials("s3cr3t-val"), None);
     }
 }
