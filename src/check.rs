@@ -85,6 +85,8 @@ struct Scope<'a> {
     /// Steps visible here, with their actions.
     steps: BTreeMap<&'a str, &'a Action>,
     item: bool,
+    /// Inside `retry.until`: the attempt's `response`.
+    response: bool,
 }
 
 struct Checker<'a> {
@@ -100,6 +102,7 @@ fn check(recipe: &Recipe, engine: &Engine) -> Vec<Diagnostic> {
         vars: BTreeSet::new(),
         steps: BTreeMap::new(),
         item: false,
+        response: false,
     };
     for input in &recipe.inputs {
         if let Some(default) = &input.default
@@ -115,6 +118,9 @@ fn check(recipe: &Recipe, engine: &Engine) -> Vec<Diagnostic> {
     }
     for (_, header) in &recipe.http.headers {
         checker.template_string(header, &scope);
+    }
+    if let Some(until) = recipe.http.retry.as_ref().and_then(|retry| retry.until.as_ref()) {
+        checker.with_response(&mut scope, |checker, scope| checker.template_string(until, scope));
     }
     let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
     for step in &recipe.steps {
@@ -155,6 +161,9 @@ impl<'a> Checker<'a> {
                 }
                 if let Some(body) = &request.body {
                     self.template_string(body, scope);
+                }
+                if let Some(until) = request.retry.as_ref().and_then(|retry| retry.until.as_ref()) {
+                    self.with_response(scope, |checker, scope| checker.template_string(until, scope));
                 }
             }
             Action::Filter(filter) => {
@@ -209,6 +218,12 @@ impl<'a> Checker<'a> {
         scope.item = true;
         check(self, scope);
         scope.item = false;
+    }
+
+    fn with_response(&mut self, scope: &mut Scope<'a>, check: impl FnOnce(&mut Self, &Scope<'a>)) {
+        scope.response = true;
+        check(self, scope);
+        scope.response = false;
     }
 
     fn template(&mut self, template: &Template, scope: &Scope) {
@@ -286,6 +301,8 @@ impl<'a> Checker<'a> {
             }
             "item" if scope.item => None,
             "item" => Some(("`item` is only defined in `where`, `describe` and `by`".into(), None)),
+            "response" if scope.response => None,
+            "response" => Some(("`response` is only defined in `retry.until`".into(), None)),
             other if self.engine.is_global(other) => None,
             other => Some((
                 format!("unknown variable `{other}`"),

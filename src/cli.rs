@@ -2,7 +2,13 @@
 //! exit code. This is the only module that prints.
 //!
 //! Exit codes: 0 success; 1 the run failed (a step failed, a replay differed); 2 usage error
-//! (bad arguments, inputs or environment, unreadable files); 3 the recipe is invalid.
+//! (bad arguments, inputs or environment, unreadable or unwritable files); 3 the recipe is
+//! invalid; 4 a side effect happened but the run did not finish; 5 a non-idempotent request's
+//! outcome is unknown.
+//!
+//! Every output path and flag combination is checked before the first request. Printing never
+//! panics: a closed pipe or a full disk on stdout is an error and an exit code; stderr is best
+//! effort (there is nowhere left to report its failure).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
@@ -15,7 +21,7 @@ use serde_json::Value as Json;
 use crate::check::{LoadError, Plan, load};
 use crate::fixture::Fixture;
 use crate::inputs::parse_dotenv;
-use crate::run::run;
+use crate::run::{Effect, Event, run};
 use crate::session::{Mode, Options, prepare};
 use crate::transport::Strictness;
 
@@ -23,6 +29,8 @@ pub const SUCCESS: u8 = 0;
 pub const RUN_FAILED: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const INVALID_RECIPE: u8 = 3;
+pub const SIDE_EFFECT: u8 = 4;
+pub const IN_DOUBT: u8 = 5;
 
 #[derive(Parser)]
 #[command(name = "recipe", version, about = "Run declarative HTTP workflows, checked before they send anything")]
@@ -59,11 +67,26 @@ enum ReportFormat {
     Junit,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RunReportFormat {
+    Json,
+}
+
 #[derive(clap::Args)]
 struct ReportArgs {
-    /// Write a report in this format (`json`; `junit` for `recipe test`).
+    /// Write a report in this format.
     #[arg(long, value_enum, requires = "report_file")]
     report: Option<ReportFormat>,
+    /// Where to write the report.
+    #[arg(long, value_name = "FILE", requires = "report")]
+    report_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct RunReportArgs {
+    /// Write a report of the run in this format.
+    #[arg(long, value_enum, requires = "report_file")]
+    report: Option<RunReportFormat>,
     /// Where to write the report.
     #[arg(long, value_name = "FILE", requires = "report")]
     report_file: Option<PathBuf>,
@@ -103,8 +126,16 @@ struct RunArgs {
     /// Print every rendered request (secrets masked) instead of sending it.
     #[arg(long, conflicts_with = "record")]
     dry_run: bool,
+    /// A time limit for the whole run, e.g. `30s` or `2m`: no request starts after it, and a
+    /// request's timeout is cut to what is left.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    max_time: Option<std::time::Duration>,
     #[command(flatten)]
-    report: ReportArgs,
+    report: RunReportArgs,
+}
+
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    crate::decode::parse_duration(text).ok_or_else(|| format!("invalid duration `{text}`: write `500ms`, `30s` or `2m`"))
 }
 
 pub fn main() -> ExitCode {
@@ -121,15 +152,17 @@ pub fn main() -> ExitCode {
         Command::Test(args) => test_command(&args),
         Command::Serve { fixtures, port } => serve_command(&fixtures, port),
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&crate::model::schema()).unwrap_or_default());
-            SUCCESS
+            match out(&serde_json::to_string_pretty(&crate::model::schema()).unwrap_or_default()) {
+                Ok(()) => SUCCESS,
+                Err(error) => usage_error(&format!("cannot write to stdout: {error}")),
+            }
         }
     };
     ExitCode::from(code)
 }
 
 fn usage_error(message: &str) -> u8 {
-    eprintln!("error: {message}");
+    say(&format!("error: {message}"));
     USAGE
 }
 
@@ -137,7 +170,7 @@ fn load_plan(file: &Path) -> Result<Plan, u8> {
     load(file).map_err(|error| match error {
         LoadError::Io(message) => usage_error(&message),
         LoadError::Invalid(report) => {
-            eprintln!("{report}");
+            say(&format!("{report}"));
             INVALID_RECIPE
         }
     })
@@ -147,7 +180,7 @@ fn check_command(files: &[PathBuf]) -> u8 {
     let mut worst = SUCCESS;
     for file in files {
         match load_plan(file) {
-            Ok(plan) => eprintln!("{}: ok ({} steps)", file.display(), plan.recipe().steps.len()),
+            Ok(plan) => say(&format!("{}: ok ({} steps)", file.display(), plan.recipe().steps.len())),
             Err(code) => worst = worst.max(code),
         }
     }
@@ -174,11 +207,11 @@ fn serve_command(files: &[PathBuf], port: u16) -> u8 {
     runtime.block_on(async {
         match crate::serve::start(fixtures, port).await {
             Ok(server) => {
-                eprintln!("serving {} recorded request(s) on http://{}", listing.len(), server.address);
+                say(&format!("serving {} recorded request(s) on http://{}", listing.len(), server.address));
                 for (request, count) in &listing {
-                    eprintln!("  {request}{}", if *count > 1 { format!(" (x{count})") } else { String::new() });
+                    say(&format!("  {request}{}", if *count > 1 { format!(" (x{count})") } else { String::new() }));
                 }
-                eprintln!("try: MYKAARMA_BASE_URL=http://{} recipe run recipes/draft.yaml ...", server.address);
+                say(&format!("try: MYKAARMA_BASE_URL=http://{} recipe run recipes/draft.yaml ...", server.address));
                 let _ = tokio::signal::ctrl_c().await;
                 SUCCESS
             }
@@ -213,12 +246,57 @@ fn dotenv(path: Option<&Path>) -> Result<BTreeMap<String, String>, String> {
     }
 }
 
+/// Writes to stdout; a closed pipe or a full disk is an error, never a panic.
+fn out(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        stdout.write_all(b"\n")?;
+    }
+    stdout.flush()
+}
+
+/// Writes to stderr, best effort: if stderr itself is gone there is nowhere to say so.
+fn say(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// Checks, before anything is sent, that a file can be written at `path`: not a folder, and in
+/// a folder that exists (it is created) and accepts new files.
+fn writable(path: &Path, what: &str) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!("{what} `{}` is a folder; give a file path", path.display()));
+    }
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs_err::create_dir_all(folder).map_err(|error| format!("{what} `{}` cannot be written: {error}", path.display()))?;
+    let probe = folder.join(format!(".recipe-probe-{}", std::process::id()));
+    fs_err::write(&probe, b"").map_err(|error| format!("{what} `{}` cannot be written: {error}", path.display()))?;
+    let _ = fs_err::remove_file(&probe);
+    Ok(())
+}
+
+/// Where a failed recording goes when the target already holds a good fixture.
+fn failed_path(path: &Path) -> PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!("{stem}.failed.yaml"))
+}
+
 fn run_command(args: &RunArgs) -> u8 {
     let plan = match load_plan(&args.file) {
         Ok(plan) => plan,
         Err(code) => return code,
     };
     let prepared = (|| {
+        // Every output must be writable before the first request: a run that created something
+        // must not fail afterwards for want of a folder.
+        if let Some(path) = &args.record {
+            writable(path, "the fixture")?;
+        }
+        if let Some(path) = &args.report.report_file {
+            writable(path, "the report file")?;
+        }
         let mode = match (&args.replay, &args.record, args.dry_run) {
             (Some(path), _, _) => Mode::Replay(Fixture::read(path)?, Strictness::Exact),
             (None, Some(_), _) => Mode::Record,
@@ -232,12 +310,12 @@ fn run_command(args: &RunArgs) -> u8 {
         Err(message) => return usage_error(&message),
     };
     let lookup = |name: &str| std::env::var(name).ok();
-    let options = Options { vars, vars_file, dotenv, lookup: &lookup, mode, dry_run: args.dry_run };
+    let options = Options { vars, vars_file, dotenv, lookup: &lookup, mode, dry_run: args.dry_run, max_time: args.max_time, clock: None };
     let mut session = match prepare(&plan, options) {
         Ok(session) => session,
         Err(problems) => {
             for problem in &problems {
-                eprintln!("error: {problem}");
+                say(&format!("error: {problem}"));
             }
             return USAGE;
         }
@@ -246,33 +324,65 @@ fn run_command(args: &RunArgs) -> u8 {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let result =
-        runtime.block_on(run(&plan, &session.params, &mut session.transport, &mut |step| eprintln!("{}", crate::report::progress(step))));
+    let result = runtime.block_on(run(&plan, &session.params, &mut session.transport, &mut |event| match event {
+        Event::Step(step) => say(&crate::report::progress(step)),
+        Event::Retrying { attempt, wait, why, server_asked, .. } => say(&crate::report::retrying(attempt, wait, why, server_asked)),
+    }));
+    // From here on, a failure to write must not hide what the run did: keep the worst code.
+    let mut code = SUCCESS;
     if let (Some(path), Some(fixture)) = (&args.record, session.fixture(None)) {
-        match fixture.write(path) {
-            Ok(()) => eprintln!("recorded {} exchange(s) to {}", fixture.exchanges.len(), path.display()),
-            Err(message) => return usage_error(&format!("cannot write the fixture: {message}")),
+        // A failed run never replaces a good fixture: it goes beside it.
+        let target = if !result.ok && path.exists() { failed_path(path) } else { path.clone() };
+        match fixture.write(&target) {
+            Ok(()) if target == *path => say(&format!("recorded {} exchange(s) to {}", fixture.exchanges.len(), path.display())),
+            Ok(()) => say(&format!(
+                "the run failed: recorded it to {} and kept the previous fixture {}",
+                target.display(),
+                path.display()
+            )),
+            Err(message) => {
+                say(&format!("error: cannot write the fixture: {message}"));
+                code = USAGE;
+            }
         }
     }
-    if let (Some(format), Some(path)) = (args.report.report, &args.report.report_file) {
-        if format == ReportFormat::Junit {
-            return usage_error("`--report junit` is for `recipe test`; `recipe run` writes `--report json`");
-        }
+    if let Some(path) = &args.report.report_file {
         let json = serde_json::to_string_pretty(&result).unwrap_or_default();
         if let Err(error) = fs_err::write(path, json + "\n") {
-            return usage_error(&error.to_string());
+            say(&format!("error: cannot write the report: {error}"));
+            code = USAGE;
         }
     }
     if args.dry_run {
-        print!("{}", crate::report::dry_run(&result));
-        return SUCCESS;
+        if let Err(error) = out(&crate::report::dry_run(&result)) {
+            say(&format!("error: cannot write the dry run to stdout: {error}"));
+            return RUN_FAILED;
+        }
+        return code;
     }
+    let effect_code = match result.worst_effect() {
+        Some(Effect::InDoubt) => IN_DOUBT,
+        Some(Effect::Created) => SIDE_EFFECT,
+        None => RUN_FAILED,
+    };
     if let Some(message) = crate::report::failure(&result) {
-        eprintln!("{message}");
-        return RUN_FAILED;
+        if let Some(created) = crate::report::side_effects(&result)
+            && let Err(error) = out(&created)
+        {
+            say(&format!("error: cannot write what the run created to stdout: {error}"));
+        }
+        say(&message);
+        return effect_code;
     }
-    println!("{}", crate::report::outputs(&result));
-    SUCCESS
+    if let Some(line) = crate::report::completion(&result) {
+        say(&line);
+    }
+    if let Err(error) = out(&crate::report::outputs(&result)) {
+        say(&format!("error: cannot write the outputs to stdout: {error}"));
+        // The run did what it was asked; only its outputs are lost.
+        return if result.side_effects.is_empty() { RUN_FAILED } else { SIDE_EFFECT };
+    }
+    code
 }
 
 fn test_command(args: &TestArgs) -> u8 {
@@ -290,14 +400,14 @@ fn test_command(args: &TestArgs) -> u8 {
     let mut outcomes = Vec::new();
     for case in &cases {
         let outcome = crate::testing::run(case, args.accept);
-        eprintln!("{}", crate::report::test_outcome(&outcome));
+        say(&format!("{}", crate::report::test_outcome(&outcome)));
         outcomes.push(outcome);
     }
     let passed = outcomes.iter().filter(|o| o.passed()).count();
     let new = outcomes.iter().filter(|o| o.verdict == crate::testing::Verdict::New).count();
-    eprintln!("{passed} passed, {} failed", outcomes.len() - passed);
+    say(&format!("{passed} passed, {} failed", outcomes.len() - passed));
     if new > 0 {
-        eprintln!("hint: {new} new case(s) have no snapshot; review them and run `recipe test --accept`");
+        say(&format!("hint: {new} new case(s) have no snapshot; review them and run `recipe test --accept`"));
     }
     if let (Some(format), Some(path)) = (args.report.report, &args.report.report_file) {
         let text = match format {

@@ -10,7 +10,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::http::{RequestSpec, ResponseData};
+use crate::http::{Hop, RequestSpec, ResponseData};
+use crate::transport::Failure;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,7 +36,15 @@ pub struct Exchange {
     /// The id of the step that sent the request.
     pub step: String,
     pub request: RequestSpec,
-    pub response: ResponseData,
+    /// Redirects followed before the response.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<Hop>,
+    /// Absent when the attempt failed before a complete response (see `failure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseData>,
+    /// Why the attempt got no usable response: a timeout, a reset, a body too large.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
 }
 
 impl Fixture {

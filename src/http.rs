@@ -96,5 +96,13 @@ impl ResponseData {
     }
 }
 
+/// One redirect followed on the way to a response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hop {
+    pub status: u16,
+    /// Where it pointed (absolute, secrets masked).
+    pub location: String,
+}
+
 /// Headers worth keeping in a recording: the rest are noise (dates, servers, lengths).
 pub const RECORDED_RESPONSE_HEADERS: &[&str] = &["content-type", "location", "retry-after"];

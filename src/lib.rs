@@ -8,6 +8,7 @@
 //! turns those results into output.
 
 pub mod check;
+pub mod clock;
 pub mod cli;
 pub mod decode;
 pub mod diagnostic;

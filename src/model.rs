@@ -148,6 +148,104 @@ pub struct Http {
     /// Per-request timeout, e.g. `30s`, `500ms`, `2m`; 30s when omitted.
     #[schemars(with = "Option<DurationText>")]
     pub timeout: Option<Duration>,
+    /// How long to wait for a connection (TCP and TLS); 10s when omitted.
+    #[schemars(with = "Option<DurationText>")]
+    pub connect_timeout: Option<Duration>,
+    /// How many redirects a `GET` or `HEAD` follows; 5 when omitted, 0 for none. Other methods
+    /// never follow a redirect: the step fails and names the `Location`.
+    #[schemars(range(max = 50))]
+    pub redirects: Option<u32>,
+    /// The largest response body accepted, e.g. `16MiB`, `512KiB` or a number of bytes; 16 MiB
+    /// when omitted. A larger body fails the step and is never kept whole.
+    #[schemars(with = "Option<SizeText>")]
+    pub max_body: Option<u64>,
+    /// The retry policy of every request; a step's own `retry` overrides it field by field.
+    pub retry: Option<Retry>,
+}
+
+/// A size such as `16MiB`, `512KiB`, `2MB` or a number of bytes.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub enum SizeText {
+    Bytes(#[schemars(range(min = 1))] u64),
+    Text(#[schemars(regex(pattern = r"^[0-9]+ ?(B|KB|KiB|MB|MiB|GB|GiB)$"))] String),
+}
+
+/// When and how a request is sent again. Every field is optional; the defaults are
+/// `attempts: 3, delay: 200ms, max_delay: 10s, backoff: exponential, jitter: true,
+/// on: [connect, reset, timeout, 429, 502, 503, 504], max_elapsed: 60s`.
+///
+/// A `POST` or `PATCH` is sent again only when nothing reached the server (a connect failure,
+/// or a connection closed before the request was written) or the server said it did not
+/// process it (429, or 503 with `Retry-After`), unless `unsafe: true`.
+#[derive(Debug, Clone, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Retry {
+    /// How many times the request may be sent in all (1 means no retry).
+    #[schemars(range(min = 1, max = 100))]
+    pub attempts: Option<u32>,
+    /// The wait before the first retry.
+    #[schemars(with = "Option<DurationText>")]
+    pub delay: Option<Duration>,
+    /// The longest wait; a `Retry-After` asking for more fails the step.
+    #[schemars(with = "Option<DurationText>")]
+    pub max_delay: Option<Duration>,
+    /// How the wait grows: `exponential` (doubles), `linear` or `constant`.
+    pub backoff: Option<Backoff>,
+    /// Spread the waits randomly between half and all of the computed delay.
+    pub jitter: Option<bool>,
+    /// What is retried: failure kinds (`connect`, `reset`, `timeout`, `body`) and status codes.
+    #[schemars(with = "Option<Vec<RetryOnText>>")]
+    pub on: Option<Vec<RetryOn>>,
+    /// No retry starts once this much time has passed since the first attempt.
+    #[schemars(with = "Option<DurationText>")]
+    pub max_elapsed: Option<Duration>,
+    /// A condition on `response` (`status`, `headers`, `body`): while it is false, the request is
+    /// sent again (polling).
+    pub until: Option<TemplateString>,
+    /// Allow retrying a `POST` or `PATCH` whatever happened. Only for requests that are safe to
+    /// repeat (the API deduplicates them).
+    #[schemars(rename = "unsafe")]
+    pub allow_unsafe: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Backoff {
+    Exponential,
+    Linear,
+    Constant,
+}
+
+/// One thing a retry policy retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryOn {
+    /// No connection: refused, DNS, TLS, connect timeout.
+    Connect,
+    /// The connection broke before a response arrived.
+    Reset,
+    /// No (complete) response within the timeout.
+    Timeout,
+    /// The body was cut short or could not be decoded.
+    Body,
+    Status(u16),
+}
+
+/// A failure kind or a status code.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub enum RetryOnText {
+    Status(#[schemars(range(min = 100, max = 599))] u16),
+    Kind(RetryKindText),
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryKindText {
+    Connect,
+    Reset,
+    Timeout,
+    Body,
 }
 
 /// A duration such as `30s`, `500ms` or `2m`.
@@ -223,6 +321,18 @@ pub struct Request {
     pub body: Option<TemplateString>,
     #[schemars(with = "Option<DurationText>")]
     pub timeout: Option<Duration>,
+    /// This request's retry policy, over `http.retry` field by field.
+    pub retry: Option<Retry>,
+    /// Whether sending the request twice is harmless. By default every method but `POST` and
+    /// `PATCH` is; say `true` for a `POST` that only reads (a search), so that it is retried like
+    /// a `GET` and not reported as a side effect.
+    pub idempotent: Option<bool>,
+}
+
+impl Request {
+    pub fn is_idempotent(&self) -> bool {
+        self.idempotent.unwrap_or_else(|| self.method.is_idempotent())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
@@ -246,6 +356,12 @@ impl Method {
             Method::Delete => "DELETE",
             Method::Head => "HEAD",
         }
+    }
+
+    /// Whether sending the request twice may do something twice (RFC 9110 9.2.2: `POST` and
+    /// `PATCH` are not idempotent).
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, Method::Post | Method::Patch)
     }
 }
 

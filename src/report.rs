@@ -9,17 +9,19 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::http::RequestSpec;
-use crate::run::{RunResult, Status, StepResult};
+use crate::run::{Attempt, Cause, Effect, RunResult, Status, StepResult};
 use crate::testing::{Outcome, Verdict};
 
 /// One progress line (and the reason, indented, when there is one).
 pub fn progress(step: &StepResult) -> String {
-    let label = match step.status {
-        Status::Ok => "ok",
-        Status::Skipped => "skipped",
-        Status::FailedOptional => "failed (optional, continuing)",
-        Status::Failed => "FAILED",
-        Status::NotSent => "not sent",
+    let label = match (step.status, step.cause) {
+        (Status::Ok, _) => "ok",
+        (Status::Skipped, _) => "skipped",
+        (Status::FailedOptional, Some(Cause::Render)) => "failed to render (optional, continuing)",
+        (Status::FailedOptional, _) => "failed (optional, continuing)",
+        (Status::Failed, _) if step.effect == Some(Effect::InDoubt) => "IN DOUBT",
+        (Status::Failed, _) => "FAILED",
+        (Status::NotSent, _) => "not sent",
     };
     let action = match &step.request {
         Some(request) => {
@@ -28,7 +30,14 @@ pub fn progress(step: &StepResult) -> String {
         }
         None => step.kind.to_owned(),
     };
-    let mut line = format!("{label:>7} {:<12} {action} ({}ms)", step.id, step.duration.as_millis());
+    let attempts = if step.attempts.len() > 1 { format!(", {} attempts", step.attempts.len()) } else { String::new() };
+    let mut line = format!("{label:>7} {:<12} {action} ({}ms{attempts})", step.id, step.duration.as_millis());
+    if let Some(last) = step.attempts.last()
+        && !last.redirects.is_empty()
+    {
+        let chain: Vec<String> = last.redirects.iter().map(|hop| format!("{} -> {}", hop.status, hop.location)).collect();
+        let _ = write!(line, "\n        redirected: {}", chain.join(", "));
+    }
     if let Some(reason) = &step.reason {
         for (index, text) in reason.lines().enumerate() {
             let lead = if index == 0 { "        " } else { "          " };
@@ -41,15 +50,79 @@ pub fn progress(step: &StepResult) -> String {
     line
 }
 
-/// The closing line on stderr when a run failed.
+/// The line shown while a retry waits.
+pub fn retrying(attempt: &Attempt, wait: std::time::Duration, why: &str, server_asked: bool) -> String {
+    let source = if server_asked { " (Retry-After)" } else { "" };
+    format!("        attempt {}: {why}; retrying in {}{source}", attempt.number, crate::run::retry::seconds(wait))
+}
+
+/// The closing line of a run that succeeded past failed optional steps: nothing degrades silently.
+pub fn completion(result: &RunResult) -> Option<String> {
+    if !result.ok || result.optional_failures.is_empty() {
+        return None;
+    }
+    let (render, other): (Vec<_>, Vec<_>) = result.optional_failures.iter().partition(|f| f.error_kind == Some(Cause::Render));
+    let names = |list: &[&crate::run::OptionalFailure]| list.iter().map(|f| f.step.as_str()).collect::<Vec<_>>().join(", ");
+    let mut parts = Vec::new();
+    if !other.is_empty() {
+        parts.push(format!("{} optional step{} failed: {}", other.len(), plural(other.len()), names(&other)));
+    }
+    if !render.is_empty() {
+        parts.push(format!(
+            "{} optional step{} could not be rendered (a recipe or data problem, not the API's): {}",
+            render.len(),
+            plural(render.len()),
+            names(&render)
+        ));
+    }
+    Some(format!("completed; {}", parts.join("; ")))
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// The closing lines on stderr when a run failed.
 pub fn failure(result: &RunResult) -> Option<String> {
     if result.ok {
         return None;
     }
-    if let Some(step) = result.steps.iter().find(|s| s.status == Status::Failed) {
-        return Some(format!("error: the run failed at step `{}` ({})", step.id, step.location));
+    let mut message = if let Some(step) = result.steps.iter().find(|s| s.status == Status::Failed) {
+        format!("error: the run failed at step `{}` ({})", step.id, step.location)
+    } else {
+        format!("error: {}", result.error.as_deref().unwrap_or("the run failed"))
+    };
+    for effect in &result.side_effects {
+        let _ = match effect.effect {
+            Effect::Created => write!(
+                message,
+                "\nnote: step `{}` already created something ({} {} -> {}); its outputs and response are on stdout: do not simply run again",
+                effect.step,
+                effect.method,
+                effect.url,
+                effect.status.map_or_else(|| "?".to_owned(), |s| s.to_string())
+            ),
+            Effect::InDoubt => write!(
+                message,
+                "\nnote: step `{}` ({} {}) may have been created: its outcome is unknown; check before running again",
+                effect.step, effect.method, effect.url
+            ),
+        };
     }
-    result.error.as_ref().map(|error| format!("error: {error}"))
+    Some(message)
+}
+
+/// What a failed run that had side effects prints on stdout, so nothing it created is lost.
+pub fn side_effects(result: &RunResult) -> Option<String> {
+    if result.ok || result.side_effects.is_empty() {
+        return None;
+    }
+    let value = serde_json::json!({
+        "completed": false,
+        "outputs": result.outputs.clone().unwrap_or_default(),
+        "side_effects": result.side_effects,
+    });
+    Some(serde_json::to_string_pretty(&value).unwrap_or_default())
 }
 
 /// The outputs as pretty JSON.

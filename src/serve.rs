@@ -33,7 +33,8 @@ pub struct Server {
 pub async fn start(fixtures: Vec<Fixture>, port: u16) -> Result<Server, String> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|error| format!("cannot listen on 127.0.0.1:{port}: {error}"))?;
     let address = listener.local_addr().map_err(|error| error.to_string())?;
-    let exchanges: Vec<Exchange> = fixtures.into_iter().flat_map(|f| f.exchanges).collect();
+    // Attempts recorded as failures (a timeout, a reset) have no response to serve.
+    let exchanges: Vec<Exchange> = fixtures.into_iter().flat_map(|f| f.exchanges).filter(|e| e.response.is_some()).collect();
     let served = vec![false; exchanges.len()];
     let book = Arc::new(Mutex::new(Book { exchanges, served }));
     tokio::spawn(async move {
@@ -63,7 +64,7 @@ async fn answer(book: Arc<Mutex<Book>>, request: Request<Incoming>) -> Result<Re
         if let Some(i) = chosen {
             book.served[i] = true;
         }
-        chosen.map(|i| book.exchanges[i].response.clone()).ok_or_else(|| {
+        chosen.and_then(|i| book.exchanges[i].response.clone()).ok_or_else(|| {
             let known: Vec<String> = book.exchanges.iter().map(|e| format!("{} {}", e.request.method, e.request.url)).collect();
             known
         })

@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 use crate::check::Plan;
+use crate::clock::Clock;
 use crate::dynamic::Dynamic;
 use crate::fixture::Fixture;
 use crate::inputs::{InputSources, resolve, resolve_env};
 use crate::mask::Masker;
 use crate::run::Params;
 use crate::scrub::Scrub;
-use crate::transport::{Live, Replay, Strictness, Transport};
+use crate::transport::{Backend, Live, Recorder, Replay, Settings, Strictness, Transport};
 
 /// How requests are answered.
 pub enum Mode {
@@ -38,6 +39,10 @@ pub struct Options<'a> {
     pub lookup: &'a dyn Fn(&str) -> Option<String>,
     pub mode: Mode,
     pub dry_run: bool,
+    /// The run's time limit (`--max-time`).
+    pub max_time: Option<std::time::Duration>,
+    /// The clock for retry waits; by default real for live runs and virtual for replays.
+    pub clock: Option<Clock>,
 }
 
 pub struct Session {
@@ -63,23 +68,28 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
     let masker = Masker::new(&env.secrets);
     let recording = &plan.recipe().recording;
     let scrub = Scrub::new(recording.redact.clone(), recording.volatile.clone());
+    let settings = Settings { connect_timeout: plan.recipe().http.connect_timeout };
+    let live = || Live::new(&settings, masker.clone()).map_err(|e| vec![e]);
+    let replaying = matches!(options.mode, Mode::Replay(..) | Mode::Offline);
     let (transport, dynamic) = match options.mode {
         Mode::Replay(fixture, strictness) => {
             let dynamic = Dynamic::replay(fixture.dynamic.clone());
-            (Transport::Replay(Replay::new(fixture, scrub, strictness)), dynamic)
+            (Transport::new(Backend::Replay(Replay::new(fixture, scrub, strictness)), None), dynamic)
         }
-        Mode::Offline => (Transport::Offline, Dynamic::live()),
-        Mode::Live => (Transport::Live(Live::new(None).map_err(|e| vec![e])?), Dynamic::live()),
-        Mode::Record => (Transport::Live(Live::new(Some((masker.clone(), scrub))).map_err(|e| vec![e])?), Dynamic::live()),
+        Mode::Offline => (Transport::new(Backend::Offline, None), Dynamic::live()),
+        Mode::Live => (Transport::new(Backend::Live(live()?), None), Dynamic::live()),
+        Mode::Record => (Transport::new(Backend::Live(live()?), Some(Recorder::new(masker.clone(), scrub))), Dynamic::live()),
     };
-    Ok(Session { params: Params { inputs, env, dry_run: options.dry_run, dynamic }, transport, masker })
+    let clock = options.clock.unwrap_or_else(|| if replaying { Clock::fixed() } else { Clock::real() });
+    let jitter_seed = if clock.is_virtual() { 0 } else { uuid::Uuid::new_v4().as_u64_pair().0 };
+    let params = Params { inputs, env, dry_run: options.dry_run, dynamic, clock, max_time: options.max_time, jitter_seed };
+    Ok(Session { params, transport, masker })
 }
 
 impl Session {
     /// The fixture a recording session captured (inputs and values masked like everything else).
     pub fn fixture(&self, note: Option<String>) -> Option<Fixture> {
-        let Transport::Live(live) = &self.transport else { return None };
-        let exchanges = live.recorded.clone()?;
+        let exchanges = self.transport.recorder.as_ref()?.exchanges.clone();
         Some(Fixture {
             fixture: 1,
             note,
@@ -109,6 +119,8 @@ pub fn replay_case(plan: &Plan, fixture: Fixture) -> Result<crate::run::RunResul
         lookup: &|_| None,
         mode: Mode::Replay(fixture, Strictness::Route),
         dry_run: false,
+        max_time: None,
+        clock: None,
     };
     let mut session = prepare(plan, options)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| vec![e.to_string()])?;

@@ -10,10 +10,11 @@ use std::time::Duration;
 use crate::diagnostic::{Diagnostic, Diagnostics, Span, did_you_mean};
 use crate::jsonpath::Path;
 use crate::model::{
-    Cardinality, EnvVar, Format, Http, Input, InputType, Method, Name, Recipe, Recording, Strategy, Template, TemplateString,
+    Cardinality, EnvVar, Format, Input, InputType, Method, Name, Recipe, Recording, Strategy, Template, TemplateString,
 };
 use crate::template::classify;
 
+mod http;
 mod steps;
 use crate::yaml::{Key, Node, Style, Value};
 
@@ -21,9 +22,10 @@ pub const RECIPE_KEYS: &[&str] = &["recipe", "name", "description", "inputs", "e
 pub const RECORDING_KEYS: &[&str] = &["redact", "volatile"];
 pub const INPUT_KEYS: &[&str] = &["type", "required", "default", "description", "pattern", "enum", "format"];
 pub const ENV_KEYS: &[&str] = &["default", "secret", "description"];
-pub const HTTP_KEYS: &[&str] = &["base_url", "headers", "timeout"];
+pub const HTTP_KEYS: &[&str] = &["base_url", "headers", "timeout", "connect_timeout", "redirects", "max_body", "retry"];
+pub const RETRY_KEYS: &[&str] = &["attempts", "delay", "max_delay", "backoff", "jitter", "on", "max_elapsed", "until", "unsafe"];
 pub const STEP_KEYS: &[&str] = &["id", "description", "when", "optional", "request", "filter", "pick", "set", "expect", "bind"];
-pub const REQUEST_KEYS: &[&str] = &["method", "url", "query", "headers", "json", "form", "body", "timeout"];
+pub const REQUEST_KEYS: &[&str] = &["method", "url", "query", "headers", "json", "form", "body", "timeout", "retry", "idempotent"];
 pub const EXPECT_KEYS: &[&str] = &["status", "json", "api_errors"];
 pub const SELECTION_KEYS: &[&str] = &["from", "items", "entries", "match", "where"];
 pub const FILTER_KEYS: &[&str] = &["expect", "describe"];
@@ -427,15 +429,6 @@ impl Decoder {
             vars.push(EnvVar { name, default, secret, description: self.optional_string(&fields, "description") });
         }
         vars
-    }
-
-    fn http(&mut self, node: &Node) -> Http {
-        let Some(fields) = self.fields(node, "http", &[HTTP_KEYS]) else { return Http::default() };
-        Http {
-            base_url: fields.get("base_url").and_then(|node| self.template_string(node)),
-            headers: fields.get("headers").map(|node| self.string_template_map(node, "headers")).unwrap_or_default(),
-            timeout: fields.get("timeout").and_then(|node| self.duration(node)),
-        }
     }
 }
 

@@ -85,6 +85,8 @@ impl Decoder {
             form: fields.get("form").map(|node| self.template_map(node, "form")),
             body: fields.get("body").and_then(|node| self.template_string(node)),
             timeout: fields.get("timeout").and_then(|node| self.duration(node)),
+            retry: fields.get("retry").and_then(|node| self.retry(node)),
+            idempotent: self.optional_bool(&fields, "idempotent"),
         })
     }
 
@@ -104,7 +106,7 @@ impl Decoder {
         Some(Expect { status, json: self.optional_bool(&fields, "json"), api_errors: self.optional_bool(&fields, "api_errors") })
     }
 
-    fn status(&mut self, node: &Node) -> Option<u16> {
+    pub(super) fn status(&mut self, node: &Node) -> Option<u16> {
         match node.value {
             Value::Int(code) if (100..=599).contains(&code) => u16::try_from(code).ok(),
             _ => {

@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use minijinja::Value as Context;
-use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 use crate::check::Plan;
+use crate::clock::Clock;
 use crate::dynamic::Dynamic;
-
 use crate::http::{RequestSpec, ResponseData};
 use crate::inputs::EnvValues;
 use crate::mask::Masker;
@@ -25,6 +24,10 @@ use crate::template::context;
 use crate::transport::Transport;
 
 mod request;
+mod result;
+pub mod retry;
+
+pub use result::{Attempt, Cause, Effect, OptionalFailure, RunResult, SideEffect, Status, StepResult};
 
 use request::{body_value, send};
 
@@ -38,58 +41,21 @@ pub struct Params {
     pub dry_run: bool,
     /// Where `now()`, `uuid()` and unseeded random picks get their values.
     pub dynamic: Arc<Dynamic>,
+    /// Retry waits and the time limit; virtual under replay.
+    pub clock: Clock,
+    /// The run's time limit (`--max-time`), from the clock's start.
+    pub max_time: Option<Duration>,
+    /// Mixed into retry jitter: random for live runs, 0 for replays.
+    pub jitter_seed: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Ok,
-    Skipped,
-    /// Failed, and the step is optional: the run went on.
-    FailedOptional,
-    Failed,
-    /// A dry run without a fixture: the request was rendered, not sent.
-    NotSent,
-}
-
-/// Everything known about one step after it ran.
-#[derive(Debug, Clone, Serialize)]
-pub struct StepResult {
-    pub id: String,
-    pub kind: &'static str,
-    pub status: Status,
-    /// Why it was skipped, or why it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request: Option<RequestSpec>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub response: Option<ResponseData>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub bindings: BTreeMap<String, Json>,
-    #[serde(rename = "duration_ms", serialize_with = "milliseconds")]
-    pub duration: Duration,
-    /// `file:line` of the step, for error messages.
-    #[serde(skip)]
-    pub location: String,
-}
-
-fn milliseconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_u128(duration.as_millis())
-}
-
-/// The whole run.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunResult {
-    pub ok: bool,
-    pub steps: Vec<StepResult>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outputs: Option<Map<String, Json>>,
-    /// A failure outside any step (outputs, an unused recording).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+/// What the runner reports while it runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// An attempt did not succeed and another follows after `wait`.
+    Retrying { step: &'a str, attempt: &'a Attempt, wait: Duration, why: &'a str, server_asked: bool },
+    /// A step is done.
+    Step(&'a StepResult),
 }
 
 /// The state threaded through the steps.
@@ -114,10 +80,32 @@ impl State<'_> {
     }
 }
 
+/// What a request step sent and got, kept whether the step succeeds or fails.
+#[derive(Debug, Default)]
+struct Trace {
+    request: Option<RequestSpec>,
+    /// The last attempt's response (unmasked; masked when kept in the result).
+    response: Option<ResponseData>,
+    attempts: Vec<Attempt>,
+    effect: Option<Effect>,
+}
+
+/// Why a step's action failed.
+struct StepError {
+    cause: Cause,
+    message: String,
+    trace: Trace,
+}
+
+impl StepError {
+    fn new(cause: Cause, message: impl Into<String>) -> Self {
+        Self { cause, message: message.into(), trace: Trace::default() }
+    }
+}
+
 /// What one step's action produced before binding.
 struct Acted {
-    request: Option<RequestSpec>,
-    response: Option<ResponseData>,
+    trace: Trace,
     warnings: Vec<String>,
     /// The step's result object (`steps.ID`).
     result: Map<String, Json>,
@@ -126,20 +114,20 @@ struct Acted {
     not_sent: bool,
 }
 
-/// Runs the plan through `transport`, calling `on_step` after each step.
-pub async fn run(plan: &Plan, params: &Params, transport: &mut Transport, on_step: &mut dyn FnMut(&StepResult)) -> RunResult {
+/// Runs the plan through `transport`, reporting each retry and each finished step.
+pub async fn run(plan: &Plan, params: &Params, transport: &mut Transport, on_event: &mut dyn FnMut(Event)) -> RunResult {
     let mut state =
         State { plan, params, masker: Masker::new(&params.env.secrets), vars: Map::new(), steps: Map::new(), warnings: BTreeMap::new() };
     let mut results = Vec::new();
     let mut ok = true;
     for step in &plan.recipe().steps {
-        let mut result = run_step(&mut state, step, transport).await;
-        if matches!(transport, Transport::Offline) && matches!(result.status, Status::Failed | Status::FailedOptional) {
+        let mut result = run_step(&mut state, step, transport, on_event).await;
+        if transport.is_offline() && matches!(result.status, Status::Failed | Status::FailedOptional) {
             // A dry run without a fixture has no responses: what depends on them cannot render.
             result.status = Status::NotSent;
             result.reason = result.reason.map(|reason| format!("not rendered without responses: {reason}"));
         }
-        on_step(&result);
+        on_event(Event::Step(&result));
         let fatal = result.status == Status::Failed;
         results.push(result);
         if fatal {
@@ -154,36 +142,52 @@ pub async fn run(plan: &Plan, params: &Params, transport: &mut Transport, on_ste
         error =
             Some(format!("the fixture recorded {} dynamic value(s) the run did not use; re-record the fixture", params.dynamic.unused()));
     }
-    let outputs = if ok && error.is_none() { render_outputs(&state).map_err(|e| error = Some(e)).ok() } else { None };
+    // Outputs render when the run succeeded, and after a side effect whatever happened, so that
+    // what was created is never lost.
+    let effect = results.iter().any(|step| step.effect.is_some());
+    let outputs = if (ok && error.is_none()) || effect {
+        let (outputs, problems) = render_outputs(&state);
+        if !problems.is_empty() && error.is_none() {
+            error = Some(problems.join("\n"));
+        }
+        Some(outputs)
+    } else {
+        None
+    };
     ok = ok && error.is_none();
-    RunResult { ok, steps: results, outputs, error: error.map(|e| state.masker.text(&e)) }
+    RunResult::new(ok, results, outputs, error.map(|e| state.masker.text(&e)))
 }
 
-fn render_outputs(state: &State) -> Result<Map<String, Json>, String> {
+/// Every output that renders, and a message for each that does not.
+fn render_outputs(state: &State) -> (Map<String, Json>, Vec<String>) {
     let context = state.context();
     let engine = &state.plan.engine;
-    state
-        .plan
-        .recipe()
-        .outputs
-        .iter()
-        .map(|(name, template)| {
-            let value = engine.render_tree(template, &context).map_err(|e| format!("cannot render output `{}`: {e}", name.text))?;
-            Ok((name.text.clone(), state.masker.json(&value)))
-        })
-        .collect()
+    let mut outputs = Map::new();
+    let mut problems = Vec::new();
+    for (name, template) in &state.plan.recipe().outputs {
+        match engine.render_tree(template, &context) {
+            Ok(value) => {
+                outputs.insert(name.text.clone(), state.masker.json(&value));
+            }
+            Err(e) => problems.push(format!("cannot render output `{}`: {e}", name.text)),
+        }
+    }
+    (outputs, problems)
 }
 
-async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport) -> StepResult {
+async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_event: &mut dyn FnMut(Event)) -> StepResult {
     let started = Instant::now();
     let location = format!("{}:{}", state.plan.source.name, step.id.span.line);
     let mut result = StepResult {
         id: step.id.text.clone(),
         kind: step.action.keyword(),
         status: Status::Ok,
+        cause: None,
         reason: None,
         request: None,
         response: None,
+        attempts: Vec::new(),
+        effect: None,
         warnings: Vec::new(),
         bindings: BTreeMap::new(),
         duration: Duration::ZERO,
@@ -199,31 +203,23 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport)
                 state.steps.insert(step.id.text.clone(), step_object(step, &Map::new(), "skipped", None));
                 return result;
             }
-            Ok(other) => return fail(state, step, result, format!("`when` must render to true or false, got {}", select::short(&other))),
-            Err(error) => return fail(state, step, result, format!("cannot render `when` ({}): {error}", when.text)),
+            Ok(other) => {
+                let message = format!("`when` must render to true or false, got {}", select::short(&other));
+                return fail(state, step, result, StepError::new(Cause::When, message));
+            }
+            Err(error) => {
+                return fail(state, step, result, StepError::new(Cause::Render, format!("cannot render `when` ({}): {error}", when.text)));
+            }
         }
     }
     // Act.
-    let acted = act(state, step, transport).await;
+    let acted = act(state, step, transport, on_event).await;
     result.duration = started.elapsed();
     let acted = match acted {
         Ok(acted) => acted,
-        Err((message, request, response)) => {
-            result.request = request;
-            let failed = fail(state, step, result, message);
-            // A failed request still shows its status and body to later steps (`steps.ID.status`).
-            if let (Some(response), Some(Json::Object(object))) = (&response, state.steps.get_mut(&step.id.text)) {
-                object.insert("status".into(), Json::from(response.status));
-                object.insert("headers".into(), serde_json::to_value(&response.headers).unwrap_or_default());
-                object.insert("body".into(), body_value(response));
-            }
-            let mut failed = failed;
-            failed.response = response.map(|r| state.masker.response(&r));
-            return failed;
-        }
+        Err(error) => return fail(state, step, result, error),
     };
-    result.request = acted.request;
-    result.response = acted.response.as_ref().map(|r| state.masker.response(r));
+    keep_trace(state, &mut result, acted.trace);
     // API warnings come from response bodies: masked like everything else that is kept.
     let warnings: Vec<String> = acted.warnings.iter().map(|w| state.masker.text(w)).collect();
     result.warnings = warnings.clone();
@@ -248,7 +244,7 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport)
             Err(message) => {
                 restore(&mut state.vars, previous);
                 result.bindings.clear();
-                return fail(state, step, result, format!("cannot bind `{}`: {message}", name.text));
+                return fail(state, step, result, StepError::new(Cause::Bind, format!("cannot bind `{}`: {message}", name.text)));
             }
         }
     }
@@ -262,10 +258,28 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport)
     result
 }
 
-fn fail(state: &mut State, step: &Step, mut result: StepResult, message: String) -> StepResult {
-    let message = state.masker.text(&message);
+/// Keeps what a request sent and got in the step's result, masked.
+fn keep_trace(state: &State, result: &mut StepResult, trace: Trace) {
+    result.request = trace.request;
+    result.response = trace.response.as_ref().map(|r| state.masker.response(r));
+    result.attempts = trace.attempts;
+    result.effect = trace.effect;
+}
+
+fn fail(state: &mut State, step: &Step, mut result: StepResult, error: StepError) -> StepResult {
+    let message = state.masker.text(&error.message);
+    let response = error.trace.response.clone();
+    keep_trace(state, &mut result, error.trace);
     result.status = if step.optional { Status::FailedOptional } else { Status::Failed };
-    state.steps.insert(step.id.text.clone(), step_object(step, &Map::new(), "failed", Some(&message)));
+    result.cause = Some(error.cause);
+    let mut object = step_object(step, &Map::new(), "failed", Some(&message));
+    // A failed request still shows its status and body to later steps (`steps.ID.status`).
+    if let (Some(response), Json::Object(object)) = (&response, &mut object) {
+        object.insert("status".into(), Json::from(response.status));
+        object.insert("headers".into(), serde_json::to_value(&response.headers).unwrap_or_default());
+        object.insert("body".into(), body_value(response));
+    }
+    state.steps.insert(step.id.text.clone(), object);
     result.reason = Some(message);
     result
 }
@@ -288,30 +302,23 @@ fn step_object(step: &Step, values: &Map<String, Json>, outcome: &str, error: Op
     Json::Object(object)
 }
 
-type Failure = (String, Option<RequestSpec>, Option<ResponseData>);
-
-async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport) -> Result<Acted, Failure> {
+async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_event: &mut dyn FnMut(Event)) -> Result<Acted, StepError> {
     let engine = &state.plan.engine;
     let context = state.context();
-    let plain = |message: String| (message, None, None);
+    let render = |what: &str, e: crate::template::TemplateError| StepError::new(Cause::Render, format!("cannot render `{what}`: {e}"));
     match &step.action {
-        Action::Request(request) => send(state, step, request, &context, transport).await,
+        Action::Request(request) => send(state, step, request, &context, transport, on_event).await,
         Action::Filter(filter) => {
-            let from = engine.render_tree(&filter.selection.from, &context).map_err(|e| plain(format!("cannot render `from`: {e}")))?;
-            let selected =
-                select::filter(engine, filter, &from, &context).map_err(|e| plain(with_warnings(state, &filter.selection.from, e)))?;
+            let from = engine.render_tree(&filter.selection.from, &context).map_err(|e| render("from", e))?;
+            let selected = select::filter(engine, filter, &from, &context)
+                .map_err(|e| StepError::new(Cause::Selection, with_warnings(state, &filter.selection.from, e)))?;
             Ok(selected_result(selected))
         }
         Action::Pick(pick) => {
-            let from = engine.render_tree(&pick.selection.from, &context).map_err(|e| plain(format!("cannot render `from`: {e}")))?;
-            let prefer = pick
-                .prefer
-                .as_ref()
-                .map(|p| engine.render_tree(p, &context))
-                .transpose()
-                .map_err(|e| plain(format!("cannot render `prefer`: {e}")))?;
+            let from = engine.render_tree(&pick.selection.from, &context).map_err(|e| render("from", e))?;
+            let prefer = pick.prefer.as_ref().map(|p| engine.render_tree(p, &context)).transpose().map_err(|e| render("prefer", e))?;
             let selected = select::pick(engine, pick, &from, prefer.as_ref(), &context)
-                .map_err(|e| plain(with_warnings(state, &pick.selection.from, e)))?;
+                .map_err(|e| StepError::new(Cause::Selection, with_warnings(state, &pick.selection.from, e)))?;
             Ok(selected_result(selected))
         }
         Action::Set(values) => {
@@ -325,7 +332,7 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport) -> R
                     Ok(value) => value,
                     Err(e) => {
                         restore(&mut state.vars, previous);
-                        return Err(plain(format!("cannot render `{}`: {e}", name.text)));
+                        return Err(StepError::new(Cause::Render, format!("cannot render `{}`: {e}", name.text)));
                     }
                 };
                 previous.push((name.text.clone(), state.vars.insert(name.text.clone(), value.clone())));
@@ -334,7 +341,7 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport) -> R
             let value = Json::Object(rendered.clone());
             let mut result = Map::new();
             result.insert("values".into(), value.clone());
-            Ok(Acted { request: None, response: None, warnings: Vec::new(), result, value, not_sent: false })
+            Ok(Acted { trace: Trace::default(), warnings: Vec::new(), result, value, not_sent: false })
         }
     }
 }
@@ -362,7 +369,7 @@ fn selected_result(selected: Selected) -> Acted {
     result.insert("count".into(), Json::from(selected.items.len()));
     result.insert("items".into(), Json::Array(selected.items.clone()));
     let value = selected.item.unwrap_or_else(|| Json::Array(selected.items));
-    Acted { request: None, response: None, warnings: Vec::new(), result, value, not_sent: false }
+    Acted { trace: Trace::default(), warnings: Vec::new(), result, value, not_sent: false }
 }
 
 /// Puts back the values some names had before a failed step bound them.

@@ -1,16 +1,24 @@
-//! The request phase of a step: render the request, send it through the transport, and check
-//! the response (status, JSON, API error envelopes).
+//! The request phase of a step: render the request once, send it as many times as the retry
+//! policy allows (each sending an [`Attempt`]), then check the last response (status, JSON, API
+//! error envelopes) and say whether the request created something.
 
 use std::collections::BTreeMap;
+
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
 
 use minijinja::Value as Context;
 use serde_json::{Map, Value as Json};
 
-use super::{Acted, DEFAULT_TIMEOUT, Failure, State};
+use super::retry::{Decision, Observed, Policy, decide};
+use super::{Acted, Attempt, Cause, DEFAULT_TIMEOUT, Effect, Event, State, StepError, Trace};
 use crate::envelope;
 use crate::http::{Body, RequestSpec, ResponseBody, ResponseData};
 use crate::model::{Expect, Request, Step};
-use crate::transport::{Transport, TransportError};
+use crate::transport::{Delivery, FailureKind, Limits, Transport};
+
+const DEFAULT_REDIRECTS: u32 = 5;
+const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
 
 pub(super) async fn send(
     state: &State<'_>,
@@ -18,35 +26,152 @@ pub(super) async fn send(
     request: &Request,
     context: &Context,
     transport: &mut Transport,
-) -> Result<Acted, Failure> {
-    let spec = render_request(state, request, context).map_err(|e| (e, None, None))?;
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Acted, StepError> {
+    let spec = render_request(state, request, context).map_err(|e| StepError::new(Cause::Render, e))?;
     let masked = state.masker.request(&spec);
-    let timeout = request.timeout.or(state.plan.recipe().http.timeout).unwrap_or(DEFAULT_TIMEOUT);
-    let response = match transport.send(&step.id.text, &spec, &masked, timeout).await {
-        Ok(response) => response,
-        Err(TransportError::NotSent) => {
-            return Ok(Acted {
-                request: Some(masked),
-                response: None,
-                warnings: Vec::new(),
-                result: Map::new(),
-                value: Json::Null,
-                not_sent: true,
-            });
-        }
-        Err(error) => return Err((error.to_string(), Some(masked), None)),
+    let http = &state.plan.recipe().http;
+    let policy = Policy::resolve(http.retry.as_ref(), request.retry.as_ref());
+    let limits = Limits {
+        timeout: request.timeout.or(http.timeout).unwrap_or(DEFAULT_TIMEOUT),
+        redirects: http.redirects.unwrap_or(DEFAULT_REDIRECTS),
+        max_body: http.max_body.unwrap_or(DEFAULT_MAX_BODY),
     };
+    let idempotent = request.is_idempotent();
+    let clock = &state.params.clock;
+    let first_started = clock.elapsed();
+    let mut trace = Trace { request: Some(masked.clone()), ..Trace::default() };
+    let mut wait = Duration::ZERO;
+    let mut gave_up = None;
+    let mut last = None;
+    for number in 1.. {
+        let remaining = state.params.max_time.map(|limit| limit.saturating_sub(clock.elapsed()));
+        if remaining == Some(Duration::ZERO) {
+            let message = "the run's time limit (`--max-time`) was reached before this request was sent";
+            return Err(StepError { cause: Cause::Transport(FailureKind::Deadline), message: message.into(), trace });
+        }
+        let attempt_limits = Limits { timeout: remaining.map_or(limits.timeout, |r| r.min(limits.timeout)), ..limits };
+        let started = Instant::now();
+        let sent = transport.send(&step.id.text, &spec, &masked, attempt_limits).await;
+        if sent.response.is_none() && sent.failure.is_none() {
+            return Ok(Acted { trace, warnings: Vec::new(), result: Map::new(), value: Json::Null, not_sent: true });
+        }
+        let mut failure = sent.failure.clone();
+        if let Some(failure) = &mut failure
+            && failure.kind == FailureKind::ResponseTimeout
+            && attempt_limits.timeout < limits.timeout
+        {
+            failure.message.push_str(" (the run's time limit, `--max-time`, cut the request timeout short)");
+        }
+        let attempt = Attempt {
+            number,
+            wait,
+            redirects: sent.redirects.clone(),
+            response: sent.response.as_ref().map(|r| state.masker.response(r)),
+            failure: failure.clone(),
+            duration: started.elapsed(),
+        };
+        if failure.as_ref().is_some_and(|f| f.kind.delivery() == Delivery::Unknown) && !idempotent {
+            trace.effect = Some(Effect::InDoubt);
+        }
+        let observed = match (&sent.response, &failure) {
+            (_, Some(failure)) => Observed::Failure(failure.kind),
+            (Some(response), None) => Observed::Response {
+                status: response.status,
+                retry_after: response.headers.get("retry-after").map(String::as_str),
+                date: response.headers.get("date").map(String::as_str),
+                until_unmet: !until_met(state, &policy, response, context)?,
+            },
+            (None, None) => unreachable!("handled above: nothing was sent"),
+        };
+        let decision = decide(
+            &policy,
+            request.method.as_str(),
+            idempotent,
+            number,
+            observed,
+            clock.elapsed().saturating_sub(first_started),
+            state.params.max_time.map(|limit| limit.saturating_sub(clock.elapsed())),
+            clock.wall(),
+            jitter_key(state, &step.id.text),
+        );
+        trace.attempts.push(attempt);
+        last = Some((sent.response, failure));
+        match decision {
+            Decision::Stop => break,
+            Decision::GiveUp(reason) => {
+                gave_up = Some(reason);
+                break;
+            }
+            Decision::Retry { wait: next, why, server_asked } => {
+                let attempt = trace.attempts.last().expect("an attempt was just kept");
+                on_event(Event::Retrying { step: &step.id.text, attempt, wait: next, why: &why, server_asked });
+                clock.sleep(next).await;
+                wait = next;
+            }
+        }
+    }
+    let (response, failure) = last.expect("at least one attempt");
+    trace.response.clone_from(&response);
+    let note = |message: String| match &gave_up {
+        Some(reason) => format!("{message}\n{reason}"),
+        None => message,
+    };
+    if let Some(failure) = failure {
+        let mut message = note(failure.message);
+        if trace.effect == Some(Effect::InDoubt) {
+            message = in_doubt(request.method.as_str(), &message);
+        }
+        return Err(StepError { cause: Cause::Transport(failure.kind), message, trace });
+    }
+    let response = response.expect("a response when there is no failure");
     let body = body_value(&response);
     let warnings = envelope::warnings(&body);
-    if let Err(message) = check_response(step.expect.as_ref(), &response, &body) {
-        return Err((message, Some(masked), Some(response)));
+    let api_errors = if step.expect.as_ref().and_then(|e| e.api_errors).unwrap_or(true) { envelope::errors(&body) } else { Vec::new() };
+    if !idempotent && (200..300).contains(&response.status) && api_errors.is_empty() {
+        trace.effect = Some(Effect::Created);
+    }
+    if let Err((cause, message)) = check_response(state, step.expect.as_ref(), &response, &api_errors) {
+        let mut message = note(message);
+        if trace.effect == Some(Effect::InDoubt) {
+            message = in_doubt(request.method.as_str(), &message);
+        }
+        return Err(StepError { cause, message, trace });
+    }
+    if let Some(reason) = gave_up {
+        // `until` stayed false to the last attempt.
+        return Err(StepError { cause: Cause::Status, message: format!("`until` is still false after the last attempt\n{reason}"), trace });
     }
     let mut result = Map::new();
     result.insert("status".into(), Json::from(response.status));
     result.insert("headers".into(), serde_json::to_value(&response.headers).unwrap_or_default());
     result.insert("body".into(), body.clone());
     result.insert("warnings".into(), serde_json::to_value(&warnings).unwrap_or_default());
-    Ok(Acted { request: Some(masked), response: Some(response), warnings, result, value: body, not_sent: false })
+    Ok(Acted { trace, warnings, result, value: body, not_sent: false })
+}
+
+/// The message of a non-idempotent request whose outcome is unknown.
+fn in_doubt(method: &str, message: &str) -> String {
+    format!("the {method} may have been created; check before running again\n{message}")
+}
+
+/// Whether the policy's `until` holds for this response (true without an `until`).
+fn until_met(state: &State, policy: &Policy, response: &ResponseData, context: &Context) -> Result<bool, StepError> {
+    let Some(until) = &policy.until else { return Ok(true) };
+    let data = serde_json::json!({ "status": response.status, "headers": response.headers, "body": body_value(response) });
+    let context = minijinja::context! { response => crate::template::context(&data), ..context.clone() };
+    match state.plan.engine.render(until, &context) {
+        Ok(Json::Bool(met)) => Ok(met),
+        Ok(other) => Err(StepError::new(Cause::Render, format!("`retry.until` must render to true or false, got {}", crate::select::short(&other)))),
+        Err(error) => Err(StepError::new(Cause::Render, format!("cannot render `retry.until` ({}): {error}", until.text))),
+    }
+}
+
+/// A reproducible jitter per step (and per run when live).
+fn jitter_key(state: &State, step: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    step.hash(&mut hasher);
+    hasher.finish() ^ state.params.jitter_seed
 }
 
 /// A response body as template data: JSON as is, text as a string, none as null.
@@ -59,42 +184,46 @@ pub(super) fn body_value(response: &ResponseData) -> Json {
 }
 
 /// Status, JSON-ness and API error envelopes, in that order.
-fn check_response(expect: Option<&Expect>, response: &ResponseData, body: &Json) -> Result<(), String> {
+fn check_response(state: &State, expect: Option<&Expect>, response: &ResponseData, api_errors: &[String]) -> Result<(), (Cause, String)> {
     let status_ok = match expect.map(|e| e.status.as_slice()) {
         Some(codes) if !codes.is_empty() => codes.contains(&response.status),
         _ => (200..300).contains(&response.status),
     };
-    let api_errors = if expect.and_then(|e| e.api_errors).unwrap_or(true) { envelope::errors(body) } else { Vec::new() };
     if !status_ok {
         let wanted = match expect.map(|e| e.status.as_slice()) {
             Some(codes) if !codes.is_empty() => codes.iter().map(u16::to_string).collect::<Vec<_>>().join(" or "),
             _ => "2xx".to_owned(),
         };
         let mut message = format!("status {}, expected {wanted}", response.status);
+        if let Some(location) = response.headers.get("location") {
+            message.push_str(&format!(" (`Location: {}`)", state.masker.text(location)));
+        }
         if !api_errors.is_empty() {
             message.push_str(&format!(": API error {}", api_errors.join("; ")));
         } else if let Some(ResponseBody::Text(text)) = &response.body {
-            message.push_str(&format!("\n{}", excerpt(response.content_type(), text)));
+            message.push_str(&format!("\n{}", excerpt(state, response.content_type(), text)));
         }
-        return Err(message);
+        return Err((Cause::Status, message));
     }
     let wants_json = expect.and_then(|e| e.json).unwrap_or(true);
     if wants_json && let Some(ResponseBody::Text(text)) = &response.body {
-        return Err(format!("expected a JSON response (status {}), but {}", response.status, excerpt(response.content_type(), text)));
+        return Err((
+            Cause::NotJson,
+            format!("expected a JSON response (status {}), but {}", response.status, excerpt(state, response.content_type(), text)),
+        ));
     }
     if !api_errors.is_empty() {
-        return Err(format!("the API reported an error (status {}): {}", response.status, api_errors.join("; ")));
+        return Err((Cause::ApiError, format!("the API reported an error (status {}): {}", response.status, api_errors.join("; "))));
     }
     Ok(())
 }
 
-/// The content type and the first lines of a body, for error messages.
-fn excerpt(content_type: Option<&str>, text: &str) -> String {
+/// The content type and the first lines of a body, for error messages: masked first, then cut,
+/// so a secret across the cut never shows its first characters.
+fn excerpt(state: &State, content_type: Option<&str>, text: &str) -> String {
     let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).take(5).collect();
-    let mut shown: String = lines.join("\n    ");
-    if shown.chars().count() > 400 {
-        shown = format!("{}...", shown.chars().take(400).collect::<String>());
-    }
+    let masked = state.masker.text(&lines.join("\n    "));
+    let shown = if masked.chars().count() > 400 { format!("{}...", masked.chars().take(400).collect::<String>()) } else { masked };
     format!("the body is `{}`:\n    {shown}", content_type.unwrap_or("without a content type"))
 }
 

@@ -1,83 +1,258 @@
-//! The live transport: reqwest over the network, optionally recording every exchange.
+//! The live transport: one shared reqwest client, with the policies reqwest cannot apply for us.
+//!
+//! - Redirects are followed here, not by reqwest: only a `GET` or `HEAD` follows one (up to
+//!   `http.redirects`), without ever changing the method; any other method fails with the
+//!   `Location`, since sending a `POST` again elsewhere could create something twice. A hop to
+//!   another origin drops every credential header (and any header carrying a secret); no
+//!   `Referer` is ever sent.
+//! - The body is read in chunks up to `http.max_body`, never whole when it is larger.
+//! - Failures are classified into [`FailureKind`]s, from reqwest's and hyper's errors.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::TransportError;
-use crate::fixture::Exchange;
-use crate::http::{RECORDED_RESPONSE_HEADERS, RequestSpec, ResponseData};
+use super::{FailureKind, Limits, Sent};
+use crate::http::{Hop, RequestSpec, ResponseBody, ResponseData};
 use crate::mask::Masker;
-use crate::scrub::Scrub;
+
+/// Headers never sent to another origin.
+const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the shared client is built with.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub connect_timeout: Option<Duration>,
+}
 
 pub struct Live {
     client: reqwest::Client,
-    /// When recording: every exchange so far, secrets masked and fields scrubbed.
-    pub recorded: Option<Vec<Exchange>>,
-    recording: Option<(Masker, Scrub)>,
+    masker: Masker,
 }
 
 impl Live {
-    /// A live transport; with `recording`, every exchange is kept, masked and scrubbed.
-    pub fn new(recording: Option<(Masker, Scrub)>) -> Result<Self, String> {
+    pub fn new(settings: &Settings, masker: Masker) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("recipe/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
+            .connect_timeout(settings.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
             .build()
             .map_err(|error| format!("cannot start the HTTP client: {error}"))?;
-        Ok(Self { client, recorded: recording.is_some().then(Vec::new), recording })
+        Ok(Self { client, masker })
     }
 
-    pub async fn send(
-        &mut self,
-        step: &str,
-        request: &RequestSpec,
-        masked: &RequestSpec,
-        timeout: Duration,
-    ) -> Result<ResponseData, TransportError> {
-        let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|error| TransportError::Failed(error.to_string()))?;
-        let mut builder = self.client.request(method, &request.absolute_url).timeout(timeout);
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
+    pub async fn send(&self, request: &RequestSpec, masked: &RequestSpec, limits: Limits) -> Sent {
+        let Ok(method) = reqwest::Method::from_bytes(request.method.as_bytes()) else {
+            return Sent::failed(FailureKind::InvalidRequest, format!("invalid method `{}`", request.method));
+        };
+        let mut url = match url::Url::parse(&request.absolute_url) {
+            Ok(url) => url,
+            Err(error) => return Sent::failed(FailureKind::InvalidRequest, format!("invalid URL `{}`: {error}", masked.absolute_url)),
+        };
+        let mut headers = request.headers.clone();
+        let mut hops = Vec::new();
+        loop {
+            let shown = self.masker.text(url.as_str());
+            let mut builder = self.client.request(method.clone(), url.clone()).timeout(limits.timeout);
+            for (name, value) in &headers {
+                builder = builder.header(name, value);
+            }
+            if let Some(body) = &request.body {
+                builder = builder.body(body.to_bytes());
+            }
+            let response = match builder.send().await {
+                Ok(response) => response,
+                Err(error) => {
+                    let kind = classify(&error);
+                    return Sent { failure: Some(super::Failure::new(kind, describe(kind, &error, limits, &shown))), redirects: hops, ..Sent::default() };
+                }
+            };
+            let status = response.status().as_u16();
+            let location = response.headers().get(reqwest::header::LOCATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
+            if let (true, Some(location)) = (is_redirect(status) && limits.redirects > 0, location) {
+                let Ok(target) = url.join(&location) else {
+                    let mut sent = read(response, limits, &shown).await;
+                    sent.failure = Some(super::Failure::new(FailureKind::InvalidBody, format!("status {status} with an invalid `Location`: {location}")));
+                    sent.redirects = hops;
+                    return sent;
+                };
+                let target_shown = self.masker.text(target.as_str());
+                if !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD) {
+                    let mut sent = read(response, limits, &shown).await;
+                    sent.failure = Some(super::Failure::new(
+                        FailureKind::RedirectRefused,
+                        format!(
+                            "{method} {shown} was answered with {status}, a redirect to {target_shown}; a {method} is never sent again \
+                             automatically, since that could do it twice: check whether it took effect, then point the recipe at the \
+                             new location"
+                        ),
+                    ));
+                    sent.redirects = hops;
+                    return sent;
+                }
+                if hops.len() >= limits.redirects as usize {
+                    let mut sent = read(response, limits, &shown).await;
+                    sent.failure = Some(super::Failure::new(
+                        FailureKind::TooManyRedirects,
+                        format!("more than {} redirect(s) (`http.redirects`); the last one pointed to {target_shown}", limits.redirects),
+                    ));
+                    sent.redirects = hops;
+                    return sent;
+                }
+                if origin(&target) != origin(&url) {
+                    headers.retain(|name, value| !CREDENTIAL_HEADERS.contains(&name.as_str()) && self.masker.text(value) == *value);
+                }
+                hops.push(Hop { status, location: target_shown });
+                url = target;
+                continue;
+            }
+            let mut sent = read(response, limits, &shown).await;
+            sent.redirects = hops;
+            return sent;
         }
-        if let Some(body) = &request.body {
-            builder = builder.body(body.to_bytes());
-        }
-        let response = builder.send().await.map_err(|error| TransportError::Failed(describe(&error, timeout, &masked.absolute_url)))?;
-        let status = response.status().as_u16();
-        let headers: BTreeMap<String, String> = response
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
-            .collect();
-        let bytes = response.bytes().await.map_err(|error| TransportError::Failed(describe(&error, timeout, &masked.absolute_url)))?;
-        let data = ResponseData::from_bytes(status, headers, &bytes);
-        if let (Some(recorded), Some((masker, scrub))) = (&mut self.recorded, &mut self.recording) {
-            let request = scrub.request(masked);
-            let mut kept = scrub.response(&masker.response(&data));
-            kept.headers.retain(|name, _| RECORDED_RESPONSE_HEADERS.contains(&name.as_str()));
-            recorded.push(Exchange { step: step.to_owned(), request, response: kept });
-        }
-        Ok(data)
     }
 }
 
-fn describe(error: &reqwest::Error, timeout: Duration, url: &str) -> String {
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+fn origin(url: &url::Url) -> (String, Option<String>, Option<u16>) {
+    (url.scheme().to_owned(), url.host_str().map(str::to_owned), url.port_or_known_default())
+}
+
+/// Reads the body up to the size limit; the response head is kept whatever happens.
+async fn read(mut response: reqwest::Response, limits: Limits, shown: &str) -> Sent {
+    let status = response.status().as_u16();
+    let headers: BTreeMap<String, String> = response
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect();
+    let head = ResponseData { status, headers, body: None };
+    let too_large = |size: String| {
+        Some(super::Failure::new(
+            FailureKind::BodyTooLarge,
+            format!("the response body ({size}) is larger than `http.max_body` ({}); it was not read", bytes(limits.max_body)),
+        ))
+    };
+    if let Some(length) = response.content_length().filter(|length| *length > limits.max_body) {
+        return Sent { response: Some(head), failure: too_large(bytes(length)), ..Sent::default() };
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() as u64 + chunk.len() as u64 > limits.max_body {
+                    return Sent { response: Some(head), failure: too_large(format!("more than {}", bytes(limits.max_body))), ..Sent::default() };
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(error) => {
+                let (kind, message) = if error.is_timeout() {
+                    (
+                        FailureKind::ResponseTimeout,
+                        format!("{shown} answered {status} but its body did not arrive within {} ({} bytes read)", humanise(limits.timeout), body.len()),
+                    )
+                } else {
+                    (FailureKind::InvalidBody, format!("the body of {shown} (status {status}) was cut short after {} bytes: {}", body.len(), root_cause(&error)))
+                };
+                return Sent { response: Some(head), failure: Some(super::Failure::new(kind, message)), ..Sent::default() };
+            }
+        }
+    }
+    let data = ResponseData::from_bytes(status, head.headers.clone(), &body);
+    if let Some(ResponseBody::Text(_)) = &data.body
+        && let Err(error) = std::str::from_utf8(&body)
+    {
+        let message = format!(
+            "the body of {shown} (status {status}, `{}`) is neither JSON nor UTF-8 text: invalid byte at offset {}",
+            head.headers.get("content-type").map_or("without a content type", String::as_str),
+            error.valid_up_to()
+        );
+        return Sent { response: Some(head), failure: Some(super::Failure::new(FailureKind::InvalidBody, message)), ..Sent::default() };
+    }
+    Sent { response: Some(data), ..Sent::default() }
+}
+
+/// Which kind of failure a reqwest error is, reading hyper's and the OS's errors beneath it.
+fn classify(error: &reqwest::Error) -> FailureKind {
+    let sources = chain(error);
     if error.is_timeout() {
-        return format!("no response from {url} within {}", humanise(timeout));
+        return if error.is_connect() { FailureKind::ConnectTimeout } else { FailureKind::ResponseTimeout };
     }
     if error.is_connect() {
-        return format!("cannot connect to {url}: {}", root_cause(error));
+        let text = sources.iter().map(ToString::to_string).collect::<Vec<_>>().join(": ").to_ascii_lowercase();
+        if sources.iter().any(|source| io_kind(*source) == Some(std::io::ErrorKind::ConnectionRefused)) {
+            return FailureKind::ConnectRefused;
+        }
+        if text.contains("timed out") {
+            return FailureKind::ConnectTimeout;
+        }
+        if text.contains("dns error") || text.contains("lookup address") || text.contains("name or service not known") {
+            return FailureKind::Dns;
+        }
+        if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+            return FailureKind::Tls;
+        }
+        return FailureKind::Connect;
     }
-    format!("request to {url} failed: {}", root_cause(error))
+    if error.is_builder() {
+        return FailureKind::InvalidRequest;
+    }
+    // hyper cancels a request it never started to write when the connection closes first.
+    if sources.iter().any(|source| source.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_canceled)) {
+        return FailureKind::ResetBeforeWrite;
+    }
+    // Anything else after connecting may have reached the server.
+    FailureKind::ResetAfterWrite
+}
+
+fn chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut all = vec![error];
+    let mut current = error;
+    while let Some(source) = current.source() {
+        all.push(source);
+        current = source;
+    }
+    all
+}
+
+fn io_kind(error: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    error.downcast_ref::<std::io::Error>().map(std::io::Error::kind)
+}
+
+fn describe(kind: FailureKind, error: &reqwest::Error, limits: Limits, url: &str) -> String {
+    let cause = root_cause(error);
+    match kind {
+        FailureKind::ResponseTimeout => format!("no response from {url} within {}", humanise(limits.timeout)),
+        FailureKind::ConnectTimeout => format!("cannot connect to {url}: no connection within the connect timeout"),
+        FailureKind::ConnectRefused | FailureKind::Dns | FailureKind::Tls | FailureKind::Connect => {
+            format!("cannot connect to {url}: {cause}")
+        }
+        FailureKind::ResetBeforeWrite => format!("the connection to {url} closed before the request was written: {cause}"),
+        FailureKind::ResetAfterWrite => format!("the connection to {url} broke after the request was sent, before a response: {cause}"),
+        _ => format!("request to {url} failed: {cause}"),
+    }
 }
 
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = error;
-    while let Some(source) = current.source() {
-        current = source;
-    }
-    current.to_string()
+    chain(error).last().map(ToString::to_string).unwrap_or_default()
 }
 
-fn humanise(duration: Duration) -> String {
+pub(crate) fn humanise(duration: Duration) -> String {
     if duration.subsec_millis() == 0 { format!("{}s", duration.as_secs()) } else { format!("{}ms", duration.as_millis()) }
+}
+
+fn bytes(count: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if count >= MIB && count % MIB == 0 {
+        format!("{} MiB", count / MIB)
+    } else if count >= 1024 && count % 1024 == 0 {
+        format!("{} KiB", count / 1024)
+    } else {
+        format!("{count} bytes")
+    }
 }

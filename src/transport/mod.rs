@@ -1,66 +1,93 @@
-//! Transports: the closed set of ways a rendered request reaches an answer.
+//! Transports: the closed set of ways a rendered request reaches an answer, and the recording
+//! sink around them.
 //!
-//! [`Transport::Live`] sends through reqwest (and may record), [`Transport::Replay`] answers
-//! from a fixture and checks each request against the recorded one, [`Transport::Offline`]
-//! answers nothing (a dry run without a fixture). Nothing outside this module knows reqwest.
+//! [`Backend::Live`] sends through one shared reqwest client (redirect policy, body size cap
+//! and typed failures live there), [`Backend::Replay`] answers from a fixture and checks each
+//! request against the recorded one, [`Backend::Offline`] answers nothing (a dry run without a
+//! fixture). A [`Recorder`] keeps every attempt of a live run for the fixture. One call to
+//! [`Transport::send`] is one attempt; retries are the runner's decision. Nothing outside this
+//! module knows reqwest.
 
+mod error;
 mod live;
+mod record;
 mod replay;
 
 use std::time::Duration;
 
-pub use live::Live;
+pub use error::{Delivery, Failure, FailureKind};
+pub use live::{Live, Settings};
+pub use record::Recorder;
 pub use replay::{Replay, Strictness};
 
-use crate::http::{RequestSpec, ResponseData};
+use crate::http::{Hop, RequestSpec, ResponseData};
 
-pub enum Transport {
+pub enum Backend {
     Live(Live),
     Replay(Replay),
     Offline,
 }
 
-/// Why no response came back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransportError {
-    /// Network failure, timeout, invalid URL.
-    Failed(String),
-    /// The request differs from the recording, or there is none left.
-    Mismatch(String),
-    /// A dry run without a fixture: nothing was sent.
-    NotSent,
+pub struct Transport {
+    pub backend: Backend,
+    /// When recording: every attempt, masked and scrubbed.
+    pub recorder: Option<Recorder>,
 }
 
-impl std::fmt::Display for TransportError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TransportError::Failed(message) | TransportError::Mismatch(message) => f.write_str(message),
-            TransportError::NotSent => f.write_str("not sent (dry run)"),
-        }
+/// Per-attempt limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// For the whole exchange: connect, send, headers and body.
+    pub timeout: Duration,
+    /// Redirects a `GET` or `HEAD` may follow.
+    pub redirects: u32,
+    pub max_body: u64,
+}
+
+/// What one attempt produced. With neither a response nor a failure, nothing was sent (a dry
+/// run without a fixture).
+#[derive(Debug, Clone, Default)]
+pub struct Sent {
+    /// The response, or its head when the body was refused (too large, not text) or the
+    /// redirect it asked for was not followed.
+    pub response: Option<ResponseData>,
+    pub failure: Option<Failure>,
+    pub redirects: Vec<Hop>,
+}
+
+impl Sent {
+    pub fn failed(kind: FailureKind, message: impl Into<String>) -> Self {
+        Self { failure: Some(Failure::new(kind, message)), ..Self::default() }
     }
 }
 
 impl Transport {
-    /// Sends one request. `masked` is the request as it may be shown or recorded.
-    pub async fn send(
-        &mut self,
-        step: &str,
-        request: &RequestSpec,
-        masked: &RequestSpec,
-        timeout: Duration,
-    ) -> Result<ResponseData, TransportError> {
-        match self {
-            Transport::Live(live) => live.send(step, request, masked, timeout).await,
-            Transport::Replay(replay) => replay.send(step, masked),
-            Transport::Offline => Err(TransportError::NotSent),
+    pub fn new(backend: Backend, recorder: Option<Recorder>) -> Self {
+        Self { backend, recorder }
+    }
+
+    /// Sends one attempt. `masked` is the request as it may be shown or recorded.
+    pub async fn send(&mut self, step: &str, request: &RequestSpec, masked: &RequestSpec, limits: Limits) -> Sent {
+        let sent = match &mut self.backend {
+            Backend::Live(live) => live.send(request, masked, limits).await,
+            Backend::Replay(replay) => replay.send(step, masked),
+            Backend::Offline => Sent::default(),
+        };
+        if let Some(recorder) = &mut self.recorder {
+            recorder.record(step, masked, &sent);
         }
+        sent
+    }
+
+    pub fn is_offline(&self) -> bool {
+        matches!(self.backend, Backend::Offline)
     }
 
     /// After the run: anything the transport must still report (unused recorded exchanges).
     pub fn finish(&self) -> Option<String> {
-        match self {
-            Transport::Replay(replay) => replay.unused(),
-            Transport::Live(_) | Transport::Offline => None,
+        match &self.backend {
+            Backend::Replay(replay) => replay.unused(),
+            Backend::Live(_) | Backend::Offline => None,
         }
     }
 }

@@ -1,10 +1,9 @@
 //! The replay transport: answers from a fixture, in order, after checking that each request is
 //! the one that was recorded. A difference is an error with a diff of the two requests.
 
-use super::TransportError;
+use super::{FailureKind, Sent};
 use crate::fixture::{Exchange, Fixture};
 use crate::http::RequestSpec;
-use crate::http::ResponseData;
 use crate::scrub::Scrub;
 
 pub struct Replay {
@@ -30,14 +29,14 @@ impl Replay {
         Self { exchanges: fixture.exchanges, next: 0, scrub, strictness }
     }
 
-    pub fn send(&mut self, step: &str, request: &RequestSpec) -> Result<ResponseData, TransportError> {
+    pub fn send(&mut self, step: &str, request: &RequestSpec) -> Sent {
         let Some(recorded) = self.exchanges.get(self.next) else {
-            return Err(TransportError::Mismatch(format!(
+            return Sent::failed(FailureKind::Mismatch, format!(
                 "the recipe sent more requests than the fixture recorded ({}): step `{step}` sends {} {} and nothing is left to answer it",
                 self.exchanges.len(),
                 request.method,
                 request.url
-            )));
+            ));
         };
         self.next += 1;
         let actual = comparable(&self.scrub.request(request), &recorded.request);
@@ -54,9 +53,9 @@ impl Replay {
             }
             message.push_str("):\n");
             message.push_str(&diff(&expected, &actual));
-            return Err(TransportError::Mismatch(message));
+            return Sent::failed(FailureKind::Mismatch, message);
         }
-        Ok(recorded.response.clone())
+        Sent { response: recorded.response.clone(), failure: recorded.failure.clone(), redirects: recorded.redirects.clone() }
     }
 
     /// The recorded exchanges the run did not use, if any.

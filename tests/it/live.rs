@@ -25,7 +25,11 @@ fn draft_runs_over_real_http_like_under_replay() {
         };
         let mut session = live_session(&plan, &fixture, &lookup, Mode::Record);
         let mut lines = Vec::new();
-        let result = run(&plan, &session.params, &mut session.transport, &mut |step| lines.push(recipe::report::progress(step))).await;
+        let result = run(&plan, &session.params, &mut session.transport, &mut |event| {
+            if let recipe::run::Event::Step(step) = event {
+                lines.push(recipe::report::progress(step));
+            }
+        }).await;
         ((result, lines), session.fixture(None).unwrap().exchanges)
     });
     let (result, lines) = live;

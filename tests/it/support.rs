@@ -18,7 +18,16 @@ pub fn plan(path: &Path) -> Plan {
 
 /// A live session with a fixture's inputs and the given environment.
 pub fn live_session(plan: &Plan, fixture: &Fixture, lookup: &dyn Fn(&str) -> Option<String>, mode: Mode) -> Session {
-    let options = Options { vars: Vec::new(), vars_file: fixture.inputs.clone(), dotenv: BTreeMap::new(), lookup, mode, dry_run: false };
+    let options = Options {
+        vars: Vec::new(),
+        vars_file: fixture.inputs.clone(),
+        dotenv: BTreeMap::new(),
+        lookup,
+        mode,
+        dry_run: false,
+        max_time: None,
+        clock: None,
+    };
     prepare(plan, options).expect("the inputs and environment resolve")
 }
 

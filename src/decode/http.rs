@@ -1,0 +1,127 @@
+//! Decoding of request defaults (`http:`) and retry policies (`retry:` under `http:` or a
+//! request): timeouts, redirect limits, body size limits, and every retry field.
+
+use super::{Decoder, HTTP_KEYS, RETRY_KEYS};
+use crate::diagnostic::Diagnostic;
+use crate::model::{Backoff, Http, Retry, RetryOn};
+use crate::yaml::{Node, Value};
+
+const BACKOFFS: &[(&str, Backoff)] = &[("exponential", Backoff::Exponential), ("linear", Backoff::Linear), ("constant", Backoff::Constant)];
+const RETRY_KINDS: &[(&str, RetryOn)] =
+    &[("connect", RetryOn::Connect), ("reset", RetryOn::Reset), ("timeout", RetryOn::Timeout), ("body", RetryOn::Body)];
+/// The most redirects a recipe may allow.
+const MAX_REDIRECTS: i64 = 50;
+
+impl Decoder {
+    pub(super) fn http(&mut self, node: &Node) -> Http {
+        let Some(fields) = self.fields(node, "http", &[HTTP_KEYS]) else { return Http::default() };
+        Http {
+            base_url: fields.get("base_url").and_then(|node| self.template_string(node)),
+            headers: fields.get("headers").map(|node| self.string_template_map(node, "headers")).unwrap_or_default(),
+            timeout: fields.get("timeout").and_then(|node| self.duration(node)),
+            connect_timeout: fields.get("connect_timeout").and_then(|node| self.duration(node)),
+            redirects: fields.get("redirects").and_then(|node| self.redirects(node)),
+            max_body: fields.get("max_body").and_then(|node| self.size(node)),
+            retry: fields.get("retry").and_then(|node| self.retry(node)),
+        }
+    }
+
+    fn redirects(&mut self, node: &Node) -> Option<u32> {
+        match node.value {
+            Value::Int(count) if (0..=MAX_REDIRECTS).contains(&count) => u32::try_from(count).ok(),
+            _ => {
+                self.expected(node, &format!("a number of redirects (0 to {MAX_REDIRECTS})"));
+                None
+            }
+        }
+    }
+
+    fn size(&mut self, node: &Node) -> Option<u64> {
+        let parsed = match &node.value {
+            Value::Int(bytes) if *bytes > 0 => Some(bytes.unsigned_abs()),
+            Value::String(text, _) => parse_size(text),
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.problems.push(
+                Diagnostic::at("invalid size", node.span).with_hint("write a positive number of bytes or a size with a unit: `16MiB`, `512KiB`, `2MB`"),
+            );
+        }
+        parsed
+    }
+
+    pub(super) fn retry(&mut self, node: &Node) -> Option<Retry> {
+        let fields = self.fields(node, "retry", &[RETRY_KEYS])?;
+        let attempts = fields.get("attempts").and_then(|node| match node.value {
+            Value::Int(count) if (1..=100).contains(&count) => u32::try_from(count).ok(),
+            _ => {
+                self.expected(node, "a number of attempts (1 to 100)");
+                None
+            }
+        });
+        let on = fields.get("on").map(|node| match &node.value {
+            Value::Seq(items) => items.iter().filter_map(|item| self.retry_on(item)).collect(),
+            _ => {
+                self.expected(node, "a list of failure kinds and status codes, e.g. `[connect, timeout, 503]`");
+                Vec::new()
+            }
+        });
+        Some(Retry {
+            attempts,
+            delay: fields.get("delay").and_then(|node| self.duration(node)),
+            max_delay: fields.get("max_delay").and_then(|node| self.duration(node)),
+            backoff: fields.get("backoff").and_then(|node| self.keyword(node, "backoff", BACKOFFS, false)),
+            jitter: self.optional_bool(&fields, "jitter"),
+            on,
+            max_elapsed: fields.get("max_elapsed").and_then(|node| self.duration(node)),
+            until: fields.get("until").and_then(|node| self.template_string(node)),
+            allow_unsafe: self.optional_bool(&fields, "unsafe"),
+        })
+    }
+
+    fn retry_on(&mut self, node: &Node) -> Option<RetryOn> {
+        match &node.value {
+            Value::Int(_) => self.status(node).map(RetryOn::Status),
+            Value::String(..) => self.keyword(node, "failure kind", RETRY_KINDS, false),
+            _ => {
+                self.expected(node, "a failure kind (`connect`, `reset`, `timeout`, `body`) or a status code");
+                None
+            }
+        }
+    }
+}
+
+/// `16MiB`, `512KiB`, `2MB`, `100B` or a bare number of bytes.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok().filter(|n| *n > 0)?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" => 1000,
+        "KiB" => 1024,
+        "MB" => 1000 * 1000,
+        "MiB" => 1024 * 1024,
+        "GB" => 1000 * 1000 * 1000,
+        "GiB" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_size("16MiB"), Some(16 * 1024 * 1024));
+        assert_eq!(parse_size("512 KiB"), Some(512 * 1024));
+        assert_eq!(parse_size("2MB"), Some(2_000_000));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size("0MiB"), None);
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("16mb"), None);
+    }
+}

@@ -1,0 +1,224 @@
+//! What a run produces, as data: each step's status, typed cause of failure, attempts, side
+//! effect and bindings, and the run's outputs. Reports, snapshots and exit codes are all computed
+//! from these values after the run.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value as Json};
+
+use crate::http::{Hop, RequestSpec, ResponseData};
+use crate::transport::{Failure, FailureKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Skipped,
+    /// Failed, and the step is optional: the run went on.
+    FailedOptional,
+    Failed,
+    /// A dry run without a fixture: the request was rendered, not sent.
+    NotSent,
+}
+
+/// Why a step failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// A template could not be rendered: a recipe or data problem, not the API's.
+    Render,
+    /// `when` did not yield a boolean.
+    When,
+    /// No usable response: the transport's failure kind.
+    Transport(FailureKind),
+    /// A status the step does not accept.
+    Status,
+    /// A body that should be JSON is not.
+    NotJson,
+    /// An API error envelope in the body.
+    ApiError,
+    /// A filter or pick found the wrong number of items.
+    Selection,
+    /// A `bind` could not be computed.
+    Bind,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Render => "render",
+            Cause::When => "when",
+            Cause::Transport(kind) => kind.as_str(),
+            Cause::Status => "status",
+            Cause::NotJson => "not_json",
+            Cause::ApiError => "api_error",
+            Cause::Selection => "selection",
+            Cause::Bind => "bind",
+        }
+    }
+}
+
+impl Serialize for Cause {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// What a non-idempotent request did to the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// It succeeded: something was created or changed.
+    Created,
+    /// Its outcome is unknown (a timeout or reset after it was written): it may have been created.
+    InDoubt,
+}
+
+/// One sending of a request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// 1-based.
+    pub number: u32,
+    /// The wait before this attempt.
+    #[serde(rename = "wait_ms", serialize_with = "milliseconds")]
+    pub wait: Duration,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<Hop>,
+    /// The response (masked), or its head when the body was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseData>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    #[serde(rename = "duration_ms", serialize_with = "milliseconds")]
+    pub duration: Duration,
+}
+
+impl Attempt {
+    /// `503`, `response_timeout`, `307 -> redirect_refused`: what came of it, in a word or two.
+    pub fn summary(&self) -> String {
+        let status = self.response.as_ref().map(|r| r.status.to_string());
+        let failure = self.failure.as_ref().map(|f| f.kind.as_str().to_owned());
+        match (status, failure) {
+            (Some(status), Some(failure)) => format!("{status}, {failure}"),
+            (Some(status), None) => status,
+            (None, Some(failure)) => failure,
+            (None, None) => "not sent".into(),
+        }
+    }
+}
+
+/// Everything known about one step after it ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    pub id: String,
+    pub kind: &'static str,
+    pub status: Status,
+    /// Why it failed (absent when it did not).
+    #[serde(rename = "error_kind", skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// Why it was skipped, or why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestSpec>,
+    /// The last attempt's response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseData>,
+    /// Every sending of the request, retries included.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect: Option<Effect>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub bindings: BTreeMap<String, Json>,
+    #[serde(rename = "duration_ms", serialize_with = "milliseconds")]
+    pub duration: Duration,
+    /// `file:line` of the step, for error messages.
+    #[serde(skip)]
+    pub location: String,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn milliseconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u128(duration.as_millis())
+}
+
+/// An optional step that failed while the run went on.
+#[derive(Debug, Clone, Serialize)]
+pub struct OptionalFailure {
+    pub step: String,
+    pub error_kind: Option<Cause>,
+    pub reason: String,
+}
+
+/// A non-idempotent request that created something, or may have.
+#[derive(Debug, Clone, Serialize)]
+pub struct SideEffect {
+    pub step: String,
+    pub effect: Effect,
+    pub method: String,
+    /// Masked, relative to the base URL.
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The response body (masked), for what the request created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Json>,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    pub ok: bool,
+    pub steps: Vec<StepResult>,
+    /// The outputs that rendered: all of them when the run succeeded; when it failed after a side
+    /// effect, those that could.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Map<String, Json>>,
+    /// A failure outside any step (outputs, an unused recording).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub optional_failures: Vec<OptionalFailure>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub side_effects: Vec<SideEffect>,
+}
+
+impl RunResult {
+    /// Computes the summaries from the steps.
+    pub fn new(ok: bool, steps: Vec<StepResult>, outputs: Option<Map<String, Json>>, error: Option<String>) -> Self {
+        let optional_failures = steps
+            .iter()
+            .filter(|step| step.status == Status::FailedOptional)
+            .map(|step| OptionalFailure { step: step.id.clone(), error_kind: step.cause, reason: step.reason.clone().unwrap_or_default() })
+            .collect();
+        let side_effects = steps
+            .iter()
+            .filter_map(|step| {
+                let effect = step.effect?;
+                let request = step.request.as_ref()?;
+                Some(SideEffect {
+                    step: step.id.clone(),
+                    effect,
+                    method: request.method.clone(),
+                    url: request.url.clone(),
+                    status: step.response.as_ref().map(|r| r.status),
+                    body: step.response.as_ref().and_then(|r| r.body.as_ref()).map(|body| match body {
+                        crate::http::ResponseBody::Json(json) => json.clone(),
+                        crate::http::ResponseBody::Text(text) => Json::String(text.clone()),
+                    }),
+                })
+            })
+            .collect();
+        Self { ok, steps, outputs, error, optional_failures, side_effects }
+    }
+
+    /// The side effect that makes a failed run's exit code: one in doubt outranks one created.
+    pub fn worst_effect(&self) -> Option<Effect> {
+        let effects = self.side_effects.iter().map(|s| s.effect);
+        effects.clone().find(|e| *e == Effect::InDoubt).or_else(|| effects.clone().next())
+    }
+}

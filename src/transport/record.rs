@@ -1,0 +1,41 @@
+//! The recording sink: every attempt of a live run, as the fixture will hold it.
+//!
+//! Requests arrive already masked; responses are masked here, scrubbed (`recording.redact` and
+//! `volatile`), and keep only the headers replay needs. A failed attempt is recorded with its
+//! failure, so a replay fails the same way and a reset after a `POST` is never lost.
+
+use crate::fixture::Exchange;
+use crate::http::{RECORDED_RESPONSE_HEADERS, RequestSpec};
+use crate::mask::Masker;
+use crate::scrub::Scrub;
+
+use super::Sent;
+
+pub struct Recorder {
+    masker: Masker,
+    scrub: Scrub,
+    pub exchanges: Vec<Exchange>,
+}
+
+impl Recorder {
+    pub fn new(masker: Masker, scrub: Scrub) -> Self {
+        Self { masker, scrub, exchanges: Vec::new() }
+    }
+
+    pub fn record(&mut self, step: &str, masked: &RequestSpec, sent: &Sent) {
+        if sent.response.is_none() && sent.failure.is_none() {
+            return;
+        }
+        let request = self.scrub.request(masked);
+        let response = sent.response.as_ref().map(|response| {
+            let mut kept = self.scrub.response(&self.masker.response(response));
+            kept.headers.retain(|name, _| RECORDED_RESPONSE_HEADERS.contains(&name.as_str()));
+            kept
+        });
+        let failure = sent.failure.clone().map(|mut failure| {
+            failure.message = self.masker.text(&failure.message);
+            failure
+        });
+        self.exchanges.push(Exchange { step: step.to_owned(), request, redirects: sent.redirects.clone(), response, failure });
+    }
+}
