@@ -4,20 +4,51 @@
 //! the project's own tests of the real HTTP path). A request is answered by the first recorded
 //! exchange with the same method and URL that has not been served yet (or, once all have, the
 //! last one that matches); anything else gets a 404 whose JSON body lists what it knows.
+//!
+//! It owns its own robustness too: every recorded response is checked at start, before binding,
+//! so a recording it cannot serve (a bad status, a bad header, a framing header) is an error that
+//! names the exchange. While running, [`Limits`] bound what a client can cost: a connection that
+//! does not finish its request headers in time is dropped, a request body over the cap gets a 413
+//! JSON error without being read to the end, and a failing `accept` (out of file descriptors, say)
+//! backs off instead of spinning.
 
 use std::collections::BTreeMap;
+use std::error::Error;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, TRANSFER_ENCODING};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::fixture::{Exchange, Fixture};
+use crate::http::ResponseData;
+
+/// How long the accept loop waits after a failed `accept` before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What one client may cost the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A connection that has not sent complete request headers this long after it opened (or
+    /// after its previous response) is closed.
+    pub header_read_timeout: Duration,
+    /// The largest request body read; a larger one gets a 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    /// 10 seconds for the headers, 16 MiB for the body.
+    fn default() -> Self {
+        Self { header_read_timeout: Duration::from_secs(10), max_body_bytes: 16 * 1024 * 1024 }
+    }
+}
 
 struct Book {
     exchanges: Vec<Exchange>,
@@ -29,32 +60,116 @@ pub struct Server {
     pub address: SocketAddr,
 }
 
-/// Binds 127.0.0.1:`port` (0 for any free port) and serves `fixtures` until the runtime ends.
+type ServiceError = Box<dyn Error + Send + Sync>;
+
+/// Binds 127.0.0.1:`port` (0 for any free port) and serves `fixtures` with the default
+/// [`Limits`] until the runtime ends.
 pub async fn start(fixtures: Vec<Fixture>, port: u16) -> Result<Server, String> {
+    start_with(fixtures, port, Limits::default()).await
+}
+
+/// Like [`start`], with the given limits. Fails before binding when a recorded response cannot
+/// be served.
+pub async fn start_with(fixtures: Vec<Fixture>, port: u16, limits: Limits) -> Result<Server, String> {
+    let several = fixtures.len() > 1;
+    for (number, fixture) in (1..).zip(&fixtures) {
+        validate(&fixture.exchanges).map_err(|problems| {
+            let problems = if several { prefix_lines(&format!("fixture {number}: "), &problems) } else { problems };
+            format!("cannot serve the recording:\n{problems}")
+        })?;
+    }
     let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|error| format!("cannot listen on 127.0.0.1:{port}: {error}"))?;
     let address = listener.local_addr().map_err(|error| error.to_string())?;
     // Attempts recorded as failures (a timeout, a reset) have no response to serve.
     let exchanges: Vec<Exchange> = fixtures.into_iter().flat_map(|f| f.exchanges).filter(|e| e.response.is_some()).collect();
     let served = vec![false; exchanges.len()];
     let book = Arc::new(Mutex::new(Book { exchanges, served }));
+    let mut connection = http1::Builder::new();
+    connection.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                // Out of file descriptors and the like: retrying at once would spin.
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            };
             let book = Arc::clone(&book);
+            let connection = connection.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |request| answer(Arc::clone(&book), request));
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let service = service_fn(move |request| answer(Arc::clone(&book), limits.max_body_bytes, request));
+                let _ = connection.serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });
     Ok(Server { address })
 }
 
-async fn answer(book: Arc<Mutex<Book>>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+/// Checks that every recorded response can be sent as it is; each problem names its exchange,
+/// one a line.
+fn validate(exchanges: &[Exchange]) -> Result<(), String> {
+    let problems: Vec<String> = exchanges
+        .iter()
+        .enumerate()
+        .filter_map(|(index, exchange)| {
+            let problem = recorded(exchange).and_then(|response| check(response).err())?;
+            Some(format!("`exchanges[{index}]` (step `{}`): {problem}", exchange.step))
+        })
+        .collect();
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+}
+
+/// The recorded response of an exchange, the one place that reads `exchange.response`.
+fn recorded(exchange: &Exchange) -> Option<&ResponseData> {
+    exchange.response.as_ref()
+}
+
+/// The first reason `response` cannot be served, if any.
+fn check(response: &ResponseData) -> Result<(), String> {
+    status(response.status)?;
+    for (name, value) in &response.headers {
+        header(name, value)?;
+    }
+    Ok(())
+}
+
+fn status(code: u16) -> Result<StatusCode, String> {
+    match StatusCode::from_u16(code) {
+        Ok(status) if status.is_informational() => {
+            Err(format!("status {code} cannot be served: a 1xx status is informational, not a final response"))
+        }
+        Ok(status) => Ok(status),
+        Err(_) => Err(format!("status {code} is not an HTTP status (100 to 999)")),
+    }
+}
+
+fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("header name {name:?} is not a valid HTTP header name"))?;
+    if parsed == CONTENT_LENGTH || parsed == TRANSFER_ENCODING {
+        return Err(format!("header `{parsed}` cannot be served: the server frames the body itself"));
+    }
+    let value = HeaderValue::from_bytes(value.as_bytes())
+        .map_err(|_| format!("header `{parsed}` has a value that is not valid in HTTP: {value:?}"))?;
+    Ok((parsed, value))
+}
+
+fn prefix_lines(prefix: &str, text: &str) -> String {
+    text.lines().map(|line| format!("{prefix}{line}")).collect::<Vec<_>>().join("\n")
+}
+
+async fn answer(book: Arc<Mutex<Book>>, max_body_bytes: usize, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, ServiceError> {
     let method = request.method().as_str().to_owned();
     let url = request.uri().path_and_query().map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
-    // Drain the body so the connection stays usable.
-    let _ = request.into_body().collect().await?;
+    // Read the body so the connection stays usable, but never more than the cap; a declared
+    // length over the cap is refused before reading anything.
+    let declared = request.body().size_hint().lower();
+    if usize::try_from(declared).map_or(true, |declared| declared > max_body_bytes) {
+        return Ok(too_large(max_body_bytes));
+    }
+    match Limited::new(request.into_body(), max_body_bytes).collect().await {
+        Ok(_) => {}
+        Err(error) if error.is::<LengthLimitError>() => return Ok(too_large(max_body_bytes)),
+        Err(error) => return Err(error),
+    }
     let found = {
         let mut book = book.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let matching: Vec<usize> = (0..book.exchanges.len())
@@ -64,25 +179,49 @@ async fn answer(book: Arc<Mutex<Book>>, request: Request<Incoming>) -> Result<Re
         if let Some(i) = chosen {
             book.served[i] = true;
         }
-        chosen.and_then(|i| book.exchanges[i].response.clone()).ok_or_else(|| {
+        chosen.map(|i| recorded(&book.exchanges[i]).cloned()).ok_or_else(|| {
             let known: Vec<String> = book.exchanges.iter().map(|e| format!("{} {}", e.request.method, e.request.url)).collect();
             known
         })
     };
-    let response = match found {
-        Ok(recorded) => {
-            let mut builder = Response::builder().status(recorded.status);
-            for (name, value) in &recorded.headers {
-                builder = builder.header(name, value);
-            }
-            builder.body(Full::new(Bytes::from(recorded.to_bytes())))
-        }
+    match found {
+        Ok(Some(response)) => Ok(replay(&response).unwrap_or_else(|problem| {
+            let body = serde_json::json!({"error": format!("cannot serve the recorded response to {method} {url}: {problem}")});
+            json_response(StatusCode::INTERNAL_SERVER_ERROR, &body)
+        })),
+        // A recorded transport failure: fail the connection the same way.
+        Ok(None) => Err(format!("the recording of {method} {url} has no response").into()),
         Err(known) => {
             let body = serde_json::json!({"error": format!("no recorded exchange for {method} {url}"), "known": known});
-            Response::builder().status(404).header("content-type", "application/json").body(Full::new(Bytes::from(body.to_string())))
+            Ok(json_response(StatusCode::NOT_FOUND, &body))
         }
-    };
-    Ok(response.unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"invalid recorded response")))))
+    }
+}
+
+/// The recorded response as sent; `validate` has already accepted it at start.
+fn replay(recorded: &ResponseData) -> Result<Response<Full<Bytes>>, String> {
+    let mut response = Response::new(Full::new(Bytes::from(recorded.to_bytes())));
+    *response.status_mut() = status(recorded.status)?;
+    for (name, value) in &recorded.headers {
+        let (name, value) = header(name, value)?;
+        response.headers_mut().append(name, value);
+    }
+    Ok(response)
+}
+
+fn too_large(max_body_bytes: usize) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({"error": format!("the request body is over the limit of {max_body_bytes} bytes")});
+    let mut response = json_response(StatusCode::PAYLOAD_TOO_LARGE, &body);
+    // The rest of the body is left unread, so the connection cannot carry another request.
+    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 /// A short listing of what a server answers, for `recipe serve`.

@@ -5,5 +5,6 @@ mod cli;
 mod live;
 mod robustness;
 mod schema;
+mod serve;
 mod support;
 mod workflow;
