@@ -18,8 +18,18 @@ pub fn value(result: &RunResult) -> Json {
         .iter()
         .map(|step| {
             let mut value = json!({ "id": step.id, "status": step.status });
+            if let Some(cause) = step.cause {
+                value["error_kind"] = json!(cause);
+            }
             if let Some(reason) = &step.reason {
                 value["reason"] = json!(reason);
+            }
+            if let Some(effect) = step.effect {
+                value["effect"] = json!(effect);
+            }
+            // Retries and redirects are part of what the run did: each attempt in a line.
+            if step.attempts.len() > 1 || step.attempts.iter().any(|a| !a.redirects.is_empty()) {
+                value["attempts"] = json!(step.attempts.iter().map(attempt_line).collect::<Vec<_>>());
             }
             if !step.bindings.is_empty() {
                 value["bindings"] = json!(step.bindings);
@@ -38,6 +48,19 @@ pub fn value(result: &RunResult) -> Json {
         })
         .collect();
     json!({ "ok": result.ok, "outputs": result.outputs, "error": result.error, "steps": steps, "requests": requests })
+}
+
+/// `2: waited 1s, 503` or `1: 302 -> http://..., 200`.
+fn attempt_line(attempt: &crate::run::Attempt) -> String {
+    let mut line = format!("{}: ", attempt.number);
+    if !attempt.wait.is_zero() {
+        line.push_str(&format!("waited {}, ", crate::run::retry::seconds(attempt.wait)));
+    }
+    for hop in &attempt.redirects {
+        line.push_str(&format!("{} -> {}, ", hop.status, hop.location));
+    }
+    line.push_str(&attempt.summary());
+    line
 }
 
 /// The snapshot text of a run.

@@ -222,8 +222,7 @@ fn check_response(state: &State, expect: Option<&Expect>, response: &ResponseDat
 /// so a secret across the cut never shows its first characters.
 fn excerpt(state: &State, content_type: Option<&str>, text: &str) -> String {
     let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).take(5).collect();
-    let masked = state.masker.text(&lines.join("\n    "));
-    let shown = if masked.chars().count() > 400 { format!("{}...", masked.chars().take(400).collect::<String>()) } else { masked };
+    let shown = state.masker.excerpt(&lines.join("\n    "), 400);
     format!("the body is `{}`:\n    {shown}", content_type.unwrap_or("without a content type"))
 }
 

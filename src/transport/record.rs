@@ -29,7 +29,9 @@ impl Recorder {
         let request = self.scrub.request(masked);
         let response = sent.response.as_ref().map(|response| {
             let mut kept = self.scrub.response(&self.masker.response(response));
-            kept.headers.retain(|name, _| RECORDED_RESPONSE_HEADERS.contains(&name.as_str()));
+            // A `Retry-After` date is relative to the server's `Date`: keep both, so replays wait alike.
+            let dated = kept.headers.contains_key("retry-after");
+            kept.headers.retain(|name, _| RECORDED_RESPONSE_HEADERS.contains(&name.as_str()) || (dated && name == "date"));
             kept
         });
         let failure = sent.failure.clone().map(|mut failure| {
