@@ -2,6 +2,7 @@
 
 mod cases;
 mod cli;
+mod faults;
 mod live;
 mod robustness;
 mod schema;

@@ -1,0 +1,4 @@
+//! Fault injection for the HTTP path: a misbehaving loopback server and its self-test.
+
+mod selftest;
+pub mod server;
