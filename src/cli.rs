@@ -151,12 +151,10 @@ pub fn main() -> ExitCode {
         Command::Check { files } => check_command(&files),
         Command::Test(args) => test_command(&args),
         Command::Serve { fixtures, port } => serve_command(&fixtures, port),
-        Command::Schema => {
-            match out(&serde_json::to_string_pretty(&crate::model::schema()).unwrap_or_default()) {
-                Ok(()) => SUCCESS,
-                Err(error) => usage_error(&format!("cannot write to stdout: {error}")),
-            }
-        }
+        Command::Schema => match out(&serde_json::to_string_pretty(&crate::model::schema()).unwrap_or_default()) {
+            Ok(()) => SUCCESS,
+            Err(error) => usage_error(&format!("cannot write to stdout: {error}")),
+        },
     };
     ExitCode::from(code)
 }
@@ -335,11 +333,7 @@ fn run_command(args: &RunArgs) -> u8 {
         let target = if !result.ok && path.exists() { failed_path(path) } else { path.clone() };
         match fixture.write(&target) {
             Ok(()) if target == *path => say(&format!("recorded {} exchange(s) to {}", fixture.exchanges.len(), path.display())),
-            Ok(()) => say(&format!(
-                "the run failed: recorded it to {} and kept the previous fixture {}",
-                target.display(),
-                path.display()
-            )),
+            Ok(()) => say(&format!("the run failed: recorded it to {} and kept the previous fixture {}", target.display(), path.display())),
             Err(message) => {
                 say(&format!("error: cannot write the fixture: {message}"));
                 code = USAGE;
@@ -400,7 +394,7 @@ fn test_command(args: &TestArgs) -> u8 {
     let mut outcomes = Vec::new();
     for case in &cases {
         let outcome = crate::testing::run(case, args.accept);
-        say(&format!("{}", crate::report::test_outcome(&outcome)));
+        say(&crate::report::test_outcome(&outcome));
         outcomes.push(outcome);
     }
     let passed = outcomes.iter().filter(|o| o.passed()).count();

@@ -8,8 +8,8 @@
 //! turns those results into output.
 
 pub mod check;
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod decode;
 pub mod diagnostic;
 pub mod dynamic;

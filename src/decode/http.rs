@@ -44,7 +44,8 @@ impl Decoder {
         };
         if parsed.is_none() {
             self.problems.push(
-                Diagnostic::at("invalid size", node.span).with_hint("write a positive number of bytes or a size with a unit: `16MiB`, `512KiB`, `2MB`"),
+                Diagnostic::at("invalid size", node.span)
+                    .with_hint("write a positive number of bytes or a size with a unit: `16MiB`, `512KiB`, `2MB`"),
             );
         }
         parsed
@@ -59,9 +60,10 @@ impl Decoder {
                 None
             }
         });
-        let on = fields.get("on").map(|node| match &node.value {
-            Value::Seq(items) => items.iter().filter_map(|item| self.retry_on(item)).collect(),
-            _ => {
+        let on = fields.get("on").map(|node| {
+            if let Value::Seq(items) = &node.value {
+                items.iter().filter_map(|item| self.retry_on(item)).collect()
+            } else {
                 self.expected(node, "a list of failure kinds and status codes, e.g. `[connect, timeout, 503]`");
                 Vec::new()
             }

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Span, did_you_mean};
 use crate::jsonpath::Path;
-use crate::model::{
-    Cardinality, EnvVar, Format, Input, InputType, Method, Name, Recipe, Recording, Strategy, Template, TemplateString,
-};
+use crate::model::{Cardinality, EnvVar, Format, Input, InputType, Method, Name, Recipe, Recording, Strategy, Template, TemplateString};
 use crate::template::classify;
 
 mod http;

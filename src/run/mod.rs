@@ -94,12 +94,16 @@ struct Trace {
 struct StepError {
     cause: Cause,
     message: String,
-    trace: Trace,
+    trace: Box<Trace>,
 }
 
 impl StepError {
     fn new(cause: Cause, message: impl Into<String>) -> Self {
-        Self { cause, message: message.into(), trace: Trace::default() }
+        Self::traced(cause, message, Trace::default())
+    }
+
+    fn traced(cause: Cause, message: impl Into<String>, trace: Trace) -> Self {
+        Self { cause, message: message.into(), trace: Box::new(trace) }
     }
 }
 
@@ -269,7 +273,7 @@ fn keep_trace(state: &State, result: &mut StepResult, trace: Trace) {
 fn fail(state: &mut State, step: &Step, mut result: StepResult, error: StepError) -> StepResult {
     let message = state.masker.text(&error.message);
     let response = error.trace.response.clone();
-    keep_trace(state, &mut result, error.trace);
+    keep_trace(state, &mut result, *error.trace);
     result.status = if step.optional { Status::FailedOptional } else { Status::Failed };
     result.cause = Some(error.cause);
     let mut object = step_object(step, &Map::new(), "failed", Some(&message));

@@ -15,7 +15,7 @@ use super::{Acted, Attempt, Cause, DEFAULT_TIMEOUT, Effect, Event, State, StepEr
 use crate::envelope;
 use crate::http::{Body, RequestSpec, ResponseBody, ResponseData};
 use crate::model::{Expect, Request, Step};
-use crate::transport::{Delivery, FailureKind, Limits, Transport};
+use crate::transport::{Delivery, Failure, FailureKind, Limits, Transport};
 
 const DEFAULT_REDIRECTS: u32 = 5;
 const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
@@ -30,6 +30,35 @@ pub(super) async fn send(
 ) -> Result<Acted, StepError> {
     let spec = render_request(state, request, context).map_err(|e| StepError::new(Cause::Render, e))?;
     let masked = state.masker.request(&spec);
+    let mut trace = Trace { request: Some(masked.clone()), ..Trace::default() };
+    let Some(last) = attempts(state, step, request, context, transport, on_event, (&spec, &masked), &mut trace).await? else {
+        return Ok(Acted { trace, warnings: Vec::new(), result: Map::new(), value: Json::Null, not_sent: true });
+    };
+    conclude(state, step, request, last, trace)
+}
+
+/// The last attempt, and why no other followed.
+struct Last {
+    response: Option<ResponseData>,
+    failure: Option<Failure>,
+    until_unmet: bool,
+    /// The policy would have retried, but may not.
+    gave_up: Option<String>,
+}
+
+/// Sends the request until it succeeds or the retry policy stops; `None` when nothing was sent
+/// (a dry run without a fixture).
+#[allow(clippy::too_many_arguments)]
+async fn attempts(
+    state: &State<'_>,
+    step: &Step,
+    request: &Request,
+    context: &Context,
+    transport: &mut Transport,
+    on_event: &mut dyn FnMut(Event),
+    (spec, masked): (&RequestSpec, &RequestSpec),
+    trace: &mut Trace,
+) -> Result<Option<Last>, StepError> {
     let http = &state.plan.recipe().http;
     let policy = Policy::resolve(http.retry.as_ref(), request.retry.as_ref());
     let limits = Limits {
@@ -40,49 +69,44 @@ pub(super) async fn send(
     let idempotent = request.is_idempotent();
     let clock = &state.params.clock;
     let first_started = clock.elapsed();
-    let mut trace = Trace { request: Some(masked.clone()), ..Trace::default() };
+    let remaining = || state.params.max_time.map(|limit| limit.saturating_sub(clock.elapsed()));
     let mut wait = Duration::ZERO;
-    let mut gave_up = None;
-    let mut last = None;
     for number in 1.. {
-        let remaining = state.params.max_time.map(|limit| limit.saturating_sub(clock.elapsed()));
-        if remaining == Some(Duration::ZERO) {
+        if remaining() == Some(Duration::ZERO) {
             let message = "the run's time limit (`--max-time`) was reached before this request was sent";
-            return Err(StepError { cause: Cause::Transport(FailureKind::Deadline), message: message.into(), trace });
+            return Err(StepError::traced(Cause::Transport(FailureKind::Deadline), message, std::mem::take(trace)));
         }
-        let attempt_limits = Limits { timeout: remaining.map_or(limits.timeout, |r| r.min(limits.timeout)), ..limits };
+        let attempt_limits = Limits { timeout: remaining().map_or(limits.timeout, |r| r.min(limits.timeout)), ..limits };
         let started = Instant::now();
-        let sent = transport.send(&step.id.text, &spec, &masked, attempt_limits).await;
-        if sent.response.is_none() && sent.failure.is_none() {
-            return Ok(Acted { trace, warnings: Vec::new(), result: Map::new(), value: Json::Null, not_sent: true });
+        let sent = transport.send(&step.id.text, spec, masked, attempt_limits).await;
+        let mut failure = sent.failure;
+        if sent.response.is_none() && failure.is_none() {
+            return Ok(None);
         }
-        let mut failure = sent.failure.clone();
         if let Some(failure) = &mut failure
             && failure.kind == FailureKind::ResponseTimeout
             && attempt_limits.timeout < limits.timeout
         {
             failure.message.push_str(" (the run's time limit, `--max-time`, cut the request timeout short)");
         }
-        let attempt = Attempt {
-            number,
-            wait,
-            redirects: sent.redirects.clone(),
-            response: sent.response.as_ref().map(|r| state.masker.response(r)),
-            failure: failure.clone(),
-            duration: started.elapsed(),
-        };
         if failure.as_ref().is_some_and(|f| f.kind.delivery() == Delivery::Unknown) && !idempotent {
             trace.effect = Some(Effect::InDoubt);
         }
+        let until_unmet = match (&sent.response, &failure) {
+            (Some(response), None) => {
+                !until_met(state, &policy, response, context).map_err(|message| StepError::new(Cause::Render, message))?
+            }
+            _ => false,
+        };
         let observed = match (&sent.response, &failure) {
             (_, Some(failure)) => Observed::Failure(failure.kind),
             (Some(response), None) => Observed::Response {
                 status: response.status,
                 retry_after: response.headers.get("retry-after").map(String::as_str),
                 date: response.headers.get("date").map(String::as_str),
-                until_unmet: !until_met(state, &policy, response, context)?,
+                until_unmet,
             },
-            (None, None) => unreachable!("handled above: nothing was sent"),
+            (None, None) => unreachable!("nothing sent is handled above"),
         };
         let decision = decide(
             &policy,
@@ -91,18 +115,22 @@ pub(super) async fn send(
             number,
             observed,
             clock.elapsed().saturating_sub(first_started),
-            state.params.max_time.map(|limit| limit.saturating_sub(clock.elapsed())),
+            remaining(),
             clock.wall(),
             jitter_key(state, &step.id.text),
         );
-        trace.attempts.push(attempt);
-        last = Some((sent.response, failure));
+        trace.attempts.push(Attempt {
+            number,
+            wait,
+            redirects: sent.redirects,
+            response: sent.response.as_ref().map(|r| state.masker.response(r)),
+            failure: failure.clone(),
+            duration: started.elapsed(),
+        });
+        let last = |gave_up| Last { response: sent.response.clone(), failure: failure.clone(), until_unmet, gave_up };
         match decision {
-            Decision::Stop => break,
-            Decision::GiveUp(reason) => {
-                gave_up = Some(reason);
-                break;
-            }
+            Decision::Stop => return Ok(Some(last(None))),
+            Decision::GiveUp(reason) => return Ok(Some(last(Some(reason)))),
             Decision::Retry { wait: next, why, server_asked } => {
                 let attempt = trace.attempts.last().expect("an attempt was just kept");
                 on_event(Event::Retrying { step: &step.id.text, attempt, wait: next, why: &why, server_asked });
@@ -111,36 +139,39 @@ pub(super) async fn send(
             }
         }
     }
-    let (response, failure) = last.expect("at least one attempt");
-    trace.response.clone_from(&response);
-    let note = |message: String| match &gave_up {
-        Some(reason) => format!("{message}\n{reason}"),
-        None => message,
+    unreachable!("the attempt loop returns")
+}
+
+/// Judges the last attempt: a failure, a response the step does not accept, or success; and
+/// whether a non-idempotent request created something.
+fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace: Trace) -> Result<Acted, StepError> {
+    trace.response.clone_from(&last.response);
+    let method = request.method.as_str();
+    let explain = |message: String, trace: &Trace| {
+        let message = match &last.gave_up {
+            Some(reason) => format!("{message}\n{reason}"),
+            None => message,
+        };
+        if trace.effect == Some(Effect::InDoubt) { in_doubt(method, &message) } else { message }
     };
-    if let Some(failure) = failure {
-        let mut message = note(failure.message);
-        if trace.effect == Some(Effect::InDoubt) {
-            message = in_doubt(request.method.as_str(), &message);
-        }
-        return Err(StepError { cause: Cause::Transport(failure.kind), message, trace });
+    if let Some(failure) = last.failure {
+        let message = explain(failure.message, &trace);
+        return Err(StepError::traced(Cause::Transport(failure.kind), message, trace));
     }
-    let response = response.expect("a response when there is no failure");
+    let response = last.response.expect("a response when there is no failure");
     let body = body_value(&response);
     let warnings = envelope::warnings(&body);
     let api_errors = if step.expect.as_ref().and_then(|e| e.api_errors).unwrap_or(true) { envelope::errors(&body) } else { Vec::new() };
-    if !idempotent && (200..300).contains(&response.status) && api_errors.is_empty() {
+    if !request.is_idempotent() && (200..300).contains(&response.status) && api_errors.is_empty() {
         trace.effect = Some(Effect::Created);
     }
     if let Err((cause, message)) = check_response(state, step.expect.as_ref(), &response, &api_errors) {
-        let mut message = note(message);
-        if trace.effect == Some(Effect::InDoubt) {
-            message = in_doubt(request.method.as_str(), &message);
-        }
-        return Err(StepError { cause, message, trace });
+        let message = explain(message, &trace);
+        return Err(StepError::traced(cause, message, trace));
     }
-    if let Some(reason) = gave_up {
-        // `until` stayed false to the last attempt.
-        return Err(StepError { cause: Cause::Status, message: format!("`until` is still false after the last attempt\n{reason}"), trace });
+    if last.until_unmet {
+        let message = explain("`retry.until` is still false after the last attempt".to_owned(), &trace);
+        return Err(StepError::traced(Cause::Until, message, trace));
     }
     let mut result = Map::new();
     result.insert("status".into(), Json::from(response.status));
@@ -156,14 +187,14 @@ fn in_doubt(method: &str, message: &str) -> String {
 }
 
 /// Whether the policy's `until` holds for this response (true without an `until`).
-fn until_met(state: &State, policy: &Policy, response: &ResponseData, context: &Context) -> Result<bool, StepError> {
+fn until_met(state: &State, policy: &Policy, response: &ResponseData, context: &Context) -> Result<bool, String> {
     let Some(until) = &policy.until else { return Ok(true) };
     let data = serde_json::json!({ "status": response.status, "headers": response.headers, "body": body_value(response) });
     let context = minijinja::context! { response => crate::template::context(&data), ..context.clone() };
     match state.plan.engine.render(until, &context) {
         Ok(Json::Bool(met)) => Ok(met),
-        Ok(other) => Err(StepError::new(Cause::Render, format!("`retry.until` must render to true or false, got {}", crate::select::short(&other)))),
-        Err(error) => Err(StepError::new(Cause::Render, format!("cannot render `retry.until` ({}): {error}", until.text))),
+        Ok(other) => Err(format!("`retry.until` must render to true or false, got {}", crate::select::short(&other))),
+        Err(error) => Err(format!("cannot render `retry.until` ({}): {error}", until.text)),
     }
 }
 

@@ -42,6 +42,8 @@ pub enum Cause {
     Selection,
     /// A `bind` could not be computed.
     Bind,
+    /// `retry.until` stayed false.
+    Until,
 }
 
 impl Cause {
@@ -55,6 +57,7 @@ impl Cause {
             Cause::ApiError => "api_error",
             Cause::Selection => "selection",
             Cause::Bind => "bind",
+            Cause::Until => "until",
         }
     }
 }

@@ -65,7 +65,11 @@ impl Live {
                 Ok(response) => response,
                 Err(error) => {
                     let kind = classify(&error);
-                    return Sent { failure: Some(super::Failure::new(kind, describe(kind, &error, limits, &shown))), redirects: hops, ..Sent::default() };
+                    return Sent {
+                        failure: Some(super::Failure::new(kind, describe(kind, &error, limits, &shown))),
+                        redirects: hops,
+                        ..Sent::default()
+                    };
                 }
             };
             let status = response.status().as_u16();
@@ -73,7 +77,10 @@ impl Live {
             if let (true, Some(location)) = (is_redirect(status) && limits.redirects > 0, location) {
                 let Ok(target) = url.join(&location) else {
                     let mut sent = read(response, limits, &shown).await;
-                    sent.failure = Some(super::Failure::new(FailureKind::InvalidBody, format!("status {status} with an invalid `Location`: {location}")));
+                    sent.failure = Some(super::Failure::new(
+                        FailureKind::InvalidBody,
+                        format!("status {status} with an invalid `Location`: {location}"),
+                    ));
                     sent.redirects = hops;
                     return sent;
                 };
@@ -125,11 +132,8 @@ fn origin(url: &url::Url) -> (String, Option<String>, Option<u16>) {
 /// Reads the body up to the size limit; the response head is kept whatever happens.
 async fn read(mut response: reqwest::Response, limits: Limits, shown: &str) -> Sent {
     let status = response.status().as_u16();
-    let headers: BTreeMap<String, String> = response
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
-        .collect();
+    let headers: BTreeMap<String, String> =
+        response.headers().iter().filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))).collect();
     let head = ResponseData { status, headers, body: None };
     let too_large = |size: String| {
         Some(super::Failure::new(
@@ -145,7 +149,11 @@ async fn read(mut response: reqwest::Response, limits: Limits, shown: &str) -> S
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() as u64 + chunk.len() as u64 > limits.max_body {
-                    return Sent { response: Some(head), failure: too_large(format!("more than {}", bytes(limits.max_body))), ..Sent::default() };
+                    return Sent {
+                        response: Some(head),
+                        failure: too_large(format!("more than {}", bytes(limits.max_body))),
+                        ..Sent::default()
+                    };
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -154,10 +162,17 @@ async fn read(mut response: reqwest::Response, limits: Limits, shown: &str) -> S
                 let (kind, message) = if error.is_timeout() {
                     (
                         FailureKind::ResponseTimeout,
-                        format!("{shown} answered {status} but its body did not arrive within {} ({} bytes read)", humanise(limits.timeout), body.len()),
+                        format!(
+                            "{shown} answered {status} but its body did not arrive within {} ({} bytes read)",
+                            humanise(limits.timeout),
+                            body.len()
+                        ),
                     )
                 } else {
-                    (FailureKind::InvalidBody, format!("the body of {shown} (status {status}) was cut short after {} bytes: {}", body.len(), root_cause(&error)))
+                    (
+                        FailureKind::InvalidBody,
+                        format!("the body of {shown} (status {status}) was cut short after {} bytes: {}", body.len(), root_cause(&error)),
+                    )
                 };
                 return Sent { response: Some(head), failure: Some(super::Failure::new(kind, message)), ..Sent::default() };
             }

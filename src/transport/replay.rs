@@ -31,12 +31,15 @@ impl Replay {
 
     pub fn send(&mut self, step: &str, request: &RequestSpec) -> Sent {
         let Some(recorded) = self.exchanges.get(self.next) else {
-            return Sent::failed(FailureKind::Mismatch, format!(
-                "the recipe sent more requests than the fixture recorded ({}): step `{step}` sends {} {} and nothing is left to answer it",
-                self.exchanges.len(),
-                request.method,
-                request.url
-            ));
+            return Sent::failed(
+                FailureKind::Mismatch,
+                format!(
+                    "the recipe sent more requests than the fixture recorded ({}): step `{step}` sends {} {} and nothing is left to answer it",
+                    self.exchanges.len(),
+                    request.method,
+                    request.url
+                ),
+            );
         };
         self.next += 1;
         let actual = comparable(&self.scrub.request(request), &recorded.request);

@@ -29,7 +29,8 @@ fn draft_runs_over_real_http_like_under_replay() {
             if let recipe::run::Event::Step(step) = event {
                 lines.push(recipe::report::progress(step));
             }
-        }).await;
+        })
+        .await;
         ((result, lines), session.fixture(None).unwrap().exchanges)
     });
     let (result, lines) = live;

@@ -1,4 +1,5 @@
 //! Fault injection for the HTTP path: a misbehaving loopback server and its self-test.
 
+mod cases;
 mod selftest;
 pub mod server;

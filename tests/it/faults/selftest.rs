@@ -21,7 +21,7 @@ async fn within<F: Future>(future: F) -> F::Output {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(LIMIT).build().expect("a client")
+    reqwest::Client::builder().no_proxy().no_gzip().timeout(LIMIT).build().expect("a client")
 }
 
 async fn connect(server: &FaultServer, request: &[u8]) -> TcpStream {
