@@ -40,9 +40,28 @@ impl Source {
         Self { name: name.into(), text: text.into() }
     }
 
+    /// The text of a 1-based line, as the YAML parser numbers lines.
     fn line(&self, line: usize) -> Option<&str> {
-        self.text.lines().nth(line.checked_sub(1)?)
+        lines(&self.text).nth(line.checked_sub(1)?)
     }
+}
+
+/// The lines of `text`, split where YAML breaks lines: at `\r\n`, `\n` and a lone `\r`.
+///
+/// `str::lines` does not break at a lone `\r`, so it would number lines differently from the
+/// parser and show the wrong line under a diagnostic.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+        let line = &rest[..end];
+        let width = if rest[end..].starts_with("\r\n") { 2 } else { usize::from(end < rest.len()) };
+        rest = &rest[end + width..];
+        Some(line)
+    })
 }
 
 /// One problem: a message, where it is, and an optional hint.
@@ -200,6 +219,15 @@ mod tests {
     fn suggests_close_names_only() {
         assert_eq!(did_you_mean("reqest", ["request", "filter"]), Some("request"));
         assert_eq!(did_you_mean("zzz", ["request", "filter"]), None);
+    }
+
+    #[test]
+    fn splits_lines_where_yaml_does() {
+        assert_eq!(lines("a\nb\r\nc\rd\n").collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+        assert_eq!(lines("a\n\nb").collect::<Vec<_>>(), ["a", "", "b"]);
+        assert_eq!(lines("").count(), 0);
+        let source = Source::new("r.yaml", "a: 1\rbad: 2\n");
+        assert_eq!(source.line(2), Some("bad: 2"));
     }
 
     #[test]
