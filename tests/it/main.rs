@@ -5,6 +5,7 @@ mod cli;
 mod faults;
 mod live;
 mod robustness;
+mod safety;
 mod schema;
 mod serve;
 mod support;
