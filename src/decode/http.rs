@@ -116,6 +116,38 @@ pub fn parse_size(text: &str) -> Option<u64> {
 mod tests {
     use super::parse_size;
 
+    fn problems(text: &str) -> Vec<String> {
+        let root = crate::yaml::parse(text).unwrap().0;
+        match crate::decode::recipe(&root) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.iter().map(|p| format!("{}:{} {}", p.span.unwrap().line, p.span.unwrap().col, p.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn checks_every_retry_and_limit_field_at_its_place() {
+        let text = "recipe: 1\nname: t\nhttp:\n  redirects: -1\n  max_body: 16mb\n  connect_timeout: soon\n  retry:\n    attempts: 0\n    delay: fast\n    backoff: fibonacci\n    jitter: maybe\n    on: [connect, 503, teapot, 999]\n    unsafe: 1\n    tries: 3\nsteps:\n  - id: a\n    request: {method: GET, url: /x, retry: {on: timeout}}\n";
+        assert_eq!(
+            problems(text),
+            vec![
+                "6:20 invalid duration",
+                "4:14 expected a number of redirects (0 to 50), found an integer",
+                "5:13 invalid size",
+                "14:5 unknown key `tries` in retry",
+                "8:15 expected a number of attempts (1 to 100), found an integer",
+                "12:24 unknown failure kind `teapot`",
+                "12:32 expected an HTTP status code (100 to 599), found an integer",
+                "9:12 invalid duration",
+                "10:14 unknown backoff `fibonacci`",
+                "11:13 expected `true` or `false`, found a string",
+                "13:13 expected `true` or `false`, found an integer",
+                "17:49 expected a list of failure kinds and status codes, e.g. `[connect, timeout, 503]`, found a string",
+            ]
+        );
+        let fine = "recipe: 1\nname: t\nhttp:\n  redirects: 0\n  max_body: 512KiB\n  retry: {attempts: 4, delay: 200ms, max_delay: 10s, backoff: exponential, jitter: true, on: [connect, timeout, 429, 502, 503, 504], max_elapsed: 60s, until: \"{{ response.status == 200 }}\", unsafe: false}\nsteps:\n  - id: a\n    request: {method: POST, url: /x, idempotent: true, retry: {attempts: 1}}\n";
+        assert_eq!(problems(fine), Vec::<String>::new());
+    }
+
     #[test]
     fn parses_sizes() {
         assert_eq!(parse_size("16MiB"), Some(16 * 1024 * 1024));

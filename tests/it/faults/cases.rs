@@ -426,3 +426,74 @@ fn a_reset_before_the_request_is_written_lets_even_a_post_be_retried() {
     assert_eq!(served, 1, "the POST arrived once");
     assert_eq!(draft.effect, Some(Effect::Created));
 }
+
+/// The fault recipe with `extra` under the lookup request.
+fn plan_with_lookup(extra: &str) -> recipe::check::Plan {
+    let text = std::fs::read_to_string(root().join("tests/data/faults.yaml")).unwrap();
+    let text = text.replace(
+        "  - id: lookup\n    request: { method: GET, url: /lookup }\n",
+        &format!("  - id: lookup\n    request:\n      method: GET\n      url: /lookup\n{extra}"),
+    );
+    recipe::check::load_str("faults-variant.yaml", &text).unwrap_or_else(|report| panic!("{report}"))
+}
+
+#[test]
+fn until_polls_while_the_condition_is_false() {
+    let plan = plan_with_lookup("      retry: { attempts: 5, until: \"{{ response.body.state == 'done' }}\" }\n");
+    let pending = || Fault::Respond(Reply::json(200, &json!({"state": "pending"})));
+    let done = Fault::Respond(Reply::json(200, &json!({"state": "done"})));
+    let (outcome, server) = block_on(async {
+        let server =
+            FaultServer::start(vec![("GET", "/lookup", vec![pending(), pending(), done]), ("POST", "/draft", vec![created()])]).await;
+        (run_plan(&plan, server.url("")).await, server)
+    });
+    assert!(outcome.result.ok, "{:#?}", outcome.result);
+    assert_eq!(outcome.step("lookup").attempts.len(), 3);
+    assert_eq!(outcome.waits, ms(&[100, 200]));
+    assert!(outcome.lines.iter().any(|l| l.trim() == "attempt 1: `until` is false; retrying in 100ms"), "{:#?}", outcome.lines);
+    assert_eq!(server.count("GET", "/lookup"), 3);
+
+    let (outcome, _server) = block_on(async {
+        let server = FaultServer::start(vec![("GET", "/lookup", vec![pending()]), ("POST", "/draft", vec![created()])]).await;
+        (run_plan(&plan, server.url("")).await, server)
+    });
+    let lookup = outcome.step("lookup");
+    assert_eq!(lookup.cause, Some(Cause::Until));
+    assert_eq!(lookup.attempts.len(), 5);
+    assert!(lookup.reason.as_deref().unwrap().starts_with("`retry.until` is still false after the last attempt"), "{lookup:#?}");
+}
+
+#[test]
+fn max_time_cuts_the_run_short() {
+    let plan = crate::support::plan(&root().join("tests/data/faults.yaml"));
+    let started = std::time::Instant::now();
+    let outcome = block_on(async {
+        let server = FaultServer::start(vec![("GET", "/lookup", vec![Fault::Stall]), ("POST", "/draft", vec![created()])]).await;
+        let base = server.url("");
+        let lookup = move |name: &str| match name {
+            "BASE_URL" => Some(base.clone()),
+            "API_KEY" => Some(SECRET.to_owned()),
+            _ => None,
+        };
+        let options = Options {
+            vars: Vec::new(),
+            vars_file: std::collections::BTreeMap::new(),
+            dotenv: std::collections::BTreeMap::new(),
+            lookup: &lookup,
+            mode: Mode::Live,
+            dry_run: false,
+            max_time: Some(Duration::from_millis(450)),
+            clock: Some(Clock::real()),
+        };
+        let mut session = prepare(&plan, options).unwrap();
+        run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
+    });
+    let lookup = &outcome.steps[0];
+    assert_eq!(lookup.cause, Some(Cause::Transport(FailureKind::ResponseTimeout)), "{lookup:#?}");
+    // 300ms, a 100ms wait, then the second attempt gets only what is left.
+    assert_eq!(lookup.attempts.len(), 2, "{lookup:#?}");
+    let reason = lookup.reason.as_deref().unwrap();
+    assert!(reason.contains("cut the request timeout short"), "{reason}");
+    assert!(reason.contains("the run's time limit (`--max-time`) leaves no time"), "{reason}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
