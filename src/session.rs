@@ -48,7 +48,7 @@ pub struct Options<'a> {
 pub struct Session {
     pub params: Params,
     pub transport: Transport,
-    pub masker: Masker,
+    pub masker: std::sync::Arc<Masker>,
 }
 
 /// Resolves inputs and environment and builds the transport; `Err` lists every problem.
@@ -82,7 +82,9 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
     };
     let clock = options.clock.unwrap_or_else(|| if replaying { Clock::fixed() } else { Clock::real() });
     let jitter_seed = if clock.is_virtual() { 0 } else { uuid::Uuid::new_v4().as_u64_pair().0 };
-    let params = Params { inputs, env, dry_run: options.dry_run, dynamic, clock, max_time: options.max_time, jitter_seed };
+    let masker = std::sync::Arc::new(masker);
+    let params =
+        Params { inputs, env, dry_run: options.dry_run, dynamic, clock, max_time: options.max_time, jitter_seed, masker: masker.clone() };
     Ok(Session { params, transport, masker })
 }
 

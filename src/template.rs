@@ -5,8 +5,13 @@
 //! renders to text. Undefined values are errors, including under `tojson`, whose built-in
 //! version would print `null`. It also provides the few filters recipes need for dates. It does
 //! not know where values come from; callers pass the context.
+//!
+//! Every template is compiled once: the environment (filters and functions) is one per process,
+//! and each [`Engine`] keeps the compiled form of every template string it has seen, keyed by
+//! its text, so a batch of thousands of runs never parses a template twice.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock};
 
 use minijinja::value::{Kwargs, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
@@ -27,43 +32,77 @@ impl std::fmt::Display for TemplateError {
     }
 }
 
-/// The template environment shared by checking and running.
-pub struct Engine {
-    env: Environment<'static>,
+/// The one template environment: strict undefined, no escaping, and the added filters.
+static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_formatter(format_value);
+    env.add_filter("tojson", strict_tojson);
+    env.add_filter("datetime_add", datetime_add);
+    env.add_filter("datetime_format", datetime_format);
+    env.add_filter("reshape", reshape);
+    env.add_function("now", crate::dynamic::now);
+    env.add_function("today", crate::dynamic::today);
+    env.add_function("uuid", crate::dynamic::uuid);
+    env
+});
+
+/// Template sources live as long as the process (compiled templates borrow them); each distinct
+/// text is kept once.
+fn interned(text: &str) -> &'static str {
+    static SOURCES: LazyLock<Mutex<HashSet<&'static str>>> = LazyLock::new(Mutex::default);
+    let mut sources = SOURCES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(source) = sources.get(text) {
+        return source;
+    }
+    let source: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    sources.insert(source);
+    source
 }
 
-impl Default for Engine {
-    fn default() -> Self {
-        Self::new()
-    }
+/// A compiled template string.
+enum Compiled {
+    Expression(minijinja::Expression<'static, 'static>),
+    Text(minijinja::Template<'static, 'static>),
+}
+
+/// Renders template strings, compiling each one once.
+#[derive(Default)]
+pub struct Engine {
+    compiled: RwLock<HashMap<String, Arc<Compiled>>>,
 }
 
 impl Engine {
     pub fn new() -> Self {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        env.set_formatter(format_value);
-        env.add_filter("tojson", strict_tojson);
-        env.add_filter("datetime_add", datetime_add);
-        env.add_filter("datetime_format", datetime_format);
-        env.add_filter("reshape", reshape);
-        env.add_function("now", crate::dynamic::now);
-        env.add_function("today", crate::dynamic::today);
-        env.add_function("uuid", crate::dynamic::uuid);
-        Self { env }
+        Self::default()
     }
 
     /// The names of the functions and filters templates may call (not variables).
     pub fn is_global(&self, name: &str) -> bool {
-        self.env.globals().any(|(global, _)| global == name)
+        ENVIRONMENT.globals().any(|(global, _)| global == name)
     }
 
     /// Compiles a template string: a syntax error, or every variable path it reads
     /// (`steps.search.body`, `inputs.vin`, `item`...).
     pub fn variables(&self, template: &TemplateString) -> Result<BTreeSet<String>, TemplateError> {
-        let compiled = self.env.template_from_str(&template.text).map_err(|error| convert(&error))?;
+        let compiled = ENVIRONMENT.template_from_str(interned(&template.text)).map_err(|error| convert(&error))?;
         Ok(compiled.undeclared_variables(true).into_iter().collect())
+    }
+
+    /// The compiled form of `text`, compiling it the first time.
+    fn compiled(&self, text: &str, expression: Option<&str>) -> Result<Arc<Compiled>, TemplateError> {
+        if let Some(found) = self.compiled.read().unwrap_or_else(PoisonError::into_inner).get(text) {
+            return Ok(Arc::clone(found));
+        }
+        let compiled = Arc::new(match expression {
+            Some(expression) => {
+                Compiled::Expression(ENVIRONMENT.compile_expression_owned(expression.to_owned()).map_err(|error| convert(&error))?)
+            }
+            None => Compiled::Text(ENVIRONMENT.template_from_str(interned(text)).map_err(|error| convert(&error))?),
+        });
+        self.compiled.write().unwrap_or_else(PoisonError::into_inner).insert(text.to_owned(), Arc::clone(&compiled));
+        Ok(compiled)
     }
 
     /// Renders one template string to JSON (typed for a whole expression).
@@ -100,7 +139,9 @@ impl Engine {
         let value = match &template.kind {
             TemplateKind::Literal => return Ok(Json::String(template.text.clone())),
             TemplateKind::Expression(expression) => {
-                let compiled = self.env.compile_expression(expression).map_err(|error| convert(&error))?;
+                let Compiled::Expression(compiled) = &*self.compiled(&template.text, Some(expression))? else {
+                    unreachable!("an expression's text compiles to an expression")
+                };
                 let value = compiled.eval(context).map_err(|error| convert(&error))?;
                 reject_undefined(&value)?;
                 value
@@ -126,7 +167,9 @@ impl Engine {
                 other => Ok(other.to_string()),
             },
             TemplateKind::Text => {
-                let compiled = self.env.template_from_str(&template.text).map_err(|error| convert(&error))?;
+                let Compiled::Text(compiled) = &*self.compiled(&template.text, None)? else {
+                    unreachable!("a text template's text compiles to a template")
+                };
                 compiled.render(context).map_err(|error| convert(&error))
             }
         }

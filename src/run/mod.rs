@@ -47,6 +47,8 @@ pub struct Params {
     pub max_time: Option<Duration>,
     /// Mixed into retry jitter: random for live runs, 0 for replays.
     pub jitter_seed: u64,
+    /// Masks the env secrets in everything the run keeps; built once per process.
+    pub masker: Arc<Masker>,
 }
 
 /// What the runner reports while it runs.
@@ -58,25 +60,33 @@ pub enum Event<'a> {
     Step(&'a StepResult),
 }
 
-/// The state threaded through the steps.
+/// The state threaded through the steps. Values are kept as template values, converted once
+/// when bound, so a render never re-serialises what earlier steps produced.
 struct State<'a> {
     plan: &'a Plan,
     params: &'a Params,
-    masker: Masker,
-    vars: Map<String, Json>,
-    steps: Map<String, Json>,
+    masker: &'a Masker,
+    /// `inputs`, `env` and the run's source of dynamic values.
+    base: Context,
+    vars: BTreeMap<String, Context>,
+    steps: BTreeMap<String, Context>,
     warnings: BTreeMap<String, Vec<String>>,
 }
 
-impl State<'_> {
+impl<'a> State<'a> {
+    fn new(plan: &'a Plan, params: &'a Params) -> Self {
+        let base = minijinja::context! { inputs => context(&serde_json::to_value(&params.inputs).unwrap_or_default()), env => context(&serde_json::to_value(&params.env.values).unwrap_or_default()) };
+        let base = crate::dynamic::with_source(base, &params.dynamic);
+        Self { plan, params, masker: &params.masker, base, vars: BTreeMap::new(), steps: BTreeMap::new(), warnings: BTreeMap::new() }
+    }
+
     fn context(&self) -> Context {
-        let data = context(&serde_json::json!({
-            "inputs": self.params.inputs,
-            "env": self.params.env.values,
-            "vars": self.vars,
-            "steps": self.steps,
-        }));
-        crate::dynamic::with_source(data, &self.params.dynamic)
+        minijinja::context! { vars => Context::from(self.vars.clone()), steps => Context::from(self.steps.clone()), ..self.base.clone() }
+    }
+
+    /// Sets `steps.ID`.
+    fn set_step(&mut self, id: &str, object: &Json) {
+        self.steps.insert(id.to_owned(), context(object));
     }
 }
 
@@ -120,8 +130,7 @@ struct Acted {
 
 /// Runs the plan through `transport`, reporting each retry and each finished step.
 pub async fn run(plan: &Plan, params: &Params, transport: &mut Transport, on_event: &mut dyn FnMut(Event)) -> RunResult {
-    let mut state =
-        State { plan, params, masker: Masker::new(&params.env.secrets), vars: Map::new(), steps: Map::new(), warnings: BTreeMap::new() };
+    let mut state = State::new(plan, params);
     let mut results = Vec::new();
     let mut ok = true;
     for step in &plan.recipe().steps {
@@ -204,7 +213,7 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
             Ok(Json::Bool(false)) => {
                 result.status = Status::Skipped;
                 result.reason = Some(format!("`when` is false: {}", when.text));
-                state.steps.insert(step.id.text.clone(), step_object(step, &Map::new(), "skipped", None));
+                state.set_step(&step.id.text, &step_object(step, &Map::new(), "skipped", None));
                 return result;
             }
             Ok(other) => {
@@ -232,10 +241,10 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
     }
     if acted.not_sent {
         result.status = Status::NotSent;
-        state.steps.insert(step.id.text.clone(), step_object(step, &Map::new(), "not_sent", None));
+        state.set_step(&step.id.text, &step_object(step, &Map::new(), "not_sent", None));
         return result;
     }
-    state.steps.insert(step.id.text.clone(), step_object(step, &acted.result, "ok", None));
+    state.set_step(&step.id.text, &step_object(step, &acted.result, "ok", None));
     // Bind.
     // A failed step binds nothing: values bound before the failure are rolled back.
     let mut previous = Vec::new();
@@ -243,7 +252,7 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
         match bind(state, binding, &acted.value) {
             Ok(value) => {
                 result.bindings.insert(name.text.clone(), state.masker.json(&value));
-                previous.push((name.text.clone(), state.vars.insert(name.text.clone(), value)));
+                previous.push((name.text.clone(), state.vars.insert(name.text.clone(), context(&value))));
             }
             Err(message) => {
                 restore(&mut state.vars, previous);
@@ -283,7 +292,7 @@ fn fail(state: &mut State, step: &Step, mut result: StepResult, error: StepError
         object.insert("headers".into(), serde_json::to_value(&response.headers).unwrap_or_default());
         object.insert("body".into(), body_value(response));
     }
-    state.steps.insert(step.id.text.clone(), object);
+    state.set_step(&step.id.text, &object);
     result.reason = Some(message);
     result
 }
@@ -331,15 +340,15 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_e
             for (index, (name, template)) in values.iter().enumerate() {
                 // Each value becomes `vars.NAME` at once, so later values of the step see it;
                 // if one fails, the step binds nothing.
-                let context = if index == 0 { context.clone() } else { state.context() };
-                let value = match engine.render_tree(template, &context) {
+                let current = if index == 0 { context.clone() } else { state.context() };
+                let value = match engine.render_tree(template, &current) {
                     Ok(value) => value,
                     Err(e) => {
                         restore(&mut state.vars, previous);
                         return Err(StepError::new(Cause::Render, format!("cannot render `{}`: {e}", name.text)));
                     }
                 };
-                previous.push((name.text.clone(), state.vars.insert(name.text.clone(), value.clone())));
+                previous.push((name.text.clone(), state.vars.insert(name.text.clone(), crate::template::context(&value))));
                 rendered.insert(name.text.clone(), value);
             }
             let value = Json::Object(rendered.clone());
@@ -377,7 +386,7 @@ fn selected_result(selected: Selected) -> Acted {
 }
 
 /// Puts back the values some names had before a failed step bound them.
-fn restore(vars: &mut Map<String, Json>, previous: Vec<(String, Option<Json>)>) {
+fn restore(vars: &mut BTreeMap<String, Context>, previous: Vec<(String, Option<Context>)>) {
     for (name, value) in previous.into_iter().rev() {
         match value {
             Some(value) => vars.insert(name, value),
