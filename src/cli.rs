@@ -21,7 +21,7 @@ use serde_json::Value as Json;
 use crate::check::{LoadError, Plan, load};
 use crate::fixture::Fixture;
 use crate::inputs::parse_dotenv;
-use crate::run::{Effect, Event, run};
+use crate::run::{Effect, run};
 use crate::session::{Mode, Options, prepare};
 use crate::transport::Strictness;
 
@@ -31,6 +31,8 @@ pub const USAGE: u8 = 2;
 pub const INVALID_RECIPE: u8 = 3;
 pub const SIDE_EFFECT: u8 = 4;
 pub const IN_DOUBT: u8 = 5;
+/// A batch stopped by Ctrl-C (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
 
 #[derive(Parser)]
 #[command(name = "recipe", version, about = "Run declarative HTTP workflows, checked before they send anything")]
@@ -42,7 +44,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check and run a recipe; outputs go to stdout as JSON, progress to stderr.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check recipes without running them: every problem, with its place.
     Check {
         #[arg(required = true)]
@@ -132,6 +134,41 @@ struct RunArgs {
     max_time: Option<std::time::Duration>,
     #[command(flatten)]
     report: RunReportArgs,
+    #[command(flatten)]
+    batch: BatchArgs,
+}
+
+#[derive(clap::Args)]
+#[command(next_help_heading = "Batch runs")]
+struct BatchArgs {
+    /// Run once per row of this CSV (with a header row) or JSON Lines file; `-` reads stdin.
+    #[arg(long, value_name = "ROWS", conflicts_with_all = ["replay", "record", "dry_run", "report"])]
+    rows: Option<PathBuf>,
+    /// How many rows are in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8, requires = "rows", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    jobs: u16,
+    /// At most this many requests, over every row: `10/s` or `600/m`.
+    #[arg(long, value_name = "RATE", requires = "rows", value_parser = crate::transport::Rate::parse)]
+    rate: Option<crate::transport::Rate>,
+    /// Write one JSON line per finished row here; it is also the journal `--resume` reads.
+    #[arg(long, value_name = "FILE", requires = "rows")]
+    out: Option<PathBuf>,
+    /// The column that identifies a row in the results (the row number by default).
+    #[arg(long, value_name = "COLUMN", requires = "rows")]
+    key: Option<String>,
+    /// Continue the batch whose results are in `--out`: skip rows that succeeded, rerun rows that
+    /// failed before any non-idempotent request, and report the others.
+    #[arg(long, requires = "out")]
+    resume: bool,
+    /// With `--resume`: also rerun rows whose non-idempotent request may have been sent.
+    #[arg(long, requires = "resume")]
+    retry_in_doubt: bool,
+    /// Run the valid rows even when some rows are invalid.
+    #[arg(long, requires = "rows")]
+    skip_invalid: bool,
+    /// Only the rows whose key hashes to shard K of N (K from 0), e.g. `--shard 2/4`.
+    #[arg(long, value_name = "K/N", requires = "rows", value_parser = crate::batch::shard::Shard::parse)]
+    shard: Option<crate::batch::shard::Shard>,
 }
 
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
@@ -286,6 +323,9 @@ fn run_command(args: &RunArgs) -> u8 {
         Ok(plan) => plan,
         Err(code) => return code,
     };
+    if let Some(rows) = &args.batch.rows {
+        return batch_command(args, &plan, rows);
+    }
     let prepared = (|| {
         // Every output must be writable before the first request: a run that created something
         // must not fail afterwards for want of a folder.
@@ -322,9 +362,10 @@ fn run_command(args: &RunArgs) -> u8 {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let result = runtime.block_on(run(&plan, &session.params, &mut session.transport, &mut |event| match event {
-        Event::Step(step) => say(&crate::report::progress(step)),
-        Event::Retrying { attempt, wait, why, server_asked, .. } => say(&crate::report::retrying(attempt, wait, why, server_asked)),
+    let result = runtime.block_on(run(&plan, &session.params, &mut session.transport, &mut |event| {
+        if let Some(line) = crate::report::event(event) {
+            say(&line);
+        }
     }));
     // From here on, a failure to write must not hide what the run did: keep the worst code.
     let mut code = SUCCESS;
@@ -377,6 +418,107 @@ fn run_command(args: &RunArgs) -> u8 {
         return if result.side_effects.is_empty() { RUN_FAILED } else { SIDE_EFFECT };
     }
     code
+}
+
+/// `recipe run FILE --rows ROWS`: every row, checked first, then run with `--jobs` in flight.
+fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path) -> u8 {
+    use crate::batch::{self, progress};
+    let batch_args = &args.batch;
+    let prepared = (|| {
+        if let Some(out) = &batch_args.out {
+            writable(out, "the results file")?;
+            let used = fs_err::metadata(out).is_ok_and(|m| m.len() > 0);
+            if used && !batch_args.resume {
+                return Err(format!(
+                    "the results file {} already holds a batch: continue it with `--resume`, or choose another file",
+                    out.display()
+                ));
+            }
+        }
+        Ok::<_, String>((cli_vars(args)?, vars_file(args.vars_file.as_deref())?, dotenv(args.env_file.as_deref())?))
+    })();
+    let (vars, vars_file, dotenv) = match prepared {
+        Ok(prepared) => prepared,
+        Err(message) => return usage_error(&message),
+    };
+    // Standard input is read twice (checked, then run): keep a copy.
+    let spool = if rows == Path::new("-") {
+        match batch::rows::Spool::stdin() {
+            Ok(spool) => Some(spool),
+            Err(message) => return usage_error(&message),
+        }
+    } else {
+        None
+    };
+    let options = batch::Options {
+        rows: spool.as_ref().map_or_else(|| rows.to_path_buf(), |spool| spool.path.clone()),
+        jobs: usize::from(batch_args.jobs),
+        rate: batch_args.rate,
+        out: batch_args.out.clone(),
+        key: batch_args.key.clone(),
+        resume: batch_args.resume,
+        retry_in_doubt: batch_args.retry_in_doubt,
+        skip_invalid: batch_args.skip_invalid,
+        shard: batch_args.shard,
+        inputs: crate::inputs::InputSources { recorded: BTreeMap::new(), file: vars_file, cli: vars },
+        max_time: args.max_time,
+    };
+    let checked = match batch::check_rows(plan, &options) {
+        Ok(checked) => checked,
+        Err(message) => return usage_error(&message),
+    };
+    for bad in &checked.bad {
+        let name = if spool.is_some() { "stdin".into() } else { rows.display().to_string() };
+        say(&format!("error: {name} line {} (row {}): {}", bad.line, bad.number, bad.problems.join("; ")));
+    }
+    if !checked.bad.is_empty() && !options.skip_invalid {
+        return usage_error(&format!(
+            "{} of {} row(s) are invalid; nothing was sent. Fix them, or pass `--skip-invalid` to run the others",
+            checked.bad.len(),
+            checked.rows
+        ));
+    }
+    let lookup = |name: &str| std::env::var(name).ok();
+    let shared = match batch::Shared::new(plan, &lookup, &dotenv, options.rate) {
+        Ok(shared) => shared,
+        Err(problems) => {
+            for problem in &problems {
+                say(&format!("error: {problem}"));
+            }
+            return USAGE;
+        }
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let mut display = progress::Display::new(checked.rows, std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let mut interrupt = || -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+        Box::pin(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+    };
+    let outcome = runtime.block_on(batch::run(plan, &options, &shared, &mut interrupt, &mut |update| display.update(update)));
+    display.finish();
+    let summary = match outcome {
+        Ok(summary) => summary,
+        Err(message) => {
+            say(&format!("error: {message}"));
+            return RUN_FAILED;
+        }
+    };
+    say(&progress::summary(&summary));
+    if summary.succeeded() {
+        SUCCESS
+    } else if summary.interrupted {
+        INTERRUPTED
+    } else if summary.counts.in_doubt > 0 {
+        IN_DOUBT
+    } else {
+        RUN_FAILED
+    }
 }
 
 fn test_command(args: &TestArgs) -> u8 {

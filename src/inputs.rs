@@ -89,7 +89,7 @@ fn describe(value: &Json) -> String {
 }
 
 /// Turns `--var name=value` text into the input's type.
-fn coerce(kind: InputType, text: &str) -> Result<Json, String> {
+pub fn coerce(kind: InputType, text: &str) -> Result<Json, String> {
     match kind {
         InputType::String => Ok(Json::String(text.to_owned())),
         InputType::Integer => text.trim().parse::<i64>().map(Json::from).map_err(|_| format!("expected an integer, got `{text}`")),

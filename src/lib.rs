@@ -7,6 +7,7 @@
 //! [`run`] executes a plan through a [`transport`] and returns results as data, and [`report`]
 //! turns those results into output.
 
+pub mod batch;
 pub mod check;
 pub mod cli;
 pub mod clock;

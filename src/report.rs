@@ -50,6 +50,15 @@ pub fn progress(step: &StepResult) -> String {
     line
 }
 
+/// The progress line(s) of an event, if it shows any.
+pub fn event(event: crate::run::Event) -> Option<String> {
+    match event {
+        crate::run::Event::Step(step) => Some(progress(step)),
+        crate::run::Event::Retrying { attempt, wait, why, server_asked, .. } => Some(retrying(attempt, wait, why, server_asked)),
+        crate::run::Event::Intent { .. } => None,
+    }
+}
+
 /// The line shown while a retry waits.
 pub fn retrying(attempt: &Attempt, wait: std::time::Duration, why: &str, server_asked: bool) -> String {
     let source = if server_asked { " (Retry-After)" } else { "" };

@@ -69,6 +69,7 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
     let recording = &plan.recipe().recording;
     let scrub = Scrub::new(recording.redact.clone(), recording.volatile.clone());
     let settings = Settings { connect_timeout: plan.recipe().http.connect_timeout };
+    let masker = std::sync::Arc::new(masker);
     let live = || Live::new(&settings, masker.clone()).map_err(|e| vec![e]);
     let replaying = matches!(options.mode, Mode::Replay(..) | Mode::Offline);
     let (transport, dynamic) = match options.mode {
@@ -78,13 +79,21 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
         }
         Mode::Offline => (Transport::new(Backend::Offline, None), Dynamic::live()),
         Mode::Live => (Transport::new(Backend::Live(live()?), None), Dynamic::live()),
-        Mode::Record => (Transport::new(Backend::Live(live()?), Some(Recorder::new(masker.clone(), scrub))), Dynamic::live()),
+        Mode::Record => (Transport::new(Backend::Live(live()?), Some(Recorder::new((*masker).clone(), scrub))), Dynamic::live()),
     };
     let clock = options.clock.unwrap_or_else(|| if replaying { Clock::fixed() } else { Clock::real() });
     let jitter_seed = if clock.is_virtual() { 0 } else { uuid::Uuid::new_v4().as_u64_pair().0 };
-    let masker = std::sync::Arc::new(masker);
-    let params =
-        Params { inputs, env, dry_run: options.dry_run, dynamic, clock, max_time: options.max_time, jitter_seed, masker: masker.clone() };
+    let params = Params {
+        inputs,
+        env,
+        dry_run: options.dry_run,
+        dynamic,
+        clock,
+        max_time: options.max_time,
+        jitter_seed,
+        masker: masker.clone(),
+        keep_bodies: true,
+    };
     Ok(Session { params, transport, masker })
 }
 

@@ -49,11 +49,18 @@ pub struct Params {
     pub jitter_seed: u64,
     /// Masks the env secrets in everything the run keeps; built once per process.
     pub masker: Arc<Masker>,
+    /// Keep response bodies in the results (reports, snapshots), or only their heads (batch
+    /// rows, whose results are reduced to one journal line).
+    pub keep_bodies: bool,
 }
 
 /// What the runner reports while it runs.
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
+    /// A non-idempotent request is about to be sent for the first time: a journal records the
+    /// intent before it leaves, so a crash can never hide that it may have been sent. Setting
+    /// `veto` (the journal could not be written) stops the request from leaving.
+    Intent { step: &'a str, veto: &'a std::cell::RefCell<Option<String>> },
     /// An attempt did not succeed and another follows after `wait`.
     Retrying { step: &'a str, attempt: &'a Attempt, wait: Duration, why: &'a str, server_asked: bool },
     /// A step is done.
@@ -84,9 +91,18 @@ impl<'a> State<'a> {
         minijinja::context! { vars => Context::from(self.vars.clone()), steps => Context::from(self.steps.clone()), ..self.base.clone() }
     }
 
+    /// A response as the results keep it: masked, and without its body unless bodies are kept.
+    fn kept(&self, response: &ResponseData) -> ResponseData {
+        if self.params.keep_bodies {
+            self.masker.response(response)
+        } else {
+            ResponseData { status: response.status, headers: self.masker.headers(&response.headers), body: None }
+        }
+    }
+
     /// Sets `steps.ID`.
-    fn set_step(&mut self, id: &str, object: &Json) {
-        self.steps.insert(id.to_owned(), context(object));
+    fn set_step(&mut self, id: &str, object: Context) {
+        self.steps.insert(id.to_owned(), object);
     }
 }
 
@@ -94,8 +110,11 @@ impl<'a> State<'a> {
 #[derive(Debug, Default)]
 struct Trace {
     request: Option<RequestSpec>,
-    /// The last attempt's response (unmasked; masked when kept in the result).
-    response: Option<ResponseData>,
+    /// The last attempt's response as the results keep it (masked; its head only in a batch).
+    kept: Option<ResponseData>,
+    /// The last attempt's response as received, when the step failed: later steps still read
+    /// its status and body.
+    raw: Option<ResponseData>,
     attempts: Vec<Attempt>,
     effect: Option<Effect>,
 }
@@ -121,11 +140,19 @@ impl StepError {
 struct Acted {
     trace: Trace,
     warnings: Vec<String>,
-    /// The step's result object (`steps.ID`).
-    result: Map<String, Json>,
-    /// What `bind` paths are relative to.
-    value: Json,
+    /// The fields of the step's result object (`steps.ID`) its kind produces.
+    result: Vec<(&'static str, Context)>,
+    /// What `bind` paths are relative to (a response body is shared, not copied).
+    value: Arc<Json>,
+    /// A `set` step's values, for the report.
+    values: Option<Map<String, Json>>,
     not_sent: bool,
+}
+
+impl Acted {
+    fn new(result: Vec<(&'static str, Context)>, value: Arc<Json>) -> Self {
+        Self { trace: Trace::default(), warnings: Vec::new(), result, value, values: None, not_sent: false }
+    }
 }
 
 /// Runs the plan through `transport`, reporting each retry and each finished step.
@@ -213,7 +240,7 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
             Ok(Json::Bool(false)) => {
                 result.status = Status::Skipped;
                 result.reason = Some(format!("`when` is false: {}", when.text));
-                state.set_step(&step.id.text, &step_object(step, &Map::new(), "skipped", None));
+                state.set_step(&step.id.text, step_object(step, Vec::new(), "skipped", None));
                 return result;
             }
             Ok(other) => {
@@ -232,7 +259,7 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
         Ok(acted) => acted,
         Err(error) => return fail(state, step, result, error),
     };
-    keep_trace(state, &mut result, acted.trace);
+    keep_trace(&mut result, acted.trace);
     // API warnings come from response bodies: masked like everything else that is kept.
     let warnings: Vec<String> = acted.warnings.iter().map(|w| state.masker.text(w)).collect();
     result.warnings = warnings.clone();
@@ -241,10 +268,10 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
     }
     if acted.not_sent {
         result.status = Status::NotSent;
-        state.set_step(&step.id.text, &step_object(step, &Map::new(), "not_sent", None));
+        state.set_step(&step.id.text, step_object(step, Vec::new(), "not_sent", None));
         return result;
     }
-    state.set_step(&step.id.text, &step_object(step, &acted.result, "ok", None));
+    state.set_step(&step.id.text, step_object(step, acted.result, "ok", None));
     // Bind.
     // A failed step binds nothing: values bound before the failure are rolled back.
     let mut previous = Vec::new();
@@ -261,58 +288,60 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
             }
         }
     }
-    if let Action::Set(values) = &step.action {
-        for (name, _) in values {
-            if let Some(value) = acted.result.get("values").and_then(|values| values.get(&name.text)) {
-                result.bindings.insert(name.text.clone(), state.masker.json(value));
-            }
-        }
+    for (name, value) in acted.values.iter().flatten() {
+        result.bindings.insert(name.clone(), state.masker.json(value));
     }
     result
 }
 
 /// Keeps what a request sent and got in the step's result, masked.
-fn keep_trace(state: &State, result: &mut StepResult, trace: Trace) {
+fn keep_trace(result: &mut StepResult, trace: Trace) {
     result.request = trace.request;
-    result.response = trace.response.as_ref().map(|r| state.masker.response(r));
+    result.response = trace.kept;
     result.attempts = trace.attempts;
     result.effect = trace.effect;
 }
 
 fn fail(state: &mut State, step: &Step, mut result: StepResult, error: StepError) -> StepResult {
     let message = state.masker.text(&error.message);
-    let response = error.trace.response.clone();
-    keep_trace(state, &mut result, *error.trace);
+    let mut trace = *error.trace;
+    let response = trace.raw.take();
+    keep_trace(&mut result, trace);
     result.status = if step.optional { Status::FailedOptional } else { Status::Failed };
     result.cause = Some(error.cause);
-    let mut object = step_object(step, &Map::new(), "failed", Some(&message));
     // A failed request still shows its status and body to later steps (`steps.ID.status`).
-    if let (Some(response), Json::Object(object)) = (&response, &mut object) {
-        object.insert("status".into(), Json::from(response.status));
-        object.insert("headers".into(), serde_json::to_value(&response.headers).unwrap_or_default());
-        object.insert("body".into(), body_value(response));
-    }
-    state.set_step(&step.id.text, &object);
+    let fields = match &response {
+        Some(response) => vec![
+            ("status", Context::from(response.status)),
+            ("headers", Context::from(minijinja::value::Serde(&response.headers))),
+            ("body", crate::template::shared_json(Arc::new(body_value(response)))),
+        ],
+        None => Vec::new(),
+    };
+    state.set_step(&step.id.text, step_object(step, fields, "failed", Some(&message)));
     result.reason = Some(message);
     result
 }
 
 /// `steps.ID`: every field the step's kind has, null when it did not get that far.
-fn step_object(step: &Step, values: &Map<String, Json>, outcome: &str, error: Option<&str>) -> Json {
+fn step_object(step: &Step, values: Vec<(&'static str, Context)>, outcome: &str, error: Option<&str>) -> Context {
     let fields: &[&str] = match step.action {
         Action::Request(_) => &["status", "headers", "body", "warnings"],
         Action::Filter(_) | Action::Pick(_) => &["item", "items", "count"],
         Action::Set(_) => &["values"],
     };
-    let mut object = Map::new();
-    object.insert("ok".into(), Json::Bool(outcome == "ok"));
-    object.insert("skipped".into(), Json::Bool(outcome == "skipped"));
-    object.insert("outcome".into(), Json::String(outcome.into()));
-    object.insert("error".into(), error.map_or(Json::Null, |e| Json::String(e.into())));
+    let mut object: BTreeMap<&str, Context> = BTreeMap::new();
+    object.insert("ok", Context::from(outcome == "ok"));
+    object.insert("skipped", Context::from(outcome == "skipped"));
+    object.insert("outcome", Context::from(outcome));
+    object.insert("error", error.map_or(Context::from(()), Context::from));
     for field in fields {
-        object.insert((*field).into(), values.get(*field).cloned().unwrap_or(Json::Null));
+        object.insert(field, Context::from(()));
     }
-    Json::Object(object)
+    for (field, value) in values {
+        object.insert(field, value);
+    }
+    Context::from(object.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<BTreeMap<String, Context>>())
 }
 
 async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_event: &mut dyn FnMut(Event)) -> Result<Acted, StepError> {
@@ -351,10 +380,10 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_e
                 previous.push((name.text.clone(), state.vars.insert(name.text.clone(), crate::template::context(&value))));
                 rendered.insert(name.text.clone(), value);
             }
-            let value = Json::Object(rendered.clone());
-            let mut result = Map::new();
-            result.insert("values".into(), value.clone());
-            Ok(Acted { trace: Trace::default(), warnings: Vec::new(), result, value, not_sent: false })
+            let value = Arc::new(Json::Object(rendered.clone()));
+            let mut acted = Acted::new(vec![("values", crate::template::shared_json(Arc::clone(&value)))], value);
+            acted.values = Some(rendered);
+            Ok(acted)
         }
     }
 }
@@ -377,12 +406,17 @@ fn with_warnings(state: &State, from: &Template, message: String) -> String {
 }
 
 fn selected_result(selected: Selected) -> Acted {
-    let mut result = Map::new();
-    result.insert("item".into(), selected.item.clone().unwrap_or(Json::Null));
-    result.insert("count".into(), Json::from(selected.items.len()));
-    result.insert("items".into(), Json::Array(selected.items.clone()));
-    let value = selected.item.unwrap_or_else(|| Json::Array(selected.items));
-    Acted { trace: Trace::default(), warnings: Vec::new(), result, value, not_sent: false }
+    let count = selected.items.len();
+    let items = Arc::new(Json::Array(selected.items));
+    let (item, value) = match selected.item {
+        Some(item) => {
+            let item = Arc::new(item);
+            (crate::template::shared_json(Arc::clone(&item)), item)
+        }
+        None => (Context::from(()), Arc::clone(&items)),
+    };
+    let result = vec![("item", item), ("count", Context::from(count)), ("items", crate::template::shared_json(items))];
+    Acted::new(result, value)
 }
 
 /// Puts back the values some names had before a failed step bound them.

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use minijinja::Value as Context;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use super::retry::{Decision, Observed, Policy, decide};
 use super::{Acted, Attempt, Cause, DEFAULT_TIMEOUT, Effect, Event, State, StepError, Trace};
@@ -32,7 +33,10 @@ pub(super) async fn send(
     let masked = state.masker.request(&spec);
     let mut trace = Trace { request: Some(masked.clone()), ..Trace::default() };
     let Some(last) = attempts(state, step, request, context, transport, on_event, (&spec, &masked), &mut trace).await? else {
-        return Ok(Acted { trace, warnings: Vec::new(), result: Map::new(), value: Json::Null, not_sent: true });
+        let mut acted = Acted::new(Vec::new(), std::sync::Arc::new(Json::Null));
+        acted.trace = trace;
+        acted.not_sent = true;
+        return Ok(acted);
     };
     conclude(state, step, request, last, trace)
 }
@@ -71,6 +75,13 @@ async fn attempts(
     let first_started = clock.elapsed();
     let remaining = || state.params.max_time.map(|limit| limit.saturating_sub(clock.elapsed()));
     let mut wait = Duration::ZERO;
+    if !idempotent && !transport.is_offline() {
+        let veto = std::cell::RefCell::new(None);
+        on_event(Event::Intent { step: &step.id.text, veto: &veto });
+        if let Some(reason) = veto.take() {
+            return Err(StepError::new(Cause::Journal, format!("not sent: {reason}")));
+        }
+    }
     for number in 1.. {
         if remaining() == Some(Duration::ZERO) {
             let message = "the run's time limit (`--max-time`) was reached before this request was sent";
@@ -123,17 +134,20 @@ async fn attempts(
             number,
             wait,
             redirects: sent.redirects,
-            response: sent.response.as_ref().map(|r| state.masker.response(r)),
+            response: sent.response.as_ref().map(|r| state.kept(r)),
             failure: failure.clone(),
             duration: started.elapsed(),
         });
-        let last = |gave_up| Last { response: sent.response.clone(), failure: failure.clone(), until_unmet, gave_up };
         match decision {
-            Decision::Stop => return Ok(Some(last(None))),
-            Decision::GiveUp(reason) => return Ok(Some(last(Some(reason)))),
+            Decision::Stop => return Ok(Some(Last { response: sent.response, failure, until_unmet, gave_up: None })),
+            Decision::GiveUp(reason) => return Ok(Some(Last { response: sent.response, failure, until_unmet, gave_up: Some(reason) })),
             Decision::Retry { wait: next, why, server_asked } => {
                 let attempt = trace.attempts.last().expect("an attempt was just kept");
                 on_event(Event::Retrying { step: &step.id.text, attempt, wait: next, why: &why, server_asked });
+                if server_asked {
+                    // The server asked everyone to wait, not only this run.
+                    transport.pause(next);
+                }
                 clock.sleep(next).await;
                 wait = next;
             }
@@ -143,42 +157,59 @@ async fn attempts(
 }
 
 /// Judges the last attempt: a failure, a response the step does not accept, or success; and
-/// whether a non-idempotent request created something.
+/// whether a non-idempotent request created something. The body is moved, never copied, into
+/// what later steps read.
 fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace: Trace) -> Result<Acted, StepError> {
-    trace.response.clone_from(&last.response);
+    let Last { response, failure, until_unmet, gave_up } = last;
+    trace.kept = response.as_ref().map(|r| state.kept(r));
     let method = request.method.as_str();
     let explain = |message: String, trace: &Trace| {
-        let message = match &last.gave_up {
+        let message = match &gave_up {
             Some(reason) => format!("{message}\n{reason}"),
             None => message,
         };
         if trace.effect == Some(Effect::InDoubt) { in_doubt(method, &message) } else { message }
     };
-    if let Some(failure) = last.failure {
+    if let Some(failure) = failure {
         let message = explain(failure.message, &trace);
+        trace.raw = response;
         return Err(StepError::traced(Cause::Transport(failure.kind), message, trace));
     }
-    let response = last.response.expect("a response when there is no failure");
-    let body = body_value(&response);
-    let warnings = envelope::warnings(&body);
-    let api_errors = if step.expect.as_ref().and_then(|e| e.api_errors).unwrap_or(true) { envelope::errors(&body) } else { Vec::new() };
+    let response = response.expect("a response when there is no failure");
+    let api_errors = match &response.body {
+        Some(ResponseBody::Json(body)) if step.expect.as_ref().and_then(|e| e.api_errors).unwrap_or(true) => envelope::errors(body),
+        _ => Vec::new(),
+    };
     if !request.is_idempotent() && (200..300).contains(&response.status) && api_errors.is_empty() {
         trace.effect = Some(Effect::Created);
     }
     if let Err((cause, message)) = check_response(state, step.expect.as_ref(), &response, &api_errors) {
         let message = explain(message, &trace);
+        trace.raw = Some(response);
         return Err(StepError::traced(cause, message, trace));
     }
-    if last.until_unmet {
+    if until_unmet {
         let message = explain("`retry.until` is still false after the last attempt".to_owned(), &trace);
+        trace.raw = Some(response);
         return Err(StepError::traced(Cause::Until, message, trace));
     }
-    let mut result = Map::new();
-    result.insert("status".into(), Json::from(response.status));
-    result.insert("headers".into(), serde_json::to_value(&response.headers).unwrap_or_default());
-    result.insert("body".into(), body.clone());
-    result.insert("warnings".into(), serde_json::to_value(&warnings).unwrap_or_default());
-    Ok(Acted { trace, warnings, result, value: body, not_sent: false })
+    let ResponseData { status, headers, body } = response;
+    let body = Arc::new(match body {
+        Some(ResponseBody::Json(value)) => value,
+        Some(ResponseBody::Text(text)) => Json::String(text),
+        None => Json::Null,
+    });
+    let warnings = envelope::warnings(&body);
+    let result = vec![
+        ("status", Context::from(status)),
+        ("headers", Context::from(minijinja::value::Serde(&headers))),
+        ("body", crate::template::shared_json(Arc::clone(&body))),
+        ("warnings", Context::from(minijinja::value::Serde(&warnings))),
+    ];
+    let mut acted = Acted::new(result, body);
+    acted.trace = trace;
+    acted.warnings = warnings;
+    Ok(acted)
 }
 
 /// The message of a non-idempotent request whose outcome is unknown.

@@ -44,6 +44,8 @@ pub enum Cause {
     Bind,
     /// `retry.until` stayed false.
     Until,
+    /// The request was not sent because its intent could not be journaled.
+    Journal,
 }
 
 impl Cause {
@@ -58,6 +60,7 @@ impl Cause {
             Cause::Selection => "selection",
             Cause::Bind => "bind",
             Cause::Until => "until",
+            Cause::Journal => "journal",
         }
     }
 }

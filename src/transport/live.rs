@@ -9,6 +9,7 @@
 //! - Failures are classified into [`FailureKind`]s, from reqwest's and hyper's errors.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{FailureKind, Limits, Sent};
@@ -25,13 +26,15 @@ pub struct Settings {
     pub connect_timeout: Option<Duration>,
 }
 
+/// Cheap to clone: every clone shares one connection pool.
+#[derive(Clone)]
 pub struct Live {
     client: reqwest::Client,
-    masker: Masker,
+    masker: Arc<Masker>,
 }
 
 impl Live {
-    pub fn new(settings: &Settings, masker: Masker) -> Result<Self, String> {
+    pub fn new(settings: &Settings, masker: Arc<Masker>) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("recipe/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())

@@ -9,6 +9,7 @@
 //! module knows reqwest.
 
 mod error;
+mod gate;
 mod live;
 mod record;
 mod replay;
@@ -16,6 +17,7 @@ mod replay;
 use std::time::Duration;
 
 pub use error::{Delivery, Failure, FailureKind};
+pub use gate::{Gate, Rate};
 pub use live::{Live, Settings};
 pub use record::Recorder;
 pub use replay::{Replay, Strictness};
@@ -32,6 +34,8 @@ pub struct Transport {
     pub backend: Backend,
     /// When recording: every attempt, masked and scrubbed.
     pub recorder: Option<Recorder>,
+    /// A batch's shared rate limit and pause.
+    pub gate: Option<std::sync::Arc<Gate>>,
 }
 
 /// Per-attempt limits.
@@ -63,13 +67,25 @@ impl Sent {
 
 impl Transport {
     pub fn new(backend: Backend, recorder: Option<Recorder>) -> Self {
-        Self { backend, recorder }
+        Self { backend, recorder, gate: None }
+    }
+
+    /// Holds every request that shares this transport's gate (a server asked to wait).
+    pub fn pause(&self, wait: Duration) {
+        if let (Some(gate), Backend::Live(_)) = (&self.gate, &self.backend) {
+            gate.pause(wait);
+        }
     }
 
     /// Sends one attempt. `masked` is the request as it may be shown or recorded.
     pub async fn send(&mut self, step: &str, request: &RequestSpec, masked: &RequestSpec, limits: Limits) -> Sent {
         let sent = match &mut self.backend {
-            Backend::Live(live) => live.send(request, masked, limits).await,
+            Backend::Live(live) => {
+                if let Some(gate) = &self.gate {
+                    gate.admit().await;
+                }
+                live.send(request, masked, limits).await
+            }
             Backend::Replay(replay) => replay.send(step, masked),
             Backend::Offline => Sent::default(),
         };

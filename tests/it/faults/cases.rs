@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use recipe::clock::Clock;
-use recipe::run::{Cause, Effect, Event, RunResult, Status, StepResult, run};
+use recipe::run::{Cause, Effect, RunResult, Status, StepResult, run};
 use recipe::session::{Mode, Options, prepare};
 use recipe::transport::FailureKind;
 use serde_json::json;
@@ -70,11 +70,7 @@ async fn run_plan(plan: &recipe::check::Plan, base: String) -> Outcome {
     };
     let mut session = prepare(plan, options).expect("the environment resolves");
     let mut lines = Vec::new();
-    let result = run(plan, &session.params, &mut session.transport, &mut |event| match event {
-        Event::Step(step) => lines.push(recipe::report::progress(step)),
-        Event::Retrying { attempt, wait, why, server_asked, .. } => lines.push(recipe::report::retrying(attempt, wait, why, server_asked)),
-    })
-    .await;
+    let result = run(plan, &session.params, &mut session.transport, &mut |event| lines.extend(recipe::report::event(event))).await;
     let everything = format!("{}\n{}", serde_json::to_string(&result).unwrap(), lines.join("\n"));
     assert!(!everything.contains(SECRET), "the secret leaked:\n{everything}");
     Outcome { result, waits: clock.sleeps(), lines }

@@ -1,0 +1,205 @@
+//! Rows: the inputs of a batch, one run each, streamed from a CSV file with a header row or from
+//! JSON Lines; never loaded whole. Standard input is spooled to a temporary file first ([`Spool`]),
+//! so that the rows can be checked in one pass and run in a second.
+//!
+//! A CSV cell is text, converted to the input's declared type as `--var` text is; an empty cell
+//! gives no value (the input's default applies). A JSON Lines row is an object of typed values.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+use crate::inputs::{InputSources, coerce, resolve};
+use crate::model::Recipe;
+
+/// One row: where it is, and its values.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// 1-based, counting data rows only.
+    pub number: u64,
+    /// The line of the file it starts on.
+    pub line: u64,
+    pub values: Vec<(String, Cell)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Cell {
+    /// A CSV cell.
+    Text(String),
+    /// A JSON Lines value.
+    Json(Json),
+}
+
+enum Inner {
+    Csv { reader: csv::Reader<BufReader<File>>, headers: Vec<String>, record: csv::StringRecord },
+    Lines { reader: BufReader<File>, line: u64, buffer: String },
+}
+
+pub struct RowReader {
+    inner: Inner,
+    number: u64,
+}
+
+/// Standard input copied to a temporary file, streaming, so that it can be read twice; the file
+/// is removed when this is dropped.
+pub struct Spool {
+    pub path: PathBuf,
+}
+
+impl Spool {
+    pub fn stdin() -> Result<Self, String> {
+        let path = std::env::temp_dir().join(format!("recipe-rows-{}.spool", std::process::id()));
+        let mut file = fs_err::File::create(&path).map_err(|e| e.to_string())?;
+        let spool = Self { path };
+        std::io::copy(&mut std::io::stdin().lock(), &mut file).map_err(|e| format!("cannot read the rows from standard input: {e}"))?;
+        Ok(spool)
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl RowReader {
+    /// Opens a rows file: CSV unless the name ends in `.jsonl` or `.ndjson`, or the first
+    /// character is `{`.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        let file = fs_err::File::open(path).map_err(|e| e.to_string())?.into_parts().0;
+        let mut buffered = BufReader::new(file);
+        let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+        let json_lines = matches!(extension.as_deref(), Some("jsonl" | "ndjson"))
+            || buffered.fill_buf().map_err(|e| format!("{}: {e}", path.display()))?.iter().find(|b| !b.is_ascii_whitespace())
+                == Some(&b'{');
+        let inner = if json_lines {
+            Inner::Lines { reader: buffered, line: 0, buffer: String::new() }
+        } else {
+            let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(buffered);
+            let headers: Vec<String> =
+                reader.headers().map_err(|e| format!("{}: {e}", path.display()))?.iter().map(|h| h.trim().to_owned()).collect();
+            if headers.iter().all(String::is_empty) {
+                return Err(format!("{}: the CSV has no header row naming the inputs", path.display()));
+            }
+            Inner::Csv { reader, headers, record: csv::StringRecord::new() }
+        };
+        Ok(Self { inner, number: 0 })
+    }
+
+    /// The CSV header, if this is a CSV.
+    pub fn headers(&self) -> Option<&[String]> {
+        match &self.inner {
+            Inner::Csv { headers, .. } => Some(headers),
+            Inner::Lines { .. } => None,
+        }
+    }
+
+    /// The next row, or the line and the reason it cannot be read.
+    pub fn next_row(&mut self) -> Option<Result<Row, (u64, String)>> {
+        match &mut self.inner {
+            Inner::Csv { reader, headers, record } => match reader.read_record(record) {
+                Ok(false) => None,
+                Ok(true) => {
+                    self.number += 1;
+                    let line = record.position().map_or(0, csv::Position::line);
+                    let values = headers.iter().cloned().zip(record.iter().map(|cell| Cell::Text(cell.to_owned()))).collect();
+                    Some(Ok(Row { number: self.number, line, values }))
+                }
+                Err(error) => {
+                    self.number += 1;
+                    let line = error.position().map_or(0, csv::Position::line);
+                    Some(Err((line, format!("unreadable CSV row: {error}"))))
+                }
+            },
+            Inner::Lines { reader, line, buffer } => loop {
+                buffer.clear();
+                match reader.read_line(buffer) {
+                    Ok(0) => return None,
+                    Ok(_) => {
+                        *line += 1;
+                        if buffer.trim().is_empty() {
+                            continue;
+                        }
+                        self.number += 1;
+                        return Some(match serde_json::from_str::<Json>(buffer.trim()) {
+                            Ok(Json::Object(map)) => Ok(Row {
+                                number: self.number,
+                                line: *line,
+                                values: map.into_iter().map(|(k, v)| (k, Cell::Json(v))).collect(),
+                            }),
+                            Ok(other) => Err((*line, format!("a row must be a JSON object, got {}", crate::select::short(&other)))),
+                            Err(error) => Err((*line, format!("invalid JSON: {error}"))),
+                        });
+                    }
+                    Err(error) => {
+                        *line += 1;
+                        return Some(Err((*line, format!("unreadable line: {error}"))));
+                    }
+                }
+            },
+        }
+    }
+}
+
+impl Row {
+    /// The row's key: the `key` column's value, or the row number.
+    pub fn key(&self, column: Option<&str>) -> String {
+        let Some(column) = column else { return self.number.to_string() };
+        match self.values.iter().find(|(name, _)| name == column).map(|(_, cell)| cell) {
+            Some(Cell::Text(text)) => text.clone(),
+            Some(Cell::Json(Json::String(text))) => text.clone(),
+            Some(Cell::Json(other)) => other.to_string(),
+            None => String::new(),
+        }
+    }
+
+    /// The row's inputs: `--vars` values, then the row's, then `--var` text, checked against the
+    /// declared inputs. The key column is not an input unless the recipe declares it.
+    pub fn inputs(&self, recipe: &Recipe, base: &InputSources, key: Option<&str>) -> Result<BTreeMap<String, Json>, Vec<String>> {
+        let mut typed = base.file.clone();
+        let mut problems = Vec::new();
+        for (name, cell) in &self.values {
+            let Some(input) = recipe.inputs.iter().find(|input| input.name.text == *name) else {
+                if Some(name.as_str()) != key {
+                    problems.push(unknown_column(recipe, name));
+                }
+                continue;
+            };
+            match cell {
+                Cell::Text(text) if text.is_empty() => {}
+                Cell::Text(text) => match coerce(input.kind, text) {
+                    Ok(value) => {
+                        typed.insert(name.clone(), value);
+                    }
+                    Err(message) => problems.push(format!("`{name}`: {message}")),
+                },
+                Cell::Json(value) => {
+                    typed.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        let sources = InputSources { recorded: BTreeMap::new(), file: typed, cli: base.cli.clone() };
+        match resolve(recipe, &sources) {
+            Ok(values) if problems.is_empty() => Ok(values),
+            Ok(_) => Err(problems),
+            Err(more) => {
+                problems.extend(more.into_iter().map(|p| p.replace("; give it with `--var ", "; give it as a column or with `--var ")));
+                Err(problems)
+            }
+        }
+    }
+}
+
+fn unknown_column(recipe: &Recipe, name: &str) -> String {
+    let names: Vec<&str> = recipe.inputs.iter().map(|input| input.name.text.as_str()).collect();
+    let mut message = format!("unknown column `{name}`");
+    if let Some(suggestion) = crate::diagnostic::did_you_mean(name, names.iter().copied()) {
+        message.push_str(&format!("; did you mean `{suggestion}`?"));
+    } else {
+        message.push_str(&format!("; the inputs are {} (name another column with `--key`)", names.join(", ")));
+    }
+    message
+}

@@ -1,0 +1,132 @@
+//! The gate every request of a batch passes: one rate limit for all rows, and a pause that
+//! holds every worker when the server asks one of them to wait (`Retry-After` on a 429 or 503).
+//!
+//! The rate is a token bucket without burst: requests leave at most one per `1/rate`, spaced
+//! evenly. Time here is real (tokio's): a gate only exists in live runs.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Requests per second, as `N/s` or `N/m`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+}
+
+impl Rate {
+    /// Parses `10/s`, `600/m` or `2.5/s`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let invalid = || format!("invalid rate `{text}`: write requests per second or per minute, such as `10/s` or `600/m`");
+        let (count, unit) = text.trim().split_once('/').ok_or_else(invalid)?;
+        let count: f64 = count.trim().parse().map_err(|_| invalid())?;
+        if !count.is_finite() || count <= 0.0 {
+            return Err(invalid());
+        }
+        let per_second = match unit.trim() {
+            "s" => count,
+            "m" => count / 60.0,
+            _ => return Err(invalid()),
+        };
+        Ok(Self { per_second })
+    }
+
+    fn interval(self) -> Duration {
+        Duration::from_secs_f64(1.0 / self.per_second)
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    /// When the next request may leave.
+    next: Instant,
+    /// No request leaves before this (a server asked to wait).
+    paused_until: Instant,
+}
+
+/// What a request must do to pass the gate.
+enum Admission {
+    Go,
+    /// Its slot is taken: leave at this instant.
+    At(Instant),
+    /// Everyone waits until then, then asks again.
+    Paused(Instant),
+}
+
+#[derive(Debug)]
+pub struct Gate {
+    rate: Option<Rate>,
+    state: Mutex<State>,
+}
+
+impl Gate {
+    pub fn new(rate: Option<Rate>) -> Self {
+        let now = Instant::now();
+        Self { rate, state: Mutex::new(State { next: now, paused_until: now }) }
+    }
+
+    /// Waits until a request may leave, and takes its slot.
+    pub async fn admit(&self) {
+        loop {
+            match self.take() {
+                Admission::Go => return,
+                Admission::At(slot) => {
+                    tokio::time::sleep_until(slot).await;
+                    return;
+                }
+                Admission::Paused(until) => tokio::time::sleep_until(until).await,
+            }
+        }
+    }
+
+    fn take(&self) -> Admission {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if state.paused_until > now {
+            return Admission::Paused(state.paused_until);
+        }
+        let Some(rate) = self.rate else { return Admission::Go };
+        let slot = state.next.max(now);
+        state.next = slot + rate.interval();
+        if slot <= now { Admission::Go } else { Admission::At(slot) }
+    }
+
+    /// Holds every request for `wait` from now.
+    pub fn pause(&self, wait: Duration) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let until = Instant::now() + wait;
+        state.paused_until = state.paused_until.max(until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rates() {
+        assert!((Rate::parse("10/s").unwrap().per_second - 10.0).abs() < 1e-9);
+        assert!((Rate::parse("600/m").unwrap().per_second - 10.0).abs() < 1e-9);
+        assert!(Rate::parse("0/s").is_err());
+        assert!(Rate::parse("10").is_err());
+        assert!(Rate::parse("10/h").is_err());
+    }
+
+    #[test]
+    fn spaces_requests_and_pauses_everyone() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(async {
+            let gate = Gate::new(Some(Rate::parse("10/s").unwrap()));
+            let start = Instant::now();
+            for _ in 0..5 {
+                gate.admit().await;
+            }
+            // The first leaves at once, then one every 100ms.
+            assert_eq!(start.elapsed(), Duration::from_millis(400));
+            gate.pause(Duration::from_secs(2));
+            gate.admit().await;
+            assert_eq!(start.elapsed(), Duration::from_millis(2400));
+        });
+    }
+}
