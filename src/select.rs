@@ -5,6 +5,7 @@
 //! `where` template, then applies a filter's cardinality or a pick's strategy. When the data
 //! disagrees with the recipe, the error lists every candidate and what ruled it out.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
@@ -23,16 +24,29 @@ pub struct Selected {
     pub items: Vec<Json>,
 }
 
-/// One candidate and the conditions it failed (none when kept).
-struct Candidate {
-    value: Json,
-    failures: Vec<String>,
+/// One candidate, borrowed from `from` where it can be, and whether it met every condition.
+/// Why a candidate was ruled out is only worked out when a message needs it.
+struct Candidate<'a> {
+    value: Cow<'a, Json>,
+    kept: bool,
+}
+
+/// The candidates of a selection and the rendered `equals` values they were compared with.
+struct Candidates<'a> {
+    list: Vec<Candidate<'a>>,
+    expected: Vec<Option<Json>>,
+}
+
+impl Candidates<'_> {
+    fn kept(&self) -> Vec<Json> {
+        self.list.iter().filter(|c| c.kept).map(|c| c.value.clone().into_owned()).collect()
+    }
 }
 
 /// Runs a filter step on its rendered `from` value.
 pub fn filter(engine: &Engine, filter: &Filter, from: &Json, context: &Context) -> Result<Selected, String> {
     let candidates = candidates(engine, &filter.selection, from, context)?;
-    let kept: Vec<Json> = candidates.iter().filter(|c| c.failures.is_empty()).map(|c| c.value.clone()).collect();
+    let kept = candidates.kept();
     let ok = match filter.expect {
         Cardinality::One => kept.len() == 1,
         Cardinality::First | Cardinality::AtLeastOne => !kept.is_empty(),
@@ -50,7 +64,7 @@ pub fn filter(engine: &Engine, filter: &Filter, from: &Json, context: &Context) 
             n => n.to_string(),
         };
         let mut message = format!("expected {wanted}, found {found}");
-        message.push_str(&list_candidates(engine, filter.describe.as_ref(), &candidates, context));
+        message.push_str(&list_candidates(engine, &filter.selection, filter.describe.as_ref(), &candidates, context));
         return Err(message);
     }
     let item = match filter.expect {
@@ -63,10 +77,10 @@ pub fn filter(engine: &Engine, filter: &Filter, from: &Json, context: &Context) 
 /// Runs a pick step on its rendered `from` value.
 pub fn pick(engine: &Engine, pick: &Pick, from: &Json, prefer: Option<&Json>, context: &Context) -> Result<Selected, String> {
     let candidates = candidates(engine, &pick.selection, from, context)?;
-    let kept: Vec<Json> = candidates.iter().filter(|c| c.failures.is_empty()).map(|c| c.value.clone()).collect();
+    let kept = candidates.kept();
     if kept.is_empty() {
         let mut message = "nothing to pick".to_owned();
-        message.push_str(&list_candidates(engine, pick.describe.as_ref(), &candidates, context));
+        message.push_str(&list_candidates(engine, &pick.selection, pick.describe.as_ref(), &candidates, context));
         return Err(message);
     }
     let index = match pick.strategy {
@@ -127,31 +141,34 @@ fn with_item(context: &Context, item: &Json) -> Context {
     minijinja::context! { item => Context::from(minijinja::value::Serde(item)), ..context.clone() }
 }
 
-/// The list the selection reads, before conditions.
-fn items(selection: &Selection, from: &Json) -> Result<Vec<Json>, String> {
-    let nodes: Vec<Json> = match &selection.items {
+/// The list the selection reads, before conditions: borrowed from `from`, except `entries`.
+fn items<'a>(selection: &Selection, from: &'a Json) -> Result<Vec<Cow<'a, Json>>, String> {
+    let borrowed = |list: &'a [Json]| list.iter().map(Cow::Borrowed).collect();
+    let nodes: Vec<&'a Json> = match &selection.items {
         Some(path) => {
             let nodes = path.select(from);
             match nodes.as_slice() {
                 // A definite path naming a list (`$.advisors`) means its elements.
-                [Json::Array(list)] if path.is_definite() && !selection.entries => return Ok(list.clone()),
-                _ => nodes.into_iter().cloned().collect(),
+                [Json::Array(list)] if path.is_definite() && !selection.entries => return Ok(borrowed(list)),
+                _ => nodes,
             }
         }
-        None => vec![from.clone()],
+        None => vec![from],
     };
     if selection.entries {
         return match nodes.as_slice() {
-            [Json::Object(map)] => Ok(map.iter().map(|(key, value)| serde_json::json!({ "key": key, "value": value })).collect()),
+            [Json::Object(map)] => {
+                Ok(map.iter().map(|(key, value)| Cow::Owned(serde_json::json!({ "key": key, "value": value }))).collect())
+            }
             [other] => Err(format!("`entries` needs a map, found {}", kind(other))),
             _ => Err(format!("`entries` needs one map, but the items path selected {} nodes", nodes.len())),
         };
     }
     match (selection.items.is_some(), nodes.as_slice()) {
-        (true, _) => Ok(nodes),
-        (false, [Json::Array(list)]) => Ok(list.clone()),
+        (true, _) => Ok(nodes.into_iter().map(Cow::Borrowed).collect()),
+        (false, [Json::Array(list)]) => Ok(borrowed(list)),
         (false, [other]) => Err(format!("`from` is {}, not a list; give `items` (a JSONPath) or `entries: true`", kind(other))),
-        (false, _) => Ok(nodes),
+        (false, _) => Ok(nodes.into_iter().map(Cow::Borrowed).collect()),
     }
 }
 
@@ -166,7 +183,7 @@ fn kind(value: &Json) -> &'static str {
     }
 }
 
-fn candidates(engine: &Engine, selection: &Selection, from: &Json, context: &Context) -> Result<Vec<Candidate>, String> {
+fn candidates<'a>(engine: &Engine, selection: &Selection, from: &'a Json, context: &Context) -> Result<Candidates<'a>, String> {
     let expected: Vec<Option<Json>> = selection
         .matches
         .iter()
@@ -179,31 +196,49 @@ fn candidates(engine: &Engine, selection: &Selection, from: &Json, context: &Con
                 .transpose()
         })
         .collect::<Result<_, _>>()?;
-    let mut candidates = Vec::new();
+    let mut list = Vec::new();
     for value in items(selection, from)? {
-        let mut failures = Vec::new();
-        for (condition, expected) in selection.matches.iter().zip(&expected) {
-            let nodes = condition.path.select(&value);
-            if !nodes.iter().any(|node| matches(&condition.matcher, node, expected.as_ref())) {
-                failures.push(explain(&condition.path.text, &nodes, &condition.matcher, expected.as_ref()));
-            }
+        let mut kept = selection.matches.iter().zip(&expected).all(|(condition, expected)| {
+            condition.path.select(&value).iter().any(|node| matches(&condition.matcher, node, expected.as_ref()))
+        });
+        if kept && let Some(where_) = &selection.where_ {
+            kept = where_holds(engine, where_, context, &value)?;
         }
-        if let Some(where_) = &selection.where_ {
-            match engine.render(where_, &with_item(context, &value)) {
-                Ok(Json::Bool(true)) => {}
-                Ok(Json::Bool(false)) => failures.push(format!("`where` is false: {}", where_.text)),
-                Ok(other) => return Err(format!("`where` must render to true or false, got {other}")),
-                Err(error) => return Err(format!("`where`: {error}")),
-            }
-        }
-        candidates.push(Candidate { value, failures });
+        list.push(Candidate { value, kept });
     }
-    Ok(candidates)
+    Ok(Candidates { list, expected })
 }
 
-fn normalise(matcher: &Matcher, text: &str) -> String {
+fn where_holds(engine: &Engine, where_: &crate::model::TemplateString, context: &Context, item: &Json) -> Result<bool, String> {
+    match engine.render(where_, &with_item(context, item)) {
+        Ok(Json::Bool(holds)) => Ok(holds),
+        Ok(other) => Err(format!("`where` must render to true or false, got {other}")),
+        Err(error) => Err(format!("`where`: {error}")),
+    }
+}
+
+/// Why a candidate was ruled out, condition by condition.
+fn failures(engine: &Engine, selection: &Selection, expected: &[Option<Json>], item: &Json, context: &Context) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (condition, expected) in selection.matches.iter().zip(expected) {
+        let nodes = condition.path.select(item);
+        if !nodes.iter().any(|node| matches(&condition.matcher, node, expected.as_ref())) {
+            failures.push(explain(&condition.path.text, &nodes, &condition.matcher, expected.as_ref()));
+        }
+    }
+    if let Some(where_) = &selection.where_ {
+        match where_holds(engine, where_, context, item) {
+            Ok(true) => {}
+            Ok(false) => failures.push(format!("`where` is false: {}", where_.text)),
+            Err(error) => failures.push(error),
+        }
+    }
+    failures
+}
+
+fn normalise<'a>(matcher: &Matcher, text: &'a str) -> Cow<'a, str> {
     let text = if matcher.trim { text.trim() } else { text };
-    if matcher.ignore_case { text.to_lowercase() } else { text.to_owned() }
+    if matcher.ignore_case { Cow::Owned(text.to_lowercase()) } else { Cow::Borrowed(text) }
 }
 
 /// Whether one node satisfies a condition.
@@ -256,10 +291,13 @@ pub fn short(value: &Json) -> String {
 
 fn list_candidates(
     engine: &Engine,
+    selection: &Selection,
     describe: Option<&crate::model::TemplateString>,
-    candidates: &[Candidate],
+    candidates: &Candidates,
     context: &Context,
 ) -> String {
+    let expected = &candidates.expected;
+    let candidates = &candidates.list;
     if candidates.is_empty() {
         return "; there were no candidates at all".to_owned();
     }
@@ -268,10 +306,10 @@ fn list_candidates(
         let label = describe
             .and_then(|template| engine.render_text(template, &with_item(context, &candidate.value)).ok())
             .unwrap_or_else(|| short(&candidate.value));
-        if candidate.failures.is_empty() {
+        if candidate.kept {
             let _ = write!(out, "\n  - {label}: matches");
         } else {
-            let _ = write!(out, "\n  - {label}: {}", candidate.failures.join("; "));
+            let _ = write!(out, "\n  - {label}: {}", failures(engine, selection, expected, &candidate.value, context).join("; "));
         }
     }
     if candidates.len() > 20 {

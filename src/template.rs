@@ -138,17 +138,34 @@ impl Engine {
     fn render_inner(&self, template: &TemplateString, context: &Value) -> Result<Json, TemplateError> {
         let value = match &template.kind {
             TemplateKind::Literal => return Ok(Json::String(template.text.clone())),
-            TemplateKind::Expression(expression) => {
-                let Compiled::Expression(compiled) = &*self.compiled(&template.text, Some(expression))? else {
-                    unreachable!("an expression's text compiles to an expression")
-                };
-                let value = compiled.eval(context).map_err(|error| convert(&error))?;
-                reject_undefined(&value)?;
-                value
-            }
+            TemplateKind::Expression(expression) => self.evaluate(template, expression, context)?,
             TemplateKind::Text => Value::from(self.render_text(template, context)?),
         };
         to_json(&value)
+    }
+
+    fn evaluate(&self, template: &TemplateString, expression: &str, context: &Value) -> Result<Value, TemplateError> {
+        let Compiled::Expression(compiled) = &*self.compiled(&template.text, Some(expression))? else {
+            unreachable!("an expression's text compiles to an expression")
+        };
+        let value = compiled.eval(context).map_err(|error| convert(&error))?;
+        reject_undefined(&value)?;
+        Ok(value)
+    }
+
+    /// Renders a tree, but lets a whole expression that reads shared JSON (`{{ steps.x.body }}`)
+    /// borrow it instead of copying it.
+    pub fn render_shared(&self, template: &Template, context: &Value) -> Result<Rendered, TemplateError> {
+        if let Template::String(text) = template
+            && let TemplateKind::Expression(expression) = &text.kind
+        {
+            let value = self.evaluate(text, expression, context).map_err(|error| self.explain(text, context, error))?;
+            if value.downcast_object_ref::<JsonNode>().is_some() {
+                return Ok(Rendered::Shared(value));
+            }
+            return to_json(&value).map(Rendered::Owned);
+        }
+        self.render_tree(template, context).map(Rendered::Owned)
     }
 
     /// Renders a template string to text: a whole expression yielding a string gives that
@@ -203,6 +220,21 @@ pub fn context(data: &Json) -> Value {
 /// template reads it, and then only what it reads.
 pub fn shared_json(root: Arc<Json>) -> Value {
     JsonNode::wrap(&root, Vec::new(), &root)
+}
+
+/// A rendered value: JSON of its own, or a part of shared JSON.
+pub enum Rendered {
+    Owned(Json),
+    Shared(Value),
+}
+
+impl Rendered {
+    pub fn json(&self) -> &Json {
+        match self {
+            Rendered::Owned(json) => json,
+            Rendered::Shared(value) => value.downcast_object_ref::<JsonNode>().map_or(&Json::Null, JsonNode::node),
+        }
+    }
 }
 
 /// One map or list inside a shared JSON document.
@@ -319,6 +351,10 @@ fn convert(error: &Error) -> TemplateError {
 }
 
 fn reject_undefined(value: &Value) -> Result<(), TemplateError> {
+    // Shared JSON holds no undefined values: no need to walk it.
+    if value.downcast_object_ref::<JsonNode>().is_some() {
+        return Ok(());
+    }
     let undefined = || TemplateError { message: "undefined value".into(), range: None };
     match value.kind() {
         ValueKind::Undefined => Err(undefined()),

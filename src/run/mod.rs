@@ -351,15 +351,15 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_e
     match &step.action {
         Action::Request(request) => send(state, step, request, &context, transport, on_event).await,
         Action::Filter(filter) => {
-            let from = engine.render_tree(&filter.selection.from, &context).map_err(|e| render("from", e))?;
-            let selected = select::filter(engine, filter, &from, &context)
+            let from = engine.render_shared(&filter.selection.from, &context).map_err(|e| render("from", e))?;
+            let selected = select::filter(engine, filter, from.json(), &context)
                 .map_err(|e| StepError::new(Cause::Selection, with_warnings(state, &filter.selection.from, e)))?;
             Ok(selected_result(selected))
         }
         Action::Pick(pick) => {
-            let from = engine.render_tree(&pick.selection.from, &context).map_err(|e| render("from", e))?;
+            let from = engine.render_shared(&pick.selection.from, &context).map_err(|e| render("from", e))?;
             let prefer = pick.prefer.as_ref().map(|p| engine.render_tree(p, &context)).transpose().map_err(|e| render("prefer", e))?;
-            let selected = select::pick(engine, pick, &from, prefer.as_ref(), &context)
+            let selected = select::pick(engine, pick, from.json(), prefer.as_ref(), &context)
                 .map_err(|e| StepError::new(Cause::Selection, with_warnings(state, &pick.selection.from, e)))?;
             Ok(selected_result(selected))
         }
