@@ -93,6 +93,7 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
         jitter_seed,
         masker: masker.clone(),
         keep_bodies: true,
+        intents: None,
     };
     Ok(Session { params, transport, masker })
 }

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use serde_json::{Value as Json, json};
 
@@ -67,8 +69,17 @@ impl Previous {
     }
 }
 
+/// The results file, shared by every worker. Writes are whole lines; an intent is made durable
+/// with group commit: while one `fdatasync` runs (off the async thread), the intents written
+/// meanwhile wait for the next one, so one sync covers many rows.
 pub struct Journal {
-    file: File,
+    file: Mutex<File>,
+    /// Lines written so far.
+    written: AtomicU64,
+    /// Lines known to be on disk.
+    synced: AtomicU64,
+    /// Held while a sync runs.
+    syncing: tokio::sync::Mutex<()>,
 }
 
 impl Journal {
@@ -85,27 +96,46 @@ impl Journal {
                 file.write_all(b"\n").map_err(|e| e.to_string())?;
             }
         }
-        Ok(Self { file })
+        Ok(Self { file: Mutex::new(file), written: AtomicU64::new(0), synced: AtomicU64::new(0), syncing: tokio::sync::Mutex::new(()) })
     }
 
-    /// Records that `row` is about to send the non-idempotent request of `step`, and makes sure
-    /// it is on disk before the request leaves.
-    pub fn intent(&mut self, row: u64, key: &str, step: &str) -> std::io::Result<()> {
-        self.write(&json!({ "row": row, "key": key, "intent": step }))?;
-        self.file.sync_data()
+    /// Records that `row` is about to send the non-idempotent request of `step`; resolves once
+    /// the line is on disk, so the request can leave.
+    pub async fn intent(&self, row: u64, key: &str, step: &str) -> std::io::Result<()> {
+        let line = self.write(&json!({ "row": row, "key": key, "intent": step }))?;
+        self.durable(line).await
     }
 
-    /// Records a finished row; `durable` syncs it to disk (rows that had an intent).
-    pub fn outcome(&mut self, line: &Json, durable: bool) -> std::io::Result<()> {
-        self.write(line)?;
-        if durable { self.file.sync_data() } else { Ok(()) }
+    /// Records a finished row. A kill cannot lose a line once written; only a machine crash
+    /// can, and then the row's intent, already synced, makes it in doubt rather than lost.
+    pub fn outcome(&self, line: &Json) -> std::io::Result<()> {
+        self.write(line).map(|_| ())
     }
 
-    fn write(&mut self, line: &Json) -> std::io::Result<()> {
+    /// Appends one line (one write: a kill leaves whole lines, or a torn last one); returns its
+    /// number.
+    fn write(&self, line: &Json) -> std::io::Result<u64> {
         let mut text = serde_json::to_string(line).unwrap_or_default();
         text.push('\n');
-        // One write per line: a kill leaves whole lines, or a torn last one.
-        self.file.write_all(text.as_bytes())
+        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        file.write_all(text.as_bytes())?;
+        Ok(self.written.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
+    /// Waits until line `line` is on disk.
+    async fn durable(&self, line: u64) -> std::io::Result<()> {
+        while self.synced.load(Ordering::SeqCst) < line {
+            let _turn = self.syncing.lock().await;
+            if self.synced.load(Ordering::SeqCst) >= line {
+                break;
+            }
+            // Everything written so far is covered by this sync.
+            let covered = self.written.load(Ordering::SeqCst);
+            let file = self.file.lock().unwrap_or_else(PoisonError::into_inner).try_clone()?;
+            tokio::task::spawn_blocking(move || file.sync_data()).await.map_err(std::io::Error::other)??;
+            self.synced.fetch_max(covered, Ordering::SeqCst);
+        }
+        Ok(())
     }
 }
 
@@ -138,9 +168,16 @@ mod tests {
         assert_eq!(previous.rows["d"], Prior::FailedAfterEffect);
         assert!(!previous.rows.contains_key("e"));
         assert_eq!(previous.unreadable, 1);
-        let mut journal = Journal::open(&path).unwrap();
-        journal.outcome(&json!({"row": 5, "key": "e", "outcome": "ok"}), false).unwrap();
-        assert_eq!(Previous::read(&path).unwrap().rows["e"], Prior::Ok);
+        let journal = Journal::open(&path).unwrap();
+        journal.outcome(&json!({"row": 5, "key": "e", "outcome": "ok"})).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (first, second) = runtime.block_on(async { tokio::join!(journal.intent(6, "f", "draft"), journal.intent(7, "g", "draft")) });
+        first.unwrap();
+        second.unwrap();
+        assert_eq!(journal.synced.load(Ordering::SeqCst), 3);
+        let previous = Previous::read(&path).unwrap();
+        assert_eq!(previous.rows["e"], Prior::Ok);
+        assert_eq!(previous.rows["g"], Prior::InDoubt);
         std::fs::remove_dir_all(&folder).unwrap();
     }
 }

@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::dynamic::Dynamic;
 use crate::inputs::{EnvValues, InputSources, resolve_env};
 use crate::mask::Masker;
-use crate::run::{Effect, Event, Params, RunResult, Status};
+use crate::run::{Effect, IntentLog, Params, RunResult, Status};
 use crate::transport::{Backend, Gate, Live, Rate, Settings, Transport};
 use journal::{Journal, Previous, Prior};
 use rows::RowReader;
@@ -194,7 +194,7 @@ struct Batch<'a> {
     shared: &'a Shared,
     previous: Previous,
     reader: RefCell<RowReader>,
-    journal: RefCell<Option<Journal>>,
+    journal: Option<Arc<Journal>>,
     counts: Cell<Counts>,
     stop: Cell<bool>,
     seed: u64,
@@ -213,14 +213,14 @@ pub async fn run(
         (Some(out), true) => Previous::read(out)?,
         _ => Previous::default(),
     };
-    let journal = options.out.as_deref().map(Journal::open).transpose()?;
+    let journal = options.out.as_deref().map(Journal::open).transpose()?.map(Arc::new);
     let batch = Batch {
         plan,
         options,
         shared,
         previous,
         reader: RefCell::new(RowReader::open(&options.rows)?),
-        journal: RefCell::new(journal),
+        journal,
         counts: Cell::new(Counts::default()),
         stop: Cell::new(false),
         seed: uuid::Uuid::new_v4().as_u64_pair().0,
@@ -285,9 +285,9 @@ impl Batch<'_> {
         counts
     }
 
-    fn write(&self, line: &Json, durable: bool) -> Result<(), String> {
-        match self.journal.borrow_mut().as_mut() {
-            Some(journal) => journal.outcome(line, durable).map_err(|e| format!("cannot write the results file: {e}")),
+    fn write(&self, line: &Json) -> Result<(), String> {
+        match &self.journal {
+            Some(journal) => journal.outcome(line).map_err(|e| format!("cannot write the results file: {e}")),
             None => Ok(()),
         }
     }
@@ -303,7 +303,7 @@ impl Batch<'_> {
                 None => return Ok(()),
                 Some(Err((line, problem))) => {
                     self.count(|c| c.invalid += 1);
-                    self.write(&json!({ "line": line, "outcome": "invalid", "error": problem }), false)?;
+                    self.write(&json!({ "line": line, "outcome": "invalid", "error": problem }))?;
                     continue;
                 }
                 Some(Ok(row)) => row,
@@ -324,7 +324,7 @@ impl Batch<'_> {
                 }
                 Some(Prior::InDoubt) if !self.options.retry_in_doubt => {
                     self.count(|c| c.in_doubt += 1);
-                    self.write(&json!({ "row": row.number, "key": key, "outcome": "in_doubt", "error": "a non-idempotent request may have been sent by an earlier run; check it, then rerun with `--retry-in-doubt`" }), false)?;
+                    self.write(&json!({ "row": row.number, "key": key, "outcome": "in_doubt", "error": "a non-idempotent request may have been sent by an earlier run; check it, then rerun with `--retry-in-doubt`" }))?;
                     continue;
                 }
                 _ => {}
@@ -333,16 +333,16 @@ impl Batch<'_> {
                 Ok(inputs) => inputs,
                 Err(problems) => {
                     self.count(|c| c.invalid += 1);
-                    self.write(&json!({ "row": row.number, "key": key, "outcome": "invalid", "error": problems.join("; ") }), false)?;
+                    self.write(&json!({ "row": row.number, "key": key, "outcome": "invalid", "error": problems.join("; ") }))?;
                     continue;
                 }
             };
             (on.borrow_mut())(Progress::Row(self.count(|c| c.in_flight += 1)));
             let started = Instant::now();
-            let (result, intended) = self.run_row(row.number, &key, inputs).await?;
+            let result = self.run_row(row.number, &key, inputs).await;
             let line = outcome_line(row.number, &key, &result, started.elapsed());
             let outcome = line["outcome"].as_str().unwrap_or_default().to_owned();
-            self.write(&line, intended)?;
+            self.write(&line)?;
             let counts = self.count(|c| {
                 c.in_flight -= 1;
                 match outcome.as_str() {
@@ -355,8 +355,12 @@ impl Batch<'_> {
         }
     }
 
-    /// Runs one row; also says whether it recorded an intent (its outcome is then synced).
-    async fn run_row(&self, number: u64, key: &str, inputs: BTreeMap<String, Json>) -> Result<(RunResult, bool), String> {
+    /// Runs one row.
+    async fn run_row(&self, number: u64, key: &str, inputs: BTreeMap<String, Json>) -> RunResult {
+        let intents = self
+            .journal
+            .as_ref()
+            .map(|journal| Arc::new(RowIntents { journal: Arc::clone(journal), row: number, key: key.to_owned() }) as Arc<dyn IntentLog>);
         let params = Params {
             inputs,
             env: self.shared.env.clone(),
@@ -367,29 +371,26 @@ impl Batch<'_> {
             jitter_seed: self.seed ^ number,
             masker: Arc::clone(&self.shared.masker),
             keep_bodies: false,
+            intents,
         };
         let mut transport = Transport::new(Backend::Live(self.shared.live.clone()), None);
         transport.gate = Some(Arc::clone(&self.shared.gate));
-        let mut intended = false;
-        let mut journal_error = None;
-        let result = crate::run::run(self.plan, &params, &mut transport, &mut |event| {
-            if let Event::Intent { step, veto } = event {
-                intended = true;
-                if let Some(journal) = self.journal.borrow_mut().as_mut()
-                    && let Err(error) = journal.intent(number, key, step)
-                {
-                    // Without its intent on disk, the request must not leave.
-                    let message = format!("cannot write the results file: {error}");
-                    *veto.borrow_mut() = Some(message.clone());
-                    journal_error = Some(message);
-                }
-            }
+        crate::run::run(self.plan, &params, &mut transport, &mut |_| {}).await
+    }
+}
+
+/// One row's intents, into the shared journal.
+struct RowIntents {
+    journal: Arc<Journal>,
+    row: u64,
+    key: String,
+}
+
+impl IntentLog for RowIntents {
+    fn intent<'a>(&'a self, step: &'a str) -> Pin<Box<dyn Future<Output = Result<(), String>> + 'a>> {
+        Box::pin(async move {
+            self.journal.intent(self.row, &self.key, step).await.map_err(|error| format!("cannot write the results file: {error}"))
         })
-        .await;
-        match journal_error {
-            Some(error) => Err(error),
-            None => Ok((result, intended)),
-        }
     }
 }
 

@@ -52,15 +52,24 @@ pub struct Params {
     /// Keep response bodies in the results (reports, snapshots), or only their heads (batch
     /// rows, whose results are reduced to one journal line).
     pub keep_bodies: bool,
+    /// Where the intent to send a non-idempotent request is recorded before it leaves.
+    pub intents: Option<Arc<dyn IntentLog>>,
+}
+
+/// A journal of intents: a crash can never hide that a non-idempotent request may have been
+/// sent, because its intent is durable before the request leaves.
+pub trait IntentLog {
+    /// Records that `step` is about to send its request; the request waits for this, and is not
+    /// sent if it fails.
+    fn intent<'a>(&'a self, step: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + 'a>>;
 }
 
 /// What the runner reports while it runs.
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
-    /// A non-idempotent request is about to be sent for the first time: a journal records the
-    /// intent before it leaves, so a crash can never hide that it may have been sent. Setting
-    /// `veto` (the journal could not be written) stops the request from leaving.
-    Intent { step: &'a str, veto: &'a std::cell::RefCell<Option<String>> },
+    /// A non-idempotent request is about to be sent for the first time (after [`Params::intents`]
+    /// has recorded it).
+    Intent { step: &'a str },
     /// An attempt did not succeed and another follows after `wait`.
     Retrying { step: &'a str, attempt: &'a Attempt, wait: Duration, why: &'a str, server_asked: bool },
     /// A step is done.

@@ -76,11 +76,10 @@ async fn attempts(
     let remaining = || state.params.max_time.map(|limit| limit.saturating_sub(clock.elapsed()));
     let mut wait = Duration::ZERO;
     if !idempotent && !transport.is_offline() {
-        let veto = std::cell::RefCell::new(None);
-        on_event(Event::Intent { step: &step.id.text, veto: &veto });
-        if let Some(reason) = veto.take() {
-            return Err(StepError::new(Cause::Journal, format!("not sent: {reason}")));
+        if let Some(intents) = &state.params.intents {
+            intents.intent(&step.id.text).await.map_err(|reason| StepError::new(Cause::Journal, format!("not sent: {reason}")))?;
         }
+        on_event(Event::Intent { step: &step.id.text });
     }
     for number in 1.. {
         if remaining() == Some(Duration::ZERO) {
