@@ -1,5 +1,6 @@
 //! The integration tests, in one binary (one link instead of one per file).
 
+mod batch;
 mod cases;
 mod cli;
 mod faults;

@@ -78,6 +78,8 @@ pub struct Received {
     /// In order, names lower-cased, values trimmed.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the whole request head had arrived (the server's clock): for rates and pauses.
+    pub arrived_at: std::time::Instant,
 }
 
 impl Reply {
@@ -301,6 +303,8 @@ struct Head {
     target: String,
     http_1_0: bool,
     headers: Vec<(String, String)>,
+    /// When the head had been read.
+    at: std::time::Instant,
 }
 
 enum HeadError {
@@ -324,7 +328,7 @@ impl Head {
     }
 
     fn received(&self, body: Vec<u8>) -> Received {
-        Received { method: self.method.clone(), target: self.target.clone(), headers: self.headers.clone(), body }
+        Received { method: self.method.clone(), target: self.target.clone(), headers: self.headers.clone(), body, arrived_at: self.at }
     }
 }
 
@@ -341,7 +345,13 @@ fn parse_head(bytes: &[u8]) -> Option<Head> {
         let (name, value) = line.split_once(':')?;
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
-    Some(Head { method: method.to_owned(), target: target.to_owned(), http_1_0: version == "HTTP/1.0", headers })
+    Some(Head {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        http_1_0: version == "HTTP/1.0",
+        headers,
+        at: std::time::Instant::now(),
+    })
 }
 
 /// Reads more bytes into `buffer`; false at end of stream or on an error.
