@@ -13,7 +13,7 @@ pub mod rows;
 pub mod shard;
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -119,12 +119,16 @@ pub fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
         }
     }
     let mut checked = Checked::default();
+    // The journal is keyed by `--key`: a repeated or empty key would make `--resume` skip a row
+    // that never ran. (Row numbers, the default keys, are unique.)
+    let mut keys: HashMap<String, u64> = HashMap::new();
     while let Some(next) = reader.next_row() {
         let row = match next {
             Ok(row) => row,
-            Err((line, problem)) => {
+            Err(unreadable) => {
+                // An unreadable row has no key to shard by: every shard reports it.
                 checked.rows += 1;
-                checked.bad.push(BadRow { line, number: checked.rows, problems: vec![problem] });
+                checked.bad.push(BadRow { line: unreadable.line, number: unreadable.number, problems: vec![unreadable.problem] });
                 continue;
             }
         };
@@ -133,7 +137,20 @@ pub fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
             continue;
         }
         checked.rows += 1;
-        if let Err(problems) = row.inputs(recipe, &options.inputs, options.key.as_deref()) {
+        let mut problems = match row.inputs(recipe, &options.inputs, options.key.as_deref()) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems,
+        };
+        if let Some(column) = &options.key {
+            if key.is_empty() {
+                problems.push(format!("the key column `{column}` is empty"));
+            } else if let Some(first) = keys.get(&key) {
+                problems.push(format!("the key `{key}` (column `{column}`) is already the key of row {first}; keys must be unique"));
+            } else {
+                keys.insert(key, row.number);
+            }
+        }
+        if !problems.is_empty() {
             checked.bad.push(BadRow { line: row.line, number: row.number, problems });
         }
     }
@@ -301,9 +318,11 @@ impl Batch<'_> {
             let next = self.reader.borrow_mut().next_row();
             let row = match next {
                 None => return Ok(()),
-                Some(Err((line, problem))) => {
+                Some(Err(unreadable)) => {
                     self.count(|c| c.invalid += 1);
-                    self.write(&json!({ "line": line, "outcome": "invalid", "error": problem }))?;
+                    self.write(
+                        &json!({ "row": unreadable.number, "line": unreadable.line, "outcome": "invalid", "error": unreadable.problem }),
+                    )?;
                     continue;
                 }
                 Some(Ok(row)) => row,

@@ -25,6 +25,14 @@ pub struct Row {
     pub values: Vec<(String, Cell)>,
 }
 
+/// A row that cannot be read at all.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    pub line: u64,
+    pub number: u64,
+    pub problem: String,
+}
+
 #[derive(Debug, Clone)]
 pub enum Cell {
     /// A CSV cell.
@@ -97,8 +105,8 @@ impl RowReader {
         }
     }
 
-    /// The next row, or the line and the reason it cannot be read.
-    pub fn next_row(&mut self) -> Option<Result<Row, (u64, String)>> {
+    /// The next row, or where it is (line, row number) and why it cannot be read.
+    pub fn next_row(&mut self) -> Option<Result<Row, Unreadable>> {
         match &mut self.inner {
             Inner::Csv { reader, headers, record } => match reader.read_record(record) {
                 Ok(false) => None,
@@ -111,7 +119,7 @@ impl RowReader {
                 Err(error) => {
                     self.number += 1;
                     let line = error.position().map_or(0, csv::Position::line);
-                    Some(Err((line, format!("unreadable CSV row: {error}"))))
+                    Some(Err(Unreadable { line, number: self.number, problem: format!("unreadable CSV row: {error}") }))
                 }
             },
             Inner::Lines { reader, line, buffer } => loop {
@@ -130,13 +138,18 @@ impl RowReader {
                                 line: *line,
                                 values: map.into_iter().map(|(k, v)| (k, Cell::Json(v))).collect(),
                             }),
-                            Ok(other) => Err((*line, format!("a row must be a JSON object, got {}", crate::select::short(&other)))),
-                            Err(error) => Err((*line, format!("invalid JSON: {error}"))),
+                            Ok(other) => Err(Unreadable {
+                                line: *line,
+                                number: self.number,
+                                problem: format!("a row must be a JSON object, got {}", crate::select::short(&other)),
+                            }),
+                            Err(error) => Err(Unreadable { line: *line, number: self.number, problem: format!("invalid JSON: {error}") }),
                         });
                     }
                     Err(error) => {
                         *line += 1;
-                        return Some(Err((*line, format!("unreadable line: {error}"))));
+                        self.number += 1;
+                        return Some(Err(Unreadable { line: *line, number: self.number, problem: format!("unreadable line: {error}") }));
                     }
                 }
             },

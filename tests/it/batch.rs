@@ -383,8 +383,9 @@ fn bad_rows_are_listed_by_line_and_nothing_is_sent() {
     assert!(by_row(2)["error"].as_str().unwrap().contains("does not match the pattern"));
     assert_eq!(by_row(4)["key"], vin(4));
     assert!(by_row(4)["error"].as_str().unwrap().contains("expected an integer, got `12k`"));
-    let unreadable = invalid.iter().find(|line| line.get("row").is_none()).expect("the unreadable row is reported by line");
+    let unreadable = invalid.iter().find(|line| line.get("key").is_none()).expect("the unreadable row is reported by line");
     assert_eq!(unreadable["line"], 8);
+    assert_eq!(unreadable["row"], 6, "its row number in the file (row 3 spans two lines)");
     assert!(unreadable["error"].as_str().unwrap().starts_with("unreadable CSV row"));
     let ok: BTreeSet<&str> = finished.iter().filter(|line| line["outcome"] == "ok").map(|line| line["key"].as_str().unwrap()).collect();
     assert_eq!(ok, good.iter().map(String::as_str).collect());
@@ -726,8 +727,6 @@ fn a_csv_from_a_spreadsheet_reads() {
 }
 
 #[test]
-#[ignore = "bug: with `--shard`, check_rows (src/batch/mod.rs) numbers an unreadable row by the count of rows kept in the shard \
-            (`checked.rows`), not by its row in the file: `line 10 (row 3)` instead of `line 10 (row 9)` for shard 0/4"]
 fn a_bad_row_in_a_shard_is_listed_with_its_own_row_number() {
     let scratch = Scratch::new("shardbad");
     let server = server(vec![created()]);
@@ -745,9 +744,6 @@ fn a_bad_row_in_a_shard_is_listed_with_its_own_row_number() {
 }
 
 #[test]
-#[ignore = "bug: `--key` values are not checked for uniqueness (nor for being empty); the journal is keyed by them, so \
-            `--resume` skips every row whose key matches a finished row: here row 2 never ran, yet the resume exits 0 with \
-            `0 ok, 0 failed, 0 in doubt, 2 skipped, 0 invalid`"]
 fn a_repeated_key_never_skips_a_row_that_did_not_run() {
     let scratch = Scratch::new("dupkey");
     let server = server(vec![created()]);
