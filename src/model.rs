@@ -86,6 +86,7 @@ pub struct Input {
     pub required: Option<bool>,
     /// The value used when the input is not given.
     pub default: Option<serde_json::Value>,
+    /// What the input is for; shown when it is missing or invalid.
     pub description: Option<String>,
     /// A regular expression a string input must match (anchor it with `^...$`).
     pub pattern: Option<String>,
@@ -105,20 +106,29 @@ impl Input {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum InputType {
+    /// Text (the default).
     #[default]
     String,
+    /// A whole number.
     Integer,
+    /// Any number.
     Number,
+    /// `true` or `false`.
     Boolean,
+    /// A list (JSON text on the command line).
     Array,
+    /// A map (JSON text on the command line).
     Object,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
+    /// `2026-07-22`.
     Date,
+    /// `2026-07-22T09:30:00`, or RFC 3339 with an offset.
     DateTime,
+    /// An e-mail address.
     Email,
 }
 
@@ -133,6 +143,7 @@ pub struct EnvVar {
     /// A secret value is masked in every output: logs, errors, dry runs, reports, fixtures.
     #[schemars(default)]
     pub secret: bool,
+    /// What the variable holds; shown when it is not set.
     pub description: Option<String>,
 }
 
@@ -212,8 +223,11 @@ pub struct Retry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Backoff {
+    /// The wait doubles after each attempt.
     Exponential,
+    /// The wait grows by `delay` after each attempt.
     Linear,
+    /// The wait is always `delay`.
     Constant,
 }
 
@@ -242,9 +256,13 @@ pub enum RetryOnText {
 #[derive(JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RetryKindText {
+    /// No connection: refused, DNS, TLS, connect timeout.
     Connect,
+    /// The connection broke before a response (a POST only when it broke before the write).
     Reset,
+    /// No complete response within the timeout.
     Timeout,
+    /// The body was cut short or could not be decoded.
     Body,
 }
 
@@ -259,6 +277,7 @@ pub struct DurationText(#[schemars(regex(pattern = r"^[0-9]+(ms|s|m)$"))] pub St
 pub struct Step {
     /// A unique name; later steps read this step's result as `steps.ID`.
     pub id: Name,
+    /// What the step does, for readers and reports.
     pub description: Option<String>,
     /// A template that must render to a boolean; when false the step is skipped.
     pub when: Option<TemplateString>,
@@ -304,12 +323,14 @@ impl Action {
 #[derive(Debug, Clone, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct Request {
+    /// The HTTP method.
     pub method: Method,
     /// Relative to `http.base_url`, or absolute.
     pub url: TemplateString,
     /// Query parameters; a list value repeats the parameter.
     #[schemars(with = "BTreeMap<String, Template>")]
     pub query: Vec<(Name, Template)>,
+    /// Request headers, over `http.headers`.
     #[schemars(with = "BTreeMap<String, TemplateString>")]
     pub headers: Vec<(Name, TemplateString)>,
     /// A JSON body written as YAML; `"{{ expr }}"` strings keep the expression's type.
@@ -319,6 +340,7 @@ pub struct Request {
     pub form: Option<Vec<(Name, Template)>>,
     /// A raw text body.
     pub body: Option<TemplateString>,
+    /// This request's timeout, over `http.timeout`.
     #[schemars(with = "Option<DurationText>")]
     pub timeout: Option<Duration>,
     /// This request's retry policy, over `http.retry` field by field.
@@ -335,8 +357,8 @@ impl Request {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
+/// An HTTP method, in any case (`GET` or `get`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Get,
     Post,
@@ -344,6 +366,28 @@ pub enum Method {
     Patch,
     Delete,
     Head,
+}
+
+impl JsonSchema for Method {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Method".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An HTTP method; `recipe check` accepts any case.",
+            "anyOf": [
+                { "oneOf": [
+                    { "const": "GET", "description": "Read; idempotent." },
+                    { "const": "POST", "description": "Create or act; not idempotent (never repeated unless proven safe)." },
+                    { "const": "PUT", "description": "Replace; idempotent." },
+                    { "const": "PATCH", "description": "Change part of something; not idempotent." },
+                    { "const": "DELETE", "description": "Remove; idempotent." },
+                    { "const": "HEAD", "description": "Read the head only; idempotent." }
+                ] },
+                { "type": "string", "pattern": "^([Gg][Ee][Tt]|[Pp][Oo][Ss][Tt]|[Pp][Uu][Tt]|[Pp][Aa][Tt][Cc][Hh]|[Dd][Ee][Ll][Ee][Tt][Ee]|[Hh][Ee][Aa][Dd])$", "description": "The same methods in lower or mixed case." }
+            ]
+        })
+    }
 }
 
 impl Method {
@@ -427,6 +471,7 @@ pub struct Matcher {
     pub equals: Option<Template>,
     /// A regular expression a string node must match.
     pub pattern: Option<String>,
+    /// Compare strings (and match `pattern`) without regard to case.
     #[schemars(default)]
     pub ignore_case: bool,
     /// Compare strings without leading and trailing whitespace.
@@ -499,12 +544,18 @@ pub struct Pick {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
+    /// The first kept item (the default).
     #[default]
     First,
+    /// The last kept item.
     Last,
+    /// A random kept item (seeded by `seed`, or drawn and recorded).
     Random,
+    /// The item whose `by` key is smallest.
     MinBy,
+    /// The item whose `by` key is largest.
     MaxBy,
+    /// The item whose `by` key equals `prefer`, else the first.
     Prefer,
 }
 
@@ -565,9 +616,78 @@ impl JsonSchema for TemplateString {
     }
 }
 
-/// The JSON Schema of the recipe language.
+/// The JSON Schema of the recipe language: generated from these types, then adjusted where the
+/// decoder is more lenient than the types say (short forms, optional maps, any-case methods,
+/// durations in seconds), so that editors accept exactly what `recipe check` accepts wherever a
+/// schema can say so.
 pub fn schema() -> serde_json::Value {
     let generator = schemars::generate::SchemaSettings::draft07().into_generator();
     let schema = generator.into_root_schema_for::<Recipe>();
-    serde_json::to_value(schema).expect("a schema is always JSON")
+    let mut schema = serde_json::to_value(schema).expect("a schema is always JSON");
+    adjust(&mut schema);
+    schema
+}
+
+/// The keys each map must have; every other key is optional.
+const REQUIRED: &[(&str, &[&str])] = &[
+    ("", &["recipe", "name", "steps"]),
+    ("Input", &[]),
+    ("Http", &[]),
+    ("Step", &["id"]),
+    ("Request", &["method", "url"]),
+    ("Filter", &["from"]),
+    ("Pick", &["from"]),
+    ("Recording", &[]),
+];
+
+fn adjust(schema: &mut serde_json::Value) {
+    use serde_json::json;
+    for (definition, required) in REQUIRED {
+        let node = if definition.is_empty() { &mut *schema } else { &mut schema["definitions"][*definition] };
+        node["required"] = json!(required);
+    }
+    let definitions = &mut schema["definitions"];
+    // An input may be only its type (`last_name: string`); an env var may be empty (`TOKEN:`).
+    let input = definitions["Input"].take();
+    definitions["InputSpec"] = input;
+    definitions["Input"] = json!({
+        "description": "An input: its type alone (`vin: string`), or the full form.",
+        "anyOf": [{ "$ref": "#/definitions/InputType" }, { "$ref": "#/definitions/InputSpec" }]
+    });
+    let env = definitions["EnvVar"].take();
+    definitions["EnvVarSpec"] = env;
+    definitions["EnvVar"] = json!({
+        "description": "An environment variable: empty (`NAME:`) for a plain required one, or the full form.",
+        "anyOf": [{ "type": "null" }, { "$ref": "#/definitions/EnvVarSpec" }]
+    });
+    // A duration may be a bare number of seconds.
+    definitions["DurationText"] = json!({
+        "description": "A duration: `500ms`, `30s`, `2m`, or a whole number of seconds.",
+        "anyOf": [
+            { "type": "string", "pattern": "^[0-9]*[1-9][0-9]*(ms|s|m)$" },
+            { "type": "integer", "minimum": 1 }
+        ]
+    });
+    // Status codes are 100 to 599.
+    definitions["StatusList"] = json!({
+        "description": "A status code or a list of them.",
+        "anyOf": [
+            { "type": "integer", "minimum": 100, "maximum": 599 },
+            { "type": "array", "items": { "type": "integer", "minimum": 100, "maximum": 599 } }
+        ]
+    });
+    // The action keys are validated by the step's `oneOf`; here they only say what they are.
+    for (action, description) in [
+        ("request", "Send an HTTP request."),
+        ("filter", "Keep the items of a list that satisfy conditions, and check how many there are."),
+        ("pick", "Choose one item of a list."),
+        ("set", "Compute values; each becomes `vars.NAME`."),
+    ] {
+        definitions["Step"]["properties"][action] = json!({ "description": description });
+        for variant in definitions["Step"]["oneOf"].as_array_mut().into_iter().flatten() {
+            if let Some(property) = variant["properties"].get_mut(action) {
+                property["description"] = json!(description);
+            }
+        }
+    }
 }
