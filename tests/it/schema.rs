@@ -115,8 +115,8 @@ fn the_schema_rejects_what_check_rejects_where_a_schema_can() {
     // still rejects the rest.
     let broken = std::fs::read_to_string(crate::support::root().join("tests/data/broken.yaml")).unwrap();
     let mut seen = std::collections::BTreeSet::new();
-    let without_duplicates: String =
-        broken.lines().filter(|line| !line.starts_with("  link:") || seen.insert("link")).map(|line| format!("{line}\n")).collect();
+    let without_duplicates =
+        broken.lines().filter(|line| !line.starts_with("  link:") || seen.insert("link")).collect::<Vec<_>>().join("\n");
     let json = recipe::yaml::from_str::<Json>(&without_duplicates).expect("broken.yaml without its duplicate key is YAML");
     assert!(!validator.is_valid(&json), "the schema accepts tests/data/broken.yaml");
     for (what, text) in cases {
