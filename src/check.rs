@@ -65,17 +65,18 @@ impl std::fmt::Display for LoadError {
 }
 
 /// The fields of `steps.ID` each kind of step produces.
-const COMMON_FIELDS: &[&str] = &["ok", "skipped", "outcome", "error"];
-fn result_fields(action: &Action) -> &'static [&'static str] {
+const COMMON_FIELDS: &[&str] = &["ok", "skipped", "outcome", "error", "results"];
+pub fn result_fields(action: &Action) -> &'static [&'static str] {
     match action {
-        Action::Request(_) => &["status", "headers", "body", "warnings"],
+        Action::Request(_) => &["status", "headers", "body", "warnings", "items", "pages"],
         Action::Filter(_) => &["item", "items", "count"],
         Action::Pick(_) => &["item", "items", "count"],
         Action::Set(_) => &["values"],
+        Action::Fail(_) => &[],
     }
 }
 
-const ROOTS: &[&str] = &["inputs", "env", "vars", "steps", "item"];
+const ROOTS: &[&str] = &["inputs", "env", "vars", "steps", "item", "each", "index", "response"];
 
 /// What names a template may read at one place in the recipe.
 struct Scope<'a> {
@@ -85,17 +86,26 @@ struct Scope<'a> {
     /// Steps visible here, with their actions.
     steps: BTreeMap<&'a str, &'a Action>,
     item: bool,
-    /// Inside `retry.until`: the attempt's `response`.
+    /// Inside `retry.until` and `paginate.next`: the attempt's `response`.
     response: bool,
+    /// Inside a `for_each` step: `each` and `index`.
+    each: bool,
+    /// Vars bound only by a step that may not run or may fail (`when`, `optional`), with that
+    /// step's id: reading one needs `default` or `is defined`.
+    maybe: BTreeMap<&'a str, &'a str>,
+    /// Where a var was bound (step id and line), for messages about requests before that.
+    bound_at: BTreeMap<&'a str, (&'a str, usize)>,
 }
 
 struct Checker<'a> {
     engine: &'a Engine,
     problems: Diagnostics,
+    /// Shared header and auth templates already reported (one report each).
+    reported_shared: BTreeSet<(usize, usize)>,
 }
 
 fn check(recipe: &Recipe, engine: &Engine) -> Vec<Diagnostic> {
-    let mut checker = Checker { engine, problems: Diagnostics::default() };
+    let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new() };
     let mut scope = Scope {
         inputs: recipe.inputs.iter().map(|input| input.name.text.as_str()).collect(),
         env: recipe.env.iter().map(|var| var.name.text.as_str()).collect(),
@@ -103,6 +113,9 @@ fn check(recipe: &Recipe, engine: &Engine) -> Vec<Diagnostic> {
         steps: BTreeMap::new(),
         item: false,
         response: false,
+        each: false,
+        maybe: BTreeMap::new(),
+        bound_at: BTreeMap::new(),
     };
     for input in &recipe.inputs {
         if let Some(default) = &input.default
@@ -116,8 +129,12 @@ fn check(recipe: &Recipe, engine: &Engine) -> Vec<Diagnostic> {
     if let Some(base_url) = &recipe.http.base_url {
         checker.template_string(base_url, &scope);
     }
-    for (_, header) in &recipe.http.headers {
-        checker.template_string(header, &scope);
+    // `http.headers` and `http.auth` are checked at each request that sends them (they may read
+    // vars bound by a log-in step); with no request at all, here.
+    if !recipe.steps.iter().any(|step| matches!(step.action, Action::Request(_))) {
+        for (_, header) in &recipe.http.headers {
+            checker.template_string(header, &scope);
+        }
     }
     if let Some(until) = recipe.http.retry.as_ref().and_then(|retry| retry.until.as_ref()) {
         checker.with_response(&mut scope, |checker, scope| checker.template_string(until, scope));
@@ -131,7 +148,7 @@ fn check(recipe: &Recipe, engine: &Engine) -> Vec<Diagnostic> {
             );
         }
         seen.insert(&step.id.text, step.id.span);
-        checker.step(step, &mut scope);
+        checker.step(recipe, step, &mut scope);
     }
     for (_, output) in &recipe.outputs {
         checker.template(output, &scope);
@@ -140,10 +157,14 @@ fn check(recipe: &Recipe, engine: &Engine) -> Vec<Diagnostic> {
 }
 
 impl<'a> Checker<'a> {
-    fn step(&mut self, step: &'a Step, scope: &mut Scope<'a>) {
+    fn step(&mut self, recipe: &'a Recipe, step: &'a Step, scope: &mut Scope<'a>) {
         if let Some(when) = &step.when {
             self.template_string(when, scope);
         }
+        if let Some(for_each) = &step.for_each {
+            self.template_string(for_each, scope);
+        }
+        scope.each = step.for_each.is_some();
         match &step.action {
             Action::Request(request) => {
                 self.template_string(&request.url, scope);
@@ -165,6 +186,10 @@ impl<'a> Checker<'a> {
                 if let Some(until) = request.retry.as_ref().and_then(|retry| retry.until.as_ref()) {
                     self.with_response(scope, |checker, scope| checker.template_string(until, scope));
                 }
+                if let Some(paginate) = &request.paginate {
+                    self.with_response(scope, |checker, scope| checker.template(&paginate.next, scope));
+                }
+                self.shared_credentials(recipe, step, request, scope);
             }
             Action::Filter(filter) => {
                 self.selection(&filter.selection, scope);
@@ -189,16 +214,82 @@ impl<'a> Checker<'a> {
                     self.template(value, scope);
                     // Later values of the same step may use earlier ones.
                     scope.vars.insert(&name.text);
+                    Self::bound(scope, step, &name.text);
                 }
             }
+            Action::Fail(message) => self.template_string(message, scope),
         }
-        // Bindings may read the step's own result.
+        // Bindings and assertions may read the step's own result.
         scope.steps.insert(&step.id.text, &step.action);
         for (name, binding) in &step.bind {
             if let Binding::Template(template) = binding {
                 self.template(template, scope);
             }
             scope.vars.insert(&name.text);
+            Self::bound(scope, step, &name.text);
+        }
+        for assertion in &step.assert {
+            if let Some(that) = &assertion.that {
+                self.template_string(that, scope);
+            }
+            if let Some(equals) = &assertion.equals {
+                self.template(equals, scope);
+            }
+            if let Some(message) = &assertion.message {
+                self.template_string(message, scope);
+            }
+        }
+        scope.each = false;
+    }
+
+    /// Records where `name` is bound, and whether that step may not bind it.
+    fn bound(scope: &mut Scope<'a>, step: &'a Step, name: &'a str) {
+        scope.bound_at.entry(name).or_insert((&step.id.text, step.id.span.line));
+        if step.when.is_some() || step.optional {
+            scope.maybe.insert(name, &step.id.text);
+        } else {
+            scope.maybe.remove(name);
+        }
+    }
+
+    /// `http.headers` and `http.auth` as this request sends them: they may read only what is
+    /// bound before it. A request's own header of the same name, or its own `auth`, replaces them.
+    fn shared_credentials(&mut self, recipe: &'a Recipe, step: &'a Step, request: &'a crate::model::Request, scope: &Scope<'a>) {
+        let mut templates: Vec<&TemplateString> = recipe
+            .http
+            .headers
+            .iter()
+            .filter(|(name, _)| !request.headers.iter().any(|(own, _)| own.text.eq_ignore_ascii_case(&name.text)))
+            .map(|(_, value)| value)
+            .collect();
+        let sends_own_authorization = request.headers.iter().any(|(own, _)| own.text.eq_ignore_ascii_case("authorization"));
+        for (auth, shared) in [
+            (request.auth.as_ref(), false),
+            (recipe.http.auth.as_ref().filter(|_| request.auth.is_none() && !sends_own_authorization), true),
+        ] {
+            let _ = shared;
+            match auth {
+                Some(crate::model::Auth::Basic { username, password }) => templates.extend([username, password]),
+                Some(crate::model::Auth::Bearer(token)) => templates.push(token),
+                None => {}
+            }
+        }
+        for template in templates {
+            let key = (template.span.line, template.span.col);
+            let mut local = Checker { engine: self.engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new() };
+            local.template_string(template, scope);
+            let problems = local.problems.into_vec();
+            if problems.is_empty() || !self.reported_shared.insert(key) {
+                continue;
+            }
+            for mut problem in problems {
+                problem.message = format!("{}, but step `{}` (line {}) sends it", problem.message, step.id.text, step.id.span.line);
+                problem.hints = vec![format!(
+                    "requests before the binding step cannot send this; give step `{}` its own header of that name or its own `auth`",
+                    step.id.text
+                )];
+                self.problems.push(problem);
+            }
         }
     }
 
@@ -244,7 +335,7 @@ impl<'a> Checker<'a> {
             }
         };
         for variable in variables {
-            if let Some(problem) = self.resolve(&variable, scope) {
+            if let Some(problem) = self.resolve(&variable, scope).or_else(|| maybe_unbound(template, &variable, scope)) {
                 let span = locate(template, &variable);
                 let mut diagnostic = Diagnostic::at(problem.0, span);
                 if let Some(hint) = problem.1 {
@@ -252,6 +343,20 @@ impl<'a> Checker<'a> {
                 }
                 self.problems.push(diagnostic);
             }
+        }
+        for callable in self.engine.unknown_callables(template) {
+            let span = match (template.style, template.text.contains('\n')) {
+                (Style::Plain | Style::Quoted, false) => {
+                    let quote = usize::from(template.style == Style::Quoted);
+                    template.span.shifted(quote + template.text[..callable.offset].chars().count(), callable.name.chars().count())
+                }
+                _ => template.span,
+            };
+            let mut diagnostic = Diagnostic::at(format!("unknown {} `{}`", callable.kind, callable.name), span);
+            if let Some(suggestion) = did_you_mean(&callable.name, callable.known.iter().map(String::as_str)) {
+                diagnostic = diagnostic.with_hint(format!("did you mean `{suggestion}`?"));
+            }
+            self.problems.push(diagnostic);
         }
     }
 
@@ -299,6 +404,8 @@ impl<'a> Checker<'a> {
                     Some(suggest(field, &mut all.iter().copied()).unwrap_or_else(|| format!("its fields are {}", all.join(", ")))),
                 ))
             }
+            "each" | "index" if scope.each => None,
+            "each" | "index" => Some((format!("`{root}` is only defined in a step with `for_each`"), None)),
             "item" if scope.item => None,
             "item" => Some(("`item` is only defined in `where`, `describe` and `by`".into(), None)),
             "response" if scope.response => None,
@@ -313,6 +420,22 @@ impl<'a> Checker<'a> {
             )),
         }
     }
+}
+
+/// A read of a var that an earlier step may not have bound (it has `when` or is `optional`),
+/// without `default` or `is defined`.
+fn maybe_unbound(template: &TemplateString, variable: &str, scope: &Scope) -> Option<(String, Option<String>)> {
+    let name = variable.strip_prefix("vars.")?.split('.').next()?;
+    let step = scope.maybe.get(name)?;
+    let guard =
+        regex::Regex::new(&format!(r"vars\.{}\s*(\|\s*(default|d)\b|is\s+(not\s+)?(defined|undefined)\b)", regex::escape(name))).ok()?;
+    if guard.is_match(&template.text) {
+        return None;
+    }
+    Some((
+        format!("`vars.{name}` may be unbound here: step `{step}`, which binds it, may be skipped or fail"),
+        Some(format!("read it as `vars.{name} | default(...)` or test `vars.{name} is defined`")),
+    ))
 }
 
 /// Where in the file a template error is: the character inside the string when it can be

@@ -369,7 +369,7 @@ fn run_command(args: &RunArgs) -> u8 {
     }));
     // From here on, a failure to write must not hide what the run did: keep the worst code.
     let mut code = SUCCESS;
-    if let (Some(path), Some(fixture)) = (&args.record, session.fixture(None)) {
+    if let (Some(path), Some(fixture)) = (&args.record, session.fixture(None, &result)) {
         // A failed run never replaces a good fixture: it goes beside it.
         let target = if !result.ok && path.exists() { failed_path(path) } else { path.clone() };
         match fixture.write(&target) {

@@ -66,6 +66,19 @@ impl Masker {
         Self { secrets }
     }
 
+    /// This masker and one more secret (a value bound at run time with `secret: true`), shown as
+    /// `<NAME>`.
+    #[must_use]
+    pub fn with(&self, name: &str, value: &str) -> Self {
+        let mut secrets = self.secrets.clone();
+        if !value.is_empty() {
+            let placeholder = crate::inputs::placeholder(name);
+            secrets.extend(forms(value).into_iter().map(|form| (placeholder.clone(), form)));
+        }
+        secrets.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
+        Self { secrets }
+    }
+
     pub fn text(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for (placeholder, value) in &self.secrets {
@@ -198,7 +211,7 @@ fn basic_credentials(value: &str) -> Option<String> {
 }
 
 /// Standard base64 (RFC 4648 alphabet), padded with `=`.
-fn base64_encode(bytes: &[u8]) -> String {
+pub(crate) fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let byte = |i: usize| usize::from(chunk.get(i).copied().unwrap_or(0));
@@ -215,7 +228,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 }
 
 /// Decodes standard base64, padded or not; `None` when `text` is not base64.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let data = text.strip_suffix("==").or_else(|| text.strip_suffix('=')).unwrap_or(text);
     let padded = data.len() != text.len();
     if data.is_empty() || data.len() % 4 == 1 || (padded && text.len() % 4 != 0) {

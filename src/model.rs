@@ -55,6 +55,9 @@ pub struct Recording {
     /// ids): recorded as `<volatile:N>`, so re-recording the same flow yields the same fixture.
     #[schemars(with = "Vec<String>")]
     pub volatile: Vec<Path>,
+    /// More response headers to keep (beyond `content-type`, `location`, `retry-after`), e.g.
+    /// `link` for pagination.
+    pub headers: Vec<String>,
 }
 
 /// A name written in the file (a key or an id), with its place.
@@ -172,6 +175,9 @@ pub struct Http {
     pub max_body: Option<u64>,
     /// The retry policy of every request; a step's own `retry` overrides it field by field.
     pub retry: Option<Retry>,
+    /// Credentials for every request (a request's own `auth` wins). It may read `vars` bound by a
+    /// log-in step: requests before that step send none.
+    pub auth: Option<Auth>,
 }
 
 /// A size such as `16MiB`, `512KiB`, `2MB` or a number of bytes.
@@ -290,8 +296,61 @@ pub struct Step {
     pub expect: Option<Expect>,
     /// Names for values of this step's result, used later as `vars.NAME`: a `JSONPath` (starting
     /// with `$`, relative to the result) or a template.
-    #[schemars(with = "BTreeMap<String, Template>")]
+    #[schemars(with = "BTreeMap<String, BindText>")]
     pub bind: Vec<(Name, Binding)>,
+    /// The names bound with `secret: true`: masked like secret env vars in every output.
+    #[schemars(skip)]
+    pub secret_binds: Vec<String>,
+    /// Run the step once per element of this list (`"{{ ... }}"`), with `each` and `index` in
+    /// scope; `steps.ID.results` holds every iteration's result and `bind` collects lists.
+    pub for_each: Option<TemplateString>,
+    /// The most elements `for_each` may have (default 1000); more is an error.
+    #[schemars(range(min = 1))]
+    pub max_items: Option<u32>,
+    /// Conditions the step's result must meet, checked after its action and `bind`.
+    #[schemars(default)]
+    pub assert: Vec<Assertion>,
+    #[schemars(skip)]
+    pub span: Span,
+}
+
+/// A binding: a `JSONPath` or template, or the full form with `secret`.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub enum BindText {
+    Short(Template),
+    Full(BindSpec),
+}
+
+/// The full form of a binding.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct BindSpec {
+    /// A `JSONPath` relative to the step's result.
+    pub path: Option<String>,
+    /// A template.
+    pub value: Option<Template>,
+    /// Mask the bound value in every output (logs, reports, fixtures, snapshots).
+    pub secret: Option<bool>,
+}
+
+/// One assertion: a template that must render `true`, or a `JSONPath` condition as in `match`.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Assertion {
+    /// A `"{{ ... }}"` expression that must be true; it can read the step's own `steps.ID`.
+    pub that: Option<TemplateString>,
+    /// A `JSONPath` into the step's result (the body, the kept item), with `equals` or `pattern`.
+    #[schemars(with = "Option<String>")]
+    pub path: Option<Path>,
+    /// With `path`: the expected value.
+    pub equals: Option<Template>,
+    /// With `path`: a regular expression the value must match.
+    pub pattern: Option<String>,
+    #[schemars(skip)]
+    pub regex: Option<regex::Regex>,
+    /// Shown when the assertion fails.
+    pub message: Option<TemplateString>,
     #[schemars(skip)]
     pub span: Span,
 }
@@ -300,13 +359,15 @@ pub struct Step {
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Send an HTTP request.
-    Request(Request),
+    Request(Box<Request>),
     /// Keep the items of a list that satisfy conditions, and check how many there are.
     Filter(Filter),
     /// Choose one item of a list.
     Pick(Pick),
     /// Compute values; each becomes `vars.NAME`.
     Set(#[schemars(with = "BTreeMap<String, Template>")] Vec<(Name, Template)>),
+    /// Fail the run with this message (a template), usually under `when`: an explicit guard.
+    Fail(TemplateString),
 }
 
 impl Action {
@@ -316,6 +377,7 @@ impl Action {
             Action::Filter(_) => "filter",
             Action::Pick(_) => "pick",
             Action::Set(_) => "set",
+            Action::Fail(_) => "fail",
         }
     }
 }
@@ -345,10 +407,45 @@ pub struct Request {
     pub timeout: Option<Duration>,
     /// This request's retry policy, over `http.retry` field by field.
     pub retry: Option<Retry>,
+    /// Fetch every page: after each response, `next` renders the changes for the next request.
+    pub paginate: Option<Paginate>,
+    /// Credentials for this request, over `http.auth`.
+    pub auth: Option<Auth>,
     /// Whether sending the request twice is harmless. By default every method but `POST` and
     /// `PATCH` is; say `true` for a `POST` that only reads (a search), so that it is retried like
     /// a `GET` and not reported as a side effect.
     pub idempotent: Option<bool>,
+}
+
+/// Following pages of a paginated request.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Paginate {
+    /// What changes for the next page, rendered with `response`: `{ query: { cursor: "..." } }`
+    /// (merged into the query) or `{ url: "..." }` (replaces the URL). Pagination stops when it
+    /// renders null or empty.
+    pub next: Template,
+    /// A `JSONPath` whose nodes, joined across pages, become `steps.ID.items`.
+    #[schemars(with = "Option<String>")]
+    pub items: Option<Path>,
+    /// The most pages fetched (default 100); needing more is an error, not a silent stop.
+    #[schemars(range(min = 1))]
+    pub max_pages: Option<u32>,
+}
+
+/// Credentials added to a request as an `Authorization` header.
+#[derive(Debug, Clone, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Auth {
+    /// `Authorization: Basic base64(username:password)`.
+    Basic {
+        /// The user name (a template).
+        username: TemplateString,
+        /// The password (a template, usually `{{ env.PASSWORD }}`).
+        password: TemplateString,
+    },
+    /// `Authorization: Bearer TOKEN`, e.g. `"{{ vars.token }}"` bound by a log-in step.
+    Bearer(TemplateString),
 }
 
 impl Request {
@@ -682,12 +779,23 @@ fn adjust(schema: &mut serde_json::Value) {
         ("filter", "Keep the items of a list that satisfy conditions, and check how many there are."),
         ("pick", "Choose one item of a list."),
         ("set", "Compute values; each becomes `vars.NAME`."),
+        ("fail", "Fail the run with this message (a template), usually under `when`."),
     ] {
         definitions["Step"]["properties"][action] = json!({ "description": description });
         for variant in definitions["Step"]["oneOf"].as_array_mut().into_iter().flatten() {
             if let Some(property) = variant["properties"].get_mut(action) {
                 property["description"] = json!(description);
             }
+        }
+    }
+    for variant in definitions["Auth"]["oneOf"].as_array_mut().into_iter().flatten() {
+        for (name, property) in variant["properties"].as_object_mut().into_iter().flatten() {
+            let description = if name == "basic" {
+                "User name and password, sent as `Basic base64(username:password)`."
+            } else {
+                "A token, sent as `Bearer TOKEN`."
+            };
+            property["description"] = json!(description);
         }
     }
 }

@@ -79,7 +79,10 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
         }
         Mode::Offline => (Transport::new(Backend::Offline, None), Dynamic::live()),
         Mode::Live => (Transport::new(Backend::Live(live()?), None), Dynamic::live()),
-        Mode::Record => (Transport::new(Backend::Live(live()?), Some(Recorder::new((*masker).clone(), scrub))), Dynamic::live()),
+        Mode::Record => (
+            Transport::new(Backend::Live(live()?), Some(Recorder::new((*masker).clone(), scrub, recording.headers.clone()))),
+            Dynamic::live(),
+        ),
     };
     let clock = options.clock.unwrap_or_else(|| if replaying { Clock::fixed() } else { Clock::real() });
     let jitter_seed = if clock.is_virtual() { 0 } else { uuid::Uuid::new_v4().as_u64_pair().0 };
@@ -99,13 +102,31 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
 }
 
 impl Session {
-    /// The fixture a recording session captured (inputs and values masked like everything else).
-    pub fn fixture(&self, note: Option<String>) -> Option<Fixture> {
-        let exchanges = self.transport.recorder.as_ref()?.exchanges.clone();
+    /// The fixture a recording session captured (inputs and values masked like everything else,
+    /// including the values the run bound with `secret: true`).
+    pub fn fixture(&self, note: Option<String>, run: &crate::run::RunResult) -> Option<Fixture> {
+        let masker = run.secrets.iter().fold((*self.masker).clone(), |masker, (name, value)| masker.with(name, value));
+        let exchanges = self
+            .transport
+            .recorder
+            .as_ref()?
+            .exchanges
+            .iter()
+            .map(|exchange| crate::fixture::Exchange {
+                step: exchange.step.clone(),
+                request: masker.request(&exchange.request),
+                redirects: exchange.redirects.clone(),
+                response: exchange.response.as_ref().map(|response| masker.response(response)),
+                failure: exchange.failure.clone().map(|mut failure| {
+                    failure.message = masker.text(&failure.message);
+                    failure
+                }),
+            })
+            .collect();
         Some(Fixture {
             fixture: 1,
             note,
-            inputs: self.params.inputs.iter().map(|(k, v)| (k.clone(), self.masker.json(v))).collect(),
+            inputs: self.params.inputs.iter().map(|(k, v)| (k.clone(), masker.json(v))).collect(),
             exchanges,
             dynamic: self
                 .params
@@ -113,7 +134,7 @@ impl Session {
                 .used()
                 .into_iter()
                 .map(|mut r| {
-                    r.value = self.masker.json(&r.value);
+                    r.value = masker.json(&r.value);
                     r
                 })
                 .collect(),

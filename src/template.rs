@@ -42,6 +42,10 @@ static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_filter("datetime_add", datetime_add);
     env.add_filter("datetime_format", datetime_format);
     env.add_filter("reshape", reshape);
+    env.add_filter("b64encode", b64encode);
+    env.add_filter("b64decode", b64decode);
+    env.add_filter("sha256", sha256);
+    env.add_filter("hmac_sha256", hmac_sha256);
     env.add_function("now", crate::dynamic::now);
     env.add_function("today", crate::dynamic::today);
     env.add_function("uuid", crate::dynamic::uuid);
@@ -59,6 +63,173 @@ fn interned(text: &str) -> &'static str {
     let source: &'static str = Box::leak(text.to_owned().into_boxed_str());
     sources.insert(source);
     source
+}
+
+/// A filter, test or function a template calls.
+#[derive(Debug, Clone)]
+pub struct Callable {
+    pub kind: &'static str,
+    pub name: String,
+    /// Byte offset in the template text.
+    pub offset: usize,
+    /// The names of that kind that do exist.
+    pub known: Vec<String>,
+}
+
+const KEYWORDS: &[&str] = &["if", "else", "elif", "not", "and", "or", "in", "is", "for", "set", "loop", "caller", "super"];
+/// The builtin filters and tests, for "did you mean" (membership is asked of the environment).
+const FILTERS: &[&str] = &[
+    "abs",
+    "attr",
+    "batch",
+    "bool",
+    "capitalize",
+    "chain",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+    "urlencode",
+    "zip",
+    "datetime_add",
+    "datetime_format",
+    "reshape",
+    "b64encode",
+    "b64decode",
+    "sha256",
+    "hmac_sha256",
+];
+const TESTS: &[&str] = &[
+    "boolean",
+    "defined",
+    "divisibleby",
+    "endingwith",
+    "eq",
+    "equalto",
+    "escaped",
+    "even",
+    "false",
+    "filter",
+    "float",
+    "ge",
+    "greaterthan",
+    "gt",
+    "in",
+    "integer",
+    "iterable",
+    "le",
+    "lessthan",
+    "lower",
+    "lt",
+    "mapping",
+    "ne",
+    "none",
+    "number",
+    "odd",
+    "safe",
+    "sameas",
+    "sequence",
+    "startingwith",
+    "string",
+    "test",
+    "true",
+    "undefined",
+    "upper",
+];
+
+/// Whether the environment has a filter, test or function of this name, by asking it once.
+fn known(kind: &str, name: &str) -> bool {
+    static CACHE: LazyLock<Mutex<HashMap<(String, String), bool>>> = LazyLock::new(Mutex::default);
+    let key = (kind.to_owned(), name.to_owned());
+    if let Some(answer) = CACHE.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        return *answer;
+    }
+    let answer = if kind == "function" {
+        ENVIRONMENT.globals().any(|(global, _)| global == name)
+    } else {
+        let probe = if kind == "filter" { format!("{{{{ none | {name} }}}}") } else { format!("{{{{ none is {name} }}}}") };
+        let unknown = if kind == "filter" { ErrorKind::UnknownFilter } else { ErrorKind::UnknownTest };
+        ENVIRONMENT.render_str(&probe, ()).err().is_none_or(|error| error.kind() != unknown)
+    };
+    CACHE.lock().unwrap_or_else(PoisonError::into_inner).insert(key, answer);
+    answer
+}
+
+fn known_names(kind: &str) -> Vec<String> {
+    match kind {
+        "filter" => FILTERS.iter().map(|name| (*name).to_owned()).collect(),
+        "test" => TESTS.iter().map(|name| (*name).to_owned()).collect(),
+        _ => ENVIRONMENT.globals().map(|(name, _)| name.to_owned()).collect(),
+    }
+}
+
+/// The template's code (inside `{{ }}` and `{% %}`) with string literals blanked and everything
+/// else replaced by spaces, so offsets stay those of the text.
+fn code_only(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = vec![b' '; bytes.len()];
+    let mut index = 0;
+    let mut in_code = false;
+    let mut quote: Option<u8> = None;
+    while index < bytes.len() {
+        let pair = &bytes[index..bytes.len().min(index + 2)];
+        match (in_code, quote) {
+            (false, _) if pair == b"{{" || pair == b"{%" => {
+                in_code = true;
+                index += 2;
+                continue;
+            }
+            (true, None) if pair == b"}}" || pair == b"%}" => {
+                in_code = false;
+                index += 2;
+                continue;
+            }
+            (true, None) if bytes[index] == b'\'' || bytes[index] == b'"' => quote = Some(bytes[index]),
+            (true, Some(q)) if bytes[index] == q => quote = None,
+            (true, Some(_)) if bytes[index] == b'\\' => index += 1,
+            (true, None) => out[index] = bytes[index],
+            _ => {}
+        }
+        index += 1;
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A compiled template string.
@@ -88,6 +259,44 @@ impl Engine {
     pub fn variables(&self, template: &TemplateString) -> Result<BTreeSet<String>, TemplateError> {
         let compiled = ENVIRONMENT.template_from_str(interned(&template.text)).map_err(|error| convert(&error))?;
         Ok(compiled.undeclared_variables(true).into_iter().collect())
+    }
+
+    /// The filters, tests and functions a template calls that do not exist, with what does.
+    pub fn unknown_callables(&self, template: &TemplateString) -> Vec<Callable> {
+        static FILTER: LazyLock<regex::Regex> =
+            LazyLock::new(|| regex::Regex::new(r"\|\s*([A-Za-z_][A-Za-z0-9_]*)").expect("a valid pattern"));
+        static TEST: LazyLock<regex::Regex> =
+            LazyLock::new(|| regex::Regex::new(r"\bis\s+(?:not\s+)?([A-Za-z_][A-Za-z0-9_]*)").expect("a valid pattern"));
+        static CALL: LazyLock<regex::Regex> =
+            LazyLock::new(|| regex::Regex::new(r"([A-Za-z_][A-Za-z0-9_.]*)\s*\(").expect("a valid pattern"));
+        let code = code_only(&template.text);
+        let mut found = Vec::new();
+        let mut named: HashSet<usize> = HashSet::new();
+        for (pattern, kind) in [(&*FILTER, "filter"), (&*TEST, "test")] {
+            for captures in pattern.captures_iter(&code) {
+                let name = captures.get(1).expect("the pattern has a group");
+                named.insert(name.start());
+                if !known(kind, name.as_str()) {
+                    found.push(Callable { kind, name: name.as_str().to_owned(), offset: name.start(), known: known_names(kind) });
+                }
+            }
+        }
+        for captures in CALL.captures_iter(&code) {
+            let name = captures.get(1).expect("the pattern has a group");
+            // Methods (`x.items()`), filters and tests with arguments were seen above.
+            if name.as_str().contains('.') || named.contains(&name.start()) || KEYWORDS.contains(&name.as_str()) {
+                continue;
+            }
+            if !known("function", name.as_str()) {
+                found.push(Callable {
+                    kind: "function",
+                    name: name.as_str().to_owned(),
+                    offset: name.start(),
+                    known: known_names("function"),
+                });
+            }
+        }
+        found
     }
 
     /// The compiled form of `text`, compiling it the first time.
@@ -208,6 +417,41 @@ impl Engine {
             ),
         })
     }
+}
+
+/// `"user:pass" | b64encode`: standard base64 of the text's UTF-8 bytes.
+fn b64encode(value: &str) -> String {
+    crate::mask::base64_encode(value.as_bytes())
+}
+
+/// `text | b64decode`: the UTF-8 text that base64 encodes.
+fn b64decode(value: &str) -> Result<String, Error> {
+    let bytes = crate::mask::base64_decode(value.trim())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "b64decode: the value is not standard base64"))?;
+    String::from_utf8(bytes).map_err(|_| Error::new(ErrorKind::InvalidOperation, "b64decode: the decoded bytes are not UTF-8 text"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}
+
+/// `text | sha256`: the SHA-256 of the text, in lower-case hex.
+fn sha256(value: &str) -> String {
+    use sha2::Digest as _;
+    hex(&sha2::Sha256::digest(value.as_bytes()))
+}
+
+/// `text | hmac_sha256(key)`: the HMAC-SHA256 of the text with `key`, in lower-case hex.
+fn hmac_sha256(value: &str, key: &str) -> Result<String, Error> {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes())
+        .map_err(|_| Error::new(ErrorKind::InvalidOperation, "hmac_sha256: invalid key"))?;
+    mac.update(value.as_bytes());
+    Ok(hex(&mac.finalize().into_bytes()))
 }
 
 /// Turns JSON data into a template context value (a copy).
@@ -532,6 +776,38 @@ mod tests {
         assert_eq!(
             render("{{ ops | reshape(code='laborOpCode', price='totalPrice') }}", &context).unwrap(),
             json!([{"code": "01OIL", "price": "59.95"}, {"code": "02TIR", "price": null}])
+        );
+    }
+
+    #[test]
+    fn encoding_filters() {
+        let empty = json!({});
+        assert_eq!(render("{{ 'user:pass' | b64encode }}", &empty).unwrap(), json!("dXNlcjpwYXNz"));
+        assert_eq!(render("{{ 'dXNlcjpwYXNz' | b64decode }}", &empty).unwrap(), json!("user:pass"));
+        assert!(render("{{ '***' | b64decode }}", &empty).is_err());
+        assert_eq!(
+            render("{{ 'abc' | sha256 }}", &empty).unwrap(),
+            json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        // RFC 4231, test case 2.
+        assert_eq!(
+            render("{{ 'what do ya want for nothing?' | hmac_sha256('Jefe') }}", &empty).unwrap(),
+            json!("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        );
+        assert_eq!(render("{{ 'a b&c' | urlencode }}", &empty).unwrap(), json!("a%20b%26c"));
+    }
+
+    #[test]
+    fn unknown_filters_tests_and_functions_are_found() {
+        let engine = Engine::new();
+        let found: Vec<(String, String)> = engine
+            .unknown_callables(&string("{{ x | b64encod }} {{ y is definedd }} {{ nwo() }} {{ z | default('| nope') }} {{ a.items() }}"))
+            .into_iter()
+            .map(|c| (c.kind.to_owned(), c.name))
+            .collect();
+        assert_eq!(
+            found,
+            vec![("filter".into(), "b64encod".into()), ("test".into(), "definedd".into()), ("function".into(), "nwo".into())]
         );
     }
 

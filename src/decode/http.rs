@@ -1,9 +1,9 @@
 //! Decoding of request defaults (`http:`) and retry policies (`retry:` under `http:` or a
 //! request): timeouts, redirect limits, body size limits, and every retry field.
 
-use super::{Decoder, HTTP_KEYS, RETRY_KEYS};
+use super::{AUTH_KEYS, BASIC_KEYS, Decoder, HTTP_KEYS, RETRY_KEYS};
 use crate::diagnostic::Diagnostic;
-use crate::model::{Backoff, Http, Retry, RetryOn};
+use crate::model::{Auth, Backoff, Http, Retry, RetryOn};
 use crate::yaml::{Node, Value};
 
 const BACKOFFS: &[(&str, Backoff)] = &[("exponential", Backoff::Exponential), ("linear", Backoff::Linear), ("constant", Backoff::Constant)];
@@ -23,6 +23,25 @@ impl Decoder {
             redirects: fields.get("redirects").and_then(|node| self.redirects(node)),
             max_body: fields.get("max_body").and_then(|node| self.size(node)),
             retry: fields.get("retry").and_then(|node| self.retry(node)),
+            auth: fields.get("auth").and_then(|node| self.auth(node)),
+        }
+    }
+
+    /// `auth: { basic: { username, password } }` or `auth: { bearer: "{{ vars.token }}" }`.
+    pub(super) fn auth(&mut self, node: &Node) -> Option<Auth> {
+        let fields = self.fields(node, "auth", &[AUTH_KEYS])?;
+        match (fields.get("basic"), fields.get("bearer")) {
+            (Some(basic), None) => {
+                let basic_fields = self.fields(basic, "basic auth", &[BASIC_KEYS])?;
+                let username = self.required(&basic_fields, "username", "basic auth").and_then(|n| self.template_string(n));
+                let password = self.required(&basic_fields, "password", "basic auth").and_then(|n| self.template_string(n));
+                Some(Auth::Basic { username: username?, password: password? })
+            }
+            (None, Some(bearer)) => self.template_string(bearer).map(Auth::Bearer),
+            _ => {
+                self.problems.push(Diagnostic::at("`auth` takes one of `basic` or `bearer`", node.span));
+                None
+            }
         }
     }
 

@@ -17,19 +17,40 @@ mod steps;
 use crate::yaml::{Key, Node, Style, Value};
 
 pub const RECIPE_KEYS: &[&str] = &["recipe", "name", "description", "inputs", "env", "http", "steps", "outputs", "recording"];
-pub const RECORDING_KEYS: &[&str] = &["redact", "volatile"];
+pub const RECORDING_KEYS: &[&str] = &["redact", "volatile", "headers"];
 pub const INPUT_KEYS: &[&str] = &["type", "required", "default", "description", "pattern", "enum", "format"];
 pub const ENV_KEYS: &[&str] = &["default", "secret", "description"];
-pub const HTTP_KEYS: &[&str] = &["base_url", "headers", "timeout", "connect_timeout", "redirects", "max_body", "retry"];
+pub const HTTP_KEYS: &[&str] = &["base_url", "headers", "timeout", "connect_timeout", "redirects", "max_body", "retry", "auth"];
+pub const AUTH_KEYS: &[&str] = &["basic", "bearer"];
+pub const BASIC_KEYS: &[&str] = &["username", "password"];
+pub const PAGINATE_KEYS: &[&str] = &["next", "items", "max_pages"];
+pub const ASSERT_KEYS: &[&str] = &["that", "path", "equals", "pattern", "message"];
+pub const BIND_KEYS: &[&str] = &["path", "value", "secret"];
 pub const RETRY_KEYS: &[&str] = &["attempts", "delay", "max_delay", "backoff", "jitter", "on", "max_elapsed", "until", "unsafe"];
-pub const STEP_KEYS: &[&str] = &["id", "description", "when", "optional", "request", "filter", "pick", "set", "expect", "bind"];
-pub const REQUEST_KEYS: &[&str] = &["method", "url", "query", "headers", "json", "form", "body", "timeout", "retry", "idempotent"];
+pub const STEP_KEYS: &[&str] = &[
+    "id",
+    "description",
+    "when",
+    "optional",
+    "request",
+    "filter",
+    "pick",
+    "set",
+    "fail",
+    "expect",
+    "bind",
+    "for_each",
+    "max_items",
+    "assert",
+];
+pub const REQUEST_KEYS: &[&str] =
+    &["method", "url", "query", "headers", "json", "form", "body", "timeout", "retry", "idempotent", "paginate", "auth"];
 pub const EXPECT_KEYS: &[&str] = &["status", "json", "api_errors"];
 pub const SELECTION_KEYS: &[&str] = &["from", "items", "entries", "match", "where"];
 pub const FILTER_KEYS: &[&str] = &["expect", "describe"];
 pub const PICK_KEYS: &[&str] = &["strategy", "by", "prefer", "seed", "describe"];
 pub const MATCHER_KEYS: &[&str] = &["equals", "pattern", "ignore_case", "trim"];
-const ACTIONS: &[&str] = &["request", "filter", "pick", "set"];
+const ACTIONS: &[&str] = &["request", "filter", "pick", "set", "fail"];
 
 const INPUT_TYPES: &[(&str, InputType)] = &[
     ("string", InputType::String),
@@ -324,7 +345,17 @@ impl Decoder {
         };
         let redact = paths("redact");
         let volatile = paths("volatile");
-        Recording { redact, volatile }
+        let headers = match fields.get("headers") {
+            None => Vec::new(),
+            Some(Node { value: Value::Seq(items), .. }) => {
+                items.iter().filter_map(|item| self.string(item)).map(|name| name.to_ascii_lowercase()).collect()
+            }
+            Some(other) => {
+                self.expected(other, "a list of header names");
+                Vec::new()
+            }
+        };
+        Recording { redact, volatile, headers }
     }
 
     fn inputs(&mut self, node: &Node) -> Vec<Input> {

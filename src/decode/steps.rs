@@ -1,11 +1,11 @@
 //! Decoding of steps: the four actions, expectations, selections and bindings.
 
 use super::{
-    ACTIONS, CARDINALITIES, Decoder, EXPECT_KEYS, FILTER_KEYS, Fields, MATCHER_KEYS, METHODS, PICK_KEYS, REQUEST_KEYS, SELECTION_KEYS,
-    STEP_KEYS, STRATEGIES,
+    ACTIONS, ASSERT_KEYS, BIND_KEYS, CARDINALITIES, Decoder, EXPECT_KEYS, FILTER_KEYS, Fields, MATCHER_KEYS, METHODS, PAGINATE_KEYS,
+    PICK_KEYS, REQUEST_KEYS, SELECTION_KEYS, STEP_KEYS, STRATEGIES,
 };
 use crate::diagnostic::Diagnostic;
-use crate::model::{Action, Binding, Expect, Filter, Match, Matcher, Name, Pick, Request, Selection, Step, Strategy};
+use crate::model::{Action, Assertion, Binding, Expect, Filter, Match, Matcher, Name, Paginate, Pick, Request, Selection, Step, Strategy};
 use crate::yaml::{Key, Node, Value};
 
 impl Decoder {
@@ -20,7 +20,8 @@ impl Decoder {
         let action = match actions.as_slice() {
             [] => {
                 self.problems.push(
-                    Diagnostic::at("a step needs an action", fields.span).with_hint("give one of `request`, `filter`, `pick` or `set`"),
+                    Diagnostic::at("a step needs an action", fields.span)
+                        .with_hint("give one of `request`, `filter`, `pick`, `set` or `fail`"),
                 );
                 None
             }
@@ -39,10 +40,29 @@ impl Decoder {
             }
             self.expect(node)
         });
-        let bind = fields.get("bind").map(|node| self.bindings(node)).unwrap_or_default();
+        let (bind, secret_binds) = fields.get("bind").map(|node| self.bindings(node)).unwrap_or_default();
         if let (Some(Action::Set(_)), false) = (&action, bind.is_empty()) {
             self.error(fields.get("bind").map_or(fields.span, |n| n.span), "a `set` step binds its own names; `bind` is not needed");
         }
+        let max_items = fields.get("max_items").and_then(|node| match node.value {
+            Value::Int(count) if count >= 1 => u32::try_from(count).ok(),
+            _ => {
+                self.expected(node, "a positive number of items");
+                None
+            }
+        });
+        let for_each = fields.get("for_each").and_then(|node| self.template_string(node));
+        if let (Some(node), None) = (fields.get("max_items"), &for_each) {
+            self.error(node.span, "`max_items` belongs with `for_each`");
+        }
+        let assert = match fields.get("assert") {
+            None => Vec::new(),
+            Some(Node { value: Value::Seq(items), .. }) => items.iter().filter_map(|item| self.assertion(item)).collect(),
+            Some(other) => {
+                self.expected(other, "a list of assertions");
+                Vec::new()
+            }
+        };
         Some(Step {
             id: id?,
             description: self.optional_string(&fields, "description"),
@@ -51,13 +71,59 @@ impl Decoder {
             action: action?,
             expect,
             bind,
+            secret_binds,
+            for_each,
+            max_items,
+            assert,
             span: fields.span,
         })
     }
 
+    /// `{ that: "{{ ... }}", message }` or `{ path: $.x, equals: ..., message }`.
+    fn assertion(&mut self, node: &Node) -> Option<Assertion> {
+        let fields = self.fields(node, "an assertion", &[ASSERT_KEYS])?;
+        let that = fields.get("that").and_then(|node| self.template_string(node));
+        let path = fields.get("path").and_then(|node| self.path(node));
+        let equals = fields.get("equals").map(|node| self.template(node));
+        let pattern = fields.get("pattern").and_then(|node| self.string(node).map(|text| (text, node.span)));
+        let regex = pattern.as_ref().and_then(|(text, span)| self.regex(text, *span));
+        let has_path = fields.get("path").is_some();
+        if fields.get("that").is_some() == has_path {
+            self.problems.push(
+                Diagnostic::at("an assertion has either `that` or `path`", fields.span)
+                    .with_hint("`that: \"{{ steps.ID.count > 0 }}\"`, or `path: $.state` with `equals` or `pattern`"),
+            );
+        } else if has_path && equals.is_none() && pattern.is_none() {
+            self.error(fields.span, "an assertion on a `path` needs `equals` or `pattern`");
+        }
+        Some(Assertion {
+            that,
+            path,
+            equals,
+            pattern: pattern.map(|(text, _)| text),
+            regex,
+            message: fields.get("message").and_then(|node| self.template_string(node)),
+            span: fields.span,
+        })
+    }
+
+    fn paginate(&mut self, node: &Node) -> Option<Paginate> {
+        let fields = self.fields(node, "paginate", &[PAGINATE_KEYS])?;
+        let next = self.required(&fields, "next", "paginate").map(|node| self.template(node));
+        let max_pages = fields.get("max_pages").and_then(|node| match node.value {
+            Value::Int(count) if count >= 1 => u32::try_from(count).ok(),
+            _ => {
+                self.expected(node, "a positive number of pages");
+                None
+            }
+        });
+        Some(Paginate { next: next?, items: fields.get("items").and_then(|node| self.path(node)), max_pages })
+    }
+
     fn action(&mut self, key: &Key, node: &Node) -> Option<Action> {
         match key.text.as_str() {
-            "request" => self.request(node).map(Action::Request),
+            "request" => self.request(node).map(|request| Action::Request(Box::new(request))),
+            "fail" => self.template_string(node).map(Action::Fail),
             "filter" => self.filter(node).map(Action::Filter),
             "pick" => self.pick(node).map(Action::Pick),
             _ => {
@@ -87,6 +153,8 @@ impl Decoder {
             timeout: fields.get("timeout").and_then(|node| self.duration(node)),
             retry: fields.get("retry").and_then(|node| self.retry(node)),
             idempotent: self.optional_bool(&fields, "idempotent"),
+            paginate: fields.get("paginate").and_then(|node| self.paginate(node)),
+            auth: fields.get("auth").and_then(|node| self.auth(node)),
         })
     }
 
@@ -210,19 +278,38 @@ impl Decoder {
         Some(Pick { selection: selection?, strategy, by, prefer, seed, describe })
     }
 
-    fn bindings(&mut self, node: &Node) -> Vec<(Name, Binding)> {
+    /// The bindings, and the names bound as secrets.
+    fn bindings(&mut self, node: &Node) -> (Vec<(Name, Binding)>, Vec<String>) {
         let entries = self.user_map(node, "bind");
         let mut bindings = Vec::new();
+        let mut secrets = Vec::new();
         for (key, value) in entries {
             let name = self.name(&key.text, key.span, "variable name");
             let binding = match &value.value {
                 Value::String(text, _) if text.starts_with('$') => self.path(value).map(Binding::Path),
+                Value::Map(_) => self.full_binding(value, &name, &mut secrets),
                 _ => Some(Binding::Template(self.template(value))),
             };
             if let Some(binding) = binding {
                 bindings.push((name, binding));
             }
         }
-        bindings
+        (bindings, secrets)
+    }
+
+    /// `{ path: $.x, secret: true }` or `{ value: "{{ ... }}", secret: true }`.
+    fn full_binding(&mut self, node: &Node, name: &Name, secrets: &mut Vec<String>) -> Option<Binding> {
+        let fields = self.fields(node, "a binding", &[BIND_KEYS])?;
+        if self.optional_bool(&fields, "secret").unwrap_or(false) {
+            secrets.push(name.text.clone());
+        }
+        match (fields.get("path"), fields.get("value")) {
+            (Some(path), None) => self.path(path).map(Binding::Path),
+            (None, Some(value)) => Some(Binding::Template(self.template(value))),
+            _ => {
+                self.error(fields.span, "a binding has either `path` or `value`");
+                None
+            }
+        }
     }
 }

@@ -23,6 +23,9 @@ use crate::select::{self, Selected};
 use crate::template::context;
 use crate::transport::Transport;
 
+mod assert;
+mod each;
+mod paginate;
 mod request;
 mod result;
 pub mod retry;
@@ -81,7 +84,12 @@ pub enum Event<'a> {
 struct State<'a> {
     plan: &'a Plan,
     params: &'a Params,
-    masker: &'a Masker,
+    /// The env secrets, and the values bound with `secret: true` so far.
+    masker: Arc<Masker>,
+    /// (name, value) of every value bound with `secret: true`.
+    secrets: Vec<(String, String)>,
+    /// Inside a `for_each` step: the element and its index.
+    each: Option<(Context, usize)>,
     /// `inputs`, `env` and the run's source of dynamic values.
     base: Context,
     vars: BTreeMap<String, Context>,
@@ -93,11 +101,25 @@ impl<'a> State<'a> {
     fn new(plan: &'a Plan, params: &'a Params) -> Self {
         let base = minijinja::context! { inputs => context(&serde_json::to_value(&params.inputs).unwrap_or_default()), env => context(&serde_json::to_value(&params.env.values).unwrap_or_default()) };
         let base = crate::dynamic::with_source(base, &params.dynamic);
-        Self { plan, params, masker: &params.masker, base, vars: BTreeMap::new(), steps: BTreeMap::new(), warnings: BTreeMap::new() }
+        Self {
+            plan,
+            params,
+            masker: Arc::clone(&params.masker),
+            secrets: Vec::new(),
+            each: None,
+            base,
+            vars: BTreeMap::new(),
+            steps: BTreeMap::new(),
+            warnings: BTreeMap::new(),
+        }
     }
 
     fn context(&self) -> Context {
-        minijinja::context! { vars => Context::from(self.vars.clone()), steps => Context::from(self.steps.clone()), ..self.base.clone() }
+        let context = minijinja::context! { vars => Context::from(self.vars.clone()), steps => Context::from(self.steps.clone()), ..self.base.clone() };
+        match &self.each {
+            Some((each, index)) => minijinja::context! { each => each.clone(), index => *index, ..context },
+            None => context,
+        }
     }
 
     /// A response as the results keep it: masked, and without its body unless bodies are kept.
@@ -204,7 +226,9 @@ pub async fn run(plan: &Plan, params: &Params, transport: &mut Transport, on_eve
         None
     };
     ok = ok && error.is_none();
-    RunResult::new(ok, results, outputs, error.map(|e| state.masker.text(&e)))
+    let mut run = RunResult::new(ok, results, outputs, error.map(|e| state.masker.text(&e)));
+    run.secrets = state.secrets;
+    run
 }
 
 /// Every output that renders, and a message for each that does not.
@@ -261,46 +285,104 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
             }
         }
     }
-    // Act.
-    let acted = act(state, step, transport, on_event).await;
+    // Act and bind: once, or once per element of `for_each`.
+    let done = match &step.for_each {
+        None => act_and_bind(state, step, transport, on_event).await,
+        Some(list) => each::run(state, step, list, transport, on_event).await,
+    };
     result.duration = started.elapsed();
-    let acted = match acted {
-        Ok(acted) => acted,
+    let done = match done {
+        Ok(done) => done,
         Err(error) => return fail(state, step, result, error),
     };
-    keep_trace(&mut result, acted.trace);
+    keep_trace(&mut result, done.trace);
     // API warnings come from response bodies: masked like everything else that is kept.
-    let warnings: Vec<String> = acted.warnings.iter().map(|w| state.masker.text(w)).collect();
+    let warnings: Vec<String> = done.warnings.iter().map(|w| state.masker.text(w)).collect();
     result.warnings = warnings.clone();
     if !warnings.is_empty() {
         state.warnings.insert(step.id.text.clone(), warnings);
     }
-    if acted.not_sent {
+    if done.not_sent {
         result.status = Status::NotSent;
         state.set_step(&step.id.text, step_object(step, Vec::new(), "not_sent", None));
         return result;
     }
-    state.set_step(&step.id.text, step_object(step, acted.result, "ok", None));
-    // Bind.
-    // A failed step binds nothing: values bound before the failure are rolled back.
+    state.set_step(&step.id.text, done.object);
+    // Commit the bindings (a secret one joins the masker first), then check the assertions: a
+    // failed step binds nothing.
+    for (name, value) in &done.bindings {
+        if step.secret_binds.contains(name) {
+            let text = match value {
+                Json::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let secret = format!("vars.{name}");
+            state.masker = Arc::new(state.masker.with(&secret, &text));
+            state.secrets.push((secret, text));
+        }
+    }
     let mut previous = Vec::new();
+    for (name, value) in &done.bindings {
+        result.bindings.insert(name.clone(), state.masker.json(value));
+        previous.push((name.clone(), state.vars.insert(name.clone(), context(value))));
+    }
+    for (name, value) in done.values.iter().flatten() {
+        result.bindings.insert(name.clone(), state.masker.json(value));
+    }
+    if let Err(error) = assert::check(state, step, &done.value) {
+        restore(&mut state.vars, previous);
+        result.bindings.clear();
+        return fail(state, step, result, error);
+    }
+    result
+}
+
+/// What a step's action and bindings produced, before anything is committed.
+struct Done {
+    trace: Trace,
+    warnings: Vec<String>,
+    /// `steps.ID`.
+    object: Context,
+    /// (name, value) to bind.
+    bindings: Vec<(String, Json)>,
+    /// A `set` step's values, for the report.
+    values: Option<Map<String, Json>>,
+    /// What assertions' paths read.
+    value: Arc<Json>,
+    not_sent: bool,
+}
+
+/// Runs the action once and computes the bindings (with `steps.ID` already readable).
+async fn act_and_bind(
+    state: &mut State<'_>,
+    step: &Step,
+    transport: &mut Transport,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Done, StepError> {
+    let acted = act(state, step, transport, on_event).await?;
+    let object = step_object(step, acted.result, "ok", None);
+    if acted.not_sent {
+        return Ok(Done {
+            trace: acted.trace,
+            warnings: acted.warnings,
+            object,
+            bindings: Vec::new(),
+            values: None,
+            value: acted.value,
+            not_sent: true,
+        });
+    }
+    state.set_step(&step.id.text, object.clone());
+    let mut bindings = Vec::new();
     for (name, binding) in &step.bind {
         match bind(state, binding, &acted.value) {
-            Ok(value) => {
-                result.bindings.insert(name.text.clone(), state.masker.json(&value));
-                previous.push((name.text.clone(), state.vars.insert(name.text.clone(), context(&value))));
-            }
+            Ok(value) => bindings.push((name.text.clone(), value)),
             Err(message) => {
-                restore(&mut state.vars, previous);
-                result.bindings.clear();
-                return fail(state, step, result, StepError::new(Cause::Bind, format!("cannot bind `{}`: {message}", name.text)));
+                return Err(StepError::traced(Cause::Bind, format!("cannot bind `{}`: {message}", name.text), acted.trace));
             }
         }
     }
-    for (name, value) in acted.values.iter().flatten() {
-        result.bindings.insert(name.clone(), state.masker.json(value));
-    }
-    result
+    Ok(Done { trace: acted.trace, warnings: acted.warnings, object, bindings, values: acted.values, value: acted.value, not_sent: false })
 }
 
 /// Keeps what a request sent and got in the step's result, masked.
@@ -334,11 +416,7 @@ fn fail(state: &mut State, step: &Step, mut result: StepResult, error: StepError
 
 /// `steps.ID`: every field the step's kind has, null when it did not get that far.
 fn step_object(step: &Step, values: Vec<(&'static str, Context)>, outcome: &str, error: Option<&str>) -> Context {
-    let fields: &[&str] = match step.action {
-        Action::Request(_) => &["status", "headers", "body", "warnings"],
-        Action::Filter(_) | Action::Pick(_) => &["item", "items", "count"],
-        Action::Set(_) => &["values"],
-    };
+    let fields = crate::check::result_fields(&step.action).iter().chain(&["results"]);
     let mut object: BTreeMap<&str, Context> = BTreeMap::new();
     object.insert("ok", Context::from(outcome == "ok"));
     object.insert("skipped", Context::from(outcome == "skipped"));
@@ -359,6 +437,10 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_e
     let render = |what: &str, e: crate::template::TemplateError| StepError::new(Cause::Render, format!("cannot render `{what}`: {e}"));
     match &step.action {
         Action::Request(request) => send(state, step, request, &context, transport, on_event).await,
+        Action::Fail(message) => {
+            let message = engine.render_text(message, &context).map_err(|e| render("fail", e))?;
+            Err(StepError::new(Cause::Fail, message))
+        }
         Action::Filter(filter) => {
             let from = engine.render_shared(&filter.selection.from, &context).map_err(|e| render("from", e))?;
             let selected = select::filter(engine, filter, from.json(), &context)

@@ -38,7 +38,30 @@ pub(super) async fn send(
         acted.not_sent = true;
         return Ok(acted);
     };
-    conclude(state, step, request, last, trace)
+    let acted = conclude(state, step, request, last, trace)?;
+    match &request.paginate {
+        Some(paginate) => super::paginate::rest(state, step, request, paginate, context, transport, on_event, spec, acted).await,
+        None => Ok(acted),
+    }
+}
+
+/// One page: the request as rendered (or as `paginate.next` changed it), sent with its retries
+/// and judged; `None` when nothing was sent (a dry run).
+pub(super) async fn page(
+    state: &State<'_>,
+    step: &Step,
+    request: &Request,
+    context: &Context,
+    transport: &mut Transport,
+    on_event: &mut dyn FnMut(Event),
+    spec: &RequestSpec,
+) -> Result<Option<Acted>, StepError> {
+    let masked = state.masker.request(spec);
+    let mut trace = Trace { request: Some(masked.clone()), ..Trace::default() };
+    match attempts(state, step, request, context, transport, on_event, (spec, &masked), &mut trace).await? {
+        Some(last) => conclude(state, step, request, last, trace).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The last attempt, and why no other followed.
@@ -321,7 +344,17 @@ fn render_request(state: &State, request: &Request, context: &Context) -> Result
     let mut headers = BTreeMap::new();
     for (name, template) in http.headers.iter().chain(&request.headers) {
         let value = engine.render_text(template, context).map_err(|e| format!("cannot render header `{}`: {e}", name.text))?;
-        headers.insert(name.text.to_ascii_lowercase(), value);
+        // A header that renders empty is not sent (`{{ ... if vars.token is defined else '' }}`).
+        if value.is_empty() {
+            headers.remove(&name.text.to_ascii_lowercase());
+        } else {
+            headers.insert(name.text.to_ascii_lowercase(), value);
+        }
+    }
+    let own_authorization = request.headers.iter().any(|(name, _)| name.text.eq_ignore_ascii_case("authorization"));
+    let auth = request.auth.as_ref().or(http.auth.as_ref().filter(|_| !own_authorization));
+    if let Some(value) = auth.map(|auth| authorization(engine, auth, context)).transpose()?.flatten() {
+        headers.insert("authorization".into(), value);
     }
     let body = if let Some(json) = &request.json {
         Some(Body::Json(engine.render_tree(json, context).map_err(|e| format!("cannot render the JSON body: {e}"))?))
@@ -343,6 +376,21 @@ fn render_request(state: &State, request: &Request, context: &Context) -> Result
     Ok(RequestSpec { method: request.method.as_str().to_owned(), url: relative, headers, body, absolute_url })
 }
 
+/// The `Authorization` header of `auth`; none when its token renders empty.
+fn authorization(engine: &crate::template::Engine, auth: &crate::model::Auth, context: &Context) -> Result<Option<String>, String> {
+    match auth {
+        crate::model::Auth::Basic { username, password } => {
+            let username = engine.render_text(username, context).map_err(|e| format!("cannot render `auth.basic.username`: {e}"))?;
+            let password = engine.render_text(password, context).map_err(|e| format!("cannot render `auth.basic.password`: {e}"))?;
+            Ok(Some(format!("Basic {}", crate::mask::base64_encode(format!("{username}:{password}").as_bytes()))))
+        }
+        crate::model::Auth::Bearer(token) => {
+            let token = engine.render_text(token, context).map_err(|e| format!("cannot render `auth.bearer`: {e}"))?;
+            Ok((!token.is_empty()).then(|| format!("Bearer {token}")))
+        }
+    }
+}
+
 /// A base URL with `<NAME>` placeholders in it (an unset variable under replay) made parseable.
 fn placeholder_host(base: &str) -> String {
     static PLACEHOLDER: std::sync::LazyLock<regex::Regex> =
@@ -358,7 +406,7 @@ fn placeholder_host(base: &str) -> String {
 }
 
 /// The texts a query or form value sends: a list repeats the parameter, null sends nothing.
-fn query_values(name: &str, value: &Json) -> Result<Vec<String>, String> {
+pub(super) fn query_values(name: &str, value: &Json) -> Result<Vec<String>, String> {
     match value {
         Json::Null => Ok(Vec::new()),
         Json::String(text) => Ok(vec![text.clone()]),

@@ -46,6 +46,14 @@ pub enum Cause {
     Until,
     /// The request was not sent because its intent could not be journaled.
     Journal,
+    /// A `fail` step.
+    Fail,
+    /// An `assert` did not hold.
+    Assert,
+    /// `for_each` did not yield a usable list.
+    Each,
+    /// Pagination needed more than `max_pages` pages.
+    Pages,
 }
 
 impl Cause {
@@ -61,6 +69,10 @@ impl Cause {
             Cause::Bind => "bind",
             Cause::Until => "until",
             Cause::Journal => "journal",
+            Cause::Fail => "fail",
+            Cause::Assert => "assert",
+            Cause::Each => "for_each",
+            Cause::Pages => "max_pages",
         }
     }
 }
@@ -191,6 +203,9 @@ pub struct RunResult {
     pub optional_failures: Vec<OptionalFailure>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub side_effects: Vec<SideEffect>,
+    /// Values bound with `secret: true` (placeholder name, value): a recording masks them too.
+    #[serde(skip)]
+    pub secrets: Vec<(String, String)>,
 }
 
 impl RunResult {
@@ -219,7 +234,7 @@ impl RunResult {
                 })
             })
             .collect();
-        Self { ok, steps, outputs, error, optional_failures, side_effects }
+        Self { ok, steps, outputs, error, optional_failures, side_effects, secrets: Vec::new() }
     }
 
     /// The side effect that makes a failed run's exit code: one in doubt outranks one created.

@@ -14,12 +14,14 @@ use super::Sent;
 pub struct Recorder {
     masker: Masker,
     scrub: Scrub,
+    /// `recording.headers`: response headers kept beyond the usual ones.
+    headers: Vec<String>,
     pub exchanges: Vec<Exchange>,
 }
 
 impl Recorder {
-    pub fn new(masker: Masker, scrub: Scrub) -> Self {
-        Self { masker, scrub, exchanges: Vec::new() }
+    pub fn new(masker: Masker, scrub: Scrub, headers: Vec<String>) -> Self {
+        Self { masker, scrub, headers, exchanges: Vec::new() }
     }
 
     pub fn record(&mut self, step: &str, masked: &RequestSpec, sent: &Sent) {
@@ -31,7 +33,9 @@ impl Recorder {
             let mut kept = self.scrub.response(&self.masker.response(response));
             // A `Retry-After` date is relative to the server's `Date`: keep both, so replays wait alike.
             let dated = kept.headers.contains_key("retry-after");
-            kept.headers.retain(|name, _| RECORDED_RESPONSE_HEADERS.contains(&name.as_str()) || (dated && name == "date"));
+            kept.headers.retain(|name, _| {
+                RECORDED_RESPONSE_HEADERS.contains(&name.as_str()) || self.headers.contains(name) || (dated && name == "date")
+            });
             kept
         });
         let failure = sent.failure.clone().map(|mut failure| {

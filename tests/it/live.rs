@@ -31,7 +31,8 @@ fn draft_runs_over_real_http_like_under_replay() {
             }
         })
         .await;
-        ((result, lines), session.fixture(None).unwrap().exchanges)
+        let exchanges = session.fixture(None, &result).unwrap().exchanges;
+        ((result, lines), exchanges)
     });
     let (result, lines) = live;
     assert!(result.ok, "{:#?}", result.steps);

@@ -1,0 +1,87 @@
+//! Assertions: conditions a step's result must meet once its action and bindings are done. A
+//! failing one fails the step with its message and the actual values.
+
+use minijinja::Value as Context;
+use serde_json::Value as Json;
+
+use super::{Cause, State, StepError};
+use crate::model::{Assertion, Step};
+use crate::select::short;
+
+pub(super) fn check(state: &State, step: &Step, value: &Json) -> Result<(), StepError> {
+    if step.assert.is_empty() {
+        return Ok(());
+    }
+    let context = state.context();
+    for assertion in &step.assert {
+        if let Some(actual) = failure(state, assertion, value, &context)? {
+            let message = match &assertion.message {
+                Some(message) => state.plan.engine.render_text(message, &context).unwrap_or_else(|_| message.text.clone()),
+                None => "assertion failed".to_owned(),
+            };
+            return Err(StepError::new(Cause::Assert, format!("{message}: {actual}")));
+        }
+    }
+    Ok(())
+}
+
+/// What is wrong, or `None` when the assertion holds.
+fn failure(state: &State, assertion: &Assertion, value: &Json, context: &Context) -> Result<Option<String>, StepError> {
+    let engine = &state.plan.engine;
+    let render =
+        |what: &str, error: crate::template::TemplateError| StepError::new(Cause::Render, format!("cannot render `{what}`: {error}"));
+    if let Some(that) = &assertion.that {
+        return match engine.render(that, context).map_err(|e| render(&that.text, e))? {
+            Json::Bool(true) => Ok(None),
+            Json::Bool(false) => Ok(Some(format!("`{}` is false{}", that.text, actual_values(state, that, context)))),
+            other => Err(StepError::new(Cause::Render, format!("`{}` must render to true or false, got {}", that.text, short(&other)))),
+        };
+    }
+    let Some(path) = &assertion.path else { return Ok(None) };
+    let nodes = path.select(value);
+    let expected =
+        assertion.equals.as_ref().map(|equals| engine.render_tree(equals, context)).transpose().map_err(|e| render("equals", e))?;
+    let holds = nodes.iter().any(|node| {
+        let equal = expected.as_ref().is_none_or(|expected| match (expected, node) {
+            (Json::Number(a), Json::Number(b)) => a.as_f64() == b.as_f64(),
+            (a, b) => a == *b,
+        });
+        let matched = assertion.regex.as_ref().is_none_or(|regex| node.as_str().is_some_and(|text| regex.is_match(text)));
+        equal && matched
+    });
+    if holds {
+        return Ok(None);
+    }
+    let wanted = match (&expected, &assertion.pattern) {
+        (Some(expected), Some(pattern)) => format!("{} matching `{pattern}`", short(expected)),
+        (Some(expected), None) => short(expected),
+        (None, Some(pattern)) => format!("a string matching `{pattern}`"),
+        (None, None) => "a value".to_owned(),
+    };
+    let found = match nodes.as_slice() {
+        [] => "nothing".to_owned(),
+        [node] => short(node),
+        many => format!("[{}]", many.iter().take(5).map(|n| short(n)).collect::<Vec<_>>().join(", ")),
+    };
+    Ok(Some(format!("`{}` is {found}, expected {wanted}", path.text)))
+}
+
+/// ` (steps.poll.body.state = "pending", ...)`: the values the expression read.
+fn actual_values(state: &State, that: &crate::model::TemplateString, context: &Context) -> String {
+    let shown: Vec<String> = state
+        .plan
+        .engine
+        .variables(that)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|path| {
+            let mut current = context.clone();
+            for part in path.split('.') {
+                current = current.get_attr(part).ok().filter(|value| !value.is_undefined())?;
+            }
+            let json = crate::template::to_json(&current).ok()?;
+            Some(format!("{path} = {}", short(&state.masker.json(&json))))
+        })
+        .collect();
+    if shown.is_empty() { String::new() } else { format!(" ({})", shown.join(", ")) }
+}
