@@ -334,7 +334,12 @@ impl<'a> Checker<'a> {
                 return;
             }
         };
+        let unknown = self.engine.unknown_callables(template);
         for variable in variables {
+            // An unknown function is reported as such, not also as an unknown variable.
+            if unknown.iter().any(|callable| callable.kind == "function" && callable.name == variable) {
+                continue;
+            }
             if let Some(problem) = self.resolve(&variable, scope).or_else(|| maybe_unbound(template, &variable, scope)) {
                 let span = locate(template, &variable);
                 let mut diagnostic = Diagnostic::at(problem.0, span);
@@ -344,7 +349,7 @@ impl<'a> Checker<'a> {
                 self.problems.push(diagnostic);
             }
         }
-        for callable in self.engine.unknown_callables(template) {
+        for callable in unknown {
             let span = match (template.style, template.text.contains('\n')) {
                 (Style::Plain | Style::Quoted, false) => {
                     let quote = usize::from(template.style == Style::Quoted);

@@ -113,7 +113,10 @@ impl Masker {
             .iter()
             .map(|(name, value)| {
                 let masked = self.text(value);
-                let masked = if CREDENTIAL_HEADERS.contains(&name.as_str()) && masked == *value && !is_placeholder_only(value) {
+                // A credential is shown only as a scheme and one placeholder (`Bearer <TOKEN>`);
+                // anything else (a literal, or a secret inside encoded text) is redacted whole,
+                // so that a recording and its replay always agree.
+                let masked = if CREDENTIAL_HEADERS.contains(&name.as_str()) && !is_placeholder_only(&masked) {
                     "<redacted>".to_owned()
                 } else {
                     masked
@@ -153,8 +156,13 @@ impl Masker {
 }
 
 /// True when a header value already carries a placeholder (replays use placeholders as values).
+/// `<NAME>` or `Scheme <NAME>`: one placeholder, after an optional scheme word.
 fn is_placeholder_only(value: &str) -> bool {
-    value.contains('<') && value.contains('>')
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if !scheme.contains('<') => rest,
+        _ => value,
+    };
+    token.starts_with('<') && token.ends_with('>') && token.len() > 2 && !token[1..token.len() - 1].contains(['<', '>', ' '])
 }
 
 /// Every form of one secret value that masking replaces, without duplicates.

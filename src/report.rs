@@ -30,7 +30,15 @@ pub fn progress(step: &StepResult) -> String {
         }
         None => step.kind.to_owned(),
     };
-    let attempts = if step.attempts.len() > 1 { format!(", {} attempts", step.attempts.len()) } else { String::new() };
+    // Pages and `for_each` items are requests of their own; retries are the attempts beyond them.
+    let requests = step.attempts.iter().filter(|attempt| attempt.number == 1).count();
+    let retries = step.attempts.len() - requests;
+    let attempts = match (requests, retries) {
+        (0 | 1, 0) => String::new(),
+        (0 | 1, _) => format!(", {} attempts", step.attempts.len()),
+        (_, 0) => format!(", {requests} requests"),
+        (_, _) => format!(", {requests} requests, {retries} retries"),
+    };
     let mut line = format!("{label:>7} {:<12} {action} ({}ms{attempts})", step.id, step.duration.as_millis());
     if let Some(last) = step.attempts.last()
         && !last.redirects.is_empty()

@@ -29,7 +29,8 @@ pub fn value(result: &RunResult) -> Json {
             }
             // Retries and redirects are part of what the run did: each attempt in a line.
             if step.attempts.len() > 1 || step.attempts.iter().any(|a| !a.redirects.is_empty()) {
-                value["attempts"] = json!(step.attempts.iter().map(attempt_line).collect::<Vec<_>>());
+                let several = step.attempts.iter().filter(|a| a.number == 1).count() > 1;
+                value["attempts"] = json!(step.attempts.iter().map(|a| attempt_line(a, several)).collect::<Vec<_>>());
             }
             if !step.bindings.is_empty() {
                 value["bindings"] = json!(step.bindings);
@@ -50,9 +51,13 @@ pub fn value(result: &RunResult) -> Json {
     json!({ "ok": result.ok, "outputs": result.outputs, "error": result.error, "steps": steps, "requests": requests })
 }
 
-/// `2: waited 1s, 503` or `1: 302 -> http://..., 200`.
-fn attempt_line(attempt: &crate::run::Attempt) -> String {
+/// `2: waited 1s, 503` or `1: 302 -> http://..., 200`; with the request when a step sends
+/// several (pages, `for_each` items): `1: GET /orders/O-1, 200`.
+fn attempt_line(attempt: &crate::run::Attempt, with_request: bool) -> String {
     let mut line = format!("{}: ", attempt.number);
+    if with_request {
+        line.push_str(&format!("{}, ", attempt.request));
+    }
     if !attempt.wait.is_zero() {
         line.push_str(&format!("waited {}, ", crate::run::retry::seconds(attempt.wait)));
     }

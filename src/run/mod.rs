@@ -226,6 +226,12 @@ pub async fn run(plan: &Plan, params: &Params, transport: &mut Transport, on_eve
         None
     };
     ok = ok && error.is_none();
+    if !state.secrets.is_empty() {
+        // Steps kept before a secret was bound are masked again now that it is known.
+        for result in &mut results {
+            result.remask(&state.masker);
+        }
+    }
     let mut run = RunResult::new(ok, results, outputs, error.map(|e| state.masker.text(&e)));
     run.secrets = state.secrets;
     run
@@ -308,8 +314,7 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
         return result;
     }
     state.set_step(&step.id.text, done.object);
-    // Commit the bindings (a secret one joins the masker first), then check the assertions: a
-    // failed step binds nothing.
+    // Commit the bindings; a secret one joins the masker first.
     for (name, value) in &done.bindings {
         if step.secret_binds.contains(name) {
             let text = match value {
@@ -321,18 +326,12 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
             state.secrets.push((secret, text));
         }
     }
-    let mut previous = Vec::new();
     for (name, value) in &done.bindings {
         result.bindings.insert(name.clone(), state.masker.json(value));
-        previous.push((name.clone(), state.vars.insert(name.clone(), context(value))));
+        state.vars.insert(name.clone(), context(value));
     }
     for (name, value) in done.values.iter().flatten() {
         result.bindings.insert(name.clone(), state.masker.json(value));
-    }
-    if let Err(error) = assert::check(state, step, &done.value) {
-        restore(&mut state.vars, previous);
-        result.bindings.clear();
-        return fail(state, step, result, error);
     }
     result
 }
@@ -381,6 +380,10 @@ async fn act_and_bind(
                 return Err(StepError::traced(Cause::Bind, format!("cannot bind `{}`: {message}", name.text), acted.trace));
             }
         }
+    }
+    // Assertions see `steps.ID` (and `each`), before anything is bound: a failed step binds nothing.
+    if let Err(error) = assert::check(state, step, &acted.value) {
+        return Err(StepError::traced(error.cause, error.message, acted.trace));
     }
     Ok(Done { trace: acted.trace, warnings: acted.warnings, object, bindings, values: acted.values, value: acted.value, not_sent: false })
 }

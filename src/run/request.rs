@@ -154,6 +154,7 @@ async fn attempts(
         );
         trace.attempts.push(Attempt {
             number,
+            request: format!("{} {}", masked.method, masked.url),
             wait,
             redirects: sent.redirects,
             response: sent.response.as_ref().map(|r| state.kept(r)),

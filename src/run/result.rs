@@ -96,8 +96,10 @@ pub enum Effect {
 /// One sending of a request.
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
-    /// 1-based.
+    /// 1-based: 1 for each page or `for_each` item, then each retry of it.
     pub number: u32,
+    /// `METHOD path?query`, masked, relative to the base URL.
+    pub request: String,
     /// The wait before this attempt.
     #[serde(rename = "wait_ms", serialize_with = "milliseconds")]
     pub wait: Duration,
@@ -162,6 +164,24 @@ pub struct StepResult {
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn milliseconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_u128(duration.as_millis())
+}
+
+impl StepResult {
+    /// Masks again with a masker that knows more secrets (values bound with `secret: true`
+    /// after this step kept them).
+    pub fn remask(&mut self, masker: &crate::mask::Masker) {
+        self.reason = self.reason.as_deref().map(|reason| masker.text(reason));
+        self.request = self.request.as_ref().map(|request| masker.request(request));
+        self.response = self.response.as_ref().map(|response| masker.response(response));
+        for attempt in &mut self.attempts {
+            attempt.response = attempt.response.as_ref().map(|response| masker.response(response));
+            if let Some(failure) = &mut attempt.failure {
+                failure.message = masker.text(&failure.message);
+            }
+        }
+        self.warnings = self.warnings.iter().map(|warning| masker.text(warning)).collect();
+        self.bindings = self.bindings.iter().map(|(name, value)| (name.clone(), masker.json(value))).collect();
+    }
 }
 
 /// An optional step that failed while the run went on.

@@ -4,6 +4,7 @@ mod batch;
 mod cases;
 mod cli;
 mod faults;
+mod language;
 mod live;
 mod robustness;
 mod safety;

@@ -1,0 +1,219 @@
+//! The language beyond one fixed flow: static checks of the newer keys (each at its place),
+//! pagination and `for_each` limits, secrets bound at run time, and the promise that a case
+//! `recipe test` passes also passes `recipe run --replay`.
+
+use std::collections::BTreeMap;
+
+use recipe::clock::Clock;
+use recipe::run::{Cause, run};
+use recipe::session::{Mode, Options, prepare};
+use serde_json::json;
+
+use crate::faults::server::{Fault, FaultServer, Reply};
+use crate::support::{block_on, root};
+
+fn problems(text: &str) -> Vec<String> {
+    match recipe::check::load_str("t.yaml", text) {
+        Ok(_) => Vec::new(),
+        Err(report) => report
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let span = d.span.expect("every problem has a place");
+                format!("{}:{} {}", span.line, span.col, d.message)
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn check_rejects_unknown_filters_tests_and_functions() {
+    let text = "recipe: 1\nname: t\nsteps:\n  - id: a\n    set:\n      x: \"{{ 'a' | b64encod }}\"\n      y: \"{{ 1 is od }}\"\n      z: \"{{ nwo() }}\"\n";
+    assert_eq!(problems(text), vec!["6:20 unknown filter `b64encod`", "7:19 unknown test `od`", "8:14 unknown function `nwo`"]);
+    let hints = recipe::check::load_str("t.yaml", text).err().unwrap().to_string();
+    assert!(
+        hints.contains("did you mean `b64encode`?") && hints.contains("did you mean `odd`?") && hints.contains("did you mean `now`?"),
+        "{hints}"
+    );
+}
+
+#[test]
+fn check_rejects_reads_of_vars_a_guarded_or_optional_step_may_not_bind() {
+    let text = "recipe: 1\nname: t\ninputs:\n  go: boolean\nsteps:\n  - id: a\n    when: \"{{ inputs.go }}\"\n    set: { x: 1 }\n  - id: b\n    set:\n      bare: \"{{ vars.x }}\"\n      defaulted: \"{{ vars.x | default(0) }}\"\n      tested: \"{{ vars.x if vars.x is defined else 0 }}\"\n";
+    assert_eq!(problems(text), vec!["11:17 `vars.x` may be unbound here: step `a`, which binds it, may be skipped or fail"]);
+    // A later unconditional step that binds it again makes it certain.
+    let rebound = text.replace("  - id: b\n", "  - id: c\n    set: { x: 2 }\n  - id: b\n");
+    assert_eq!(problems(&rebound), Vec::<String>::new());
+}
+
+#[test]
+fn shared_auth_that_reads_a_var_is_checked_at_the_first_request_that_sends_it() {
+    let base = "recipe: 1\nname: t\nhttp:\n  base_url: http://x\n  auth: { bearer: \"{{ vars.token }}\" }\nsteps:\n";
+    let early = format!("{base}  - id: login\n    request: {{ method: POST, url: /login }}\n    bind: {{ token: $.token }}\n");
+    assert_eq!(
+        problems(&early),
+        vec!["5:23 `vars.token` is not bound by an earlier step, but step `login` (line 7) sends it"],
+        "the log-in request itself would send the token"
+    );
+    let fine = early.replace("url: /login }", "url: /login, auth: { basic: { username: u, password: p } } }");
+    let fine = format!("{fine}  - id: me\n    request: {{ method: GET, url: /me }}\n");
+    assert_eq!(problems(&fine), Vec::<String>::new());
+}
+
+#[test]
+fn check_places_problems_in_the_new_keys() {
+    let text = "recipe: 1\nname: t\nsteps:\n  - id: a\n    max_items: 3\n    set: { x: \"{{ each }}\" }\n    assert:\n      - { that: \"{{ true }}\", path: $.x }\n  - id: b\n    request:\n      method: GET\n      url: http://x/\n      paginate: { items: $.x }\n";
+    let found = problems(text);
+    assert!(found.contains(&"5:16 `max_items` belongs with `for_each`".to_owned()), "{found:#?}");
+    assert!(found.contains(&"6:19 `each` is only defined in a step with `for_each`".to_owned()), "{found:#?}");
+    assert!(found.contains(&"8:11 an assertion has either `that` or `path`".to_owned()), "{found:#?}");
+    assert!(found.contains(&"13:19 paginate is missing the key `next`".to_owned()), "{found:#?}");
+}
+
+/// A recipe run live against `base` with a virtual clock.
+fn run_live(text: &str, base: String, secret: &str) -> (recipe::run::RunResult, Option<recipe::fixture::Fixture>) {
+    let plan = recipe::check::load_str("live.yaml", text).unwrap_or_else(|report| panic!("{report}"));
+    let secret = secret.to_owned();
+    block_on(async move {
+        let lookup = move |name: &str| match name {
+            "BASE_URL" => Some(base.clone()),
+            "API_KEY" => Some(secret.clone()),
+            _ => None,
+        };
+        let options = Options {
+            vars: Vec::new(),
+            vars_file: BTreeMap::new(),
+            dotenv: BTreeMap::new(),
+            lookup: &lookup,
+            mode: Mode::Record,
+            dry_run: false,
+            max_time: None,
+            clock: Some(Clock::fixed()),
+        };
+        let mut session = prepare(&plan, options).unwrap();
+        let result = run(&plan, &session.params, &mut session.transport, &mut |_| {}).await;
+        let fixture = session.fixture(None, &result);
+        (result, fixture)
+    })
+}
+
+const HEAD: &str = "recipe: 1\nname: t\nenv:\n  BASE_URL: {}\n  API_KEY: { secret: true }\nhttp:\n  base_url: \"{{ env.BASE_URL }}\"\n  retry: { attempts: 1 }\n";
+
+#[test]
+fn pagination_past_max_pages_is_an_error_not_a_silent_stop() {
+    let text = format!(
+        "{HEAD}steps:\n  - id: list\n    request:\n      method: GET\n      url: /items\n      paginate:\n        next: {{ query: {{ cursor: \"{{{{ response.body.next }}}}\" }} }}\n        items: $.items[*]\n        max_pages: 3\n"
+    );
+    let server = block_on(FaultServer::start(vec![(
+        "GET",
+        "/items",
+        vec![Fault::Respond(Reply::json(200, &json!({"items": [1, 2], "next": "more"})))],
+    )]));
+    let (result, _) = run_live(&text, server.url(""), "api-key-3f9a1c");
+    let step = &result.steps[0];
+    assert_eq!(step.cause, Some(Cause::Pages), "{step:#?}");
+    assert!(step.reason.as_deref().unwrap().starts_with("there are more than 3 pages (`paginate.max_pages`)"), "{step:#?}");
+    assert_eq!(server.count("GET", "/items"), 3);
+}
+
+#[test]
+fn for_each_past_max_items_is_an_error() {
+    let text = format!(
+        "{HEAD}steps:\n  - id: each\n    for_each: \"{{{{ [1, 2, 3] }}}}\"\n    max_items: 2\n    set: {{ x: \"{{{{ each }}}}\" }}\n"
+    );
+    let (result, _) = run_live(&text, "http://127.0.0.1:9".into(), "api-key-3f9a1c");
+    assert_eq!(result.steps[0].cause, Some(Cause::Each));
+    assert!(result.steps[0].reason.as_deref().unwrap().contains("gave 3 items, more than `max_items` (2)"));
+}
+
+#[test]
+fn a_secret_bound_at_run_time_is_masked_everywhere_and_replays() {
+    let token = "session-token-7d41be99";
+    let text = format!(
+        "{HEAD}  auth: {{ bearer: \"{{{{ vars.token }}}}\" }}\nsteps:\n  - id: login\n    request: {{ method: POST, url: /login, idempotent: true, auth: {{ bearer: \"{{{{ env.API_KEY }}}}\" }} }}\n    bind:\n      token: {{ path: $.token, secret: true }}\n  - id: me\n    request: {{ method: GET, url: /me }}\noutputs:\n  echoed: \"{{{{ steps.me.body.seen }}}}\"\n"
+    );
+    let server = block_on(FaultServer::start(vec![
+        ("POST", "/login", vec![Fault::Respond(Reply::json(200, &json!({"token": token})))]),
+        ("GET", "/me", vec![Fault::Respond(Reply::json(200, &json!({"seen": format!("Bearer {token}")})))]),
+    ]));
+    let (result, fixture) = run_live(&text, server.url(""), "api-key-3f9a1c");
+    assert!(result.ok, "{:#?}", result.steps);
+    // The token went out, and appears in no output.
+    assert!(server.requests().iter().any(|r| r.headers.iter().any(|(n, v)| n == "authorization" && v == &format!("Bearer {token}"))));
+    let fixture = fixture.unwrap();
+    let everything = format!("{}\n{}", serde_json::to_string(&result).unwrap(), recipe::yaml::to_string(&fixture).unwrap());
+    assert!(!everything.contains(token), "the bound secret leaked:\n{everything}");
+    assert_eq!(result.outputs.as_ref().unwrap()["echoed"], "Bearer <vars.token>");
+    // Its recording replays exactly.
+    let folder = std::env::temp_dir().join(format!("recipe-language-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("case.yaml");
+    fixture.write(&path).unwrap();
+    let plan = recipe::check::load_str("live.yaml", &text).unwrap();
+    let replayed = block_on(async {
+        let options = Options {
+            vars: Vec::new(),
+            vars_file: BTreeMap::new(),
+            dotenv: BTreeMap::new(),
+            lookup: &|_| None,
+            mode: Mode::Replay(recipe::fixture::Fixture::read(&path).unwrap(), recipe::transport::Strictness::Exact),
+            dry_run: false,
+            max_time: None,
+            clock: None,
+        };
+        let mut session = prepare(&plan, options).unwrap();
+        run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
+    });
+    assert!(replayed.ok, "{:#?}", replayed.steps);
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[test]
+fn every_case_recipe_test_passes_also_replays_exactly() {
+    for entry in glob(&root().join("recipes/fixtures")) {
+        let recipe_path = recipe::testing::recipe_of(&entry).unwrap();
+        let plan = crate::support::plan(&recipe_path);
+        let fixture = recipe::fixture::Fixture::read(&entry).unwrap();
+        let result = block_on(async {
+            let options = Options {
+                vars: Vec::new(),
+                vars_file: BTreeMap::new(),
+                dotenv: BTreeMap::new(),
+                lookup: &|_| None,
+                mode: Mode::Replay(fixture, recipe::transport::Strictness::Exact),
+                dry_run: false,
+                max_time: None,
+                clock: None,
+            };
+            let mut session = prepare(&plan, options).unwrap();
+            run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
+        });
+        let name = entry.file_stem().unwrap().to_string_lossy().into_owned();
+        let mismatch = result.steps.iter().find(|s| s.cause == Some(Cause::Transport(recipe::transport::FailureKind::Mismatch)));
+        assert!(
+            mismatch.is_none() && result.error.is_none(),
+            "{}: the exact replay differs: {mismatch:#?} {:?}",
+            entry.display(),
+            result.error
+        );
+        assert_eq!(result.ok, !name.starts_with("err_"), "{}", entry.display());
+    }
+}
+
+fn glob(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for recipe in std::fs::read_dir(folder).unwrap() {
+        let recipe = recipe.unwrap().path();
+        if !recipe.is_dir() {
+            continue;
+        }
+        for case in std::fs::read_dir(&recipe).unwrap() {
+            let case = case.unwrap().path();
+            if case.extension().is_some_and(|e| e == "yaml") {
+                found.push(case);
+            }
+        }
+    }
+    found.sort();
+    found
+}
