@@ -19,6 +19,8 @@ pub struct Plan {
     recipe: Recipe,
     pub source: Source,
     pub engine: Engine,
+    /// The checked plans of the recipes its `call` steps run, by step id.
+    pub calls: BTreeMap<String, std::sync::Arc<Plan>>,
 }
 
 impl Plan {
@@ -27,14 +29,85 @@ impl Plan {
     }
 }
 
-/// Reads and checks a recipe file.
+/// Reads and checks a recipe file, and every recipe it calls.
 pub fn load(path: &FsPath) -> Result<Plan, LoadError> {
     let text = fs_err::read_to_string(path).map_err(|error| LoadError::Io(error.to_string()))?;
     load_str(&path.display().to_string(), &text).map_err(LoadError::Invalid)
 }
 
-/// Checks a recipe given as text; `name` is how diagnostics refer to it.
+/// Checks a recipe given as text; `name` is how diagnostics refer to it, and the folder that
+/// the paths of its `call` steps are relative to.
 pub fn load_str(name: &str, text: &str) -> Result<Plan, Box<Report>> {
+    load_called(name, text, &mut Vec::new())
+}
+
+/// Checks a recipe and, depth first, the recipes it calls; `stack` holds the files being
+/// checked, to reject cycles. A problem in a called recipe is reported in that recipe's file.
+fn load_called(name: &str, text: &str, stack: &mut Vec<std::path::PathBuf>) -> Result<Plan, Box<Report>> {
+    let mut plan = load_one(name, text)?;
+    let folder = FsPath::new(name).parent().map(FsPath::to_path_buf).unwrap_or_default();
+    let here = std::fs::canonicalize(name).unwrap_or_else(|_| std::path::PathBuf::from(name));
+    stack.push(here);
+    let mut problems = Vec::new();
+    for step in &plan.recipe.steps {
+        let Action::Call(call) = &step.action else { continue };
+        let path = folder.join(&call.recipe);
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if let Some(start) = stack.iter().position(|file| *file == canonical) {
+            let cycle: Vec<String> = stack[start..].iter().chain([&canonical]).map(|file| file.display().to_string()).collect();
+            problems.push(Diagnostic::at(format!("`{}` calls itself: {}", call.recipe, cycle.join(" -> ")), call.recipe_span));
+            continue;
+        }
+        let callee_text = match fs_err::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) => {
+                problems.push(Diagnostic::at(format!("cannot read the called recipe: {error}"), call.recipe_span));
+                continue;
+            }
+        };
+        let callee = load_called(&path.display().to_string(), &callee_text, stack)?;
+        problems.extend(call_fits(&plan.recipe, call, &callee.recipe));
+        plan.calls.insert(step.id.text.clone(), std::sync::Arc::new(callee));
+    }
+    stack.pop();
+    if problems.is_empty() { Ok(plan) } else { Err(Box::new(Report { source: plan.source, diagnostics: problems })) }
+}
+
+/// A call gives the inputs the called recipe declares, all it requires, and every environment
+/// variable it needs without a default is one the caller declares too.
+fn call_fits(caller: &Recipe, call: &crate::model::Call, callee: &Recipe) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    let declared: Vec<&str> = callee.inputs.iter().map(|input| input.name.text.as_str()).collect();
+    for (name, _) in &call.inputs {
+        if !declared.contains(&name.text.as_str()) {
+            let mut diagnostic = Diagnostic::at(format!("`{}` has no input `{}`", call.recipe, name.text), name.span);
+            if let Some(suggestion) = did_you_mean(&name.text, declared.iter().copied()) {
+                diagnostic = diagnostic.with_hint(format!("did you mean `{suggestion}`?"));
+            }
+            problems.push(diagnostic);
+        }
+    }
+    for input in callee.inputs.iter().filter(|input| input.is_required()) {
+        if !call.inputs.iter().any(|(name, _)| name.text == input.name.text) {
+            problems.push(Diagnostic::at(format!("`{}` needs the input `{}`", call.recipe, input.name.text), call.recipe_span));
+        }
+    }
+    for var in callee.env.iter().filter(|var| var.default.is_none()) {
+        if !caller.env.iter().any(|mine| mine.name.text == var.name.text) {
+            problems.push(
+                Diagnostic::at(
+                    format!("`{}` reads the environment variable `{}`, which this recipe does not declare", call.recipe, var.name.text),
+                    call.recipe_span,
+                )
+                .with_hint(format!("declare `{}` under `env`: the called recipe gets its value from here", var.name.text)),
+            );
+        }
+    }
+    problems
+}
+
+/// Checks one recipe text.
+fn load_one(name: &str, text: &str) -> Result<Plan, Box<Report>> {
     let source = Source::new(name, text);
     let fail = |diagnostics| Box::new(Report { source: source.clone(), diagnostics });
     let (root, mut diagnostics) = crate::yaml::parse(text).map_err(fail)?;
@@ -46,7 +119,7 @@ pub fn load_str(name: &str, text: &str) -> Result<Plan, Box<Report>> {
     if !diagnostics.is_empty() {
         return Err(fail(diagnostics));
     }
-    Ok(Plan { recipe, source, engine })
+    Ok(Plan { recipe, source, engine, calls: BTreeMap::new() })
 }
 
 #[derive(Debug)]
@@ -73,6 +146,7 @@ pub fn result_fields(action: &Action) -> &'static [&'static str] {
         Action::Pick(_) => &["item", "items", "count"],
         Action::Set(_) => &["values"],
         Action::Fail(_) => &[],
+        Action::Call(_) => &["outputs"],
     }
 }
 
@@ -218,6 +292,11 @@ impl<'a> Checker<'a> {
                 }
             }
             Action::Fail(message) => self.template_string(message, scope),
+            Action::Call(call) => {
+                for (_, value) in &call.inputs {
+                    self.template(value, scope);
+                }
+            }
         }
         // Bindings and assertions may read the step's own result.
         scope.steps.insert(&step.id.text, &step.action);

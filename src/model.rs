@@ -368,6 +368,21 @@ pub enum Action {
     Set(#[schemars(with = "BTreeMap<String, Template>")] Vec<(Name, Template)>),
     /// Fail the run with this message (a template), usually under `when`: an explicit guard.
     Fail(TemplateString),
+    /// Run another recipe; its outputs become `steps.ID.outputs`.
+    Call(Call),
+}
+
+/// A sub-recipe call.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Call {
+    /// The recipe file, relative to the calling file.
+    pub recipe: String,
+    #[schemars(skip)]
+    pub recipe_span: Span,
+    /// The called recipe's inputs (templates).
+    #[schemars(with = "BTreeMap<String, Template>", default)]
+    pub inputs: Vec<(Name, Template)>,
 }
 
 impl Action {
@@ -378,6 +393,7 @@ impl Action {
             Action::Pick(_) => "pick",
             Action::Set(_) => "set",
             Action::Fail(_) => "fail",
+            Action::Call(_) => "call",
         }
     }
 }
@@ -780,6 +796,7 @@ fn adjust(schema: &mut serde_json::Value) {
         ("pick", "Choose one item of a list."),
         ("set", "Compute values; each becomes `vars.NAME`."),
         ("fail", "Fail the run with this message (a template), usually under `when`."),
+        ("call", "Run another recipe (a path relative to this file) with inputs; its outputs become `steps.ID.outputs`."),
     ] {
         definitions["Step"]["properties"][action] = json!({ "description": description });
         for variant in definitions["Step"]["oneOf"].as_array_mut().into_iter().flatten() {

@@ -11,10 +11,15 @@ use serde_json::{Value as Json, json};
 
 use crate::run::RunResult;
 
+/// Every step, with a called recipe's steps after its `call` step.
+fn flattened(steps: &[crate::run::StepResult]) -> Vec<&crate::run::StepResult> {
+    steps.iter().flat_map(|step| std::iter::once(step).chain(flattened(&step.inner))).collect()
+}
+
 /// The reviewable value of a run.
 pub fn value(result: &RunResult) -> Json {
-    let steps: Vec<Json> = result
-        .steps
+    let all = flattened(&result.steps);
+    let steps: Vec<Json> = all
         .iter()
         .map(|step| {
             let mut value = json!({ "id": step.id, "status": step.status });
@@ -38,8 +43,7 @@ pub fn value(result: &RunResult) -> Json {
             value
         })
         .collect();
-    let requests: Vec<Json> = result
-        .steps
+    let requests: Vec<Json> = all
         .iter()
         .filter_map(|step| {
             let mut request = json!({ "step": step.id });

@@ -37,12 +37,14 @@ pub const STEP_KEYS: &[&str] = &[
     "pick",
     "set",
     "fail",
+    "call",
     "expect",
     "bind",
     "for_each",
     "max_items",
     "assert",
 ];
+pub const CALL_KEYS: &[&str] = &["recipe", "inputs"];
 pub const REQUEST_KEYS: &[&str] =
     &["method", "url", "query", "headers", "json", "form", "body", "timeout", "retry", "idempotent", "paginate", "auth"];
 pub const EXPECT_KEYS: &[&str] = &["status", "json", "api_errors"];
@@ -50,7 +52,7 @@ pub const SELECTION_KEYS: &[&str] = &["from", "items", "entries", "match", "wher
 pub const FILTER_KEYS: &[&str] = &["expect", "describe"];
 pub const PICK_KEYS: &[&str] = &["strategy", "by", "prefer", "seed", "describe"];
 pub const MATCHER_KEYS: &[&str] = &["equals", "pattern", "ignore_case", "trim"];
-const ACTIONS: &[&str] = &["request", "filter", "pick", "set", "fail"];
+const ACTIONS: &[&str] = &["request", "filter", "pick", "set", "fail", "call"];
 
 const INPUT_TYPES: &[(&str, InputType)] = &[
     ("string", InputType::String),

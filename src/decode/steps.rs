@@ -1,11 +1,13 @@
 //! Decoding of steps: the four actions, expectations, selections and bindings.
 
 use super::{
-    ACTIONS, ASSERT_KEYS, BIND_KEYS, CARDINALITIES, Decoder, EXPECT_KEYS, FILTER_KEYS, Fields, MATCHER_KEYS, METHODS, PAGINATE_KEYS,
-    PICK_KEYS, REQUEST_KEYS, SELECTION_KEYS, STEP_KEYS, STRATEGIES,
+    ACTIONS, ASSERT_KEYS, BIND_KEYS, CALL_KEYS, CARDINALITIES, Decoder, EXPECT_KEYS, FILTER_KEYS, Fields, MATCHER_KEYS, METHODS,
+    PAGINATE_KEYS, PICK_KEYS, REQUEST_KEYS, SELECTION_KEYS, STEP_KEYS, STRATEGIES,
 };
 use crate::diagnostic::Diagnostic;
-use crate::model::{Action, Assertion, Binding, Expect, Filter, Match, Matcher, Name, Paginate, Pick, Request, Selection, Step, Strategy};
+use crate::model::{
+    Action, Assertion, Binding, Call, Expect, Filter, Match, Matcher, Name, Paginate, Pick, Request, Selection, Step, Strategy,
+};
 use crate::yaml::{Key, Node, Value};
 
 impl Decoder {
@@ -21,7 +23,7 @@ impl Decoder {
             [] => {
                 self.problems.push(
                     Diagnostic::at("a step needs an action", fields.span)
-                        .with_hint("give one of `request`, `filter`, `pick`, `set` or `fail`"),
+                        .with_hint("give one of `request`, `filter`, `pick`, `set`, `fail` or `call`"),
                 );
                 None
             }
@@ -124,6 +126,13 @@ impl Decoder {
         match key.text.as_str() {
             "request" => self.request(node).map(|request| Action::Request(Box::new(request))),
             "fail" => self.template_string(node).map(Action::Fail),
+            "call" => {
+                let fields = self.fields(node, "a call", &[CALL_KEYS])?;
+                let recipe_node = self.required(&fields, "recipe", "a call")?;
+                let recipe = self.string(recipe_node)?;
+                let inputs = fields.get("inputs").map(|node| self.template_map(node, "call inputs")).unwrap_or_default();
+                Some(Action::Call(Call { recipe, recipe_span: recipe_node.span, inputs }))
+            }
             "filter" => self.filter(node).map(Action::Filter),
             "pick" => self.pick(node).map(Action::Pick),
             _ => {

@@ -24,6 +24,7 @@ use crate::template::context;
 use crate::transport::Transport;
 
 mod assert;
+mod call;
 mod each;
 mod paginate;
 mod request;
@@ -84,6 +85,8 @@ pub enum Event<'a> {
 struct State<'a> {
     plan: &'a Plan,
     params: &'a Params,
+    /// `call.` inside a called recipe: qualifies step ids.
+    prefix: String,
     /// The env secrets, and the values bound with `secret: true` so far.
     masker: Arc<Masker>,
     /// (name, value) of every value bound with `secret: true`.
@@ -98,12 +101,18 @@ struct State<'a> {
 }
 
 impl<'a> State<'a> {
-    fn new(plan: &'a Plan, params: &'a Params) -> Self {
+    /// A step id as transports, journals and reports know it: `call.inner` inside a call.
+    fn qualified(&self, id: &str) -> String {
+        format!("{}{id}", self.prefix)
+    }
+
+    fn new(plan: &'a Plan, params: &'a Params, prefix: &str) -> Self {
         let base = minijinja::context! { inputs => context(&serde_json::to_value(&params.inputs).unwrap_or_default()), env => context(&serde_json::to_value(&params.env.values).unwrap_or_default()) };
         let base = crate::dynamic::with_source(base, &params.dynamic);
         Self {
             plan,
             params,
+            prefix: prefix.to_owned(),
             masker: Arc::clone(&params.masker),
             secrets: Vec::new(),
             each: None,
@@ -148,6 +157,8 @@ struct Trace {
     raw: Option<ResponseData>,
     attempts: Vec<Attempt>,
     effect: Option<Effect>,
+    /// A called recipe's steps.
+    inner: Vec<StepResult>,
 }
 
 /// Why a step's action failed.
@@ -188,7 +199,13 @@ impl Acted {
 
 /// Runs the plan through `transport`, reporting each retry and each finished step.
 pub async fn run(plan: &Plan, params: &Params, transport: &mut Transport, on_event: &mut dyn FnMut(Event)) -> RunResult {
-    let mut state = State::new(plan, params);
+    run_as(plan, params, transport, on_event, "").await
+}
+
+/// Runs a plan whose step ids are qualified by `prefix` (a called recipe's). Only the outermost
+/// run settles the transport (unused recorded exchanges) and the dynamic values.
+async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_event: &mut dyn FnMut(Event), prefix: &str) -> RunResult {
+    let mut state = State::new(plan, params, prefix);
     let mut results = Vec::new();
     let mut ok = true;
     for step in &plan.recipe().steps {
@@ -208,8 +225,9 @@ pub async fn run(plan: &Plan, params: &Params, transport: &mut Transport, on_eve
             }
         }
     }
-    let mut error = transport.finish();
-    if error.is_none() && params.dynamic.unused() > 0 {
+    let outermost = prefix.is_empty();
+    let mut error = if outermost { transport.finish() } else { None };
+    if outermost && error.is_none() && params.dynamic.unused() > 0 {
         error =
             Some(format!("the fixture recorded {} dynamic value(s) the run did not use; re-record the fixture", params.dynamic.unused()));
     }
@@ -258,7 +276,7 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
     let started = Instant::now();
     let location = format!("{}:{}", state.plan.source.name, step.id.span.line);
     let mut result = StepResult {
-        id: step.id.text.clone(),
+        id: state.qualified(&step.id.text),
         kind: step.action.keyword(),
         status: Status::Ok,
         cause: None,
@@ -270,6 +288,7 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
         warnings: Vec::new(),
         bindings: BTreeMap::new(),
         duration: Duration::ZERO,
+        inner: Vec::new(),
         location,
     };
     // Decide.
@@ -394,6 +413,7 @@ fn keep_trace(result: &mut StepResult, trace: Trace) {
     result.response = trace.kept;
     result.attempts = trace.attempts;
     result.effect = trace.effect;
+    result.inner = trace.inner;
 }
 
 fn fail(state: &mut State, step: &Step, mut result: StepResult, error: StepError) -> StepResult {
@@ -444,6 +464,7 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_e
             let message = engine.render_text(message, &context).map_err(|e| render("fail", e))?;
             Err(StepError::new(Cause::Fail, message))
         }
+        Action::Call(call) => call::run(state, step, call, &context, transport, on_event).await,
         Action::Filter(filter) => {
             let from = engine.render_shared(&filter.selection.from, &context).map_err(|e| render("from", e))?;
             let selected = select::filter(engine, filter, from.json(), &context)

@@ -100,9 +100,12 @@ async fn attempts(
     let mut wait = Duration::ZERO;
     if !idempotent && !transport.is_offline() {
         if let Some(intents) = &state.params.intents {
-            intents.intent(&step.id.text).await.map_err(|reason| StepError::new(Cause::Journal, format!("not sent: {reason}")))?;
+            intents
+                .intent(&state.qualified(&step.id.text))
+                .await
+                .map_err(|reason| StepError::new(Cause::Journal, format!("not sent: {reason}")))?;
         }
-        on_event(Event::Intent { step: &step.id.text });
+        on_event(Event::Intent { step: &state.qualified(&step.id.text) });
     }
     for number in 1.. {
         if remaining() == Some(Duration::ZERO) {
@@ -111,7 +114,7 @@ async fn attempts(
         }
         let attempt_limits = Limits { timeout: remaining().map_or(limits.timeout, |r| r.min(limits.timeout)), ..limits };
         let started = Instant::now();
-        let sent = transport.send(&step.id.text, spec, masked, attempt_limits).await;
+        let sent = transport.send(&state.qualified(&step.id.text), spec, masked, attempt_limits).await;
         let mut failure = sent.failure;
         if sent.response.is_none() && failure.is_none() {
             return Ok(None);
@@ -166,7 +169,7 @@ async fn attempts(
             Decision::GiveUp(reason) => return Ok(Some(Last { response: sent.response, failure, until_unmet, gave_up: Some(reason) })),
             Decision::Retry { wait: next, why, server_asked } => {
                 let attempt = trace.attempts.last().expect("an attempt was just kept");
-                on_event(Event::Retrying { step: &step.id.text, attempt, wait: next, why: &why, server_asked });
+                on_event(Event::Retrying { step: &state.qualified(&step.id.text), attempt, wait: next, why: &why, server_asked });
                 if server_asked {
                     // The server asked everyone to wait, not only this run.
                     transport.pause(next);

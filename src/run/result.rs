@@ -156,6 +156,9 @@ pub struct StepResult {
     pub bindings: BTreeMap<String, Json>,
     #[serde(rename = "duration_ms", serialize_with = "milliseconds")]
     pub duration: Duration,
+    /// A `call` step's own steps, with qualified ids (`call.inner`).
+    #[serde(rename = "steps", skip_serializing_if = "Vec::is_empty")]
+    pub inner: Vec<StepResult>,
     /// `file:line` of the step, for error messages.
     #[serde(skip)]
     pub location: String,
@@ -181,6 +184,9 @@ impl StepResult {
         }
         self.warnings = self.warnings.iter().map(|warning| masker.text(warning)).collect();
         self.bindings = self.bindings.iter().map(|(name, value)| (name.clone(), masker.json(value))).collect();
+        for inner in &mut self.inner {
+            inner.remask(masker);
+        }
     }
 }
 

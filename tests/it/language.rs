@@ -217,3 +217,77 @@ fn glob(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
     found.sort();
     found
 }
+
+/// A scratch folder of recipe files.
+fn files(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let folder = std::env::temp_dir().join(format!("recipe-call-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    for (file, text) in files {
+        std::fs::write(folder.join(file), text).unwrap();
+    }
+    folder
+}
+
+const CALLEE: &str = "recipe: 1\nname: lookup\ninputs:\n  code: string\nenv:\n  BASE_URL: {}\n  API_KEY: { secret: true }\nhttp:\n  base_url: \"{{ env.BASE_URL }}\"\n  headers: { X-Api-Key: \"{{ env.API_KEY }}\" }\nsteps:\n  - id: search\n    request: { method: GET, url: \"/parts/{{ inputs.code }}\" }\noutputs:\n  name: \"{{ steps.search.body.name }}\"\n";
+
+#[test]
+fn a_called_recipe_runs_with_its_inputs_and_returns_its_outputs() {
+    let caller = format!(
+        "{HEAD}steps:\n  - id: part\n    call: {{ recipe: lookup.yaml, inputs: {{ code: A1 }} }}\n  - id: echo\n    set: {{ name: \"{{{{ steps.part.outputs.name }}}}\" }}\noutputs:\n  name: \"{{{{ vars.name }}}}\"\n"
+    );
+    let folder = files("run", &[("caller.yaml", &caller), ("lookup.yaml", CALLEE)]);
+    let server =
+        block_on(FaultServer::start(vec![("GET", "/parts/A1", vec![Fault::Respond(Reply::json(200, &json!({"name": "Filter"})))])]));
+    let path = folder.join("caller.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let plan_name = path.display().to_string();
+    let (result, fixture) = {
+        let plan = recipe::check::load_str(&plan_name, &text).unwrap_or_else(|report| panic!("{report}"));
+        assert!(plan.calls.contains_key("part"));
+        run_live(
+            &text.replace("recipe: lookup.yaml", &format!("recipe: {}", folder.join("lookup.yaml").display())),
+            server.url(""),
+            "api-key-3f9a1c",
+        )
+    };
+    assert!(result.ok, "{:#?}", result.steps);
+    assert_eq!(result.outputs.as_ref().unwrap()["name"], "Filter");
+    assert_eq!(result.steps[0].inner[0].id, "part.search");
+    assert_eq!(fixture.unwrap().exchanges[0].step, "part.search", "fixtures record calls under qualified ids");
+    assert!(
+        server.requests()[0].headers.iter().any(|(n, v)| n == "x-api-key" && v == "api-key-3f9a1c"),
+        "the callee got the caller's secret"
+    );
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[test]
+fn calls_are_checked_in_full_and_cycles_rejected() {
+    let folder = files(
+        "check",
+        &[
+            ("a.yaml", "recipe: 1\nname: a\nsteps:\n  - id: b\n    call: { recipe: b.yaml }\n"),
+            ("b.yaml", "recipe: 1\nname: b\nsteps:\n  - id: a\n    call: { recipe: a.yaml }\n"),
+            ("bad.yaml", "recipe: 1\nname: bad\nsteps:\n  - id: x\n    set: { y: \"{{ inputs.nope }}\" }\n"),
+            ("calls-bad.yaml", "recipe: 1\nname: c\nsteps:\n  - id: c\n    call: { recipe: bad.yaml }\n"),
+            (
+                "wrong-inputs.yaml",
+                "recipe: 1\nname: w\nenv:\n  BASE_URL: {}\nsteps:\n  - id: w\n    call: { recipe: lookup.yaml, inputs: { cod: A1 } }\n",
+            ),
+            ("lookup.yaml", CALLEE),
+        ],
+    );
+    let load = |file: &str| recipe::check::load(&folder.join(file)).err().expect("rejected").to_string();
+    let cycle = load("a.yaml");
+    assert!(cycle.contains("`a.yaml` calls itself") && cycle.contains("b.yaml:5:21"), "{cycle}");
+    let inner = load("calls-bad.yaml");
+    assert!(
+        inner.contains("bad.yaml:5:19") && inner.contains("no input named `nope`"),
+        "the problem is reported in the called file:\n{inner}"
+    );
+    let inputs = load("wrong-inputs.yaml");
+    assert!(inputs.contains("`lookup.yaml` has no input `cod`") && inputs.contains("did you mean `code`?"), "{inputs}");
+    assert!(inputs.contains("`lookup.yaml` needs the input `code`"), "{inputs}");
+    assert!(inputs.contains("reads the environment variable `API_KEY`, which this recipe does not declare"), "{inputs}");
+    std::fs::remove_dir_all(&folder).unwrap();
+}
