@@ -178,6 +178,35 @@ pub struct Http {
     /// Credentials for every request (a request's own `auth` wins). It may read `vars` bound by a
     /// log-in step: requests before that step send none.
     pub auth: Option<Auth>,
+    /// How an API reports errors inside a successful response: `mykaarma` (its two envelope
+    /// families), or a list of `JSONPaths` that select an error when they select anything that is
+    /// not null, false or empty. Off when omitted.
+    #[schemars(with = "Option<ApiErrorsText>")]
+    pub api_errors: Option<ApiErrors>,
+}
+
+/// Error envelopes inside response bodies.
+#[derive(Debug, Clone)]
+pub enum ApiErrors {
+    /// `errors[]`/`warnings[]` and `statusCode` + `error` (see `envelope`).
+    Mykaarma,
+    /// Any of these paths selecting something.
+    Paths(Vec<Path>),
+}
+
+/// `mykaarma`, or a list of `JSONPaths`.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub enum ApiErrorsText {
+    Vendor(ApiErrorsVendor),
+    Paths(Vec<String>),
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiErrorsVendor {
+    /// myKaarma's envelopes: `errors[]` with codes, or `statusCode` and `error`.
+    Mykaarma,
 }
 
 /// A size such as `16MiB`, `512KiB`, `2MB` or a number of bytes.

@@ -3,7 +3,7 @@
 
 use super::{AUTH_KEYS, BASIC_KEYS, Decoder, HTTP_KEYS, RETRY_KEYS};
 use crate::diagnostic::Diagnostic;
-use crate::model::{Auth, Backoff, Http, Retry, RetryOn};
+use crate::model::{ApiErrors, Auth, Backoff, Http, Retry, RetryOn};
 use crate::yaml::{Node, Value};
 
 const BACKOFFS: &[(&str, Backoff)] = &[("exponential", Backoff::Exponential), ("linear", Backoff::Linear), ("constant", Backoff::Constant)];
@@ -24,6 +24,21 @@ impl Decoder {
             max_body: fields.get("max_body").and_then(|node| self.size(node)),
             retry: fields.get("retry").and_then(|node| self.retry(node)),
             auth: fields.get("auth").and_then(|node| self.auth(node)),
+            api_errors: fields.get("api_errors").and_then(|node| self.api_errors(node)),
+        }
+    }
+
+    fn api_errors(&mut self, node: &Node) -> Option<ApiErrors> {
+        match &node.value {
+            Value::String(text, _) if text == "mykaarma" => Some(ApiErrors::Mykaarma),
+            Value::Seq(items) => Some(ApiErrors::Paths(items.iter().filter_map(|item| self.path(item)).collect())),
+            _ => {
+                self.problems.push(
+                    Diagnostic::at("invalid `api_errors`", node.span)
+                        .with_hint("write `mykaarma`, or a list of JSONPaths such as `[$.errors[*]]`"),
+                );
+                None
+            }
         }
     }
 

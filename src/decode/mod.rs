@@ -20,7 +20,8 @@ pub const RECIPE_KEYS: &[&str] = &["recipe", "name", "description", "inputs", "e
 pub const RECORDING_KEYS: &[&str] = &["redact", "volatile", "headers"];
 pub const INPUT_KEYS: &[&str] = &["type", "required", "default", "description", "pattern", "enum", "format"];
 pub const ENV_KEYS: &[&str] = &["default", "secret", "description"];
-pub const HTTP_KEYS: &[&str] = &["base_url", "headers", "timeout", "connect_timeout", "redirects", "max_body", "retry", "auth"];
+pub const HTTP_KEYS: &[&str] =
+    &["base_url", "headers", "timeout", "connect_timeout", "redirects", "max_body", "retry", "auth", "api_errors"];
 pub const AUTH_KEYS: &[&str] = &["basic", "bearer"];
 pub const BASIC_KEYS: &[&str] = &["username", "password"];
 pub const PAGINATE_KEYS: &[&str] = &["next", "items", "max_pages"];

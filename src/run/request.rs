@@ -202,8 +202,9 @@ fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace
         return Err(StepError::traced(Cause::Transport(failure.kind), message, trace));
     }
     let response = response.expect("a response when there is no failure");
-    let api_errors = match &response.body {
-        Some(ResponseBody::Json(body)) if step.expect.as_ref().and_then(|e| e.api_errors).unwrap_or(true) => envelope::errors(body),
+    let checks_envelopes = step.expect.as_ref().and_then(|e| e.api_errors).unwrap_or(true);
+    let api_errors = match (&response.body, &state.plan.recipe().http.api_errors) {
+        (Some(ResponseBody::Json(body)), Some(setting)) if checks_envelopes => api_errors(setting, body),
         _ => Vec::new(),
     };
     if !request.is_idempotent() && (200..300).contains(&response.status) && api_errors.is_empty() {
@@ -225,7 +226,10 @@ fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace
         Some(ResponseBody::Text(text)) => Json::String(text),
         None => Json::Null,
     });
-    let warnings = envelope::warnings(&body);
+    let warnings = match &state.plan.recipe().http.api_errors {
+        Some(crate::model::ApiErrors::Mykaarma) => envelope::warnings(&body),
+        _ => Vec::new(),
+    };
     let result = vec![
         ("status", Context::from(status)),
         ("headers", Context::from(minijinja::value::Serde(&headers))),
@@ -236,6 +240,31 @@ fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace
     acted.trace = trace;
     acted.warnings = warnings;
     Ok(acted)
+}
+
+/// The errors a body reports under the recipe's `http.api_errors` setting.
+fn api_errors(setting: &crate::model::ApiErrors, body: &Json) -> Vec<String> {
+    match setting {
+        crate::model::ApiErrors::Mykaarma => envelope::errors(body),
+        crate::model::ApiErrors::Paths(paths) => paths
+            .iter()
+            .flat_map(|path| {
+                path.select(body)
+                    .into_iter()
+                    .filter(|node| !matches!(node, Json::Null | Json::Bool(false)) && !is_empty(node))
+                    .map(move |node| format!("`{}` is {}", path.text, crate::select::short(node)))
+            })
+            .collect(),
+    }
+}
+
+fn is_empty(value: &Json) -> bool {
+    match value {
+        Json::String(text) => text.is_empty(),
+        Json::Array(items) => items.is_empty(),
+        Json::Object(map) => map.is_empty(),
+        _ => false,
+    }
 }
 
 /// The message of a non-idempotent request whose outcome is unknown.
