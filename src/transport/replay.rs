@@ -31,13 +31,16 @@ impl Replay {
 
     pub fn send(&mut self, step: &str, request: &RequestSpec) -> Sent {
         let Some(recorded) = self.exchanges.get(self.next) else {
+            let last = self.exchanges.last().map_or_else(String::new, |e| format!(", the last for step `{}`", e.step));
             return Sent::failed(
                 FailureKind::Mismatch,
                 format!(
-                    "the recipe sent more requests than the fixture recorded ({}): step `{step}` sends {} {} and nothing is left to answer it",
-                    self.exchanges.len(),
+                    "the recipe sent more requests than the fixture recorded: step `{step}` sends {} {} as request {}, but the fixture \
+                     expected no more after its {}{last}",
                     request.method,
-                    request.url
+                    request.url,
+                    self.exchanges.len() + 1,
+                    self.exchanges.len()
                 ),
             );
         };
@@ -68,7 +71,15 @@ impl Replay {
             return None;
         }
         let list: Vec<String> = rest.iter().map(|e| format!("  - step `{}`: {} {}", e.step, e.request.method, e.request.url)).collect();
-        Some(format!("the fixture recorded {} request(s) the recipe did not send:\n{}", rest.len(), list.join("\n")))
+        Some(format!(
+            "the recipe sent fewer requests than the fixture recorded ({} of {}): expected step `{}` to send {} {} next; not sent:\n{}",
+            self.next,
+            self.exchanges.len(),
+            rest[0].step,
+            rest[0].request.method,
+            rest[0].request.url,
+            list.join("\n")
+        ))
     }
 }
 
