@@ -31,16 +31,18 @@ impl Replay {
 
     pub fn send(&mut self, step: &str, request: &RequestSpec) -> Sent {
         let Some(recorded) = self.exchanges.get(self.next) else {
-            let last = self.exchanges.last().map_or_else(String::new, |e| format!(", the last for step `{}`", e.step));
+            let recorded = match self.exchanges.last() {
+                Some(last) => format!("only {} (the last for step `{}`)", self.exchanges.len(), last.step),
+                None => "none".to_owned(),
+            };
             return Sent::failed(
                 FailureKind::Mismatch,
                 format!(
-                    "the recipe sent more requests than the fixture recorded: step `{step}` sends {} {} as request {}, but the fixture \
-                     expected no more after its {}{last}",
+                    "the recipe sent more requests than the fixture recorded: step `{step}` sends {} {} as request {}, but the \
+                     fixture recorded {recorded} and expected no more",
                     request.method,
                     request.url,
-                    self.exchanges.len() + 1,
-                    self.exchanges.len()
+                    self.exchanges.len() + 1
                 ),
             );
         };
@@ -70,16 +72,19 @@ impl Replay {
         if rest.is_empty() {
             return None;
         }
-        let list: Vec<String> = rest.iter().map(|e| format!("  - step `{}`: {} {}", e.step, e.request.method, e.request.url)).collect();
-        Some(format!(
-            "the recipe sent fewer requests than the fixture recorded ({} of {}): expected step `{}` to send {} {} next; not sent:\n{}",
+        let expected = format!(
+            "the recipe sent fewer requests than the fixture recorded ({} of {}): expected step `{}` to send {} {} next",
             self.next,
             self.exchanges.len(),
             rest[0].step,
             rest[0].request.method,
-            rest[0].request.url,
-            list.join("\n")
-        ))
+            rest[0].request.url
+        );
+        if rest.len() == 1 {
+            return Some(expected);
+        }
+        let list: Vec<String> = rest.iter().map(|e| format!("  - step `{}`: {} {}", e.step, e.request.method, e.request.url)).collect();
+        Some(format!("{expected}; not sent:\n{}", list.join("\n")))
     }
 }
 

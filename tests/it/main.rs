@@ -5,6 +5,8 @@ mod cases;
 mod cli;
 mod faults;
 mod live;
+mod network;
+mod reports;
 mod robustness;
 mod safety;
 mod schema;
