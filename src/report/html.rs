@@ -7,7 +7,7 @@
 //! request and response with their bodies folded (a failed step's response unfolded).
 //! `recipe test` shows a table of the cases with their verdicts, and each diff or error folded
 //! under its case. The markup is well-formed XML as well as HTML, and every text goes through
-//! [`super::markup`], so a `<script>` in a body is shown, never run.
+//! `report::markup`, so a `<script>` in a body is shown, never run.
 
 use std::fmt::Write as _;
 use std::time::Duration;

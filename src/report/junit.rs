@@ -3,7 +3,7 @@
 //! optional step is skipped with its reason, a failure outside any step is a case of its own).
 //!
 //! The document is valid XML whatever the names and messages hold: every text goes through
-//! [`super::markup`].
+//! `report::markup`.
 
 use std::fmt::Write as _;
 

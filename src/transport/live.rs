@@ -60,26 +60,36 @@ impl Live {
             .connect_timeout(settings.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
             .danger_accept_invalid_certs(settings.insecure);
         if let Some(pem) = &settings.ca_certificates {
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem.bytes)
-                .map_err(|error| format!("cannot read the certificates in `{}` (`--cacert`): {error}", pem.path.display()))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem.bytes).map_err(|error| {
+                format!("cannot read the certificates in `{}` (`--cacert`): {}", pem.path.display(), root_cause(&error))
+            })?;
             builder = builder.tls_certs_merge(certificates);
         }
         if !settings.client_identity.is_empty() {
             let bytes: Vec<u8> = settings.client_identity.iter().flat_map(|pem| [pem.bytes.as_slice(), b"\n"].concat()).collect();
             let files: Vec<String> = settings.client_identity.iter().map(|pem| format!("`{}`", pem.path.display())).collect();
             let identity = reqwest::Identity::from_pem(&bytes).map_err(|error| {
-                format!("cannot use the client certificate in {} (`--client-cert`, `--client-key`): {error}", files.join(" and "))
+                format!(
+                    "cannot use the client certificate in {} (`--client-cert`, `--client-key`): {}",
+                    files.join(" and "),
+                    root_cause(&error)
+                )
             })?;
             builder = builder.identity(identity);
         }
         let mut shown_proxy = None;
         if let Some(proxy) = &settings.proxy {
             let shown = shown_proxy_url(proxy);
-            let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|error| format!("invalid proxy `{shown}` (`--proxy`): {error}"))?;
+            let proxy = reqwest::Proxy::all(proxy.as_str())
+                .map_err(|error| format!("invalid proxy `{shown}` (`--proxy`): {}", root_cause(&error)))?;
             builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
             shown_proxy = Some(shown);
         }
-        let client = builder.build().map_err(|error| format!("cannot start the HTTP client: {error}"))?;
+        let client = builder.build().map_err(|error| {
+            let flag =
+                settings.ca_certificates.as_ref().map(|pem| format!(" (check `--cacert {}`)", pem.path.display())).unwrap_or_default();
+            format!("cannot start the HTTP client: {}{flag}", root_cause(&error))
+        })?;
         Ok(Self { client, masker, proxy: shown_proxy })
     }
 
