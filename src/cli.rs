@@ -8,7 +8,9 @@
 //!
 //! Every output path and flag combination is checked before the first request. Printing never
 //! panics: a closed pipe or a full disk on stdout is an error and an exit code; stderr is best
-//! effort (there is nowhere left to report its failure).
+//! effort (there is nowhere left to report its failure). Everything printed goes through
+//! [`crate::printable`], so no control character from a response or an argument reaches the
+//! terminal; on stderr, labels are coloured (`crate::terminal`) when colour is on.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
@@ -20,10 +22,10 @@ use serde_json::Value as Json;
 
 use crate::check::{LoadError, Plan, load};
 use crate::fixture::Fixture;
-use crate::inputs::parse_dotenv;
-use crate::run::{Effect, run};
+use crate::report::RunReport;
+use crate::run::{Effect, Status, run};
 use crate::session::{Mode, Options, prepare};
-use crate::transport::Strictness;
+use crate::transport::{Pem, Settings, Strictness};
 
 pub const SUCCESS: u8 = 0;
 pub const RUN_FAILED: u8 = 1;
@@ -37,8 +39,35 @@ pub const INTERRUPTED: u8 = 130;
 #[derive(Parser)]
 #[command(name = "recipe", version, about = "Run declarative HTTP workflows, checked before they send anything")]
 struct Cli {
+    /// When to colour the output: `auto` colours on a terminal unless `NO_COLOR` is set (and
+    /// anywhere when `CLICOLOR_FORCE` is).
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    color: ColorWhen,
+    /// Show each request and response under its step, masked: `-v` cuts long bodies, `-vv` shows
+    /// them whole.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Print errors only.
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+/// How much the commands print on stderr.
+#[derive(Clone, Copy)]
+struct Ui {
+    /// `-v` count; 0 by default.
+    verbose: u8,
+    /// `-q`: errors only.
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -67,31 +96,55 @@ enum Command {
 enum ReportFormat {
     Json,
     Junit,
+    Html,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum RunReportFormat {
-    Json,
+impl ReportFormat {
+    fn name(self) -> &'static str {
+        match self {
+            ReportFormat::Json => "json",
+            ReportFormat::Junit => "junit",
+            ReportFormat::Html => "html",
+        }
+    }
+
+    /// Where the report goes without `--report-file`.
+    fn default_file(self) -> &'static str {
+        match self {
+            ReportFormat::Json => "recipe-report.json",
+            ReportFormat::Junit => "recipe-report.xml",
+            ReportFormat::Html => "recipe-report.html",
+        }
+    }
 }
 
 #[derive(clap::Args)]
 struct ReportArgs {
-    /// Write a report in this format.
-    #[arg(long, value_enum, requires = "report_file")]
+    /// Write a report in this format: `json`, `junit` (XML) or `html` (one self-contained file).
+    #[arg(long, value_enum, value_name = "FORMAT")]
     report: Option<ReportFormat>,
-    /// Where to write the report.
+    /// Where to write the report (default `recipe-report.json`, `.xml` or `.html`); `-` is stdout.
     #[arg(long, value_name = "FILE", requires = "report")]
     report_file: Option<PathBuf>,
 }
 
-#[derive(clap::Args)]
-struct RunReportArgs {
-    /// Write a report of the run in this format.
-    #[arg(long, value_enum, requires = "report_file")]
-    report: Option<RunReportFormat>,
-    /// Where to write the report.
-    #[arg(long, value_name = "FILE", requires = "report")]
-    report_file: Option<PathBuf>,
+/// Where a report goes.
+#[derive(Clone, PartialEq, Eq)]
+enum ReportTarget {
+    Stdout,
+    File(PathBuf),
+}
+
+impl ReportArgs {
+    fn target(&self) -> Option<(ReportFormat, ReportTarget)> {
+        let format = self.report?;
+        let target = match &self.report_file {
+            Some(path) if path.as_os_str() == "-" => ReportTarget::Stdout,
+            Some(path) => ReportTarget::File(path.clone()),
+            None => ReportTarget::File(PathBuf::from(format.default_file())),
+        };
+        Some((format, target))
+    }
 }
 
 #[derive(clap::Args)]
@@ -133,9 +186,67 @@ struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     max_time: Option<std::time::Duration>,
     #[command(flatten)]
-    report: RunReportArgs,
+    report: ReportArgs,
+    #[command(flatten)]
+    network: NetworkArgs,
     #[command(flatten)]
     batch: BatchArgs,
+}
+
+#[derive(clap::Args)]
+#[command(next_help_heading = "Network")]
+struct NetworkArgs {
+    /// Also trust the CA certificates in this PEM file (beside the built-in roots).
+    #[arg(long, value_name = "FILE", value_parser = read_pem)]
+    cacert: Option<Pem>,
+    /// Present this client certificate (PEM); its key is in `--client-key` or in the same file.
+    #[arg(long, value_name = "FILE", value_parser = read_pem)]
+    client_cert: Option<Pem>,
+    /// The private key (PEM) of `--client-cert`.
+    #[arg(long, value_name = "FILE", value_parser = read_pem, requires = "client_cert")]
+    client_key: Option<Pem>,
+    /// Do not verify server certificates. Dangerous: anyone on the way can read and change the
+    /// requests, credentials included.
+    #[arg(long)]
+    insecure: bool,
+    /// Send every request through this proxy, e.g. `http://proxy.internal:3128`, instead of
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`; hosts in `NO_PROXY` still go direct.
+    #[arg(long, value_name = "URL", value_parser = parse_proxy)]
+    proxy: Option<String>,
+    /// How long to wait for a connection, e.g. `5s` (overrides `http.connect_timeout`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    connect_timeout: Option<std::time::Duration>,
+}
+
+impl NetworkArgs {
+    fn settings(&self) -> Settings {
+        Settings {
+            connect_timeout: self.connect_timeout,
+            ca_certificates: self.cacert.clone(),
+            client_identity: self.client_cert.iter().chain(&self.client_key).cloned().collect(),
+            insecure: self.insecure,
+            proxy: self.proxy.clone(),
+        }
+    }
+}
+
+/// Reads a PEM file named on the command line: a missing or non-PEM file is a usage error before
+/// anything is sent.
+fn read_pem(text: &str) -> Result<Pem, String> {
+    let path = PathBuf::from(text);
+    let bytes = fs_err::read(&path).map_err(|error| error.to_string())?;
+    if !bytes.windows(11).any(|window| window == b"-----BEGIN ") {
+        return Err(format!("`{text}` is not a PEM file (no `-----BEGIN ...` line)"));
+    }
+    Ok(Pem { path, bytes })
+}
+
+fn parse_proxy(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|error| format!("invalid proxy URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("write the proxy as `http://HOST:PORT` or `https://HOST:PORT`".into());
+    }
+    Ok(text.to_owned())
 }
 
 #[derive(clap::Args)]
@@ -183,10 +294,16 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if error.use_stderr() { USAGE } else { SUCCESS });
         }
     };
+    crate::terminal::set_choice(match cli.color {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    });
+    let ui = Ui { verbose: cli.verbose, quiet: cli.quiet };
     let code = match cli.command {
-        Command::Run(args) => run_command(&args),
-        Command::Check { files } => check_command(&files),
-        Command::Test(args) => test_command(&args),
+        Command::Run(args) => run_command(&args, ui),
+        Command::Check { files } => check_command(&files, ui),
+        Command::Test(args) => test_command(&args, ui),
         Command::Serve { fixtures, port } => serve_command(&fixtures, port),
         Command::Schema => match out(&serde_json::to_string_pretty(&crate::model::schema()).unwrap_or_default()) {
             Ok(()) => SUCCESS,
@@ -211,10 +328,11 @@ fn load_plan(file: &Path) -> Result<Plan, u8> {
     })
 }
 
-fn check_command(files: &[PathBuf]) -> u8 {
+fn check_command(files: &[PathBuf], ui: Ui) -> u8 {
     let mut worst = SUCCESS;
     for file in files {
         match load_plan(file) {
+            Ok(plan) if ui.quiet => drop(plan),
             Ok(plan) => say(&format!("{}: ok ({} steps)", file.display(), plan.recipe().steps.len())),
             Err(code) => worst = worst.max(code),
         }
@@ -275,15 +393,20 @@ fn vars_file(path: Option<&Path>) -> Result<BTreeMap<String, Json>, String> {
 fn dotenv(path: Option<&Path>) -> Result<BTreeMap<String, String>, String> {
     let file = path.map_or_else(|| PathBuf::from(".env"), Path::to_path_buf);
     match fs_err::read_to_string(&file) {
-        Ok(text) => Ok(parse_dotenv(&text)),
-        Err(_) if path.is_none() => Ok(BTreeMap::new()),
+        Ok(text) => {
+            crate::dotenv::parse(&text, &|name: &str| std::env::var(name).ok()).map_err(|error| format!("{}: {error}", file.display()))
+        }
+        Err(_) if path.is_none() && !file.exists() => Ok(BTreeMap::new()),
         Err(error) => Err(error.to_string()),
     }
 }
 
-/// Writes to stdout; a closed pipe or a full disk is an error, never a panic.
+/// Writes a JSON, YAML or markup document to stdout; a closed pipe or a full disk is an error,
+/// never a panic. Control characters become JSON escapes (which YAML reads too); markup reports
+/// hold none.
 fn out(text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
+    let text = crate::printable::escape_json(text);
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     if !text.ends_with('\n') {
@@ -292,10 +415,32 @@ fn out(text: &str) -> std::io::Result<()> {
     stdout.flush()
 }
 
-/// Writes to stderr, best effort: if stderr itself is gone there is nowhere to say so.
+/// Writes a message to stderr, escaped and with its labels coloured (the colour is dropped when
+/// it is off); best effort: if stderr itself is gone there is nowhere to say so.
 fn say(text: &str) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    let painted = crate::terminal::paint(&crate::printable::escape(text));
+    let _ = writeln!(anstream::stderr().lock(), "{painted}");
+}
+
+/// Writes data that would go to stdout to stderr instead (the report took stdout), unpainted.
+fn say_data(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{}", crate::printable::escape_json(text).trim_end());
+}
+
+/// Writes a report to its target; says where unless quiet.
+fn write_report(format: ReportFormat, target: &ReportTarget, text: &str, ui: Ui) -> Result<(), String> {
+    match target {
+        ReportTarget::Stdout => out(text).map_err(|error| format!("cannot write the report to stdout: {error}")),
+        ReportTarget::File(path) => {
+            fs_err::write(path, text).map_err(|error| format!("cannot write the report: {error}"))?;
+            if !ui.quiet {
+                say(&format!("wrote the {} report to {}", format.name(), path.display()));
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Checks, before anything is sent, that a file can be written at `path`: not a folder, and in
@@ -318,21 +463,26 @@ fn failed_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{stem}.failed.yaml"))
 }
 
-fn run_command(args: &RunArgs) -> u8 {
+fn run_command(args: &RunArgs, ui: Ui) -> u8 {
     let plan = match load_plan(&args.file) {
         Ok(plan) => plan,
         Err(code) => return code,
     };
+    if args.network.insecure {
+        say("warning: `--insecure`: server certificates are not verified; anyone on the network path can read and change these \
+             requests, credentials included");
+    }
     if let Some(rows) = &args.batch.rows {
         return batch_command(args, &plan, rows);
     }
+    let report = args.report.target();
     let prepared = (|| {
         // Every output must be writable before the first request: a run that created something
         // must not fail afterwards for want of a folder.
         if let Some(path) = &args.record {
             writable(path, "the fixture")?;
         }
-        if let Some(path) = &args.report.report_file {
+        if let Some((_, ReportTarget::File(path))) = &report {
             writable(path, "the report file")?;
         }
         let mode = match (&args.replay, &args.record, args.dry_run) {
@@ -348,7 +498,17 @@ fn run_command(args: &RunArgs) -> u8 {
         Err(message) => return usage_error(&message),
     };
     let lookup = |name: &str| std::env::var(name).ok();
-    let options = Options { vars, vars_file, dotenv, lookup: &lookup, mode, dry_run: args.dry_run, max_time: args.max_time, clock: None };
+    let options = Options {
+        vars,
+        vars_file,
+        dotenv,
+        lookup: &lookup,
+        mode,
+        dry_run: args.dry_run,
+        max_time: args.max_time,
+        clock: None,
+        network: args.network.settings(),
+    };
     let mut session = match prepare(&plan, options) {
         Ok(session) => session,
         Err(problems) => {
@@ -362,18 +522,21 @@ fn run_command(args: &RunArgs) -> u8 {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let result = runtime.block_on(run(&plan, &session.params, &mut session.transport, &mut |event| {
-        if let Some(line) = crate::report::event(event) {
-            say(&line);
-        }
-    }));
+    let width = crate::report::id_width(&plan);
+    let started = std::time::Instant::now();
+    let result = runtime.block_on(run(&plan, &session.params, &mut session.transport, &mut |event| print_event(event, ui, width)));
+    let duration = started.elapsed();
     // From here on, a failure to write must not hide what the run did: keep the worst code.
     let mut code = SUCCESS;
     if let (Some(path), Some(fixture)) = (&args.record, session.fixture(None, &result)) {
         // A failed run never replaces a good fixture: it goes beside it.
         let target = if !result.ok && path.exists() { failed_path(path) } else { path.clone() };
         match fixture.write(&target) {
-            Ok(()) if target == *path => say(&format!("recorded {} exchange(s) to {}", fixture.exchanges.len(), path.display())),
+            Ok(()) if target == *path => {
+                if !ui.quiet {
+                    say(&format!("recorded {} exchange(s) to {}", fixture.exchanges.len(), path.display()));
+                }
+            }
             Ok(()) => say(&format!("the run failed: recorded it to {} and kept the previous fixture {}", target.display(), path.display())),
             Err(message) => {
                 say(&format!("error: cannot write the fixture: {message}"));
@@ -381,15 +544,32 @@ fn run_command(args: &RunArgs) -> u8 {
             }
         }
     }
-    if let Some(path) = &args.report.report_file {
-        let json = serde_json::to_string_pretty(&result).unwrap_or_default();
-        if let Err(error) = fs_err::write(path, json + "\n") {
-            say(&format!("error: cannot write the report: {error}"));
+    if let Some((format, target)) = &report {
+        let inputs = session.params.inputs.iter().map(|(name, value)| (name.clone(), session.masker.json(value))).collect();
+        let document = RunReport { recipe: &plan.recipe().name, file: &args.file, inputs, duration, result: &result };
+        if let Err(message) = write_report(*format, target, &run_report(*format, &document), ui) {
+            say(&format!("error: {message}"));
             code = USAGE;
         }
     }
+    // With the report on stdout, what `run` prints there goes to stderr instead.
+    let report_on_stdout = matches!(&report, Some((_, ReportTarget::Stdout)));
+    conclude(args, &result, code, report_on_stdout, ui)
+}
+
+/// Prints what the run produced (outputs, dry-run requests, or the failure and what it created)
+/// and returns the exit code; `code` is the worst code so far.
+fn conclude(args: &RunArgs, result: &crate::run::RunResult, code: u8, report_on_stdout: bool, ui: Ui) -> u8 {
+    let data = |text: &str| -> std::io::Result<()> {
+        if report_on_stdout {
+            say_data(text);
+            Ok(())
+        } else {
+            out(text)
+        }
+    };
     if args.dry_run {
-        if let Err(error) = out(&crate::report::dry_run(&result)) {
+        if let Err(error) = data(&crate::report::dry_run(result)) {
             say(&format!("error: cannot write the dry run to stdout: {error}"));
             return RUN_FAILED;
         }
@@ -400,24 +580,57 @@ fn run_command(args: &RunArgs) -> u8 {
         Some(Effect::Created) => SIDE_EFFECT,
         None => RUN_FAILED,
     };
-    if let Some(message) = crate::report::failure(&result) {
-        if let Some(created) = crate::report::side_effects(&result)
-            && let Err(error) = out(&created)
+    if let Some(message) = crate::report::failure(result) {
+        if let Some(created) = crate::report::side_effects(result)
+            && let Err(error) = data(&created)
         {
             say(&format!("error: cannot write what the run created to stdout: {error}"));
         }
         say(&message);
         return effect_code;
     }
-    if let Some(line) = crate::report::completion(&result) {
+    if !ui.quiet
+        && let Some(line) = crate::report::completion(result)
+    {
         say(&line);
     }
-    if let Err(error) = out(&crate::report::outputs(&result)) {
+    if let Err(error) = data(&crate::report::outputs(result)) {
         say(&format!("error: cannot write the outputs to stdout: {error}"));
         // The run did what it was asked; only its outputs are lost.
         return if result.side_effects.is_empty() { RUN_FAILED } else { SIDE_EFFECT };
     }
     code
+}
+
+/// Prints a run's progress: a line per step (only failed steps with `-q`), and with `-v` the
+/// step's request and response.
+fn print_event(event: crate::run::Event, ui: Ui, width: usize) {
+    let failed = matches!(event, crate::run::Event::Step(step) if step.status == Status::Failed);
+    if ui.quiet && !failed {
+        return;
+    }
+    if let Some(line) = crate::report::event(event, width) {
+        say(&line);
+    }
+    let detail = match ui.verbose {
+        0 => return,
+        1 => crate::report::exchange::Detail::Truncated,
+        _ => crate::report::exchange::Detail::Whole,
+    };
+    if let crate::run::Event::Step(step) = event
+        && let Some(exchange) = crate::report::exchange::exchange(step, detail)
+    {
+        say(&exchange);
+    }
+}
+
+/// The text of a run report.
+fn run_report(format: ReportFormat, document: &RunReport) -> String {
+    match format {
+        ReportFormat::Json => serde_json::to_string_pretty(&crate::report::json::run(document)).unwrap_or_default() + "\n",
+        ReportFormat::Junit => crate::report::junit::run(document),
+        ReportFormat::Html => crate::report::html::run(document),
+    }
 }
 
 /// `recipe run FILE --rows ROWS`: every row, checked first, then run with `--jobs` in flight.
@@ -479,7 +692,7 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path) -> u8 {
         ));
     }
     let lookup = |name: &str| std::env::var(name).ok();
-    let shared = match batch::Shared::new(plan, &lookup, &dotenv, options.rate) {
+    let shared = match batch::Shared::new(plan, &lookup, &dotenv, options.rate, &args.network.settings()) {
         Ok(shared) => shared,
         Err(problems) => {
             for problem in &problems {
@@ -521,8 +734,14 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path) -> u8 {
     }
 }
 
-fn test_command(args: &TestArgs) -> u8 {
+fn test_command(args: &TestArgs, ui: Ui) -> u8 {
     let paths = if args.paths.is_empty() { vec![PathBuf::from("recipes")] } else { args.paths.clone() };
+    let report = args.report.target();
+    if let Some((_, ReportTarget::File(path))) = &report
+        && let Err(message) = writable(path, "the report file")
+    {
+        return usage_error(&message);
+    }
     let cases = match crate::testing::discover(&paths) {
         Ok(cases) => cases,
         Err(message) => return usage_error(&message),
@@ -536,22 +755,27 @@ fn test_command(args: &TestArgs) -> u8 {
     let mut outcomes = Vec::new();
     for case in &cases {
         let outcome = crate::testing::run(case, args.accept);
-        say(&crate::report::test_outcome(&outcome));
+        if !(ui.quiet && outcome.passed()) {
+            say(&crate::report::test_outcome(&outcome));
+        }
         outcomes.push(outcome);
     }
     let passed = outcomes.iter().filter(|o| o.passed()).count();
     let new = outcomes.iter().filter(|o| o.verdict == crate::testing::Verdict::New).count();
-    say(&format!("{passed} passed, {} failed", outcomes.len() - passed));
+    if !(ui.quiet && passed == outcomes.len()) {
+        say(&format!("{passed} passed, {} failed", outcomes.len() - passed));
+    }
     if new > 0 {
         say(&format!("hint: {new} new case(s) have no snapshot; review them and run `recipe test --accept`"));
     }
-    if let (Some(format), Some(path)) = (args.report.report, &args.report.report_file) {
+    if let Some((format, target)) = &report {
         let text = match format {
-            ReportFormat::Junit => crate::junit::render(&outcomes),
-            ReportFormat::Json => serde_json::to_string_pretty(&crate::report::test_json(&outcomes)).unwrap_or_default() + "\n",
+            ReportFormat::Junit => crate::report::junit::test(&outcomes),
+            ReportFormat::Json => serde_json::to_string_pretty(&crate::report::json::test(&outcomes)).unwrap_or_default() + "\n",
+            ReportFormat::Html => crate::report::html::test(&outcomes),
         };
-        if let Err(error) = fs_err::write(path, text) {
-            return usage_error(&error.to_string());
+        if let Err(message) = write_report(*format, target, &text, ui) {
+            return usage_error(&message);
         }
     }
     if passed == outcomes.len() { SUCCESS } else { RUN_FAILED }

@@ -3,7 +3,7 @@
 //! Inputs come from `--vars FILE`, then `--var name=value` (which wins), then a fixture's
 //! recorded inputs under replay, then defaults. Each is checked against its declaration (type,
 //! pattern, enum, format). Environment variables are read only when the recipe declares them:
-//! from the process, then a `.env` file, then the default. Secret values are collected so the
+//! from the process, then a `.env` file (read by `dotenv`), then the default. Secret values are collected so the
 //! back end can mask them everywhere; an empty secret, or one too short to mask safely, is an
 //! error.
 
@@ -162,7 +162,8 @@ pub fn resolve(recipe: &Recipe, sources: &InputSources) -> Result<BTreeMap<Strin
             if let Some(value) = sources.recorded.get(name).or(input.default.as_ref()) {
                 values.insert(name.clone(), value.clone());
             } else if input.is_required() {
-                problems.push(format!("missing input `{name}`; give it with `--var {name}=...`"));
+                let about = input.description.as_deref().map(|text| format!(": {}", text.trim())).unwrap_or_default();
+                problems.push(format!("missing input `{name}`{about}; give it with `--var {name}=...`"));
                 continue;
             } else {
                 values.insert(name.clone(), Json::Null);
@@ -241,33 +242,16 @@ pub fn placeholder(name: &str) -> String {
     format!("<{name}>")
 }
 
-/// Parses a `.env` file: `NAME=value` lines, `#` comments, optional `export ` and quotes.
-pub fn parse_dotenv(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|line| {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                return None;
-            }
-            let line = line.strip_prefix("export ").unwrap_or(line);
-            let (name, value) = line.split_once('=')?;
-            let value = value.trim();
-            let unquoted = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(value);
-            Some((name.trim().to_owned(), unquoted.to_owned()))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn dotenv(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
     fn recipe() -> Recipe {
-        let text = "recipe: 1\nname: t\ninputs:\n  vin: {type: string, pattern: '^[A-Z0-9]{17}$'}\n  count: {type: integer, default: 2}\n  day: {type: string, format: date}\nenv:\n  TOKEN: {secret: true}\n  BASE: {default: 'http://x'}\nsteps:\n  - id: a\n    set: {x: 1}\n";
+        let text = "recipe: 1\nname: t\ninputs:\n  vin: {type: string, pattern: '^[A-Z0-9]{17}$'}\n  count: {type: integer, default: 2}\n  day: {type: string, format: date, description: the day of the appointment}\nenv:\n  TOKEN: {secret: true}\n  BASE: {default: 'http://x'}\nsteps:\n  - id: a\n    set: {x: 1}\n";
         crate::decode::recipe(&crate::yaml::parse(text).unwrap().0).unwrap()
     }
 
@@ -291,7 +275,7 @@ mod tests {
                 "input `count`: expected an integer, got `x`",
                 "unknown input `dya` (from --var); did you mean `day`?",
                 "input `vin`: `short` does not match the pattern `^[A-Z0-9]{17}$`",
-                "missing input `day`; give it with `--var day=...`",
+                "missing input `day`: the day of the appointment; give it with `--var day=...`",
             ]
         );
     }
@@ -302,7 +286,7 @@ mod tests {
         let none = |_: &str| None;
         let problems = resolve_env(&recipe, &none, &BTreeMap::new(), false).unwrap_err();
         assert_eq!(problems, vec!["secret environment variable `TOKEN` is not set; set it in the environment or in `.env`"]);
-        let env = resolve_env(&recipe, &none, &parse_dotenv("export TOKEN='s3cret'\n"), false).unwrap();
+        let env = resolve_env(&recipe, &none, &dotenv(&[("TOKEN", "s3cret")]), false).unwrap();
         assert_eq!(env.secrets, vec![("TOKEN".to_owned(), "s3cret".to_owned())]);
         assert_eq!(env.values["BASE"], "http://x");
         let replay = resolve_env(&recipe, &none, &BTreeMap::new(), true).unwrap();
@@ -315,7 +299,7 @@ mod tests {
         let recipe = recipe();
         let none = |_: &str| None;
         for placeholders in [false, true] {
-            let problems = resolve_env(&recipe, &none, &parse_dotenv("TOKEN=abcé\n"), placeholders).unwrap_err();
+            let problems = resolve_env(&recipe, &none, &dotenv(&[("TOKEN", "abcé")]), placeholders).unwrap_err();
             assert_eq!(
                 problems,
                 vec!["secret environment variable `TOKEN` is too short to be masked safely (4 characters; at least 6 needed)"]
@@ -329,7 +313,7 @@ mod tests {
         // Only secrets are checked: a short ordinary variable is fine.
         assert_eq!(env.values["BASE"], "abcdef");
         let env =
-            resolve_env(&recipe, &|name: &str| (name == "BASE").then(|| "x".to_owned()), &parse_dotenv("TOKEN=abcdef"), false).unwrap();
+            resolve_env(&recipe, &|name: &str| (name == "BASE").then(|| "x".to_owned()), &dotenv(&[("TOKEN", "abcdef")]), false).unwrap();
         assert_eq!(env.values["BASE"], "x");
     }
 }

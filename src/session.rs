@@ -43,6 +43,9 @@ pub struct Options<'a> {
     pub max_time: Option<std::time::Duration>,
     /// The clock for retry waits; by default real for live runs and virtual for replays.
     pub clock: Option<Clock>,
+    /// The network flags (`--cacert`, `--proxy`, ...); the recipe's `http.connect_timeout`
+    /// applies when `--connect-timeout` is not given.
+    pub network: Settings,
 }
 
 pub struct Session {
@@ -68,7 +71,7 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
     let masker = Masker::new(&env.secrets);
     let recording = &plan.recipe().recording;
     let scrub = Scrub::new(recording.redact.clone(), recording.volatile.clone());
-    let settings = Settings { connect_timeout: plan.recipe().http.connect_timeout };
+    let settings = Settings { connect_timeout: options.network.connect_timeout.or(plan.recipe().http.connect_timeout), ..options.network };
     let masker = std::sync::Arc::new(masker);
     let live = || Live::new(&settings, masker.clone()).map_err(|e| vec![e]);
     let replaying = matches!(options.mode, Mode::Replay(..) | Mode::Offline);
@@ -154,6 +157,7 @@ pub fn replay_case(plan: &Plan, fixture: Fixture) -> Result<crate::run::RunResul
         dry_run: false,
         max_time: None,
         clock: None,
+        network: Settings::default(),
     };
     let mut session = prepare(plan, options)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| vec![e.to_string()])?;

@@ -84,23 +84,38 @@ pub fn path_for(fixture: &Path) -> PathBuf {
     folder.join("snapshots").join(format!("{stem}.snap"))
 }
 
-/// The contents of an insta snapshot file (the part after its metadata header).
-pub fn read(path: &Path) -> Option<String> {
-    let text = fs_err::read_to_string(path).ok()?;
-    Some(contents(&text).to_owned())
-}
-
-fn contents(text: &str) -> &str {
-    let Some(rest) = text.strip_prefix("---\n") else { return text };
-    match rest.find("\n---\n") {
-        Some(end) => &rest[end + 5..],
-        None => text,
+/// The contents of an insta snapshot file (the part after its metadata header), with line endings
+/// normalised to `\n` as insta compares them; `None` when there is no snapshot yet. A file that
+/// cannot be read, or is not in insta's format, is an error: it is not a new case.
+pub fn read(path: &Path) -> Result<Option<String>, String> {
+    let text = match fs_err::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(format!("the snapshot is unreadable: {error}")),
+    };
+    let text = text.replace("\r\n", "\n");
+    match contents(&text) {
+        Some(contents) => Ok(Some(contents.to_owned())),
+        None => Err(format!(
+            "the snapshot {} is unreadable: it is not in insta's format (a `---` metadata header, then the contents); \
+             restore it, or delete it and run `recipe test --accept`",
+            path.display()
+        )),
     }
 }
 
-/// Whether two snapshot texts are the same, as insta compares them (trailing whitespace aside).
+fn contents(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("---\n")?;
+    if let Some(contents) = rest.strip_prefix("---\n") {
+        return Some(contents);
+    }
+    rest.find("\n---\n").map(|end| &rest[end + 5..])
+}
+
+/// Whether two snapshot texts are the same, as insta compares them: line endings normalised and
+/// trailing whitespace aside.
 pub fn same(a: &str, b: &str) -> bool {
-    a.trim_end() == b.trim_end()
+    a.replace("\r\n", "\n").trim_end() == b.replace("\r\n", "\n").trim_end()
 }
 
 /// Writes a snapshot in insta's format, atomically.
@@ -128,9 +143,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_missing_snapshot_is_new_a_corrupt_one_is_an_error_and_crlf_reads_as_lf() {
+        let folder = std::env::temp_dir().join(format!("recipe-snapshot-{}", std::process::id()));
+        fs_err::create_dir_all(&folder).unwrap();
+        assert_eq!(read(&folder.join("missing.snap")), Ok(None));
+        let corrupt = folder.join("corrupt.snap");
+        fs_err::write(&corrupt, "ok: true\n<<<<<<< HEAD\n").unwrap();
+        let error = read(&corrupt).unwrap_err();
+        assert!(error.contains("is not in insta's format"), "{error}");
+        let crlf = folder.join("crlf.snap");
+        fs_err::write(&crlf, "---\r\nsource: tests/it/cases.rs\r\n---\r\nok: true\r\nsteps: []\r\n").unwrap();
+        let text = read(&crlf).unwrap().unwrap();
+        assert_eq!(text, "ok: true\nsteps: []\n");
+        assert!(same(&text, "ok: true\nsteps: []"));
+        assert!(same("a\r\nb\r\n", "a\nb"));
+        fs_err::remove_dir_all(&folder).unwrap();
+    }
+
+    #[test]
     fn reads_the_contents_after_the_metadata() {
-        assert_eq!(contents("---\nsource: x\n---\nok: true\n"), "ok: true\n");
-        assert_eq!(contents("plain"), "plain");
+        assert_eq!(contents("---\nsource: x\n---\nok: true\n"), Some("ok: true\n"));
+        assert_eq!(contents("plain"), None);
+        assert_eq!(contents("---\nsource: x\nno end of the header"), None);
         assert_eq!(path_for(Path::new("recipes/fixtures/draft/happy.yaml")), PathBuf::from("recipes/fixtures/draft/snapshots/happy.snap"));
     }
 }

@@ -47,7 +47,8 @@ impl Outcome {
     }
 }
 
-/// Finds the cases under `paths` (recipe files, fixture files or folders).
+/// Finds the cases under `paths` (recipe files, fixture files or folders). A fixture folder
+/// whose recipe is missing is an error, never silently skipped.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<Case>, String> {
     let mut cases = Vec::new();
     for path in paths {
@@ -56,9 +57,10 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Case>, String> {
                 .map_err(|e| e.to_string())?
                 .filter_map(Result::ok)
                 .map(|entry| entry.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml") && p.is_file())
+                .filter(|p| is_yaml(p) && p.is_file())
                 .collect();
             recipes.sort();
+            orphans(path, &recipes)?;
             for recipe in recipes {
                 cases.extend(cases_of(&recipe)?);
             }
@@ -73,12 +75,44 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Case>, String> {
     Ok(cases)
 }
 
-/// The recipe a fixture belongs to: `DIR/fixtures/NAME/case.yaml` -> `DIR/NAME.yaml`.
+fn is_yaml(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+}
+
+/// Fails when `folder/fixtures/NAME/` has no recipe `folder/NAME.yaml`: its cases would never run.
+fn orphans(folder: &Path, recipes: &[PathBuf]) -> Result<(), String> {
+    let Ok(entries) = fs_err::read_dir(folder.join("fixtures")) else { return Ok(()) };
+    let mut missing: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| !recipes.iter().any(|recipe| recipe.file_stem() == p.file_name()))
+        .map(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            format!("the fixture folder {} has no recipe {}", p.display(), folder.join(format!("{name}.yaml")).display())
+        })
+        .collect();
+    missing.sort();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!("{}; rename the folder to its recipe's name, or remove it", missing.join("; ")))
+}
+
+/// The recipe a fixture belongs to: `DIR/fixtures/NAME/case.yaml` -> `DIR/NAME.yaml` (or `.yml`).
 pub fn recipe_of(fixture: &Path) -> Result<PathBuf, String> {
     let name =
         fixture.parent().and_then(Path::file_name).ok_or_else(|| format!("{}: not in a recipe's fixture folder", fixture.display()))?;
     let root = fixture.parent().and_then(Path::parent).and_then(Path::parent).unwrap_or(Path::new("."));
-    Ok(root.join(format!("{}.yaml", name.to_string_lossy())))
+    let yaml = root.join(format!("{}.yaml", name.to_string_lossy()));
+    let yml = yaml.with_extension("yml");
+    if !yaml.is_file() && yml.is_file() {
+        return Ok(yml);
+    }
+    if !yaml.is_file() {
+        return Err(format!("the fixture {} has no recipe {}", fixture.display(), yaml.display()));
+    }
+    Ok(yaml)
 }
 
 fn is_fixture(path: &Path) -> bool {
@@ -101,7 +135,7 @@ fn cases_of(recipe: &Path) -> Result<Vec<Case>, String> {
         .map_err(|e| e.to_string())?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .filter(|p| p.is_file() && is_yaml(p))
         .collect();
     fixtures.sort();
     Ok(fixtures.into_iter().map(|fixture| case(recipe.to_path_buf(), fixture)).collect())
@@ -132,17 +166,19 @@ pub fn run(case: &Case, accept: bool) -> Outcome {
         }
         Ok((text, ok)) => {
             let verdict = match crate::snapshot::read(&snapshot_path) {
-                Some(old) if crate::snapshot::same(&old, &text) => Verdict::Passed,
+                Ok(Some(old)) if crate::snapshot::same(&old, &text) => Verdict::Passed,
                 old => {
                     if accept {
                         match crate::snapshot::write(&snapshot_path, &case.fixture, &text) {
                             Ok(()) => Verdict::Accepted,
                             Err(message) => Verdict::Error(format!("cannot write {}: {message}", snapshot_path.display())),
                         }
-                    } else if let Some(old) = old {
-                        Verdict::Changed(crate::snapshot::diff(&old, &text))
                     } else {
-                        Verdict::New
+                        match old {
+                            Ok(Some(old)) => Verdict::Changed(crate::snapshot::diff(&old, &text)),
+                            Ok(None) => Verdict::New,
+                            Err(message) => Verdict::Error(message),
+                        }
                     }
                 }
             };

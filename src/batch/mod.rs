@@ -67,10 +67,11 @@ impl Shared {
         lookup: &dyn Fn(&str) -> Option<String>,
         dotenv: &BTreeMap<String, String>,
         rate: Option<Rate>,
+        network: &Settings,
     ) -> Result<Self, Vec<String>> {
         let env = resolve_env(plan.recipe(), lookup, dotenv, false)?;
         let masker = Arc::new(Masker::new(&env.secrets));
-        let settings = Settings { connect_timeout: plan.recipe().http.connect_timeout };
+        let settings = Settings { connect_timeout: network.connect_timeout.or(plan.recipe().http.connect_timeout), ..network.clone() };
         let live = Live::new(&settings, Arc::clone(&masker)).map_err(|e| vec![e])?;
         Ok(Self { env, masker, live, gate: Arc::new(Gate::new(rate)) })
     }

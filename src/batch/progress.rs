@@ -72,6 +72,7 @@ impl Display {
     }
 
     fn say(&self, text: &str) {
+        let text = crate::printable::escape(text);
         if let Some(bar) = &self.bar {
             bar.println(text);
         } else {

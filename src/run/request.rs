@@ -249,10 +249,12 @@ fn api_errors(setting: &crate::model::ApiErrors, body: &Json) -> Vec<String> {
         crate::model::ApiErrors::Paths(paths) => paths
             .iter()
             .flat_map(|path| {
-                path.select(body)
-                    .into_iter()
-                    .filter(|node| !matches!(node, Json::Null | Json::Bool(false)) && !is_empty(node))
-                    .map(move |node| format!("`{}` is {}", path.text, crate::select::short(node)))
+                path.select(body).into_iter().filter(|node| !matches!(node, Json::Null | Json::Bool(false)) && !is_empty(node)).map(
+                    |node| match node {
+                        Json::String(text) => text.clone(),
+                        other => crate::select::short(other),
+                    },
+                )
             })
             .collect(),
     }
@@ -311,14 +313,20 @@ fn check_response(state: &State, expect: Option<&Expect>, response: &ResponseDat
             Some(codes) if !codes.is_empty() => codes.iter().map(u16::to_string).collect::<Vec<_>>().join(" or "),
             _ => "2xx".to_owned(),
         };
-        let mut message = format!("status {}, expected {wanted}", response.status);
+        let mut message = format!("status {}, expected {wanted}", crate::http::status_text(response.status));
         if let Some(location) = response.headers.get("location") {
             message.push_str(&format!(" (`Location: {}`)", state.masker.text(location)));
         }
         if !api_errors.is_empty() {
             message.push_str(&format!(": API error {}", api_errors.join("; ")));
-        } else if let Some(ResponseBody::Text(text)) = &response.body {
-            message.push_str(&format!("\n{}", excerpt(state, response.content_type(), text)));
+        }
+        match &response.body {
+            Some(ResponseBody::Text(text)) => message.push_str(&format!("\n{}", excerpt(state, response.content_type(), text))),
+            Some(ResponseBody::Json(json)) => {
+                let text = serde_json::to_string_pretty(json).unwrap_or_default();
+                message.push_str(&format!("\n{}", excerpt(state, response.content_type(), &text)));
+            }
+            None => {}
         }
         return Err((Cause::Status, message));
     }
@@ -335,11 +343,11 @@ fn check_response(state: &State, expect: Option<&Expect>, response: &ResponseDat
     Ok(())
 }
 
-/// The content type and the first lines of a body, for error messages: masked first, then cut,
-/// so a secret across the cut never shows its first characters.
+/// The content type and the first lines of a body (JSON comes pretty-printed), for error messages:
+/// masked first, then cut, so a secret across the cut never shows its first characters.
 fn excerpt(state: &State, content_type: Option<&str>, text: &str) -> String {
-    let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).take(5).collect();
-    let shown = state.masker.excerpt(&lines.join("\n    "), 400);
+    let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).take(12).collect();
+    let shown = state.masker.excerpt(&lines.join("\n    "), 600);
     format!("the body is `{}`:\n    {shown}", content_type.unwrap_or("without a content type"))
 }
 

@@ -20,10 +20,26 @@ use crate::mask::Masker;
 const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What the shared client is built with.
+/// What the shared client is built with (the recipe's `http` keys and the network flags).
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub connect_timeout: Option<Duration>,
+    /// More trusted CA certificates (`--cacert`), beside the built-in roots.
+    pub ca_certificates: Option<Pem>,
+    /// A client certificate and its key (`--client-cert`, `--client-key`), possibly one file.
+    pub client_identity: Vec<Pem>,
+    /// Accept any server certificate (`--insecure`).
+    pub insecure: bool,
+    /// Send every request through this proxy (`--proxy`) instead of `HTTP_PROXY`/`HTTPS_PROXY`;
+    /// `NO_PROXY` still applies.
+    pub proxy: Option<String>,
+}
+
+/// A PEM file's contents and where it came from.
+#[derive(Debug, Clone)]
+pub struct Pem {
+    pub path: std::path::PathBuf,
+    pub bytes: Vec<u8>,
 }
 
 /// Cheap to clone: every clone shares one connection pool.
@@ -31,18 +47,50 @@ pub struct Settings {
 pub struct Live {
     client: reqwest::Client,
     masker: Arc<Masker>,
+    /// `--proxy`, for connection errors (credentials masked).
+    proxy: Option<String>,
 }
 
 impl Live {
     pub fn new(settings: &Settings, masker: Arc<Masker>) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("recipe/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .referer(false)
             .connect_timeout(settings.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-            .build()
-            .map_err(|error| format!("cannot start the HTTP client: {error}"))?;
-        Ok(Self { client, masker })
+            .danger_accept_invalid_certs(settings.insecure);
+        if let Some(pem) = &settings.ca_certificates {
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem.bytes).map_err(|error| {
+                format!("cannot read the certificates in `{}` (`--cacert`): {}", pem.path.display(), root_cause(&error))
+            })?;
+            builder = builder.tls_certs_merge(certificates);
+        }
+        if !settings.client_identity.is_empty() {
+            let bytes: Vec<u8> = settings.client_identity.iter().flat_map(|pem| [pem.bytes.as_slice(), b"\n"].concat()).collect();
+            let files: Vec<String> = settings.client_identity.iter().map(|pem| format!("`{}`", pem.path.display())).collect();
+            let identity = reqwest::Identity::from_pem(&bytes).map_err(|error| {
+                format!(
+                    "cannot use the client certificate in {} (`--client-cert`, `--client-key`): {}",
+                    files.join(" and "),
+                    root_cause(&error)
+                )
+            })?;
+            builder = builder.identity(identity);
+        }
+        let mut shown_proxy = None;
+        if let Some(proxy) = &settings.proxy {
+            let shown = shown_proxy_url(proxy);
+            let proxy = reqwest::Proxy::all(proxy.as_str())
+                .map_err(|error| format!("invalid proxy `{shown}` (`--proxy`): {}", root_cause(&error)))?;
+            builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
+            shown_proxy = Some(shown);
+        }
+        let client = builder.build().map_err(|error| {
+            let flag =
+                settings.ca_certificates.as_ref().map(|pem| format!(" (check `--cacert {}`)", pem.path.display())).unwrap_or_default();
+            format!("cannot start the HTTP client: {}{flag}", root_cause(&error))
+        })?;
+        Ok(Self { client, masker, proxy: shown_proxy })
     }
 
     pub async fn send(&self, request: &RequestSpec, masked: &RequestSpec, limits: Limits) -> Sent {
@@ -68,11 +116,11 @@ impl Live {
                 Ok(response) => response,
                 Err(error) => {
                     let kind = classify(&error);
-                    return Sent {
-                        failure: Some(super::Failure::new(kind, describe(kind, &error, limits, &shown))),
-                        redirects: hops,
-                        ..Sent::default()
-                    };
+                    let mut message = describe(kind, &error, limits, &shown);
+                    if let (Some(proxy), true) = (&self.proxy, error.is_connect()) {
+                        message.push_str(&format!(" (through the proxy `{proxy}`)"));
+                    }
+                    return Sent { failure: Some(super::Failure::new(kind, message)), redirects: hops, ..Sent::default() };
                 }
             };
             let status = response.status().as_u16();
@@ -121,6 +169,17 @@ impl Live {
             sent.redirects = hops;
             return sent;
         }
+    }
+}
+
+/// A proxy URL as messages show it: without its password.
+fn shown_proxy_url(proxy: &str) -> String {
+    match url::Url::parse(proxy) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("redacted"));
+            url.to_string()
+        }
+        _ => proxy.to_owned(),
     }
 }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub use error::{Delivery, Failure, FailureKind};
 pub use gate::{Gate, Rate};
-pub use live::{Live, Settings};
+pub use live::{Live, Pem, Settings};
 pub use record::Recorder;
 pub use replay::{Replay, Strictness};
 

@@ -31,13 +31,18 @@ impl Replay {
 
     pub fn send(&mut self, step: &str, request: &RequestSpec) -> Sent {
         let Some(recorded) = self.exchanges.get(self.next) else {
+            let recorded = match self.exchanges.last() {
+                Some(last) => format!("only {} (the last for step `{}`)", self.exchanges.len(), last.step),
+                None => "none".to_owned(),
+            };
             return Sent::failed(
                 FailureKind::Mismatch,
                 format!(
-                    "the recipe sent more requests than the fixture recorded ({}): step `{step}` sends {} {} and nothing is left to answer it",
-                    self.exchanges.len(),
+                    "the recipe sent more requests than the fixture recorded: step `{step}` sends {} {} as request {}, but the \
+                     fixture recorded {recorded} and expected no more",
                     request.method,
-                    request.url
+                    request.url,
+                    self.exchanges.len() + 1
                 ),
             );
         };
@@ -67,8 +72,19 @@ impl Replay {
         if rest.is_empty() {
             return None;
         }
+        let expected = format!(
+            "the recipe sent fewer requests than the fixture recorded ({} of {}): expected step `{}` to send {} {} next",
+            self.next,
+            self.exchanges.len(),
+            rest[0].step,
+            rest[0].request.method,
+            rest[0].request.url
+        );
+        if rest.len() == 1 {
+            return Some(expected);
+        }
         let list: Vec<String> = rest.iter().map(|e| format!("  - step `{}`: {} {}", e.step, e.request.method, e.request.url)).collect();
-        Some(format!("the fixture recorded {} request(s) the recipe did not send:\n{}", rest.len(), list.join("\n")))
+        Some(format!("{expected}; not sent:\n{}", list.join("\n")))
     }
 }
 

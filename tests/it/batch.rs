@@ -416,7 +416,9 @@ fn bad_json_lines_rows_are_listed_by_line() {
         format!("error: {name} line 4 (row 3): invalid JSON: "),
         format!("error: {name} line 5 (row 4): unknown column `colour`"),
         format!("error: {name} line 6 (row 5): a row must be a JSON object"),
-        format!("error: {name} line 7 (row 6): missing input `last_name`; give it as a column or with `--var last_name=...`"),
+        format!(
+            "error: {name} line 7 (row 6): missing input `last_name`: the customer's last name; give it as a column or with `--var last_name=...`"
+        ),
         "error: 5 of 6 row(s) are invalid; nothing was sent".to_owned(),
     ];
     let listed: Vec<&str> = ran.stderr.lines().filter(|line| line.starts_with("error: ")).collect();

@@ -5,9 +5,13 @@ use std::process::Command;
 
 use crate::support::root;
 
-fn run(args: &[&str], env: &[(&str, &str)]) -> String {
+/// Runs the binary in the repository root, without the variables that change its output.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> String {
     let mut command = Command::new(env!("CARGO_BIN_EXE_recipe"));
-    command.args(args).current_dir(root()).env_remove("MYKAARMA_BASIC_AUTH").env_remove("MYKAARMA_BASE_URL");
+    command.args(args).current_dir(root());
+    for name in ["MYKAARMA_BASIC_AUTH", "MYKAARMA_BASE_URL", "WHOAMI_TOKEN", "WHOAMI_BASE_URL", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE"] {
+        command.env_remove(name);
+    }
     for (name, value) in env {
         command.env(name, value);
     }

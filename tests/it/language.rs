@@ -89,6 +89,7 @@ fn run_live(text: &str, base: String, secret: &str) -> (recipe::run::RunResult, 
             dry_run: false,
             max_time: None,
             clock: Some(Clock::fixed()),
+            network: recipe::transport::Settings::default(),
         };
         let mut session = prepare(&plan, options).unwrap();
         let result = run(&plan, &session.params, &mut session.transport, &mut |_| {}).await;
@@ -160,6 +161,7 @@ fn a_secret_bound_at_run_time_is_masked_everywhere_and_replays() {
             dry_run: false,
             max_time: None,
             clock: None,
+            network: recipe::transport::Settings::default(),
         };
         let mut session = prepare(&plan, options).unwrap();
         run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
@@ -184,6 +186,7 @@ fn every_case_recipe_test_passes_also_replays_exactly() {
                 dry_run: false,
                 max_time: None,
                 clock: None,
+                network: recipe::transport::Settings::default(),
             };
             let mut session = prepare(&plan, options).unwrap();
             run(&plan, &session.params, &mut session.transport, &mut |_| {}).await

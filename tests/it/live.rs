@@ -27,7 +27,7 @@ fn draft_runs_over_real_http_like_under_replay() {
         let mut lines = Vec::new();
         let result = run(&plan, &session.params, &mut session.transport, &mut |event| {
             if let recipe::run::Event::Step(step) = event {
-                lines.push(recipe::report::progress(step));
+                lines.push(recipe::report::progress(step, 12));
             }
         })
         .await;

@@ -6,6 +6,8 @@ mod cli;
 mod faults;
 mod language;
 mod live;
+mod network;
+mod reports;
 mod robustness;
 mod safety;
 mod schema;

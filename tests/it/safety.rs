@@ -53,7 +53,15 @@ fn unwritable_outputs_are_refused_before_anything_is_sent() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--report", "json", "--report-file", folder.to_str().unwrap()], "the report file"),
         (vec!["--record", folder.to_str().unwrap()], "the fixture"),
-        (vec!["--report", "junit", "--report-file", "report.xml"], "invalid value 'junit'"),
+        (vec!["--report", "pdf", "--report-file", "report.pdf"], "invalid value 'pdf'"),
+        (vec!["--cacert", "tests/data/no-such-ca.pem"], "tests/data/no-such-ca.pem"),
+        (vec!["--cacert", "tests/data/inputs.yaml"], "is not a PEM file"),
+        (vec!["--cacert", "tests/data/not-a-certificate.pem"], "(check `--cacert tests/data/not-a-certificate.pem`)"),
+        (
+            vec!["--client-cert", "tests/data/not-a-certificate.pem"],
+            "cannot use the client certificate in `tests/data/not-a-certificate.pem`",
+        ),
+        (vec!["--client-key", "tests/data/not-a-certificate.pem"], "--client-cert <FILE>"),
     ];
     for (args, expected) in cases {
         let (code, stdout, stderr) = text(&recipe(&server.url(""), &args).output().unwrap());

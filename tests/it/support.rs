@@ -27,6 +27,7 @@ pub fn live_session(plan: &Plan, fixture: &Fixture, lookup: &dyn Fn(&str) -> Opt
         dry_run: false,
         max_time: None,
         clock: None,
+        network: recipe::transport::Settings::default(),
     };
     prepare(plan, options).expect("the inputs and environment resolve")
 }

@@ -67,10 +67,11 @@ async fn run_plan(plan: &recipe::check::Plan, base: String) -> Outcome {
         dry_run: false,
         max_time: None,
         clock: Some(clock.clone()),
+        network: recipe::transport::Settings::default(),
     };
     let mut session = prepare(plan, options).expect("the environment resolves");
     let mut lines = Vec::new();
-    let result = run(plan, &session.params, &mut session.transport, &mut |event| lines.extend(recipe::report::event(event))).await;
+    let result = run(plan, &session.params, &mut session.transport, &mut |event| lines.extend(recipe::report::event(event, 12))).await;
     let everything = format!("{}\n{}", serde_json::to_string(&result).unwrap(), lines.join("\n"));
     assert!(!everything.contains(SECRET), "the secret leaked:\n{everything}");
     Outcome { result, waits: clock.sleeps(), lines }
@@ -342,7 +343,7 @@ fn redirects_of_the_post_to_another_origin_are_refused() {
             assert!(draft.reason.as_deref().unwrap().starts_with(&format!("POST {} was answered with {status}", server.url("/draft"))));
             assert_eq!(other.requests().len(), 0, "{status}: the other origin was called");
             assert_eq!(server.count("POST", "/draft"), 1);
-            assert!(outcome.lines.last().unwrap().contains(&format!("POST /draft -> {status}")), "{:#?}", outcome.lines);
+            assert!(outcome.lines.last().unwrap().contains(&format!("POST {} -> {status}", server.url("/draft"))), "{:#?}", outcome.lines);
         });
     }
 }
@@ -480,6 +481,7 @@ fn max_time_cuts_the_run_short() {
             dry_run: false,
             max_time: Some(Duration::from_millis(450)),
             clock: Some(Clock::real()),
+            network: recipe::transport::Settings::default(),
         };
         let mut session = prepare(&plan, options).unwrap();
         run(&plan, &session.params, &mut session.transport, &mut |_| {}).await

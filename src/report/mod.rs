@@ -1,19 +1,66 @@
-//! Reporting: turns run results into the text people read. It only formats; the CLI prints.
+//! Reporting: turns run results into the text people read and the files tools read. It only
+//! formats; the CLI prints.
 //!
-//! Progress is one line per step on stderr (id, method and path or kind, status, time), with the
-//! reason under a failed or skipped step. Outputs are JSON on stdout. A dry run prints the
-//! rendered requests as YAML. Every text here comes from results the runner already masked.
+//! Progress is one line per step on stderr (id, method and full URL or kind, status, time), with
+//! the reason under a failed or skipped step; `exchange` adds the requests and responses for
+//! `-v`. Outputs are JSON on stdout. A dry run prints the rendered requests as YAML. The report
+//! files are `json`, `junit` and `html`. Every text here comes from results the runner already
+//! masked; the printer escapes control characters (`crate::printable`) and the markup reports
+//! escape their own way.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::Value as Json;
 
-use crate::http::RequestSpec;
+use crate::http::{Body, RequestSpec};
 use crate::run::{Attempt, Cause, Effect, RunResult, Status, StepResult};
 use crate::testing::{Outcome, Verdict};
 
-/// One progress line (and the reason, indented, when there is one).
-pub fn progress(step: &StepResult) -> String {
+pub mod exchange;
+pub mod html;
+pub mod json;
+pub mod junit;
+mod markup;
+
+/// A run as the report files describe it: its result, and what only the caller knows.
+pub struct RunReport<'a> {
+    /// The recipe's `name`.
+    pub recipe: &'a str,
+    pub file: &'a Path,
+    /// The resolved inputs, masked.
+    pub inputs: BTreeMap<String, Json>,
+    /// The whole run, from the first step to the outputs.
+    pub duration: Duration,
+    pub result: &'a RunResult,
+}
+
+/// Why the run failed, in one message: the failed step's reason, or the run's own error.
+pub fn run_error(result: &RunResult) -> Option<String> {
+    if result.ok {
+        return None;
+    }
+    Some(match result.steps.iter().find(|s| s.status == Status::Failed) {
+        Some(step) => format!("step `{}` failed: {}", step.id, step.reason.as_deref().unwrap_or("no reason given")),
+        None => result.error.clone().unwrap_or_else(|| "the run failed".to_owned()),
+    })
+}
+
+/// The width of the step id column: the longest id of the plan.
+pub fn id_width(plan: &crate::check::Plan) -> usize {
+    plan.recipe().steps.iter().map(|step| step.id.text.chars().count()).max().unwrap_or(0)
+}
+
+/// The URL a request was sent to: absolute (secrets masked) when known, else as recorded.
+pub fn shown_url(request: &RequestSpec) -> &str {
+    if request.absolute_url.is_empty() { &request.url } else { &request.absolute_url }
+}
+
+/// One progress line (and the reason, indented, when there is one); `width` is the id column's.
+pub fn progress(step: &StepResult, width: usize) -> String {
     let label = match (step.status, step.cause) {
         (Status::Ok, _) => "ok",
         (Status::Skipped, _) => "skipped",
@@ -26,7 +73,7 @@ pub fn progress(step: &StepResult) -> String {
     let action = match &step.request {
         Some(request) => {
             let status = step.response.as_ref().map(|r| format!(" -> {}", r.status)).unwrap_or_default();
-            format!("{} {}{status}", request.method, request.url)
+            format!("{} {}{status}", request.method, shown_url(request))
         }
         None => step.kind.to_owned(),
     };
@@ -39,7 +86,7 @@ pub fn progress(step: &StepResult) -> String {
         (_, 0) => format!(", {requests} requests"),
         (_, _) => format!(", {requests} requests, {retries} retries"),
     };
-    let mut line = format!("{label:>7} {:<12} {action} ({}ms{attempts})", step.id, step.duration.as_millis());
+    let mut line = format!("{label:>7} {:<width$} {action} ({}ms{attempts})", step.id, step.duration.as_millis());
     if let Some(last) = step.attempts.last()
         && !last.redirects.is_empty()
     {
@@ -59,9 +106,9 @@ pub fn progress(step: &StepResult) -> String {
 }
 
 /// The progress line(s) of an event, if it shows any.
-pub fn event(event: crate::run::Event) -> Option<String> {
+pub fn event(event: crate::run::Event, width: usize) -> Option<String> {
     match event {
-        crate::run::Event::Step(step) => Some(progress(step)),
+        crate::run::Event::Step(step) => Some(progress(step, width)),
         crate::run::Event::Retrying { attempt, wait, why, server_asked, .. } => Some(retrying(attempt, wait, why, server_asked)),
         crate::run::Event::Intent { .. } => None,
     }
@@ -148,17 +195,28 @@ pub fn outputs(result: &RunResult) -> String {
     serde_json::to_string_pretty(&outputs).unwrap_or_default()
 }
 
+/// A rendered request as a dry run shows it: with its full URL.
 #[derive(Serialize)]
 struct Rendered<'a> {
     step: &'a str,
-    #[serde(flatten)]
-    request: &'a RequestSpec,
+    method: &'a str,
+    url: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    headers: &'a BTreeMap<String, String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    body: &'a Option<Body>,
 }
 
 /// Every rendered request of a dry run, as YAML.
 pub fn dry_run(result: &RunResult) -> String {
-    let requests: Vec<Rendered> =
-        result.steps.iter().filter_map(|s| Some(Rendered { step: &s.id, request: s.request.as_ref()? })).collect();
+    let requests: Vec<Rendered> = result
+        .steps
+        .iter()
+        .filter_map(|s| {
+            let request = s.request.as_ref()?;
+            Some(Rendered { step: &s.id, method: &request.method, url: shown_url(request), headers: &request.headers, body: &request.body })
+        })
+        .collect();
     crate::yaml::to_string(&requests).unwrap_or_default()
 }
 
@@ -176,30 +234,4 @@ pub fn test_outcome(outcome: &Outcome) -> String {
 
 fn indent(text: &str) -> String {
     text.lines().map(|line| format!("    {line}")).collect::<Vec<_>>().join("\n")
-}
-
-/// The `recipe test --report json` document.
-pub fn test_json(outcomes: &[Outcome]) -> serde_json::Value {
-    let cases: Vec<serde_json::Value> = outcomes
-        .iter()
-        .map(|o| {
-            let (verdict, detail) = match &o.verdict {
-                Verdict::Passed => ("passed", None),
-                Verdict::Accepted => ("accepted", None),
-                Verdict::New => ("new", None),
-                Verdict::Changed(diff) => ("changed", Some(diff.clone())),
-                Verdict::Error(message) => ("error", Some(message.clone())),
-            };
-            serde_json::json!({
-                "case": o.case.name,
-                "fixture": o.case.fixture,
-                "verdict": verdict,
-                "detail": detail,
-                "run_ok": o.run_ok,
-                "duration_ms": o.duration.as_millis(),
-            })
-        })
-        .collect();
-    let passed = outcomes.iter().filter(|o| o.passed()).count();
-    serde_json::json!({ "passed": passed, "failed": outcomes.len() - passed, "cases": cases })
 }
