@@ -90,6 +90,22 @@ enum Command {
     },
     /// Print the JSON Schema of the recipe language.
     Schema,
+    /// Print a shell completion script to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `recipe(1)`, or a subcommand's.
+    Man {
+        /// A subcommand, e.g. `run`, for its own page (`recipe-run(1)`).
+        subcommand: Option<String>,
+    },
+    /// Turn something else into a recipe.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Write a recipe in another format.
+    #[command(subcommand)]
+    Export(ExportCommand),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -305,6 +321,10 @@ pub fn main() -> ExitCode {
         Command::Check { files } => check_command(&files, ui),
         Command::Test(args) => test_command(&args, ui),
         Command::Serve { fixtures, port } => serve_command(&fixtures, port),
+        Command::Completions { shell } => completions_command(shell),
+        Command::Man { subcommand } => man_command(subcommand.as_deref()),
+        Command::Import(ImportCommand::Curl { file, output, name }) => import_curl_command(&file, output.as_deref(), name.as_deref()),
+        Command::Export(ExportCommand::Arazzo { file, output }) => export_arazzo_command(&file, output.as_deref()),
         Command::Schema => match out(&serde_json::to_string_pretty(&crate::model::schema()).unwrap_or_default()) {
             Ok(()) => SUCCESS,
             Err(error) => usage_error(&format!("cannot write to stdout: {error}")),
@@ -779,4 +799,178 @@ fn test_command(args: &TestArgs, ui: Ui) -> u8 {
         }
     }
     if passed == outcomes.len() { SUCCESS } else { RUN_FAILED }
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Turn curl commands (as vendor docs publish them, prose between them is skipped) into a
+    /// recipe with one request step per command; `-` reads stdin.
+    Curl {
+        /// A text file holding curl commands, or `-`.
+        file: PathBuf,
+        /// Write the recipe here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The recipe's name (default: the file's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Write an Arazzo 1.0.1 workflow (YAML) of the recipe, and beside it the OpenAPI 3.1
+    /// description of the endpoints it calls (`NAME.openapi.yaml`).
+    Arazzo {
+        /// The recipe file.
+        file: PathBuf,
+        /// Write the Arazzo document here (the OpenAPI file goes beside it); stdout otherwise.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// The clap description of the whole command line, for completions and man pages.
+fn command_line() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+fn completions_command(shell: clap_complete::Shell) -> u8 {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command_line(), "recipe", &mut script);
+    write_stdout(&String::from_utf8_lossy(&script))
+}
+
+fn man_command(subcommand: Option<&str>) -> u8 {
+    let root = command_line();
+    let page = if let Some(name) = subcommand {
+        let Some(found) = root.find_subcommand(name) else {
+            let names: Vec<String> = root.get_subcommands().map(|c| format!("`{}`", c.get_name())).collect();
+            return usage_error(&format!("no subcommand named `{name}`; the subcommands are {}", names.join(", ")));
+        };
+        let page = found.clone().name(format!("recipe-{name}")).bin_name(format!("recipe {name}"));
+        clap_mangen::Man::new(page).source(format!("recipe {}", env!("CARGO_PKG_VERSION")))
+    } else {
+        clap_mangen::Man::new(root)
+    };
+    let mut roff = Vec::new();
+    if let Err(error) = page.render(&mut roff) {
+        return usage_error(&format!("cannot render the man page: {error}"));
+    }
+    write_stdout(&String::from_utf8_lossy(&roff))
+}
+
+fn write_stdout(text: &str) -> u8 {
+    match out(text) {
+        Ok(()) => SUCCESS,
+        Err(error) => usage_error(&format!("cannot write to stdout: {error}")),
+    }
+}
+
+/// Reads a file, or stdin for `-`.
+fn read_input(file: &Path) -> Result<String, String> {
+    if file == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text).map_err(|error| format!("cannot read stdin: {error}"))?;
+        return Ok(text);
+    }
+    fs_err::read_to_string(file).map_err(|error| error.to_string())
+}
+
+fn import_curl_command(file: &Path, output: Option<&Path>, name: Option<&str>) -> u8 {
+    if let Some(path) = output
+        && let Err(message) = writable(path, "the output")
+    {
+        return usage_error(&message);
+    }
+    let text = match read_input(file) {
+        Ok(text) => text,
+        Err(message) => return usage_error(&message),
+    };
+    let stdin = file == Path::new("-");
+    let source = if stdin {
+        "stdin".to_owned()
+    } else {
+        file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned())
+    };
+    let default_name = if stdin {
+        "imported".to_owned()
+    } else {
+        file.file_stem().map_or_else(|| "imported".into(), |s| s.to_string_lossy().into_owned())
+    };
+    let imported = match crate::curl::import(&text, name.unwrap_or(&default_name), &source) {
+        Ok(imported) => imported,
+        Err(message) => return usage_error(&format!("{}: {message}", if stdin { "stdin".into() } else { file.display().to_string() })),
+    };
+    for warning in &imported.warnings {
+        say(&format!("warning: {warning}"));
+    }
+    let written = match output {
+        Some(path) => fs_err::write(path, &imported.yaml).map_err(|error| error.to_string()),
+        None => out(&imported.yaml).map_err(|error| format!("cannot write to stdout: {error}")),
+    };
+    if let Err(message) = written {
+        return usage_error(&message);
+    }
+    let shown = output.map_or_else(|| "recipe".to_owned(), |path| path.display().to_string());
+    // The skeleton must pass the same checks as any recipe; if it does not, that is a bug here.
+    if let Err(report) = crate::check::load_str(&shown, &imported.yaml) {
+        say(&format!("{report}"));
+        say("error: the imported recipe does not pass `recipe check`; please report this with the curl text");
+        return INVALID_RECIPE;
+    }
+    let secrets = imported.env.iter().filter(|(_, secret)| *secret).count();
+    say(&format!(
+        "imported {} curl command(s){}: {} input(s), {} environment variable(s) ({secrets} secret); `recipe check` it after editing",
+        imported.steps.len(),
+        output.map(|path| format!(" into {}", path.display())).unwrap_or_default(),
+        imported.inputs.len(),
+        imported.env.len()
+    ));
+    SUCCESS
+}
+
+fn export_arazzo_command(file: &Path, output: Option<&Path>) -> u8 {
+    let plan = match load_plan(file) {
+        Ok(plan) => plan,
+        Err(code) => return code,
+    };
+    let stem = |path: &Path| {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        [".arazzo.yaml", ".arazzo.yml", ".yaml", ".yml"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix).map(str::to_owned))
+            .unwrap_or(name)
+    };
+    let openapi_name = format!("{}.openapi.yaml", stem(output.unwrap_or(file)));
+    let openapi_path = output.map(|path| path.with_file_name(&openapi_name));
+    for path in output.into_iter().chain(openapi_path.as_deref()) {
+        if let Err(message) = writable(path, "the output") {
+            return usage_error(&message);
+        }
+    }
+    let export = match crate::arazzo::export(&plan, &format!("./{openapi_name}")) {
+        Ok(export) => export,
+        Err(message) => return usage_error(&message),
+    };
+    let name = &plan.recipe().name;
+    let arazzo = crate::emit::json_document(
+        &[format!("The recipe `{name}` as an Arazzo workflow, written by `recipe export arazzo`.")],
+        &export.arazzo,
+    );
+    let openapi = crate::emit::json_document(
+        &[format!("The endpoints the recipe `{name}` calls, written by `recipe export arazzo` for its Arazzo workflow.")],
+        &export.openapi,
+    );
+    let (Some(path), Some(openapi_path)) = (output, openapi_path) else {
+        say(&format!("note: the OpenAPI description `{openapi_name}` it names is written only with `-o FILE`"));
+        return write_stdout(&arazzo);
+    };
+    for (target, text) in [(path, &arazzo), (openapi_path.as_path(), &openapi)] {
+        if let Err(error) = fs_err::write(target, text) {
+            return usage_error(&error.to_string());
+        }
+    }
+    say(&format!("wrote {} and {}", path.display(), openapi_path.display()));
+    SUCCESS
 }

@@ -31,6 +31,21 @@ impl Path {
         self.query.segments.iter().all(|segment| matches!(segment, Segment::Selector(Selector::Name(_) | Selector::Index(_))))
     }
 
+    /// The JSON Pointer (RFC 6901) of a definite path: `$.vehicles[0].vin` is `/vehicles/0/vin`,
+    /// `$` is the empty pointer. `None` for any other path, and for a negative index.
+    pub fn pointer(&self) -> Option<String> {
+        let mut pointer = String::new();
+        for segment in &self.query.segments {
+            pointer.push('/');
+            match segment {
+                Segment::Selector(Selector::Name(name)) => pointer.push_str(&pointer_token(name)),
+                Segment::Selector(Selector::Index(index)) if *index >= 0 => pointer.push_str(&index.to_string()),
+                _ => return None,
+            }
+        }
+        Some(pointer)
+    }
+
     /// The normalized locations (`$['a'][0]`) of the nodes the path selects.
     pub fn locations(&self, value: &Value) -> Vec<String> {
         js_path_process(&self.query, value)
@@ -44,6 +59,11 @@ impl Path {
             .map(|refs| refs.into_iter().map(jsonpath_rust::query::QueryRef::val).collect())
             .unwrap_or_default()
     }
+}
+
+/// One reference token of a JSON Pointer: `~` is written `~0` and `/` is written `~1`.
+pub fn pointer_token(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
 }
 
 /// The node at a normalized location (as [`Path::locations`] gives), for changing it.
@@ -108,6 +128,15 @@ mod tests {
         assert_eq!(doc["a"], json!([{"b": "changed"}, {"b": "changed"}]));
         let location = path("$['it\\'s'].x").locations(&doc.clone()).pop().unwrap();
         assert_eq!(node_at(&mut doc, &location), Some(&mut json!(3)));
+    }
+
+    #[test]
+    fn definite_paths_have_a_json_pointer() {
+        assert_eq!(path("$.vehicles[0].vin").pointer().as_deref(), Some("/vehicles/0/vin"));
+        assert_eq!(path("$['a/b']['c~d']").pointer().as_deref(), Some("/a~1b/c~0d"));
+        assert_eq!(path("$").pointer().as_deref(), Some(""));
+        assert_eq!(path("$.a[*]").pointer(), None);
+        assert_eq!(path("$.a[-1]").pointer(), None);
     }
 
     #[test]

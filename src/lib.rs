@@ -7,14 +7,17 @@
 //! [`run`] executes a plan through a [`transport`] and returns results as data, and [`report`]
 //! turns those results into output.
 
+pub mod arazzo;
 pub mod batch;
 pub mod check;
 pub mod cli;
 pub mod clock;
+pub mod curl;
 pub mod decode;
 pub mod diagnostic;
 pub mod dotenv;
 pub mod dynamic;
+pub mod emit;
 pub mod envelope;
 pub mod fixture;
 pub mod http;

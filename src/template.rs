@@ -203,6 +203,10 @@ fn known_names(kind: &str) -> Vec<String> {
 /// The template's code (inside `{{ }}` and `{% %}`) with string literals blanked and everything
 /// else replaced by spaces, so offsets stay those of the text.
 fn code_only(text: &str) -> String {
+    static RAW: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"(?s)\{%-?\s*raw\s*-?%\}.*?(\{%-?\s*endraw\s*-?%\}|$)").expect("a valid pattern"));
+    // `{% raw %}...{% endraw %}` is text, whatever it looks like.
+    let text = RAW.replace_all(text, |found: &regex::Captures| " ".repeat(found[0].len()));
     let bytes = text.as_bytes();
     let mut out = vec![b' '; bytes.len()];
     let mut index = 0;

@@ -1,9 +1,12 @@
 //! The integration tests, in one binary (one link instead of one per file).
 
+mod arazzo;
 mod batch;
 mod cases;
 mod cli;
+mod docs;
 mod faults;
+mod import;
 mod language;
 mod live;
 mod network;

@@ -1,0 +1,25 @@
+//! `recipe import curl`: curl commands, written the way vendor documentation publishes them,
+//! become a recipe skeleton with one request step per command.
+//!
+//! [`shell`] finds the commands in the text and splits them into words, [`options`] reads
+//! curl's options, [`names`] decides what each placeholder becomes, and [`skeleton`] writes
+//! the recipe. The result is plain YAML text; the
+//! command line checks it with [`crate::check::load_str`] like any other recipe.
+
+pub mod names;
+pub mod options;
+pub mod shell;
+pub mod skeleton;
+
+pub use skeleton::Imported;
+
+/// Imports every curl command of `text`. `name` becomes the recipe's name and `source` names
+/// the text in its description. Fails when a quote is never closed, or no command holds a
+/// request a recipe can send.
+pub fn import(text: &str, name: &str, source: &str) -> Result<Imported, String> {
+    let scan = shell::scan(text)?;
+    if scan.commands.is_empty() {
+        return Err("no curl command found; a command starts with `curl` at the beginning of a line".into());
+    }
+    skeleton::build(&scan, name, source)
+}
