@@ -339,7 +339,13 @@ fn usage_error(message: &str) -> u8 {
 }
 
 fn load_plan(file: &Path) -> Result<Plan, u8> {
-    load(file).map_err(|error| match error {
+    let loaded = if file == Path::new("-") {
+        // A recipe on standard input: its calls are relative to the current folder.
+        read_input(file).map_err(LoadError::Io).and_then(|text| crate::check::load_str("<stdin>", &text).map_err(LoadError::Invalid))
+    } else {
+        load(file)
+    };
+    loaded.map_err(|error| match error {
         LoadError::Io(message) => usage_error(&message),
         LoadError::Invalid(report) => {
             say(&format!("{report}"));
@@ -367,12 +373,30 @@ fn runtime() -> Result<tokio::runtime::Runtime, u8> {
         .map_err(|error| usage_error(&format!("cannot start the runtime: {error}")))
 }
 
+/// For a fixture in a recipe's fixture folder: the recipe, the environment variable its base URL
+/// reads, and the fixture's recorded inputs, so the hint is a command that works as given.
+fn serve_hint(fixture: &Path) -> Option<(String, String, Vec<(String, String)>)> {
+    let recipe = crate::testing::recipe_of(fixture).ok()?;
+    let plan = load(&recipe).ok()?;
+    let base = plan.recipe().http.base_url.as_ref()?;
+    let variable = regex::Regex::new(r"env\.([A-Za-z_][A-Za-z0-9_]*)").ok()?.captures(&base.text)?.get(1)?.as_str().to_owned();
+    let inputs = Fixture::read(fixture)
+        .ok()?
+        .inputs
+        .into_iter()
+        .filter(|(name, _)| plan.recipe().inputs.iter().any(|input| input.name.text == *name && input.is_required()))
+        .map(|(name, value)| (name, value.as_str().map_or_else(|| value.to_string(), str::to_owned)))
+        .collect();
+    Some((recipe.display().to_string(), variable, inputs))
+}
+
 fn serve_command(files: &[PathBuf], port: u16) -> u8 {
     let fixtures = match files.iter().map(|file| Fixture::read(file)).collect::<Result<Vec<_>, _>>() {
         Ok(fixtures) => fixtures,
         Err(message) => return usage_error(&message),
     };
     let listing = crate::serve::describe(&fixtures);
+    let hint = files.first().and_then(|file| serve_hint(file));
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(code) => return code,
@@ -384,7 +408,14 @@ fn serve_command(files: &[PathBuf], port: u16) -> u8 {
                 for (request, count) in &listing {
                     say(&format!("  {request}{}", if *count > 1 { format!(" (x{count})") } else { String::new() }));
                 }
-                say(&format!("try: MYKAARMA_BASE_URL=http://{} recipe run recipes/draft.yaml ...", server.address));
+                let address = format!("http://{}", server.address);
+                match &hint {
+                    Some((recipe, variable, inputs)) => say(&format!(
+                        "try: {variable}={address} recipe run {recipe}{}",
+                        inputs.iter().map(|(name, value)| format!(" --var {name}={value}")).collect::<String>()
+                    )),
+                    None => say(&format!("try: point the recipe's `http.base_url` at {address}")),
+                }
                 let _ = tokio::signal::ctrl_c().await;
                 SUCCESS
             }
@@ -406,7 +437,7 @@ fn cli_vars(args: &RunArgs) -> Result<Vec<(String, String)>, String> {
 
 fn vars_file(path: Option<&Path>) -> Result<BTreeMap<String, Json>, String> {
     let Some(path) = path else { return Ok(BTreeMap::new()) };
-    let text = fs_err::read_to_string(path).map_err(|error| error.to_string())?;
+    let text = read_input(path)?;
     crate::yaml::from_str::<BTreeMap<String, Json>>(&text).map_err(|error| format!("{}: {error}", path.display()))
 }
 
@@ -484,6 +515,15 @@ fn failed_path(path: &Path) -> PathBuf {
 }
 
 fn run_command(args: &RunArgs, ui: Ui) -> u8 {
+    let stdin = Path::new("-");
+    let readers = [Some(args.file.as_path()), args.vars_file.as_deref(), args.batch.rows.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|p| *p == stdin)
+        .count();
+    if readers > 1 {
+        return usage_error("only one of the recipe, `--vars` and `--rows` can be `-` (standard input)");
+    }
     let plan = match load_plan(&args.file) {
         Ok(plan) => plan,
         Err(code) => return code,

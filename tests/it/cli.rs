@@ -97,3 +97,31 @@ fn unknown_commands_are_usage_errors() {
     let output = run(&["frobnicate"], &[]);
     assert!(output.starts_with("exit: 2\n"), "{output}");
 }
+
+#[test]
+fn a_dash_reads_the_recipe_or_the_vars_from_stdin() {
+    use std::io::Write as _;
+    let piped = |args: &[&str], input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_recipe"))
+            .args(args)
+            .current_dir(root())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (code, _, stderr) = piped(&["check", "-"], "recipe: 1\nname: t\nsteps:\n  - id: a\n    set: { x: 1 }\n");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("-: ok (1 steps)"), "{stderr}");
+    let (code, stdout, stderr) =
+        piped(&["run", "recipes/advisors.yaml", "--vars", "-", "--replay", "recipes/fixtures/advisors/found.yaml"], "{}");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("advisors"), "{stdout}");
+    let (code, _, stderr) = piped(&["run", "-", "--vars", "-"], "{}");
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("only one of the recipe, `--vars` and `--rows` can be `-`"), "{stderr}");
+}

@@ -294,3 +294,23 @@ fn calls_are_checked_in_full_and_cycles_rejected() {
     assert!(inputs.contains("reads the environment variable `API_KEY`, which this recipe does not declare"), "{inputs}");
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+#[test]
+fn api_error_envelopes_are_a_recipe_setting_off_by_default() {
+    let server = block_on(FaultServer::start(vec![(
+        "POST",
+        "/graphql",
+        vec![Fault::Respond(Reply::json(200, &json!({"data": null, "errors": [{"message": "not allowed"}]})))],
+    )]));
+    let recipe = |setting: &str| {
+        format!(
+            "{HEAD}{setting}steps:\n  - id: query\n    request: {{ method: POST, url: /graphql, idempotent: true, json: {{ query: \"{{ me }}\" }} }}\n"
+        )
+    };
+    // A GraphQL-style 200 with `errors` is not a failure unless the recipe says so.
+    let (plain, _) = run_live(&recipe(""), server.url(""), "api-key-3f9a1c");
+    assert!(plain.ok, "{:#?}", plain.steps);
+    let (checked, _) = run_live(&recipe("  api_errors: ['$.errors[*].message']\n"), server.url(""), "api-key-3f9a1c");
+    assert_eq!(checked.steps[0].cause, Some(Cause::ApiError), "{:#?}", checked.steps);
+    assert!(checked.steps[0].reason.as_deref().unwrap().contains("not allowed"));
+}

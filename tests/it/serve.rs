@@ -134,3 +134,29 @@ fn a_recording_that_cannot_be_served_is_an_error_at_start_naming_the_exchange() 
     });
     drop(taken);
 }
+
+#[test]
+fn recipe_serve_suggests_a_command_that_fits_the_fixture() {
+    use std::io::BufRead as _;
+    let hint = |fixture: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))
+            .args(["serve", fixture, "--port", "0"])
+            .current_dir(crate::support::root())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let found = lines.map_while(Result::ok).take(50).find(|line| line.starts_with("try:"));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        found.expect("a hint line")
+    };
+    let shop = hint("recipes/fixtures/token-auth/two_open_orders.yaml");
+    assert!(
+        shop.starts_with("try: SHOP_BASE_URL=http://127.0.0.1:")
+            && shop.ends_with("recipe run recipes/token-auth.yaml --var customer_id=C-100"),
+        "{shop}"
+    );
+    let other = hint("tests/data/replays/whoami-401.yaml");
+    assert!(other.starts_with("try: point the recipe's `http.base_url` at http://127.0.0.1:"), "{other}");
+}
