@@ -14,6 +14,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -373,9 +374,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, u8> {
         .map_err(|error| usage_error(&format!("cannot start the runtime: {error}")))
 }
 
-/// For a fixture in a recipe's fixture folder: the recipe, the environment variable its base URL
-/// reads, and the fixture's recorded inputs, so the hint is a command that works as given.
-fn serve_hint(fixture: &Path) -> Option<(String, String, Vec<(String, String)>)> {
+/// For a fixture in a recipe's fixture folder: the command that runs its recipe against the
+/// server (the base URL's environment variable, and the fixture's required inputs).
+fn serve_hint(fixture: &Path) -> Option<(String, String, String)> {
     let recipe = crate::testing::recipe_of(fixture).ok()?;
     let plan = load(&recipe).ok()?;
     let base = plan.recipe().http.base_url.as_ref()?;
@@ -385,8 +386,10 @@ fn serve_hint(fixture: &Path) -> Option<(String, String, Vec<(String, String)>)>
         .inputs
         .into_iter()
         .filter(|(name, _)| plan.recipe().inputs.iter().any(|input| input.name.text == *name && input.is_required()))
-        .map(|(name, value)| (name, value.as_str().map_or_else(|| value.to_string(), str::to_owned)))
-        .collect();
+        .fold(String::new(), |mut line, (name, value)| {
+            let _ = write!(line, " --var {name}={}", value.as_str().map_or_else(|| value.to_string(), str::to_owned));
+            line
+        });
     Some((recipe.display().to_string(), variable, inputs))
 }
 
@@ -410,10 +413,7 @@ fn serve_command(files: &[PathBuf], port: u16) -> u8 {
                 }
                 let address = format!("http://{}", server.address);
                 match &hint {
-                    Some((recipe, variable, inputs)) => say(&format!(
-                        "try: {variable}={address} recipe run {recipe}{}",
-                        inputs.iter().map(|(name, value)| format!(" --var {name}={value}")).collect::<String>()
-                    )),
+                    Some((recipe, variable, inputs)) => say(&format!("try: {variable}={address} recipe run {recipe}{inputs}")),
                     None => say(&format!("try: point the recipe's `http.base_url` at {address}")),
                 }
                 let _ = tokio::signal::ctrl_c().await;
