@@ -255,14 +255,126 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_yaml::from_value(value).map_err(|e| e.to_string())
 }
 
-/// Writes `value` as YAML.
+/// Writes `value` as YAML that every YAML reader reads back the same: serde_yaml leaves plain
+/// the strings YAML 1.2 reads as strings, but a YAML 1.1 reader takes `19:00:00` for the number
+/// 68400, `2026-07-22` for a date and `yes` for a boolean; those are single-quoted.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
-    serde_yaml::to_string(value).map_err(|e| e.to_string())
+    let text = serde_yaml::to_string(value).map_err(|e| e.to_string())?;
+    Ok(quote_yaml11(&text))
+}
+
+/// Quotes the plain scalars (keys and values) a YAML 1.1 reader would not read as strings.
+/// serde_yaml writes JSON numbers and booleans in forms these patterns never match, so every
+/// match is a string.
+fn quote_yaml11(text: &str) -> String {
+    static AMBIGUOUS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(concat!(
+            r"^(?:[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?", // sexagesimal: 19:00:00
+            r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9].*)?", // dates and timestamps
+            r"|[-+]?[0-9][0-9_]*_[0-9_]*(?:\.[0-9_]*)?",             // numbers with `_`
+            r"|y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$"
+        ))
+        .expect("a valid pattern")
+    });
+    let mut out = String::with_capacity(text.len() + 64);
+    // Inside a block scalar (`|`, `>`), lines indented deeper than its key are content.
+    let mut block: Option<usize> = None;
+    for line in text.split_inclusive('\n') {
+        let content = line.trim_end_matches('\n');
+        let indent = content.len() - content.trim_start().len();
+        if let Some(depth) = block {
+            if content.trim().is_empty() || indent > depth {
+                out.push_str(line);
+                continue;
+            }
+            block = None;
+        }
+        let (head, rest) = split_item(content);
+        let (key, value) = split_key(rest);
+        let quote = |scalar: &str| if AMBIGUOUS.is_match(scalar) { format!("'{scalar}'") } else { scalar.to_owned() };
+        let mut rewritten = head.to_owned();
+        match key {
+            Some(key) => {
+                rewritten.push_str(&quote(key));
+                rewritten.push(':');
+                if let Some(value) = value {
+                    rewritten.push(' ');
+                    rewritten.push_str(&quote(value));
+                }
+            }
+            None => rewritten.push_str(&quote(rest)),
+        }
+        let value = value.unwrap_or(if key.is_none() { rest } else { "" });
+        if value.starts_with('|') || value.starts_with('>') {
+            block = Some(indent);
+        }
+        out.push_str(&rewritten);
+        if line.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `  - - rest` -> (`  - - `, `rest`): the indentation and list dashes before an item.
+fn split_item(line: &str) -> (&str, &str) {
+    let mut index = 0;
+    let bytes = line.as_bytes();
+    loop {
+        while index < bytes.len() && bytes[index] == b' ' {
+            index += 1;
+        }
+        if bytes.get(index) == Some(&b'-') && matches!(bytes.get(index + 1), Some(b' ') | None) {
+            index = (index + 2).min(bytes.len());
+            continue;
+        }
+        return line.split_at(index);
+    }
+}
+
+/// `key: value` -> (`key`, `value`); `key:` -> (`key`, none); a plain scalar -> (none, none).
+/// Quoted, flow and block forms are left alone (None, None) unless they are the value.
+fn split_key(rest: &str) -> (Option<&str>, Option<&str>) {
+    if rest.starts_with(['\'', '"', '{', '[', '&', '*', '!', '|', '>', '?', '#']) {
+        return (None, None);
+    }
+    if let Some(key) = rest.strip_suffix(':') {
+        return (Some(key), None);
+    }
+    match rest.split_once(": ") {
+        Some((key, value)) if !key.is_empty() => (Some(key), Some(value)),
+        _ => (None, None),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_what_yaml_1_1_would_misread() {
+        let value = serde_json::json!({
+            "latest": "19:00:00", "date": "2026-07-22", "at": "2026-07-22T09:30:00", "word": "yes", "n": "1_000",
+            "plain": "hello: world", "number": 12, "time": "09:00", "list": ["no", "ok"],
+            "2026-07-22 10:00:00": { "vacant": true }, "text": "line one\n19:00:00\n"
+        });
+        let text = to_string(&value).unwrap();
+        assert!(
+            text.contains("latest: '19:00:00'") && text.contains("date: '2026-07-22'") && text.contains("at: '2026-07-22T09:30:00'"),
+            "{text}"
+        );
+        assert!(
+            text.contains("word: 'yes'")
+                && text.contains("'n': '1_000'")
+                && text.contains("- 'no'")
+                && text.contains("'2026-07-22 10:00:00':"),
+            "{text}"
+        );
+        assert!(text.contains("number: 12") && text.contains("- ok"), "{text}");
+        // Block scalar content is left as it is, and everything reads back unchanged.
+        assert!(text.contains("\n  19:00:00\n"), "{text}");
+        assert_eq!(from_str::<serde_json::Value>(&text).unwrap(), value);
+    }
 
     #[test]
     fn keeps_positions_of_keys_and_values() {
