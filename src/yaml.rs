@@ -255,7 +255,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_yaml::from_value(value).map_err(|e| e.to_string())
 }
 
-/// Writes `value` as YAML that every YAML reader reads back the same: serde_yaml leaves plain
+/// Writes `value` as YAML that every YAML reader reads back the same: `serde_yaml` leaves plain
 /// the strings YAML 1.2 reads as strings, but a YAML 1.1 reader takes `19:00:00` for the number
 /// 68400, `2026-07-22` for a date and `yes` for a boolean; those are single-quoted.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
@@ -264,7 +264,7 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
 }
 
 /// Quotes the plain scalars (keys and values) a YAML 1.1 reader would not read as strings.
-/// serde_yaml writes JSON numbers and booleans in forms these patterns never match, so every
+/// `serde_yaml` writes JSON numbers and booleans in forms these patterns never match, so every
 /// match is a string.
 fn quote_yaml11(text: &str) -> String {
     static AMBIGUOUS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
