@@ -203,6 +203,9 @@ fn check(recipe: &Recipe, engine: &Engine) -> Vec<Diagnostic> {
     if let Some(base_url) = &recipe.http.base_url {
         checker.template_string(base_url, &scope);
     }
+    if let Some(proxy) = &recipe.http.proxy {
+        checker.template_string(proxy, &scope);
+    }
     // `http.headers` and `http.auth` are checked at each request that sends them (they may read
     // vars bound by a log-in step); with no request at all, here.
     if !recipe.steps.iter().any(|step| matches!(step.action, Action::Request(_))) {

@@ -250,12 +250,7 @@ impl NetworkArgs {
 /// Reads a PEM file named on the command line: a missing or non-PEM file is a usage error before
 /// anything is sent.
 fn read_pem(text: &str) -> Result<Pem, String> {
-    let path = PathBuf::from(text);
-    let bytes = fs_err::read(&path).map_err(|error| error.to_string())?;
-    if !bytes.windows(11).any(|window| window == b"-----BEGIN ") {
-        return Err(format!("`{text}` is not a PEM file (no `-----BEGIN ...` line)"));
-    }
-    Ok(Pem { path, bytes })
+    Pem::read(std::path::Path::new(text))
 }
 
 fn parse_proxy(text: &str) -> Result<String, String> {

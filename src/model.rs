@@ -183,6 +183,20 @@ pub struct Http {
     /// not null, false or empty. Off when omitted.
     #[schemars(with = "Option<ApiErrorsText>")]
     pub api_errors: Option<ApiErrors>,
+    /// Send every request through this proxy (a template over `env`); `--proxy` wins, and
+    /// without either the standard `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` variables apply.
+    pub proxy: Option<TemplateString>,
+    /// TLS settings.
+    pub tls: Option<Tls>,
+}
+
+/// TLS settings of a recipe.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Tls {
+    /// A PEM file of CA certificates to trust beside the built-in roots, relative to the recipe
+    /// file; `--cacert` wins.
+    pub ca: Option<String>,
 }
 
 /// Error envelopes inside response bodies.

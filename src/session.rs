@@ -71,7 +71,7 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
     let masker = Masker::new(&env.secrets);
     let recording = &plan.recipe().recording;
     let scrub = Scrub::new(recording.redact.clone(), recording.volatile.clone());
-    let settings = Settings { connect_timeout: options.network.connect_timeout.or(plan.recipe().http.connect_timeout), ..options.network };
+    let settings = network_settings(plan, &options.network, &env).map_err(|e| vec![e])?;
     let masker = std::sync::Arc::new(masker);
     let live = || Live::new(&settings, masker.clone()).map_err(|e| vec![e]);
     let replaying = matches!(options.mode, Mode::Replay(..) | Mode::Offline);
@@ -102,6 +102,28 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
         intents: None,
     };
     Ok(Session { params, transport, masker })
+}
+
+/// The client's settings: the command-line flags, over the recipe's `http.connect_timeout`,
+/// `http.proxy` (rendered with `env`) and `http.tls.ca` (relative to the recipe file).
+pub fn network_settings(plan: &Plan, flags: &Settings, env: &crate::inputs::EnvValues) -> Result<Settings, String> {
+    let http = &plan.recipe().http;
+    let mut settings = flags.clone();
+    settings.connect_timeout = flags.connect_timeout.or(http.connect_timeout);
+    if settings.proxy.is_none()
+        && let Some(proxy) = &http.proxy
+    {
+        let context = crate::template::context(&serde_json::json!({ "env": env.values }));
+        let proxy = plan.engine.render_text(proxy, &context).map_err(|e| format!("cannot render `http.proxy`: {e}"))?;
+        settings.proxy = (!proxy.is_empty()).then_some(proxy);
+    }
+    if settings.ca_certificates.is_none()
+        && let Some(ca) = http.tls.as_ref().and_then(|tls| tls.ca.as_ref())
+    {
+        let folder = std::path::Path::new(&plan.source.name).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+        settings.ca_certificates = Some(crate::transport::Pem::read(&folder.join(ca)).map_err(|e| format!("`http.tls.ca`: {e}"))?);
+    }
+    Ok(settings)
 }
 
 impl Session {

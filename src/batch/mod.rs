@@ -71,7 +71,7 @@ impl Shared {
     ) -> Result<Self, Vec<String>> {
         let env = resolve_env(plan.recipe(), lookup, dotenv, false)?;
         let masker = Arc::new(Masker::new(&env.secrets));
-        let settings = Settings { connect_timeout: network.connect_timeout.or(plan.recipe().http.connect_timeout), ..network.clone() };
+        let settings = crate::session::network_settings(plan, network, &env).map_err(|e| vec![e])?;
         let live = Live::new(&settings, Arc::clone(&masker)).map_err(|e| vec![e])?;
         Ok(Self { env, masker, live, gate: Arc::new(Gate::new(rate)) })
     }

@@ -1,9 +1,9 @@
 //! Decoding of request defaults (`http:`) and retry policies (`retry:` under `http:` or a
 //! request): timeouts, redirect limits, body size limits, and every retry field.
 
-use super::{AUTH_KEYS, BASIC_KEYS, Decoder, HTTP_KEYS, RETRY_KEYS};
+use super::{AUTH_KEYS, BASIC_KEYS, Decoder, HTTP_KEYS, RETRY_KEYS, TLS_KEYS};
 use crate::diagnostic::Diagnostic;
-use crate::model::{ApiErrors, Auth, Backoff, Http, Retry, RetryOn};
+use crate::model::{ApiErrors, Auth, Backoff, Http, Retry, RetryOn, Tls};
 use crate::yaml::{Node, Value};
 
 const BACKOFFS: &[(&str, Backoff)] = &[("exponential", Backoff::Exponential), ("linear", Backoff::Linear), ("constant", Backoff::Constant)];
@@ -25,6 +25,11 @@ impl Decoder {
             retry: fields.get("retry").and_then(|node| self.retry(node)),
             auth: fields.get("auth").and_then(|node| self.auth(node)),
             api_errors: fields.get("api_errors").and_then(|node| self.api_errors(node)),
+            proxy: fields.get("proxy").and_then(|node| self.template_string(node)),
+            tls: fields.get("tls").and_then(|node| {
+                let tls = self.fields(node, "tls", &[TLS_KEYS])?;
+                Some(Tls { ca: self.optional_string(&tls, "ca") })
+            }),
         }
     }
 

@@ -21,7 +21,8 @@ pub const RECORDING_KEYS: &[&str] = &["redact", "volatile", "headers"];
 pub const INPUT_KEYS: &[&str] = &["type", "required", "default", "description", "pattern", "enum", "format"];
 pub const ENV_KEYS: &[&str] = &["default", "secret", "description"];
 pub const HTTP_KEYS: &[&str] =
-    &["base_url", "headers", "timeout", "connect_timeout", "redirects", "max_body", "retry", "auth", "api_errors"];
+    &["base_url", "headers", "timeout", "connect_timeout", "redirects", "max_body", "retry", "auth", "api_errors", "proxy", "tls"];
+pub const TLS_KEYS: &[&str] = &["ca"];
 pub const AUTH_KEYS: &[&str] = &["basic", "bearer"];
 pub const BASIC_KEYS: &[&str] = &["username", "password"];
 pub const PAGINATE_KEYS: &[&str] = &["next", "items", "max_pages"];

@@ -42,6 +42,17 @@ pub struct Pem {
     pub bytes: Vec<u8>,
 }
 
+impl Pem {
+    /// Reads a PEM file: a missing or non-PEM file is an error naming it.
+    pub fn read(path: &std::path::Path) -> Result<Self, String> {
+        let bytes = fs_err::read(path).map_err(|error| error.to_string())?;
+        if !bytes.windows(11).any(|window| window == b"-----BEGIN ") {
+            return Err(format!("`{}` is not a PEM file (no `-----BEGIN ...` line)", path.display()));
+        }
+        Ok(Self { path: path.to_path_buf(), bytes })
+    }
+}
+
 /// Cheap to clone: every clone shares one connection pool.
 #[derive(Clone)]
 pub struct Live {

@@ -94,3 +94,30 @@ fn insecure_prints_a_loud_warning() {
     let quiet = recipe(&["run", "tests/data/ping.yaml", "--insecure", "--dry-run", "-q"]);
     assert!(String::from_utf8_lossy(&quiet.stderr).starts_with("warning: `--insecure`"));
 }
+
+#[test]
+fn the_recipe_keys_http_proxy_and_http_tls_ca_are_read_before_anything_is_sent() {
+    let folder = std::env::temp_dir().join(format!("recipe-network-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let recipe = "recipe: 1\nname: t\nenv:\n  PROXY: { default: \"http://127.0.0.1:9\" }\nhttp:\n  base_url: http://api.example.test\n  proxy: \"{{ env.PROXY }}\"\n  tls: { ca: missing-ca.pem }\nsteps:\n  - id: ping\n    request: { method: GET, url: /ping }\n";
+    std::fs::write(folder.join("keys.yaml"), recipe).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .args(["run", folder.join("keys.yaml").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`http.tls.ca`") && stderr.contains("missing-ca.pem"), "{stderr}");
+    // Without the CA file, the proxy from the recipe is the one that is tried.
+    std::fs::write(folder.join("keys.yaml"), recipe.replace("  tls: { ca: missing-ca.pem }\n", "")).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .args(["run", folder.join("keys.yaml").to_str().unwrap()])
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("127.0.0.1:9"), "the proxy is named: {stderr}");
+    std::fs::remove_dir_all(&folder).unwrap();
+}
