@@ -329,6 +329,14 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Every problem, then the usage exit code.
+fn usage_errors(problems: &[String]) -> u8 {
+    for problem in problems {
+        say(&format!("error: {problem}"));
+    }
+    USAGE
+}
+
 fn usage_error(message: &str) -> u8 {
     say(&format!("error: {message}"));
     USAGE
@@ -566,12 +574,7 @@ fn run_command(args: &RunArgs, ui: Ui) -> u8 {
     };
     let mut session = match prepare(&plan, options) {
         Ok(session) => session,
-        Err(problems) => {
-            for problem in &problems {
-                say(&format!("error: {problem}"));
-            }
-            return USAGE;
-        }
+        Err(problems) => return usage_errors(&problems),
     };
     let runtime = match runtime() {
         Ok(runtime) => runtime,
@@ -749,12 +752,7 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path) -> u8 {
     let lookup = |name: &str| std::env::var(name).ok();
     let shared = match batch::Shared::new(plan, &lookup, &dotenv, options.rate, &args.network.settings()) {
         Ok(shared) => shared,
-        Err(problems) => {
-            for problem in &problems {
-                say(&format!("error: {problem}"));
-            }
-            return USAGE;
-        }
+        Err(problems) => return usage_errors(&problems),
     };
     let runtime = match runtime() {
         Ok(runtime) => runtime,

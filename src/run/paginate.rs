@@ -60,16 +60,16 @@ pub(super) async fn rest(
         }
         spec = next_request(spec, &next, &base).map_err(|message| StepError::new(Cause::Render, message))?;
         let earlier = std::mem::take(&mut acted.trace.attempts);
-        let Some(mut following) = page(state, step, request, context, transport, on_event, &spec).await.map_err(|mut error| {
+        let mut following = page(state, step, request, context, transport, on_event, &spec).await.map_err(|mut error| {
             let mut attempts = earlier.clone();
             attempts.append(&mut error.trace.attempts);
             error.trace.attempts = attempts;
             error.message = format!("page {}: {}", pages + 1, error.message);
             error
-        })?
-        else {
+        })?;
+        if following.not_sent {
             break;
-        };
+        }
         let mut attempts = earlier;
         attempts.append(&mut following.trace.attempts);
         following.trace.attempts = attempts;

@@ -30,23 +30,17 @@ pub(super) async fn send(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Acted, StepError> {
     let spec = render_request(state, request, context).map_err(|e| StepError::new(Cause::Render, e))?;
-    let masked = state.masker.request(&spec);
-    let mut trace = Trace { request: Some(masked.clone()), ..Trace::default() };
-    let Some(last) = attempts(state, step, request, context, transport, on_event, (&spec, &masked), &mut trace).await? else {
-        let mut acted = Acted::new(Vec::new(), std::sync::Arc::new(Json::Null));
-        acted.trace = trace;
-        acted.not_sent = true;
-        return Ok(acted);
-    };
-    let acted = conclude(state, step, request, last, trace)?;
+    let acted = page(state, step, request, context, transport, on_event, &spec).await?;
     match &request.paginate {
-        Some(paginate) => super::paginate::rest(state, step, request, paginate, context, transport, on_event, spec, acted).await,
-        None => Ok(acted),
+        Some(paginate) if !acted.not_sent => {
+            super::paginate::rest(state, step, request, paginate, context, transport, on_event, spec, acted).await
+        }
+        _ => Ok(acted),
     }
 }
 
 /// One page: the request as rendered (or as `paginate.next` changed it), sent with its retries
-/// and judged; `None` when nothing was sent (a dry run).
+/// and judged; `not_sent` when nothing was sent (a dry run without a fixture).
 pub(super) async fn page(
     state: &State<'_>,
     step: &Step,
@@ -55,13 +49,16 @@ pub(super) async fn page(
     transport: &mut Transport,
     on_event: &mut dyn FnMut(Event),
     spec: &RequestSpec,
-) -> Result<Option<Acted>, StepError> {
+) -> Result<Acted, StepError> {
     let masked = state.masker.request(spec);
     let mut trace = Trace { request: Some(masked.clone()), ..Trace::default() };
-    match attempts(state, step, request, context, transport, on_event, (spec, &masked), &mut trace).await? {
-        Some(last) => conclude(state, step, request, last, trace).map(Some),
-        None => Ok(None),
+    if let Some(last) = attempts(state, step, request, context, transport, on_event, (spec, &masked), &mut trace).await? {
+        return conclude(state, step, request, last, trace);
     }
+    let mut acted = Acted::new(Vec::new(), Arc::new(Json::Null));
+    acted.trace = trace;
+    acted.not_sent = true;
+    Ok(acted)
 }
 
 /// The last attempt, and why no other followed.
