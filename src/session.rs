@@ -48,6 +48,23 @@ pub struct Options<'a> {
     pub network: Settings,
 }
 
+impl<'a> Options<'a> {
+    /// No inputs, no `.env`, real defaults: what tests and `recipe test` start from.
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>, mode: Mode) -> Self {
+        Self {
+            vars: Vec::new(),
+            vars_file: BTreeMap::new(),
+            dotenv: BTreeMap::new(),
+            lookup,
+            mode,
+            dry_run: false,
+            max_time: None,
+            clock: None,
+            network: Settings::default(),
+        }
+    }
+}
+
 pub struct Session {
     pub params: Params,
     pub transport: Transport,
@@ -170,17 +187,7 @@ impl Session {
 /// Replays a fixture case as `recipe test` does: hermetic (no process environment), and
 /// matching requests by route, so the snapshot shows what changed.
 pub fn replay_case(plan: &Plan, fixture: Fixture) -> Result<crate::run::RunResult, Vec<String>> {
-    let options = Options {
-        vars: Vec::new(),
-        vars_file: BTreeMap::new(),
-        dotenv: BTreeMap::new(),
-        lookup: &|_| None,
-        mode: Mode::Replay(fixture, Strictness::Route),
-        dry_run: false,
-        max_time: None,
-        clock: None,
-        network: Settings::default(),
-    };
+    let options = Options::new(&|_| None, Mode::Replay(fixture, Strictness::Route));
     let mut session = prepare(plan, options)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| vec![e.to_string()])?;
     Ok(runtime.block_on(crate::run::run(plan, &session.params, &mut session.transport, &mut |_| {})))

@@ -2,8 +2,6 @@
 //! pagination and `for_each` limits, secrets bound at run time, and the promise that a case
 //! `recipe test` passes also passes `recipe run --replay`.
 
-use std::collections::BTreeMap;
-
 use recipe::clock::Clock;
 use recipe::run::{Cause, run};
 use recipe::session::{Mode, Options, prepare};
@@ -80,17 +78,7 @@ fn run_live(text: &str, base: String, secret: &str) -> (recipe::run::RunResult, 
             "API_KEY" => Some(secret.clone()),
             _ => None,
         };
-        let options = Options {
-            vars: Vec::new(),
-            vars_file: BTreeMap::new(),
-            dotenv: BTreeMap::new(),
-            lookup: &lookup,
-            mode: Mode::Record,
-            dry_run: false,
-            max_time: None,
-            clock: Some(Clock::fixed()),
-            network: recipe::transport::Settings::default(),
-        };
+        let options = Options { clock: Some(Clock::fixed()), ..Options::new(&lookup, Mode::Record) };
         let mut session = prepare(&plan, options).unwrap();
         let result = run(&plan, &session.params, &mut session.transport, &mut |_| {}).await;
         let fixture = session.fixture(None, &result);
@@ -152,17 +140,8 @@ fn a_secret_bound_at_run_time_is_masked_everywhere_and_replays() {
     fixture.write(&path).unwrap();
     let plan = recipe::check::load_str("live.yaml", &text).unwrap();
     let replayed = block_on(async {
-        let options = Options {
-            vars: Vec::new(),
-            vars_file: BTreeMap::new(),
-            dotenv: BTreeMap::new(),
-            lookup: &|_| None,
-            mode: Mode::Replay(recipe::fixture::Fixture::read(&path).unwrap(), recipe::transport::Strictness::Exact),
-            dry_run: false,
-            max_time: None,
-            clock: None,
-            network: recipe::transport::Settings::default(),
-        };
+        let options =
+            Options::new(&|_| None, Mode::Replay(recipe::fixture::Fixture::read(&path).unwrap(), recipe::transport::Strictness::Exact));
         let mut session = prepare(&plan, options).unwrap();
         run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
     });
@@ -177,17 +156,7 @@ fn every_case_recipe_test_passes_also_replays_exactly() {
         let plan = crate::support::plan(&recipe_path);
         let fixture = recipe::fixture::Fixture::read(&entry).unwrap();
         let result = block_on(async {
-            let options = Options {
-                vars: Vec::new(),
-                vars_file: BTreeMap::new(),
-                dotenv: BTreeMap::new(),
-                lookup: &|_| None,
-                mode: Mode::Replay(fixture, recipe::transport::Strictness::Exact),
-                dry_run: false,
-                max_time: None,
-                clock: None,
-                network: recipe::transport::Settings::default(),
-            };
+            let options = Options::new(&|_| None, Mode::Replay(fixture, recipe::transport::Strictness::Exact));
             let mut session = prepare(&plan, options).unwrap();
             run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
         });

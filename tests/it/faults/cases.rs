@@ -58,17 +58,7 @@ async fn run_plan(plan: &recipe::check::Plan, base: String) -> Outcome {
         _ => None,
     };
     let clock = Clock::fixed();
-    let options = Options {
-        vars: Vec::new(),
-        vars_file: std::collections::BTreeMap::new(),
-        dotenv: std::collections::BTreeMap::new(),
-        lookup: &lookup,
-        mode: Mode::Live,
-        dry_run: false,
-        max_time: None,
-        clock: Some(clock.clone()),
-        network: recipe::transport::Settings::default(),
-    };
+    let options = Options { clock: Some(clock.clone()), ..Options::new(&lookup, Mode::Live) };
     let mut session = prepare(plan, options).expect("the environment resolves");
     let mut lines = Vec::new();
     let result = run(plan, &session.params, &mut session.transport, &mut |event| lines.extend(recipe::report::event(event, 12))).await;
@@ -472,17 +462,8 @@ fn max_time_cuts_the_run_short() {
             "API_KEY" => Some(SECRET.to_owned()),
             _ => None,
         };
-        let options = Options {
-            vars: Vec::new(),
-            vars_file: std::collections::BTreeMap::new(),
-            dotenv: std::collections::BTreeMap::new(),
-            lookup: &lookup,
-            mode: Mode::Live,
-            dry_run: false,
-            max_time: Some(Duration::from_millis(450)),
-            clock: Some(Clock::real()),
-            network: recipe::transport::Settings::default(),
-        };
+        let options =
+            Options { max_time: Some(Duration::from_millis(450)), clock: Some(Clock::real()), ..Options::new(&lookup, Mode::Live) };
         let mut session = prepare(&plan, options).unwrap();
         run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
     });
