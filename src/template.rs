@@ -260,7 +260,22 @@ impl Engine {
 
     /// Compiles a template string: a syntax error, or every variable path it reads
     /// (`steps.search.body`, `inputs.vin`, `item`...).
+    /// Checking compiles into the same cache that rendering reads, so no template is compiled
+    /// twice.
     pub fn variables(&self, template: &TemplateString) -> Result<BTreeSet<String>, TemplateError> {
+        let expression = match &template.kind {
+            TemplateKind::Literal => return Ok(BTreeSet::new()),
+            TemplateKind::Expression(expression) => Some(expression.as_str()),
+            TemplateKind::Text => None,
+        };
+        if let Ok(compiled) = self.compiled(&template.text, expression) {
+            let variables = match &*compiled {
+                Compiled::Expression(expression) => expression.undeclared_variables(true),
+                Compiled::Text(text) => text.undeclared_variables(true),
+            };
+            return Ok(variables.into_iter().collect());
+        }
+        // A syntax error: compile the whole text, so the error's place is a place in the text.
         let compiled = ENVIRONMENT.template_from_str(interned(&template.text)).map_err(|error| convert(&error))?;
         Ok(compiled.undeclared_variables(true).into_iter().collect())
     }
