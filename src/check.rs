@@ -514,15 +514,33 @@ impl<'a> Checker<'a> {
 fn maybe_unbound(template: &TemplateString, variable: &str, scope: &Scope) -> Option<(String, Option<String>)> {
     let name = variable.strip_prefix("vars.")?.split('.').next()?;
     let step = scope.maybe.get(name)?;
-    let guard =
-        regex::Regex::new(&format!(r"vars\.{}\s*(\|\s*(default|d)\b|is\s+(not\s+)?(defined|undefined)\b)", regex::escape(name))).ok()?;
-    if guard.is_match(&template.text) {
+    if guarded(&template.text, name) {
         return None;
     }
     Some((
         format!("`vars.{name}` may be unbound here: step `{step}`, which binds it, may be skipped or fail"),
         Some(format!("read it as `vars.{name} | default(...)` or test `vars.{name} is defined`")),
     ))
+}
+
+/// Whether the text reads `vars.NAME` through `| default`, `| d` or `is [not] defined` somewhere.
+fn guarded(text: &str, name: &str) -> bool {
+    let needle = format!("vars.{name}");
+    let word = |rest: &str| -> String { rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect() };
+    text.match_indices(&needle).any(|(at, _)| {
+        let rest = &text[at + needle.len()..];
+        if rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            return false;
+        }
+        let rest = rest.trim_start();
+        if let Some(filter) = rest.strip_prefix('|') {
+            return matches!(word(filter.trim_start()).as_str(), "default" | "d");
+        }
+        let Some(test) = rest.strip_prefix("is").filter(|r| r.starts_with(char::is_whitespace)) else { return false };
+        let test = test.trim_start();
+        let test = test.strip_prefix("not").filter(|r| r.starts_with(char::is_whitespace)).map_or(test, str::trim_start);
+        matches!(word(test).as_str(), "defined" | "undefined")
+    })
 }
 
 /// Where in the file a template error is: the character inside the string when it can be

@@ -36,8 +36,7 @@ pub fn validate(input: &Input, value: &Json) -> Result<(), String> {
     }
     if let Some(text) = value.as_str() {
         if let Some(pattern) = &input.pattern {
-            let regex = regex::Regex::new(pattern).map_err(|e| e.to_string())?;
-            if !regex.is_match(text) {
+            if !pattern_matches(pattern, text)? {
                 return Err(format!("`{text}` does not match the pattern `{pattern}`"));
             }
         }
@@ -108,6 +107,19 @@ pub fn coerce(kind: InputType, text: &str) -> Result<Json, String> {
         },
         InputType::Array | InputType::Object => serde_json::from_str(text).map_err(|e| format!("expected JSON {}: {e}", type_name(kind))),
     }
+}
+
+/// Whether `text` matches `pattern`; each pattern is compiled once per process (a batch checks
+/// every row against the same few).
+fn pattern_matches(pattern: &str, text: &str) -> Result<bool, String> {
+    use std::sync::{LazyLock, Mutex, PoisonError};
+    static COMPILED: LazyLock<Mutex<BTreeMap<String, regex::Regex>>> = LazyLock::new(Mutex::default);
+    let mut compiled = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+    if !compiled.contains_key(pattern) {
+        let regex = regex::Regex::new(pattern).map_err(|e| e.to_string())?;
+        compiled.insert(pattern.to_owned(), regex);
+    }
+    Ok(compiled[pattern].is_match(text))
 }
 
 /// Where input values come from, lowest priority first.
