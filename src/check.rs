@@ -353,6 +353,10 @@ impl<'a> Checker<'a> {
             match auth {
                 Some(crate::model::Auth::Basic { username, password }) => templates.extend([username, password]),
                 Some(crate::model::Auth::Bearer(token)) => templates.push(token),
+                Some(crate::model::Auth::Oauth2(oauth)) => {
+                    templates.extend([&oauth.token_url, &oauth.client_id, &oauth.client_secret]);
+                    templates.extend(oauth.scope.as_ref());
+                }
                 None => {}
             }
         }

@@ -505,6 +505,23 @@ pub enum Auth {
     },
     /// `Authorization: Bearer TOKEN`, e.g. `"{{ vars.token }}"` bound by a log-in step.
     Bearer(TemplateString),
+    /// OAuth2 client credentials: a token is fetched from `token_url` once, cached, refreshed on
+    /// expiry or after a 401, and never recorded (fixtures show `Bearer <oauth2>`).
+    Oauth2(OAuth2),
+}
+
+/// OAuth2 client credentials (RFC 6749 section 4.4).
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct OAuth2 {
+    /// The token endpoint (absolute, or relative to `http.base_url`).
+    pub token_url: TemplateString,
+    /// The client id.
+    pub client_id: TemplateString,
+    /// The client secret, usually `{{ env.CLIENT_SECRET }}` (a secret env var).
+    pub client_secret: TemplateString,
+    /// The scopes asked for, space-separated.
+    pub scope: Option<TemplateString>,
 }
 
 impl Request {

@@ -1,9 +1,9 @@
 //! Decoding of request defaults (`http:`) and retry policies (`retry:` under `http:` or a
 //! request): timeouts, redirect limits, body size limits, and every retry field.
 
-use super::{AUTH_KEYS, BASIC_KEYS, Decoder, HTTP_KEYS, RETRY_KEYS, TLS_KEYS};
+use super::{AUTH_KEYS, BASIC_KEYS, Decoder, HTTP_KEYS, OAUTH2_KEYS, RETRY_KEYS, TLS_KEYS};
 use crate::diagnostic::Diagnostic;
-use crate::model::{ApiErrors, Auth, Backoff, Http, Retry, RetryOn, Tls};
+use crate::model::{ApiErrors, Auth, Backoff, Http, OAuth2, Retry, RetryOn, Tls};
 use crate::yaml::{Node, Value};
 
 const BACKOFFS: &[(&str, Backoff)] = &[("exponential", Backoff::Exponential), ("linear", Backoff::Linear), ("constant", Backoff::Constant)];
@@ -50,6 +50,16 @@ impl Decoder {
     /// `auth: { basic: { username, password } }` or `auth: { bearer: "{{ vars.token }}" }`.
     pub(super) fn auth(&mut self, node: &Node) -> Option<Auth> {
         let fields = self.fields(node, "auth", &[AUTH_KEYS])?;
+        if let Some(node) = fields.get("oauth2") {
+            if fields.get("basic").is_some() || fields.get("bearer").is_some() {
+                self.problems.push(Diagnostic::at("`auth` takes one of `basic`, `bearer` or `oauth2`", node.span));
+            }
+            let oauth = self.fields(node, "oauth2", &[OAUTH2_KEYS])?;
+            let mut required = |key: &str| self.required(&oauth, key, "oauth2").and_then(|n| self.template_string(n));
+            let (token_url, client_id, client_secret) = (required("token_url"), required("client_id"), required("client_secret"));
+            let scope = oauth.get("scope").and_then(|n| self.template_string(n));
+            return Some(Auth::Oauth2(OAuth2 { token_url: token_url?, client_id: client_id?, client_secret: client_secret?, scope }));
+        }
         match (fields.get("basic"), fields.get("bearer")) {
             (Some(basic), None) => {
                 let basic_fields = self.fields(basic, "basic auth", &[BASIC_KEYS])?;
@@ -59,7 +69,7 @@ impl Decoder {
             }
             (None, Some(bearer)) => self.template_string(bearer).map(Auth::Bearer),
             _ => {
-                self.problems.push(Diagnostic::at("`auth` takes one of `basic` or `bearer`", node.span));
+                self.problems.push(Diagnostic::at("`auth` takes one of `basic`, `bearer` or `oauth2`", node.span));
                 None
             }
         }

@@ -23,7 +23,8 @@ pub const ENV_KEYS: &[&str] = &["default", "secret", "description"];
 pub const HTTP_KEYS: &[&str] =
     &["base_url", "headers", "timeout", "connect_timeout", "redirects", "max_body", "retry", "auth", "api_errors", "proxy", "tls"];
 pub const TLS_KEYS: &[&str] = &["ca"];
-pub const AUTH_KEYS: &[&str] = &["basic", "bearer"];
+pub const AUTH_KEYS: &[&str] = &["basic", "bearer", "oauth2"];
+pub const OAUTH2_KEYS: &[&str] = &["token_url", "client_id", "client_secret", "scope"];
 pub const BASIC_KEYS: &[&str] = &["username", "password"];
 pub const PAGINATE_KEYS: &[&str] = &["next", "items", "max_pages"];
 pub const ASSERT_KEYS: &[&str] = &["that", "path", "equals", "pattern", "message"];

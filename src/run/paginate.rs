@@ -27,6 +27,7 @@ pub(super) async fn rest(
     on_event: &mut dyn FnMut(Event),
     mut spec: RequestSpec,
     first: Acted,
+    oauth: bool,
 ) -> Result<Acted, StepError> {
     let max_pages = paginate.max_pages.unwrap_or(DEFAULT_MAX_PAGES);
     // What relative URLs are relative to: the absolute URL less the relative one.
@@ -60,7 +61,7 @@ pub(super) async fn rest(
         }
         spec = next_request(spec, &next, &base).map_err(|message| StepError::new(Cause::Render, message))?;
         let earlier = std::mem::take(&mut acted.trace.attempts);
-        let mut following = page(state, step, request, context, transport, on_event, &spec).await.map_err(|mut error| {
+        let mut following = page(state, step, request, context, transport, on_event, &spec, oauth).await.map_err(|mut error| {
             let mut attempts = earlier.clone();
             attempts.append(&mut error.trace.attempts);
             error.trace.attempts = attempts;

@@ -29,16 +29,36 @@ pub(super) async fn send(
     transport: &mut Transport,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Acted, StepError> {
-    let spec = render_request(state, request, context).map_err(|e| StepError::new(Cause::Render, e))?;
-    let acted = page(state, step, request, context, transport, on_event, &spec).await?;
+    let http = &state.plan.recipe().http;
+    let own_authorization = request.headers.iter().any(|(name, _)| name.text.eq_ignore_ascii_case("authorization"));
+    let oauth = match request.auth.as_ref().or(http.auth.as_ref().filter(|_| !own_authorization)) {
+        Some(crate::model::Auth::Oauth2(oauth)) => Some(oauth),
+        _ => None,
+    };
+    let token = match oauth {
+        Some(oauth) => Some(oauth_token(state, oauth, context, transport, false).await?),
+        None => None,
+    };
+    let spec = render_request(state, request, context, token.as_deref()).map_err(|e| StepError::new(Cause::Render, e))?;
+    let mut sent = page(state, step, request, context, transport, on_event, &spec, oauth.is_some()).await;
+    // A 401 with a cached OAuth2 token: fetch a new one and send once more.
+    if let (Some(oauth), Err(error)) = (oauth, &sent)
+        && error.trace.raw.as_ref().is_some_and(|response| response.status == 401)
+    {
+        let token = oauth_token(state, oauth, context, transport, true).await?;
+        let spec = render_request(state, request, context, Some(&token)).map_err(|e| StepError::new(Cause::Render, e))?;
+        sent = page(state, step, request, context, transport, on_event, &spec, true).await;
+    }
+    let acted = sent?;
     match &request.paginate {
         Some(paginate) if !acted.not_sent => {
-            super::paginate::rest(state, step, request, paginate, context, transport, on_event, spec, acted).await
+            super::paginate::rest(state, step, request, paginate, context, transport, on_event, spec, acted, oauth.is_some()).await
         }
         _ => Ok(acted),
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 /// One page: the request as rendered (or as `paginate.next` changed it), sent with its retries
 /// and judged; `not_sent` when nothing was sent (a dry run without a fixture).
 pub(super) async fn page(
@@ -49,8 +69,13 @@ pub(super) async fn page(
     transport: &mut Transport,
     on_event: &mut dyn FnMut(Event),
     spec: &RequestSpec,
+    oauth: bool,
 ) -> Result<Acted, StepError> {
-    let masked = state.masker.request(spec);
+    let mut masked = state.masker.request(spec);
+    // An OAuth2 token is shown, recorded and replayed as `<oauth2>`.
+    if oauth && let Some(value) = masked.headers.get_mut("authorization") {
+        *value = "Bearer <oauth2>".to_owned();
+    }
     let mut trace = Trace { request: Some(masked.clone()), ..Trace::default() };
     if let Some(last) = attempts(state, step, request, context, transport, on_event, (spec, &masked), &mut trace).await? {
         return conclude(state, step, request, last, trace);
@@ -59,6 +84,46 @@ pub(super) async fn page(
     acted.trace = trace;
     acted.not_sent = true;
     Ok(acted)
+}
+
+/// An OAuth2 token for this request: from the cache, or fetched (`fresh` after a 401). Replays
+/// and dry runs never fetch one: the token is `<oauth2>`, as fixtures record it.
+async fn oauth_token(
+    state: &State<'_>,
+    oauth: &crate::model::OAuth2,
+    context: &Context,
+    transport: &Transport,
+    fresh: bool,
+) -> Result<String, StepError> {
+    let crate::transport::Backend::Live(live) = &transport.backend else { return Ok("<oauth2>".to_owned()) };
+    let engine = &state.plan.engine;
+    let render = |what: &str, template: &crate::model::TemplateString| {
+        engine.render_text(template, context).map_err(|e| StepError::new(Cause::Render, format!("cannot render `auth.oauth2.{what}`: {e}")))
+    };
+    let mut token_url = render("token_url", &oauth.token_url)?;
+    if !token_url.starts_with("http://")
+        && !token_url.starts_with("https://")
+        && let Some(base) = &state.plan.recipe().http.base_url
+    {
+        let base =
+            engine.render_text(base, context).map_err(|e| StepError::new(Cause::Render, format!("cannot render `http.base_url`: {e}")))?;
+        token_url = format!("{}/{}", base.trim_end_matches('/'), token_url.trim_start_matches('/'));
+    }
+    let (client_id, client_secret) = (render("client_id", &oauth.client_id)?, render("client_secret", &oauth.client_secret)?);
+    let scope = oauth.scope.as_ref().map(|scope| render("scope", scope)).transpose()?;
+    let request = crate::transport::TokenRequest {
+        token_url: &token_url,
+        client_id: &client_id,
+        client_secret: &client_secret,
+        scope: scope.as_deref(),
+    };
+    let timeout = state.plan.recipe().http.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let token = transport
+        .tokens
+        .get(live, &request, fresh, timeout)
+        .await
+        .map_err(|e| StepError::new(Cause::Auth, format!("no OAuth2 token: {}", state.masker.text(&e))))?;
+    Ok(token)
 }
 
 /// The last attempt, and why no other followed.
@@ -348,7 +413,7 @@ fn excerpt(state: &State, content_type: Option<&str>, text: &str) -> String {
     format!("the body is `{}`:\n    {shown}", content_type.unwrap_or("without a content type"))
 }
 
-fn render_request(state: &State, request: &Request, context: &Context) -> Result<RequestSpec, String> {
+fn render_request(state: &State, request: &Request, context: &Context, oauth_token: Option<&str>) -> Result<RequestSpec, String> {
     let engine = &state.plan.engine;
     let http = &state.plan.recipe().http;
     let path = engine.render_text(&request.url, context).map_err(|e| format!("cannot render `url` ({}): {e}", request.url.text))?;
@@ -391,7 +456,7 @@ fn render_request(state: &State, request: &Request, context: &Context) -> Result
     }
     let own_authorization = request.headers.iter().any(|(name, _)| name.text.eq_ignore_ascii_case("authorization"));
     let auth = request.auth.as_ref().or(http.auth.as_ref().filter(|_| !own_authorization));
-    if let Some(value) = auth.map(|auth| authorization(engine, auth, context)).transpose()?.flatten() {
+    if let Some(value) = auth.map(|auth| authorization(engine, auth, context, oauth_token)).transpose()?.flatten() {
         headers.insert("authorization".into(), value);
     }
     let body = if let Some(json) = &request.json {
@@ -415,7 +480,12 @@ fn render_request(state: &State, request: &Request, context: &Context) -> Result
 }
 
 /// The `Authorization` header of `auth`; none when its token renders empty.
-fn authorization(engine: &crate::template::Engine, auth: &crate::model::Auth, context: &Context) -> Result<Option<String>, String> {
+fn authorization(
+    engine: &crate::template::Engine,
+    auth: &crate::model::Auth,
+    context: &Context,
+    oauth_token: Option<&str>,
+) -> Result<Option<String>, String> {
     match auth {
         crate::model::Auth::Basic { username, password } => {
             let username = engine.render_text(username, context).map_err(|e| format!("cannot render `auth.basic.username`: {e}"))?;
@@ -426,6 +496,7 @@ fn authorization(engine: &crate::template::Engine, auth: &crate::model::Auth, co
             let token = engine.render_text(token, context).map_err(|e| format!("cannot render `auth.bearer`: {e}"))?;
             Ok((!token.is_empty()).then(|| format!("Bearer {token}")))
         }
+        crate::model::Auth::Oauth2(_) => Ok(oauth_token.map(|token| format!("Bearer {token}"))),
     }
 }
 

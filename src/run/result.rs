@@ -54,6 +54,8 @@ pub enum Cause {
     Each,
     /// Pagination needed more than `max_pages` pages.
     Pages,
+    /// No OAuth2 token could be had.
+    Auth,
 }
 
 impl Cause {
@@ -73,6 +75,7 @@ impl Cause {
             Cause::Assert => "assert",
             Cause::Each => "for_each",
             Cause::Pages => "max_pages",
+            Cause::Auth => "auth",
         }
     }
 }

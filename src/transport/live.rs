@@ -104,6 +104,32 @@ impl Live {
         Ok(Self { client, masker, proxy: shown_proxy })
     }
 
+    /// A form `POST` outside any step (an OAuth2 token request): its status and body, or why it
+    /// failed. It is never recorded.
+    pub async fn post_form(
+        &self,
+        url: &str,
+        form: &[(String, String)],
+        authorization: &str,
+        timeout: Duration,
+    ) -> Result<(u16, Vec<u8>), String> {
+        let shown = self.masker.text(url);
+        let response = self
+            .client
+            .post(url)
+            .timeout(timeout)
+            .header(reqwest::header::AUTHORIZATION, authorization)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish())
+            .send()
+            .await
+            .map_err(|error| format!("cannot reach the token endpoint {shown}: {}", root_cause(&error)))?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|error| format!("the token endpoint {shown}: {}", root_cause(&error)))?;
+        Ok((status, body.to_vec()))
+    }
+
     pub async fn send(&self, request: &RequestSpec, masked: &RequestSpec, limits: Limits) -> Sent {
         let Ok(method) = reqwest::Method::from_bytes(request.method.as_bytes()) else {
             return Sent::failed(FailureKind::InvalidRequest, format!("invalid method `{}`", request.method));

@@ -13,6 +13,7 @@ mod gate;
 mod live;
 mod record;
 mod replay;
+mod tokens;
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ pub use gate::{Gate, Rate};
 pub use live::{Live, Pem, Settings};
 pub use record::Recorder;
 pub use replay::{Replay, Strictness};
+pub use tokens::{TokenRequest, Tokens};
 
 use crate::http::{Hop, RequestSpec, ResponseData};
 
@@ -36,6 +38,8 @@ pub struct Transport {
     pub recorder: Option<Recorder>,
     /// A batch's shared rate limit and pause.
     pub gate: Option<std::sync::Arc<Gate>>,
+    /// OAuth2 tokens, shared by the rows of a batch.
+    pub tokens: std::sync::Arc<Tokens>,
 }
 
 /// Per-attempt limits.
@@ -67,7 +71,7 @@ impl Sent {
 
 impl Transport {
     pub fn new(backend: Backend, recorder: Option<Recorder>) -> Self {
-        Self { backend, recorder, gate: None }
+        Self { backend, recorder, gate: None, tokens: std::sync::Arc::default() }
     }
 
     /// Holds every request that shares this transport's gate (a server asked to wait).

@@ -283,3 +283,53 @@ fn api_error_envelopes_are_a_recipe_setting_off_by_default() {
     assert_eq!(checked.steps[0].cause, Some(Cause::ApiError), "{:#?}", checked.steps);
     assert!(checked.steps[0].reason.as_deref().unwrap().contains("not allowed"));
 }
+
+#[test]
+fn oauth2_tokens_are_fetched_once_refreshed_after_a_401_and_never_recorded() {
+    let text = format!(
+        "{HEAD}  auth:\n    oauth2: {{ token_url: /token, client_id: client-1, client_secret: \"{{{{ env.API_KEY }}}}\", scope: orders.read }}\nsteps:\n  - id: me\n    request: {{ method: GET, url: /me }}\n  - id: orders\n    request: {{ method: GET, url: /orders }}\n"
+    );
+    let token = |n: u8| Fault::Respond(Reply::json(200, &json!({"access_token": format!("oauth-token-{n}-5f3c"), "expires_in": 3600})));
+    let server = block_on(FaultServer::start(vec![
+        ("POST", "/token", vec![token(1), token(2)]),
+        (
+            "GET",
+            "/me",
+            vec![Fault::Respond(Reply::json(401, &json!({"error": "expired"}))), Fault::Respond(Reply::json(200, &json!({"id": 7})))],
+        ),
+        ("GET", "/orders", vec![Fault::Respond(Reply::json(200, &json!({"orders": []})))]),
+    ]));
+    let (result, fixture) = run_live(&text, server.url(""), "client-secret-9a8b");
+    assert!(result.ok, "{:#?}", result.steps);
+    assert_eq!(server.count("POST", "/token"), 2, "one token, and one more after the 401");
+    let bearer = |path: &str| -> Vec<String> {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.target == path)
+            .flat_map(|r| r.headers.iter().filter(|(n, _)| n == "authorization").map(|(_, v)| v.clone()))
+            .collect()
+    };
+    assert_eq!(bearer("/me"), vec!["Bearer oauth-token-1-5f3c", "Bearer oauth-token-2-5f3c"]);
+    assert_eq!(bearer("/orders"), vec!["Bearer oauth-token-2-5f3c"], "the refreshed token is cached");
+    let token_request = server.requests().into_iter().find(|r| r.target == "/token").unwrap();
+    assert_eq!(String::from_utf8_lossy(&token_request.body), "grant_type=client_credentials&scope=orders.read");
+    let fixture = fixture.unwrap();
+    assert!(fixture.exchanges.iter().all(|e| e.request.url != "/token"), "token requests are never recorded");
+    let recorded = recipe::yaml::to_string(&fixture).unwrap();
+    assert!(!recorded.contains("oauth-token") && !recorded.contains("client-secret-9a8b"), "{recorded}");
+    assert!(recorded.contains("authorization: Bearer <oauth2>"), "{recorded}");
+    // The recording replays exactly, 401 and all, without a token endpoint.
+    let folder = std::env::temp_dir().join(format!("recipe-oauth2-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("case.yaml");
+    fixture.write(&path).unwrap();
+    let plan = recipe::check::load_str("live.yaml", &text).unwrap();
+    let replayed = block_on(async {
+        let mode = Mode::Replay(recipe::fixture::Fixture::read(&path).unwrap(), recipe::transport::Strictness::Exact);
+        let mut session = prepare(&plan, Options::new(&|_| None, mode)).unwrap();
+        run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
+    });
+    assert!(replayed.ok, "{:#?}", replayed.steps);
+    std::fs::remove_dir_all(&folder).unwrap();
+}
