@@ -105,7 +105,7 @@ pub struct Hop {
 }
 
 /// Headers worth keeping in a recording: the rest are noise (dates, servers, lengths).
-pub const RECORDED_RESPONSE_HEADERS: &[&str] = &["content-type", "location", "retry-after"];
+pub const RECORDED_RESPONSE_HEADERS: &[&str] = &["content-type", "location", "retry-after", "set-cookie"];
 
 /// `401 Unauthorized`: a status with its standard reason phrase, or the number alone.
 pub fn status_text(status: u16) -> String {

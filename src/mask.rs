@@ -113,6 +113,11 @@ impl Masker {
             .iter()
             .map(|(name, value)| {
                 let masked = self.text(value);
+                // Cookies keep their names: `sid=<redacted>`, so a replayed jar sends what was
+                // recorded.
+                if name == "cookie" || name == "set-cookie" {
+                    return (name.clone(), mask_cookies(&masked));
+                }
                 // A credential is shown only as a scheme and one placeholder (`Bearer <TOKEN>`);
                 // anything else (a literal, or a secret inside encoded text) is redacted whole,
                 // so that a recording and its replay always agree.
@@ -156,6 +161,27 @@ impl Masker {
 }
 
 /// True when a header value already carries a placeholder (replays use placeholders as values).
+/// `a=1; b=2` -> `a=<redacted>; b=<redacted>`; `Set-Cookie` attributes after the first pair are
+/// dropped, and several lines stay several lines.
+fn mask_cookies(value: &str) -> String {
+    let separator = if value.contains('\n') { "\n" } else { "; " };
+    let pairs: Vec<String> = if separator == "\n" {
+        value.lines().filter_map(|line| line.split(';').next()).map(str::to_owned).collect()
+    } else {
+        value.split(';').map(str::to_owned).collect()
+    };
+    let masked: Vec<String> = pairs
+        .iter()
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            let value = value.trim();
+            let shown = if value.starts_with('<') && value.ends_with('>') { value } else { "<redacted>" };
+            Some(format!("{}={shown}", name.trim()))
+        })
+        .collect();
+    masked.join(separator)
+}
+
 /// `<NAME>` or `Scheme <NAME>`: one placeholder, after an optional scheme word.
 fn is_placeholder_only(value: &str) -> bool {
     let token = match value.split_once(' ') {

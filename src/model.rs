@@ -188,6 +188,10 @@ pub struct Http {
     pub proxy: Option<TemplateString>,
     /// TLS settings.
     pub tls: Option<Tls>,
+    /// Keep a cookie jar: `Set-Cookie` values are sent back on later requests, recorded and
+    /// replayed (values masked).
+    #[schemars(default)]
+    pub cookies: bool,
 }
 
 /// TLS settings of a recipe.

@@ -104,6 +104,10 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
             Dynamic::live(),
         ),
     };
+    let mut transport = transport;
+    if plan.recipe().http.cookies {
+        transport.cookies = Some(crate::transport::Jar::default());
+    }
     let clock = options.clock.unwrap_or_else(|| if replaying { Clock::fixed() } else { Clock::real() });
     let jitter_seed = if clock.is_virtual() { 0 } else { uuid::Uuid::new_v4().as_u64_pair().0 };
     let params = Params {

@@ -395,6 +395,9 @@ impl Batch<'_> {
         };
         let mut transport = Transport::new(Backend::Live(self.shared.live.clone()), None);
         transport.gate = Some(Arc::clone(&self.shared.gate));
+        if self.plan.recipe().http.cookies {
+            transport.cookies = Some(crate::transport::Jar::default());
+        }
         crate::run::run(self.plan, &params, &mut transport, &mut |_| {}).await
     }
 }

@@ -26,6 +26,7 @@ impl Decoder {
             auth: fields.get("auth").and_then(|node| self.auth(node)),
             api_errors: fields.get("api_errors").and_then(|node| self.api_errors(node)),
             proxy: fields.get("proxy").and_then(|node| self.template_string(node)),
+            cookies: self.optional_bool(&fields, "cookies").unwrap_or(false),
             tls: fields.get("tls").and_then(|node| {
                 let tls = self.fields(node, "tls", &[TLS_KEYS])?;
                 Some(Tls { ca: self.optional_string(&tls, "ca") })

@@ -20,8 +20,20 @@ pub const RECIPE_KEYS: &[&str] = &["recipe", "name", "description", "inputs", "e
 pub const RECORDING_KEYS: &[&str] = &["redact", "volatile", "headers"];
 pub const INPUT_KEYS: &[&str] = &["type", "required", "default", "description", "pattern", "enum", "format"];
 pub const ENV_KEYS: &[&str] = &["default", "secret", "description"];
-pub const HTTP_KEYS: &[&str] =
-    &["base_url", "headers", "timeout", "connect_timeout", "redirects", "max_body", "retry", "auth", "api_errors", "proxy", "tls"];
+pub const HTTP_KEYS: &[&str] = &[
+    "base_url",
+    "headers",
+    "timeout",
+    "connect_timeout",
+    "redirects",
+    "max_body",
+    "retry",
+    "auth",
+    "api_errors",
+    "proxy",
+    "tls",
+    "cookies",
+];
 pub const TLS_KEYS: &[&str] = &["ca"];
 pub const AUTH_KEYS: &[&str] = &["basic", "bearer", "oauth2"];
 pub const OAUTH2_KEYS: &[&str] = &["token_url", "client_id", "client_secret", "scope"];

@@ -231,8 +231,15 @@ fn origin(url: &url::Url) -> (String, Option<String>, Option<u16>) {
 /// Reads the body up to the size limit; the response head is kept whatever happens.
 async fn read(mut response: reqwest::Response, limits: Limits, shown: &str) -> Sent {
     let status = response.status().as_u16();
-    let headers: BTreeMap<String, String> =
-        response.headers().iter().filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))).collect();
+    // Repeated headers (several `Set-Cookie`) are joined by newlines.
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in response.headers() {
+        let Ok(value) = value.to_str() else { continue };
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|all| (all.push('\n'), all.push_str(value)).1)
+            .or_insert_with(|| value.to_owned());
+    }
     let head = ResponseData { status, headers, body: None };
     let too_large = |size: String| {
         Some(super::Failure::new(

@@ -8,6 +8,7 @@
 //! [`Transport::send`] is one attempt; retries are the runner's decision. Nothing outside this
 //! module knows reqwest.
 
+mod cookies;
 mod error;
 mod gate;
 mod live;
@@ -17,6 +18,7 @@ mod tokens;
 
 use std::time::Duration;
 
+pub use cookies::Jar;
 pub use error::{Delivery, Failure, FailureKind};
 pub use gate::{Gate, Rate};
 pub use live::{Live, Pem, Settings};
@@ -40,6 +42,8 @@ pub struct Transport {
     pub gate: Option<std::sync::Arc<Gate>>,
     /// OAuth2 tokens, shared by the rows of a batch.
     pub tokens: std::sync::Arc<Tokens>,
+    /// `http.cookies: true`: the run's cookie jar.
+    pub cookies: Option<Jar>,
 }
 
 /// Per-attempt limits.
@@ -71,7 +75,7 @@ impl Sent {
 
 impl Transport {
     pub fn new(backend: Backend, recorder: Option<Recorder>) -> Self {
-        Self { backend, recorder, gate: None, tokens: std::sync::Arc::default() }
+        Self { backend, recorder, gate: None, tokens: std::sync::Arc::default(), cookies: None }
     }
 
     /// Holds every request that shares this transport's gate (a server asked to wait).
@@ -83,6 +87,13 @@ impl Transport {
 
     /// Sends one attempt. `masked` is the request as it may be shown or recorded.
     pub async fn send(&mut self, step: &str, request: &RequestSpec, masked: &RequestSpec, limits: Limits) -> Sent {
+        // The jar's cookies go on the request; its masked form shows them masked.
+        let with_cookies =
+            self.cookies.as_ref().and_then(|jar| Some((jar.give(request)?, crate::mask::Masker::default().request(&jar.give(masked)?))));
+        let (request, masked) = match &with_cookies {
+            Some((request, masked)) => (request, masked),
+            None => (request, masked),
+        };
         let sent = match &mut self.backend {
             Backend::Live(live) => {
                 if let Some(gate) = &self.gate {
@@ -95,6 +106,9 @@ impl Transport {
         };
         if let Some(recorder) = &mut self.recorder {
             recorder.record(step, masked, &sent);
+        }
+        if let (Some(jar), Some(response)) = (&mut self.cookies, &sent.response) {
+            jar.take(response);
         }
         sent
     }

@@ -333,3 +333,37 @@ fn oauth2_tokens_are_fetched_once_refreshed_after_a_401_and_never_recorded() {
     assert!(replayed.ok, "{:#?}", replayed.steps);
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+#[test]
+fn a_cookie_jar_sends_cookies_back_records_them_masked_and_replays() {
+    let text = format!(
+        "{HEAD}  cookies: true\nsteps:\n  - id: login\n    request: {{ method: POST, url: /login, idempotent: true }}\n  - id: me\n    request: {{ method: GET, url: /me }}\n"
+    );
+    let login = Reply::json(200, &json!({"ok": true}))
+        .header("set-cookie", "sid=s3ss10n-7f2e; Path=/; HttpOnly")
+        .header("set-cookie", "theme=dark");
+    let server = block_on(FaultServer::start(vec![
+        ("POST", "/login", vec![Fault::Respond(login)]),
+        ("GET", "/me", vec![Fault::Respond(Reply::json(200, &json!({"id": 7})))]),
+    ]));
+    let (result, fixture) = run_live(&text, server.url(""), "api-key-3f9a1c");
+    assert!(result.ok, "{:#?}", result.steps);
+    let me = server.requests().into_iter().find(|r| r.target == "/me").unwrap();
+    assert!(me.headers.iter().any(|(n, v)| n == "cookie" && v == "sid=s3ss10n-7f2e; theme=dark"), "{:?}", me.headers);
+    let fixture = fixture.unwrap();
+    let recorded = recipe::yaml::to_string(&fixture).unwrap();
+    assert!(!recorded.contains("s3ss10n"), "cookie values are masked:\n{recorded}");
+    assert!(recorded.contains("cookie: sid=<redacted>; theme=<redacted>"), "{recorded}");
+    let folder = std::env::temp_dir().join(format!("recipe-cookies-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("case.yaml");
+    fixture.write(&path).unwrap();
+    let plan = recipe::check::load_str("live.yaml", &text).unwrap();
+    let replayed = block_on(async {
+        let mode = Mode::Replay(recipe::fixture::Fixture::read(&path).unwrap(), recipe::transport::Strictness::Exact);
+        let mut session = prepare(&plan, Options::new(&|_| None, mode)).unwrap();
+        run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
+    });
+    assert!(replayed.ok, "{:#?}", replayed.steps);
+    std::fs::remove_dir_all(&folder).unwrap();
+}
