@@ -86,6 +86,22 @@ fn run_live(text: &str, base: String, secret: &str) -> (recipe::run::RunResult, 
     })
 }
 
+/// Writes `fixture` to a file, reads it back and replays `text` against it exactly.
+fn replay_exactly(name: &str, text: &str, fixture: &recipe::fixture::Fixture) -> recipe::run::RunResult {
+    let folder = std::env::temp_dir().join(format!("recipe-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("case.yaml");
+    fixture.write(&path).unwrap();
+    let plan = recipe::check::load_str("live.yaml", text).unwrap();
+    let replayed = block_on(async {
+        let mode = Mode::Replay(recipe::fixture::Fixture::read(&path).unwrap(), recipe::transport::Strictness::Exact);
+        let mut session = prepare(&plan, Options::new(&|_| None, mode)).unwrap();
+        run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
+    });
+    std::fs::remove_dir_all(&folder).unwrap();
+    replayed
+}
+
 const HEAD: &str = "recipe: 1\nname: t\nenv:\n  BASE_URL: {}\n  API_KEY: { secret: true }\nhttp:\n  base_url: \"{{ env.BASE_URL }}\"\n  retry: { attempts: 1 }\n";
 
 #[test]
@@ -134,19 +150,8 @@ fn a_secret_bound_at_run_time_is_masked_everywhere_and_replays() {
     assert!(!everything.contains(token), "the bound secret leaked:\n{everything}");
     assert_eq!(result.outputs.as_ref().unwrap()["echoed"], "Bearer <vars.token>");
     // Its recording replays exactly.
-    let folder = std::env::temp_dir().join(format!("recipe-language-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).unwrap();
-    let path = folder.join("case.yaml");
-    fixture.write(&path).unwrap();
-    let plan = recipe::check::load_str("live.yaml", &text).unwrap();
-    let replayed = block_on(async {
-        let options =
-            Options::new(&|_| None, Mode::Replay(recipe::fixture::Fixture::read(&path).unwrap(), recipe::transport::Strictness::Exact));
-        let mut session = prepare(&plan, options).unwrap();
-        run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
-    });
+    let replayed = replay_exactly("language", &text, &fixture);
     assert!(replayed.ok, "{:#?}", replayed.steps);
-    std::fs::remove_dir_all(&folder).unwrap();
 }
 
 #[test]
@@ -320,18 +325,8 @@ fn oauth2_tokens_are_fetched_once_refreshed_after_a_401_and_never_recorded() {
     assert!(!recorded.contains("oauth-token") && !recorded.contains("client-secret-9a8b"), "{recorded}");
     assert!(recorded.contains("authorization: Bearer <oauth2>"), "{recorded}");
     // The recording replays exactly, 401 and all, without a token endpoint.
-    let folder = std::env::temp_dir().join(format!("recipe-oauth2-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).unwrap();
-    let path = folder.join("case.yaml");
-    fixture.write(&path).unwrap();
-    let plan = recipe::check::load_str("live.yaml", &text).unwrap();
-    let replayed = block_on(async {
-        let mode = Mode::Replay(recipe::fixture::Fixture::read(&path).unwrap(), recipe::transport::Strictness::Exact);
-        let mut session = prepare(&plan, Options::new(&|_| None, mode)).unwrap();
-        run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
-    });
+    let replayed = replay_exactly("oauth2", &text, &fixture);
     assert!(replayed.ok, "{:#?}", replayed.steps);
-    std::fs::remove_dir_all(&folder).unwrap();
 }
 
 #[test]
@@ -354,16 +349,6 @@ fn a_cookie_jar_sends_cookies_back_records_them_masked_and_replays() {
     let recorded = recipe::yaml::to_string(&fixture).unwrap();
     assert!(!recorded.contains("s3ss10n"), "cookie values are masked:\n{recorded}");
     assert!(recorded.contains("cookie: sid=<redacted>; theme=<redacted>"), "{recorded}");
-    let folder = std::env::temp_dir().join(format!("recipe-cookies-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).unwrap();
-    let path = folder.join("case.yaml");
-    fixture.write(&path).unwrap();
-    let plan = recipe::check::load_str("live.yaml", &text).unwrap();
-    let replayed = block_on(async {
-        let mode = Mode::Replay(recipe::fixture::Fixture::read(&path).unwrap(), recipe::transport::Strictness::Exact);
-        let mut session = prepare(&plan, Options::new(&|_| None, mode)).unwrap();
-        run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
-    });
+    let replayed = replay_exactly("cookies", &text, &fixture);
     assert!(replayed.ok, "{:#?}", replayed.steps);
-    std::fs::remove_dir_all(&folder).unwrap();
 }

@@ -1,6 +1,5 @@
 //! Shared helpers: load recipes, replay cases and start live sessions in-process.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use recipe::check::{Plan, load};
@@ -18,17 +17,7 @@ pub fn plan(path: &Path) -> Plan {
 
 /// A live session with a fixture's inputs and the given environment.
 pub fn live_session(plan: &Plan, fixture: &Fixture, lookup: &dyn Fn(&str) -> Option<String>, mode: Mode) -> Session {
-    let options = Options {
-        vars: Vec::new(),
-        vars_file: fixture.inputs.clone(),
-        dotenv: BTreeMap::new(),
-        lookup,
-        mode,
-        dry_run: false,
-        max_time: None,
-        clock: None,
-        network: recipe::transport::Settings::default(),
-    };
+    let options = Options { vars_file: fixture.inputs.clone(), ..Options::new(lookup, mode) };
     prepare(plan, options).expect("the inputs and environment resolve")
 }
 
