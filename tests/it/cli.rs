@@ -100,20 +100,7 @@ fn unknown_commands_are_usage_errors() {
 
 #[test]
 fn a_dash_reads_the_recipe_or_the_vars_from_stdin() {
-    use std::io::Write as _;
-    let piped = |args: &[&str], input: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_recipe"))
-            .args(args)
-            .current_dir(root())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let output = child.wait_with_output().unwrap();
-        (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
-    };
+    use crate::support::piped;
     let (code, _, stderr) = piped(&["check", "-"], "recipe: 1\nname: t\nsteps:\n  - id: a\n    set: { x: 1 }\n");
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("-: ok (1 steps)"), "{stderr}");

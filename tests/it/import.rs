@@ -101,18 +101,12 @@ fn the_walkthrough_becomes_one_request_step_per_curl_command() {
 fn stdin_and_output_files() {
     let folder = std::env::temp_dir().join(format!("recipe-import-{}", std::process::id()));
     let output = folder.join("nested/imported.yaml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_recipe"))
-        .args(["import", "curl", "-", "-o", output.to_str().unwrap(), "--name", "from-stdin"])
-        .current_dir(root())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"curl https://api.example.com/v1/ping\n").unwrap();
-    let finished = child.wait_with_output().unwrap();
-    assert!(finished.status.success(), "{}", String::from_utf8_lossy(&finished.stderr));
-    assert!(finished.stdout.is_empty());
+    let (code, stdout, stderr) = crate::support::piped(
+        &["import", "curl", "-", "-o", output.to_str().unwrap(), "--name", "from-stdin"],
+        "curl https://api.example.com/v1/ping\n",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.is_empty());
     let written = std::fs::read_to_string(&output).unwrap();
     assert!(written.contains("name: from-stdin\n") && written.contains("  - id: ping\n"), "{written}");
     let (code, stdout, _) = recipe(&["check", output.to_str().unwrap()]);

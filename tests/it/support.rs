@@ -11,6 +11,23 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Runs the binary in the project root with `input` on its stdin: exit code, stdout, stderr.
+pub fn piped(args: &[&str], input: &str) -> (Option<i32>, String, String) {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child.stdin.take().expect("a stdin").write_all(input.as_bytes()).expect("stdin takes the input");
+    let output = child.wait_with_output().expect("the binary ends");
+    (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
 pub fn plan(path: &Path) -> Plan {
     load(path).unwrap_or_else(|error| panic!("{} does not load:\n{error}", path.display()))
 }
