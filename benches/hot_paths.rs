@@ -39,6 +39,9 @@ fn hot_paths(c: &mut Criterion) {
     let bytes = search_response();
     let headers = BTreeMap::from([("content-type".to_owned(), "application/json".to_owned())]);
     c.bench_function("parse the 20 KB search response", |b| b.iter(|| ResponseData::from_bytes(200, headers.clone(), black_box(&bytes))));
+    c.bench_function("parse the 20 KB search response with serde_json::from_slice (baseline)", |b| {
+        b.iter(|| serde_json::from_slice::<Json>(black_box(&bytes)).expect("JSON"));
+    });
 
     let body: Json = serde_json::from_slice(&bytes).expect("JSON");
     let context = recipe::template::context(&json!({}));

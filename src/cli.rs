@@ -270,6 +270,10 @@ struct BatchArgs {
     /// How many rows are in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8, requires = "rows", value_parser = clap::value_parser!(u16).range(1..=1024))]
     jobs: u16,
+    /// How many threads run those rows, each with its own connection pool (default: one per
+    /// CPU, at most `--jobs`).
+    #[arg(long, value_name = "N", requires = "rows", value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
     /// At most this many requests, over every row: `10/s` or `600/m`.
     #[arg(long, value_name = "RATE", requires = "rows", value_parser = crate::transport::Rate::parse)]
     rate: Option<crate::transport::Rate>,
@@ -733,6 +737,7 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path) -> u8 {
         shard: batch_args.shard,
         inputs: crate::inputs::InputSources { recorded: BTreeMap::new(), file: vars_file, cli: vars },
         max_time: args.max_time,
+        threads: batch_args.threads.map(usize::from),
     };
     let checked = match batch::check_rows(plan, &options) {
         Ok(checked) => checked,
@@ -754,10 +759,6 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path) -> u8 {
         Ok(shared) => shared,
         Err(problems) => return usage_errors(&problems),
     };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
     let mut display = progress::Display::new(checked.rows, std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let mut interrupt = || -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
         Box::pin(async {
@@ -766,7 +767,7 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path) -> u8 {
             }
         })
     };
-    let outcome = runtime.block_on(batch::run(plan, &options, &shared, &mut interrupt, &mut |update| display.update(update)));
+    let outcome = batch::run(plan, &options, &shared, &mut interrupt, &mut |update| display.update(update));
     display.finish();
     let summary = match outcome {
         Ok(summary) => summary,

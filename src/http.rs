@@ -78,7 +78,7 @@ impl ResponseData {
     pub fn from_bytes(status: u16, headers: BTreeMap<String, String>, bytes: &[u8]) -> Self {
         let body = if bytes.iter().all(u8::is_ascii_whitespace) {
             None
-        } else if let Ok(json) = serde_json::from_slice::<Json>(bytes) {
+        } else if let Ok(json) = crate::json::parse(bytes) {
             Some(ResponseBody::Json(json))
         } else {
             Some(ResponseBody::Text(String::from_utf8_lossy(bytes).into_owned()))

@@ -22,6 +22,7 @@ pub mod envelope;
 pub mod fixture;
 pub mod http;
 pub mod inputs;
+pub mod json;
 pub mod jsonpath;
 pub mod mask;
 pub mod model;

@@ -3,7 +3,8 @@
 //! journal a resumed batch reads.
 //!
 //! Two passes over the rows, both streamed: [`check_rows`] checks every row against the declared
-//! inputs before anything is sent; [`run`] then runs the rows with `jobs` workers on one thread.
+//! inputs before anything is sent; [`run`] then runs the rows with `jobs` workers spread over a
+//! few threads (one per CPU by default).
 //! Nothing per row is kept after its journal line: memory stays flat whatever the row count.
 //! The engine never prints: progress goes to a callback.
 
@@ -12,12 +13,13 @@ pub mod progress;
 pub mod rows;
 pub mod shard;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -29,7 +31,7 @@ use crate::dynamic::Dynamic;
 use crate::inputs::{EnvValues, InputSources, resolve_env};
 use crate::mask::Masker;
 use crate::run::{Effect, IntentLog, Params, RunResult, Status};
-use crate::transport::{Backend, Gate, Live, Rate, Settings, Transport};
+use crate::transport::{Backend, Gate, Live, Rate, Settings, Tokens, Transport};
 use journal::{Journal, Previous, Prior};
 use rows::RowReader;
 use shard::Shard;
@@ -51,14 +53,20 @@ pub struct Options {
     pub inputs: InputSources,
     /// Each row's time limit.
     pub max_time: Option<Duration>,
+    /// Threads running rows (`--threads`); one per CPU when absent. See [`threads`].
+    pub threads: Option<usize>,
 }
 
-/// What every row shares: the environment, the masker, the client and the gate.
+/// What every row shares: the environment, the masker, the client settings, the gate and the
+/// OAuth2 tokens.
 pub struct Shared {
     pub env: EnvValues,
     pub masker: Arc<Masker>,
+    /// The calling thread's client; every other thread builds its own from `settings`.
     pub live: Live,
+    settings: Settings,
     pub gate: Arc<Gate>,
+    pub tokens: Arc<Tokens>,
 }
 
 impl Shared {
@@ -73,7 +81,12 @@ impl Shared {
         let masker = Arc::new(Masker::new(&env.secrets));
         let settings = crate::session::network_settings(plan, network, &env).map_err(|e| vec![e])?;
         let live = Live::new(&settings, Arc::clone(&masker)).map_err(|e| vec![e])?;
-        Ok(Self { env, masker, live, gate: Arc::new(Gate::new(rate)) })
+        Ok(Self { env, masker, live, settings, gate: Arc::new(Gate::new(rate)), tokens: Arc::default() })
+    }
+
+    /// A client for another thread: the same settings, its own connection pool.
+    fn thread_live(&self) -> Result<Live, String> {
+        Live::new(&self.settings, Arc::clone(&self.masker))
     }
 }
 
@@ -205,22 +218,39 @@ impl Summary {
 /// A worker: takes rows until there are none left.
 type Worker<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
 
-/// Everything the workers share, on one thread.
+/// Everything the workers share, on every thread.
 struct Batch<'a> {
     plan: &'a Plan,
     options: &'a Options,
     shared: &'a Shared,
     previous: Previous,
-    reader: RefCell<RowReader>,
+    reader: Mutex<RowReader>,
     journal: Option<Arc<Journal>>,
-    counts: Cell<Counts>,
-    stop: Cell<bool>,
+    counts: Mutex<Counts>,
+    /// No new rows start (Ctrl-C, or a worker failed).
+    stop: AtomicBool,
+    /// A second Ctrl-C: every thread drops its rows in flight.
+    abort: AtomicBool,
+    aborted: tokio::sync::Notify,
+    /// The first worker failure (the results file could not be written).
+    failed: Mutex<Option<String>>,
     seed: u64,
 }
 
-/// Runs every row. `stop` is polled for Ctrl-C: once it resolves no new rows start, and if it
-/// resolves again the batch ends at once (the journal can still be resumed).
-pub async fn run(
+/// How many threads run rows: `--threads`, else one per CPU, never more than the rows in
+/// flight.
+pub fn threads(options: &Options) -> usize {
+    let wanted = options.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    wanted.clamp(1, options.jobs.max(1))
+}
+
+/// Runs every row, with `--jobs` rows in flight spread over [`threads`] threads, each with its
+/// own single-threaded runtime and its own connection pool (a connection lives on the runtime
+/// that opened it). The calling thread runs its share of the rows and watches for Ctrl-C:
+/// `interrupt` is called for a future that resolves on it. Once it resolves no new rows start;
+/// if it resolves again the batch ends at once (the journal can still be resumed). `on` hears
+/// of progress, on the calling thread only.
+pub fn run(
     plan: &Plan,
     options: &Options,
     shared: &Shared,
@@ -237,86 +267,210 @@ pub async fn run(
         options,
         shared,
         previous,
-        reader: RefCell::new(RowReader::open(&options.rows)?),
+        reader: Mutex::new(RowReader::open(&options.rows)?),
         journal,
-        counts: Cell::new(Counts::default()),
-        stop: Cell::new(false),
+        counts: Mutex::new(Counts::default()),
+        stop: AtomicBool::new(false),
+        abort: AtomicBool::new(false),
+        aborted: tokio::sync::Notify::new(),
+        failed: Mutex::new(None),
         seed: uuid::Uuid::new_v4().as_u64_pair().0,
     };
+    let threads = threads(options);
+    let jobs = options.jobs.max(1);
+    // Thread `t` takes every `threads`-th job slot.
+    let share = |t: usize| jobs / threads + usize::from(t < jobs % threads);
     let started = Instant::now();
-    let on = RefCell::new(on);
-    let workers: Vec<Worker<'_>> = (0..options.jobs.max(1)).map(|_| Box::pin(batch.worker(&on)) as Worker<'_>).collect();
-    let mut ticks = Box::pin(async {
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            (on.borrow_mut())(Progress::Tick(batch.counts.get()));
+    let runtime = runtime()?;
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<Result<(), String>>();
+    let aborted = std::thread::scope(|scope| {
+        for t in 1..threads {
+            let batch = &batch;
+            let done = Reporter(Some(done.clone()));
+            scope.spawn(move || done.send(batch.helper(share(t))));
         }
+        drop(done);
+        let aborted = runtime.block_on(batch.lead(share(0), threads - 1, &mut finished, interrupt, on));
+        if aborted {
+            batch.abort.store(true, Ordering::SeqCst);
+            batch.aborted.notify_waiters();
+        }
+        aborted
     });
-    let mut first = interrupt();
-    let mut second: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
-    let mut workers = workers;
-    let mut failure = None;
-    let aborted = std::future::poll_fn(|cx| {
-        let _ = ticks.as_mut().poll(cx);
-        match &mut second {
-            None => {
-                if first.as_mut().poll(cx).is_ready() {
-                    batch.stop.set(true);
-                    (on.borrow_mut())(Progress::Stopping(batch.counts.get()));
-                    let mut next = interrupt();
-                    if next.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(true);
-                    }
-                    second = Some(next);
-                }
-            }
-            Some(next) => {
-                if next.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(true);
-                }
-            }
-        }
-        workers.retain_mut(|worker| match worker.as_mut().poll(cx) {
-            Poll::Pending => true,
-            Poll::Ready(result) => {
-                if let Err(error) = result {
-                    failure.get_or_insert(error);
-                    batch.stop.set(true);
-                }
-                false
-            }
-        });
-        if workers.is_empty() { Poll::Ready(false) } else { Poll::Pending }
-    })
-    .await;
-    if let Some(error) = failure {
+    if let Some(error) = batch.failure(&mut finished) {
         return Err(error);
     }
-    Ok(Summary { counts: batch.counts.get(), elapsed: started.elapsed(), interrupted: aborted || batch.stop.get() })
+    Ok(Summary { counts: batch.counts(), elapsed: started.elapsed(), interrupted: aborted || batch.stopped() })
+}
+
+/// A single-threaded runtime for one thread of workers.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|error| format!("cannot start the runtime: {error}"))
+}
+
+/// A helper thread's last word: its result, or that it ended without one (it panicked).
+struct Reporter(Option<tokio::sync::mpsc::UnboundedSender<Result<(), String>>>);
+
+impl Reporter {
+    fn send(mut self, result: Result<(), String>) {
+        if let Some(done) = self.0.take() {
+            let _ = done.send(result);
+        }
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        if let Some(done) = self.0.take() {
+            let _ = done.send(Err("a worker thread stopped unexpectedly".into()));
+        }
+    }
 }
 
 impl Batch<'_> {
+    fn counts(&self) -> Counts {
+        *self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn count(&self, change: impl FnOnce(&mut Counts)) -> Counts {
-        let mut counts = self.counts.get();
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         change(&mut counts);
-        self.counts.set(counts);
-        counts
+        *counts
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
     }
 
     fn write(&self, line: &Json) -> Result<(), String> {
         match &self.journal {
-            Some(journal) => journal.outcome(line).map_err(|e| format!("cannot write the results file: {e}")),
+            Some(journal) => journal.outcome(line).map_err(|error| format!("cannot write the results file: {error}")),
             None => Ok(()),
         }
     }
 
-    /// Takes rows until there are none left or the batch stops.
-    async fn worker(&self, on: &RefCell<&mut dyn FnMut(Progress)>) -> Result<(), String> {
+    /// The first failure of any thread, after they all ended.
+    fn failure(&self, finished: &mut tokio::sync::mpsc::UnboundedReceiver<Result<(), String>>) -> Option<String> {
+        let mut failure = self.failed.lock().unwrap_or_else(PoisonError::into_inner).take();
+        while let Ok(result) = finished.try_recv() {
+            if let Err(error) = result {
+                failure.get_or_insert(error);
+            }
+        }
+        failure
+    }
+
+    /// Records a worker's failure: the first one is the batch's error, and no new rows start.
+    fn fail(&self, error: String) {
+        self.failed.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(error);
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// A helper thread: its own runtime and connection pool, `jobs` workers, until the rows run
+    /// out or the batch is aborted.
+    fn helper(&self, jobs: usize) -> Result<(), String> {
+        let runtime = runtime()?;
+        let live = self.shared.thread_live()?;
+        runtime.block_on(async {
+            let quiet = |_: Counts| {};
+            let mut workers: Vec<Worker<'_>> = (0..jobs).map(|_| Box::pin(self.worker(&live, &quiet)) as Worker<'_>).collect();
+            let aborted = self.aborted.notified();
+            let mut aborted = std::pin::pin!(aborted);
+            std::future::poll_fn(|cx| {
+                if aborted.as_mut().poll(cx).is_ready() || self.abort.load(Ordering::SeqCst) {
+                    return Poll::Ready(());
+                }
+                self.poll_workers(&mut workers, cx)
+            })
+            .await;
+        });
+        Ok(())
+    }
+
+    /// Polls workers, dropping those that ended; ready when none is left.
+    fn poll_workers(&self, workers: &mut Vec<Worker<'_>>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        workers.retain_mut(|worker| match worker.as_mut().poll(cx) {
+            Poll::Pending => true,
+            Poll::Ready(result) => {
+                if let Err(error) = result {
+                    self.fail(error);
+                }
+                false
+            }
+        });
+        if workers.is_empty() { Poll::Ready(()) } else { Poll::Pending }
+    }
+
+    /// The calling thread: `jobs` workers, the progress ticks and Ctrl-C, until its workers and
+    /// the `helpers` other threads are done. True when aborted by a second Ctrl-C.
+    async fn lead(
+        &self,
+        jobs: usize,
+        helpers: usize,
+        finished: &mut tokio::sync::mpsc::UnboundedReceiver<Result<(), String>>,
+        interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = ()>>>,
+        on: &mut dyn FnMut(Progress),
+    ) -> bool {
+        let on = RefCell::new(on);
+        let report = |counts: Counts| (on.borrow_mut())(Progress::Row(counts));
+        let mut workers: Vec<Worker<'_>> = (0..jobs).map(|_| Box::pin(self.worker(&self.shared.live, &report)) as Worker<'_>).collect();
+        let mut ticks = Box::pin(async {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                (on.borrow_mut())(Progress::Tick(self.counts()));
+            }
+        });
+        let mut first = interrupt();
+        let mut second: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
+        let mut helpers_left = helpers;
+        std::future::poll_fn(|cx| {
+            let _ = ticks.as_mut().poll(cx);
+            match &mut second {
+                None => {
+                    if first.as_mut().poll(cx).is_ready() {
+                        self.stop.store(true, Ordering::SeqCst);
+                        (on.borrow_mut())(Progress::Stopping(self.counts()));
+                        let mut next = interrupt();
+                        if next.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(true);
+                        }
+                        second = Some(next);
+                    }
+                }
+                Some(next) => {
+                    if next.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(true);
+                    }
+                }
+            }
+            while helpers_left > 0 {
+                match finished.poll_recv(cx) {
+                    Poll::Ready(Some(result)) => {
+                        helpers_left -= 1;
+                        if let Err(error) = result {
+                            self.fail(error);
+                        }
+                    }
+                    Poll::Ready(None) => helpers_left = 0,
+                    Poll::Pending => break,
+                }
+            }
+            match self.poll_workers(&mut workers, cx) {
+                Poll::Ready(()) if helpers_left == 0 => Poll::Ready(false),
+                _ => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Takes rows until there are none left or the batch stops; `report` hears of each row
+    /// starting and ending.
+    async fn worker(&self, live: &Live, report: &dyn Fn(Counts)) -> Result<(), String> {
         loop {
-            if self.stop.get() {
+            if self.stopped() {
                 return Ok(());
             }
-            let next = self.reader.borrow_mut().next_row();
+            let next = self.reader.lock().unwrap_or_else(PoisonError::into_inner).next_row();
             let row = match next {
                 None => return Ok(()),
                 Some(Err(unreadable)) => {
@@ -357,9 +511,9 @@ impl Batch<'_> {
                     continue;
                 }
             };
-            (on.borrow_mut())(Progress::Row(self.count(|c| c.in_flight += 1)));
+            report(self.count(|c| c.in_flight += 1));
             let started = Instant::now();
-            let result = self.run_row(row.number, &key, inputs).await;
+            let result = self.run_row(live, row.number, &key, inputs).await;
             let line = outcome_line(row.number, &key, &result, started.elapsed());
             let outcome = line["outcome"].as_str().unwrap_or_default().to_owned();
             self.write(&line)?;
@@ -371,12 +525,12 @@ impl Batch<'_> {
                     _ => c.failed += 1,
                 }
             });
-            (on.borrow_mut())(Progress::Row(counts));
+            report(counts);
         }
     }
 
     /// Runs one row.
-    async fn run_row(&self, number: u64, key: &str, inputs: BTreeMap<String, Json>) -> RunResult {
+    async fn run_row(&self, live: &Live, number: u64, key: &str, inputs: BTreeMap<String, Json>) -> RunResult {
         let intents = self
             .journal
             .as_ref()
@@ -393,8 +547,9 @@ impl Batch<'_> {
             keep_bodies: false,
             intents,
         };
-        let mut transport = Transport::new(Backend::Live(self.shared.live.clone()), None);
+        let mut transport = Transport::new(Backend::Live(live.clone()), None);
         transport.gate = Some(Arc::clone(&self.shared.gate));
+        transport.tokens = Arc::clone(&self.shared.tokens);
         if self.plan.recipe().http.cookies {
             transport.cookies = Some(crate::transport::Jar::default());
         }

@@ -36,7 +36,7 @@ pub(super) async fn send(
         _ => None,
     };
     let token = match oauth {
-        Some(oauth) => Some(oauth_token(state, oauth, context, transport, false).await?),
+        Some(oauth) => Some(oauth_token(state, oauth, context, transport, None).await?),
         None => None,
     };
     let spec = render_request(state, request, context, token.as_deref()).map_err(|e| StepError::new(Cause::Render, e))?;
@@ -45,7 +45,7 @@ pub(super) async fn send(
     if let (Some(oauth), Err(error)) = (oauth, &sent)
         && error.trace.raw.as_ref().is_some_and(|response| response.status == 401)
     {
-        let token = oauth_token(state, oauth, context, transport, true).await?;
+        let token = oauth_token(state, oauth, context, transport, token.as_deref()).await?;
         let spec = render_request(state, request, context, Some(&token)).map_err(|e| StepError::new(Cause::Render, e))?;
         sent = page(state, step, request, context, transport, on_event, &spec, true).await;
     }
@@ -86,14 +86,15 @@ pub(super) async fn page(
     Ok(acted)
 }
 
-/// An OAuth2 token for this request: from the cache, or fetched (`fresh` after a 401). Replays
+/// An OAuth2 token for this request: from the cache, or fetched (always after `rejected`, the
+/// token a 401 answered, unless another row already fetched a newer one). Replays
 /// and dry runs never fetch one: the token is `<oauth2>`, as fixtures record it.
 async fn oauth_token(
     state: &State<'_>,
     oauth: &crate::model::OAuth2,
     context: &Context,
     transport: &Transport,
-    fresh: bool,
+    rejected: Option<&str>,
 ) -> Result<String, StepError> {
     let crate::transport::Backend::Live(live) = &transport.backend else { return Ok("<oauth2>".to_owned()) };
     let engine = &state.plan.engine;
@@ -120,7 +121,7 @@ async fn oauth_token(
     let timeout = state.plan.recipe().http.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let token = transport
         .tokens
-        .get(live, &request, fresh, timeout)
+        .get(live, &request, rejected, timeout)
         .await
         .map_err(|e| StepError::new(Cause::Auth, format!("no OAuth2 token: {}", state.masker.text(&e))))?;
     Ok(token)

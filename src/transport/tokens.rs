@@ -30,22 +30,33 @@ impl TokenRequest<'_> {
 #[derive(Debug, Default)]
 pub struct Tokens {
     cached: Mutex<HashMap<String, (String, Option<Instant>)>>,
+    /// One fetch at a time: the rows that wait behind it take the token it got (a batch starts
+    /// with one token request, not one per row in flight).
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl Tokens {
-    /// A valid token for `request`: the cached one unless `fresh` (after a 401) or expired.
-    pub async fn get(&self, live: &Live, request: &TokenRequest<'_>, fresh: bool, timeout: Duration) -> Result<String, String> {
+    /// A valid token for `request`: the cached one unless it expires soon or is `rejected` (the
+    /// token a 401 answered), else a new one.
+    pub async fn get(&self, live: &Live, request: &TokenRequest<'_>, rejected: Option<&str>, timeout: Duration) -> Result<String, String> {
         let key = request.key();
-        if !fresh
-            && let Some((token, expires)) = self.cached.lock().unwrap_or_else(PoisonError::into_inner).get(&key)
-            && expires.is_none_or(|at| Instant::now() + MARGIN < at)
-        {
-            return Ok(token.clone());
+        if let Some(token) = self.cached(&key, rejected) {
+            return Ok(token);
+        }
+        let _turn = self.fetching.lock().await;
+        if let Some(token) = self.cached(&key, rejected) {
+            return Ok(token);
         }
         let (token, expires_in) = fetch(live, request, timeout).await?;
         let expires = expires_in.map(|seconds| Instant::now() + Duration::from_secs(seconds));
         self.cached.lock().unwrap_or_else(PoisonError::into_inner).insert(key, (token.clone(), expires));
         Ok(token)
+    }
+
+    fn cached(&self, key: &str, rejected: Option<&str>) -> Option<String> {
+        let cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        let (token, expires) = cached.get(key)?;
+        (expires.is_none_or(|at| Instant::now() + MARGIN < at) && Some(token.as_str()) != rejected).then(|| token.clone())
     }
 }
 

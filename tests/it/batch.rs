@@ -99,10 +99,15 @@ fn slow_created() -> Fault {
 
 /// The batch command against `server`, in the scratch folder (no stray `.env` is read).
 fn batch(server: &FaultServer, scratch: &Scratch, args: &[&str]) -> Command {
+    batch_of(&root().join("tests/data/batch.yaml"), server, scratch, args)
+}
+
+/// The same, for another recipe.
+fn batch_of(recipe: &Path, server: &FaultServer, scratch: &Scratch, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_recipe"));
     command
         .arg("run")
-        .arg(root().join("tests/data/batch.yaml"))
+        .arg(recipe)
         .args(args)
         .current_dir(&scratch.0)
         .env("BASE_URL", server.url(""))
@@ -222,7 +227,8 @@ fn every_csv_row_runs_once_and_a_finished_batch_resumes_to_nothing() {
     let vins = vins(0, 50);
     let rows = scratch.write("rows.csv", &csv(&vins));
     let out = scratch.path("results.jsonl");
-    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin"];
+    // Three threads, whatever the machine: each row still runs exactly once.
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--threads", "3", "--jobs", "6"];
     let ran = run(batch(&server, &scratch, &args), &scratch, "first");
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     assert_summary(&ran, [50, 0, 0, 0, 0]);
@@ -557,7 +563,7 @@ fn a_killed_batch_resumes_without_sending_any_draft_twice() {
     let vins = vins(0, 200);
     let rows = scratch.write("rows.csv", &csv(&vins));
     let out = scratch.path("results.jsonl");
-    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "16"];
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "16", "--threads", "2"];
     let resume = [&args[..], &["--resume"]].concat();
 
     // Killed twice: once fresh, once resumed.
@@ -694,7 +700,7 @@ fn ctrl_c_lets_the_rows_in_flight_finish_and_resume_completes() {
     let vins = vins(0, 100);
     let rows = scratch.write("rows.csv", &csv(&vins));
     let out = scratch.path("results.jsonl");
-    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "16"];
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "16", "--threads", "2"];
     let started = Instant::now();
     let mut child = start(batch(&server, &scratch, &args), &scratch, "first");
     wait_for_lines(&out, 20, &mut child);
@@ -714,6 +720,67 @@ fn ctrl_c_lets_the_rows_in_flight_finish_and_resume_completes() {
     assert_summary(&ran, [100 - words.len(), 0, 0, words.len(), 0]);
     assert_eq!(keys_with(&last_words(&journal(&out)), &["ok"]), set(&vins));
     assert_eq!(posts(&server), once_each(&vins));
+}
+
+#[test]
+fn a_second_ctrl_c_aborts_the_rows_in_flight_on_every_thread() {
+    let scratch = Scratch::new("abort");
+    // Every draft stalls: the rows in flight on both threads would never finish by themselves.
+    let server = server(vec![Fault::Stall]);
+    let vins = vins(0, 20);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let out = scratch.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "4", "--threads", "2"];
+    let started = Instant::now();
+    let mut child = start(batch(&server, &scratch, &args), &scratch, "abort");
+    // Four intents: four drafts are in flight, two on each thread.
+    wait_for_lines(&out, 4, &mut child);
+    while server.count("POST", "/draft") < 4 {
+        assert!(started.elapsed() < LIMIT, "the drafts never reached the server");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for _ in 0..2 {
+        assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ran = finish(child, &scratch, "abort", started);
+    assert_eq!(ran.code, Some(130), "{}", ran.stderr);
+    assert!(ran.elapsed < Duration::from_secs(4), "the stalled drafts (5s timeout) were awaited: {:?}", ran.elapsed);
+    // The four rows in flight have an intent and no outcome: a resume reports them in doubt.
+    let words = last_words(&journal(&out));
+    assert_eq!(keys_with(&words, &["intent"]).len(), 4, "{words:?}");
+    assert_eq!(words.len(), 4, "{words:?}");
+}
+
+#[test]
+fn every_row_on_every_thread_shares_one_oauth2_token() {
+    let scratch = Scratch::new("oauth2");
+    let recipe = scratch.write(
+        "whoami.yaml",
+        concat!(
+            "recipe: 1\nname: whoami\ninputs:\n  vin: { type: string }\n",
+            "env:\n  BASE_URL: { description: the fault server }\n  API_KEY: { secret: true }\n",
+            "http:\n  base_url: \"{{ env.BASE_URL }}\"\n  timeout: 5s\n",
+            "  auth:\n    oauth2: { token_url: /token, client_id: client-1, client_secret: \"{{ env.API_KEY }}\" }\n",
+            "steps:\n  - id: me\n    request: { method: GET, url: /me, query: { vin: \"{{ inputs.vin }}\" } }\n",
+        ),
+    );
+    let token = Fault::Respond(Reply::json(200, &json!({"access_token": "batch-token-77e1", "expires_in": 3600})));
+    let server = block_on(FaultServer::start(vec![
+        ("POST", "/token", vec![token]),
+        ("GET", "/me", vec![Fault::Respond(Reply::json(200, &json!({"id": 7})))]),
+    ]));
+    let vins = vins(0, 24);
+    let rows = scratch.write("rows.csv", &(String::from("vin\n") + &vins.join("\n") + "\n"));
+    let command = batch_of(&recipe, &server, &scratch, &["--rows", text(&rows), "--jobs", "8", "--threads", "2"]);
+    let ran = run(command, &scratch, "oauth2");
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_summary(&ran, [24, 0, 0, 0, 0]);
+    assert_eq!(server.count("POST", "/token"), 1, "every row in flight waited for the one token request");
+    assert_eq!(server.count("GET", "/me"), 24);
+    for request in server.requests().iter().filter(|r| r.method == "GET") {
+        assert!(request.headers.iter().any(|(n, v)| n == "authorization" && v == "Bearer batch-token-77e1"), "{request:?}");
+    }
 }
 
 #[test]

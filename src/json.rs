@@ -1,0 +1,250 @@
+//! Parsing response bodies into [`serde_json::Value`], faster than `serde_json::from_slice`.
+//!
+//! A response body is parsed once per request, and in a batch that parse is the largest cost of
+//! a row. `serde_json`'s own `Value` visitor inserts each key into an empty, order-keeping map,
+//! which grows and rehashes several times per object, and grows each array the same way. This
+//! visitor reads through the same `serde_json` deserializer (the same syntax, numbers, escapes,
+//! errors and nesting limit), but gathers an object's entries and an array's items on a scratch
+//! stack shared by the whole parse, then builds each map or vector once, at its final size. The
+//! result is the value `serde_json` would give, keys in document order; a repeated key keeps its
+//! first place and its last value, as `serde_json` does.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value as Json};
+
+/// Parses JSON text (the whole slice, with surrounding whitespace allowed).
+///
+/// # Errors
+/// The `serde_json` error for text that is not one JSON value.
+pub fn parse(bytes: &[u8]) -> Result<Json, serde_json::Error> {
+    let mut scratch = Scratch::default();
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = Seed(&mut scratch).deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// Entries and items of the objects and arrays still open, innermost last.
+#[derive(Default)]
+struct Scratch {
+    entries: Vec<(String, Json)>,
+    items: Vec<Json>,
+}
+
+/// Reads one value, gathering on the shared scratch stacks.
+struct Seed<'s>(&'s mut Scratch);
+
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
+    type Value = Json;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_> {
+    type Value = Json;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Json, E> {
+        Ok(Json::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Json, E> {
+        Ok(Json::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Json, E> {
+        Ok(Json::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Json, E> {
+        Ok(Number::from_f64(value).map_or(Json::Null, Json::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Json, E> {
+        Ok(Json::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Json, E> {
+        Ok(Json::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let scratch = self.0;
+        let start = scratch.items.len();
+        loop {
+            match seq.next_element_seed(Seed(scratch)) {
+                Ok(Some(item)) => scratch.items.push(item),
+                Ok(None) => break,
+                Err(error) => {
+                    scratch.items.truncate(start);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(Json::Array(scratch.items.drain(start..).collect()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let scratch = self.0;
+        let start = scratch.entries.len();
+        let read = loop {
+            let key = match map.next_key::<String>() {
+                Ok(Some(key)) => key,
+                Ok(None) => break Ok(()),
+                Err(error) => break Err(error),
+            };
+            match map.next_value_seed(Seed(scratch)) {
+                Ok(value) => scratch.entries.push((key, value)),
+                Err(error) => break Err(error),
+            }
+        };
+        if let Err(error) = read {
+            scratch.entries.truncate(start);
+            return Err(error);
+        }
+        Ok(Json::Object(scratch.entries.drain(start..).collect::<Map<String, Json>>()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same value as `serde_json`, keys in the same order, or the same error.
+    fn same(text: &str) {
+        let ours = parse(text.as_bytes());
+        let theirs = serde_json::from_str::<Json>(text);
+        match (&ours, &theirs) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a, b, "{text}");
+                assert_eq!(serde_json::to_string(a).unwrap(), serde_json::to_string(b).unwrap(), "key order of {text}");
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{text}"),
+            _ => panic!("{text}: ours {ours:?}, serde_json {theirs:?}"),
+        }
+    }
+
+    #[test]
+    fn values_match_serde_json() {
+        for text in [
+            "null",
+            " true ",
+            "false",
+            "0",
+            "-0",
+            "-12",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "1.5e300",
+            "2.2250738585072014e-308",
+            "0.1",
+            "1e400",
+            r#""""#,
+            r#""a\"b\\c\u00e9\ud83d\ude00\n""#,
+            "[]",
+            "{}",
+            "[1, [2, [3, []]], {}]",
+            r#"{"z": 1, "a": 2, "m": {"y": [], "b": {}}}"#,
+            r#"{"a": 1, "b": 2, "a": 3}"#,
+            r#"{"customers": [{"uuid": "c1", "vehicles": [{"vin": "V1"}]}, {"uuid": "c2", "vehicles": []}], "total": 2}"#,
+        ] {
+            same(text);
+        }
+    }
+
+    #[test]
+    fn errors_match_serde_json() {
+        for text in ["", "   ", "[1, 2", r#"{"a": }"#, r#"{"a" 1}"#, "[1,]", "tru", "{\"a\": 1} x", "\"\\x\"", "[\"\u{1}\"]", "01"] {
+            same(text);
+        }
+        // Invalid UTF-8 inside a string.
+        assert_eq!(parse(b"[\"a\xff\"]").unwrap_err().to_string(), serde_json::from_slice::<Json>(b"[\"a\xff\"]").unwrap_err().to_string());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        same(&deep);
+        let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        same(&ok);
+    }
+
+    #[test]
+    fn an_error_deep_inside_leaves_no_scratch_behind() {
+        // The scratch stacks are per parse; a failed parse must not affect the next one.
+        assert!(parse(br#"{"a": [1, {"b": [2, 3, }]}"#).is_err());
+        same(r#"{"a": [1, {"b": [2, 3]}]}"#);
+    }
+
+    /// Writes a random JSON document.
+    fn build(next: &mut dyn FnMut() -> u64, depth: u32, out: &mut String) {
+        let choice = next() % if depth > 4 { 6 } else { 8 };
+        match choice {
+            0 => out.push_str("null"),
+            1 => out.push_str(if next() % 2 == 0 { "true" } else { "false" }),
+            2 => out.push_str(&i64::from_ne_bytes(next().to_ne_bytes()).to_string()),
+            3 => out.push_str(&format!("{:e}", f64::from_bits(next() >> 2))),
+            4 => out.push_str(&format!("{}.{}", next() % 1000, next() % 1000)),
+            5 => out.push_str(["\"plain\"", "\"tab\\t\\u0041\"", "\"é\"", "\"\\ud83d\\ude00\"", "\"\""][(next() % 5) as usize]),
+            6 => {
+                out.push('[');
+                for i in 0..next() % 6 {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    build(next, depth + 1, out);
+                }
+                out.push(']');
+            }
+            _ => {
+                out.push('{');
+                for i in 0..next() % 7 {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&format!("\"k{}\":", next() % 5));
+                    build(next, depth + 1, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    #[test]
+    fn generated_documents_match_serde_json() {
+        // A deterministic spread of shapes: nested objects and arrays, repeated keys, escapes,
+        // numbers of every kind.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..500 {
+            let mut text = String::new();
+            build(&mut next, 0, &mut text);
+            same(&text);
+        }
+    }
+}
