@@ -65,7 +65,8 @@ pub struct ResponseData {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseBody {
-    Json(Json),
+    /// Shared: a body parsed once may be handed to many runs (see `transport::bodies`).
+    Json(std::sync::Arc<Json>),
     Text(String),
 }
 
@@ -76,9 +77,19 @@ impl ResponseData {
 
     /// Builds a response from raw bytes: JSON when the bytes parse as JSON, else text.
     pub fn from_bytes(status: u16, headers: BTreeMap<String, String>, bytes: &[u8]) -> Self {
+        Self::from_bytes_parsed(status, headers, bytes, |bytes| crate::json::parse(bytes).ok().map(std::sync::Arc::new))
+    }
+
+    /// The same, with `json` parsing the bytes (`None` when they are not JSON).
+    pub fn from_bytes_parsed(
+        status: u16,
+        headers: BTreeMap<String, String>,
+        bytes: &[u8],
+        json: impl FnOnce(&[u8]) -> Option<std::sync::Arc<Json>>,
+    ) -> Self {
         let body = if bytes.iter().all(u8::is_ascii_whitespace) {
             None
-        } else if let Ok(json) = crate::json::parse(bytes) {
+        } else if let Some(json) = json(bytes) {
             Some(ResponseBody::Json(json))
         } else {
             Some(ResponseBody::Text(String::from_utf8_lossy(bytes).into_owned()))
@@ -90,7 +101,7 @@ impl ResponseData {
     pub fn to_bytes(&self) -> Vec<u8> {
         match &self.body {
             None => Vec::new(),
-            Some(ResponseBody::Json(value)) => serde_json::to_vec(value).unwrap_or_default(),
+            Some(ResponseBody::Json(value)) => serde_json::to_vec(&**value).unwrap_or_default(),
             Some(ResponseBody::Text(text)) => text.clone().into_bytes(),
         }
     }

@@ -138,7 +138,7 @@ impl Masker {
             status: response.status,
             headers: self.headers(&response.headers),
             body: response.body.as_ref().map(|body| match body {
-                ResponseBody::Json(value) => ResponseBody::Json(self.json(value)),
+                ResponseBody::Json(value) => ResponseBody::Json(std::sync::Arc::new(self.json(value))),
                 ResponseBody::Text(text) => ResponseBody::Text(self.text(text)),
             }),
         }

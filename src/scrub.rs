@@ -50,7 +50,8 @@ impl Scrub {
     /// A response as it is recorded; volatile values found here are remembered.
     pub fn response(&mut self, response: &ResponseData) -> ResponseData {
         let mut response = response.clone();
-        if let Some(ResponseBody::Json(json)) = &mut response.body {
+        if let Some(ResponseBody::Json(shared)) = &mut response.body {
+            let json = std::sync::Arc::make_mut(shared);
             redact(&self.redact, json);
             for path in &self.volatile {
                 for location in path.locations(&json.clone()) {
@@ -153,13 +154,14 @@ mod tests {
         let response = ResponseData {
             status: 200,
             headers: BTreeMap::new(),
-            body: Some(ResponseBody::Json(json!({"requestId": "r-991", "phone": "+1310", "items": [{"id": 7}, {"id": "r-991"}]}))),
+            body: Some(ResponseBody::Json(json!({"requestId": "r-991", "phone": "+1310", "items": [{"id": 7}, {"id": "r-991"}]}).into())),
         };
         let recorded = scrub.response(&response);
         assert_eq!(
             recorded.body,
             Some(ResponseBody::Json(
                 json!({"requestId": "<volatile:1>", "phone": "<redacted>", "items": [{"id": "<volatile:2>"}, {"id": "<volatile:1>"}]})
+                    .into()
             ))
         );
         let request = RequestSpec {

@@ -428,7 +428,7 @@ fn fail(state: &mut State, step: &Step, mut result: StepResult, error: StepError
         Some(response) => vec![
             ("status", Context::from(response.status)),
             ("headers", Context::from(minijinja::value::Serde(&response.headers))),
-            ("body", crate::template::shared_json(Arc::new(body_value(response)))),
+            ("body", crate::template::shared_json(body_value(response))),
         ],
         None => Vec::new(),
     };

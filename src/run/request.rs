@@ -284,11 +284,11 @@ fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace
         return Err(StepError::traced(Cause::Until, message, trace));
     }
     let ResponseData { status, headers, body } = response;
-    let body = Arc::new(match body {
+    let body = match body {
         Some(ResponseBody::Json(value)) => value,
-        Some(ResponseBody::Text(text)) => Json::String(text),
-        None => Json::Null,
-    });
+        Some(ResponseBody::Text(text)) => Arc::new(Json::String(text)),
+        None => Arc::new(Json::Null),
+    };
     let warnings = match &state.plan.recipe().http.api_errors {
         Some(crate::model::ApiErrors::Mykaarma) => envelope::warnings(&body),
         _ => Vec::new(),
@@ -340,7 +340,7 @@ fn in_doubt(method: &str, message: &str) -> String {
 /// Whether the policy's `until` holds for this response (true without an `until`).
 fn until_met(state: &State, policy: &Policy, response: &ResponseData, context: &Context) -> Result<bool, String> {
     let Some(until) = &policy.until else { return Ok(true) };
-    let data = serde_json::json!({ "status": response.status, "headers": response.headers, "body": body_value(response) });
+    let data = serde_json::json!({ "status": response.status, "headers": response.headers, "body": *body_value(response) });
     let context = minijinja::context! { response => crate::template::context(&data), ..context.clone() };
     match state.plan.engine.render(until, &context) {
         Ok(Json::Bool(met)) => Ok(met),
@@ -356,12 +356,13 @@ fn jitter_key(state: &State, step: &str) -> u64 {
     hasher.finish() ^ state.params.jitter_seed
 }
 
-/// A response body as template data: JSON as is, text as a string, none as null.
-pub(super) fn body_value(response: &ResponseData) -> Json {
+/// A response body as template data: JSON as is (shared, not copied), text as a string, none
+/// as null.
+pub(super) fn body_value(response: &ResponseData) -> Arc<Json> {
     match &response.body {
-        Some(ResponseBody::Json(value)) => value.clone(),
-        Some(ResponseBody::Text(text)) => Json::String(text.clone()),
-        None => Json::Null,
+        Some(ResponseBody::Json(value)) => Arc::clone(value),
+        Some(ResponseBody::Text(text)) => Arc::new(Json::String(text.clone())),
+        None => Arc::new(Json::Null),
     }
 }
 

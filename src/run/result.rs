@@ -257,7 +257,7 @@ impl RunResult {
                     url: request.url.clone(),
                     status: step.response.as_ref().map(|r| r.status),
                     body: step.response.as_ref().and_then(|r| r.body.as_ref()).map(|body| match body {
-                        crate::http::ResponseBody::Json(json) => json.clone(),
+                        crate::http::ResponseBody::Json(json) => Json::clone(json),
                         crate::http::ResponseBody::Text(text) => Json::String(text.clone()),
                     }),
                 })

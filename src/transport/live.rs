@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::bodies::Bodies;
 use super::{FailureKind, Limits, Sent};
 use crate::http::{Hop, RequestSpec, ResponseBody, ResponseData};
 use crate::mask::Masker;
@@ -53,10 +54,11 @@ impl Pem {
     }
 }
 
-/// Cheap to clone: every clone shares one connection pool.
+/// Cheap to clone: every clone shares one connection pool and one cache of parsed bodies.
 #[derive(Clone)]
 pub struct Live {
     client: reqwest::Client,
+    bodies: Arc<Bodies>,
     masker: Arc<Masker>,
     /// `--proxy`, for connection errors (credentials masked).
     proxy: Option<String>,
@@ -101,7 +103,7 @@ impl Live {
                 settings.ca_certificates.as_ref().map(|pem| format!(" (check `--cacert {}`)", pem.path.display())).unwrap_or_default();
             format!("cannot start the HTTP client: {}{flag}", root_cause(&error))
         })?;
-        Ok(Self { client, masker, proxy: shown_proxy })
+        Ok(Self { client, bodies: Arc::new(Bodies::from_env()), masker, proxy: shown_proxy })
     }
 
     /// A form `POST` outside any step (an OAuth2 token request): its status and body, or why it
@@ -164,7 +166,7 @@ impl Live {
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
             if let (true, Some(location)) = (is_redirect(status) && limits.redirects > 0, location) {
                 let Ok(target) = url.join(&location) else {
-                    let mut sent = read(response, limits, &shown).await;
+                    let mut sent = read(response, limits, &shown, &self.bodies).await;
                     sent.failure = Some(super::Failure::new(
                         FailureKind::InvalidBody,
                         format!("status {status} with an invalid `Location`: {location}"),
@@ -174,7 +176,7 @@ impl Live {
                 };
                 let target_shown = self.masker.text(target.as_str());
                 if !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD) {
-                    let mut sent = read(response, limits, &shown).await;
+                    let mut sent = read(response, limits, &shown, &self.bodies).await;
                     sent.failure = Some(super::Failure::new(
                         FailureKind::RedirectRefused,
                         format!(
@@ -187,7 +189,7 @@ impl Live {
                     return sent;
                 }
                 if hops.len() >= limits.redirects as usize {
-                    let mut sent = read(response, limits, &shown).await;
+                    let mut sent = read(response, limits, &shown, &self.bodies).await;
                     sent.failure = Some(super::Failure::new(
                         FailureKind::TooManyRedirects,
                         format!("more than {} redirect(s) (`http.redirects`); the last one pointed to {target_shown}", limits.redirects),
@@ -202,7 +204,7 @@ impl Live {
                 url = target;
                 continue;
             }
-            let mut sent = read(response, limits, &shown).await;
+            let mut sent = read(response, limits, &shown, &self.bodies).await;
             sent.redirects = hops;
             return sent;
         }
@@ -229,7 +231,7 @@ fn origin(url: &url::Url) -> (String, Option<String>, Option<u16>) {
 }
 
 /// Reads the body up to the size limit; the response head is kept whatever happens.
-async fn read(mut response: reqwest::Response, limits: Limits, shown: &str) -> Sent {
+async fn read(mut response: reqwest::Response, limits: Limits, shown: &str, bodies: &Bodies) -> Sent {
     let status = response.status().as_u16();
     // Repeated headers (several `Set-Cookie`) are joined by newlines.
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
@@ -250,7 +252,7 @@ async fn read(mut response: reqwest::Response, limits: Limits, shown: &str) -> S
     if let Some(length) = response.content_length().filter(|length| *length > limits.max_body) {
         return Sent { response: Some(head), failure: too_large(bytes(length)), ..Sent::default() };
     }
-    let mut body = Vec::new();
+    let mut body = Vec::with_capacity(response.content_length().map_or(0, |length| usize::try_from(length).unwrap_or(0)));
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
@@ -284,7 +286,7 @@ async fn read(mut response: reqwest::Response, limits: Limits, shown: &str) -> S
             }
         }
     }
-    let data = ResponseData::from_bytes(status, head.headers.clone(), &body);
+    let data = ResponseData::from_bytes_parsed(status, head.headers.clone(), &body, |bytes| bodies.parse(bytes, crate::json::parse).ok());
     if let Some(ResponseBody::Text(_)) = &data.body
         && let Err(error) = std::str::from_utf8(&body)
     {

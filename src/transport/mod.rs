@@ -8,6 +8,7 @@
 //! [`Transport::send`] is one attempt; retries are the runner's decision. Nothing outside this
 //! module knows reqwest.
 
+pub mod bodies;
 mod cookies;
 mod error;
 mod gate;

@@ -784,6 +784,25 @@ fn every_row_on_every_thread_shares_one_oauth2_token() {
 }
 
 #[test]
+fn rows_given_the_same_large_body_each_read_it_whole() {
+    // Bodies over 256 bytes that repeat byte for byte are parsed once per thread and shared
+    // (`transport::bodies`); every row still reads the whole answer.
+    let scratch = Scratch::new("shared-bodies");
+    let padding: Vec<String> = (0..40).map(|i| format!("advisor-{i:03}")).collect();
+    let draft = json!({"id": "d-shared-7", "advisors": padding});
+    let server = server(vec![Fault::Respond(Reply::json(201, &draft))]);
+    let vins = vins(300, 30);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let out = scratch.path("results.jsonl");
+    let ran =
+        run(batch(&server, &scratch, &["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--threads", "2"]), &scratch, "shared");
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let finished = outcomes(&journal(&out)).into_iter().cloned().collect::<Vec<_>>();
+    assert_eq!(finished.len(), 30);
+    assert!(finished.iter().all(|line| line["outputs"] == json!({"draft_id": "d-shared-7"})), "{finished:#?}");
+}
+
+#[test]
 fn a_csv_from_a_spreadsheet_reads() {
     // A byte order mark and CRLF line ends, as spreadsheets write them.
     let scratch = Scratch::new("bom");
