@@ -55,9 +55,48 @@ impl Path {
 
     /// The nodes the path selects in `value`, in document order.
     pub fn select<'a>(&self, value: &'a Value) -> Vec<&'a Value> {
+        if let Some(nodes) = self.walk(value) {
+            return nodes;
+        }
         js_path_process(&self.query, value)
             .map(|refs| refs.into_iter().map(jsonpath_rust::query::QueryRef::val).collect())
             .unwrap_or_default()
+    }
+
+    /// The nodes of a path made only of names, indexes and wildcards (`$.customers[*].uuid`,
+    /// the common case), found by walking the value, with RFC 9535's meaning: a name selects
+    /// nothing in a non-object, an index nothing in a non-array or out of range (negative counts
+    /// from the end), a wildcard every element or member value in order. The general engine
+    /// spells out every visited node's location as it goes; this does not. `None` for any other
+    /// path.
+    fn walk<'a>(&self, value: &'a Value) -> Option<Vec<&'a Value>> {
+        let simple = self
+            .query
+            .segments
+            .iter()
+            .all(|segment| matches!(segment, Segment::Selector(Selector::Name(_) | Selector::Index(_) | Selector::Wildcard)));
+        if !simple {
+            return None;
+        }
+        let mut nodes = vec![value];
+        for segment in &self.query.segments {
+            let Segment::Selector(selector) = segment else { return None };
+            let mut next = Vec::with_capacity(nodes.len());
+            for node in nodes {
+                match (selector, node) {
+                    (Selector::Name(name), Value::Object(map)) => next.extend(map.get(name)),
+                    (Selector::Index(index), Value::Array(list)) => {
+                        let at = if *index < 0 { i64::try_from(list.len()).ok()?.checked_add(*index) } else { Some(*index) };
+                        next.extend(at.and_then(|at| usize::try_from(at).ok()).and_then(|at| list.get(at)));
+                    }
+                    (Selector::Wildcard, Value::Array(list)) => next.extend(list),
+                    (Selector::Wildcard, Value::Object(map)) => next.extend(map.values()),
+                    _ => {}
+                }
+            }
+            nodes = next;
+        }
+        Some(nodes)
     }
 }
 
@@ -143,5 +182,51 @@ mod tests {
     fn rejects_bad_syntax() {
         assert!(Path::parse("$.a[?@.b ==", Span::default()).is_err());
         assert!(Path::parse("customer", Span::default()).is_err());
+    }
+
+    #[test]
+    fn walked_paths_select_what_the_engine_selects() {
+        let documents = [
+            serde_json::json!({"customers": [{"uuid": "a", "vehicles": [{"vin": "V1"}, {"vin": "V2"}]}, {"uuid": "b", "vehicles": []}, {"uuid": "c"}], "n": 3, "m": {"x": 1, "y": [1, 2]}}),
+            serde_json::json!([[1, 2, 3], {"a": [4]}, "s", null, {"customers": 7}]),
+            serde_json::json!("scalar"),
+            serde_json::json!({"": {"~/": [true, false]}, "k": {"k": {"k": 1}}}),
+        ];
+        let paths = [
+            "$",
+            "$.customers",
+            "$.customers[*]",
+            "$.customers[*].uuid",
+            "$.customers[*].vehicles[*].vin",
+            "$.customers[0].vehicles[-1].vin",
+            "$.customers[-3].uuid",
+            "$.customers[-4]",
+            "$.customers[3]",
+            "$.customers[-1].vehicles[0]",
+            "$[*]",
+            "$[*][*]",
+            "$[0][-1]",
+            "$[-9007199254740991]",
+            "$[1].a[0]",
+            "$.m.*",
+            "$.*.*",
+            "$['']['~/'][1]",
+            "$.k.k.k",
+            "$.n.x",
+            "$[*].customers",
+        ];
+        for document in &documents {
+            for text in paths {
+                let path = Path::parse(text, Span::default()).unwrap();
+                let walked = path.walk(document).expect("a simple path");
+                let engine: Vec<&Value> = js_path_process(&path.query, document)
+                    .map(|refs| refs.into_iter().map(jsonpath_rust::query::QueryRef::val).collect())
+                    .unwrap_or_default();
+                assert_eq!(walked, engine, "{text} in {document}");
+            }
+        }
+        for text in ["$..vin", "$.customers[?@.uuid == 'a']", "$.customers[0:2]", "$['a','b']"] {
+            assert!(Path::parse(text, Span::default()).unwrap().walk(&documents[0]).is_none(), "{text}");
+        }
     }
 }
