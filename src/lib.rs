@@ -35,6 +35,7 @@ pub mod serve;
 pub mod session;
 pub mod snapshot;
 pub mod template;
+pub mod template_code;
 pub mod terminal;
 pub mod testing;
 pub mod transport;
