@@ -26,6 +26,7 @@ pub mod json;
 pub mod jsonpath;
 pub mod mask;
 pub mod model;
+pub mod pattern;
 pub mod printable;
 pub mod report;
 pub mod run;
