@@ -110,16 +110,9 @@ pub fn coerce(kind: InputType, text: &str) -> Result<Json, String> {
 }
 
 /// Whether `text` matches `pattern`; each pattern is compiled once per process (a batch checks
-/// every row against the same few).
+/// every row against the same few, and decoding the recipe compiled them already).
 fn pattern_matches(pattern: &str, text: &str) -> Result<bool, String> {
-    use std::sync::{LazyLock, Mutex, PoisonError};
-    static COMPILED: LazyLock<Mutex<BTreeMap<String, regex::Regex>>> = LazyLock::new(Mutex::default);
-    let mut compiled = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
-    if !compiled.contains_key(pattern) {
-        let regex = regex::Regex::new(pattern).map_err(|e| e.to_string())?;
-        compiled.insert(pattern.to_owned(), regex);
-    }
-    Ok(compiled[pattern].is_match(text))
+    Ok(crate::pattern::compile(pattern, false).map_err(|e| e.to_string())?.is_match(text))
 }
 
 /// Where input values come from, lowest priority first.

@@ -174,22 +174,33 @@ const TESTS: &[&str] = &[
     "upper",
 ];
 
-/// Whether the environment has a filter, test or function of this name, by asking it once.
+/// Whether the environment has a filter, test or function of this name. The listed filters and
+/// tests are known (a test asks the environment about each of them); any other name is asked of
+/// the environment, once.
 fn known(kind: &str, name: &str) -> bool {
     static CACHE: LazyLock<Mutex<HashMap<(String, String), bool>>> = LazyLock::new(Mutex::default);
+    if (kind == "filter" && FILTERS.contains(&name)) || (kind == "test" && TESTS.contains(&name)) {
+        return true;
+    }
     let key = (kind.to_owned(), name.to_owned());
     if let Some(answer) = CACHE.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
         return *answer;
     }
-    let answer = if kind == "function" {
+    let answer = asks_environment(kind, name);
+    CACHE.lock().unwrap_or_else(PoisonError::into_inner).insert(key, answer);
+    answer
+}
+
+/// Whether the environment has a filter, test or function of this name, by rendering a template
+/// that uses it.
+fn asks_environment(kind: &str, name: &str) -> bool {
+    if kind == "function" {
         ENVIRONMENT.globals().any(|(global, _)| global == name)
     } else {
         let probe = if kind == "filter" { format!("{{{{ none | {name} }}}}") } else { format!("{{{{ none is {name} }}}}") };
         let unknown = if kind == "filter" { ErrorKind::UnknownFilter } else { ErrorKind::UnknownTest };
         ENVIRONMENT.render_str(&probe, ()).err().is_none_or(|error| error.kind() != unknown)
-    };
-    CACHE.lock().unwrap_or_else(PoisonError::into_inner).insert(key, answer);
-    answer
+    }
 }
 
 fn known_names(kind: &str) -> Vec<String> {
@@ -198,42 +209,6 @@ fn known_names(kind: &str) -> Vec<String> {
         "test" => TESTS.iter().map(|name| (*name).to_owned()).collect(),
         _ => ENVIRONMENT.globals().map(|(name, _)| name.to_owned()).collect(),
     }
-}
-
-/// The template's code (inside `{{ }}` and `{% %}`) with string literals blanked and everything
-/// else replaced by spaces, so offsets stay those of the text.
-fn code_only(text: &str) -> String {
-    static RAW: LazyLock<regex::Regex> =
-        LazyLock::new(|| regex::Regex::new(r"(?s)\{%-?\s*raw\s*-?%\}.*?(\{%-?\s*endraw\s*-?%\}|$)").expect("a valid pattern"));
-    // `{% raw %}...{% endraw %}` is text, whatever it looks like.
-    let text = RAW.replace_all(text, |found: &regex::Captures| " ".repeat(found[0].len()));
-    let bytes = text.as_bytes();
-    let mut out = vec![b' '; bytes.len()];
-    let mut index = 0;
-    let mut in_code = false;
-    let mut quote: Option<u8> = None;
-    while index < bytes.len() {
-        let pair = &bytes[index..bytes.len().min(index + 2)];
-        match (in_code, quote) {
-            (false, _) if pair == b"{{" || pair == b"{%" => {
-                in_code = true;
-                index += 2;
-                continue;
-            }
-            (true, None) if pair == b"}}" || pair == b"%}" => {
-                in_code = false;
-                index += 2;
-                continue;
-            }
-            (true, None) if bytes[index] == b'\'' || bytes[index] == b'"' => quote = Some(bytes[index]),
-            (true, Some(q)) if bytes[index] == q => quote = None,
-            (true, Some(_)) if bytes[index] == b'\\' => index += 1,
-            (true, None) => out[index] = bytes[index],
-            _ => {}
-        }
-        index += 1;
-    }
-    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A compiled template string.
@@ -282,37 +257,24 @@ impl Engine {
 
     /// The filters, tests and functions a template calls that do not exist, with what does.
     pub fn unknown_callables(&self, template: &TemplateString) -> Vec<Callable> {
-        static FILTER: LazyLock<regex::Regex> =
-            LazyLock::new(|| regex::Regex::new(r"\|\s*([A-Za-z_][A-Za-z0-9_]*)").expect("a valid pattern"));
-        static TEST: LazyLock<regex::Regex> =
-            LazyLock::new(|| regex::Regex::new(r"\bis\s+(?:not\s+)?([A-Za-z_][A-Za-z0-9_]*)").expect("a valid pattern"));
-        static CALL: LazyLock<regex::Regex> =
-            LazyLock::new(|| regex::Regex::new(r"([A-Za-z_][A-Za-z0-9_.]*)\s*\(").expect("a valid pattern"));
-        let code = code_only(&template.text);
+        let code = crate::template_code::code_only(&template.text);
         let mut found = Vec::new();
         let mut named: HashSet<usize> = HashSet::new();
-        for (pattern, kind) in [(&*FILTER, "filter"), (&*TEST, "test")] {
-            for captures in pattern.captures_iter(&code) {
-                let name = captures.get(1).expect("the pattern has a group");
-                named.insert(name.start());
-                if !known(kind, name.as_str()) {
-                    found.push(Callable { kind, name: name.as_str().to_owned(), offset: name.start(), known: known_names(kind) });
+        for (names, kind) in [(crate::template_code::filters(&code), "filter"), (crate::template_code::tests(&code), "test")] {
+            for name in names {
+                named.insert(name.start);
+                if !known(kind, name.text) {
+                    found.push(Callable { kind, name: name.text.to_owned(), offset: name.start, known: known_names(kind) });
                 }
             }
         }
-        for captures in CALL.captures_iter(&code) {
-            let name = captures.get(1).expect("the pattern has a group");
+        for name in crate::template_code::calls(&code) {
             // Methods (`x.items()`), filters and tests with arguments were seen above.
-            if name.as_str().contains('.') || named.contains(&name.start()) || KEYWORDS.contains(&name.as_str()) {
+            if name.text.contains('.') || named.contains(&name.start) || KEYWORDS.contains(&name.text) {
                 continue;
             }
-            if !known("function", name.as_str()) {
-                found.push(Callable {
-                    kind: "function",
-                    name: name.as_str().to_owned(),
-                    offset: name.start(),
-                    known: known_names("function"),
-                });
+            if !known("function", name.text) {
+                found.push(Callable { kind: "function", name: name.text.to_owned(), offset: name.start, known: known_names("function") });
             }
         }
         found
@@ -828,6 +790,17 @@ mod tests {
             found,
             vec![("filter".into(), "b64encod".into()), ("test".into(), "definedd".into()), ("function".into(), "nwo".into())]
         );
+    }
+
+    #[test]
+    fn the_listed_filters_and_tests_are_known_to_the_environment() {
+        for filter in FILTERS {
+            assert!(asks_environment("filter", filter), "{filter}");
+        }
+        for test in TESTS {
+            assert!(asks_environment("test", test), "{test}");
+        }
+        assert!(!asks_environment("filter", "nope") && !asks_environment("test", "nope"));
     }
 
     #[test]

@@ -82,42 +82,43 @@ impl Node {
 /// A syntax error is fatal. Duplicate keys are not: the tree keeps the first of them and the
 /// problems come back beside it, so later passes can report their own problems too.
 pub fn parse(text: &str) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut collector = Collector::default();
+    let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    if let Err(error) = parser.load(&mut collector, false) {
+    if let Err(error) = parser.load(&mut builder, false) {
         let marker = error.marker();
         let span = Span::new(marker.line(), marker.col() + 1, 1);
         return Err(vec![Diagnostic::at(format!("invalid YAML: {}", error.info()), span)]);
     }
-    let mut builder = Builder {
-        events: collector.events.into_iter().peekable(),
-        anchors: HashMap::new(),
-        problems: Vec::new(),
-        expanded: 0,
-        too_large: false,
-    };
-    let root = builder.document();
+    let root = builder.root.unwrap_or(Node { value: Value::Map(Vec::new()), span: Span::new(1, 1, 1) });
     Ok((root, builder.problems))
 }
 
+/// Builds the tree as the parser reads it, event by event: the lists and maps being read are on
+/// a stack, and each finished value goes into the one on top.
 #[derive(Default)]
-struct Collector {
-    events: Vec<(Event, Marker)>,
-}
-
-impl MarkedEventReceiver for Collector {
-    fn on_event(&mut self, event: Event, mark: Marker) {
-        self.events.push((event, mark));
-    }
-}
-
 struct Builder {
-    events: std::iter::Peekable<std::vec::IntoIter<(Event, Marker)>>,
+    /// The lists and maps open around the current event, innermost last.
+    open: Vec<Open>,
+    /// The document's value, once read; later events are ignored.
+    root: Option<Node>,
     anchors: HashMap<usize, Node>,
     problems: Vec<Diagnostic>,
     /// Values produced by expanding aliases so far.
     expanded: usize,
     too_large: bool,
+}
+
+/// A list or map being read, with the anchor it gets when it is finished.
+struct Open {
+    mark: Marker,
+    anchor: usize,
+    items: Items,
+}
+
+enum Items {
+    Seq(Vec<Node>),
+    /// The entries so far, and the key read before its value.
+    Map(Vec<(Key, Node)>, Option<Node>),
 }
 
 const MAX_EXPANDED_NODES: usize = 100_000;
@@ -134,48 +135,40 @@ fn span_of(mark: Marker, len: usize) -> Span {
     Span::new(mark.line(), mark.col() + 1, len)
 }
 
-impl Builder {
-    fn document(&mut self) -> Node {
-        let empty = Node { value: Value::Map(Vec::new()), span: Span::new(1, 1, 1) };
-        loop {
-            match self.events.peek() {
-                None => return empty,
-                Some((Event::StreamStart | Event::DocumentStart, _)) => {
-                    self.events.next();
-                }
-                Some((Event::StreamEnd | Event::DocumentEnd, _)) => return empty,
-                Some(_) => return self.node().unwrap_or(empty),
-            }
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        if self.root.is_some() {
+            return;
         }
-    }
-
-    fn node(&mut self) -> Option<Node> {
-        let (event, mark) = self.events.next()?;
-        let (node, anchor) = match event {
+        match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
+                let len = text.chars().count() + if quoted { 2 } else { 0 };
                 let value = if quoted || tag.is_some() {
                     let style = match style {
                         TScalarStyle::Literal | TScalarStyle::Folded => Style::Block,
                         TScalarStyle::Plain => Style::Plain,
                         _ => Style::Quoted,
                     };
-                    Value::String(text.clone(), style)
+                    Value::String(text, style)
                 } else {
                     plain_scalar(&text)
                 };
-                let len = text.chars().count() + if quoted { 2 } else { 0 };
-                (Node { value, span: span_of(mark, len) }, anchor)
+                self.finished(Node { value, span: span_of(mark, len) }, anchor);
             }
-            Event::SequenceStart(anchor, _) => {
-                let mut items = Vec::new();
-                while !matches!(self.events.peek(), Some((Event::SequenceEnd, _)) | None) {
-                    items.extend(self.node());
-                }
-                self.events.next();
-                (Node { value: Value::Seq(items), span: span_of(mark, 1) }, anchor)
+            Event::SequenceStart(anchor, _) => self.open.push(Open { mark, anchor, items: Items::Seq(Vec::new()) }),
+            Event::MappingStart(anchor, _) => self.open.push(Open { mark, anchor, items: Items::Map(Vec::new(), None) }),
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(Open { mark, anchor, items }) = self.open.pop() else { return };
+                let node = match items {
+                    Items::Seq(items) => Node { value: Value::Seq(items), span: span_of(mark, 1) },
+                    Items::Map(entries, _) => {
+                        let span = entries.first().map_or(span_of(mark, 1), |(k, _)| k.span);
+                        Node { value: Value::Map(entries), span }
+                    }
+                };
+                self.finished(node, anchor);
             }
-            Event::MappingStart(anchor, _) => (self.mapping(mark), anchor),
             Event::Alias(id) => {
                 let node = self.anchors.get(&id).cloned().unwrap_or(Node { value: Value::Null, span: span_of(mark, 1) });
                 // Aliases of aliases grow exponentially ("billion laughs"): bound the expansion.
@@ -185,46 +178,49 @@ impl Builder {
                         self.too_large = true;
                         self.problems.push(Diagnostic::at("aliases expand to too many values", span_of(mark, 1)));
                     }
-                    return Some(Node { value: Value::Null, span: span_of(mark, 1) });
+                    self.finished(Node { value: Value::Null, span: span_of(mark, 1) }, 0);
+                    return;
                 }
-                return Some(node);
+                self.finished(node, 0);
             }
-            _ => return None,
-        };
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd => {}
+        }
+    }
+}
+
+impl Builder {
+    /// A value is read: it is kept under its anchor, and goes into the list or map around it.
+    fn finished(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
             self.anchors.insert(anchor, node.clone());
         }
-        Some(node)
-    }
-
-    fn mapping(&mut self, mark: Marker) -> Node {
-        let mut entries: Vec<(Key, Node)> = Vec::new();
-        while !matches!(self.events.peek(), Some((Event::MappingEnd, _)) | None) {
-            let Some(key_node) = self.node() else { break };
-            let Some(value) = self.node() else { break };
-            let key = match key_node.value {
-                Value::String(text, _) => text,
-                Value::Int(i) => i.to_string(),
-                Value::Bool(b) => b.to_string(),
-                Value::Float(f) => f.to_string(),
-                Value::Null => "null".to_owned(),
-                Value::Seq(_) | Value::Map(_) => {
-                    self.problems.push(Diagnostic::at("a map key must be a plain value, not a list or map", key_node.span));
-                    continue;
+        match self.open.last_mut().map(|open| &mut open.items) {
+            None => self.root = Some(node),
+            Some(Items::Seq(items)) => items.push(node),
+            Some(Items::Map(_, key @ None)) => *key = Some(node),
+            Some(Items::Map(entries, key)) => {
+                let key_node = key.take().expect("a key was read");
+                let key = match key_node.value {
+                    Value::String(text, _) => text,
+                    Value::Int(i) => i.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Float(f) => f.to_string(),
+                    Value::Null => "null".to_owned(),
+                    Value::Seq(_) | Value::Map(_) => {
+                        self.problems.push(Diagnostic::at("a map key must be a plain value, not a list or map", key_node.span));
+                        return;
+                    }
+                };
+                if let Some((first, _)) = entries.iter().find(|(k, _)| k.text == key) {
+                    self.problems.push(
+                        Diagnostic::at(format!("duplicate key `{key}`"), key_node.span)
+                            .with_hint(format!("`{key}` is first defined at line {}, column {}", first.span.line, first.span.col)),
+                    );
+                    return;
                 }
-            };
-            if let Some((first, _)) = entries.iter().find(|(k, _)| k.text == key) {
-                self.problems.push(
-                    Diagnostic::at(format!("duplicate key `{key}`"), key_node.span)
-                        .with_hint(format!("`{key}` is first defined at line {}, column {}", first.span.line, first.span.col)),
-                );
-                continue;
+                entries.push((Key { text: key, span: key_node.span }, node));
             }
-            entries.push((Key { text: key, span: key_node.span }, value));
         }
-        self.events.next();
-        let span = entries.first().map_or(span_of(mark, 1), |(k, _)| k.span);
-        Node { value: Value::Map(entries), span }
     }
 }
 

@@ -311,7 +311,7 @@ impl Decoder {
     }
 
     fn regex_with_case(&mut self, text: &str, span: Span, ignore_case: bool) -> Option<regex::Regex> {
-        match regex::RegexBuilder::new(text).case_insensitive(ignore_case).build() {
+        match crate::pattern::compile(text, ignore_case) {
             Ok(regex) => Some(regex),
             Err(error) => {
                 let detail = error.to_string().lines().last().unwrap_or_default().to_owned();
