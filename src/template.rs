@@ -213,6 +213,9 @@ fn known_names(kind: &str) -> Vec<String> {
 
 /// A compiled template string.
 enum Compiled {
+    /// A whole expression that is a plain dotted path (`inputs.vin`, `steps.search.body`),
+    /// about half of a recipe's templates: read from the context without compiling anything.
+    Path(Vec<String>),
     Expression(minijinja::Expression<'static, 'static>),
     Text(minijinja::Template<'static, 'static>),
 }
@@ -245,6 +248,7 @@ impl Engine {
         };
         if let Ok(compiled) = self.compiled(&template.text, expression) {
             let variables = match &*compiled {
+                Compiled::Path(parts) => return Ok(BTreeSet::from([parts.join(".")])),
                 Compiled::Expression(expression) => expression.undeclared_variables(true),
                 Compiled::Text(text) => text.undeclared_variables(true),
             };
@@ -286,6 +290,7 @@ impl Engine {
             return Ok(Arc::clone(found));
         }
         let compiled = Arc::new(match expression {
+            Some(expression) if let Some(parts) = plain_path(expression) => Compiled::Path(parts),
             Some(expression) => {
                 Compiled::Expression(ENVIRONMENT.compile_expression_owned(expression.to_owned()).map_err(|error| convert(&error))?)
             }
@@ -335,10 +340,19 @@ impl Engine {
     }
 
     fn evaluate(&self, template: &TemplateString, expression: &str, context: &Value) -> Result<Value, TemplateError> {
-        let Compiled::Expression(compiled) = &*self.compiled(&template.text, Some(expression))? else {
-            unreachable!("an expression's text compiles to an expression")
+        let value = match &*self.compiled(&template.text, Some(expression))? {
+            Compiled::Path(parts) => match read_path(context, parts) {
+                Some(value) => value,
+                // Not there (or a global, not a context value): minijinja decides, and words the
+                // error, exactly as for any other expression.
+                None => ENVIRONMENT
+                    .compile_expression(expression)
+                    .and_then(|compiled| compiled.eval(context))
+                    .map_err(|error| convert(&error))?,
+            },
+            Compiled::Expression(compiled) => compiled.eval(context).map_err(|error| convert(&error))?,
+            Compiled::Text(_) => unreachable!("an expression's text compiles to an expression"),
         };
-        let value = compiled.eval(context).map_err(|error| convert(&error))?;
         reject_undefined(&value)?;
         Ok(value)
     }
@@ -398,6 +412,34 @@ impl Engine {
             ),
         })
     }
+}
+
+/// The names of a plain dotted path (`steps.search.body`): identifiers joined by dots, none of
+/// them a word the template language reserves. `None` for any other expression.
+fn plain_path(expression: &str) -> Option<Vec<String>> {
+    const RESERVED: &[&str] = &["true", "false", "none", "True", "False", "None", "self"];
+    let parts: Vec<String> = expression.split('.').map(str::to_owned).collect();
+    let identifier = |part: &String| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !RESERVED.contains(&part.as_str())
+            && !KEYWORDS.contains(&part.as_str())
+    };
+    parts.iter().all(identifier).then_some(parts)
+}
+
+/// Reads a plain path as minijinja's attribute lookups would: `None` as soon as a name is not
+/// there (the caller then asks minijinja, which also knows globals and words the error).
+fn read_path(context: &Value, parts: &[String]) -> Option<Value> {
+    let mut current = context.clone();
+    for part in parts {
+        current = current.get_attr(part).ok()?;
+        if current.is_undefined() || current.kind() == minijinja::value::ValueKind::Invalid {
+            return None;
+        }
+    }
+    Some(current)
 }
 
 /// `"user:pass" | b64encode`: standard base64 of the text's UTF-8 bytes.
@@ -719,6 +761,49 @@ mod tests {
         assert_eq!(render("{{ vars.n + 1 }}", &context).unwrap(), json!(4));
         assert_eq!(render("n={{ vars.n }}", &context).unwrap(), json!("n=3"));
         assert_eq!(render("plain", &context).unwrap(), json!("plain"));
+    }
+
+    #[test]
+    fn plain_paths_read_what_minijinja_reads() {
+        let body = Arc::new(json!({"customers": [{"uuid": "c-1"}], "total": 1, "nothing": null}));
+        let context = minijinja::Value::from_iter([
+            ("inputs", minijinja::Value::from(minijinja::value::Serde(json!({"vin": "V1", "n": 3, "flag": false, "gone": null})))),
+            ("steps", minijinja::Value::from_iter([("search", minijinja::Value::from_iter([("body", shared_json(body))]))])),
+        ]);
+        let engine = Engine::new();
+        for text in [
+            "{{ inputs.vin }}",
+            "{{ inputs.n }}",
+            "{{ inputs.flag }}",
+            "{{ inputs.gone }}",
+            "{{ inputs }}",
+            "{{ steps.search.body }}",
+            "{{ steps.search.body.customers }}",
+            "{{ steps.search.body.total }}",
+            "{{ steps.search.body.nothing }}",
+            "{{ inputs.missing }}",
+            "{{ inputs.gone.x }}",
+            "{{ nowhere.x }}",
+            "{{ range }}",
+            "{{ inputs.vin.upper }}",
+        ] {
+            let template = string(text);
+            let TemplateKind::Expression(expression) = &template.kind else { panic!("{text} is an expression") };
+            assert!(plain_path(expression).is_some(), "{text} takes the plain path");
+            let ours = engine.render(&template, &context);
+            // minijinja itself, then the same error wording.
+            let theirs = ENVIRONMENT
+                .compile_expression(expression)
+                .and_then(|compiled| compiled.eval(&context))
+                .map_err(|error| convert(&error))
+                .and_then(|value| reject_undefined(&value).and_then(|()| to_json(&value)))
+                .map_err(|error| engine.explain(&template, &context, error));
+            assert_eq!(ours.as_ref().map_err(|e| &e.message), theirs.as_ref().map_err(|e| &e.message), "{text}");
+            assert_eq!(engine.variables(&template).unwrap(), BTreeSet::from([expression.clone()]), "{text}");
+        }
+        for text in ["true", "none", "a.if", "a .b", "a.b[0]", "a.0", "1a", "a.b()", "a|x", "loop.index"] {
+            assert!(plain_path(text).is_none(), "{text}");
+        }
     }
 
     #[test]
