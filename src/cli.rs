@@ -270,8 +270,8 @@ struct BatchArgs {
     /// How many rows are in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8, requires = "rows", value_parser = clap::value_parser!(u16).range(1..=1024))]
     jobs: u16,
-    /// How many threads run those rows, each with its own connection pool (default: one per
-    /// CPU, at most `--jobs`).
+    /// How many threads run those rows, each with its own connection pool (default: one per 4
+    /// rows in flight, at most one per CPU).
     #[arg(long, value_name = "N", requires = "rows", value_parser = clap::value_parser!(u16).range(1..=256))]
     threads: Option<u16>,
     /// At most this many requests, over every row: `10/s` or `600/m`.

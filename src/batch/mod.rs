@@ -237,11 +237,19 @@ struct Batch<'a> {
     seed: u64,
 }
 
-/// How many threads run rows: `--threads`, else one per CPU, never more than the rows in
-/// flight.
+/// Rows in flight a thread should have before another thread is worth starting: with fewer,
+/// a thread mostly waits, and waking it costs more than the work a second thread would share.
+const ROWS_PER_THREAD: usize = 4;
+
+/// How many threads run rows: `--threads`, else one per [`ROWS_PER_THREAD`] rows in flight, at
+/// most one per CPU; never more than the rows in flight.
 pub fn threads(options: &Options) -> usize {
-    let wanted = options.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
-    wanted.clamp(1, options.jobs.max(1))
+    let jobs = options.jobs.max(1);
+    let wanted = options.threads.unwrap_or_else(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        jobs.div_ceil(ROWS_PER_THREAD).min(cpus)
+    });
+    wanted.clamp(1, jobs)
 }
 
 /// Runs every row, with `--jobs` rows in flight spread over [`threads`] threads, each with its
@@ -593,4 +601,39 @@ fn outcome_line(number: u64, key: &str, result: &RunResult, duration: Duration) 
         "attempts": attempts,
         "duration_ms": duration.as_millis(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(jobs: usize, threads: Option<usize>) -> Options {
+        Options {
+            rows: PathBuf::from("rows.csv"),
+            jobs,
+            rate: None,
+            out: None,
+            key: None,
+            resume: false,
+            retry_in_doubt: false,
+            skip_invalid: false,
+            shard: None,
+            inputs: InputSources::default(),
+            max_time: None,
+            threads,
+        }
+    }
+
+    #[test]
+    fn a_thread_per_four_rows_in_flight_at_most_one_per_cpu() {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        assert_eq!(threads(&options(1, None)), 1);
+        assert_eq!(threads(&options(4, None)), 1);
+        assert_eq!(threads(&options(5, None)), 2.min(cpus));
+        assert_eq!(threads(&options(8, None)), 2.min(cpus));
+        assert_eq!(threads(&options(1024, None)), cpus.min(256));
+        // `--threads` is taken as given, but never above the rows in flight.
+        assert_eq!(threads(&options(4, Some(3))), 3);
+        assert_eq!(threads(&options(2, Some(3))), 2);
+    }
 }
