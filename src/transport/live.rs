@@ -9,7 +9,7 @@
 //! - Failures are classified into [`FailureKind`]s, from reqwest's and hyper's errors.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::bodies::Bodies;
@@ -54,18 +54,56 @@ impl Pem {
     }
 }
 
-/// Cheap to clone: every clone shares one connection pool and one cache of parsed bodies.
+/// Cheap to clone: every clone shares its connection pools and one cache of parsed bodies.
+///
+/// Loading the system's trusted certificates takes a few milliseconds, as long as the rest of a
+/// short run, so it waits for the first `https` request: plain `http` requests go through a
+/// client built without them. When any TLS flag or proxy is set (a proxy may be reached over
+/// TLS), one full client serves everything and is built at once, so a bad flag is reported
+/// before anything is sent.
 #[derive(Clone)]
 pub struct Live {
-    client: reqwest::Client,
+    /// For `http` URLs, when there is no TLS flag and no proxy.
+    plain: Option<reqwest::Client>,
+    /// For everything else, built on first use unless `plain` is `None`.
+    full: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    settings: Arc<Settings>,
     bodies: Arc<Bodies>,
     masker: Arc<Masker>,
     /// `--proxy`, for connection errors (credentials masked).
     proxy: Option<String>,
 }
 
+/// The variables through which reqwest finds a proxy for `http` URLs.
+const PROXY_VARIABLES: &[&str] = &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+
 impl Live {
     pub fn new(settings: &Settings, masker: Arc<Masker>) -> Result<Self, String> {
+        let proxy = settings.proxy.as_deref().map(shown_proxy_url);
+        let full = Arc::new(OnceLock::new());
+        let tls_flags = settings.ca_certificates.is_some() || !settings.client_identity.is_empty() || settings.insecure;
+        let env_proxy = PROXY_VARIABLES.iter().any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+        let plain = if tls_flags || settings.proxy.is_some() || env_proxy {
+            let _ = full.set(Ok(Self::client(settings, true)?));
+            None
+        } else {
+            Some(Self::client(settings, false)?)
+        };
+        Ok(Self { plain, full, settings: Arc::new(settings.clone()), bodies: Arc::new(Bodies::from_env()), masker, proxy })
+    }
+
+    /// The client for `url`: the plain one for `http`, when there is one; else the full one,
+    /// built now if it was not yet.
+    fn client_for(&self, url: &url::Url) -> Result<&reqwest::Client, String> {
+        if let (Some(plain), "http") = (&self.plain, url.scheme()) {
+            return Ok(plain);
+        }
+        self.full.get_or_init(|| Self::client(&self.settings, true)).as_ref().map_err(Clone::clone)
+    }
+
+    /// A client with `settings`; without `trust_store`, it trusts no certificate (and is only
+    /// used for plain `http`).
+    fn client(settings: &Settings, trust_store: bool) -> Result<reqwest::Client, String> {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("recipe/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
@@ -77,6 +115,9 @@ impl Live {
                 format!("cannot read the certificates in `{}` (`--cacert`): {}", pem.path.display(), root_cause(&error))
             })?;
             builder = builder.tls_certs_merge(certificates);
+        }
+        if !trust_store {
+            builder = builder.tls_certs_only(Vec::new());
         }
         if !settings.client_identity.is_empty() {
             let bytes: Vec<u8> = settings.client_identity.iter().flat_map(|pem| [pem.bytes.as_slice(), b"\n"].concat()).collect();
@@ -90,20 +131,17 @@ impl Live {
             })?;
             builder = builder.identity(identity);
         }
-        let mut shown_proxy = None;
         if let Some(proxy) = &settings.proxy {
             let shown = shown_proxy_url(proxy);
             let proxy = reqwest::Proxy::all(proxy.as_str())
                 .map_err(|error| format!("invalid proxy `{shown}` (`--proxy`): {}", root_cause(&error)))?;
             builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
-            shown_proxy = Some(shown);
         }
-        let client = builder.build().map_err(|error| {
+        builder.build().map_err(|error| {
             let flag =
                 settings.ca_certificates.as_ref().map(|pem| format!(" (check `--cacert {}`)", pem.path.display())).unwrap_or_default();
             format!("cannot start the HTTP client: {}{flag}", root_cause(&error))
-        })?;
-        Ok(Self { client, bodies: Arc::new(Bodies::from_env()), masker, proxy: shown_proxy })
+        })
     }
 
     /// A form `POST` outside any step (an OAuth2 token request): its status and body, or why it
@@ -116,9 +154,10 @@ impl Live {
         timeout: Duration,
     ) -> Result<(u16, Vec<u8>), String> {
         let shown = self.masker.text(url);
+        let parsed = url::Url::parse(url).map_err(|error| format!("invalid token endpoint URL {shown}: {error}"))?;
         let response = self
-            .client
-            .post(url)
+            .client_for(&parsed)?
+            .post(parsed)
             .timeout(timeout)
             .header(reqwest::header::AUTHORIZATION, authorization)
             .header(reqwest::header::ACCEPT, "application/json")
@@ -144,7 +183,13 @@ impl Live {
         let mut hops = Vec::new();
         loop {
             let shown = self.masker.text(url.as_str());
-            let mut builder = self.client.request(method.clone(), url.clone()).timeout(limits.timeout);
+            let client = match self.client_for(&url) {
+                Ok(client) => client,
+                Err(message) => {
+                    return Sent { failure: Some(super::Failure::new(FailureKind::Tls, message)), redirects: hops, ..Sent::default() };
+                }
+            };
+            let mut builder = client.request(method.clone(), url.clone()).timeout(limits.timeout);
             for (name, value) in &headers {
                 builder = builder.header(name, value);
             }
@@ -377,5 +422,47 @@ fn bytes(count: u64) -> String {
         format!("{} KiB", count / 1024)
     } else {
         format!("{count} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> url::Url {
+        url::Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn the_trust_store_waits_for_the_first_https_request() {
+        let live = Live::new(&Settings::default(), Arc::default()).unwrap();
+        if PROXY_VARIABLES.iter().any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty())) {
+            // A proxy in the environment may be reached over TLS: one full client from the start.
+            assert!(live.plain.is_none() && live.full.get().is_some());
+            return;
+        }
+        let plain = std::ptr::from_ref(live.client_for(&url("http://127.0.0.1:1/a")).unwrap());
+        assert_eq!(Some(plain), live.plain.as_ref().map(std::ptr::from_ref));
+        assert!(live.full.get().is_none(), "an http request built the full client");
+        let full = std::ptr::from_ref(live.client_for(&url("https://127.0.0.1:1/a")).unwrap());
+        assert_ne!(full, plain);
+        assert!(live.full.get().is_some_and(Result::is_ok));
+        // Clones share the full client once built.
+        let clone = live.clone();
+        assert_eq!(std::ptr::from_ref(clone.client_for(&url("https://example.test/")).unwrap()), full);
+    }
+
+    #[test]
+    fn tls_flags_and_proxies_build_one_full_client_at_once() {
+        for settings in [
+            Settings { insecure: true, ..Settings::default() },
+            Settings { proxy: Some("http://127.0.0.1:3128".into()), ..Settings::default() },
+        ] {
+            let live = Live::new(&settings, Arc::default()).unwrap();
+            assert!(live.plain.is_none());
+            let full = live.full.get().and_then(|client| client.as_ref().ok()).map(std::ptr::from_ref);
+            assert!(full.is_some());
+            assert_eq!(Some(std::ptr::from_ref(live.client_for(&url("http://127.0.0.1:1/")).unwrap())), full);
+        }
     }
 }
