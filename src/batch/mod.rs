@@ -3,8 +3,8 @@
 //! journal a resumed batch reads.
 //!
 //! Two passes over the rows, both streamed: [`check_rows`] checks every row against the declared
-//! inputs before anything is sent; [`run`] then runs the rows with `jobs` workers spread over a
-//! few threads (one per CPU by default).
+//! inputs before anything is sent; [`run`] then runs the rows with `jobs` workers spread over
+//! [`threads`] threads.
 //! Nothing per row is kept after its journal line: memory stays flat whatever the row count.
 //! The engine never prints: progress goes to a callback.
 
@@ -53,7 +53,7 @@ pub struct Options {
     pub inputs: InputSources,
     /// Each row's time limit.
     pub max_time: Option<Duration>,
-    /// Threads running rows (`--threads`); one per CPU when absent. See [`threads`].
+    /// Threads running rows (`--threads`); when absent, see [`threads`].
     pub threads: Option<usize>,
 }
 
@@ -241,8 +241,8 @@ struct Batch<'a> {
 /// a thread mostly waits, and waking it costs more than the work a second thread would share.
 const ROWS_PER_THREAD: usize = 4;
 
-/// How many threads run rows: `--threads`, else one per [`ROWS_PER_THREAD`] rows in flight, at
-/// most one per CPU; never more than the rows in flight.
+/// How many threads run rows: `--threads`, else one per 4 rows in flight, at most one per CPU;
+/// never more than the rows in flight.
 pub fn threads(options: &Options) -> usize {
     let jobs = options.jobs.max(1);
     let wanted = options.threads.unwrap_or_else(|| {
@@ -292,16 +292,29 @@ pub fn run(
     let runtime = runtime()?;
     let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<Result<(), String>>();
     let aborted = std::thread::scope(|scope| {
+        // Whatever ends this thread's part (a panic too), the others stop at once.
+        let _halt = Halt(&batch);
+        let mut helpers = Vec::new();
         for t in 1..threads {
             let batch = &batch;
             let done = Reporter(Some(done.clone()));
-            scope.spawn(move || done.send(batch.helper(share(t))));
+            match std::thread::Builder::new().name(format!("rows-{t}")).spawn_scoped(scope, move || done.send(batch.helper(share(t)))) {
+                Ok(helper) => helpers.push(helper),
+                Err(error) => {
+                    batch.fail(format!("cannot start a thread for the rows: {error}"));
+                    break;
+                }
+            }
         }
         drop(done);
-        let aborted = runtime.block_on(batch.lead(share(0), threads - 1, &mut finished, interrupt, on));
+        let aborted = runtime.block_on(batch.lead(share(0), helpers.len(), &mut finished, interrupt, on));
         if aborted {
-            batch.abort.store(true, Ordering::SeqCst);
-            batch.aborted.notify_waiters();
+            batch.halt();
+        }
+        for helper in helpers {
+            if helper.join().is_err() {
+                batch.fail("a thread running rows stopped unexpectedly (it panicked); `--resume` continues the batch".into());
+            }
         }
         aborted
     });
@@ -314,6 +327,18 @@ pub fn run(
 /// A single-threaded runtime for one thread of workers.
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|error| format!("cannot start the runtime: {error}"))
+}
+
+/// Stops every thread when dropped while unwinding: a panic on the calling thread must not
+/// leave the others taking rows.
+struct Halt<'a, 'b>(&'a Batch<'b>);
+
+impl Drop for Halt<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.halt();
+        }
+    }
 }
 
 /// A helper thread's last word: its result, or that it ended without one (it panicked).
@@ -348,6 +373,13 @@ impl Batch<'_> {
 
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Every thread drops its rows in flight and ends (a second Ctrl-C).
+    fn halt(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.abort.store(true, Ordering::SeqCst);
+        self.aborted.notify_waiters();
     }
 
     fn write(&self, line: &Json) -> Result<(), String> {

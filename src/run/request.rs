@@ -39,14 +39,15 @@ pub(super) async fn send(
         Some(oauth) => Some(oauth_token(state, oauth, context, transport, None).await?),
         None => None,
     };
-    let spec = render_request(state, request, context, token.as_deref()).map_err(|e| StepError::new(Cause::Render, e))?;
+    let mut spec = render_request(state, request, context, token.as_deref()).map_err(|e| StepError::new(Cause::Render, e))?;
     let mut sent = page(state, step, request, context, transport, on_event, &spec, oauth.is_some()).await;
-    // A 401 with a cached OAuth2 token: fetch a new one and send once more.
+    // A 401 with a cached OAuth2 token: fetch a new one and send once more (later pages use it
+    // too).
     if let (Some(oauth), Err(error)) = (oauth, &sent)
         && error.trace.raw.as_ref().is_some_and(|response| response.status == 401)
     {
         let token = oauth_token(state, oauth, context, transport, token.as_deref()).await?;
-        let spec = render_request(state, request, context, Some(&token)).map_err(|e| StepError::new(Cause::Render, e))?;
+        spec = render_request(state, request, context, Some(&token)).map_err(|e| StepError::new(Cause::Render, e))?;
         sent = page(state, step, request, context, transport, on_event, &spec, true).await;
     }
     let acted = sent?;

@@ -3,7 +3,7 @@
 //! shared by every run that shares the transport's cache (all the rows of a batch).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
@@ -22,41 +22,57 @@ pub struct TokenRequest<'a> {
 }
 
 impl TokenRequest<'_> {
+    /// Which token: the endpoint, the client and its secret (as a digest: rows with another
+    /// secret never share a token), and the scope.
     fn key(&self) -> String {
-        format!("{} {} {}", self.token_url, self.client_id, self.scope.unwrap_or_default())
+        let secret = crate::mask::base64_encode(&<sha2::Sha256 as sha2::Digest>::digest(self.client_secret.as_bytes()));
+        format!("{} {} {} {}", self.token_url, self.client_id, secret, self.scope.unwrap_or_default())
     }
 }
 
 #[derive(Debug, Default)]
 pub struct Tokens {
-    cached: Mutex<HashMap<String, (String, Option<Instant>)>>,
-    /// One fetch at a time: the rows that wait behind it take the token it got (a batch starts
-    /// with one token request, not one per row in flight).
-    fetching: tokio::sync::Mutex<()>,
+    tokens: Mutex<HashMap<String, Arc<Slot>>>,
+}
+
+/// One token's state. Its lock is held while the token is fetched: the rows that queue behind a
+/// fetch take what it got, the token or the failure, instead of each fetching in turn (a batch
+/// starts with one token request, and a token endpoint that is down fails every waiting row
+/// once, not one timeout after another).
+#[derive(Debug, Default)]
+struct Slot {
+    last: tokio::sync::Mutex<Option<Fetched>>,
+}
+
+#[derive(Debug, Clone)]
+struct Fetched {
+    /// When the fetch ended.
+    at: Instant,
+    result: Result<(String, Option<Instant>), String>,
 }
 
 impl Tokens {
     /// A valid token for `request`: the cached one unless it expires soon or is `rejected` (the
-    /// token a 401 answered), else a new one.
+    /// token a 401 answered), else a new one, fetched once for every row asking at the time.
     pub async fn get(&self, live: &Live, request: &TokenRequest<'_>, rejected: Option<&str>, timeout: Duration) -> Result<String, String> {
-        let key = request.key();
-        if let Some(token) = self.cached(&key, rejected) {
-            return Ok(token);
+        let slot = Arc::clone(self.tokens.lock().unwrap_or_else(PoisonError::into_inner).entry(request.key()).or_default());
+        let asked = Instant::now();
+        let mut last = slot.last.lock().await;
+        if let Some(fetched) = last.as_ref() {
+            match &fetched.result {
+                Ok((token, expires)) if expires.is_none_or(|at| Instant::now() + MARGIN < at) && Some(token.as_str()) != rejected => {
+                    return Ok(token.clone());
+                }
+                // Fetched while this row waited for it: the same failure.
+                Err(error) if fetched.at >= asked => return Err(error.clone()),
+                _ => {}
+            }
         }
-        let _turn = self.fetching.lock().await;
-        if let Some(token) = self.cached(&key, rejected) {
-            return Ok(token);
-        }
-        let (token, expires_in) = fetch(live, request, timeout).await?;
-        let expires = expires_in.map(|seconds| Instant::now() + Duration::from_secs(seconds));
-        self.cached.lock().unwrap_or_else(PoisonError::into_inner).insert(key, (token.clone(), expires));
-        Ok(token)
-    }
-
-    fn cached(&self, key: &str, rejected: Option<&str>) -> Option<String> {
-        let cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
-        let (token, expires) = cached.get(key)?;
-        (expires.is_none_or(|at| Instant::now() + MARGIN < at) && Some(token.as_str()) != rejected).then(|| token.clone())
+        let result = fetch(live, request, timeout)
+            .await
+            .map(|(token, expires_in)| (token, expires_in.map(|seconds| Instant::now() + Duration::from_secs(seconds))));
+        *last = Some(Fetched { at: Instant::now(), result: result.clone() });
+        result.map(|(token, _)| token)
     }
 }
 
@@ -74,4 +90,20 @@ async fn fetch(live: &Live, request: &TokenRequest<'_>, timeout: Duration) -> Re
     let json: Json = serde_json::from_slice(&body).map_err(|_| "the token endpoint did not answer JSON".to_owned())?;
     let token = json.get("access_token").and_then(Json::as_str).ok_or("the token endpoint's answer has no `access_token`")?;
     Ok((token.to_owned(), json.get("expires_in").and_then(Json::as_u64)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_with_another_secret_or_scope_never_share_a_token() {
+        let request =
+            |secret, scope| TokenRequest { token_url: "https://id.example/token", client_id: "c-1", client_secret: secret, scope };
+        let key = request("secret-one-7f", Some("read")).key();
+        assert_eq!(key, request("secret-one-7f", Some("read")).key());
+        assert_ne!(key, request("secret-two-7f", Some("read")).key());
+        assert_ne!(key, request("secret-one-7f", None).key());
+        assert!(!key.contains("secret-one-7f"), "the key holds a digest of the secret, not the secret: {key}");
+    }
 }

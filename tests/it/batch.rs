@@ -752,19 +752,41 @@ fn a_second_ctrl_c_aborts_the_rows_in_flight_on_every_thread() {
     assert_eq!(words.len(), 4, "{words:?}");
 }
 
-#[test]
-fn every_row_on_every_thread_shares_one_oauth2_token() {
-    let scratch = Scratch::new("oauth2");
-    let recipe = scratch.write(
+/// A recipe that reads `/me` for each row's VIN with an OAuth2 token (1s timeout, no retry).
+fn whoami(scratch: &Scratch) -> PathBuf {
+    scratch.write(
         "whoami.yaml",
         concat!(
             "recipe: 1\nname: whoami\ninputs:\n  vin: { type: string }\n",
             "env:\n  BASE_URL: { description: the fault server }\n  API_KEY: { secret: true }\n",
-            "http:\n  base_url: \"{{ env.BASE_URL }}\"\n  timeout: 5s\n",
+            "http:\n  base_url: \"{{ env.BASE_URL }}\"\n  timeout: 1s\n  retry: { attempts: 1 }\n",
             "  auth:\n    oauth2: { token_url: /token, client_id: client-1, client_secret: \"{{ env.API_KEY }}\" }\n",
             "steps:\n  - id: me\n    request: { method: GET, url: /me, query: { vin: \"{{ inputs.vin }}\" } }\n",
         ),
-    );
+    )
+}
+
+#[test]
+fn a_token_endpoint_that_hangs_fails_the_waiting_rows_once_not_one_after_another() {
+    let scratch = Scratch::new("oauth2-hangs");
+    let recipe = whoami(&scratch);
+    let server = block_on(FaultServer::start(vec![("POST", "/token", vec![Fault::Stall]), ("GET", "/me", vec![found()])]));
+    let vins = vins(0, 8);
+    let rows = scratch.write("rows.csv", &(String::from("vin\n") + &vins.join("\n") + "\n"));
+    let ran = run(batch_of(&recipe, &server, &scratch, &["--rows", text(&rows), "--jobs", "8", "--threads", "2"]), &scratch, "hangs");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert_summary(&ran, [0, 8, 0, 0, 0]);
+    // Every row asked while the one request hung, and took its failure: about one timeout in
+    // all, not eight in turn.
+    assert_eq!(server.count("POST", "/token"), 1);
+    assert!(ran.elapsed < Duration::from_secs(4), "{:?}", ran.elapsed);
+    assert_eq!(server.count("GET", "/me"), 0);
+}
+
+#[test]
+fn every_row_on_every_thread_shares_one_oauth2_token() {
+    let scratch = Scratch::new("oauth2");
+    let recipe = whoami(&scratch);
     let token = Fault::Respond(Reply::json(200, &json!({"access_token": "batch-token-77e1", "expires_in": 3600})));
     let server = block_on(FaultServer::start(vec![
         ("POST", "/token", vec![token]),

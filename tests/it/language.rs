@@ -122,6 +122,35 @@ fn pagination_past_max_pages_is_an_error_not_a_silent_stop() {
 }
 
 #[test]
+fn after_a_401_the_new_oauth2_token_is_sent_for_every_later_page() {
+    let text = format!(
+        "{HEAD}  auth:\n    oauth2: {{ token_url: /token, client_id: client-1, client_secret: \"{{{{ env.API_KEY }}}}\" }}\nsteps:\n  - id: list\n    request:\n      method: GET\n      url: /items\n      paginate:\n        next: {{ query: {{ cursor: \"{{{{ response.body.next }}}}\" }} }}\n        items: $.items[*]\n"
+    );
+    let token = |n: u8| Fault::Respond(Reply::json(200, &json!({"access_token": format!("page-token-{n}-71c0"), "expires_in": 3600})));
+    let server = block_on(FaultServer::start(vec![
+        ("POST", "/token", vec![token(1), token(2)]),
+        (
+            "GET",
+            "/items",
+            vec![
+                Fault::Respond(Reply::json(401, &json!({"error": "expired"}))),
+                Fault::Respond(Reply::json(200, &json!({"items": [1, 2], "next": "p2"}))),
+                Fault::Respond(Reply::json(200, &json!({"items": [3], "next": null}))),
+            ],
+        ),
+    ]));
+    let (result, _) = run_live(&text, server.url(""), "client-secret-5d2e");
+    assert!(result.ok, "{:#?}", result.steps);
+    let bearers: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| r.target.starts_with("/items"))
+        .flat_map(|r| r.headers.iter().filter(|(n, _)| n == "authorization").map(|(_, v)| v.clone()))
+        .collect();
+    assert_eq!(bearers, ["Bearer page-token-1-71c0", "Bearer page-token-2-71c0", "Bearer page-token-2-71c0"]);
+}
+
+#[test]
 fn for_each_past_max_items_is_an_error() {
     let text = format!(
         "{HEAD}steps:\n  - id: each\n    for_each: \"{{{{ [1, 2, 3] }}}}\"\n    max_items: 2\n    set: {{ x: \"{{{{ each }}}}\" }}\n"
