@@ -215,7 +215,8 @@ fn known_names(kind: &str) -> Vec<String> {
 enum Compiled {
     /// A whole expression that is a plain dotted path (`inputs.vin`, `steps.search.body`),
     /// about half of a recipe's templates: read from the context without compiling anything.
-    Path(Vec<String>),
+    /// When a name is missing, minijinja decides, compiled once into the lock.
+    Path(Vec<String>, std::sync::OnceLock<minijinja::Expression<'static, 'static>>),
     Expression(minijinja::Expression<'static, 'static>),
     Text(minijinja::Template<'static, 'static>),
 }
@@ -248,7 +249,7 @@ impl Engine {
         };
         if let Ok(compiled) = self.compiled(&template.text, expression) {
             let variables = match &*compiled {
-                Compiled::Path(parts) => return Ok(BTreeSet::from([parts.join(".")])),
+                Compiled::Path(parts, _) => return Ok(BTreeSet::from([parts.join(".")])),
                 Compiled::Expression(expression) => expression.undeclared_variables(true),
                 Compiled::Text(text) => text.undeclared_variables(true),
             };
@@ -290,7 +291,7 @@ impl Engine {
             return Ok(Arc::clone(found));
         }
         let compiled = Arc::new(match expression {
-            Some(expression) if let Some(parts) = plain_path(expression) => Compiled::Path(parts),
+            Some(expression) if let Some(parts) = plain_path(expression) => Compiled::Path(parts, std::sync::OnceLock::new()),
             Some(expression) => {
                 Compiled::Expression(ENVIRONMENT.compile_expression_owned(expression.to_owned()).map_err(|error| convert(&error))?)
             }
@@ -341,15 +342,21 @@ impl Engine {
 
     fn evaluate(&self, template: &TemplateString, expression: &str, context: &Value) -> Result<Value, TemplateError> {
         let value = match &*self.compiled(&template.text, Some(expression))? {
-            Compiled::Path(parts) => match read_path(context, parts) {
-                Some(value) => value,
-                // Not there (or a global, not a context value): minijinja decides, and words the
-                // error, exactly as for any other expression.
-                None => ENVIRONMENT
-                    .compile_expression(expression)
-                    .and_then(|compiled| compiled.eval(context))
-                    .map_err(|error| convert(&error))?,
-            },
+            Compiled::Path(parts, fallback) => {
+                if let Some(value) = read_path(context, parts) {
+                    value
+                } else {
+                    // Not there (or a global, not a context value): minijinja decides, and words
+                    // the error, exactly as for any other expression.
+                    let compiled = if let Some(compiled) = fallback.get() {
+                        compiled
+                    } else {
+                        let compiled = ENVIRONMENT.compile_expression_owned(expression.to_owned()).map_err(|error| convert(&error))?;
+                        fallback.get_or_init(|| compiled)
+                    };
+                    compiled.eval(context).map_err(|error| convert(&error))?
+                }
+            }
             Compiled::Expression(compiled) => compiled.eval(context).map_err(|error| convert(&error))?,
             Compiled::Text(_) => unreachable!("an expression's text compiles to an expression"),
         };

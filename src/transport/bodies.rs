@@ -6,8 +6,9 @@
 //! few bodies it parsed with their bytes. A new body is compared with them in full (length
 //! first, then every byte), never by a hash, so a hit is always the same text, and the value
 //! handed out is immutable (`Arc`). Only JSON bodies between [`MIN_LEN`] and [`MAX_LEN`] bytes are
-//! kept, at most [`ENTRIES`] of them and [`BUDGET`] bytes in all, the least recently used going
-//! first: the memory is bounded whatever the batch.
+//! kept, at most [`ENTRIES`] of them and [`BUDGET`] bytes of text in all, the least recently used
+//! going first: the memory is bounded whatever the batch, per client, so per batch thread (a
+//! parsed tree takes a few times its text).
 //!
 //! `RECIPE_BODY_CACHE=0` turns it off (to measure what it saves).
 
