@@ -825,6 +825,21 @@ fn rows_given_the_same_large_body_each_read_it_whole() {
 }
 
 #[test]
+fn a_results_file_that_cannot_be_written_stops_every_thread_before_any_draft() {
+    let scratch = Scratch::new("full");
+    let server = server(vec![created()]);
+    let vins = vins(0, 40);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let args = ["--rows", text(&rows), "--out", "/dev/full", "--key", "vin", "--jobs", "8", "--threads", "2"];
+    let ran = run(batch(&server, &scratch, &args), &scratch, "full");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(ran.stderr.contains("cannot write the results file"), "{}", ran.stderr);
+    // An intent that is not on disk never lets its draft leave.
+    assert_eq!(server.count("POST", "/draft"), 0);
+    assert!(server.count("GET", "/lookup") <= 8, "rows kept starting after the failure");
+}
+
+#[test]
 fn a_csv_from_a_spreadsheet_reads() {
     // A byte order mark and CRLF line ends, as spreadsheets write them.
     let scratch = Scratch::new("bom");
