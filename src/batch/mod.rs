@@ -286,7 +286,7 @@ pub fn run(
     };
     let threads = threads(options);
     let jobs = options.jobs.max(1);
-    // Thread `t` takes every `threads`-th job slot.
+    // Thread `t` runs `share(t)` of the `jobs` workers; the shares add up to `jobs`.
     let share = |t: usize| jobs / threads + usize::from(t < jobs % threads);
     let started = Instant::now();
     let runtime = runtime()?;
