@@ -354,6 +354,12 @@ pub struct Step {
     /// The most elements `for_each` may have (default 1000); more is an error.
     #[schemars(range(min = 1))]
     pub max_items: Option<u32>,
+    /// With `for_each`: how many elements run at once in a live run (default 1, at most 64).
+    /// Results and bindings keep the list's order. A recording, a replay and a dry run take the
+    /// elements one after another (a fixture has one order), and so does a run with
+    /// `http.cookies: true` (its cookie jar is one sequence).
+    #[schemars(range(min = 1, max = 64))]
+    pub concurrency: Option<u32>,
     /// Conditions the step's result must meet, checked after its action and `bind`.
     #[schemars(default)]
     pub assert: Vec<Assertion>,

@@ -57,6 +57,7 @@ pub const STEP_KEYS: &[&str] = &[
     "bind",
     "for_each",
     "max_items",
+    "concurrency",
     "assert",
 ];
 pub const CALL_KEYS: &[&str] = &["recipe", "inputs"];

@@ -53,9 +53,19 @@ impl Decoder {
                 None
             }
         });
+        let concurrency = fields.get("concurrency").and_then(|node| {
+            if let Value::Int(count @ 1..=64) = node.value {
+                u32::try_from(count).ok()
+            } else {
+                self.expected(node, "a number of elements at once, from 1 to 64");
+                None
+            }
+        });
         let for_each = fields.get("for_each").and_then(|node| self.template_string(node));
-        if let (Some(node), None) = (fields.get("max_items"), &for_each) {
-            self.error(node.span, "`max_items` belongs with `for_each`");
+        for key in ["max_items", "concurrency"] {
+            if let (Some(node), None) = (fields.get(key), &for_each) {
+                self.error(node.span, format!("`{key}` belongs with `for_each`"));
+            }
         }
         let assert = match fields.get("assert") {
             None => Vec::new(),
@@ -76,6 +86,7 @@ impl Decoder {
             secret_binds,
             for_each,
             max_items,
+            concurrency,
             assert,
             span: fields.span,
         })

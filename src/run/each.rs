@@ -1,8 +1,18 @@
 //! `for_each`: a step run once per element of a list, with `each` and `index` in scope. The
 //! step's result keeps every iteration's result as `steps.ID.results`, and each binding becomes
-//! the list of its values. The first iteration that fails fails the step.
+//! the list of its values, in the list's order.
+//!
+//! Elements run one after another, or with `concurrency: N` up to N at once in a live run, each
+//! with its own copy of the run's state and a transport sharing the client (see
+//! [`Transport::fan_out`]). Once an element fails no new one starts, and the ones already
+//! running finish (stopping a request half-way would leave its effect unknown). The step fails
+//! with the first failed element in list order, and keeps what every element that ran sent.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use minijinja::Value as Context;
 use serde_json::Value as Json;
@@ -36,26 +46,119 @@ pub(super) async fn run(
             format!("`for_each` gave {} items, more than `max_items` ({max}); raise `max_items` if that is expected", items.len()),
         ));
     }
+    let at_once = step.concurrency.map_or(1, |n| n as usize);
+    let outcomes = match transport.fan_out() {
+        Some(_) if at_once > 1 && items.len() > 1 => concurrently(state, step, items, at_once, transport, on_event).await,
+        _ => one_by_one(state, step, items, transport, on_event).await,
+    };
+    assemble(step, outcomes)
+}
+
+/// Each element in turn, stopping at the first that fails.
+async fn one_by_one(
+    state: &mut State<'_>,
+    step: &Step,
+    items: Vec<Json>,
+    transport: &mut Transport,
+    on_event: &mut dyn FnMut(Event),
+) -> Vec<Result<Done, StepError>> {
+    let mut outcomes = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        state.each = Some((context(&item), index));
+        let done = act_and_bind(state, step, transport, on_event).await;
+        state.each = None;
+        let failed = done.is_err();
+        outcomes.push(done);
+        if failed {
+            break;
+        }
+    }
+    outcomes
+}
+
+/// One element's run, on its own state and transport.
+type Element<'a> = Pin<Box<dyn Future<Output = (usize, Result<Done, StepError>)> + 'a>>;
+
+/// Up to `at_once` elements running together; none starts after one failed. The outcomes come
+/// back in list order, up to the last element that started.
+async fn concurrently(
+    state: &State<'_>,
+    step: &Step,
+    items: Vec<Json>,
+    at_once: usize,
+    transport: &Transport,
+    on_event: &mut dyn FnMut(Event),
+) -> Vec<Result<Done, StepError>> {
+    let events = RefCell::new(on_event);
+    let events = &events;
+    let start = |index: usize, item: &Json| -> Option<Element<'_>> {
+        let mut own = state.clone();
+        own.each = Some((context(item), index));
+        let mut transport = transport.fan_out()?;
+        Some(Box::pin(async move {
+            let mut forward = |event: Event| (events.borrow_mut())(event);
+            (index, act_and_bind(&mut own, step, &mut transport, &mut forward).await)
+        }))
+    };
+    let mut outcomes: Vec<Option<Result<Done, StepError>>> = Vec::with_capacity(items.len());
+    let mut running: Vec<Element<'_>> = Vec::new();
+    let mut next = 0;
+    let mut failed = false;
+    std::future::poll_fn(|cx| {
+        loop {
+            while !failed && running.len() < at_once && next < items.len() {
+                match start(next, &items[next]) {
+                    Some(element) => running.push(element),
+                    None => failed = true,
+                }
+                outcomes.push(None);
+                next += 1;
+            }
+            let mut finished_any = false;
+            running.retain_mut(|element| match element.as_mut().poll(cx) {
+                Poll::Pending => true,
+                Poll::Ready((index, outcome)) => {
+                    failed |= outcome.is_err();
+                    outcomes[index] = Some(outcome);
+                    finished_any = true;
+                    false
+                }
+            });
+            if running.is_empty() && (failed || next == items.len()) {
+                return Poll::Ready(());
+            }
+            // A finished element frees a place: start the next ones and poll them at once.
+            if !finished_any || failed {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await;
+    outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(index, outcome)| outcome.unwrap_or_else(|| Err(StepError::new(Cause::Each, format!("item {index}: could not be started")))))
+        .collect()
+}
+
+/// The step's result from its elements' outcomes, in list order: the first failure fails the
+/// step, keeping what every element sent (and created).
+fn assemble(step: &Step, outcomes: Vec<Result<Done, StepError>>) -> Result<Done, StepError> {
     let mut trace = Trace::default();
     let mut warnings = Vec::new();
     let mut results = Vec::new();
     let mut values = Vec::new();
     let mut lists: Vec<Vec<Json>> = vec![Vec::new(); step.bind.len()];
     let mut not_sent = false;
-    for (index, item) in items.into_iter().enumerate() {
-        state.each = Some((context(&item), index));
-        let done = act_and_bind(state, step, transport, on_event).await;
-        state.each = None;
-        let done = match done {
+    let mut first_failure: Option<(usize, StepError)> = None;
+    for (index, outcome) in outcomes.into_iter().enumerate() {
+        let done = match outcome {
             Ok(done) => done,
             Err(mut error) => {
-                error.message = format!("item {index}: {}", error.message);
-                // What earlier iterations sent (and created) stays in the result.
-                let mut attempts = std::mem::take(&mut trace.attempts);
-                attempts.append(&mut error.trace.attempts);
-                error.trace.attempts = attempts;
-                error.trace.effect = error.trace.effect.or(trace.effect);
-                return Err(error);
+                trace.attempts.append(&mut error.trace.attempts);
+                trace.effect = error.trace.effect.or(trace.effect);
+                first_failure.get_or_insert((index, error));
+                continue;
             }
         };
         trace.attempts.extend(done.trace.attempts);
@@ -69,6 +172,13 @@ pub(super) async fn run(
             list.push(value);
         }
         not_sent |= done.not_sent;
+    }
+    if let Some((index, mut error)) = first_failure {
+        error.message = format!("item {index}: {}", error.message);
+        // What every element sent (and created) stays in the result.
+        error.trace.attempts = trace.attempts;
+        error.trace.effect = error.trace.effect.or(trace.effect);
+        return Err(error);
     }
     let object = step_object(step, vec![("results", Context::from(results))], "ok", None);
     let bindings = step.bind.iter().zip(lists).map(|((name, _), list)| (name.text.clone(), Json::Array(list))).collect();

@@ -82,6 +82,7 @@ pub enum Event<'a> {
 
 /// The state threaded through the steps. Values are kept as template values, converted once
 /// when bound, so a render never re-serialises what earlier steps produced.
+#[derive(Clone)]
 struct State<'a> {
     plan: &'a Plan,
     params: &'a Params,

@@ -114,6 +114,23 @@ impl Transport {
         sent
     }
 
+    /// A transport for one of several elements of a step running at once: the same client,
+    /// gate and tokens. `None` when requests must keep one order: a replay answers them in the
+    /// recorded order, a recording writes one, a dry run sends nothing, and a cookie jar is one
+    /// sequence of responses.
+    pub fn fan_out(&self) -> Option<Self> {
+        match (&self.backend, &self.recorder, &self.cookies) {
+            (Backend::Live(live), None, None) => Some(Self {
+                backend: Backend::Live(live.clone()),
+                recorder: None,
+                gate: self.gate.clone(),
+                tokens: std::sync::Arc::clone(&self.tokens),
+                cookies: None,
+            }),
+            _ => None,
+        }
+    }
+
     pub fn is_offline(&self) -> bool {
         matches!(self.backend, Backend::Offline)
     }

@@ -6,6 +6,7 @@ use recipe::clock::Clock;
 use recipe::run::{Cause, run};
 use recipe::session::{Mode, Options, prepare};
 use serde_json::json;
+use std::time::Duration;
 
 use crate::faults::server::{Fault, FaultServer, Reply};
 use crate::support::{block_on, root};
@@ -59,6 +60,16 @@ fn shared_auth_that_reads_a_var_is_checked_at_the_first_request_that_sends_it() 
 }
 
 #[test]
+fn concurrency_needs_for_each_and_a_count_from_1_to_64() {
+    let text = "recipe: 1\nname: t\nsteps:\n  - id: a\n    concurrency: 4\n    set: { x: 1 }\n  - id: b\n    for_each: \"{{ [1] }}\"\n    concurrency: 65\n    set: { x: 1 }\n  - id: c\n    for_each: \"{{ [1] }}\"\n    concurrency: 0\n    set: { x: 1 }\n";
+    let found = problems(text);
+    assert!(found.contains(&"5:18 `concurrency` belongs with `for_each`".to_owned()), "{found:#?}");
+    assert_eq!(found.iter().filter(|p| p.contains("a number of elements at once, from 1 to 64")).count(), 2, "{found:#?}");
+    let fine = "recipe: 1\nname: t\nsteps:\n  - id: b\n    for_each: \"{{ [1] }}\"\n    concurrency: 64\n    set: { x: 1 }\n";
+    assert_eq!(problems(fine), Vec::<String>::new());
+}
+
+#[test]
 fn check_places_problems_in_the_new_keys() {
     let text = "recipe: 1\nname: t\nsteps:\n  - id: a\n    max_items: 3\n    set: { x: \"{{ each }}\" }\n    assert:\n      - { that: \"{{ true }}\", path: $.x }\n  - id: b\n    request:\n      method: GET\n      url: http://x/\n      paginate: { items: $.x }\n";
     let found = problems(text);
@@ -84,6 +95,96 @@ fn run_live(text: &str, base: String, secret: &str) -> (recipe::run::RunResult, 
         let fixture = session.fixture(None, &result);
         (result, fixture)
     })
+}
+
+/// A recipe run live against `base`, not recorded.
+fn run_unrecorded(text: &str, base: String) -> recipe::run::RunResult {
+    let plan = recipe::check::load_str("live.yaml", text).unwrap_or_else(|report| panic!("{report}"));
+    block_on(async move {
+        let lookup = move |name: &str| match name {
+            "BASE_URL" => Some(base.clone()),
+            "API_KEY" => Some("api-key-3f9a1c".to_owned()),
+            _ => None,
+        };
+        let options = Options { clock: Some(Clock::fixed()), ..Options::new(&lookup, Mode::Live) };
+        let mut session = prepare(&plan, options).unwrap();
+        run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
+    })
+}
+
+/// `GET /item/N` for N in 0..6, each answered by its own script.
+fn item_server(fault: impl Fn(usize) -> Fault) -> FaultServer {
+    let paths: Vec<String> = (0..6).map(|n| format!("/item/{n}")).collect();
+    let routes: Vec<(&str, &str, Vec<Fault>)> = paths.iter().enumerate().map(|(n, path)| ("GET", path.as_str(), vec![fault(n)])).collect();
+    block_on(FaultServer::start(routes))
+}
+
+/// An answer dripped out a byte every 2ms: about 160ms in all.
+fn slow_item() -> Fault {
+    Fault::Drip { reply: Reply::json(200, &json!({"ok": 1})), every: Duration::from_millis(2) }
+}
+
+/// Seconds from the first request's arrival, in arrival order.
+fn arrivals(server: &FaultServer) -> Vec<f64> {
+    let requests = server.requests();
+    let first = requests.iter().map(|r| r.arrived_at).min().unwrap();
+    let mut offsets: Vec<f64> = requests.iter().map(|r| r.arrived_at.duration_since(first).as_secs_f64()).collect();
+    offsets.sort_by(f64::total_cmp);
+    offsets
+}
+
+const EACH_ITEM: &str = "steps:\n  - id: items\n    for_each: \"{{ [0, 1, 2, 3, 4, 5] }}\"\n    request: { method: GET, url: \"/item/{{ each }}\" }\n    bind: { got: \"{{ each }}\" }\n";
+
+#[test]
+fn for_each_with_concurrency_runs_elements_together_and_keeps_their_order() {
+    let server = item_server(|_| slow_item());
+    let text = format!("{HEAD}{EACH_ITEM}    concurrency: 3\n");
+    let result = run_unrecorded(&text, server.url(""));
+    assert!(result.ok, "{:#?}", result.steps);
+    assert_eq!(result.steps[0].bindings["got"], json!([0, 1, 2, 3, 4, 5]), "the list's order, not the answers' order");
+    assert_eq!(result.steps[0].attempts.len(), 6);
+    let at = arrivals(&server);
+    // Three were sent together; the fourth waited for one of them (each takes about 160ms).
+    assert!(at[2] < 0.1, "{at:?}");
+    assert!(at[3] >= 0.1, "{at:?}");
+    for n in 0..6 {
+        assert_eq!(server.count("GET", &format!("/item/{n}")), 1);
+    }
+
+    // Without `concurrency`, one after another.
+    let server = item_server(|_| slow_item());
+    let result = run_unrecorded(&format!("{HEAD}{EACH_ITEM}"), server.url(""));
+    assert!(result.ok, "{:#?}", result.steps);
+    let at = arrivals(&server);
+    assert!(at.windows(2).all(|pair| pair[1] - pair[0] >= 0.1), "{at:?}");
+}
+
+#[test]
+fn a_failed_element_starts_no_other_and_the_running_ones_finish() {
+    let server = item_server(|n| if n == 1 { Fault::Respond(Reply::json(500, &json!({"error": "boom"}))) } else { slow_item() });
+    let text = format!("{HEAD}{EACH_ITEM}    concurrency: 3\n");
+    let result = run_unrecorded(&text, server.url(""));
+    assert!(!result.ok);
+    let step = &result.steps[0];
+    assert!(step.reason.as_deref().unwrap().starts_with("item 1: "), "{step:#?}");
+    // Items 0 and 2 were running and finished; 3 to 5 never started.
+    for (n, count) in [(0, 1), (1, 1), (2, 1), (3, 0), (4, 0), (5, 0)] {
+        assert_eq!(server.count("GET", &format!("/item/{n}")), count, "item {n}");
+    }
+    assert_eq!(step.attempts.len(), 3, "{step:#?}");
+}
+
+#[test]
+fn a_recording_with_concurrency_takes_the_elements_in_order_and_replays() {
+    let server = item_server(|_| Fault::Respond(Reply::json(200, &json!({"ok": 1}))));
+    let text = format!("{HEAD}{EACH_ITEM}    concurrency: 4\n");
+    let (result, fixture) = run_live(&text, server.url(""), "api-key-3f9a1c");
+    assert!(result.ok, "{:#?}", result.steps);
+    let fixture = fixture.unwrap();
+    let urls: Vec<&str> = fixture.exchanges.iter().map(|e| e.request.url.as_str()).collect();
+    assert_eq!(urls, ["/item/0", "/item/1", "/item/2", "/item/3", "/item/4", "/item/5"]);
+    let replayed = replay_exactly("concurrency", &text, &fixture);
+    assert!(replayed.ok, "{:#?}", replayed.steps);
 }
 
 /// Writes `fixture` to a file, reads it back and replays `text` against it exactly.
