@@ -554,12 +554,13 @@ impl Batch<'_> {
             report(self.count(|c| c.in_flight += 1));
             let started = Instant::now();
             let result = self.run_row(live, row.number, &key, inputs).await;
-            let line = outcome_line(row.number, &key, &result, started.elapsed());
-            let outcome = line["outcome"].as_str().unwrap_or_default().to_owned();
-            self.write(&line)?;
+            let outcome = outcome(&result);
+            if self.journal.is_some() {
+                self.write(&outcome_line(row.number, &key, &result, started.elapsed()))?;
+            }
             let counts = self.count(|c| {
                 c.in_flight -= 1;
-                match outcome.as_str() {
+                match outcome {
                     "ok" => c.ok += 1,
                     "in_doubt" => c.in_doubt += 1,
                     _ => c.failed += 1,
@@ -612,14 +613,19 @@ impl IntentLog for RowIntents {
     }
 }
 
-/// A finished row's line in the results file, masked (the run masks everything it keeps).
-fn outcome_line(number: u64, key: &str, result: &RunResult, duration: Duration) -> Json {
-    let failed = result.steps.iter().find(|step| step.status == Status::Failed);
-    let outcome = match (result.ok, result.worst_effect()) {
+/// How a row ended: `ok`, `in_doubt` or `failed`.
+fn outcome(result: &RunResult) -> &'static str {
+    match (result.ok, result.worst_effect()) {
         (true, _) => "ok",
         (false, Some(Effect::InDoubt)) => "in_doubt",
         (false, _) => "failed",
-    };
+    }
+}
+
+/// A finished row's line in the results file, masked (the run masks everything it keeps).
+fn outcome_line(number: u64, key: &str, result: &RunResult, duration: Duration) -> Json {
+    let failed = result.steps.iter().find(|step| step.status == Status::Failed);
+    let outcome = outcome(result);
     let attempts: usize = result.steps.iter().map(|step| step.attempts.len()).sum();
     json!({
         "row": number,

@@ -331,15 +331,16 @@ async fn read(mut response: reqwest::Response, limits: Limits, shown: &str, bodi
             }
         }
     }
-    let data = ResponseData::from_bytes_parsed(status, head.headers.clone(), &body, |bytes| bodies.parse(bytes, crate::json::parse).ok());
+    let data = ResponseData::from_bytes_parsed(status, head.headers, &body, |bytes| bodies.parse(bytes, crate::json::parse).ok());
     if let Some(ResponseBody::Text(_)) = &data.body
         && let Err(error) = std::str::from_utf8(&body)
     {
         let message = format!(
             "the body of {shown} (status {status}, `{}`) is neither JSON nor UTF-8 text: invalid byte at offset {}",
-            head.headers.get("content-type").map_or("without a content type", String::as_str),
+            data.headers.get("content-type").map_or("without a content type", String::as_str),
             error.valid_up_to()
         );
+        let head = ResponseData { body: None, ..data };
         return Sent { response: Some(head), failure: Some(super::Failure::new(FailureKind::InvalidBody, message)), ..Sent::default() };
     }
     Sent { response: Some(data), ..Sent::default() }
