@@ -457,14 +457,6 @@ fn an_unknown_column_is_an_error_of_the_whole_file() {
     assert_eq!(server.count("GET", "/lookup") + server.count("POST", "/draft"), 0);
 }
 
-/// Arrival times as seconds after the first request.
-fn offsets(requests: &[Received]) -> Vec<f64> {
-    let first = requests.iter().map(|r| r.arrived_at).min().unwrap();
-    let mut offsets: Vec<f64> = requests.iter().map(|r| r.arrived_at.duration_since(first).as_secs_f64()).collect();
-    offsets.sort_by(f64::total_cmp);
-    offsets
-}
-
 #[test]
 fn the_rate_limit_holds_over_every_worker() {
     let scratch = Scratch::new("rate");
@@ -476,7 +468,7 @@ fn the_rate_limit_holds_over_every_worker() {
     assert_summary(&ran, [40, 0, 0, 0, 0]);
     assert_eq!(posts(&server), once_each(&vins));
     // 80 requests (a lookup and a draft per row), one every 25ms.
-    let arrivals = offsets(&server.requests());
+    let arrivals = server.arrivals();
     assert_eq!(arrivals.len(), 80);
     let span = arrivals[79];
     let rate = 79.0 / span;

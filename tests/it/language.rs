@@ -79,8 +79,17 @@ fn check_places_problems_in_the_new_keys() {
     assert!(found.contains(&"13:19 paginate is missing the key `next`".to_owned()), "{found:#?}");
 }
 
-/// A recipe run live against `base` with a virtual clock.
+/// A recipe run live against `base` with a virtual clock, recorded.
 fn run_live(text: &str, base: String, secret: &str) -> (recipe::run::RunResult, Option<recipe::fixture::Fixture>) {
+    run_as(text, base, secret, Mode::Record)
+}
+
+/// The same, not recorded.
+fn run_unrecorded(text: &str, base: String) -> recipe::run::RunResult {
+    run_as(text, base, "api-key-3f9a1c", Mode::Live).0
+}
+
+fn run_as(text: &str, base: String, secret: &str, mode: Mode) -> (recipe::run::RunResult, Option<recipe::fixture::Fixture>) {
     let plan = recipe::check::load_str("live.yaml", text).unwrap_or_else(|report| panic!("{report}"));
     let secret = secret.to_owned();
     block_on(async move {
@@ -89,7 +98,7 @@ fn run_live(text: &str, base: String, secret: &str) -> (recipe::run::RunResult, 
             "API_KEY" => Some(secret.clone()),
             _ => None,
         };
-        let options = Options { clock: Some(Clock::fixed()), ..Options::new(&lookup, Mode::Record) };
+        let options = Options { clock: Some(Clock::fixed()), ..Options::new(&lookup, mode) };
         let mut session = prepare(&plan, options).unwrap();
         let result = run(&plan, &session.params, &mut session.transport, &mut |_| {}).await;
         let fixture = session.fixture(None, &result);
@@ -97,19 +106,14 @@ fn run_live(text: &str, base: String, secret: &str) -> (recipe::run::RunResult, 
     })
 }
 
-/// A recipe run live against `base`, not recorded.
-fn run_unrecorded(text: &str, base: String) -> recipe::run::RunResult {
-    let plan = recipe::check::load_str("live.yaml", text).unwrap_or_else(|report| panic!("{report}"));
-    block_on(async move {
-        let lookup = move |name: &str| match name {
-            "BASE_URL" => Some(base.clone()),
-            "API_KEY" => Some("api-key-3f9a1c".to_owned()),
-            _ => None,
-        };
-        let options = Options { clock: Some(Clock::fixed()), ..Options::new(&lookup, Mode::Live) };
-        let mut session = prepare(&plan, options).unwrap();
-        run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
-    })
+/// The `authorization` header of each request to `path` (any query), in order.
+fn authorizations(server: &FaultServer, path: &str) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.target.split('?').next() == Some(path))
+        .flat_map(|r| r.headers.iter().filter(|(n, _)| n == "authorization").map(|(_, v)| v.clone()))
+        .collect()
 }
 
 /// `GET /item/N` for N in 0..6, each answered by its own script.
@@ -124,15 +128,6 @@ fn slow_item() -> Fault {
     Fault::Drip { reply: Reply::json(200, &json!({"ok": 1})), every: Duration::from_millis(2) }
 }
 
-/// Seconds from the first request's arrival, in arrival order.
-fn arrivals(server: &FaultServer) -> Vec<f64> {
-    let requests = server.requests();
-    let first = requests.iter().map(|r| r.arrived_at).min().unwrap();
-    let mut offsets: Vec<f64> = requests.iter().map(|r| r.arrived_at.duration_since(first).as_secs_f64()).collect();
-    offsets.sort_by(f64::total_cmp);
-    offsets
-}
-
 const EACH_ITEM: &str = "steps:\n  - id: items\n    for_each: \"{{ [0, 1, 2, 3, 4, 5] }}\"\n    request: { method: GET, url: \"/item/{{ each }}\" }\n    bind: { got: \"{{ each }}\" }\n";
 
 #[test]
@@ -143,7 +138,7 @@ fn for_each_with_concurrency_runs_elements_together_and_keeps_their_order() {
     assert!(result.ok, "{:#?}", result.steps);
     assert_eq!(result.steps[0].bindings["got"], json!([0, 1, 2, 3, 4, 5]), "the list's order, not the answers' order");
     assert_eq!(result.steps[0].attempts.len(), 6);
-    let at = arrivals(&server);
+    let at = server.arrivals();
     // Three were sent together; the fourth waited for one of them (each takes about 160ms).
     assert!(at[2] < 0.1, "{at:?}");
     assert!(at[3] >= 0.1, "{at:?}");
@@ -155,7 +150,7 @@ fn for_each_with_concurrency_runs_elements_together_and_keeps_their_order() {
     let server = item_server(|_| slow_item());
     let result = run_unrecorded(&format!("{HEAD}{EACH_ITEM}"), server.url(""));
     assert!(result.ok, "{:#?}", result.steps);
-    let at = arrivals(&server);
+    let at = server.arrivals();
     assert!(at.windows(2).all(|pair| pair[1] - pair[0] >= 0.1), "{at:?}");
 }
 
@@ -242,13 +237,7 @@ fn after_a_401_the_new_oauth2_token_is_sent_for_every_later_page() {
     ]));
     let (result, _) = run_live(&text, server.url(""), "client-secret-5d2e");
     assert!(result.ok, "{:#?}", result.steps);
-    let bearers: Vec<String> = server
-        .requests()
-        .iter()
-        .filter(|r| r.target.starts_with("/items"))
-        .flat_map(|r| r.headers.iter().filter(|(n, _)| n == "authorization").map(|(_, v)| v.clone()))
-        .collect();
-    assert_eq!(bearers, ["Bearer page-token-1-71c0", "Bearer page-token-2-71c0", "Bearer page-token-2-71c0"]);
+    assert_eq!(authorizations(&server, "/items"), ["Bearer page-token-1-71c0", "Bearer page-token-2-71c0", "Bearer page-token-2-71c0"]);
 }
 
 #[test]
@@ -437,16 +426,8 @@ fn oauth2_tokens_are_fetched_once_refreshed_after_a_401_and_never_recorded() {
     let (result, fixture) = run_live(&text, server.url(""), "client-secret-9a8b");
     assert!(result.ok, "{:#?}", result.steps);
     assert_eq!(server.count("POST", "/token"), 2, "one token, and one more after the 401");
-    let bearer = |path: &str| -> Vec<String> {
-        server
-            .requests()
-            .iter()
-            .filter(|r| r.target == path)
-            .flat_map(|r| r.headers.iter().filter(|(n, _)| n == "authorization").map(|(_, v)| v.clone()))
-            .collect()
-    };
-    assert_eq!(bearer("/me"), vec!["Bearer oauth-token-1-5f3c", "Bearer oauth-token-2-5f3c"]);
-    assert_eq!(bearer("/orders"), vec!["Bearer oauth-token-2-5f3c"], "the refreshed token is cached");
+    assert_eq!(authorizations(&server, "/me"), vec!["Bearer oauth-token-1-5f3c", "Bearer oauth-token-2-5f3c"]);
+    assert_eq!(authorizations(&server, "/orders"), vec!["Bearer oauth-token-2-5f3c"], "the refreshed token is cached");
     let token_request = server.requests().into_iter().find(|r| r.target == "/token").unwrap();
     assert_eq!(String::from_utf8_lossy(&token_request.body), "grant_type=client_credentials&scope=orders.read");
     let fixture = fixture.unwrap();

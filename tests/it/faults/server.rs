@@ -261,6 +261,15 @@ impl FaultServer {
         lock(&self.state).requests.clone()
     }
 
+    /// When each request arrived, as seconds after the first, earliest first.
+    pub fn arrivals(&self) -> Vec<f64> {
+        let requests = self.requests();
+        let Some(first) = requests.iter().map(|r| r.arrived_at).min() else { return Vec::new() };
+        let mut offsets: Vec<f64> = requests.iter().map(|r| r.arrived_at.duration_since(first).as_secs_f64()).collect();
+        offsets.sort_by(f64::total_cmp);
+        offsets
+    }
+
     /// How many TCP connections were accepted so far (to tell keep-alive reuse from new connections).
     pub fn connections(&self) -> usize {
         lock(&self.state).connections
