@@ -16,13 +16,19 @@ pub struct Path {
     pub text: String,
     pub span: Span,
     query: JpQuery,
+    /// Only names, indexes and wildcards: [`Path::select`] walks it directly.
+    walkable: bool,
 }
 
 impl Path {
     /// Parses `text`; the error is the parser's message.
     pub fn parse(text: &str, span: Span) -> Result<Self, String> {
         let query = parse_json_path(text).map_err(|error| error.to_string())?;
-        Ok(Self { text: text.to_owned(), span, query })
+        let walkable = query
+            .segments
+            .iter()
+            .all(|segment| matches!(segment, Segment::Selector(Selector::Name(_) | Selector::Index(_) | Selector::Wildcard)));
+        Ok(Self { text: text.to_owned(), span, query, walkable })
     }
 
     /// True when the path names at most one node (only names and indexes, no wildcard,
@@ -70,12 +76,7 @@ impl Path {
     /// spells out every visited node's location as it goes; this does not. `None` for any other
     /// path.
     fn walk<'a>(&self, value: &'a Value) -> Option<Vec<&'a Value>> {
-        let simple = self
-            .query
-            .segments
-            .iter()
-            .all(|segment| matches!(segment, Segment::Selector(Selector::Name(_) | Selector::Index(_) | Selector::Wildcard)));
-        if !simple {
+        if !self.walkable {
             return None;
         }
         let mut nodes = vec![value];
