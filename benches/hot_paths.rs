@@ -47,7 +47,10 @@ fn hot_paths(c: &mut Criterion) {
     let context = recipe::template::context(&json!({}));
     let Action::Filter(filter) = &plan.recipe().steps[1].action else { panic!("step 2 of flow.yaml is the customer filter") };
     c.bench_function("filter one customer of 50", |b| {
-        b.iter(|| recipe::select::filter(&plan.engine, filter, black_box(&body), &context).expect("one customer"));
+        b.iter(|| {
+            recipe::select::filter(&plan.engine, &recipe::mask::Masker::default(), filter, black_box(&body), &context)
+                .expect("one customer")
+        });
     });
 
     let Action::Request(request) = &plan.recipe().steps[4].action else { panic!("step 5 of flow.yaml is the availability request") };

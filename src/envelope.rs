@@ -15,6 +15,7 @@
 //!   the body says the request failed whatever the HTTP status. When the body also gives error
 //!   entries, those are the message; otherwise the message names the `statusCode`.
 
+use crate::mask::Masker;
 use serde_json::Value as Json;
 
 const ERROR_CODE: &[&str] = &["errorCode", "code"];
@@ -22,14 +23,14 @@ const ERROR_TITLE: &[&str] = &["errorTitle", "errorName"];
 const ERROR_MESSAGE: &[&str] = &["errorMessage", "errorDescription", "description", "message"];
 
 /// The API errors a body reports, one readable line each (empty when there are none).
-pub fn errors(body: &Json) -> Vec<String> {
+pub fn errors(masker: &Masker, body: &Json) -> Vec<String> {
     let mut found = Vec::new();
     if let Some(Json::Array(items)) = body.get("errors") {
-        found.extend(error_lines(items));
+        found.extend(error_lines(masker, items));
     }
     match body.get("error") {
-        Some(Json::Array(items)) => found.extend(error_lines(items)),
-        Some(item @ Json::Object(_)) => found.extend(error_lines(std::slice::from_ref(item))),
+        Some(Json::Array(items)) => found.extend(error_lines(masker, items)),
+        Some(item @ Json::Object(_)) => found.extend(error_lines(masker, std::slice::from_ref(item))),
         Some(Json::String(text)) if !text.trim().is_empty() => found.push(text.clone()),
         _ => {}
     }
@@ -43,18 +44,19 @@ pub fn errors(body: &Json) -> Vec<String> {
 }
 
 /// One line per error entry that is not empty.
-fn error_lines(items: &[Json]) -> impl Iterator<Item = String> + '_ {
-    items.iter().filter(|item| !is_empty_entry(item)).map(|item| describe(item, ERROR_CODE, ERROR_TITLE, ERROR_MESSAGE))
+fn error_lines<'a>(masker: &'a Masker, items: &'a [Json]) -> impl Iterator<Item = String> + 'a {
+    items.iter().filter(|item| !is_empty_entry(item)).map(|item| describe(masker, item, ERROR_CODE, ERROR_TITLE, ERROR_MESSAGE))
 }
 
 /// The API warnings a body reports (e.g. `10001 NO_CUSTOMER_FOUND`); empty entries are skipped.
-pub fn warnings(body: &Json) -> Vec<String> {
+pub fn warnings(masker: &Masker, body: &Json) -> Vec<String> {
     match body.get("warnings") {
         Some(Json::Array(items)) => items
             .iter()
             .filter(|item| !is_empty_entry(item))
             .map(|item| {
                 describe(
+                    masker,
                     item,
                     &["warningCode", "code"],
                     &["warningTitle"],
@@ -97,14 +99,14 @@ fn text(value: &Json) -> String {
     }
 }
 
-fn describe(item: &Json, code: &[&str], title: &[&str], message: &[&str]) -> String {
+fn describe(masker: &Masker, item: &Json, code: &[&str], title: &[&str], message: &[&str]) -> String {
     let parts: Vec<String> = [first(item, code), first(item, title)].into_iter().flatten().map(text).collect();
     let head = parts.join(" ");
     match (head.is_empty(), first(item, message)) {
         (false, Some(message)) => format!("{head}: {}", text(message)),
         (false, None) => head,
         (true, Some(message)) => text(message),
-        (true, None) => crate::select::short(item),
+        (true, None) => crate::select::short(masker, item),
     }
 }
 
@@ -116,13 +118,13 @@ mod tests {
     #[test]
     fn reads_both_families() {
         let a = json!({"errors": [{"errorCode": 100003, "errorTitle": "WRONG_CREDENTIAL", "errorMessage": "Wrong username and password"}], "warnings": []});
-        assert_eq!(errors(&a), vec!["100003 WRONG_CREDENTIAL: Wrong username and password"]);
+        assert_eq!(errors(&Masker::default(), &a), vec!["100003 WRONG_CREDENTIAL: Wrong username and password"]);
         let b = json!({"statusCode": 400, "error": {"errorCode": "INVALID_DEALER_UUID", "errorDescription": "Dealer not found", "errorUID": "x"}});
-        assert_eq!(errors(&b), vec!["INVALID_DEALER_UUID: Dealer not found"]);
+        assert_eq!(errors(&Masker::default(), &b), vec!["INVALID_DEALER_UUID: Dealer not found"]);
         let ok = json!({"statusCode": 200, "error": null, "warnings": null, "errors": []});
-        assert!(errors(&ok).is_empty() && warnings(&ok).is_empty());
+        assert!(errors(&Masker::default(), &ok).is_empty() && warnings(&Masker::default(), &ok).is_empty());
         let warned = json!({"warnings": [{"warningCode": 10001, "warningTitle": "NO_CUSTOMER_FOUND", "warningMessage": "No customer found for given search term"}]});
-        assert_eq!(warnings(&warned), vec!["10001 NO_CUSTOMER_FOUND: No customer found for given search term"]);
+        assert_eq!(warnings(&Masker::default(), &warned), vec!["10001 NO_CUSTOMER_FOUND: No customer found for given search term"]);
     }
 
     #[test]
@@ -131,45 +133,51 @@ mod tests {
             {"errorCode": 0, "errorDescription": "Appointment start is in the past"},
             {"errorCode": null, "errorDescription": null},
             {"errorCode": "SLOT_UNAVAILABLE", "errorDescription": "Slot taken"}]});
-        assert_eq!(errors(&body), vec!["0: Appointment start is in the past", "SLOT_UNAVAILABLE: Slot taken"]);
-        assert!(errors(&json!({"error": []})).is_empty());
-        assert!(errors(&json!({"error": [null, {}]})).is_empty());
+        assert_eq!(errors(&Masker::default(), &body), vec!["0: Appointment start is in the past", "SLOT_UNAVAILABLE: Slot taken"]);
+        assert!(errors(&Masker::default(), &json!({"error": []})).is_empty());
+        assert!(errors(&Masker::default(), &json!({"error": [null, {}]})).is_empty());
     }
 
     #[test]
     fn a_status_code_of_400_or_more_in_the_body_is_an_error() {
         let bare = json!({"statusCode": 400, "error": null, "warnings": null});
-        assert_eq!(errors(&bare), vec!["the body's statusCode is 400 (no error details given)"]);
-        assert_eq!(errors(&json!({"statusCode": "503"})), vec!["the body's statusCode is 503 (no error details given)"]);
-        assert_eq!(errors(&json!({"statusCode": 500, "error": {"errorCode": null}})).len(), 1);
+        assert_eq!(errors(&Masker::default(), &bare), vec!["the body's statusCode is 400 (no error details given)"]);
+        assert_eq!(
+            errors(&Masker::default(), &json!({"statusCode": "503"})),
+            vec!["the body's statusCode is 503 (no error details given)"]
+        );
+        assert_eq!(errors(&Masker::default(), &json!({"statusCode": 500, "error": {"errorCode": null}})).len(), 1);
         // With details, the details are the message (the status code adds nothing).
         let detailed =
             json!({"statusCode": 400, "error": {"errorCode": "NO_TIME_INTERVAL_EXISTS", "errorDescription": "No time interval"}});
-        assert_eq!(errors(&detailed), vec!["NO_TIME_INTERVAL_EXISTS: No time interval"]);
+        assert_eq!(errors(&Masker::default(), &detailed), vec!["NO_TIME_INTERVAL_EXISTS: No time interval"]);
         // Success codes, the documented 0, and values that are not status codes are no error.
         for code in [json!(200), json!(201), json!(204), json!(0), json!(399), json!(600), json!("OK"), json!(null), json!(true)] {
-            assert!(errors(&json!({"statusCode": code, "error": null})).is_empty(), "{code}");
+            assert!(errors(&Masker::default(), &json!({"statusCode": code, "error": null})).is_empty(), "{code}");
         }
     }
 
     #[test]
     fn an_error_whose_fields_are_all_null_is_not_an_error() {
         let body = json!({"statusCode": 200, "error": {"errorCode": null, "errorDescription": null, "errorUID": null}, "warnings": null});
-        assert!(errors(&body).is_empty());
-        assert!(errors(&json!({"error": {}})).is_empty());
-        assert!(errors(&json!({"error": {"errorCode": "", "errorDescription": "  "}})).is_empty());
-        assert!(errors(&json!({"errors": [{"errorCode": null, "errorTitle": null, "errorMessage": null}, null]})).is_empty());
-        assert!(warnings(&json!({"warnings": [{"warningCode": null, "warningDescription": null}]})).is_empty());
+        assert!(errors(&Masker::default(), &body).is_empty());
+        assert!(errors(&Masker::default(), &json!({"error": {}})).is_empty());
+        assert!(errors(&Masker::default(), &json!({"error": {"errorCode": "", "errorDescription": "  "}})).is_empty());
+        assert!(
+            errors(&Masker::default(), &json!({"errors": [{"errorCode": null, "errorTitle": null, "errorMessage": null}, null]}))
+                .is_empty()
+        );
+        assert!(warnings(&Masker::default(), &json!({"warnings": [{"warningCode": null, "warningDescription": null}]})).is_empty());
         // One field set is enough to count, and a blank field does not hide the others.
         let partial = json!({"error": {"errorCode": null, "errorDescription": "Dealer not found", "errorUID": ""}});
-        assert_eq!(errors(&partial), vec!["Dealer not found"]);
+        assert_eq!(errors(&Masker::default(), &partial), vec!["Dealer not found"]);
         let uid_only = json!({"error": {"errorCode": null, "errorDescription": null, "errorUID": "e-1"}});
-        assert_eq!(errors(&uid_only), vec![r#"{"errorCode":null,"errorDescription":null,"errorUID":"e-1"}"#]);
+        assert_eq!(errors(&Masker::default(), &uid_only), vec![r#"{"errorCode":null,"errorDescription":null,"errorUID":"e-1"}"#]);
     }
 
     #[test]
     fn an_error_text_counts_unless_blank() {
-        assert_eq!(errors(&json!({"error": "Unauthorized"})), vec!["Unauthorized"]);
-        assert!(errors(&json!({"error": ""})).is_empty());
+        assert_eq!(errors(&Masker::default(), &json!({"error": "Unauthorized"})), vec!["Unauthorized"]);
+        assert!(errors(&Masker::default(), &json!({"error": ""})).is_empty());
     }
 }

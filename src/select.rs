@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use minijinja::Value as Context;
 use serde_json::Value as Json;
 
+use crate::mask::Masker;
 use crate::model::{Cardinality, Filter, Matcher, Pick, Selection, Strategy};
 use crate::template::Engine;
 
@@ -43,8 +44,9 @@ impl Candidates<'_> {
     }
 }
 
-/// Runs a filter step on its rendered `from` value.
-pub fn filter(engine: &Engine, filter: &Filter, from: &Json, context: &Context) -> Result<Selected, String> {
+/// Runs a filter step on its rendered `from` value; `masker` hides secrets in the values its
+/// messages quote, before they are cut short.
+pub fn filter(engine: &Engine, masker: &Masker, filter: &Filter, from: &Json, context: &Context) -> Result<Selected, String> {
     let candidates = candidates(engine, &filter.selection, from, context)?;
     let kept = candidates.kept();
     let ok = match filter.expect {
@@ -64,7 +66,7 @@ pub fn filter(engine: &Engine, filter: &Filter, from: &Json, context: &Context) 
             n => n.to_string(),
         };
         let mut message = format!("expected {wanted}, found {found}");
-        message.push_str(&list_candidates(engine, &filter.selection, filter.describe.as_ref(), &candidates, context));
+        message.push_str(&list_candidates(engine, masker, &filter.selection, filter.describe.as_ref(), &candidates, context));
         return Err(message);
     }
     let item = match filter.expect {
@@ -75,12 +77,19 @@ pub fn filter(engine: &Engine, filter: &Filter, from: &Json, context: &Context) 
 }
 
 /// Runs a pick step on its rendered `from` value.
-pub fn pick(engine: &Engine, pick: &Pick, from: &Json, prefer: Option<&Json>, context: &Context) -> Result<Selected, String> {
+pub fn pick(
+    engine: &Engine,
+    masker: &Masker,
+    pick: &Pick,
+    from: &Json,
+    prefer: Option<&Json>,
+    context: &Context,
+) -> Result<Selected, String> {
     let candidates = candidates(engine, &pick.selection, from, context)?;
     let kept = candidates.kept();
     if kept.is_empty() {
         let mut message = "nothing to pick".to_owned();
-        message.push_str(&list_candidates(engine, &pick.selection, pick.describe.as_ref(), &candidates, context));
+        message.push_str(&list_candidates(engine, masker, &pick.selection, pick.describe.as_ref(), &candidates, context));
         return Err(message);
     }
     let index = match pick.strategy {
@@ -172,7 +181,7 @@ fn items<'a>(selection: &Selection, from: &'a Json) -> Result<Vec<Cow<'a, Json>>
     }
 }
 
-fn kind(value: &Json) -> &'static str {
+pub fn kind(value: &Json) -> &'static str {
     match value {
         Json::Null => "null",
         Json::Bool(_) => "a boolean",
@@ -218,12 +227,19 @@ fn where_holds(engine: &Engine, where_: &crate::model::TemplateString, context: 
 }
 
 /// Why a candidate was ruled out, condition by condition.
-fn failures(engine: &Engine, selection: &Selection, expected: &[Option<Json>], item: &Json, context: &Context) -> Vec<String> {
+fn failures(
+    engine: &Engine,
+    masker: &Masker,
+    selection: &Selection,
+    expected: &[Option<Json>],
+    item: &Json,
+    context: &Context,
+) -> Vec<String> {
     let mut failures = Vec::new();
     for (condition, expected) in selection.matches.iter().zip(expected) {
         let nodes = condition.path.select(item);
         if !nodes.iter().any(|node| matches(&condition.matcher, node, expected.as_ref())) {
-            failures.push(explain(&condition.path.text, &nodes, &condition.matcher, expected.as_ref()));
+            failures.push(explain(masker, &condition.path.text, &nodes, &condition.matcher, expected.as_ref()));
         }
     }
     if let Some(where_) = &selection.where_ {
@@ -259,7 +275,7 @@ fn matches(matcher: &Matcher, node: &Json, expected: Option<&Json>) -> bool {
     }
 }
 
-fn explain(path: &str, nodes: &[&Json], matcher: &Matcher, expected: Option<&Json>) -> String {
+fn explain(masker: &Masker, path: &str, nodes: &[&Json], matcher: &Matcher, expected: Option<&Json>) -> String {
     let wanted = match (expected, &matcher.pattern) {
         (Some(value), Some(pattern)) => format!("{value} matching `{pattern}`"),
         (Some(value), None) => value.to_string(),
@@ -274,23 +290,25 @@ fn explain(path: &str, nodes: &[&Json], matcher: &Matcher, expected: Option<&Jso
     };
     match nodes {
         [] => format!("`{path}` selected nothing"),
-        [node] => format!("`{path}` is {}, expected {wanted}{options}", short(node)),
+        [node] => format!("`{path}` is {}, expected {wanted}{options}", short(masker, node)),
         many => {
-            let shown: Vec<String> = many.iter().take(5).map(|n| short(n)).collect();
+            let shown: Vec<String> = many.iter().take(5).map(|n| short(masker, n)).collect();
             let more = if many.len() > 5 { ", ..." } else { "" };
             format!("no node of `{path}` ({}{more}) equals {wanted}{options}", shown.join(", "))
         }
     }
 }
 
-/// A value for a message, cut to a readable length.
-pub fn short(value: &Json) -> String {
-    let text = value.to_string();
+/// A value for a message, masked, then cut to a readable length: cut first, a secret straddling
+/// the cut would no longer be recognised, and its first part would show.
+pub fn short(masker: &Masker, value: &Json) -> String {
+    let text = masker.text(&value.to_string());
     if text.chars().count() > 80 { format!("{}...", text.chars().take(77).collect::<String>()) } else { text }
 }
 
 fn list_candidates(
     engine: &Engine,
+    masker: &Masker,
     selection: &Selection,
     describe: Option<&crate::model::TemplateString>,
     candidates: &Candidates,
@@ -305,11 +323,11 @@ fn list_candidates(
     for candidate in candidates.iter().take(20) {
         let label = describe
             .and_then(|template| engine.render_text(template, &with_item(context, &candidate.value)).ok())
-            .unwrap_or_else(|| short(&candidate.value));
+            .unwrap_or_else(|| short(masker, &candidate.value));
         if candidate.kept {
             let _ = write!(out, "\n  - {label}: matches");
         } else {
-            let _ = write!(out, "\n  - {label}: {}", failures(engine, selection, expected, &candidate.value, context).join("; "));
+            let _ = write!(out, "\n  - {label}: {}", failures(engine, masker, selection, expected, &candidate.value, context).join("; "));
         }
     }
     if candidates.len() > 20 {
@@ -335,12 +353,25 @@ mod tests {
     }
 
     fn filter_value(filter: &Filter, from: &Json) -> Result<Selected, String> {
-        super::filter(&Engine::new(), filter, from, &crate::template::context(&json!({})))
+        super::filter(&Engine::new(), &Masker::default(), filter, from, &crate::template::context(&json!({})))
     }
 
     fn run_pick(yaml: &str, from: &Json, prefer: Option<&Json>) -> Result<Selected, String> {
         let crate::model::Action::Pick(pick) = step(yaml) else { panic!("not a pick") };
-        super::pick(&Engine::new(), &pick, from, prefer, &crate::template::context(&json!({})))
+        super::pick(&Engine::new(), &Masker::default(), &pick, from, prefer, &crate::template::context(&json!({})))
+    }
+
+    #[test]
+    fn a_value_cut_short_is_masked_first() {
+        let secret = "sk_live_0123456789abcdefghij";
+        let masker = Masker::new(&[("API_KEY".to_owned(), secret.to_owned())]);
+        // The secret straddles the cut at 77 characters: cut first, its first part would show.
+        let value = json!({ "padding": "x".repeat(40), "key": secret, "more": "y".repeat(40) });
+        let shown = short(&masker, &value);
+        assert!(shown.ends_with("...") && shown.chars().count() == 80, "{shown}");
+        assert!(shown.contains("<API_KEY>") && !shown.contains("sk_live"), "{shown}");
+        let unmasked = short(&Masker::default(), &value);
+        assert!(unmasked.contains("sk_live_0123") && !unmasked.contains(secret), "the cut falls inside the secret: {unmasked}");
     }
 
     #[test]

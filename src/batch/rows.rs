@@ -141,7 +141,7 @@ impl RowReader {
                             Ok(other) => Err(Unreadable {
                                 line: *line,
                                 number: self.number,
-                                problem: format!("a row must be a JSON object, got {}", crate::select::short(&other)),
+                                problem: format!("a row must be a JSON object, got {}", crate::select::kind(&other)),
                             }),
                             Err(error) => Err(Unreadable { line: *line, number: self.number, problem: format!("invalid JSON: {error}") }),
                         });

@@ -34,7 +34,10 @@ fn failure(state: &State, assertion: &Assertion, value: &Json, context: &Context
         return match engine.render(that, context).map_err(|e| render(&that.text, e))? {
             Json::Bool(true) => Ok(None),
             Json::Bool(false) => Ok(Some(format!("`{}` is false{}", that.text, actual_values(state, that, context)))),
-            other => Err(StepError::new(Cause::Render, format!("`{}` must render to true or false, got {}", that.text, short(&other)))),
+            other => Err(StepError::new(
+                Cause::Render,
+                format!("`{}` must render to true or false, got {}", that.text, short(&state.masker, &other)),
+            )),
         };
     }
     let Some(path) = &assertion.path else { return Ok(None) };
@@ -53,15 +56,15 @@ fn failure(state: &State, assertion: &Assertion, value: &Json, context: &Context
         return Ok(None);
     }
     let wanted = match (&expected, &assertion.pattern) {
-        (Some(expected), Some(pattern)) => format!("{} matching `{pattern}`", short(expected)),
-        (Some(expected), None) => short(expected),
+        (Some(expected), Some(pattern)) => format!("{} matching `{pattern}`", short(&state.masker, expected)),
+        (Some(expected), None) => short(&state.masker, expected),
         (None, Some(pattern)) => format!("a string matching `{pattern}`"),
         (None, None) => "a value".to_owned(),
     };
     let found = match nodes.as_slice() {
         [] => "nothing".to_owned(),
-        [node] => short(node),
-        many => format!("[{}]", many.iter().take(5).map(|n| short(n)).collect::<Vec<_>>().join(", ")),
+        [node] => short(&state.masker, node),
+        many => format!("[{}]", many.iter().take(5).map(|n| short(&state.masker, n)).collect::<Vec<_>>().join(", ")),
     };
     Ok(Some(format!("`{}` is {found}, expected {wanted}", path.text)))
 }
@@ -80,7 +83,7 @@ fn actual_values(state: &State, that: &crate::model::TemplateString, context: &C
                 current = current.get_attr(part).ok().filter(|value| !value.is_undefined())?;
             }
             let json = crate::template::to_json(&current).ok()?;
-            Some(format!("{path} = {}", short(&state.masker.json(&json))))
+            Some(format!("{path} = {}", short(&state.masker, &json)))
         })
         .collect();
     if shown.is_empty() { String::new() } else { format!(" ({})", shown.join(", ")) }

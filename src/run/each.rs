@@ -35,7 +35,10 @@ pub(super) async fn run(
     let items = match state.plan.engine.render(list, &state.context()) {
         Ok(Json::Array(items)) => items,
         Ok(other) => {
-            return Err(StepError::new(Cause::Each, format!("`for_each` must render to a list, got {}", crate::select::short(&other))));
+            return Err(StepError::new(
+                Cause::Each,
+                format!("`for_each` must render to a list, got {}", crate::select::short(&state.masker, &other)),
+            ));
         }
         Err(error) => return Err(StepError::new(Cause::Render, format!("cannot render `for_each` ({}): {error}", list.text))),
     };

@@ -303,7 +303,7 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
                 return result;
             }
             Ok(other) => {
-                let message = format!("`when` must render to true or false, got {}", select::short(&other));
+                let message = format!("`when` must render to true or false, got {}", select::short(&state.masker, &other));
                 return fail(state, step, result, StepError::new(Cause::When, message));
             }
             Err(error) => {
@@ -468,14 +468,14 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_e
         Action::Call(call) => call::run(state, step, call, &context, transport, on_event).await,
         Action::Filter(filter) => {
             let from = engine.render_shared(&filter.selection.from, &context).map_err(|e| render("from", e))?;
-            let selected = select::filter(engine, filter, from.json(), &context)
+            let selected = select::filter(engine, &state.masker, filter, from.json(), &context)
                 .map_err(|e| StepError::new(Cause::Selection, with_warnings(state, &filter.selection.from, e)))?;
             Ok(selected_result(selected))
         }
         Action::Pick(pick) => {
             let from = engine.render_shared(&pick.selection.from, &context).map_err(|e| render("from", e))?;
             let prefer = pick.prefer.as_ref().map(|p| engine.render_tree(p, &context)).transpose().map_err(|e| render("prefer", e))?;
-            let selected = select::pick(engine, pick, from.json(), prefer.as_ref(), &context)
+            let selected = select::pick(engine, &state.masker, pick, from.json(), prefer.as_ref(), &context)
                 .map_err(|e| StepError::new(Cause::Selection, with_warnings(state, &pick.selection.from, e)))?;
             Ok(selected_result(selected))
         }
@@ -555,7 +555,7 @@ fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> 
                 nodes
                     .first()
                     .map(|node| (*node).clone())
-                    .ok_or_else(|| format!("`{}` selected nothing in {}", path.text, select::short(value)))
+                    .ok_or_else(|| format!("`{}` selected nothing in {}", path.text, select::short(&state.masker, value)))
             } else {
                 Ok(Json::Array(nodes.into_iter().cloned().collect()))
             }

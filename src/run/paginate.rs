@@ -59,7 +59,7 @@ pub(super) async fn rest(
             );
             return Err(StepError::traced(Cause::Pages, message, std::mem::take(&mut acted.trace)));
         }
-        spec = next_request(spec, &next, &base).map_err(|message| StepError::new(Cause::Render, message))?;
+        spec = next_request(&state.masker, spec, &next, &base).map_err(|message| StepError::new(Cause::Render, message))?;
         let earlier = std::mem::take(&mut acted.trace.attempts);
         let mut following = page(state, step, request, context, transport, on_event, &spec, oauth).await.map_err(|mut error| {
             let mut attempts = earlier.clone();
@@ -98,11 +98,11 @@ fn is_empty(next: &Json) -> bool {
 }
 
 /// The request for the next page.
-fn next_request(mut spec: RequestSpec, next: &Json, base: &str) -> Result<RequestSpec, String> {
+fn next_request(masker: &crate::mask::Masker, mut spec: RequestSpec, next: &Json, base: &str) -> Result<RequestSpec, String> {
     let Json::Object(changes) = next else {
         return Err(format!(
             "`paginate.next` must render to `{{ query: {{...}} }}` or `{{ url: ... }}`, got {}",
-            crate::select::short(next)
+            crate::select::short(masker, next)
         ));
     };
     if let Some(url) = changes.get("url").filter(|url| !is_empty(url)) {

@@ -268,7 +268,7 @@ fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace
     let response = response.expect("a response when there is no failure");
     let checks_envelopes = step.expect.as_ref().and_then(|e| e.api_errors).unwrap_or(true);
     let api_errors = match (&response.body, &state.plan.recipe().http.api_errors) {
-        (Some(ResponseBody::Json(body)), Some(setting)) if checks_envelopes => api_errors(setting, body),
+        (Some(ResponseBody::Json(body)), Some(setting)) if checks_envelopes => api_errors(&state.masker, setting, body),
         _ => Vec::new(),
     };
     if !request.is_idempotent() && (200..300).contains(&response.status) && api_errors.is_empty() {
@@ -291,7 +291,7 @@ fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace
         None => Arc::new(Json::Null),
     };
     let warnings = match &state.plan.recipe().http.api_errors {
-        Some(crate::model::ApiErrors::Mykaarma) => envelope::warnings(&body),
+        Some(crate::model::ApiErrors::Mykaarma) => envelope::warnings(&state.masker, &body),
         _ => Vec::new(),
     };
     let result = vec![
@@ -307,16 +307,16 @@ fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace
 }
 
 /// The errors a body reports under the recipe's `http.api_errors` setting.
-fn api_errors(setting: &crate::model::ApiErrors, body: &Json) -> Vec<String> {
+fn api_errors(masker: &crate::mask::Masker, setting: &crate::model::ApiErrors, body: &Json) -> Vec<String> {
     match setting {
-        crate::model::ApiErrors::Mykaarma => envelope::errors(body),
+        crate::model::ApiErrors::Mykaarma => envelope::errors(masker, body),
         crate::model::ApiErrors::Paths(paths) => paths
             .iter()
             .flat_map(|path| {
                 path.select(body).into_iter().filter(|node| !matches!(node, Json::Null | Json::Bool(false)) && !is_empty(node)).map(
                     |node| match node {
                         Json::String(text) => text.clone(),
-                        other => crate::select::short(other),
+                        other => crate::select::short(masker, other),
                     },
                 )
             })
@@ -345,7 +345,7 @@ fn until_met(state: &State, policy: &Policy, response: &ResponseData, context: &
     let context = minijinja::context! { response => crate::template::context(&data), ..context.clone() };
     match state.plan.engine.render(until, &context) {
         Ok(Json::Bool(met)) => Ok(met),
-        Ok(other) => Err(format!("`retry.until` must render to true or false, got {}", crate::select::short(&other))),
+        Ok(other) => Err(format!("`retry.until` must render to true or false, got {}", crate::select::short(&state.masker, &other))),
         Err(error) => Err(format!("cannot render `retry.until` ({}): {error}", until.text)),
     }
 }
