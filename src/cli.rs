@@ -454,7 +454,7 @@ fn cli_vars(args: &RunArgs) -> Result<Vec<(String, String)>, String> {
 fn vars_file(path: Option<&Path>) -> Result<BTreeMap<String, Json>, String> {
     let Some(path) = path else { return Ok(BTreeMap::new()) };
     let text = read_input(path)?;
-    crate::yaml::from_str::<BTreeMap<String, Json>>(&text).map_err(|error| format!("{}: {error}", path.display()))
+    crate::yaml::from_str::<BTreeMap<String, Json>>(&text).map_err(|error| error.in_file(path, "invalid vars file"))
 }
 
 fn dotenv(path: Option<&Path>) -> Result<BTreeMap<String, String>, String> {
@@ -482,12 +482,15 @@ fn out(text: &str) -> std::io::Result<()> {
     stdout.flush()
 }
 
-/// Writes a message to stderr, escaped and with its labels coloured (the colour is dropped when
-/// it is off); best effort: if stderr itself is gone there is nowhere to say so.
+/// Writes a message to stderr, escaped, with its labels coloured when colour is on; best effort:
+/// if stderr itself is gone there is nowhere to say so. One message is one write, so messages
+/// from several threads never interleave mid-line.
 fn say(text: &str) {
     use std::io::Write as _;
-    let painted = crate::terminal::paint(&crate::printable::escape(text));
-    let _ = writeln!(anstream::stderr().lock(), "{painted}");
+    let escaped = crate::printable::escape(text);
+    let mut line = if crate::terminal::stderr_coloured() { crate::terminal::paint(&escaped) } else { escaped.into_owned() };
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Writes data that would go to stdout to stderr instead (the report took stdout), unpainted.

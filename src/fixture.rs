@@ -50,7 +50,7 @@ pub struct Exchange {
 impl Fixture {
     pub fn read(path: &Path) -> Result<Self, String> {
         let text = fs_err::read_to_string(path).map_err(|error| error.to_string())?;
-        let fixture: Fixture = crate::yaml::from_str(&text).map_err(|error| format!("{}: invalid fixture: {error}", path.display()))?;
+        let fixture: Fixture = crate::yaml::from_str(&text).map_err(|error| error.in_file(path, "invalid fixture"))?;
         if fixture.fixture != 1 {
             return Err(format!(
                 "{}: unsupported fixture version {}; this version of `recipe` reads `fixture: 1`",

@@ -5,13 +5,20 @@
 //! before printing, after [`crate::printable::escape`], so only these codes ever reach the
 //! terminal. Whether they are kept is anstream's decision, the one clap makes too: `--color
 //! always` or `never`, else on a terminal unless `NO_COLOR` is set, or anywhere when
-//! `CLICOLOR_FORCE` is. Without colour, anstream strips the codes, so every text reads the same.
+//! `CLICOLOR_FORCE` is. Without colour, nothing is painted, so every text reads the same.
 
 use anstyle::{AnsiColor, Style};
 
 /// Sets whether colour is used, for the rest of the process.
 pub fn set_choice(choice: anstream::ColorChoice) {
     choice.write_global();
+}
+
+/// Whether what goes to stderr is coloured: anstream's decision, taken once, on the first
+/// message (after [`set_choice`]), rather than again for every line.
+pub fn stderr_coloured() -> bool {
+    static COLOURED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *COLOURED.get_or_init(|| anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never)
 }
 
 const ERROR: Style = AnsiColor::Red.on_default().bold();

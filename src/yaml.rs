@@ -2,9 +2,9 @@
 //!
 //! Recipes are read into a [`Node`] tree that keeps the line and column of every key and value,
 //! built from the marked events of `yaml-rust2`, so that every later diagnostic can point into
-//! the file. Duplicate keys are rejected here, with both places named. Data files that need no
-//! positions (vars files, fixtures) go through `serde_yaml`, always by way of
-//! `serde_yaml::Value`, which rejects duplicate keys instead of silently keeping the last one.
+//! the file. Duplicate keys and second documents are rejected here, with their places. Data
+//! files (vars files, fixtures) are read by the same parser, then into their types as JSON data;
+//! `serde_yaml` only writes (fixtures, snapshots).
 
 use std::collections::HashMap;
 
@@ -35,6 +35,8 @@ pub enum Value {
     Null,
     Bool(bool),
     Int(i64),
+    /// An integer above `i64::MAX` (up to `u64::MAX`), kept exact rather than made a float.
+    UInt(u64),
     Float(f64),
     String(String, Style),
     Seq(Vec<Node>),
@@ -54,7 +56,7 @@ impl Node {
         match self.value {
             Value::Null => "null",
             Value::Bool(_) => "a boolean",
-            Value::Int(_) => "an integer",
+            Value::Int(_) | Value::UInt(_) => "an integer",
             Value::Float(_) => "a number",
             Value::String(..) => "a string",
             Value::Seq(_) => "a list",
@@ -69,6 +71,7 @@ impl Node {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
+            Value::UInt(u) => J::from(*u),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::String(s, _) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
@@ -84,7 +87,8 @@ impl Node {
 pub fn parse(text: &str) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    if let Err(error) = parser.load(&mut builder, false) {
+    // Every document is scanned, so that anything after the first one is reported, not ignored.
+    if let Err(error) = parser.load(&mut builder, true) {
         let marker = error.marker();
         let span = Span::new(marker.line(), marker.col() + 1, 1);
         return Err(vec![Diagnostic::at(format!("invalid YAML: {}", error.info()), span)]);
@@ -106,6 +110,8 @@ struct Builder {
     /// Values produced by expanding aliases so far.
     expanded: usize,
     too_large: bool,
+    /// A `---` started another document, which is reported once and not read.
+    second_document: bool,
 }
 
 /// A list or map being read, with the anchor it gets when it is finished.
@@ -138,6 +144,13 @@ fn span_of(mark: Marker, len: usize) -> Span {
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, event: Event, mark: Marker) {
         if self.root.is_some() {
+            if matches!(event, Event::DocumentStart) && !self.second_document {
+                self.second_document = true;
+                self.problems.push(
+                    Diagnostic::at("a second YAML document: a file holds one", span_of(mark, 3))
+                        .with_hint("remove the `---` line and what follows it, or put it in a file of its own"),
+                );
+            }
             return;
         }
         match event {
@@ -203,6 +216,7 @@ impl Builder {
                 let key = match key_node.value {
                     Value::String(text, _) => text,
                     Value::Int(i) => i.to_string(),
+                    Value::UInt(u) => u.to_string(),
                     Value::Bool(b) => b.to_string(),
                     Value::Float(f) => f.to_string(),
                     Value::Null => "null".to_owned(),
@@ -235,6 +249,9 @@ fn plain_scalar(text: &str) -> Value {
     if let Ok(i) = text.parse::<i64>() {
         return Value::Int(i);
     }
+    if let Ok(u) = text.parse::<u64>() {
+        return Value::UInt(u);
+    }
     let looks_numeric = text.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.');
     if looks_numeric
         && let Ok(f) = text.parse::<f64>()
@@ -245,10 +262,50 @@ fn plain_scalar(text: &str) -> Value {
     Value::String(text.to_owned(), Style::Plain)
 }
 
-/// Reads a data file (vars, fixtures) into `T`, rejecting duplicate keys.
-pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
-    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-    serde_yaml::from_value(value).map_err(|e| e.to_string())
+/// Why a data file could not be read: where, when the YAML itself is at fault, and what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataError {
+    pub span: Option<Span>,
+    pub message: String,
+}
+
+impl DataError {
+    /// `file:line:col: what is wrong` (or `file: what is wrong`), with `what` (e.g. "invalid
+    /// fixture") before the message.
+    pub fn in_file(&self, file: &std::path::Path, what: &str) -> String {
+        match self.span {
+            Some(span) => format!("{}:{}:{}: {what}: {}", file.display(), span.line, span.col, self.message),
+            None => format!("{}: {what}: {}", file.display(), self.message),
+        }
+    }
+}
+
+impl std::fmt::Display for DataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.span {
+            Some(span) => write!(f, "line {}, column {}: {}", span.line, span.col, self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Reads a data file (vars, fixtures) into `T`: the same parser as recipes, so a duplicate key
+/// or a second document is refused with its place, then the values as JSON data into `T`.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
+    let located = |diagnostic: &Diagnostic| {
+        let mut message = diagnostic.message.clone();
+        for hint in &diagnostic.hints {
+            message.push_str("; ");
+            message.push_str(hint);
+        }
+        DataError { span: diagnostic.span, message }
+    };
+    let (root, problems) = parse(text)
+        .map_err(|problems| problems.first().map_or_else(|| DataError { span: None, message: "invalid YAML".into() }, located))?;
+    if let Some(problem) = problems.first() {
+        return Err(located(problem));
+    }
+    serde_json::from_value(root.to_json()).map_err(|error| DataError { span: None, message: error.to_string() })
 }
 
 /// Writes `value` as YAML that every YAML reader reads back the same: `serde_yaml` leaves plain
@@ -346,6 +403,93 @@ fn split_key(rest: &str) -> (Option<&str>, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_reads_back_what_was_written() {
+        let strings = [
+            "50",
+            "00012",
+            "+1",
+            "-0",
+            "1.",
+            ".5",
+            "1e3",
+            "1E-3",
+            "0x10",
+            "0o17",
+            "1_000",
+            "NaN",
+            ".nan",
+            ".inf",
+            "-.inf",
+            "inf",
+            "Infinity",
+            "~",
+            "null",
+            "Null",
+            "NULL",
+            "TRUE",
+            "False",
+            "yes",
+            "No",
+            "2026-07-22",
+            "07:00:00",
+            "1:2",
+            "",
+            " lead",
+            "trail ",
+            "a: b",
+            "x #y",
+            "-d",
+            "- d",
+            "[1]",
+            "{a}",
+            "it's",
+            "\"q\"",
+            "tab\there",
+            "line\nbreak",
+            "9223372036854775808",
+            "18446744073709551616",
+            "<MYKAARMA_BASIC_AUTH>",
+            "!tag",
+            "&anchor",
+            "*alias",
+            "%x",
+            "@x",
+            "`x`",
+            "é",
+            "?",
+            ":",
+        ];
+        let value = serde_json::json!({
+            "strings": strings.as_slice(),
+            "keys": strings.iter().map(|s| ((*s).to_owned(), serde_json::json!(1))).collect::<serde_json::Map<_, _>>(),
+            "numbers": [0, -1, 12, i64::MAX, i64::MIN, u64::MAX, 1.5, -0.25, 1e300, 5e-324],
+            "other": [true, false, null, [], {}, [[]], {"a": {"b": [1, {"c": null}]}}],
+        });
+        let text = to_string(&value).unwrap();
+        let back: serde_json::Value = from_str(&text).unwrap_or_else(|error| panic!("{error}\n{text}"));
+        assert_eq!(back, value, "{text}");
+    }
+
+    #[test]
+    fn data_errors_say_where() {
+        let error = from_str::<serde_json::Value>("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(error.span.map(|s| (s.line, s.col)), Some((3, 1)), "{error}");
+        assert!(error.message.contains("duplicate key `a`") && error.message.contains("line 1, column 1"), "{error}");
+        let error = from_str::<serde_json::Value>("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(error.span.map(|s| s.line), Some(2), "{error}");
+        assert!(error.message.contains("second YAML document"), "{error}");
+        let error = from_str::<serde_json::Value>("a: [1, 2\n").unwrap_err();
+        assert!(error.span.is_some() && error.message.starts_with("invalid YAML"), "{error}");
+        let error = from_str::<std::collections::BTreeMap<String, u8>>("a: 300\n").unwrap_err();
+        assert_eq!(error.span, None);
+        assert!(error.message.contains("300"), "{error}");
+        assert_eq!(
+            error.in_file(std::path::Path::new("v.yaml"), "invalid vars file"),
+            format!("v.yaml: invalid vars file: {}", error.message)
+        );
+    }
 
     #[test]
     fn quotes_what_yaml_1_1_would_misread() {

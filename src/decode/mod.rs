@@ -233,6 +233,7 @@ impl Decoder {
         let text = match &node.value {
             Value::String(text, _) => text.clone(),
             Value::Int(i) => i.to_string(),
+            Value::UInt(u) => u.to_string(),
             Value::Float(f) => f.to_string(),
             Value::Bool(b) => b.to_string(),
             _ => {
@@ -251,6 +252,7 @@ impl Decoder {
             Value::Null => Template::Null,
             Value::Bool(b) => Template::Bool(*b),
             Value::Int(i) => Template::Number((*i).into()),
+            Value::UInt(u) => Template::Number((*u).into()),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Template::Null, Template::Number),
             Value::String(..) => self.template_string(node).map_or(Template::Null, Template::String),
             Value::Seq(items) => Template::Seq(items.iter().map(|item| self.template(item)).collect()),
@@ -463,7 +465,7 @@ impl Decoder {
             let Some(fields) = self.fields(spec, &format!("env `{}`", key.text), &[ENV_KEYS]) else { continue };
             let default = fields.get("default").and_then(|node| match &node.value {
                 Value::String(text, _) => Some(text.clone()),
-                Value::Int(_) | Value::Float(_) | Value::Bool(_) => Some(node.to_json().to_string()),
+                Value::Int(_) | Value::UInt(_) | Value::Float(_) | Value::Bool(_) => Some(node.to_json().to_string()),
                 _ => {
                     self.expected(node, "a string");
                     None

@@ -112,3 +112,25 @@ fn a_dash_reads_the_recipe_or_the_vars_from_stdin() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("only one of the recipe, `--vars` and `--rows` can be `-`"), "{stderr}");
 }
+
+#[test]
+fn data_files_are_refused_at_the_place_of_their_fault() {
+    use crate::support::piped;
+    // A fixture with `step:` twice in its first exchange: the second is refused, not silently kept.
+    let fixture = std::fs::read_to_string(root().join("recipes/fixtures/advisors/found.yaml")).unwrap();
+    let line = fixture.lines().position(|line| line.starts_with("- step:")).expect("an exchange") + 1;
+    let doubled = fixture.replacen("- step: ", "- step: other\n  step: ", 1);
+    let path = std::env::temp_dir().join(format!("recipe-doubled-{}.yaml", std::process::id()));
+    std::fs::write(&path, doubled).unwrap();
+    let output = run(&["run", "recipes/advisors.yaml", "--replay", path.to_str().unwrap()], &[]);
+    let _ = std::fs::remove_file(&path);
+    let expected = format!("{}:{}:3: invalid fixture: duplicate key `step`", path.display(), line + 1);
+    assert!(output.starts_with("exit: 2\n") && output.contains(&expected), "{output}");
+    // A vars file with a second document: reported, where before the rest was never read.
+    let (code, _, stderr) = piped(
+        &["run", "recipes/advisors.yaml", "--vars", "-", "--replay", "recipes/fixtures/advisors/found.yaml"],
+        "dealer_uuid: x\n---\ndealer_uuid: y\n",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("-:2:1: invalid vars file: a second YAML document: a file holds one"), "{stderr}");
+}
