@@ -134,3 +134,12 @@ fn data_files_are_refused_at_the_place_of_their_fault() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("-:2:1: invalid vars file: a second YAML document: a file holds one"), "{stderr}");
 }
+
+#[test]
+fn a_recipe_with_a_second_document_is_refused_at_the_dashes() {
+    use crate::support::piped;
+    let recipe = "recipe: 1\nname: t\nsteps:\n  - id: a\n    set: { x: 1 }\n---\nsteps:\n  - id: b\n    set: { y: 2 }\n";
+    let (code, _, stderr) = piped(&["check", "-"], recipe);
+    assert_eq!(code, Some(3), "an invalid recipe: {stderr}");
+    assert!(stderr.contains("a second YAML document: a file holds one") && stderr.contains("<stdin>:6:1"), "{stderr}");
+}
