@@ -272,10 +272,12 @@ pub struct DataError {
 impl DataError {
     /// `file:line:col: what is wrong` (or `file: what is wrong`), with `what` (e.g. "invalid
     /// fixture") before the message.
+    /// Standard input (`-`) is called `<stdin>`, as in recipe diagnostics.
     pub fn in_file(&self, file: &std::path::Path, what: &str) -> String {
+        let file = if file == std::path::Path::new("-") { "<stdin>".into() } else { file.display().to_string() };
         match self.span {
-            Some(span) => format!("{}:{}:{}: {what}: {}", file.display(), span.line, span.col, self.message),
-            None => format!("{}: {what}: {}", file.display(), self.message),
+            Some(span) => format!("{file}:{}:{}: {what}: {}", span.line, span.col, self.message),
+            None => format!("{file}: {what}: {}", self.message),
         }
     }
 }

@@ -132,7 +132,7 @@ fn data_files_are_refused_at_the_place_of_their_fault() {
         "dealer_uuid: x\n---\ndealer_uuid: y\n",
     );
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("-:2:1: invalid vars file: a second YAML document: a file holds one"), "{stderr}");
+    assert!(stderr.contains("<stdin>:2:1: invalid vars file: a second YAML document: a file holds one"), "{stderr}");
 }
 
 #[test]
