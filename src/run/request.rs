@@ -272,7 +272,10 @@ fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace
         _ => Vec::new(),
     };
     if !request.is_idempotent() && (200..300).contains(&response.status) && api_errors.is_empty() {
-        trace.effect = Some(Effect::Created);
+        // A success status with a body that is not the API's kind (an HTML login or proxy page
+        // where JSON was expected) does not say that the API did it: in doubt, not created.
+        let foreign = step.expect.as_ref().and_then(|e| e.json).unwrap_or(true) && matches!(response.body, Some(ResponseBody::Text(_)));
+        trace.effect = Some(if foreign { Effect::InDoubt } else { Effect::Created });
     }
     if let Err((cause, message)) = check_response(state, step.expect.as_ref(), &response, &api_errors) {
         let message = explain(message, &trace);

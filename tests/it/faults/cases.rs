@@ -476,3 +476,31 @@ fn max_time_cuts_the_run_short() {
     assert!(reason.contains("the run's time limit (`--max-time`) leaves no time"), "{reason}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[test]
+fn an_html_page_in_answer_to_the_post_is_in_doubt_not_created() {
+    // A 200 with a login or proxy page, where the API speaks JSON: something other than the API
+    // may have answered, or the API may have processed the draft. Neither is known.
+    let page = Reply::text(200, "text/html; charset=utf-8", "<!DOCTYPE html><html><body>Sign in</body></html>");
+    let (outcome, server) = with_faults(vec![ok_lookup()], vec![Fault::Respond(page)]);
+    let draft = outcome.step("draft");
+    assert_eq!((draft.status, draft.cause), (Status::Failed, Some(Cause::NotJson)), "{draft:#?}");
+    assert_eq!(draft.effect, Some(Effect::InDoubt));
+    let reason = draft.reason.as_deref().unwrap();
+    assert!(reason.starts_with("the POST may have been created; check before running again"), "{reason}");
+    assert!(reason.contains("expected a JSON response (status 200)") && reason.contains("text/html"), "{reason}");
+    assert_eq!(outcome.result.worst_effect(), Some(Effect::InDoubt));
+    assert_eq!(server.count("POST", "/draft"), 1, "sent once, never again");
+
+    // When the step says its answer is not JSON, a text answer is what it expects: created.
+    let text = std::fs::read_to_string(root().join("tests/data/faults.yaml"))
+        .unwrap()
+        .replace("json: { vin: 1HGCM82633A004352 } }", "json: { vin: 1HGCM82633A004352 } }\n    expect: { json: false }");
+    let plan = recipe::check::load_str("faults.yaml", &text).unwrap_or_else(|report| panic!("{report}"));
+    let outcome = block_on(async {
+        let page = Reply::text(200, "text/plain", "created d-1");
+        let server = FaultServer::start(vec![("GET", "/lookup", vec![ok_lookup()]), ("POST", "/draft", vec![Fault::Respond(page)])]).await;
+        run_plan(&plan, server.url("")).await
+    });
+    assert_eq!(outcome.step("draft").effect, Some(Effect::Created), "{:#?}", outcome.step("draft"));
+}
