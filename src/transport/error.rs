@@ -16,8 +16,12 @@ pub enum FailureKind {
     ConnectRefused,
     /// The host name does not resolve.
     Dns,
-    /// The TLS handshake failed (certificate, protocol).
+    /// The TLS handshake failed (protocol, or a connection broken during it).
     Tls,
+    /// A certificate was refused during the handshake: the server's (not signed by a trusted CA,
+    /// expired, for another name) or the client's (missing, or not accepted by the server).
+    /// Sending again cannot help, so it is never retried.
+    Certificate,
     /// No connection within `http.connect_timeout`.
     ConnectTimeout,
     /// Any other failure to connect.
@@ -61,6 +65,7 @@ impl FailureKind {
             FailureKind::ConnectRefused => "connect_refused",
             FailureKind::Dns => "dns",
             FailureKind::Tls => "tls",
+            FailureKind::Certificate => "certificate",
             FailureKind::ConnectTimeout => "connect_timeout",
             FailureKind::Connect => "connect",
             FailureKind::ResetBeforeWrite => "reset_before_write",
@@ -81,6 +86,7 @@ impl FailureKind {
             FailureKind::ConnectRefused
             | FailureKind::Dns
             | FailureKind::Tls
+            | FailureKind::Certificate
             | FailureKind::ConnectTimeout
             | FailureKind::Connect
             | FailureKind::ResetBeforeWrite
@@ -103,7 +109,8 @@ impl FailureKind {
             FailureKind::ResetBeforeWrite | FailureKind::ResetAfterWrite => Some(RetryOn::Reset),
             FailureKind::ResponseTimeout => Some(RetryOn::Timeout),
             FailureKind::InvalidBody => Some(RetryOn::Body),
-            FailureKind::BodyTooLarge
+            FailureKind::Certificate
+            | FailureKind::BodyTooLarge
             | FailureKind::RedirectRefused
             | FailureKind::TooManyRedirects
             | FailureKind::InvalidRequest

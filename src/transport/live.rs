@@ -349,6 +349,10 @@ async fn read(mut response: reqwest::Response, limits: Limits, shown: &str, bodi
 /// Which kind of failure a reqwest error is, reading hyper's and the OS's errors beneath it.
 fn classify(error: &reqwest::Error) -> FailureKind {
     let sources = chain(error);
+    // Before the timeout and connect checks: a refused certificate can surface as either.
+    if refused_certificate(&sources).is_some() {
+        return FailureKind::Certificate;
+    }
     if error.is_timeout() {
         return if error.is_connect() { FailureKind::ConnectTimeout } else { FailureKind::ResponseTimeout };
     }
@@ -379,6 +383,93 @@ fn classify(error: &reqwest::Error) -> FailureKind {
     FailureKind::ResetAfterWrite
 }
 
+/// A certificate the TLS handshake refused, and whose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefusedCertificate {
+    /// The server's certificate is not signed by a trusted CA.
+    ServerUntrusted,
+    /// The server's certificate is otherwise invalid: expired, for another name, revoked.
+    ServerInvalid,
+    /// The server requires a client certificate and got none.
+    ClientMissing,
+    /// The server did not accept the client certificate.
+    ClientNotAccepted,
+}
+
+impl RefusedCertificate {
+    fn advice(self) -> &'static str {
+        match self {
+            RefusedCertificate::ServerUntrusted => {
+                "; the server's certificate is not signed by a trusted CA: if it is a private or company CA, trust it with \
+                 `--cacert FILE` or `http.tls.ca`"
+            }
+            RefusedCertificate::ServerInvalid => "; the server's certificate is not valid for this address or at this time",
+            RefusedCertificate::ClientMissing => {
+                "; the server requires a client certificate: give one with `--client-cert FILE` (and `--client-key FILE`)"
+            }
+            RefusedCertificate::ClientNotAccepted => "; the server did not accept the client certificate",
+        }
+    }
+}
+
+/// Whether the handshake failed on a certificate: the server's, which rustls refused, or the
+/// client's, which the server refused with an alert (in TLS 1.3 that alert can arrive after the
+/// request was written, but the server's TLS layer stopped it before any application saw it).
+///
+/// rustls errors travel inside `io::Error`s, sometimes as the rustls value and sometimes only as
+/// its text, so both are read.
+fn refused_certificate(sources: &[&(dyn std::error::Error + 'static)]) -> Option<RefusedCertificate> {
+    use rustls::AlertDescription as Alert;
+    let from_alert = |alert: &Alert| match alert {
+        Alert::CertificateRequired => Some(RefusedCertificate::ClientMissing),
+        Alert::BadCertificate
+        | Alert::UnsupportedCertificate
+        | Alert::CertificateRevoked
+        | Alert::CertificateExpired
+        | Alert::CertificateUnknown
+        | Alert::UnknownCA
+        | Alert::AccessDenied => Some(RefusedCertificate::ClientNotAccepted),
+        _ => None,
+    };
+    let from_error = |error: &rustls::Error| match error {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => Some(RefusedCertificate::ServerUntrusted),
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => Some(RefusedCertificate::ServerInvalid),
+        rustls::Error::AlertReceived(alert) => from_alert(alert),
+        _ => None,
+    };
+    let from_text = |text: &str| {
+        if let Some(reason) = text.strip_prefix("invalid peer certificate: ") {
+            return Some(if reason.starts_with("UnknownIssuer") {
+                RefusedCertificate::ServerUntrusted
+            } else {
+                RefusedCertificate::ServerInvalid
+            });
+        }
+        let alert = text.strip_prefix("received fatal alert: ")?;
+        let known = [
+            Alert::CertificateRequired,
+            Alert::BadCertificate,
+            Alert::UnsupportedCertificate,
+            Alert::CertificateRevoked,
+            Alert::CertificateExpired,
+            Alert::CertificateUnknown,
+            Alert::UnknownCA,
+            Alert::AccessDenied,
+        ];
+        known.iter().find(|known| format!("{known:?}") == alert).and_then(from_alert)
+    };
+    sources.iter().find_map(|source| {
+        if let Some(error) = source.downcast_ref::<rustls::Error>() {
+            return from_error(error);
+        }
+        let inner = source.downcast_ref::<std::io::Error>()?.get_ref()?;
+        match inner.downcast_ref::<rustls::Error>() {
+            Some(error) => from_error(error),
+            None => from_text(&inner.to_string()),
+        }
+    })
+}
+
 fn chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::error::Error + 'static)> {
     let mut all = vec![error];
     let mut current = error;
@@ -400,6 +491,9 @@ fn describe(kind: FailureKind, error: &reqwest::Error, limits: Limits, url: &str
         FailureKind::ConnectTimeout => format!("cannot connect to {url}: no connection within the connect timeout"),
         FailureKind::ConnectRefused | FailureKind::Dns | FailureKind::Tls | FailureKind::Connect => {
             format!("cannot connect to {url}: {cause}")
+        }
+        FailureKind::Certificate => {
+            format!("cannot connect to {url}: {cause}{}", refused_certificate(&chain(error)).map_or("", RefusedCertificate::advice))
         }
         FailureKind::ResetBeforeWrite => format!("the connection to {url} closed before the request was written: {cause}"),
         FailureKind::ResetAfterWrite => format!("the connection to {url} broke after the request was sent, before a response: {cause}"),
@@ -429,6 +523,30 @@ fn bytes(count: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_certificates_are_read_from_the_rustls_value_or_its_text() {
+        let wrapped = |error: Box<dyn std::error::Error + Send + Sync>| std::io::Error::new(std::io::ErrorKind::InvalidData, error);
+        let read = |error: &std::io::Error| refused_certificate(&chain(error));
+        let value = |error: rustls::Error| read(&wrapped(Box::new(error)));
+        let text = |error: rustls::Error| read(&wrapped(error.to_string().into()));
+        let cases = [
+            (rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer), Some(RefusedCertificate::ServerUntrusted)),
+            (rustls::Error::InvalidCertificate(rustls::CertificateError::Expired), Some(RefusedCertificate::ServerInvalid)),
+            (rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName), Some(RefusedCertificate::ServerInvalid)),
+            (rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired), Some(RefusedCertificate::ClientMissing)),
+            (rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA), Some(RefusedCertificate::ClientNotAccepted)),
+            (rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure), None),
+            (rustls::Error::AlertReceived(rustls::AlertDescription::DecryptError), None),
+            (rustls::Error::DecryptError, None),
+        ];
+        for (error, expected) in cases {
+            let shown = error.to_string();
+            assert_eq!(value(error.clone()), expected, "{shown}");
+            assert_eq!(text(error), expected, "as text: {shown}");
+        }
+        assert_eq!(read(&std::io::Error::other("connection reset")), None);
+    }
 
     fn url(text: &str) -> url::Url {
         url::Url::parse(text).unwrap()

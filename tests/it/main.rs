@@ -16,4 +16,5 @@ mod safety;
 mod schema;
 mod serve;
 mod support;
+mod tls;
 mod workflow;
