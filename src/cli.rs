@@ -552,6 +552,12 @@ fn run_command(args: &RunArgs, ui: Ui) -> u8 {
              requests, credentials included");
     }
     if let Some(rows) = &args.batch.rows {
+        if ui.verbose > 0 {
+            return usage_error(
+                "`-v` shows one run's requests and responses; a batch (`--rows`) does not print them: each row's outcome, \
+                 error and attempts are in `--out`, and `recipe run FILE --var ...` with `-v` shows one row's exchanges",
+            );
+        }
         return batch_command(args, &plan, rows);
     }
     let report = args.report.target();
@@ -832,6 +838,13 @@ fn test_command(args: &TestArgs, ui: Ui) -> u8 {
         let outcome = crate::testing::run(case, args.accept);
         if !(ui.quiet && outcome.passed()) {
             say(&crate::report::test_outcome(&outcome));
+        }
+        if ui.verbose > 0 {
+            // The replayed run under its case, as `run -v` shows it: each step, then its exchange.
+            let width = outcome.steps.iter().map(|step| step.id.chars().count()).max().unwrap_or(0);
+            for step in &outcome.steps {
+                print_event(crate::run::Event::Step(step), ui, width);
+            }
         }
         outcomes.push(outcome);
     }

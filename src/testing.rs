@@ -39,6 +39,9 @@ pub struct Outcome {
     /// The run succeeded (a failing run can be the expected, snapshotted behaviour).
     pub run_ok: Option<bool>,
     pub duration: Duration,
+    /// The steps of the replayed run (masked, as recorded), for `recipe test -v`; empty when the
+    /// case could not be replayed.
+    pub steps: Vec<crate::run::StepResult>,
 }
 
 impl Outcome {
@@ -142,11 +145,11 @@ fn cases_of(recipe: &Path) -> Result<Vec<Case>, String> {
 }
 
 /// Replays one case: the snapshot text and whether the run succeeded.
-pub fn replay(case: &Case) -> Result<(String, bool), String> {
+pub fn replay(case: &Case) -> Result<(String, crate::run::RunResult), String> {
     let plan = crate::check::load(&case.recipe).map_err(|e| e.to_string())?;
     let fixture = Fixture::read(&case.fixture)?;
     let result = crate::session::replay_case(&plan, fixture).map_err(|problems| problems.join("\n"))?;
-    Ok((crate::snapshot::render(&result), result.ok))
+    Ok((crate::snapshot::render(&result), result))
 }
 
 /// Cases named `err_*` record a failing run; every other case a successful one.
@@ -158,13 +161,18 @@ fn expects_failure(case: &Case) -> bool {
 pub fn run(case: &Case, accept: bool) -> Outcome {
     let started = Instant::now();
     let snapshot_path = crate::snapshot::path_for(&case.fixture);
-    let (verdict, run_ok) = match replay(case) {
-        Err(message) => (Verdict::Error(message), None),
-        Ok((_, ok)) if ok == expects_failure(case) => {
+    let (verdict, run_ok, steps) = match replay(case) {
+        Err(message) => (Verdict::Error(message), None, Vec::new()),
+        Ok((_, result)) if result.ok == expects_failure(case) => {
+            let ok = result.ok;
             let expected = if ok { "fail (its name starts with `err_`)" } else { "succeed" };
-            (Verdict::Error(format!("the run should {expected}, but it {}", if ok { "succeeded" } else { "failed" })), Some(ok))
+            (
+                Verdict::Error(format!("the run should {expected}, but it {}", if ok { "succeeded" } else { "failed" })),
+                Some(ok),
+                result.steps,
+            )
         }
-        Ok((text, ok)) => {
+        Ok((text, result)) => {
             let verdict = match crate::snapshot::read(&snapshot_path) {
                 Ok(Some(old)) if crate::snapshot::same(&old, &text) => Verdict::Passed,
                 old => {
@@ -182,8 +190,8 @@ pub fn run(case: &Case, accept: bool) -> Outcome {
                     }
                 }
             };
-            (verdict, Some(ok))
+            (verdict, Some(result.ok), result.steps)
         }
     };
-    Outcome { case: case.clone(), verdict, run_ok, duration: started.elapsed() }
+    Outcome { case: case.clone(), verdict, run_ok, duration: started.elapsed(), steps }
 }

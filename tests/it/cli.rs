@@ -143,3 +143,18 @@ fn a_recipe_with_a_second_document_is_refused_at_the_dashes() {
     assert_eq!(code, Some(3), "an invalid recipe: {stderr}");
     assert!(stderr.contains("a second YAML document: a file holds one") && stderr.contains("<stdin>:6:1"), "{stderr}");
 }
+
+#[test]
+fn verbose_shows_the_exchanges_of_each_test_case_and_is_refused_by_a_batch() {
+    let plain = run(&["test", "recipes/advisors.yaml"], &[]);
+    assert!(plain.contains("ok advisors/found") && !plain.contains("< 200 OK"), "{plain}");
+    let verbose = run(&["test", "recipes/advisors.yaml", "-v"], &[]);
+    assert!(verbose.starts_with("exit: 0\n"), "{verbose}");
+    let case = verbose.find("ok advisors/found").expect("the case's line");
+    let request = verbose.find("> GET https://api.mykaarma.com/appointment/v2/dealer/").expect("the request");
+    let response = verbose.find("< 200 OK").expect("the response");
+    assert!(case < request && request < response, "{verbose}");
+    assert!(verbose.contains("> authorization: Basic <MYKAARMA_BASIC_AUTH>"), "masked as recorded: {verbose}");
+    let batch = run(&["run", "recipes/advisors.yaml", "--rows", "tests/data/no-such-rows.csv", "-v"], &[]);
+    assert!(batch.starts_with("exit: 2\n") && batch.contains("a batch (`--rows`) does not print them"), "{batch}");
+}
