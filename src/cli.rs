@@ -558,7 +558,7 @@ fn run_command(args: &RunArgs, ui: Ui) -> u8 {
                  error and attempts are in `--out`, and `recipe run FILE --var ...` with `-v` shows one row's exchanges",
             );
         }
-        return batch_command(args, &plan, rows);
+        return batch_command(args, &plan, rows, ui);
     }
     let report = args.report.target();
     let prepared = (|| {
@@ -723,7 +723,7 @@ fn run_report(format: ReportFormat, document: &RunReport) -> String {
 }
 
 /// `recipe run FILE --rows ROWS`: every row, checked first, then run with `--jobs` in flight.
-fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path) -> u8 {
+fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> u8 {
     use crate::batch::{self, progress};
     let batch_args = &args.batch;
     let prepared = (|| {
@@ -786,7 +786,7 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path) -> u8 {
         Ok(shared) => shared,
         Err(problems) => return usage_errors(&problems),
     };
-    let mut display = progress::Display::new(checked.rows, std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let mut display = progress::Display::new(checked.rows, std::io::IsTerminal::is_terminal(&std::io::stderr()), ui.quiet);
     let mut interrupt = || -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
         Box::pin(async {
             if tokio::signal::ctrl_c().await.is_err() {
@@ -803,7 +803,9 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path) -> u8 {
             return RUN_FAILED;
         }
     };
-    say(&progress::summary(&summary));
+    if !(ui.quiet && summary.succeeded()) {
+        say(&progress::summary(&summary));
+    }
     if summary.succeeded() {
         SUCCESS
     } else if summary.interrupted {

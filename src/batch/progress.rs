@@ -12,15 +12,17 @@ const PLAIN_EVERY: Duration = Duration::from_secs(10);
 
 pub struct Display {
     bar: Option<ProgressBar>,
+    /// `-q`: no bar and no progress lines; only the answer to a Ctrl-C.
+    quiet: bool,
     total: u64,
     started: Instant,
     last_line: Instant,
 }
 
 impl Display {
-    /// `total` rows to go; a bar when stderr is a terminal.
-    pub fn new(total: u64, terminal: bool) -> Self {
-        let bar = terminal.then(|| {
+    /// `total` rows to go; a bar when stderr is a terminal, unless `quiet`.
+    pub fn new(total: u64, terminal: bool, quiet: bool) -> Self {
+        let bar = (terminal && !quiet).then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template("{bar:30} {pos}/{len} rows  {msg}  {per_sec}  ETA {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
@@ -28,7 +30,7 @@ impl Display {
             bar
         });
         let now = Instant::now();
-        Self { bar, total, started: now, last_line: now }
+        Self { bar, quiet, total, started: now, last_line: now }
     }
 
     pub fn update(&mut self, progress: Progress) {
@@ -37,6 +39,7 @@ impl Display {
             self.say("stopping: no new rows start; the rows in flight finish (Ctrl-C again to abort; `--resume` continues)");
         }
         match &self.bar {
+            None if self.quiet => {}
             Some(bar) => {
                 bar.set_position(counts.done());
                 bar.set_message(format!(

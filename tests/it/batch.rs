@@ -881,3 +881,17 @@ fn a_repeated_key_never_skips_a_row_that_did_not_run() {
     let second_ran = server.requests().iter().any(|r| r.method == "POST" && body(r)["last_name"] == "Second");
     assert!(ran.code == Some(2) || second_ran, "row 2 never ran, yet the batch says: {}", ran.stderr);
 }
+
+#[test]
+fn quiet_batches_print_nothing_when_every_row_succeeds_and_the_summary_when_one_fails() {
+    let scratch = Scratch::new("quiet");
+    let server = server(vec![created()]);
+    let rows = scratch.write("rows.csv", &csv(&vins(0, 3)));
+    let ran = run(batch(&server, &scratch, &["--rows", text(&rows), "-q"]), &scratch, "quiet");
+    assert_eq!((ran.code, ran.stderr.as_str()), (Some(0), ""), "errors only, and there are none");
+
+    let failing = server_with(vec![Fault::Respond(Reply::json(500, &json!({"message": "down"})))], vec![created()]);
+    let ran = run(batch(&failing, &scratch, &["--rows", text(&rows), "-q"]), &scratch, "quiet-failing");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert_summary(&ran, [0, 3, 0, 0, 0]);
+}
