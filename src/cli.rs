@@ -488,9 +488,15 @@ fn out(text: &str) -> std::io::Result<()> {
 fn say(text: &str) {
     use std::io::Write as _;
     let escaped = crate::printable::escape(text);
-    let mut line = if crate::terminal::stderr_coloured() { crate::terminal::paint(&escaped) } else { escaped.into_owned() };
-    line.push('\n');
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    if crate::terminal::stderr_coloured() {
+        // Through anstream, which turns on a Windows console's colour mode where needed.
+        let line = crate::terminal::paint(&escaped) + "\n";
+        let _ = anstream::stderr().lock().write_all(line.as_bytes());
+    } else {
+        let mut line = escaped.into_owned();
+        line.push('\n');
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
 }
 
 /// Writes data that would go to stdout to stderr instead (the report took stdout), unpainted.
@@ -701,15 +707,20 @@ fn print_event(event: crate::run::Event, ui: Ui, width: usize) {
     if let Some(line) = crate::report::event(event, width) {
         say(&line);
     }
-    let detail = match ui.verbose {
-        0 => return,
-        1 => crate::report::exchange::Detail::Truncated,
-        _ => crate::report::exchange::Detail::Whole,
-    };
+    let Some(detail) = detail(ui) else { return };
     if let crate::run::Event::Step(step) = event
         && let Some(exchange) = crate::report::exchange::exchange(step, detail)
     {
         say(&exchange);
+    }
+}
+
+/// How much of each exchange `-v` (or `-vv`) shows; `None` without `-v`.
+fn detail(ui: Ui) -> Option<crate::report::exchange::Detail> {
+    match ui.verbose {
+        0 => None,
+        1 => Some(crate::report::exchange::Detail::Truncated),
+        _ => Some(crate::report::exchange::Detail::Whole),
     }
 }
 
@@ -837,16 +848,13 @@ fn test_command(args: &TestArgs, ui: Ui) -> u8 {
     }
     let mut outcomes = Vec::new();
     for case in &cases {
-        let outcome = crate::testing::run(case, args.accept);
+        let outcome = crate::testing::run(case, args.accept, detail(ui));
         if !(ui.quiet && outcome.passed()) {
             say(&crate::report::test_outcome(&outcome));
         }
-        if ui.verbose > 0 {
-            // The replayed run under its case, as `run -v` shows it: each step, then its exchange.
-            let width = outcome.steps.iter().map(|step| step.id.chars().count()).max().unwrap_or(0);
-            for step in &outcome.steps {
-                print_event(crate::run::Event::Step(step), ui, width);
-            }
+        // The replayed run under its case, as `run -v` shows it.
+        for line in &outcome.log {
+            say(line);
         }
         outcomes.push(outcome);
     }

@@ -190,9 +190,13 @@ impl Session {
 
 /// Replays a fixture case as `recipe test` does: hermetic (no process environment), and
 /// matching requests by route, so the snapshot shows what changed.
-pub fn replay_case(plan: &Plan, fixture: Fixture) -> Result<crate::run::RunResult, Vec<String>> {
+pub fn replay_case(
+    plan: &Plan,
+    fixture: Fixture,
+    on_event: &mut dyn FnMut(crate::run::Event),
+) -> Result<crate::run::RunResult, Vec<String>> {
     let options = Options::new(&|_| None, Mode::Replay(fixture, Strictness::Route));
     let mut session = prepare(plan, options)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| vec![e.to_string()])?;
-    Ok(runtime.block_on(crate::run::run(plan, &session.params, &mut session.transport, &mut |_| {})))
+    Ok(runtime.block_on(crate::run::run(plan, &session.params, &mut session.transport, on_event)))
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::fixture::Fixture;
+use crate::report::exchange::Detail;
 
 /// One recorded case of one recipe.
 #[derive(Debug, Clone)]
@@ -39,9 +40,9 @@ pub struct Outcome {
     /// The run succeeded (a failing run can be the expected, snapshotted behaviour).
     pub run_ok: Option<bool>,
     pub duration: Duration,
-    /// The steps of the replayed run (masked, as recorded), for `recipe test -v`; empty when the
-    /// case could not be replayed.
-    pub steps: Vec<crate::run::StepResult>,
+    /// With `recipe test -v`: what `run -v` prints for the replayed run (each step's line, its
+    /// retries, its exchange, called recipes' steps included); otherwise empty.
+    pub log: Vec<String>,
 }
 
 impl Outcome {
@@ -144,12 +145,21 @@ fn cases_of(recipe: &Path) -> Result<Vec<Case>, String> {
     Ok(fixtures.into_iter().map(|fixture| case(recipe.to_path_buf(), fixture)).collect())
 }
 
-/// Replays one case: the snapshot text and whether the run succeeded.
-pub fn replay(case: &Case) -> Result<(String, crate::run::RunResult), String> {
+/// Replays one case: the snapshot text and whether the run succeeded; with `detail`, `log` gets
+/// the run's progress lines and exchanges.
+pub fn replay(case: &Case, detail: Option<Detail>, log: &mut Vec<String>) -> Result<(String, bool), String> {
     let plan = crate::check::load(&case.recipe).map_err(|e| e.to_string())?;
     let fixture = Fixture::read(&case.fixture)?;
-    let result = crate::session::replay_case(&plan, fixture).map_err(|problems| problems.join("\n"))?;
-    Ok((crate::snapshot::render(&result), result))
+    let width = crate::report::id_width(&plan);
+    let mut on_event = |event: crate::run::Event| {
+        let Some(detail) = detail else { return };
+        log.extend(crate::report::event(event, width));
+        if let crate::run::Event::Step(step) = event {
+            log.extend(crate::report::exchange::exchange(step, detail));
+        }
+    };
+    let result = crate::session::replay_case(&plan, fixture, &mut on_event).map_err(|problems| problems.join("\n"))?;
+    Ok((crate::snapshot::render(&result), result.ok))
 }
 
 /// Cases named `err_*` record a failing run; every other case a successful one.
@@ -157,22 +167,19 @@ fn expects_failure(case: &Case) -> bool {
     case.fixture.file_stem().is_some_and(|stem| stem.to_string_lossy().starts_with("err_"))
 }
 
-/// Runs one case and compares (or, with `accept`, writes) its snapshot.
-pub fn run(case: &Case, accept: bool) -> Outcome {
+/// Runs one case and compares (or, with `accept`, writes) its snapshot; `detail` keeps what
+/// `run -v` (or `-vv`) would print.
+pub fn run(case: &Case, accept: bool, detail: Option<Detail>) -> Outcome {
     let started = Instant::now();
     let snapshot_path = crate::snapshot::path_for(&case.fixture);
-    let (verdict, run_ok, steps) = match replay(case) {
-        Err(message) => (Verdict::Error(message), None, Vec::new()),
-        Ok((_, result)) if result.ok == expects_failure(case) => {
-            let ok = result.ok;
+    let mut log = Vec::new();
+    let (verdict, run_ok) = match replay(case, detail, &mut log) {
+        Err(message) => (Verdict::Error(message), None),
+        Ok((_, ok)) if ok == expects_failure(case) => {
             let expected = if ok { "fail (its name starts with `err_`)" } else { "succeed" };
-            (
-                Verdict::Error(format!("the run should {expected}, but it {}", if ok { "succeeded" } else { "failed" })),
-                Some(ok),
-                result.steps,
-            )
+            (Verdict::Error(format!("the run should {expected}, but it {}", if ok { "succeeded" } else { "failed" })), Some(ok))
         }
-        Ok((text, result)) => {
+        Ok((text, ok)) => {
             let verdict = match crate::snapshot::read(&snapshot_path) {
                 Ok(Some(old)) if crate::snapshot::same(&old, &text) => Verdict::Passed,
                 old => {
@@ -190,8 +197,8 @@ pub fn run(case: &Case, accept: bool) -> Outcome {
                     }
                 }
             };
-            (verdict, Some(result.ok), result.steps)
+            (verdict, Some(ok))
         }
     };
-    Outcome { case: case.clone(), verdict, run_ok, duration: started.elapsed(), steps }
+    Outcome { case: case.clone(), verdict, run_ok, duration: started.elapsed(), log }
 }

@@ -56,7 +56,8 @@ impl Node {
         match self.value {
             Value::Null => "null",
             Value::Bool(_) => "a boolean",
-            Value::Int(_) | Value::UInt(_) => "an integer",
+            Value::Int(_) => "an integer",
+            Value::UInt(_) => "an integer above 9223372036854775807",
             Value::Float(_) => "a number",
             Value::String(..) => "a string",
             Value::Seq(_) => "a list",
@@ -85,6 +86,8 @@ impl Node {
 /// A syntax error is fatal. Duplicate keys are not: the tree keeps the first of them and the
 /// problems come back beside it, so later passes can report their own problems too.
 pub fn parse(text: &str) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
+    // A byte order mark (an editor's "UTF-8 with BOM") is not content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     // Every document is scanned, so that anything after the first one is reported, not ignored.
@@ -246,6 +249,12 @@ fn plain_scalar(text: &str) -> Value {
         "false" | "False" | "FALSE" => return Value::Bool(false),
         _ => {}
     }
+    // A leading zero (`007`, a ZIP or dealer code) keeps the text: read as a number, the zeros
+    // would be lost.
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Value::String(text.to_owned(), Style::Plain);
+    }
     if let Ok(i) = text.parse::<i64>() {
         return Value::Int(i);
     }
@@ -293,7 +302,15 @@ impl std::fmt::Display for DataError {
 
 /// Reads a data file (vars, fixtures) into `T`: the same parser as recipes, so a duplicate key
 /// or a second document is refused with its place, then the values as JSON data into `T`.
+///
+/// Text holding U+2028 or U+2029 goes through `serde_yaml` instead (by way of its `Value`, which
+/// also refuses duplicate keys): `serde_yaml` writes these two raw, as the line breaks YAML 1.1
+/// takes them for, and only a YAML 1.1 reader reads such a file back as it was written.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
+    if text.contains(['\u{2028}', '\u{2029}']) {
+        let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|error| DataError { span: None, message: error.to_string() })?;
+        return serde_yaml::from_value(value).map_err(|error| DataError { span: None, message: error.to_string() });
+    }
     let located = |diagnostic: &Diagnostic| {
         let mut message = diagnostic.message.clone();
         for hint in &diagnostic.hints {
@@ -462,6 +479,9 @@ mod tests {
             "é",
             "?",
             ":",
+            "a\u{2028}b",
+            "end\u{2029}\nnext line\n",
+            "\u{feff}bom",
         ];
         let value = serde_json::json!({
             "strings": strings.as_slice(),
@@ -472,6 +492,12 @@ mod tests {
         let text = to_string(&value).unwrap();
         let back: serde_json::Value = from_str(&text).unwrap_or_else(|error| panic!("{error}\n{text}"));
         assert_eq!(back, value, "{text}");
+    }
+
+    #[test]
+    fn data_keeps_leading_zeros_and_ignores_a_byte_order_mark() {
+        let read: serde_json::Value = from_str("\u{feff}# vars\nzip: 02134\ncodes: [007, 0012, -01, 0, -0, 7]\n").unwrap();
+        assert_eq!(read, serde_json::json!({"zip": "02134", "codes": ["007", "0012", "-01", 0, 0, 7]}));
     }
 
     #[test]

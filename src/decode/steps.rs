@@ -272,8 +272,9 @@ impl Decoder {
         let prefer = fields.get("prefer").map(|node| self.template(node));
         let seed = fields.get("seed").and_then(|node| match node.value {
             Value::Int(seed) if seed >= 0 => Some(seed.unsigned_abs()),
+            Value::UInt(seed) => Some(seed),
             _ => {
-                self.expected(node, "a whole number");
+                self.expected(node, "a whole number from 0 to 18446744073709551615");
                 None
             }
         });

@@ -389,10 +389,10 @@ fn check_response(state: &State, expect: Option<&Expect>, response: &ResponseDat
             message.push_str(&format!(": API error {}", api_errors.join("; ")));
         }
         match &response.body {
-            Some(ResponseBody::Text(text)) => message.push_str(&format!("\n{}", excerpt(state, response.content_type(), text))),
+            Some(ResponseBody::Text(text)) => message.push_str(&format!("\n{}", excerpt(&state.masker, response.content_type(), text))),
             Some(ResponseBody::Json(json)) => {
                 let text = serde_json::to_string_pretty(json).unwrap_or_default();
-                message.push_str(&format!("\n{}", excerpt(state, response.content_type(), &text)));
+                message.push_str(&format!("\n{}", excerpt(&state.masker, response.content_type(), &text)));
             }
             None => {}
         }
@@ -402,7 +402,7 @@ fn check_response(state: &State, expect: Option<&Expect>, response: &ResponseDat
     if wants_json && let Some(ResponseBody::Text(text)) = &response.body {
         return Err((
             Cause::NotJson,
-            format!("expected a JSON response (status {}), but {}", response.status, excerpt(state, response.content_type(), text)),
+            format!("expected a JSON response (status {}), but {}", response.status, excerpt(&state.masker, response.content_type(), text)),
         ));
     }
     if !api_errors.is_empty() {
@@ -412,10 +412,13 @@ fn check_response(state: &State, expect: Option<&Expect>, response: &ResponseDat
 }
 
 /// The content type and the first lines of a body (JSON comes pretty-printed), for error messages:
-/// masked first, then cut, so a secret across the cut never shows its first characters.
-fn excerpt(state: &State, content_type: Option<&str>, text: &str) -> String {
-    let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).take(12).collect();
-    let shown = state.masker.excerpt(&lines.join("\n    "), 600);
+/// masked first, then cut, so a secret across the cut never shows its first characters. The
+/// whole body is masked before it is split into lines: a secret holding a line break (a PEM
+/// key) would no longer match once its lines were re-joined.
+fn excerpt(masker: &crate::mask::Masker, content_type: Option<&str>, text: &str) -> String {
+    let masked = masker.text(text);
+    let lines: Vec<&str> = masked.lines().filter(|line| !line.trim().is_empty()).take(12).collect();
+    let shown = masker.excerpt(&lines.join("\n    "), 600);
     format!("the body is `{}`:\n    {shown}", content_type.unwrap_or("without a content type"))
 }
 
@@ -528,5 +531,20 @@ pub(super) fn query_values(name: &str, value: &Json) -> Result<Vec<String>, Stri
         Json::Number(_) | Json::Bool(_) => Ok(vec![value.to_string()]),
         Json::Array(items) => items.iter().map(|item| query_values(name, item)).collect::<Result<Vec<_>, _>>().map(|v| v.concat()),
         Json::Object(_) => Err(format!("query parameter `{name}` is a map; send a text, number, boolean or list")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_excerpt_masks_a_secret_that_spans_lines() {
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+        let masker = crate::mask::Masker::new(&[("CLIENT_KEY".to_owned(), key.to_owned())]);
+        let body = format!("<html>\n\n<pre>{key}</pre>\n</html>");
+        let shown = excerpt(&masker, Some("text/html"), &body);
+        assert!(shown.contains("<CLIENT_KEY>") && !shown.contains("MIIEvQ"), "{shown}");
+        assert!(shown.starts_with("the body is `text/html`:\n    <html>\n    <pre><CLIENT_KEY></pre>"), "{shown}");
     }
 }

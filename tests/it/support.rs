@@ -46,5 +46,5 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 pub fn replay(fixture_path: &Path) -> RunResult {
     let plan = plan(&recipe::testing::recipe_of(fixture_path).expect("the fixture is in a recipe's fixture folder"));
     let fixture = Fixture::read(fixture_path).expect("the fixture reads");
-    recipe::session::replay_case(&plan, fixture).expect("the case's inputs and environment resolve")
+    recipe::session::replay_case(&plan, fixture, &mut |_| {}).expect("the case's inputs and environment resolve")
 }
