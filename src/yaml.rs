@@ -362,6 +362,11 @@ fn quote_yaml11(text: &str) -> String {
             block = None;
         }
         let (head, rest) = split_item(content);
+        // `? |-`: a complex key (a multi-line one), whose block lines are content like a value's.
+        let (head, rest) = match rest.strip_prefix("? ") {
+            Some(key) => (&content[..content.len() - key.len()], key),
+            None => (head, rest),
+        };
         let (key, value) = split_key(rest);
         let quote = |scalar: &str| if AMBIGUOUS.is_match(scalar) { format!("'{scalar}'") } else { scalar.to_owned() };
         let mut rewritten = head.to_owned();
@@ -482,6 +487,8 @@ mod tests {
             "a\u{2028}b",
             "end\u{2029}\nnext line\n",
             "\u{feff}bom",
+            "a\nyes",
+            "2026-07-22\n19:00:00\n",
         ];
         let value = serde_json::json!({
             "strings": strings.as_slice(),

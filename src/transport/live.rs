@@ -407,7 +407,9 @@ impl RefusedCertificate {
             RefusedCertificate::ClientMissing => {
                 "; the server requires a client certificate: give one with `--client-cert FILE` (and `--client-key FILE`)"
             }
-            RefusedCertificate::ClientNotAccepted => "; the server did not accept the client certificate, or wants one (`--client-cert FILE`)",
+            RefusedCertificate::ClientNotAccepted => {
+                "; the server did not accept the client certificate, or wants one (`--client-cert FILE`)"
+            }
         }
     }
 }
