@@ -6,10 +6,11 @@
 //! `http.headers`) parameters, a `json`, `form` or `body` its `requestBody`, `expect.status` its
 //! `successCriteria`, and its definite `bind` paths its `outputs`. Templates become runtime
 //! expressions where the languages meet ([`expression`]). What Arazzo cannot express is kept in
-//! `x-recipe-*` extensions, never dropped: filter, pick and set steps (`x-recipe-steps`, on the
-//! request step they run before, or on the workflow after the last one), untranslatable values
-//! (`x-recipe-template`), bindings (`x-recipe-outputs`), `when`, `optional`, request options and
-//! HTTP defaults. This module builds plain JSON values; writing them is the caller's business.
+//! `x-recipe-*` extensions, never dropped: filter, pick, set, fail and call steps
+//! (`x-recipe-steps`, on the request step they run before, or on the workflow after the last
+//! one), untranslatable values (`x-recipe-template`), bindings (`x-recipe-outputs`, where a
+//! `for_each` step's always go), `when`, `optional`, request options, a request step's other keys
+//! (`x-recipe-for_each`, `x-recipe-assert`...) and HTTP defaults. This module builds plain JSON values; writing them is the caller's business.
 
 pub mod expression;
 pub mod openapi;
@@ -175,8 +176,11 @@ impl Writer<'_> {
         }
         fields.insert("successCriteria".into(), success_criteria(&statuses));
         let mut untranslated = Map::new();
+        let repeated = step.for_each.is_some();
         for (name, binding) in &step.bind {
-            if self.translator.bind(&name.text, Some(binding)).is_none() {
+            // A `for_each` step binds one value per element, which no `$response` expression of
+            // one response says: such bindings stay recipe text.
+            if self.translator.bind(&name.text, (!repeated).then_some(binding)).is_none() {
                 untranslated.insert(name.text.clone(), raw_step["bind"][&name.text].clone());
             }
         }
@@ -194,6 +198,11 @@ impl Writer<'_> {
         let expect_extras = without(&raw_step["expect"], &["status"]);
         if !expect_extras.is_empty() {
             extensions.insert("x-recipe-expect".into(), Json::Object(expect_extras));
+        }
+        // Every other key of the step (`for_each`, `max_items`, `concurrency`, `assert`, and any
+        // added later) goes along as recipe text, never dropped.
+        for (key, value) in without(raw_step, &["id", "description", "when", "optional", "request", "expect", "bind"]) {
+            extensions.insert(format!("x-recipe-{key}"), value);
         }
         StepOut { id, fields, optional: step.optional, untranslated, before: Vec::new(), extensions }
     }
@@ -432,11 +441,12 @@ fn parameter(name: &str, location: &str, value: Translated) -> Json {
     }
 }
 
-/// A filter, pick or set step as recipe text, its action key prefixed: `x-recipe-filter`.
+/// A filter, pick, set, fail or call step as recipe text, its action key prefixed:
+/// `x-recipe-filter`.
 fn extension_step(raw: &Json) -> Json {
     let Some(fields) = raw.as_object() else { return raw.clone() };
     let renamed = fields.iter().map(|(key, value)| {
-        let key = if matches!(key.as_str(), "filter" | "pick" | "set") { format!("x-recipe-{key}") } else { key.clone() };
+        let key = if matches!(key.as_str(), "filter" | "pick" | "set" | "fail" | "call") { format!("x-recipe-{key}") } else { key.clone() };
         (key, value.clone())
     });
     Json::Object(renamed.collect())

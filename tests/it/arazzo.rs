@@ -265,7 +265,10 @@ fn step_ids(recipe: &str, arazzo: &Json) -> (Vec<String>, BTreeSet<String>) {
     let mut extension = |list: &Json| {
         for step in list.as_array().into_iter().flatten() {
             kept.insert(step["id"].as_str().unwrap_or_default().to_owned());
-            let kinds = ["x-recipe-filter", "x-recipe-pick", "x-recipe-set"].iter().filter(|key| step.get(**key).is_some()).count();
+            let kinds = ["x-recipe-filter", "x-recipe-pick", "x-recipe-set", "x-recipe-fail", "x-recipe-call"]
+                .iter()
+                .filter(|key| step.get(**key).is_some())
+                .count();
             assert_eq!(kinds, 1, "{step}");
         }
     };
@@ -321,6 +324,8 @@ fn every_shipped_recipe_exports_to_valid_arazzo() {
         "recipes/opcodes.yaml",
         "recipes/transport-options.yaml",
         "recipes/slots.yaml",
+        "recipes/catalogue.yaml",
+        "recipes/token-auth.yaml",
     ] {
         let (arazzo_text, openapi_text) = export(recipe);
         let (arazzo, openapi) = (parse(&arazzo_text), parse(&openapi_text));
@@ -329,6 +334,23 @@ fn every_shipped_recipe_exports_to_valid_arazzo() {
         let (all, kept) = step_ids(recipe, &arazzo);
         assert_eq!(all.into_iter().collect::<BTreeSet<_>>(), kept, "{recipe}: every recipe step is kept");
     }
+}
+
+#[test]
+fn keys_without_an_arazzo_form_go_along_as_extensions() {
+    let (arazzo_text, _) = export("recipes/catalogue.yaml");
+    let arazzo = parse(&arazzo_text);
+    let steps = arazzo["workflows"][0]["steps"].as_array().expect("steps");
+    let step = |id: &str| steps.iter().find(|step| step["stepId"] == id).unwrap_or_else(|| panic!("no step {id}: {arazzo_text}"));
+    let parts = step("parts");
+    assert_eq!(parts["x-recipe-assert"][0]["message"], "the pages do not add up to the announced total", "{parts}");
+    let stock = step("stock");
+    assert_eq!(stock["x-recipe-for_each"], "{{ vars.codes }}", "{stock}");
+    assert_eq!((&stock["x-recipe-max_items"], &stock["x-recipe-concurrency"]), (&serde_json::json!(50), &serde_json::json!(4)), "{stock}");
+    // One value per element: no `$response` output of a single response stands for it.
+    assert!(stock.get("outputs").is_none(), "{stock}");
+    assert_eq!(stock["x-recipe-outputs"]["counts"], "$.on_hand", "{stock}");
+    assert_eq!(arazzo["workflows"][0]["x-recipe-outputs"]["on_hand"], "{{ vars.counts }}", "{arazzo_text}");
 }
 
 #[test]
