@@ -201,6 +201,12 @@ pub struct Tls {
     /// A PEM file of CA certificates to trust beside the built-in roots, relative to the recipe
     /// file; `--cacert` wins.
     pub ca: Option<String>,
+    /// A PEM file with the client certificate to present (and its key, unless `client_key` is
+    /// given), relative to the recipe file; `--client-cert` wins.
+    pub client_cert: Option<String>,
+    /// A PEM file with the client certificate's private key, relative to the recipe file; needs
+    /// `client_cert`.
+    pub client_key: Option<String>,
 }
 
 /// Error envelopes inside response bodies.

@@ -126,7 +126,8 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
 }
 
 /// The client's settings: the command-line flags, over the recipe's `http.connect_timeout`,
-/// `http.proxy` (rendered with `env`) and `http.tls.ca` (relative to the recipe file).
+/// `http.proxy` (rendered with `env`) and `http.tls` (its files relative to the recipe file).
+/// `--client-cert` replaces the recipe's client certificate and key together.
 pub fn network_settings(plan: &Plan, flags: &Settings, env: &crate::inputs::EnvValues) -> Result<Settings, String> {
     let http = &plan.recipe().http;
     let mut settings = flags.clone();
@@ -138,11 +139,22 @@ pub fn network_settings(plan: &Plan, flags: &Settings, env: &crate::inputs::EnvV
         let proxy = plan.engine.render_text(proxy, &context).map_err(|e| format!("cannot render `http.proxy`: {e}"))?;
         settings.proxy = (!proxy.is_empty()).then_some(proxy);
     }
+    let folder = std::path::Path::new(&plan.source.name).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let read = |key: &str, file: &str| crate::transport::Pem::read(&folder.join(file)).map_err(|e| format!("`http.tls.{key}`: {e}"));
+    let tls = http.tls.as_ref();
     if settings.ca_certificates.is_none()
-        && let Some(ca) = http.tls.as_ref().and_then(|tls| tls.ca.as_ref())
+        && let Some(ca) = tls.and_then(|tls| tls.ca.as_ref())
     {
-        let folder = std::path::Path::new(&plan.source.name).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-        settings.ca_certificates = Some(crate::transport::Pem::read(&folder.join(ca)).map_err(|e| format!("`http.tls.ca`: {e}"))?);
+        settings.ca_certificates = Some(read("ca", ca)?);
+    }
+    if settings.client_identity.is_empty()
+        && let Some(tls) = tls
+        && let Some(certificate) = &tls.client_cert
+    {
+        settings.client_identity.push(read("client_cert", certificate)?);
+        if let Some(key) = &tls.client_key {
+            settings.client_identity.push(read("client_key", key)?);
+        }
     }
     Ok(settings)
 }

@@ -29,7 +29,18 @@ impl Decoder {
             cookies: self.optional_bool(&fields, "cookies").unwrap_or(false),
             tls: fields.get("tls").and_then(|node| {
                 let tls = self.fields(node, "tls", &[TLS_KEYS])?;
-                Some(Tls { ca: self.optional_string(&tls, "ca") })
+                let client_key = self.optional_string(&tls, "client_key");
+                if client_key.is_some()
+                    && tls.get("client_cert").is_none()
+                    && let Some(key) = tls.get("client_key")
+                {
+                    let span = key.span;
+                    self.problems.push(
+                        Diagnostic::at("`client_key` needs `client_cert`", span)
+                            .with_hint("add `client_cert: FILE`, the certificate that goes with this key"),
+                    );
+                }
+                Some(Tls { ca: self.optional_string(&tls, "ca"), client_cert: self.optional_string(&tls, "client_cert"), client_key })
             }),
         }
     }
@@ -196,6 +207,17 @@ mod tests {
         );
         let fine = "recipe: 1\nname: t\nhttp:\n  redirects: 0\n  max_body: 512KiB\n  retry: {attempts: 4, delay: 200ms, max_delay: 10s, backoff: exponential, jitter: true, on: [connect, timeout, 429, 502, 503, 504], max_elapsed: 60s, until: \"{{ response.status == 200 }}\", unsafe: false}\nsteps:\n  - id: a\n    request: {method: POST, url: /x, idempotent: true, retry: {attempts: 1}}\n";
         assert_eq!(problems(fine), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_client_key_needs_its_certificate() {
+        let steps = "steps:\n  - id: a\n    request: {method: GET, url: /x}\n";
+        let alone = format!("recipe: 1\nname: t\nhttp:\n  tls: {{ client_key: client.key }}\n{steps}");
+        assert_eq!(problems(&alone), vec!["4:22 `client_key` needs `client_cert`"]);
+        let both = format!("recipe: 1\nname: t\nhttp:\n  tls: {{ ca: ca.pem, client_cert: c.pem, client_key: c.key }}\n{steps}");
+        assert_eq!(problems(&both), Vec::<String>::new());
+        let typo = format!("recipe: 1\nname: t\nhttp:\n  tls: {{ client_crt: c.pem }}\n{steps}");
+        assert_eq!(problems(&typo), vec!["4:10 unknown key `client_crt` in tls"]);
     }
 
     #[test]

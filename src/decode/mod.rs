@@ -34,7 +34,7 @@ pub const HTTP_KEYS: &[&str] = &[
     "tls",
     "cookies",
 ];
-pub const TLS_KEYS: &[&str] = &["ca"];
+pub const TLS_KEYS: &[&str] = &["ca", "client_cert", "client_key"];
 pub const AUTH_KEYS: &[&str] = &["basic", "bearer", "oauth2"];
 pub const OAUTH2_KEYS: &[&str] = &["token_url", "client_id", "client_secret", "scope"];
 pub const BASIC_KEYS: &[&str] = &["username", "password"];

@@ -238,4 +238,20 @@ fn a_server_that_requires_a_client_certificate_gets_the_one_given() {
     let both = ping(&ping_yaml(), &server.url(), &["--cacert", &ca, "--client-cert", &file("client-both.pem")]);
     assert!(succeeded(&both), "{}", text(&both));
     assert_eq!(server.answered.load(Ordering::SeqCst), 2);
+
+    // The same from the recipe's `http.tls`, with files beside the recipe.
+    let folder = pki().folder.join("client-keys");
+    std::fs::create_dir_all(&folder).unwrap();
+    for name in ["ca.pem", "client.pem", "client.key"] {
+        std::fs::copy(file(name), folder.join(name)).unwrap();
+    }
+    let recipe = std::fs::read_to_string(ping_yaml()).unwrap().replace(
+        "  connect_timeout: 2s\n",
+        "  connect_timeout: 2s\n  tls: { ca: ca.pem, client_cert: client.pem, client_key: client.key }\n",
+    );
+    let path = folder.join("ping.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let keys = ping(&path, &server.url(), &[]);
+    assert!(succeeded(&keys), "{}", text(&keys));
+    assert_eq!(server.answered.load(Ordering::SeqCst), 3);
 }
