@@ -26,7 +26,11 @@ pub fn validate(input: &Input, value: &Json) -> Result<(), String> {
         InputType::Object => value.is_object(),
     };
     if !type_ok {
-        return Err(format!("expected {}, got {}", type_name(input.kind), describe(value)));
+        let hint = match (input.kind, value.as_str().and_then(crate::yaml::leading_zero_hint)) {
+            (InputType::Integer | InputType::Number, Some(hint)) => format!(" ({hint})"),
+            _ => String::new(),
+        };
+        return Err(format!("expected {}, got {}{hint}", type_name(input.kind), describe(value)));
     }
     if let Some(allowed) = &input.allowed
         && !allowed.contains(value)

@@ -88,9 +88,13 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
     let masker = Masker::new(&env.secrets);
     let recording = &plan.recipe().recording;
     let scrub = Scrub::new(recording.redact.clone(), recording.volatile.clone());
-    let settings = network_settings(plan, &options.network, &env).map_err(|e| vec![e])?;
     let masker = std::sync::Arc::new(masker);
-    let live = || Live::new(&settings, masker.clone()).map_err(|e| vec![e]);
+    // Only a run that sends requests reads the recipe's TLS files and proxy: a replay or a dry
+    // run works without them (a private key is often not in the repository).
+    let live = || {
+        let settings = network_settings(plan, &options.network, &env).map_err(|e| vec![e])?;
+        Live::new(&settings, masker.clone()).map_err(|e| vec![e])
+    };
     let replaying = matches!(options.mode, Mode::Replay(..) | Mode::Offline);
     let (transport, dynamic) = match options.mode {
         Mode::Replay(fixture, strictness) => {

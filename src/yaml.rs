@@ -241,7 +241,26 @@ impl Builder {
     }
 }
 
-/// Resolves a plain scalar the way YAML 1.2's core schema does.
+/// For a plain number written with a leading zero (`007`), which is read as text: why, and how
+/// to write the number. `None` for anything else.
+pub fn leading_zero_hint(text: &str) -> Option<String> {
+    let (sign, digits) = match text.strip_prefix(['-', '+']) {
+        Some(digits) => (&text[..1], digits),
+        None => ("", text),
+    };
+    if digits.len() < 2 || !digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let number = digits.trim_start_matches('0');
+    let number = if number.is_empty() { "0" } else { number };
+    let sign = if sign == "-" { "-" } else { "" };
+    Some(format!(
+        "`{text}` has a leading zero, so it is read as text (codes such as ZIP codes keep their zeros); write `{sign}{number}` for the number"
+    ))
+}
+
+/// Resolves a plain scalar the way YAML 1.2's core schema does (a number with a leading zero
+/// excepted: it stays text).
 fn plain_scalar(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
@@ -251,8 +270,7 @@ fn plain_scalar(text: &str) -> Value {
     }
     // A leading zero (`007`, a ZIP or dealer code) keeps the text: read as a number, the zeros
     // would be lost.
-    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()) {
+    if leading_zero_hint(text).is_some() {
         return Value::String(text.to_owned(), Style::Plain);
     }
     if let Ok(i) = text.parse::<i64>() {
@@ -362,9 +380,10 @@ fn quote_yaml11(text: &str) -> String {
             block = None;
         }
         let (head, rest) = split_item(content);
-        // `? |-`: a complex key (a multi-line one), whose block lines are content like a value's.
-        let (head, rest) = match rest.strip_prefix("? ") {
-            Some(key) => (&content[..content.len() - key.len()], key),
+        // `? |-` and `: |-`: a complex key (a multi-line or long one) and its value, each read like
+        // a plain value (block lines are content).
+        let (head, rest) = match rest.strip_prefix("? ").or_else(|| rest.strip_prefix(": ")) {
+            Some(after) => (&content[..content.len() - after.len()], after),
             None => (head, rest),
         };
         let (key, value) = split_key(rest);
@@ -495,6 +514,7 @@ mod tests {
             "keys": strings.iter().map(|s| ((*s).to_owned(), serde_json::json!(1))).collect::<serde_json::Map<_, _>>(),
             "numbers": [0, -1, 12, i64::MAX, i64::MIN, u64::MAX, 1.5, -0.25, 1e300, 5e-324],
             "other": [true, false, null, [], {}, [[]], {"a": {"b": [1, {"c": null}]}}],
+            "complex": { "a\nb": "x\nyes\nc: on", "k".repeat(130): "yes\nno", "k2".repeat(70): "on" },
         });
         let text = to_string(&value).unwrap();
         let back: serde_json::Value = from_str(&text).unwrap_or_else(|error| panic!("{error}\n{text}"));
@@ -549,6 +569,11 @@ mod tests {
         // Block scalar content is left as it is, and everything reads back unchanged.
         assert!(text.contains("\n  19:00:00\n"), "{text}");
         assert_eq!(from_str::<serde_json::Value>(&text).unwrap(), value);
+        // A key over 128 characters is written as a complex key (`? key` then `: value`).
+        let long = serde_json::json!({ "k".repeat(130): "yes" });
+        let text = to_string(&long).unwrap();
+        assert!(text.contains("? ") && text.contains(": 'yes'"), "{text}");
+        assert_eq!(from_str::<serde_json::Value>(&text).unwrap(), long);
     }
 
     #[test]

@@ -37,6 +37,9 @@ static PART: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z_][A-Za-z0-9
 pub struct Translator {
     /// Recipe steps that are Arazzo steps (requests).
     request_steps: BTreeSet<String>,
+    /// Request steps with `for_each`: one response per element, so `steps.ID.body` read by any
+    /// other step is no single response's value.
+    repeated: BTreeSet<String>,
     /// `vars.x` -> the Arazzo step and output that hold it; `None` when no output can.
     vars: BTreeMap<String, Option<(String, String)>>,
     /// Each step's outputs in order: name and runtime expression.
@@ -50,7 +53,22 @@ pub struct Translator {
 
 impl Translator {
     pub fn new(request_steps: BTreeSet<String>, env_inputs: BTreeMap<String, String>) -> Self {
-        Self { request_steps, vars: BTreeMap::new(), outputs: BTreeMap::new(), env_inputs, used_env: BTreeSet::new(), current: None }
+        Self {
+            request_steps,
+            repeated: BTreeSet::new(),
+            vars: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            env_inputs,
+            used_env: BTreeSet::new(),
+            current: None,
+        }
+    }
+
+    /// Marks the request steps that run once per `for_each` element.
+    #[must_use]
+    pub fn with_repeated(mut self, repeated: BTreeSet<String>) -> Self {
+        self.repeated = repeated;
+        self
     }
 
     /// Starts (or ends, with `None`) the translation of one step.
@@ -178,7 +196,9 @@ impl Translator {
                 let (step, output) = self.vars.get(*name)?.clone()?;
                 Some(format!("$steps.{step}.outputs.{output}"))
             }
-            ["steps", step, field, rest @ ..] if self.request_steps.contains(*step) => {
+            ["steps", step, field, rest @ ..]
+                if self.request_steps.contains(*step) && (!self.repeated.contains(*step) || self.current.as_deref() == Some(*step)) =>
+            {
                 let (hint, response) = match (*field, rest) {
                     ("body", rest) => {
                         let pointer: String = rest.iter().flat_map(|part| ["/".to_owned(), pointer_token(part)]).collect();
@@ -261,5 +281,18 @@ mod tests {
         t.enter(Some("draft"));
         assert_eq!(t.text("{{ vars.id }}"), Translated::Value(value("$steps.search.outputs.id")));
         assert_eq!(t.text("{{ steps.draft.body.x }}"), Translated::Value(value("$response.body#/x")));
+    }
+
+    #[test]
+    fn a_for_each_step_is_no_single_response_to_other_steps() {
+        let mut t = translator().with_repeated(["search".to_owned()].into());
+        t.enter(Some("draft"));
+        for text in ["{{ steps.search.body.total }}", "{{ steps.search.status }}"] {
+            assert_eq!(t.text(text), Translated::Template(text.into()), "{text}");
+        }
+        assert!(t.outputs("search").is_empty());
+        // Its own templates (an `assert`, run per element) read each element's response.
+        t.enter(Some("search"));
+        assert_eq!(t.text("{{ steps.search.status }}"), Translated::Value(value("$statusCode")));
     }
 }

@@ -52,8 +52,14 @@ pub fn export(plan: &Plan, openapi_url: &str) -> Result<Export, String> {
             (name.clone(), if taken { format!("env_{name}") } else { name.clone() })
         })
         .collect();
-    let mut writer =
-        Writer { recipe, raw: &raw, translator: Translator::new(requests, env_inputs.clone()), api: Api::new(servers(recipe)) };
+    let repeated = recipe
+        .steps
+        .iter()
+        .filter(|step| matches!(step.action, Action::Request(_)) && step.for_each.is_some())
+        .map(|step| step.id.text.clone())
+        .collect();
+    let translator = Translator::new(requests, env_inputs.clone()).with_repeated(repeated);
+    let mut writer = Writer { recipe, raw: &raw, translator, api: Api::new(servers(recipe)) };
     let mut steps: Vec<StepOut> = Vec::new();
     let mut pending = Vec::new();
     for (index, step) in recipe.steps.iter().enumerate() {

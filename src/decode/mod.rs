@@ -142,7 +142,13 @@ impl Decoder {
     }
 
     fn expected(&mut self, node: &Node, what: &str) {
-        self.problems.push(Diagnostic::at(format!("expected {what}, found {}", node.kind()), node.span));
+        let mut diagnostic = Diagnostic::at(format!("expected {what}, found {}", node.kind()), node.span);
+        if let Value::String(text, Style::Plain) = &node.value
+            && let Some(hint) = crate::yaml::leading_zero_hint(text)
+        {
+            diagnostic = diagnostic.with_hint(hint);
+        }
+        self.problems.push(diagnostic);
     }
 
     /// A map with only `allowed` keys; unknown keys are reported with a suggestion.

@@ -16,7 +16,13 @@ pub(super) fn check(state: &State, step: &Step, value: &Json) -> Result<(), Step
     for assertion in &step.assert {
         if let Some(actual) = failure(state, assertion, value, &context)? {
             let message = match &assertion.message {
-                Some(message) => state.plan.engine.render_text(message, &context).unwrap_or_else(|_| message.text.clone()),
+                // The assertion failed either way: a message that cannot render says so, beside
+                // its source, rather than passing the source off as the message.
+                Some(message) => state
+                    .plan
+                    .engine
+                    .render_text(message, &context)
+                    .unwrap_or_else(|error| format!("{} (the message could not be rendered: {error})", message.text)),
                 None => "assertion failed".to_owned(),
             };
             return Err(StepError::new(Cause::Assert, format!("{message}: {actual}")));

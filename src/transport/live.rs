@@ -112,7 +112,7 @@ impl Live {
             .danger_accept_invalid_certs(settings.insecure);
         if let Some(pem) = &settings.ca_certificates {
             let certificates = reqwest::Certificate::from_pem_bundle(&pem.bytes).map_err(|error| {
-                format!("cannot read the certificates in `{}` (`--cacert`): {}", pem.path.display(), root_cause(&error))
+                format!("cannot read the certificates in `{}` (`--cacert` or `http.tls.ca`): {}", pem.path.display(), root_cause(&error))
             })?;
             builder = builder.tls_certs_merge(certificates);
         }
@@ -124,7 +124,7 @@ impl Live {
             let files: Vec<String> = settings.client_identity.iter().map(|pem| format!("`{}`", pem.path.display())).collect();
             let identity = reqwest::Identity::from_pem(&bytes).map_err(|error| {
                 format!(
-                    "cannot use the client certificate in {} (`--client-cert`, `--client-key`): {}",
+                    "cannot use the client certificate in {} (`--client-cert` and `--client-key`, or `http.tls`): {}",
                     files.join(" and "),
                     root_cause(&error)
                 )
@@ -138,9 +138,11 @@ impl Live {
             builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
         }
         builder.build().map_err(|error| {
-            let flag =
-                settings.ca_certificates.as_ref().map(|pem| format!(" (check `--cacert {}`)", pem.path.display())).unwrap_or_default();
-            format!("cannot start the HTTP client: {}{flag}", root_cause(&error))
+            // The files that went into the client, so a bad one can be found.
+            let files: Vec<String> =
+                settings.ca_certificates.iter().chain(&settings.client_identity).map(|pem| format!("`{}`", pem.path.display())).collect();
+            let check = if files.is_empty() { String::new() } else { format!(" (check {})", files.join(", ")) };
+            format!("cannot start the HTTP client: {}{check}", root_cause(&error))
         })
     }
 

@@ -158,3 +158,35 @@ fn verbose_shows_the_exchanges_of_each_test_case_and_is_refused_by_a_batch() {
     let batch = run(&["run", "recipes/advisors.yaml", "--rows", "tests/data/no-such-rows.csv", "-v"], &[]);
     assert!(batch.starts_with("exit: 2\n") && batch.contains("a batch (`--rows`) does not print them"), "{batch}");
 }
+
+#[test]
+fn a_number_with_a_leading_zero_is_text_and_the_error_says_so() {
+    use crate::support::piped;
+    let recipe = "recipe: 1\nname: t\nsteps:\n  - id: a\n    for_each: \"{{ [1, 2] }}\"\n    concurrency: 04\n    set: { x: 1 }\n";
+    let (code, _, stderr) = piped(&["check", "-"], recipe);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("found a string") && stderr.contains("hint: `04` has a leading zero, so it is read as text"), "{stderr}");
+    assert!(stderr.contains("write `4` for the number"), "{stderr}");
+    // A vars file keeps the zeros of a code, and says why when a number was wanted.
+    let path = std::env::temp_dir().join(format!("recipe-zeros-{}.yaml", std::process::id()));
+    let recipe = "recipe: 1\nname: t\ninputs:\n  zip: { type: string }\n  count: { type: integer }\nsteps:\n  - id: a\n    set: { x: \"{{ inputs.zip }}\" }\noutputs:\n  zip: \"{{ inputs.zip }}\"\n";
+    std::fs::write(&path, recipe).unwrap();
+    let file = path.to_str().unwrap();
+    let (code, stdout, stderr) = piped(&["run", file, "--vars", "-"], "zip: 02134\ncount: 3\n");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("\"02134\""), "{stdout}");
+    let (code, _, stderr) = piped(&["run", file, "--vars", "-"], "zip: 02134\ncount: 007\n");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("expected an integer") && stderr.contains("write `7` for the number"), "{stderr}");
+}
+
+#[test]
+fn an_assertion_whose_message_cannot_render_says_so() {
+    use crate::support::piped;
+    let recipe = "recipe: 1\nname: t\nsteps:\n  - id: a\n    set: { x: 1 }\n    assert:\n      - that: \"{{ steps.a.values.x == 2 }}\"\n        message: \"x is {{ steps.a.values.missing.deeper }}\"\n";
+    let (code, _, stderr) = piped(&["run", "-"], recipe);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("x is {{ steps.a.values.missing.deeper }} (the message could not be rendered: undefined value"), "{stderr}");
+    assert!(stderr.contains("is false (steps.a.values.x = 1)"), "{stderr}");
+}

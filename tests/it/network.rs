@@ -108,6 +108,16 @@ fn the_recipe_keys_http_proxy_and_http_tls_ca_are_read_before_anything_is_sent()
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("`http.tls.ca`") && stderr.contains("missing-ca.pem"), "{stderr}");
+    // A dry run sends nothing, so it needs neither the files nor the proxy (a private key is
+    // often not in the repository).
+    let keys =
+        recipe.replace("tls: { ca: missing-ca.pem }", "tls: { ca: missing-ca.pem, client_cert: missing.pem, client_key: missing.key }");
+    std::fs::write(folder.join("keys.yaml"), keys).unwrap();
+    let dry = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .args(["run", folder.join("keys.yaml").to_str().unwrap(), "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(0), "{}", String::from_utf8_lossy(&dry.stderr));
     // Without the CA file, the proxy from the recipe is the one that is tried.
     std::fs::write(folder.join("keys.yaml"), recipe.replace("  tls: { ca: missing-ca.pem }\n", "")).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))

@@ -56,7 +56,7 @@ fn unwritable_outputs_are_refused_before_anything_is_sent() {
         (vec!["--report", "pdf", "--report-file", "report.pdf"], "invalid value 'pdf'"),
         (vec!["--cacert", "tests/data/no-such-ca.pem"], "tests/data/no-such-ca.pem"),
         (vec!["--cacert", "tests/data/inputs.yaml"], "is not a PEM file"),
-        (vec!["--cacert", "tests/data/not-a-certificate.pem"], "(check `--cacert tests/data/not-a-certificate.pem`)"),
+        (vec!["--cacert", "tests/data/not-a-certificate.pem"], "(check `tests/data/not-a-certificate.pem`)"),
         (
             vec!["--client-cert", "tests/data/not-a-certificate.pem"],
             "cannot use the client certificate in `tests/data/not-a-certificate.pem`",
