@@ -3,8 +3,9 @@
 //! Recipes are read into a [`Node`] tree that keeps the line and column of every key and value,
 //! built from the marked events of `yaml-rust2`, so that every later diagnostic can point into
 //! the file. Duplicate keys and second documents are rejected here, with their places. Data
-//! files (vars files, fixtures) are read by the same parser, then into their types as JSON data;
-//! `serde_yaml` only writes (fixtures, snapshots).
+//! files (vars files, fixtures) are read by the same parser, then into their types as JSON data.
+//! `serde_yaml` writes (fixtures, snapshots), and reads back only a data file holding U+2028 or
+//! U+2029, which it writes raw (see [`from_str`]).
 
 use std::collections::HashMap;
 
