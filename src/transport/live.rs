@@ -424,21 +424,21 @@ impl RefusedCertificate {
 /// its text, so both are read.
 fn refused_certificate(sources: &[&(dyn std::error::Error + 'static)]) -> Option<RefusedCertificate> {
     use rustls::AlertDescription as Alert;
-    let from_alert = |alert: &Alert| match alert {
-        Alert::CertificateRequired => Some(RefusedCertificate::ClientMissing),
-        Alert::BadCertificate
-        | Alert::UnsupportedCertificate
-        | Alert::CertificateRevoked
-        | Alert::CertificateExpired
-        | Alert::CertificateUnknown
-        | Alert::UnknownCA
-        | Alert::AccessDenied => Some(RefusedCertificate::ClientNotAccepted),
-        _ => None,
-    };
+    /// The alerts a server sends about the client's certificate.
+    const ALERTS: [(Alert, RefusedCertificate); 8] = [
+        (Alert::CertificateRequired, RefusedCertificate::ClientMissing),
+        (Alert::BadCertificate, RefusedCertificate::ClientNotAccepted),
+        (Alert::UnsupportedCertificate, RefusedCertificate::ClientNotAccepted),
+        (Alert::CertificateRevoked, RefusedCertificate::ClientNotAccepted),
+        (Alert::CertificateExpired, RefusedCertificate::ClientNotAccepted),
+        (Alert::CertificateUnknown, RefusedCertificate::ClientNotAccepted),
+        (Alert::UnknownCA, RefusedCertificate::ClientNotAccepted),
+        (Alert::AccessDenied, RefusedCertificate::ClientNotAccepted),
+    ];
     let from_error = |error: &rustls::Error| match error {
         rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => Some(RefusedCertificate::ServerUntrusted),
         rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => Some(RefusedCertificate::ServerInvalid),
-        rustls::Error::AlertReceived(alert) => from_alert(alert),
+        rustls::Error::AlertReceived(alert) => ALERTS.iter().find(|(known, _)| known == alert).map(|(_, refused)| *refused),
         _ => None,
     };
     let from_text = |text: &str| {
@@ -450,17 +450,7 @@ fn refused_certificate(sources: &[&(dyn std::error::Error + 'static)]) -> Option
             });
         }
         let alert = text.strip_prefix("received fatal alert: ")?;
-        let known = [
-            Alert::CertificateRequired,
-            Alert::BadCertificate,
-            Alert::UnsupportedCertificate,
-            Alert::CertificateRevoked,
-            Alert::CertificateExpired,
-            Alert::CertificateUnknown,
-            Alert::UnknownCA,
-            Alert::AccessDenied,
-        ];
-        known.iter().find(|known| format!("{known:?}") == alert).and_then(from_alert)
+        ALERTS.iter().find(|(known, _)| format!("{known:?}") == alert).map(|(_, refused)| *refused)
     };
     sources.iter().find_map(|source| {
         if let Some(error) = source.downcast_ref::<rustls::Error>() {
