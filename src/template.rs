@@ -213,12 +213,24 @@ fn known_names(kind: &str) -> Vec<String> {
 
 /// A compiled template string.
 enum Compiled {
-    /// A whole expression that is a plain dotted path (`inputs.vin`, `steps.search.body`),
-    /// about half of a recipe's templates: read from the context without compiling anything.
-    /// When a name is missing, minijinja decides, compiled once into the lock.
+    /// A whole expression that is a plain dotted path (`inputs.vin`, `steps.search.body`), or
+    /// one with an empty default (`| default(none)`): about two thirds of a recipe's
+    /// expressions, read from the context without compiling anything. When a name is missing,
+    /// minijinja decides (and applies the default), compiled once into the lock.
     Path(Vec<String>, std::sync::OnceLock<minijinja::Expression<'static, 'static>>),
     Expression(minijinja::Expression<'static, 'static>),
+    /// Text made of literal text and plain paths only (request paths, `Basic {{ env.KEY }}`):
+    /// written from the context without compiling anything while every path reads text or an
+    /// integer. Anything else (a missing name, null, a list...) goes to minijinja, compiled once
+    /// into the lock, so values and errors stay minijinja's own.
+    Interpolation(Vec<Piece>, std::sync::OnceLock<minijinja::Template<'static, 'static>>),
     Text(minijinja::Template<'static, 'static>),
+}
+
+/// A part of an [`Compiled::Interpolation`].
+enum Piece {
+    Literal(String),
+    Path(Vec<String>),
 }
 
 /// Renders template strings, compiling each one once.
@@ -250,6 +262,15 @@ impl Engine {
         if let Ok(compiled) = self.compiled(&template.text, expression) {
             let variables = match &*compiled {
                 Compiled::Path(parts, _) => return Ok(BTreeSet::from([parts.join(".")])),
+                Compiled::Interpolation(pieces, _) => {
+                    return Ok(pieces
+                        .iter()
+                        .filter_map(|piece| match piece {
+                            Piece::Path(parts) => Some(parts.join(".")),
+                            Piece::Literal(_) => None,
+                        })
+                        .collect());
+                }
                 Compiled::Expression(expression) => expression.undeclared_variables(true),
                 Compiled::Text(text) => text.undeclared_variables(true),
             };
@@ -291,10 +312,13 @@ impl Engine {
             return Ok(Arc::clone(found));
         }
         let compiled = Arc::new(match expression {
-            Some(expression) if let Some(parts) = plain_path(expression) => Compiled::Path(parts, std::sync::OnceLock::new()),
+            Some(expression) if let Some(parts) = plain_path(expression).or_else(|| defaulted_path(expression)) => {
+                Compiled::Path(parts, std::sync::OnceLock::new())
+            }
             Some(expression) => {
                 Compiled::Expression(ENVIRONMENT.compile_expression_owned(expression.to_owned()).map_err(|error| convert(&error))?)
             }
+            None if let Some(pieces) = interpolation(text) => Compiled::Interpolation(pieces, std::sync::OnceLock::new()),
             None => Compiled::Text(ENVIRONMENT.template_from_str(interned(text)).map_err(|error| convert(&error))?),
         });
         self.compiled.write().unwrap_or_else(PoisonError::into_inner).insert(text.to_owned(), Arc::clone(&compiled));
@@ -358,7 +382,7 @@ impl Engine {
                 }
             }
             Compiled::Expression(compiled) => compiled.eval(context).map_err(|error| convert(&error))?,
-            Compiled::Text(_) => unreachable!("an expression's text compiles to an expression"),
+            Compiled::Text(_) | Compiled::Interpolation(..) => unreachable!("an expression's text compiles to an expression"),
         };
         reject_undefined(&value)?;
         Ok(value)
@@ -394,12 +418,22 @@ impl Engine {
                 Json::Null => Err(TemplateError { message: "the expression is null where text is needed".into(), range: None }),
                 other => Ok(other.to_string()),
             },
-            TemplateKind::Text => {
-                let Compiled::Text(compiled) = &*self.compiled(&template.text, None)? else {
-                    unreachable!("a text template's text compiles to a template")
-                };
-                compiled.render(context).map_err(|error| convert(&error))
-            }
+            TemplateKind::Text => match &*self.compiled(&template.text, None)? {
+                Compiled::Text(compiled) => compiled.render(context).map_err(|error| convert(&error)),
+                Compiled::Interpolation(pieces, fallback) => {
+                    if let Some(text) = interpolate(pieces, context) {
+                        return Ok(text);
+                    }
+                    let compiled = if let Some(compiled) = fallback.get() {
+                        compiled
+                    } else {
+                        let compiled = ENVIRONMENT.template_from_str(interned(&template.text)).map_err(|error| convert(&error))?;
+                        fallback.get_or_init(|| compiled)
+                    };
+                    compiled.render(context).map_err(|error| convert(&error))
+                }
+                Compiled::Path(..) | Compiled::Expression(_) => unreachable!("a text template's text compiles to a template"),
+            },
         }
     }
 
@@ -434,6 +468,68 @@ fn plain_path(expression: &str) -> Option<Vec<String>> {
             && !KEYWORDS.contains(&part.as_str())
     };
     parts.iter().all(identifier).then_some(parts)
+}
+
+/// The names of a plain path with an empty default (`steps.customer.item.company | default(none)`,
+/// a third of the draft recipe's expressions). When the path is there, the filter returns it
+/// unchanged; when it is not, the caller asks minijinja, which applies the default. Only
+/// literal empty defaults are taken (`boolean=true`, which also replaces falsy values, is not).
+fn defaulted_path(expression: &str) -> Option<Vec<String>> {
+    let (path, filter) = expression.split_once('|')?;
+    let argument = filter.trim().strip_prefix("default")?.trim_start().strip_prefix('(')?.strip_suffix(')')?;
+    if !matches!(argument.trim(), "none" | "None" | "''" | "\"\"" | "[]") {
+        return None;
+    }
+    plain_path(path.trim())
+}
+
+/// The pieces of a text that is only literal text and `{{ plain.path }}` interpolations, or
+/// `None` for anything else: a block or comment tag, whitespace control (`{{-`), any other
+/// expression, or a trailing line break (minijinja drops one; the fast path does not try).
+fn interpolation(text: &str) -> Option<Vec<Piece>> {
+    if text.contains("{%") || text.contains("{#") || text.ends_with(['\n', '\r']) {
+        return None;
+    }
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        if start > 0 {
+            pieces.push(Piece::Literal(rest[..start].to_owned()));
+        }
+        let after = &rest[start + 2..];
+        let end = after.find("}}")?;
+        let inner = &after[..end];
+        if inner.starts_with(['-', '+']) || inner.ends_with(['-', '+']) {
+            return None;
+        }
+        pieces.push(Piece::Path(plain_path(inner.trim())?));
+        rest = &after[end + 2..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Literal(rest.to_owned()));
+    }
+    Some(pieces)
+}
+
+/// Writes an interpolation when every path reads text or an integer, which print as
+/// themselves; `None` leaves every other case to minijinja.
+fn interpolate(pieces: &[Piece], context: &Value) -> Option<String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Literal(text) => out.push_str(text),
+            Piece::Path(parts) => {
+                let value = read_path(context, parts)?;
+                match value.kind() {
+                    ValueKind::String => out.push_str(value.as_str()?),
+                    ValueKind::Number if value.is_integer() => write!(out, "{value}").ok()?,
+                    _ => return None,
+                }
+            }
+        }
+    }
+    Some(out)
 }
 
 /// Reads a plain path as minijinja's attribute lookups would: `None` as soon as a name is not
@@ -810,6 +906,104 @@ mod tests {
         }
         for text in ["true", "none", "a.if", "a .b", "a.b[0]", "a.0", "1a", "a.b()", "a|x", "loop.index"] {
             assert!(plain_path(text).is_none(), "{text}");
+        }
+        for text in ["a | default(0)", "a | default('', true)", "a | default(none) | upper", "a | d(none)", "a | default(none"] {
+            assert!(defaulted_path(text).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn defaulted_paths_read_what_minijinja_reads() {
+        let body = Arc::new(json!({"customer": {"company": "ACME", "nothing": null, "blank": "", "no": false}}));
+        let context = minijinja::Value::from_iter([
+            ("inputs", minijinja::Value::from(minijinja::value::Serde(json!({"vin": "V1", "gone": null})))),
+            ("steps", minijinja::Value::from_iter([("search", minijinja::Value::from_iter([("body", shared_json(body))]))])),
+        ]);
+        let engine = Engine::new();
+        for text in [
+            "{{ steps.search.body.customer.company | default(none) }}",
+            "{{ steps.search.body.customer.nothing | default(none) }}",
+            "{{ steps.search.body.customer.blank|default('') }}",
+            "{{ steps.search.body.customer.no | default([]) }}",
+            "{{ steps.search.body.customer.missing | default(none) }}",
+            "{{ steps.search.body.customer.missing | default( [] ) }}",
+            "{{ steps.search.body.customer.missing | default(\"\") }}",
+            "{{ steps.search.body.gone.deeper | default(none) }}",
+            "{{ inputs.gone.x | default(none) }}",
+            "{{ nowhere | default(None) }}",
+        ] {
+            let template = string(text);
+            let TemplateKind::Expression(expression) = &template.kind else { panic!("{text} is an expression") };
+            assert!(defaulted_path(expression).is_some(), "{text} takes the plain path");
+            let ours = engine.render(&template, &context);
+            let theirs = ENVIRONMENT
+                .compile_expression(expression)
+                .and_then(|compiled| compiled.eval(&context))
+                .map_err(|error| convert(&error))
+                .and_then(|value| reject_undefined(&value).and_then(|()| to_json(&value)))
+                .map_err(|error| engine.explain(&template, &context, error));
+            assert_eq!(ours.as_ref().map_err(|e| &e.message), theirs.as_ref().map_err(|e| &e.message), "{text}");
+            let variables = ENVIRONMENT.compile_expression(expression).unwrap().undeclared_variables(true);
+            assert_eq!(engine.variables(&template).unwrap(), variables.into_iter().collect(), "{text}");
+        }
+    }
+
+    #[test]
+    fn interpolations_write_what_minijinja_writes() {
+        let body =
+            Arc::new(json!({"uuid": "c-1", "total": 12, "big": 18446744073709551615u64, "price": 1.5, "nothing": null, "list": [1]}));
+        let context = minijinja::Value::from_iter([
+            ("inputs", minijinja::Value::from(minijinja::value::Serde(json!({"vin": "V1", "n": -3, "flag": false, "gone": null})))),
+            ("steps", minijinja::Value::from_iter([("search", minijinja::Value::from_iter([("body", shared_json(body))]))])),
+        ]);
+        let engine = Engine::new();
+        let fast = [
+            "/customer/{{ inputs.vin }}/list",
+            "{{inputs.vin}}{{ steps.search.body.uuid }}",
+            "n={{ inputs.n }}&total={{ steps.search.body.total }}&big={{ steps.search.body.big }}",
+            "Basic {{ inputs.vin }} ",
+            "a }} b {{ inputs.vin }} c }}",
+            "\t{{\n inputs.vin\t}}",
+            // Left to minijinja at render time: not text or an integer, or not there.
+            "price {{ steps.search.body.price }}",
+            "flag {{ inputs.flag }}",
+            "gone {{ inputs.gone }}",
+            "list {{ steps.search.body.list }}",
+            "body {{ steps.search.body }}",
+            "missing {{ inputs.missing }}",
+            "deeper {{ inputs.gone.x }}",
+            "global {{ now }}",
+        ];
+        for text in fast {
+            let template = string(text);
+            assert_eq!(template.kind, TemplateKind::Text, "{text}");
+            assert!(interpolation(text).is_some(), "{text} takes the fast path");
+            let ours = engine.render(&template, &context);
+            let theirs = ENVIRONMENT
+                .template_from_str(text)
+                .and_then(|compiled| compiled.render(&context))
+                .map(Json::String)
+                .map_err(|error| engine.explain(&template, &context, convert(&error)));
+            if !text.starts_with("global") {
+                assert_eq!(ours.as_ref().map_err(|e| &e.message), theirs.as_ref().map_err(|e| &e.message), "{text}");
+            }
+            let variables = ENVIRONMENT.template_from_str(text).unwrap().undeclared_variables(true);
+            assert_eq!(engine.variables(&template).unwrap(), variables.into_iter().collect(), "{text}");
+        }
+        assert!(engine.render(&string("global {{ now }}"), &context).is_ok_and(|text| text.as_str().is_some_and(|t| t.len() > 10)));
+        for text in [
+            "x {{- inputs.vin }}",
+            "x {{ inputs.vin -}}",
+            "x {{ inputs.vin | upper }}",
+            "x {{ inputs['vin'] }}",
+            "x {% if true %}{{ inputs.vin }}{% endif %}",
+            "x {# note #}{{ inputs.vin }}",
+            "x {{ inputs.vin }}\n",
+            "x {{ inputs.vin }",
+            "x {{{ inputs.vin }}",
+            "x {{ true }}",
+        ] {
+            assert!(interpolation(text).is_none(), "{text}");
         }
     }
 
