@@ -476,11 +476,12 @@ fn plain_path(expression: &str) -> Option<Vec<String>> {
 /// literal empty defaults are taken (`boolean=true`, which also replaces falsy values, is not).
 fn defaulted_path(expression: &str) -> Option<Vec<String>> {
     let (path, filter) = expression.split_once('|')?;
-    let argument = filter.trim().strip_prefix("default")?.trim_start().strip_prefix('(')?.strip_suffix(')')?;
-    if !matches!(argument.trim(), "none" | "None" | "''" | "\"\"" | "[]") {
+    // ASCII whitespace only, as minijinja's lexer (other whitespace is its syntax error).
+    let argument = filter.trim_ascii().strip_prefix("default")?.trim_ascii_start().strip_prefix('(')?.strip_suffix(')')?;
+    if !matches!(argument.trim_ascii(), "none" | "None" | "''" | "\"\"" | "[]") {
         return None;
     }
-    plain_path(path.trim())
+    plain_path(path.trim_ascii())
 }
 
 /// The pieces of a text that is only literal text and `{{ plain.path }}` interpolations, or
@@ -502,7 +503,8 @@ fn interpolation(text: &str) -> Option<Vec<Piece>> {
         if inner.starts_with(['-', '+']) || inner.ends_with(['-', '+']) {
             return None;
         }
-        pieces.push(Piece::Path(plain_path(inner.trim())?));
+        // minijinja skips only ASCII whitespace in a tag; anything else is its syntax error.
+        pieces.push(Piece::Path(plain_path(inner.trim_ascii())?));
         rest = &after[end + 2..];
     }
     if !rest.is_empty() {
@@ -836,7 +838,9 @@ pub fn classify(text: &str) -> TemplateKind {
     if let Some(inner) = trimmed.strip_prefix("{{").and_then(|rest| rest.strip_suffix("}}")) {
         let inner = inner.trim_start_matches('-').trim_end_matches('-');
         if !inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%") && trimmed == text {
-            return TemplateKind::Expression(inner.trim().to_owned());
+            // minijinja skips only ASCII whitespace in a tag: anything else stays, for it to
+            // report as a syntax error.
+            return TemplateKind::Expression(inner.trim_ascii().to_owned());
         }
     }
     TemplateKind::Text
@@ -869,9 +873,9 @@ mod tests {
     #[test]
     fn plain_paths_read_what_minijinja_reads() {
         let body = Arc::new(json!({"customers": [{"uuid": "c-1"}], "total": 1, "nothing": null}));
-        let context = minijinja::Value::from_iter([
+        let context = minijinja::Value::from_pairs([
             ("inputs", minijinja::Value::from(minijinja::value::Serde(json!({"vin": "V1", "n": 3, "flag": false, "gone": null})))),
-            ("steps", minijinja::Value::from_iter([("search", minijinja::Value::from_iter([("body", shared_json(body))]))])),
+            ("steps", minijinja::Value::from_pairs([("search", minijinja::Value::from_pairs([("body", shared_json(body))]))])),
         ]);
         let engine = Engine::new();
         for text in [
@@ -904,20 +908,36 @@ mod tests {
             assert_eq!(ours.as_ref().map_err(|e| &e.message), theirs.as_ref().map_err(|e| &e.message), "{text}");
             assert_eq!(engine.variables(&template).unwrap(), BTreeSet::from([expression.clone()]), "{text}");
         }
+        // The context is really read (not everything undefined and left to minijinja).
+        assert_eq!(engine.render(&string("{{ inputs.vin }}"), &context).unwrap(), json!("V1"));
+        assert_eq!(engine.render(&string("{{ steps.search.body.total }}"), &context).unwrap(), json!(1));
         for text in ["true", "none", "a.if", "a .b", "a.b[0]", "a.0", "1a", "a.b()", "a|x", "loop.index"] {
             assert!(plain_path(text).is_none(), "{text}");
         }
-        for text in ["a | default(0)", "a | default('', true)", "a | default(none) | upper", "a | d(none)", "a | default(none"] {
+        for text in [
+            "a | default(0)",
+            "a | default('', true)",
+            "a | default(none) | upper",
+            "a | d(none)",
+            "a | default(none",
+            "a |\u{a0}default(none)",
+            "a\u{3000}| default(none)",
+            "a | default(\u{b}none)",
+        ] {
             assert!(defaulted_path(text).is_none(), "{text}");
+        }
+        // Whitespace that minijinja's lexer does not skip stays its syntax error, found by the check.
+        for text in ["{{\u{a0}inputs.vin }}", "{{ inputs.vin\u{2028}}}", "{{ inputs.vin |\u{a0}default(none) }}"] {
+            assert!(engine.variables(&string(text)).is_err(), "{text:?}");
         }
     }
 
     #[test]
     fn defaulted_paths_read_what_minijinja_reads() {
         let body = Arc::new(json!({"customer": {"company": "ACME", "nothing": null, "blank": "", "no": false}}));
-        let context = minijinja::Value::from_iter([
+        let context = minijinja::Value::from_pairs([
             ("inputs", minijinja::Value::from(minijinja::value::Serde(json!({"vin": "V1", "gone": null})))),
-            ("steps", minijinja::Value::from_iter([("search", minijinja::Value::from_iter([("body", shared_json(body))]))])),
+            ("steps", minijinja::Value::from_pairs([("search", minijinja::Value::from_pairs([("body", shared_json(body))]))])),
         ]);
         let engine = Engine::new();
         for text in [
@@ -946,15 +966,18 @@ mod tests {
             let variables = ENVIRONMENT.compile_expression(expression).unwrap().undeclared_variables(true);
             assert_eq!(engine.variables(&template).unwrap(), variables.into_iter().collect(), "{text}");
         }
+        let read = |text: &str| engine.render(&string(text), &context).unwrap();
+        assert_eq!(read("{{ steps.search.body.customer.company | default(none) }}"), json!("ACME"));
+        assert_eq!(read("{{ steps.search.body.customer.missing | default([]) }}"), json!([]));
     }
 
     #[test]
     fn interpolations_write_what_minijinja_writes() {
         let body =
             Arc::new(json!({"uuid": "c-1", "total": 12, "big": 18446744073709551615u64, "price": 1.5, "nothing": null, "list": [1]}));
-        let context = minijinja::Value::from_iter([
+        let context = minijinja::Value::from_pairs([
             ("inputs", minijinja::Value::from(minijinja::value::Serde(json!({"vin": "V1", "n": -3, "flag": false, "gone": null})))),
-            ("steps", minijinja::Value::from_iter([("search", minijinja::Value::from_iter([("body", shared_json(body))]))])),
+            ("steps", minijinja::Value::from_pairs([("search", minijinja::Value::from_pairs([("body", shared_json(body))]))])),
         ]);
         let engine = Engine::new();
         let fast = [
@@ -991,6 +1014,16 @@ mod tests {
             assert_eq!(engine.variables(&template).unwrap(), variables.into_iter().collect(), "{text}");
         }
         assert!(engine.render(&string("global {{ now }}"), &context).is_ok_and(|text| text.as_str().is_some_and(|t| t.len() > 10)));
+        let read = |text: &str| engine.render(&string(text), &context).unwrap();
+        assert_eq!(read("/customer/{{ inputs.vin }}/list"), json!("/customer/V1/list"));
+        assert_eq!(
+            read("n={{ inputs.n }}&total={{ steps.search.body.total }}&big={{ steps.search.body.big }}"),
+            json!("n=-3&total=12&big=18446744073709551615")
+        );
+        for text in ["x {{\u{a0}inputs.vin }}", "x {{\u{b}inputs.vin}}", "x {{ inputs.vin\u{3000}}}"] {
+            assert!(interpolation(text).is_none(), "{text:?}");
+            assert!(engine.variables(&string(text)).is_err(), "{text:?}: minijinja's syntax error");
+        }
         for text in [
             "x {{- inputs.vin }}",
             "x {{ inputs.vin -}}",
