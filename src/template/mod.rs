@@ -3,21 +3,33 @@
 //! This module owns how a [`TemplateString`] or a [`Template`] tree becomes JSON: a string that
 //! is exactly `{{ expr }}` yields the expression's own value (number, list, ...), anything else
 //! renders to text. Undefined values are errors, including under `tojson`, whose built-in
-//! version would print `null`. It also provides the few filters recipes need for dates. It does
-//! not know where values come from; callers pass the context.
+//! version would print `null`. It does not know where values come from; callers pass the
+//! context.
 //!
 //! Every template is compiled once: the environment (filters and functions) is one per process,
 //! and each [`Engine`] keeps the compiled form of every template string it has seen, keyed by
 //! its text, so a batch of thousands of runs never parses a template twice.
+//!
+//! - `fast.rs`: plain paths, read without compiling minijinja;
+//! - `filters.rs`: what the environment adds (printing into text, strict `tojson`, filters);
+//! - `shared.rs`: JSON as template values, shared in place or copied, and back.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock};
 
-use minijinja::value::{Kwargs, ValueKind};
+mod fast;
+mod filters;
+mod shared;
+
+use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
 use serde_json::Value as Json;
 
 use crate::model::{Template, TemplateKind, TemplateString};
+use fast::{Piece, defaulted_path, interpolate, interpolation, plain_path, read_path};
+use filters::{b64decode, b64encode, datetime_add, datetime_format, format_value, hmac_sha256, reshape, sha256, strict_tojson};
+use shared::JsonNode;
+pub use shared::{Rendered, context, shared_json};
 
 /// A template problem: the message and, when known, the byte range inside the template text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,12 +237,6 @@ enum Compiled {
     /// into the lock, so values and errors stay minijinja's own.
     Interpolation(Vec<Piece>, std::sync::OnceLock<minijinja::Template<'static, 'static>>),
     Text(minijinja::Template<'static, 'static>),
-}
-
-/// A part of an [`Compiled::Interpolation`].
-enum Piece {
-    Literal(String),
-    Path(Vec<String>),
 }
 
 /// Renders template strings, compiling each one once.
@@ -455,255 +461,6 @@ impl Engine {
     }
 }
 
-/// The names of a plain dotted path (`steps.search.body`): identifiers joined by dots, none of
-/// them a word the template language reserves. `None` for any other expression.
-fn plain_path(expression: &str) -> Option<Vec<String>> {
-    const RESERVED: &[&str] = &["true", "false", "none", "True", "False", "None", "self"];
-    let parts: Vec<String> = expression.split('.').map(str::to_owned).collect();
-    let identifier = |part: &String| {
-        let mut chars = part.chars();
-        chars.next().is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !RESERVED.contains(&part.as_str())
-            && !KEYWORDS.contains(&part.as_str())
-    };
-    parts.iter().all(identifier).then_some(parts)
-}
-
-/// The names of a plain path with an empty default (`steps.customer.item.company | default(none)`,
-/// a third of the draft recipe's expressions). When the path is there, the filter returns it
-/// unchanged; when it is not, the caller asks minijinja, which applies the default. Only
-/// literal empty defaults are taken (`boolean=true`, which also replaces falsy values, is not).
-fn defaulted_path(expression: &str) -> Option<Vec<String>> {
-    let (path, filter) = expression.split_once('|')?;
-    // ASCII whitespace only, as minijinja's lexer (other whitespace is its syntax error).
-    let argument = filter.trim_ascii().strip_prefix("default")?.trim_ascii_start().strip_prefix('(')?.strip_suffix(')')?;
-    if !matches!(argument.trim_ascii(), "none" | "None" | "''" | "\"\"" | "[]") {
-        return None;
-    }
-    plain_path(path.trim_ascii())
-}
-
-/// The pieces of a text that is only literal text and `{{ plain.path }}` interpolations, or
-/// `None` for anything else: a block or comment tag, whitespace control (`{{-`), any other
-/// expression, or a trailing line break (minijinja drops one; the fast path does not try).
-fn interpolation(text: &str) -> Option<Vec<Piece>> {
-    if text.contains("{%") || text.contains("{#") || text.ends_with(['\n', '\r']) {
-        return None;
-    }
-    let mut pieces = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        if start > 0 {
-            pieces.push(Piece::Literal(rest[..start].to_owned()));
-        }
-        let after = &rest[start + 2..];
-        let end = after.find("}}")?;
-        let inner = &after[..end];
-        if inner.starts_with(['-', '+']) || inner.ends_with(['-', '+']) {
-            return None;
-        }
-        // minijinja skips only ASCII whitespace in a tag; anything else is its syntax error.
-        pieces.push(Piece::Path(plain_path(inner.trim_ascii())?));
-        rest = &after[end + 2..];
-    }
-    if !rest.is_empty() {
-        pieces.push(Piece::Literal(rest.to_owned()));
-    }
-    Some(pieces)
-}
-
-/// Writes an interpolation when every path reads text or an integer, which print as
-/// themselves; `None` leaves every other case to minijinja.
-fn interpolate(pieces: &[Piece], context: &Value) -> Option<String> {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    for piece in pieces {
-        match piece {
-            Piece::Literal(text) => out.push_str(text),
-            Piece::Path(parts) => {
-                let value = read_path(context, parts)?;
-                match value.kind() {
-                    ValueKind::String => out.push_str(value.as_str()?),
-                    ValueKind::Number if value.is_integer() => write!(out, "{value}").ok()?,
-                    _ => return None,
-                }
-            }
-        }
-    }
-    Some(out)
-}
-
-/// Reads a plain path as minijinja's attribute lookups would: `None` as soon as a name is not
-/// there (the caller then asks minijinja, which also knows globals and words the error).
-fn read_path(context: &Value, parts: &[String]) -> Option<Value> {
-    let mut current = context.clone();
-    for part in parts {
-        current = current.get_attr(part).ok()?;
-        if current.is_undefined() || current.kind() == minijinja::value::ValueKind::Invalid {
-            return None;
-        }
-    }
-    Some(current)
-}
-
-/// `"user:pass" | b64encode`: standard base64 of the text's UTF-8 bytes.
-fn b64encode(value: &str) -> String {
-    crate::mask::base64_encode(value.as_bytes())
-}
-
-/// `text | b64decode`: the UTF-8 text that base64 encodes.
-fn b64decode(value: &str) -> Result<String, Error> {
-    let bytes = crate::mask::base64_decode(value.trim())
-        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "b64decode: the value is not standard base64"))?;
-    String::from_utf8(bytes).map_err(|_| Error::new(ErrorKind::InvalidOperation, "b64decode: the decoded bytes are not UTF-8 text"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-        use std::fmt::Write as _;
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
-}
-
-/// `text | sha256`: the SHA-256 of the text, in lower-case hex.
-fn sha256(value: &str) -> String {
-    use sha2::Digest as _;
-    hex(&sha2::Sha256::digest(value.as_bytes()))
-}
-
-/// `text | hmac_sha256(key)`: the HMAC-SHA256 of the text with `key`, in lower-case hex.
-fn hmac_sha256(value: &str, key: &str) -> Result<String, Error> {
-    use hmac::Mac as _;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes())
-        .map_err(|_| Error::new(ErrorKind::InvalidOperation, "hmac_sha256: invalid key"))?;
-    mac.update(value.as_bytes());
-    Ok(hex(&mac.finalize().into_bytes()))
-}
-
-/// Turns JSON data into a template context value (a copy).
-pub fn context(data: &Json) -> Value {
-    Value::from(minijinja::value::Serde(data))
-}
-
-/// Shares JSON with templates without copying it: maps and lists are read in place, through
-/// their path from the shared root. A response body of thousands of nodes costs nothing until a
-/// template reads it, and then only what it reads.
-pub fn shared_json(root: Arc<Json>) -> Value {
-    JsonNode::wrap(&root, Vec::new(), &root)
-}
-
-/// A rendered value: JSON of its own, or a part of shared JSON.
-pub enum Rendered {
-    Owned(Json),
-    Shared(Value),
-}
-
-impl Rendered {
-    pub fn json(&self) -> &Json {
-        match self {
-            Rendered::Owned(json) => json,
-            Rendered::Shared(value) => value.downcast_object_ref::<JsonNode>().map_or(&Json::Null, JsonNode::node),
-        }
-    }
-}
-
-/// One map or list inside a shared JSON document.
-#[derive(Debug)]
-struct JsonNode {
-    root: Arc<Json>,
-    path: Vec<Segment>,
-}
-
-#[derive(Debug, Clone)]
-enum Segment {
-    Key(String),
-    Index(usize),
-}
-
-impl JsonNode {
-    fn wrap(root: &Arc<Json>, path: Vec<Segment>, node: &Json) -> Value {
-        match node {
-            Json::Null => Value::from(()),
-            Json::Bool(b) => Value::from(*b),
-            Json::Number(n) => n
-                .as_i64()
-                .map(Value::from)
-                .or_else(|| n.as_u64().map(Value::from))
-                .unwrap_or_else(|| Value::from(n.as_f64().unwrap_or(f64::NAN))),
-            Json::String(text) => Value::from(text.as_str()),
-            Json::Array(_) | Json::Object(_) => Value::from_object(JsonNode { root: Arc::clone(root), path }),
-        }
-    }
-
-    fn node(&self) -> &Json {
-        let mut node = &*self.root;
-        for segment in &self.path {
-            node = match (segment, node) {
-                (Segment::Key(key), Json::Object(map)) => map.get(key).unwrap_or(&Json::Null),
-                (Segment::Index(index), Json::Array(items)) => items.get(*index).unwrap_or(&Json::Null),
-                _ => &Json::Null,
-            };
-        }
-        node
-    }
-
-    fn child(&self, segment: Segment, node: &Json) -> Value {
-        let mut path = self.path.clone();
-        path.push(segment);
-        Self::wrap(&self.root, path, node)
-    }
-
-    /// A copy of the node, for callers that need JSON back.
-    fn to_json(&self) -> Json {
-        self.node().clone()
-    }
-}
-
-impl minijinja::value::Object for JsonNode {
-    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
-        match self.node() {
-            Json::Array(_) => minijinja::value::ObjectRepr::Seq,
-            _ => minijinja::value::ObjectRepr::Map,
-        }
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match self.node() {
-            Json::Object(map) => {
-                let key = key.as_str()?;
-                map.get(key).map(|child| self.child(Segment::Key(key.to_owned()), child))
-            }
-            Json::Array(items) => {
-                let index = usize::try_from(key.as_i64()?).ok()?;
-                items.get(index).map(|child| self.child(Segment::Index(index), child))
-            }
-            _ => None,
-        }
-    }
-
-    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
-        match self.node() {
-            Json::Object(map) => minijinja::value::Enumerator::Values(map.keys().map(|key| Value::from(key.as_str())).collect()),
-            Json::Array(items) => minijinja::value::Enumerator::Seq(items.len()),
-            _ => minijinja::value::Enumerator::Empty,
-        }
-    }
-
-    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        match self.node() {
-            Json::Object(map) => Some(map.len()),
-            Json::Array(items) => Some(items.len()),
-            _ => Some(0),
-        }
-    }
-
-    fn is_true(self: &Arc<Self>) -> bool {
-        self.enumerator_len().is_some_and(|len| len > 0)
-    }
-}
-
 /// A template value as JSON: shared JSON is copied directly, anything else converted.
 pub fn to_json(value: &Value) -> Result<Json, TemplateError> {
     if let Some(node) = value.downcast_object_ref::<JsonNode>() {
@@ -742,93 +499,6 @@ fn reject_undefined(value: &Value) -> Result<(), TemplateError> {
         _ => Ok(()),
     }
 }
-
-/// How a value prints inside text: `null` is an error (it would be sent as a word), lists and
-/// maps print as JSON rather than in Python's notation.
-fn format_value(out: &mut minijinja::Output, state: &mut minijinja::State, value: &Value) -> Result<(), Error> {
-    match value.kind() {
-        ValueKind::None => Err(Error::new(ErrorKind::InvalidOperation, "a null value cannot be printed into text; use `default(...)`")),
-        ValueKind::Seq | ValueKind::Map if !value.is_undefined() => {
-            let json = serde_json::to_string(value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
-            out.write_str(&json).map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string()))
-        }
-        _ => minijinja::escape_formatter(out, state, value),
-    }
-}
-
-/// `tojson` that refuses undefined values instead of printing `null`.
-fn strict_tojson(value: &Value, indent: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
-    if value.is_undefined() {
-        return Err(Error::new(ErrorKind::UndefinedError, "`tojson` was given an undefined value"));
-    }
-    minijinja::filters::tojson(value, indent, kwargs)
-}
-
-/// Reads `yyyy-MM-dd HH:mm:ss`, `yyyy-MM-ddTHH:mm:ss` or `yyyy-MM-dd`.
-fn parse_datetime(value: &Value) -> Result<jiff::civil::DateTime, Error> {
-    let text = value
-        .as_str()
-        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("expected a date-time string, got {}", value.kind())))?;
-    let normalised = text.trim().replacen(' ', "T", 1);
-    normalised
-        .parse::<jiff::civil::DateTime>()
-        .or_else(|_| normalised.parse::<jiff::civil::Date>().map(|date| date.to_datetime(jiff::civil::Time::midnight())))
-        .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("`{text}` is not a date-time like 2026-07-22T09:30:00")))
-}
-
-/// `{{ start | datetime_add(minutes=15, seconds=-1) }}`: civil (wall-clock) arithmetic,
-/// yielding `yyyy-MM-ddTHH:mm:ss`.
-fn datetime_add(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
-    let mut end = parse_datetime(value)?;
-    let invalid = |error: jiff::Error| Error::new(ErrorKind::InvalidOperation, error.to_string());
-    // Each unit is added on its own: a jiff span carries a single sign.
-    for unit in ["days", "hours", "minutes", "seconds"] {
-        let amount: Option<i64> = kwargs.get(unit)?;
-        if let Some(amount) = amount {
-            let span = match unit {
-                "days" => jiff::Span::new().try_days(amount),
-                "hours" => jiff::Span::new().try_hours(amount),
-                "minutes" => jiff::Span::new().try_minutes(amount),
-                _ => jiff::Span::new().try_seconds(amount),
-            }
-            .map_err(invalid)?;
-            end = end.checked_add(span).map_err(invalid)?;
-        }
-    }
-    kwargs.assert_all_used()?;
-    Ok(Value::from(end.strftime("%Y-%m-%dT%H:%M:%S").to_string()))
-}
-
-/// `{{ start | datetime_format("%Y-%m-%d") }}`, with strftime directives.
-fn datetime_format(value: &Value, format: &str) -> Result<Value, Error> {
-    let datetime = parse_datetime(value)?;
-    let mut out = String::new();
-    jiff::fmt::strtime::format(format, datetime)
-        .map(|text| out.push_str(&text))
-        .map_err(|error| Error::new(ErrorKind::InvalidOperation, error.to_string()))?;
-    Ok(Value::from(out))
-}
-
-/// `{{ items | reshape(code='laborOpCode', price='totalPrice') }}`: a list of maps, each
-/// rebuilt with the given keys taken from the named fields (missing fields become null).
-fn reshape(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
-    let fields: Vec<(String, String)> =
-        kwargs.args().map(|key| Ok((key.to_owned(), kwargs.get::<String>(key)?))).collect::<Result<_, Error>>()?;
-    kwargs.assert_all_used()?;
-    let mut out = Vec::new();
-    for item in value.try_iter()? {
-        let entries: Vec<(Value, Value)> = fields
-            .iter()
-            .map(|(key, field)| {
-                let found = item.get_attr(field).unwrap_or(Value::UNDEFINED);
-                (Value::from(key.as_str()), if found.is_undefined() { Value::from(()) } else { found })
-            })
-            .collect();
-        out.push(Value::from_pairs(entries));
-    }
-    Ok(Value::from(out))
-}
-
 /// Classifies a template string: literal, one whole expression, or text.
 pub fn classify(text: &str) -> TemplateKind {
     if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
