@@ -11,8 +11,12 @@
 //! - URL-encoded, as a form value, a percent-encoded path segment, and the way the `url` crate
 //!   writes it into a path and a query;
 //! - its standard base64 encoding, with and without `=` padding;
+//! - as minijinja's `urlencode` filter writes it, and as the `url` crate writes it into the
+//!   user information (`user:password@`);
+//! - lowercased, as a URL's host is shown;
 //! - JSON-escaped, as `serde_json` writes it inside a string (`"`, `\` and control characters
-//!   escaped), and with every `/` written `\/` as other JSON emitters do;
+//!   escaped), as minijinja's `tojson` does (also `< > & '` as `\u003c`...), and with every `/`
+//!   written `\/` as other JSON emitters do; a JSON number equal to a secret is masked too;
 //! - when the secret is itself standard base64 of UTF-8 `user:password` text (HTTP basic
 //!   credentials, such as `MYKAARMA_BASIC_AUTH`), the decoded `user:password` and the password
 //!   alone, each again in the URL and JSON forms.
@@ -104,6 +108,14 @@ impl Masker {
             Json::String(text) => Json::String(self.text(text)),
             Json::Array(items) => Json::Array(items.iter().map(|item| self.json(item)).collect()),
             Json::Object(map) => Json::Object(map.iter().map(|(k, v)| (self.text(k), self.json(v))).collect()),
+            // A number that is a secret (a PIN) becomes its placeholder, a string.
+            Json::Number(number) if !self.secrets.is_empty() => {
+                let text = number.to_string();
+                match self.secrets.iter().find(|(_, value)| *value == text) {
+                    Some((placeholder, _)) => Json::String(placeholder.clone()),
+                    None => value.clone(),
+                }
+            }
             other => other.clone(),
         }
     }
@@ -217,17 +229,33 @@ fn forms(value: &str) -> Vec<String> {
 
 /// `text` as it is, and as URLs and JSON strings carry it.
 fn encodings(text: &str) -> Vec<String> {
+    // minijinja's `urlencode` filter keeps `/ . - _`.
+    const URLENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'.').remove(b'-').remove(b'_');
     // A secret sent in a URL appears encoded there.
     let form: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
     let path = percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let urlencode = percent_encoding::utf8_percent_encode(text, URLENCODE).to_string();
     let json = json_escape(text);
-    let mut variants = vec![text.replace('/', "\\/"), json.replace('/', "\\/"), json, form, path, text.to_owned()];
-    // The forms the `url` crate itself writes into a path and a query.
-    if let Ok(mut url) = url::Url::parse("http://host/") {
+    // minijinja's `tojson` also writes `< > & '` as `\u003c`...: safe inside HTML.
+    let html_safe_json = json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026").replace('\'', "\\u0027");
+    let mut variants =
+        vec![text.replace('/', "\\/"), json.replace('/', "\\/"), json, html_safe_json, form, path, urlencode, text.to_owned()];
+    // URLs lowercase their host: a secret in a host name (a tenant) is shown lowercased.
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        variants.push(text.to_ascii_lowercase());
+    }
+    // The forms the `url` crate itself writes into a path, a query and the user information.
+    if let Ok(mut url) = url::Url::parse("http://user@host/") {
         url.set_path(text);
         variants.push(url.path().trim_start_matches('/').to_owned());
         url.set_query(Some(text));
         variants.extend(url.query().map(str::to_owned));
+        if url.set_password(Some(text)).is_ok() {
+            variants.extend(url.password().map(str::to_owned));
+        }
+        if url.set_username(text).is_ok() {
+            variants.push(url.username().to_owned());
+        }
     }
     variants
 }
@@ -314,6 +342,27 @@ mod tests {
         let masked = masker.headers(&headers);
         assert_eq!(masked["authorization"], "<redacted>");
         assert_eq!(masked["accept"], "x");
+    }
+
+    #[test]
+    fn masks_the_forms_templates_and_urls_write() {
+        let masker = Masker::new(&[("KEY".into(), "Ab/c+d e&f'g@h;i".into())]);
+        // minijinja's `urlencode` (keeps `/`), its `tojson` (HTML-safe escapes), URL user
+        // information, and a host name, lowercased.
+        assert_eq!(masker.text("?k=Ab/c%2Bd%20e%26f%27g%40h%3Bi"), "?k=<KEY>");
+        assert_eq!(masker.text(r#"{"k": "Ab/c+d e\u0026f\u0027g@h;i"}"#), r#"{"k": "<KEY>"}"#);
+        let mut url = url::Url::parse("http://user@host/").unwrap();
+        url.set_password(Some("Ab/c+d e&f'g@h;i")).unwrap();
+        assert_eq!(masker.text(url.as_str()), "http://user:<KEY>@host/");
+        let tenant = Masker::new(&[("TENANT".into(), "TenantXyz42".into())]);
+        assert_eq!(tenant.text("cannot connect to http://tenantxyz42.invalid/x"), "cannot connect to http://<TENANT>.invalid/x");
+    }
+
+    #[test]
+    fn masks_a_number_that_is_a_secret() {
+        let masker = Masker::new(&[("PIN".into(), "87654321".into())]);
+        assert_eq!(masker.json(&serde_json::json!({"pin": 87_654_321, "n": 1})), serde_json::json!({"pin": "<PIN>", "n": 1}));
+        assert_eq!(Masker::default().json(&serde_json::json!(87_654_321)), serde_json::json!(87_654_321));
     }
 
     #[test]

@@ -177,7 +177,11 @@ impl Session {
             .map(|exchange| crate::fixture::Exchange {
                 step: exchange.step.clone(),
                 request: masker.request(&exchange.request),
-                redirects: exchange.redirects.clone(),
+                redirects: exchange
+                    .redirects
+                    .iter()
+                    .map(|hop| crate::http::Hop { status: hop.status, location: masker.text(&hop.location) })
+                    .collect(),
                 response: exchange.response.as_ref().map(|response| masker.response(response)),
                 failure: exchange.failure.clone().map(|mut failure| {
                     failure.message = masker.text(&failure.message);

@@ -61,7 +61,9 @@ pub(super) async fn run(
     };
     let prefix = format!("{}.", state.qualified(&step.id.text));
     let result = Box::pin(run_as(callee, &params, transport, on_event, &prefix)).await;
-    let trace = Trace { effect: result.worst_effect(), inner: result.steps.clone(), ..Trace::default() };
+    // The caller masks what the called recipe knew as secret (its env secrets and bindings).
+    let secrets = params.env.secrets.iter().chain(&result.secrets).cloned().collect();
+    let trace = Trace { effect: result.worst_effect(), inner: result.steps.clone(), secrets, ..Trace::default() };
     if !result.ok {
         let failed = result.steps.iter().find(|s| s.status == Status::Failed);
         let (cause, reason) = match failed {

@@ -159,12 +159,14 @@ fn assemble(step: &Step, outcomes: Vec<Result<Done, StepError>>) -> Result<Done,
             Ok(done) => done,
             Err(mut error) => {
                 trace.attempts.append(&mut error.trace.attempts);
+                trace.secrets.append(&mut error.trace.secrets);
                 trace.effect = error.trace.effect.or(trace.effect);
                 first_failure.get_or_insert((index, error));
                 continue;
             }
         };
         trace.attempts.extend(done.trace.attempts);
+        trace.secrets.extend(done.trace.secrets);
         trace.request = done.trace.request.or(trace.request);
         trace.kept = done.trace.kept.or(trace.kept);
         trace.effect = done.trace.effect.or(trace.effect);
@@ -180,6 +182,7 @@ fn assemble(step: &Step, outcomes: Vec<Result<Done, StepError>>) -> Result<Done,
         error.message = format!("item {index}: {}", error.message);
         // What every element sent (and created) stays in the result.
         error.trace.attempts = trace.attempts;
+        error.trace.secrets = trace.secrets;
         error.trace.effect = error.trace.effect.or(trace.effect);
         return Err(error);
     }

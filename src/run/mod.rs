@@ -107,6 +107,16 @@ impl<'a> State<'a> {
         format!("{}{id}", self.prefix)
     }
 
+    /// Masks `value` as `<NAME>` from now on; true when it was not known yet.
+    fn learn_secret(&mut self, name: &str, value: &str) -> bool {
+        if value.is_empty() || self.secrets.iter().any(|(known, text)| known == name && text == value) {
+            return false;
+        }
+        self.masker = Arc::new(self.masker.with(name, value));
+        self.secrets.push((name.to_owned(), value.to_owned()));
+        true
+    }
+
     fn new(plan: &'a Plan, params: &'a Params, prefix: &str) -> Self {
         let base = minijinja::context! { inputs => context(&serde_json::to_value(&params.inputs).unwrap_or_default()), env => context(&serde_json::to_value(&params.env.values).unwrap_or_default()) };
         let base = crate::dynamic::with_source(base, &params.dynamic);
@@ -160,6 +170,9 @@ struct Trace {
     effect: Option<Effect>,
     /// A called recipe's steps.
     inner: Vec<StepResult>,
+    /// Secrets the step learned (a called recipe's env secrets and `secret: true` bindings, an
+    /// OAuth2 access token): the run masks them from then on, and in its whole result.
+    secrets: Vec<(String, String)>,
 }
 
 /// Why a step's action failed.
@@ -321,7 +334,7 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
         Ok(done) => done,
         Err(error) => return fail(state, step, result, error),
     };
-    keep_trace(&mut result, done.trace);
+    keep_trace(state, &mut result, done.trace);
     // API warnings come from response bodies: masked like everything else that is kept.
     let warnings: Vec<String> = done.warnings.iter().map(|w| state.masker.text(w)).collect();
     result.warnings = warnings.clone();
@@ -334,17 +347,19 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
         return result;
     }
     state.set_step(&step.id.text, done.object);
-    // Commit the bindings; a secret one joins the masker first.
+    // Commit the bindings; a secret one joins the masker first (each text and number of it: a
+    // `for_each` step binds a list), and what this step already kept is masked again.
+    let mut learned = false;
     for (name, value) in &done.bindings {
         if step.secret_binds.contains(name) {
-            let text = match value {
-                Json::String(text) => text.clone(),
-                other => other.to_string(),
-            };
             let secret = format!("vars.{name}");
-            state.masker = Arc::new(state.masker.with(&secret, &text));
-            state.secrets.push((secret, text));
+            for text in secret_texts(value) {
+                learned |= state.learn_secret(&secret, &text);
+            }
         }
+    }
+    if learned {
+        result.remask(&state.masker);
     }
     for (name, value) in &done.bindings {
         result.bindings.insert(name.clone(), state.masker.json(value));
@@ -408,20 +423,39 @@ async fn act_and_bind(
     Ok(Done { trace: acted.trace, warnings: acted.warnings, object, bindings, values: acted.values, value: acted.value, not_sent: false })
 }
 
-/// Keeps what a request sent and got in the step's result, masked.
-fn keep_trace(result: &mut StepResult, trace: Trace) {
+/// Keeps what a request sent and got in the step's result, masked, with the secrets it learned.
+fn keep_trace(state: &mut State, result: &mut StepResult, trace: Trace) {
     result.request = trace.request;
     result.response = trace.kept;
     result.attempts = trace.attempts;
     result.effect = trace.effect;
     result.inner = trace.inner;
+    let mut learned = false;
+    for (name, value) in &trace.secrets {
+        learned |= state.learn_secret(name, value);
+    }
+    if learned {
+        result.remask(&state.masker);
+    }
+}
+
+/// The texts a secret binding holds: itself when it is text, each text and number inside a
+/// list or map, and the JSON of anything that is not text.
+fn secret_texts(value: &Json) -> Vec<String> {
+    match value {
+        Json::String(text) => vec![text.clone()],
+        Json::Number(number) => vec![number.to_string()],
+        Json::Array(items) => items.iter().flat_map(secret_texts).chain([value.to_string()]).collect(),
+        Json::Object(map) => map.values().flat_map(secret_texts).chain([value.to_string()]).collect(),
+        Json::Bool(_) | Json::Null => Vec::new(),
+    }
 }
 
 fn fail(state: &mut State, step: &Step, mut result: StepResult, error: StepError) -> StepResult {
-    let message = state.masker.text(&error.message);
     let mut trace = *error.trace;
     let response = trace.raw.take();
-    keep_trace(&mut result, trace);
+    keep_trace(state, &mut result, trace);
+    let message = state.masker.text(&error.message);
     result.status = if step.optional { Status::FailedOptional } else { Status::Failed };
     result.cause = Some(error.cause);
     // A failed request still shows its status and body to later steps (`steps.ID.status`).

@@ -39,6 +39,8 @@ pub(super) async fn send(
         Some(oauth) => Some(oauth_token(state, oauth, context, transport, None).await?),
         None => None,
     };
+    // Replays and dry runs use the placeholder itself.
+    let mut tokens: Vec<String> = token.iter().filter(|token| *token != "<oauth2>").cloned().collect();
     let mut spec = render_request(state, request, context, token.as_deref()).map_err(|e| StepError::new(Cause::Render, e))?;
     let mut sent = page(state, step, request, context, transport, on_event, &spec, oauth.is_some()).await;
     // A 401 with a cached OAuth2 token: fetch a new one and send once more (later pages use it
@@ -47,16 +49,28 @@ pub(super) async fn send(
         && error.trace.raw.as_ref().is_some_and(|response| response.status == 401)
     {
         let token = oauth_token(state, oauth, context, transport, token.as_deref()).await?;
+        tokens.extend((token != "<oauth2>").then(|| token.clone()));
         spec = render_request(state, request, context, Some(&token)).map_err(|e| StepError::new(Cause::Render, e))?;
         sent = page(state, step, request, context, transport, on_event, &spec, true).await;
     }
-    let acted = sent?;
-    match &request.paginate {
+    // The access token is a secret from here on: a server may echo it (in a body or a header).
+    let learned: Vec<(String, String)> = tokens.into_iter().map(|token| ("oauth2".to_owned(), token)).collect();
+    let acted = sent.map_err(|mut error| {
+        error.trace.secrets.extend(learned.iter().cloned());
+        error
+    })?;
+    let mut acted = match &request.paginate {
         Some(paginate) if !acted.not_sent => {
             super::paginate::rest(state, step, request, paginate, context, transport, on_event, spec, acted, oauth.is_some()).await
         }
         _ => Ok(acted),
     }
+    .map_err(|mut error| {
+        error.trace.secrets.extend(learned.iter().cloned());
+        error
+    })?;
+    acted.trace.secrets.extend(learned);
+    Ok(acted)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -178,7 +192,7 @@ async fn attempts(
         }
         let attempt_limits = Limits { timeout: remaining().map_or(limits.timeout, |r| r.min(limits.timeout)), ..limits };
         let started = Instant::now();
-        let sent = transport.send(&state.qualified(&step.id.text), spec, masked, attempt_limits).await;
+        let sent = transport.send(&state.qualified(&step.id.text), spec, masked, attempt_limits, &state.masker).await;
         let mut failure = sent.failure;
         if sent.response.is_none() && failure.is_none() {
             return Ok(None);
@@ -225,7 +239,11 @@ async fn attempts(
             wait,
             redirects: sent.redirects,
             response: sent.response.as_ref().map(|r| state.kept(r)),
-            failure: failure.clone(),
+            // Messages can quote what the server answered (a `Location`): masked like the rest.
+            failure: failure.clone().map(|mut failure| {
+                failure.message = state.masker.text(&failure.message);
+                failure
+            }),
             duration: started.elapsed(),
         });
         match decision {

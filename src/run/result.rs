@@ -181,6 +181,9 @@ impl StepResult {
         self.response = self.response.as_ref().map(|response| masker.response(response));
         for attempt in &mut self.attempts {
             attempt.response = attempt.response.as_ref().map(|response| masker.response(response));
+            for hop in &mut attempt.redirects {
+                hop.location = masker.text(&hop.location);
+            }
             if let Some(failure) = &mut attempt.failure {
                 failure.message = masker.text(&failure.message);
             }

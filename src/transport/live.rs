@@ -173,7 +173,10 @@ impl Live {
         Ok((status, body.to_vec()))
     }
 
-    pub async fn send(&self, request: &RequestSpec, masked: &RequestSpec, limits: Limits) -> Sent {
+    /// Sends one attempt, following redirects. `masker` is the run's own (its env secrets and
+    /// the values it bound with `secret: true` so far): every URL shown is masked with it, and a
+    /// redirect to another origin drops every header that carries one of them.
+    pub async fn send(&self, request: &RequestSpec, masked: &RequestSpec, limits: Limits, masker: &Masker) -> Sent {
         let Ok(method) = reqwest::Method::from_bytes(request.method.as_bytes()) else {
             return Sent::failed(FailureKind::InvalidRequest, format!("invalid method `{}`", request.method));
         };
@@ -184,7 +187,7 @@ impl Live {
         let mut headers = request.headers.clone();
         let mut hops = Vec::new();
         loop {
-            let shown = self.masker.text(url.as_str());
+            let shown = masker.text(url.as_str());
             let client = match self.client_for(&url) {
                 Ok(client) => client,
                 Err(message) => {
@@ -216,12 +219,12 @@ impl Live {
                     let mut sent = read(response, limits, &shown, &self.bodies).await;
                     sent.failure = Some(super::Failure::new(
                         FailureKind::InvalidBody,
-                        format!("status {status} with an invalid `Location`: {location}"),
+                        format!("status {status} with an invalid `Location`: {}", masker.text(&location)),
                     ));
                     sent.redirects = hops;
                     return sent;
                 };
-                let target_shown = self.masker.text(target.as_str());
+                let target_shown = masker.text(target.as_str());
                 if !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD) {
                     let mut sent = read(response, limits, &shown, &self.bodies).await;
                     sent.failure = Some(super::Failure::new(
@@ -245,7 +248,7 @@ impl Live {
                     return sent;
                 }
                 if origin(&target) != origin(&url) {
-                    headers.retain(|name, value| !CREDENTIAL_HEADERS.contains(&name.as_str()) && self.masker.text(value) == *value);
+                    headers.retain(|name, value| !CREDENTIAL_HEADERS.contains(&name.as_str()) && masker.text(value) == *value);
                 }
                 hops.push(Hop { status, location: target_shown });
                 url = target;

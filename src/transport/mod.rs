@@ -28,6 +28,7 @@ pub use replay::{Replay, Strictness};
 pub use tokens::{TokenRequest, Tokens};
 
 use crate::http::{Hop, RequestSpec, ResponseData};
+use crate::mask::Masker;
 
 pub enum Backend {
     Live(Live),
@@ -87,7 +88,7 @@ impl Transport {
     }
 
     /// Sends one attempt. `masked` is the request as it may be shown or recorded.
-    pub async fn send(&mut self, step: &str, request: &RequestSpec, masked: &RequestSpec, limits: Limits) -> Sent {
+    pub async fn send(&mut self, step: &str, request: &RequestSpec, masked: &RequestSpec, limits: Limits, masker: &Masker) -> Sent {
         // The jar's cookies go on the request; its masked form shows them masked.
         let with_cookies =
             self.cookies.as_ref().and_then(|jar| Some((jar.give(request)?, crate::mask::Masker::default().request(&jar.give(masked)?))));
@@ -100,7 +101,7 @@ impl Transport {
                 if let Some(gate) = &self.gate {
                     gate.admit().await;
                 }
-                live.send(request, masked, limits).await
+                live.send(request, masked, limits, masker).await
             }
             Backend::Replay(replay) => replay.send(step, masked),
             Backend::Offline => Sent::default(),

@@ -8,6 +8,7 @@ mod docs;
 mod faults;
 mod import;
 mod language;
+mod leaks;
 mod live;
 mod network;
 mod reports;
