@@ -299,7 +299,7 @@ struct BatchArgs {
 }
 
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
-    crate::decode::parse_duration(text).ok_or_else(|| format!("invalid duration `{text}`: write `500ms`, `30s` or `2m`"))
+    crate::decode::parse_duration(text).ok_or_else(|| format!("invalid duration `{text}`: write `500ms`, `30s` or `2m` (at most a week, `10080m`)"))
 }
 
 pub fn main() -> ExitCode {

@@ -43,7 +43,7 @@ impl Clock {
             Clock::Real { .. } => tokio::time::sleep(duration).await,
             Clock::Virtual(time) => {
                 let mut time = time.lock().unwrap_or_else(PoisonError::into_inner);
-                time.elapsed += duration;
+                time.elapsed = time.elapsed.saturating_add(duration);
                 time.sleeps.push(duration);
             }
         }
@@ -63,7 +63,7 @@ impl Clock {
             Clock::Real { .. } => SystemTime::now(),
             Clock::Virtual(time) => {
                 let time = time.lock().unwrap_or_else(PoisonError::into_inner);
-                time.epoch + time.elapsed
+                time.epoch.checked_add(time.elapsed).unwrap_or(time.epoch)
             }
         }
     }

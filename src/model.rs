@@ -851,10 +851,10 @@ fn adjust(schema: &mut serde_json::Value) {
     });
     // A duration may be a bare number of seconds.
     definitions["DurationText"] = json!({
-        "description": "A duration: `500ms`, `30s`, `2m`, or a whole number of seconds.",
+        "description": "A duration: `500ms`, `30s`, `2m`, or a whole number of seconds; at most a week.",
         "anyOf": [
             { "type": "string", "pattern": "^[0-9]*[1-9][0-9]*(ms|s|m)$" },
-            { "type": "integer", "minimum": 1 }
+            { "type": "integer", "minimum": 1, "maximum": 604800 }
         ]
     });
     // Status codes are 100 to 599.

@@ -302,14 +302,14 @@ impl Decoder {
 
     fn duration(&mut self, node: &Node) -> Option<Duration> {
         let parsed = match &node.value {
-            Value::Int(seconds) if *seconds > 0 => Some(Duration::from_secs(seconds.unsigned_abs())),
+            Value::Int(seconds) if *seconds > 0 => Some(Duration::from_secs(seconds.unsigned_abs())).filter(|d| *d <= MAX_DURATION),
             Value::String(text, _) => parse_duration(text),
             _ => None,
         };
         if parsed.is_none() {
             self.problems.push(
                 Diagnostic::at("invalid duration", node.span)
-                    .with_hint("write a positive whole number with a unit: `500ms`, `30s` or `2m`"),
+                    .with_hint("write a positive whole number with a unit, at most a week (`10080m`): `500ms`, `30s` or `2m`"),
             );
         }
         parsed
@@ -493,13 +493,18 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().ok().filter(|n| *n > 0)?;
-    match unit {
-        "ms" => Some(Duration::from_millis(number)),
-        "s" => Some(Duration::from_secs(number)),
-        "m" => Some(Duration::from_secs(number.checked_mul(60)?)),
-        _ => None,
-    }
+    let duration = match unit {
+        "ms" => Duration::from_millis(number),
+        "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number.checked_mul(60)?),
+        _ => return None,
+    };
+    (duration <= MAX_DURATION).then_some(duration)
 }
+
+/// The longest duration a recipe or flag may give (a week): longer is surely a mistake, and
+/// time arithmetic stays far from overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 #[cfg(test)]
 mod tests {
@@ -544,5 +549,10 @@ mod tests {
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("0s"), None);
         assert_eq!(parse_duration("5h"), None);
+        assert_eq!(parse_duration("10080m"), Some(MAX_DURATION));
+        assert_eq!(parse_duration("10081m"), None, "over a week");
+        assert_eq!(parse_duration("18446744073709551615s"), None, "a retry this long overflowed the clock");
+        let text = "recipe: 1\nname: x\nhttp:\n  retry: { delay: 18446744073709551615s, max_elapsed: 604801 }\nsteps: []\n";
+        assert_eq!(problems(text), vec!["4:19 invalid duration", "4:55 invalid duration"]);
     }
 }

@@ -140,7 +140,7 @@ pub fn decide(
         Some(wait) => wait,
         None => backoff(policy, attempt, jitter_key),
     };
-    if elapsed + wait > policy.max_elapsed {
+    if elapsed.saturating_add(wait) > policy.max_elapsed {
         return Decision::GiveUp(format!(
             "another attempt after {} would pass `retry.max_elapsed` ({})",
             seconds(wait),

@@ -95,7 +95,7 @@ impl Gate {
     /// Holds every request for `wait` from now.
     pub fn pause(&self, wait: Duration) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let until = Instant::now() + wait;
+        let until = Instant::now().checked_add(wait.min(crate::decode::MAX_DURATION)).unwrap_or_else(Instant::now);
         state.paused_until = state.paused_until.max(until);
     }
 }

@@ -70,7 +70,7 @@ impl Tokens {
         }
         let result = fetch(live, request, timeout)
             .await
-            .map(|(token, expires_in)| (token, expires_in.map(|seconds| Instant::now() + Duration::from_secs(seconds))));
+            .map(|(token, expires_in)| (token, expires_in.and_then(|seconds| Instant::now().checked_add(Duration::from_secs(seconds)))));
         *last = Some(Fetched { at: Instant::now(), result: result.clone() });
         result.map(|(token, _)| token)
     }
