@@ -40,11 +40,13 @@ pub(super) fn hmac_sha256(value: &str, key: &str) -> Result<String, Error> {
     Ok(hex(&mac.finalize().into_bytes()))
 }
 
-/// How a value prints inside text: `null` is an error (it would be sent as a word), lists and
-/// maps print as JSON rather than in Python's notation.
+/// How a value prints inside text: `null` is an error (it would be sent as a word), booleans,
+/// lists and maps print as JSON rather than in Python's notation.
 pub(super) fn format_value(out: &mut minijinja::Output, state: &mut minijinja::State, value: &Value) -> Result<(), Error> {
     match value.kind() {
         ValueKind::None => Err(Error::new(ErrorKind::InvalidOperation, "a null value cannot be printed into text; use `default(...)`")),
+        // As JSON writes it, not Python's `True` (`?active=false`, not `?active=False`).
+        ValueKind::Bool => out.write_str(if value.is_true() { "true" } else { "false" }).map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string())),
         ValueKind::Seq | ValueKind::Map if !value.is_undefined() => {
             let json = serde_json::to_string(value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
             out.write_str(&json).map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string()))

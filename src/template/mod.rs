@@ -737,6 +737,9 @@ mod tests {
         let context = json!({"none": null, "list": ["a", "b"]});
         assert!(render("/x/{{ none }}", &context).unwrap_err().message.contains("null"));
         assert_eq!(render("v={{ list }}", &context).unwrap(), json!(r#"v=["a","b"]"#));
+        let flags = json!({"on": true, "off": false});
+        assert_eq!(render("?on={{ on }}&off={{ off }}", &flags).unwrap(), json!("?on=true&off=false"), "not Python's True");
+        assert_eq!(render("{{ off }}", &flags).unwrap(), json!(false), "a whole expression keeps its type");
         assert_eq!(render("{{ none }}", &context).unwrap(), json!(null), "a whole expression keeps its type");
     }
 
