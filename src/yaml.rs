@@ -89,6 +89,10 @@ impl Node {
 pub fn parse(text: &str) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
     // A byte order mark (an editor's "UTF-8 with BOM") is not content.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // The parser takes a NUL for the end of the input and would silently ignore the rest.
+    if let Some(span) = nul(text) {
+        return Err(vec![Diagnostic::at("invalid YAML: a NUL character (U+0000); YAML does not allow it", span)]);
+    }
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     // Every document is scanned, so that anything after the first one is reported, not ignored.
@@ -99,6 +103,15 @@ pub fn parse(text: &str) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
     }
     let root = builder.root.unwrap_or(Node { value: Value::Map(Vec::new()), span: Span::new(1, 1, 1) });
     Ok((root, builder.problems))
+}
+
+/// Where the first NUL character is, if any.
+fn nul(text: &str) -> Option<Span> {
+    let at = text.find('\0')?;
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+    Some(Span::new(line, col, 1))
 }
 
 /// Builds the tree as the parser reads it, event by event: the lists and maps being read are on
@@ -326,7 +339,7 @@ impl std::fmt::Display for DataError {
 /// also refuses duplicate keys): `serde_yaml` writes these two raw, as the line breaks YAML 1.1
 /// takes them for, and only a YAML 1.1 reader reads such a file back as it was written.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
-    if text.contains(['\u{2028}', '\u{2029}']) {
+    if text.contains(['\u{2028}', '\u{2029}']) && nul(text).is_none() {
         let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|error| DataError { span: None, message: error.to_string() })?;
         return serde_yaml::from_value(value).map_err(|error| DataError { span: None, message: error.to_string() });
     }
@@ -536,6 +549,12 @@ mod tests {
         let error = from_str::<serde_json::Value>("a: 1\n---\nb: 2\n").unwrap_err();
         assert_eq!(error.span.map(|s| s.line), Some(2), "{error}");
         assert!(error.message.contains("second YAML document"), "{error}");
+        // A NUL would end the parser's input there, silently dropping the rest.
+        let error = from_str::<serde_json::Value>("zip: z\n# \0\nn: 5\n").unwrap_err();
+        assert_eq!(error.span.map(|s| (s.line, s.col)), Some((2, 3)), "{error}");
+        assert!(error.message.contains("NUL"), "{error}");
+        let problems = parse("recipe: 1\nname: x\0\nsteps: []\n").unwrap_err();
+        assert_eq!(problems[0].span.map(|s| (s.line, s.col)), Some((2, 8)));
         let error = from_str::<serde_json::Value>("a: [1, 2\n").unwrap_err();
         assert!(error.span.is_some() && error.message.starts_with("invalid YAML"), "{error}");
         let error = from_str::<std::collections::BTreeMap<String, u8>>("a: 300\n").unwrap_err();
