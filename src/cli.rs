@@ -299,7 +299,8 @@ struct BatchArgs {
 }
 
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
-    crate::decode::parse_duration(text).ok_or_else(|| format!("invalid duration `{text}`: write `500ms`, `30s` or `2m` (at most a week, `10080m`)"))
+    crate::decode::parse_duration(text)
+        .ok_or_else(|| format!("invalid duration `{text}`: write `500ms`, `30s` or `2m` (at most a week, `10080m`)"))
 }
 
 pub fn main() -> ExitCode {
@@ -667,6 +668,14 @@ fn conclude(args: &RunArgs, result: &crate::run::RunResult, code: u8, report_on_
         if let Err(error) = data(&crate::report::dry_run(result)) {
             say(&format!("error: cannot write the dry run to stdout: {error}"));
             return RUN_FAILED;
+        }
+        // A step that failed before any request went unanswered failed on its own (what needed
+        // a response, outputs included, is not a failure of a dry run).
+        if result.steps.iter().any(|step| step.status == crate::run::Status::Failed)
+            && let Some(message) = crate::report::failure(result)
+        {
+            say(&message);
+            return code.max(RUN_FAILED);
         }
         return code;
     }

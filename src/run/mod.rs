@@ -222,13 +222,17 @@ async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_even
     let mut state = State::new(plan, params, prefix);
     let mut results = Vec::new();
     let mut ok = true;
+    // In a dry run without a fixture: whether a request has gone without a response yet.
+    let mut unanswered = false;
     for step in &plan.recipe().steps {
         let mut result = run_step(&mut state, step, transport, on_event).await;
-        if transport.is_offline() && matches!(result.status, Status::Failed | Status::FailedOptional) {
+        if transport.is_offline() && unanswered && matches!(result.status, Status::Failed | Status::FailedOptional) {
             // A dry run without a fixture has no responses: what depends on them cannot render.
+            // Before the first request without one, a failure is the recipe's own.
             result.status = Status::NotSent;
             result.reason = result.reason.map(|reason| format!("not rendered without responses: {reason}"));
         }
+        unanswered |= result.status == Status::NotSent;
         on_event(Event::Step(&result));
         let fatal = result.status == Status::Failed;
         results.push(result);

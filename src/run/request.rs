@@ -440,6 +440,27 @@ fn excerpt(masker: &crate::mask::Masker, content_type: Option<&str>, text: &str)
     format!("the body is `{}`:\n    {shown}", content_type.unwrap_or("without a content type"))
 }
 
+/// Why a rendered URL would not be sent as written, if it would not: URL parsing silently drops
+/// tabs and line breaks, resolves `.` and `..` segments away, and never sends a fragment. A value
+/// pasted into a URL (`/users/{{ inputs.id }}`) that holds these would change the request
+/// without a word, so the request is refused instead.
+fn altered_url(url: &str) -> Option<String> {
+    let problem = if url.contains(|c: char| c.is_ascii_control()) {
+        "holds a control character (a tab or line break), which would be dropped"
+    } else if url.contains('#') {
+        "holds `#`: what follows it is a fragment, never sent"
+    } else {
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let path = after_scheme.split('?').next().unwrap_or_default();
+        let dot = |segment: &str| matches!(segment.to_ascii_lowercase().replace("%2e", ".").as_str(), "." | "..");
+        if !path.split('/').skip(1).any(dot) {
+            return None;
+        }
+        "has a `.` or `..` segment, which would be resolved away (sending another path)"
+    };
+    Some(format!("{problem}; if a value put it there, encode it with `| urlencode` or give its input a `pattern`"))
+}
+
 fn render_request(state: &State, request: &Request, context: &Context, oauth_token: Option<&str>) -> Result<RequestSpec, String> {
     let engine = &state.plan.engine;
     let http = &state.plan.recipe().http;
@@ -456,6 +477,9 @@ fn render_request(state: &State, request: &Request, context: &Context, oauth_tok
         let base = base.as_deref().ok_or_else(|| format!("the url `{path}` is relative, but the recipe has no `http.base_url`"))?;
         format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
     };
+    if let Some(problem) = altered_url(&absolute) {
+        return Err(format!("the URL `{}` {problem}", state.masker.text(&absolute)));
+    }
     let mut url = url::Url::parse(&absolute).map_err(|e| format!("invalid URL `{}`: {e}", state.masker.text(&absolute)))?;
     if !request.query.is_empty() {
         let mut pairs = url.query_pairs_mut();
@@ -555,6 +579,24 @@ pub(super) fn query_values(name: &str, value: &Json) -> Result<Vec<String>, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_that_parsing_would_change_are_refused() {
+        for url in [
+            "https://h.test/users/1/../../admin",
+            "https://h.test/users/./x",
+            "https://h.test/users/%2E%2e/x",
+            "https://h.test/users/a\nb/x",
+            "https://h.test/users/a\tb",
+            "https://h.test/users/x#frag",
+            "https://h.test/users?q=a#b",
+        ] {
+            assert!(altered_url(url).is_some(), "{url:?}");
+        }
+        for url in ["https://h.test/users/1", "https://h.test/a..b/.x/x.?q=../..", "https://h.test/", "https://h.test"] {
+            assert_eq!(altered_url(url), None, "{url:?}");
+        }
+    }
 
     #[test]
     fn a_body_excerpt_masks_a_secret_that_spans_lines() {

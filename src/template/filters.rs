@@ -46,7 +46,9 @@ pub(super) fn format_value(out: &mut minijinja::Output, state: &mut minijinja::S
     match value.kind() {
         ValueKind::None => Err(Error::new(ErrorKind::InvalidOperation, "a null value cannot be printed into text; use `default(...)`")),
         // As JSON writes it, not Python's `True` (`?active=false`, not `?active=False`).
-        ValueKind::Bool => out.write_str(if value.is_true() { "true" } else { "false" }).map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string())),
+        ValueKind::Bool => {
+            out.write_str(if value.is_true() { "true" } else { "false" }).map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string()))
+        }
         ValueKind::Seq | ValueKind::Map if !value.is_undefined() => {
             let json = serde_json::to_string(value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
             out.write_str(&json).map_err(|e| Error::new(ErrorKind::WriteFailure, e.to_string()))

@@ -93,6 +93,23 @@ fn dry_run_masks_secrets() {
 }
 
 #[test]
+fn a_value_that_would_change_the_url_is_refused_not_sent() {
+    let path = std::env::temp_dir().join(format!("recipe-url-{}.yaml", std::process::id()));
+    let text = "recipe: 1\nname: u\ninputs: { id: string }\nsteps:\n  - id: a\n    request: { method: DELETE, url: \"https://h.test/users/{{ inputs.id }}/x\" }\n";
+    std::fs::write(&path, text).unwrap();
+    let file = path.to_str().unwrap();
+    for (id, problem) in [("../../admin", "`.` or `..` segment"), ("a\nb", "control character"), ("1#frag", "fragment, never sent")] {
+        let var = format!("id={id}");
+        let output = run(&["run", file, "--dry-run", "--var", &var], &[]);
+        assert!(output.contains(problem) && output.contains("urlencode"), "{id}: {output}");
+        assert!(!output.starts_with("exit: 0\n"), "{id}: {output}");
+    }
+    let output = run(&["run", file, "--dry-run", "--var", "id=42"], &[]);
+    assert!(output.starts_with("exit: 0\n") && output.contains("/users/42/x"), "{output}");
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
 fn unknown_commands_are_usage_errors() {
     let output = run(&["frobnicate"], &[]);
     assert!(output.starts_with("exit: 2\n"), "{output}");
