@@ -267,11 +267,23 @@ impl Curl {
         if value.starts_with('@') {
             self.warnings.push(format!("`--header {value}` reads headers from a file, which recipes do not; it is ignored"));
         } else if let Some((name, rest)) = value.split_once(':') {
-            if !rest.trim().is_empty() {
+            if ::http::HeaderName::from_bytes(name.trim().as_bytes()).is_err() {
+                self.warnings.push(format!("`--header {value}`: `{}` is not a valid header name; it is ignored", name.trim()));
+            } else if !rest.trim().is_empty() {
+                if let Some(at) = self.headers.iter().position(|(known, _)| known.eq_ignore_ascii_case(name.trim())) {
+                    // A recipe gives a header once: the last one is kept, as a server reading one
+                    // value usually does.
+                    self.warnings.push(format!("`--header {}` is given more than once; the last one is kept", name.trim()));
+                    self.headers.remove(at);
+                }
                 self.headers.push((name.trim().to_owned(), rest.trim().to_owned()));
             }
         } else if let Some(name) = value.strip_suffix(';') {
-            self.headers.push((name.trim().to_owned(), String::new()));
+            if ::http::HeaderName::from_bytes(name.trim().as_bytes()).is_err() {
+                self.warnings.push(format!("`--header {value}`: `{}` is not a valid header name; it is ignored", name.trim()));
+            } else {
+                self.headers.push((name.trim().to_owned(), String::new()));
+            }
         } else {
             self.warnings.push(format!("`--header {value}` is not `Name: value`; it is ignored"));
         }

@@ -17,7 +17,7 @@ impl Decoder {
         let Some(fields) = self.fields(node, "http", &[HTTP_KEYS]) else { return Http::default() };
         Http {
             base_url: fields.get("base_url").and_then(|node| self.template_string(node)),
-            headers: fields.get("headers").map(|node| self.string_template_map(node, "headers")).unwrap_or_default(),
+            headers: fields.get("headers").map(|node| self.headers(node)).unwrap_or_default(),
             timeout: fields.get("timeout").and_then(|node| self.duration(node)),
             connect_timeout: fields.get("connect_timeout").and_then(|node| self.duration(node)),
             redirects: fields.get("redirects").and_then(|node| self.redirects(node)),

@@ -281,6 +281,38 @@ impl Decoder {
             .collect()
     }
 
+    /// Request headers: names HTTP allows, each once whatever its case (two spellings of one
+    /// name would send only one of them), and literal values without line breaks.
+    fn headers(&mut self, node: &Node) -> Vec<(Name, TemplateString)> {
+        let headers = self.string_template_map(node, "headers");
+        let mut seen: Vec<&Name> = Vec::new();
+        for (name, value) in &headers {
+            if ::http::HeaderName::from_bytes(name.text.as_bytes()).is_err() {
+                self.problems.push(
+                    Diagnostic::at(format!("`{}` is not a valid header name", name.text), name.span)
+                        .with_hint("a header name is letters, digits and `!#$%&'*+-.^_`|~`, without spaces"),
+                );
+            } else if let Some(first) = seen.iter().find(|first| first.text.eq_ignore_ascii_case(&name.text)) {
+                self.problems.push(Diagnostic::at(
+                    format!(
+                        "the header `{}` is given twice (as `{}` at line {}): header names ignore case",
+                        name.text, first.text, first.span.line
+                    ),
+                    name.span,
+                ));
+            } else {
+                seen.push(name);
+            }
+            if value.kind == crate::model::TemplateKind::Literal && value.text.contains(|c: char| c.is_ascii_control() && c != '\t') {
+                self.problems.push(Diagnostic::at(
+                    format!("the value of the header `{}` holds a line break or control character", name.text),
+                    value.span,
+                ));
+            }
+        }
+        headers
+    }
+
     fn path(&mut self, node: &Node) -> Option<Path> {
         let text = self.string(node)?;
         self.path_text(&text, node.span)
@@ -554,5 +586,18 @@ mod tests {
         assert_eq!(parse_duration("18446744073709551615s"), None, "a retry this long overflowed the clock");
         let text = "recipe: 1\nname: x\nhttp:\n  retry: { delay: 18446744073709551615s, max_elapsed: 604801 }\nsteps: []\n";
         assert_eq!(problems(text), vec!["4:19 invalid duration", "4:55 invalid duration"]);
+    }
+
+    #[test]
+    fn headers_are_valid_and_given_once() {
+        let text = "recipe: 1\nname: x\nhttp:\n  headers: { X-A: '1', 'bad header': x }\nsteps:\n  - id: a\n    request: { method: GET, url: /a, headers: { X-B: '{{ inputs.v }}', x-b: dup, X-C: \"a\\nb\" } }\n";
+        assert_eq!(
+            problems(text),
+            vec![
+                "4:24 `bad header` is not a valid header name",
+                "7:72 the header `x-b` is given twice (as `X-B` at line 7): header names ignore case",
+                "7:87 the value of the header `X-C` holds a line break or control character",
+            ]
+        );
     }
 }

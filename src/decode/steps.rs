@@ -166,7 +166,7 @@ impl Decoder {
             method: method?,
             url: url?,
             query: fields.get("query").map(|node| self.template_map(node, "query")).unwrap_or_default(),
-            headers: fields.get("headers").map(|node| self.string_template_map(node, "headers")).unwrap_or_default(),
+            headers: fields.get("headers").map(|node| self.headers(node)).unwrap_or_default(),
             json: fields.get("json").map(|node| self.template(node)),
             form: fields.get("form").map(|node| self.template_map(node, "form")),
             body: fields.get("body").and_then(|node| self.template_string(node)),
