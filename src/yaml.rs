@@ -174,20 +174,27 @@ impl MarkedEventReceiver for Builder {
             Event::Scalar(text, style, anchor, tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
                 let len = text.chars().count() + if quoted { 2 } else { 0 };
-                let value = if quoted || tag.is_some() {
-                    let style = match style {
-                        TScalarStyle::Literal | TScalarStyle::Folded => Style::Block,
-                        TScalarStyle::Plain => Style::Plain,
-                        _ => Style::Quoted,
-                    };
-                    Value::String(text, style)
-                } else {
-                    plain_scalar(&text)
+                let style = match style {
+                    TScalarStyle::Literal | TScalarStyle::Folded => Style::Block,
+                    TScalarStyle::Plain => Style::Plain,
+                    _ => Style::Quoted,
+                };
+                let value = match &tag {
+                    Some(tag) => match tagged(tag, &text, span_of(mark, len)) {
+                        Ok(Some(value)) => value,
+                        Ok(None) => Value::String(text, style),
+                        Err(problem) => {
+                            self.problems.push(problem);
+                            Value::Null
+                        }
+                    },
+                    None if quoted => Value::String(text, style),
+                    None => plain_scalar(&text),
                 };
                 self.finished(Node { value, span: span_of(mark, len) }, anchor);
             }
-            Event::SequenceStart(anchor, _) => self.open.push(Open { mark, anchor, items: Items::Seq(Vec::new()) }),
-            Event::MappingStart(anchor, _) => self.open.push(Open { mark, anchor, items: Items::Map(Vec::new(), None) }),
+            Event::SequenceStart(anchor, tag) => self.open_collection(mark, anchor, tag.as_ref(), true),
+            Event::MappingStart(anchor, tag) => self.open_collection(mark, anchor, tag.as_ref(), false),
             Event::SequenceEnd | Event::MappingEnd => {
                 let Some(Open { mark, anchor, items }) = self.open.pop() else { return };
                 let node = match items {
@@ -218,7 +225,62 @@ impl MarkedEventReceiver for Builder {
     }
 }
 
+/// Whether `tag` is the YAML core schema's `!!NAME`.
+fn is_core(tag: &yaml_rust2::parser::Tag, name: &str) -> bool {
+    tag.handle == "tag:yaml.org,2002:" && tag.suffix == name
+}
+
+fn unsupported_tag(tag: &yaml_rust2::parser::Tag, span: Span) -> Diagnostic {
+    let shown = if tag.handle == "tag:yaml.org,2002:" { format!("!!{}", tag.suffix) } else { format!("{}{}", tag.handle, tag.suffix) };
+    Diagnostic::at(format!("the YAML tag `{shown}` is not supported"), span).with_hint(
+        "values are text, numbers, booleans, null, lists and maps; the tags `!!str`, `!!int`, `!!float`, `!!bool` and `!!null` say which",
+    )
+}
+
+/// A scalar under a tag: the core schema's tags give their type (`None`: text as written), any
+/// other tag is refused rather than dropped.
+fn tagged(tag: &yaml_rust2::parser::Tag, text: &str, span: Span) -> Result<Option<Value>, Diagnostic> {
+    let core = |name: &str| is_core(tag, name);
+    let wrong = |what: &str| Err(Diagnostic::at(format!("`{text}` is not {what}, as its tag `!!{}` says", tag.suffix), span));
+    if core("str") {
+        Ok(None)
+    } else if core("int") {
+        match (text.parse::<i64>(), text.parse::<u64>()) {
+            (Ok(int), _) => Ok(Some(Value::Int(int))),
+            (_, Ok(uint)) => Ok(Some(Value::UInt(uint))),
+            _ => wrong("a whole number"),
+        }
+    } else if core("float") {
+        match text.parse::<f64>() {
+            Ok(float) if float.is_finite() => Ok(Some(Value::Float(float))),
+            _ => wrong("a finite number"),
+        }
+    } else if core("bool") {
+        match text {
+            "true" | "True" | "TRUE" => Ok(Some(Value::Bool(true))),
+            "false" | "False" | "FALSE" => Ok(Some(Value::Bool(false))),
+            _ => wrong("`true` or `false`"),
+        }
+    } else if core("null") {
+        match text {
+            "" | "~" | "null" | "Null" | "NULL" => Ok(Some(Value::Null)),
+            _ => wrong("null"),
+        }
+    } else {
+        Err(unsupported_tag(tag, span))
+    }
+}
+
 impl Builder {
+    /// A list or map begins; a tag other than `!!seq` or `!!map` on it is refused.
+    fn open_collection(&mut self, mark: Marker, anchor: usize, tag: Option<&yaml_rust2::parser::Tag>, seq: bool) {
+        if let Some(tag) = tag.filter(|tag| !is_core(tag, if seq { "seq" } else { "map" })) {
+            self.problems.push(unsupported_tag(tag, span_of(mark, 1)));
+        }
+        let items = if seq { Items::Seq(Vec::new()) } else { Items::Map(Vec::new(), None) };
+        self.open.push(Open { mark, anchor, items });
+    }
+
     /// A value is read: it is kept under its anchor, and goes into the list or map around it.
     fn finished(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
@@ -539,6 +601,22 @@ mod tests {
     fn data_keeps_leading_zeros_and_ignores_a_byte_order_mark() {
         let read: serde_json::Value = from_str("\u{feff}# vars\nzip: 02134\ncodes: [007, 0012, -01, 0, -0, 7]\n").unwrap();
         assert_eq!(read, serde_json::json!({"zip": "02134", "codes": ["007", "0012", "-01", 0, 0, 7]}));
+    }
+
+    #[test]
+    fn core_tags_give_their_type_and_other_tags_are_refused() {
+        let read: serde_json::Value = from_str("n: !!int 5\nf: !!float 1\nb: !!bool true\nz: !!null\ns: !!str 5\nl: !!seq [1]\n").unwrap();
+        assert_eq!(read, serde_json::json!({"n": 5, "f": 1.0, "b": true, "z": null, "s": "5", "l": [1]}));
+        for (text, place, message) in [
+            ("a: !custom hi\n", (1, 12), "the YAML tag `!custom` is not supported"),
+            ("a: !!binary aGk=\n", (1, 13), "the YAML tag `!!binary` is not supported"),
+            ("a: !!int five\n", (1, 10), "`five` is not a whole number, as its tag `!!int` says"),
+            ("a: !!set {x: null}\n", (1, 10), "the YAML tag `!!set` is not supported"),
+        ] {
+            let error = from_str::<serde_json::Value>(text).unwrap_err();
+            assert_eq!(error.span.map(|s| (s.line, s.col)), Some(place), "{text}: {error}");
+            assert!(error.message.starts_with(message), "{text}: {error}");
+        }
     }
 
     #[test]
