@@ -12,6 +12,7 @@ use serde_json::Value as Json;
 
 use crate::http::{Hop, RequestSpec, ResponseData};
 use crate::transport::Failure;
+use crate::yaml::{DataError, Key, Node, Value};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,10 +48,49 @@ pub struct Exchange {
     pub failure: Option<Failure>,
 }
 
+/// What the types would silently accept in a hand-edited exchange: a misspelt key in a request
+/// or response (`header:` would never be compared), two bodies (one would win), a status that is
+/// not one, or an exchange with neither a response nor a failure.
+fn check_exchanges(root: &Node) -> Result<(), DataError> {
+    let problem = |span, message: String| Err(DataError { span: Some(span), message });
+    let Value::Map(entries) = &root.value else { return Ok(()) };
+    let Some((_, Node { value: Value::Seq(exchanges), .. })) = entries.iter().find(|(key, _)| key.text == "exchanges") else {
+        return Ok(());
+    };
+    for exchange in exchanges {
+        let Value::Map(fields) = &exchange.value else { continue };
+        let field = |name: &str| fields.iter().find(|(key, _)| key.text == name).map(|(_, node)| node);
+        if field("response").is_none() && field("failure").is_none() {
+            return problem(exchange.span, "an exchange has a `response` or a `failure`".into());
+        }
+        for (part, allowed) in [
+            ("request", &["method", "url", "headers", "json", "form", "text"][..]),
+            ("response", &["status", "headers", "json", "text"][..]),
+        ] {
+            let Some(Node { value: Value::Map(keys), .. }) = field(part) else { continue };
+            if let Some((key, _)) = keys.iter().find(|(key, _)| !allowed.contains(&key.text.as_str())) {
+                return problem(key.span, format!("unknown key `{}` in a {part}; it has {}", key.text, allowed.join(", ")));
+            }
+            let bodies: Vec<&Key> =
+                keys.iter().map(|(key, _)| key).filter(|key| matches!(key.text.as_str(), "json" | "form" | "text")).collect();
+            if let [_, second, ..] = bodies[..] {
+                return problem(second.span, format!("a {part} has one body: `{}` and `{}` are both given", bodies[0].text, second.text));
+            }
+            if let Some((_, status)) = keys.iter().find(|(key, _)| key.text == "status")
+                && !matches!(status.value, Value::Int(100..=599))
+            {
+                return problem(status.span, "a status is a whole number from 100 to 599".into());
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Fixture {
     pub fn read(path: &Path) -> Result<Self, String> {
         let text = fs_err::read_to_string(path).map_err(|error| error.to_string())?;
-        let fixture: Fixture = crate::yaml::from_str(&text).map_err(|error| error.in_file(path, "invalid fixture"))?;
+        let fixture: Fixture =
+            crate::yaml::from_str_checked(&text, check_exchanges).map_err(|error| error.in_file(path, "invalid fixture"))?;
         if fixture.fixture != 1 {
             return Err(format!(
                 "{}: unsupported fixture version {}; this version of `recipe` reads `fixture: 1`",
@@ -71,5 +111,42 @@ impl Fixture {
         let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
         fs_err::write(&temporary, text).map_err(|error| error.to_string())?;
         fs_err::rename(&temporary, path).map_err(|error| error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(exchange: &str) -> Result<Fixture, String> {
+        let path = std::env::temp_dir().join(format!("recipe-fixture-{}-{}.yaml", std::process::id(), exchange.len()));
+        std::fs::write(&path, format!("fixture: 1\nexchanges:\n{exchange}")).unwrap();
+        let read = Fixture::read(&path);
+        std::fs::remove_file(&path).unwrap();
+        let file = format!("{}:", path.display());
+        read.map_err(|error| error.strip_prefix(&file).unwrap_or(&error).to_owned())
+    }
+
+    #[test]
+    fn a_hand_edited_exchange_is_read_as_written_or_refused_at_its_place() {
+        let fine = "  - step: a\n    request: { method: POST, url: /a, json: { n: 1 } }\n    response: { status: 200, json: { id: 7 } }\n";
+        assert!(read(fine).is_ok());
+        for (exchange, error) in [
+            (
+                "  - step: a\n    request: { method: POST, url: /a, header: { x: y } }\n    response: { status: 200 }\n",
+                "4:39: invalid fixture: unknown key `header` in a request; it has method, url, headers, json, form, text",
+            ),
+            (
+                "  - step: a\n    request: { method: GET, url: /a }\n    response: { status: 200, json: {}, text: hi }\n",
+                "5:40: invalid fixture: a response has one body: `json` and `text` are both given",
+            ),
+            (
+                "  - step: a\n    request: { method: GET, url: /a }\n    response: { status: 1000 }\n",
+                "5:25: invalid fixture: a status is a whole number from 100 to 599",
+            ),
+            ("  - step: a\n    request: { method: GET, url: /a }\n", "3:5: invalid fixture: an exchange has a `response` or a `failure`"),
+        ] {
+            assert_eq!(read(exchange).unwrap_err(), error, "{exchange}");
+        }
     }
 }

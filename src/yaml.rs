@@ -401,6 +401,12 @@ impl std::fmt::Display for DataError {
 /// also refuses duplicate keys): `serde_yaml` writes these two raw, as the line breaks YAML 1.1
 /// takes them for, and only a YAML 1.1 reader reads such a file back as it was written.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
+    from_str_checked(text, |_| Ok(()))
+}
+
+/// [`from_str`], with `check` first looking at the tree (its places known) before it becomes `T`:
+/// keys `T` would ignore, values out of range. Not called for text read by `serde_yaml`.
+pub fn from_str_checked<T: DeserializeOwned>(text: &str, check: impl FnOnce(&Node) -> Result<(), DataError>) -> Result<T, DataError> {
     if text.contains(['\u{2028}', '\u{2029}']) && nul(text).is_none() {
         let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|error| DataError { span: None, message: error.to_string() })?;
         return serde_yaml::from_value(value).map_err(|error| DataError { span: None, message: error.to_string() });
@@ -418,6 +424,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
     if let Some(problem) = problems.first() {
         return Err(located(problem));
     }
+    check(&root)?;
     serde_json::from_value(root.to_json()).map_err(|error| DataError { span: None, message: error.to_string() })
 }
 
