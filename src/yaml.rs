@@ -201,6 +201,7 @@ impl MarkedEventReceiver for Builder {
                     Items::Seq(items) => Node { value: Value::Seq(items), span: span_of(mark, 1) },
                     Items::Map(entries, _) => {
                         let span = entries.first().map_or(span_of(mark, 1), |(k, _)| k.span);
+                        let entries = self.merged(entries);
                         Node { value: Value::Map(entries), span }
                     }
                 };
@@ -272,6 +273,44 @@ fn tagged(tag: &yaml_rust2::parser::Tag, text: &str, span: Span) -> Result<Optio
 }
 
 impl Builder {
+    /// A map's merge keys applied (`<<: *defaults`, or a list of maps): their entries join the
+    /// map, where the `<<` was, unless the map gives the key itself (the first merged map wins
+    /// over later ones). A merged value keeps the place it was written at.
+    fn merged(&mut self, entries: Vec<(Key, Node)>) -> Vec<(Key, Node)> {
+        if !entries.iter().any(|(key, _)| key.text == "<<") {
+            return entries;
+        }
+        let own: Vec<String> = entries.iter().filter(|(key, _)| key.text != "<<").map(|(key, _)| key.text.clone()).collect();
+        let mut taken: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for (key, node) in entries {
+            if key.text != "<<" {
+                out.push((key, node));
+                continue;
+            }
+            let sources = match node.value {
+                Value::Map(map) => vec![map],
+                Value::Seq(items) if items.iter().all(|item| matches!(item.value, Value::Map(_))) => {
+                    items.into_iter().filter_map(|item| if let Value::Map(map) = item.value { Some(map) } else { None }).collect()
+                }
+                _ => {
+                    self.problems.push(
+                        Diagnostic::at("a merge key `<<` takes a map or a list of maps", key.span)
+                            .with_hint("`<<: *defaults` merges the map anchored `&defaults` into this one"),
+                    );
+                    continue;
+                }
+            };
+            for (merged_key, merged) in sources.into_iter().flatten() {
+                if !own.contains(&merged_key.text) && !taken.contains(&merged_key.text) {
+                    taken.push(merged_key.text.clone());
+                    out.push((merged_key, merged));
+                }
+            }
+        }
+        out
+    }
+
     /// A list or map begins; a tag other than `!!seq` or `!!map` on it is refused.
     fn open_collection(&mut self, mark: Marker, anchor: usize, tag: Option<&yaml_rust2::parser::Tag>, seq: bool) {
         if let Some(tag) = tag.filter(|tag| !is_core(tag, if seq { "seq" } else { "map" })) {
@@ -608,6 +647,17 @@ mod tests {
     fn data_keeps_leading_zeros_and_ignores_a_byte_order_mark() {
         let read: serde_json::Value = from_str("\u{feff}# vars\nzip: 02134\ncodes: [007, 0012, -01, 0, -0, 7]\n").unwrap();
         assert_eq!(read, serde_json::json!({"zip": "02134", "codes": ["007", "0012", "-01", 0, 0, 7]}));
+    }
+
+    #[test]
+    fn merge_keys_merge_and_own_keys_win() {
+        let text = "base: &b { x: 1, y: 2 }\nmore: &m { y: 8, z: 3 }\none: { <<: *b, y: 9 }\nmany: { <<: [*b, *m], w: 0 }\n";
+        let read: serde_json::Value = from_str(text).unwrap();
+        assert_eq!(read["one"], serde_json::json!({"x": 1, "y": 9}));
+        assert_eq!(read["many"], serde_json::json!({"x": 1, "y": 2, "z": 3, "w": 0}));
+        let error = from_str::<serde_json::Value>("a: { <<: 5 }\n").unwrap_err();
+        assert_eq!(error.span.map(|s| (s.line, s.col)), Some((1, 6)), "{error}");
+        assert!(error.message.starts_with("a merge key `<<` takes a map"), "{error}");
     }
 
     #[test]
