@@ -236,6 +236,14 @@ fn check(recipe: &Recipe, engine: &Engine) -> Vec<Diagnostic> {
 impl<'a> Checker<'a> {
     fn step(&mut self, recipe: &'a Recipe, step: &'a Step, scope: &mut Scope<'a>) {
         if let Some(when) = &step.when {
+            // Written as it is, `when` is `true` or `false` (a step switched on or off by hand);
+            // any other literal would fail every run.
+            if when.kind == crate::model::TemplateKind::Literal && !matches!(when.text.as_str(), "true" | "false") {
+                self.problems.push(
+                    Diagnostic::at(format!("`when` is `{}`, which is neither true nor false", when.text), when.span)
+                        .with_hint("write a condition such as `{{ inputs.dry == false }}`, or `true` or `false`"),
+                );
+            }
             self.template_string(when, scope);
         }
         if let Some(for_each) = &step.for_each {
@@ -327,7 +335,9 @@ impl<'a> Checker<'a> {
     /// Records where `name` is bound, and whether that step may not bind it.
     fn bound(scope: &mut Scope<'a>, step: &'a Step, name: &'a str) {
         scope.bound_at.entry(name).or_insert((&step.id.text, step.id.span.line));
-        if step.when.is_some() || step.optional {
+        // `when: true` as written (a YAML boolean or the text) always runs the step.
+        let always = step.when.as_ref().is_none_or(|when| when.text == "true");
+        if !always || step.optional {
             scope.maybe.insert(name, &step.id.text);
         } else {
             scope.maybe.remove(name);
@@ -585,6 +595,16 @@ mod tests {
                 report.diagnostics.iter().map(|d| format!("{}:{} {}", d.span.unwrap().line, d.span.unwrap().col, d.message)).collect()
             }
         }
+    }
+
+    #[test]
+    fn a_literal_when_is_true_or_false() {
+        let steps = "  - id: a\n    when: 0\n    set: { x: 1 }\n  - id: b\n    when: 'yes'\n    set: { y: 1 }\n  - id: c\n    when: true\n    set: { z: 1 }\n  - id: d\n    set: { w: '{{ vars.z }}' }\n";
+        assert_eq!(
+            problems(steps),
+            vec!["9:11 `when` is `0`, which is neither true nor false", "12:11 `when` is `yes`, which is neither true nor false"],
+            "and `when: true` leaves `vars.z` surely bound"
+        );
     }
 
     #[test]

@@ -322,11 +322,19 @@ impl Decoder {
         match Path::parse(text, span) {
             Ok(path) => Some(path),
             Err(message) => {
-                let _ = message;
-                self.problems.push(
-                    Diagnostic::at(format!("invalid JSONPath `{text}`"), span)
-                        .with_hint("a JSONPath starts with `$`, e.g. `$.matchingCustomers[*]` or `$.customer.lastName`"),
-                );
+                let diagnostic = Diagnostic::at(format!("invalid JSONPath `{text}`"), span);
+                // Past the `$`, the parser says where and what it expected (`--> 1:12` and
+                // `= expected comparable`, in its grammar's words).
+                let at = message.split_once("--> 1:").and_then(|(_, rest)| rest.split_whitespace().next());
+                let expected = message.lines().find_map(|line| line.trim().strip_prefix("= "));
+                let hint = match (at, expected) {
+                    _ if !text.trim_start().starts_with('$') => {
+                        "a JSONPath starts with `$`, e.g. `$.matchingCustomers[*]` or `$.customer.lastName`".to_owned()
+                    }
+                    (Some(at), Some(expected)) => format!("at character {at}: {expected}"),
+                    _ => message.lines().next().unwrap_or_default().to_owned(),
+                };
+                self.problems.push(diagnostic.with_hint(hint));
                 None
             }
         }
@@ -586,6 +594,21 @@ mod tests {
         assert_eq!(parse_duration("18446744073709551615s"), None, "a retry this long overflowed the clock");
         let text = "recipe: 1\nname: x\nhttp:\n  retry: { delay: 18446744073709551615s, max_elapsed: 604801 }\nsteps: []\n";
         assert_eq!(problems(text), vec!["4:19 invalid duration", "4:55 invalid duration"]);
+    }
+
+    #[test]
+    fn an_invalid_jsonpath_says_where_and_what_the_parser_expected() {
+        let text = "recipe: 1\nname: x\nsteps:\n  - id: a\n    filter: { from: '{{ x }}', items: '$.a[?@.b ==]' }\n  - id: b\n    filter: { from: '{{ x }}', items: 'a.b' }\n";
+        let root = crate::yaml::parse(text).unwrap().0;
+        let problems = recipe(&root).err().unwrap();
+        let hints: Vec<&str> = problems.iter().flat_map(|p| p.hints.iter().map(String::as_str)).collect();
+        assert_eq!(
+            hints,
+            vec![
+                "at character 12: expected comparable",
+                "a JSONPath starts with `$`, e.g. `$.matchingCustomers[*]` or `$.customer.lastName`"
+            ]
+        );
     }
 
     #[test]

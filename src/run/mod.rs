@@ -311,7 +311,14 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
     };
     // Decide.
     if let Some(when) = &step.when {
-        match state.plan.engine.render(when, &state.context()) {
+        let rendered = match state.plan.engine.render(when, &state.context()) {
+            // `when: false` as written (YAML reads it as a boolean, kept as its text).
+            Ok(Json::String(text)) if when.kind == crate::model::TemplateKind::Literal && matches!(text.as_str(), "true" | "false") => {
+                Ok(Json::Bool(text == "true"))
+            }
+            other => other,
+        };
+        match rendered {
             Ok(Json::Bool(true)) => {}
             Ok(Json::Bool(false)) => {
                 result.status = Status::Skipped;
