@@ -11,7 +11,7 @@ use std::path::Path as FsPath;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Report, Source, Span, did_you_mean};
 use crate::model::{Action, Binding, Recipe, Step, Template, TemplateString};
-use crate::template::{Engine, TemplateError};
+use crate::template::Engine;
 use crate::yaml::Style;
 
 /// A recipe that passed every static check. Only a plan can be run.
@@ -115,7 +115,7 @@ fn load_one(name: &str, text: &str) -> Result<Plan, Box<Report>> {
     diagnostics.extend(problems);
     let engine = Engine::new();
     let Some(recipe) = recipe else { return Err(fail(diagnostics)) };
-    diagnostics.extend(check(&recipe, &engine));
+    diagnostics.extend(check(&recipe, &engine, text));
     if !diagnostics.is_empty() {
         return Err(fail(diagnostics));
     }
@@ -176,10 +176,12 @@ struct Checker<'a> {
     problems: Diagnostics,
     /// Shared header and auth templates already reported (one report each).
     reported_shared: BTreeSet<(usize, usize)>,
+    /// The recipe's text, to place a caret inside a template only where it is written as is.
+    source: &'a str,
 }
 
-fn check(recipe: &Recipe, engine: &Engine) -> Vec<Diagnostic> {
-    let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new() };
+fn check(recipe: &Recipe, engine: &Engine, source: &str) -> Vec<Diagnostic> {
+    let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source };
     let mut scope = Scope {
         inputs: recipe.inputs.iter().map(|input| input.name.text.as_str()).collect(),
         env: recipe.env.iter().map(|var| var.name.text.as_str()).collect(),
@@ -372,7 +374,8 @@ impl<'a> Checker<'a> {
         }
         for template in templates {
             let key = (template.span.line, template.span.col);
-            let mut local = Checker { engine: self.engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new() };
+            let mut local =
+                Checker { engine: self.engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source: self.source };
             local.template_string(template, scope);
             let problems = local.problems.into_vec();
             if problems.is_empty() || !self.reported_shared.insert(key) {
@@ -426,7 +429,14 @@ impl<'a> Checker<'a> {
         let variables = match self.engine.variables(template) {
             Ok(variables) => variables,
             Err(error) => {
-                self.problems.push(Diagnostic::at(format!("invalid template: {}", error.message), error_span(template, &error)));
+                let span = match &error.range {
+                    Some(range) => {
+                        let len = template.text.get(range.clone()).map_or(1, |t| t.chars().count().max(1));
+                        inside(self.source, template, range.start, len)
+                    }
+                    None => template.span,
+                };
+                self.problems.push(Diagnostic::at(format!("invalid template: {}", error.message), span));
                 return;
             }
         };
@@ -437,7 +447,8 @@ impl<'a> Checker<'a> {
                 continue;
             }
             if let Some(problem) = self.resolve(&variable, scope).or_else(|| maybe_unbound(template, &variable, scope)) {
-                let span = locate(template, &variable);
+                let head = variable.split('.').take(2).collect::<Vec<_>>().join(".");
+                let span = template.text.find(&head).map_or(template.span, |at| inside(self.source, template, at, head.chars().count()));
                 let mut diagnostic = Diagnostic::at(problem.0, span);
                 if let Some(hint) = problem.1 {
                     diagnostic = diagnostic.with_hint(hint);
@@ -446,13 +457,7 @@ impl<'a> Checker<'a> {
             }
         }
         for callable in unknown {
-            let span = match (template.style, template.text.contains('\n')) {
-                (Style::Plain | Style::Quoted, false) => {
-                    let quote = usize::from(template.style == Style::Quoted);
-                    template.span.shifted(quote + template.text[..callable.offset].chars().count(), callable.name.chars().count())
-                }
-                _ => template.span,
-            };
+            let span = inside(self.source, template, callable.offset, callable.name.chars().count());
             let mut diagnostic = Diagnostic::at(format!("unknown {} `{}`", callable.kind, callable.name), span);
             if let Some(suggestion) = did_you_mean(&callable.name, callable.known.iter().map(String::as_str)) {
                 diagnostic = diagnostic.with_hint(format!("did you mean `{suggestion}`?"));
@@ -559,28 +564,21 @@ fn guarded(text: &str, name: &str) -> bool {
 
 /// Where in the file a template error is: the character inside the string when it can be
 /// mapped one to one (a plain or quoted scalar on one line), else the string itself.
-fn error_span(template: &TemplateString, error: &TemplateError) -> Span {
-    match (&error.range, template.style) {
-        (Some(range), Style::Plain | Style::Quoted) if !template.text.contains('\n') => {
-            let quote = usize::from(template.style == Style::Quoted);
-            let start = template.text[..range.start.min(template.text.len())].chars().count();
-            let len = template.text.get(range.clone()).map_or(1, |t| t.chars().count().max(1));
-            template.span.shifted(quote + start, len)
-        }
-        _ => template.span,
+/// The place of `len` characters at byte `start` of a template's text, when its scalar is written
+/// as is on one line of `source` (no escapes such as `\t` or `''`, no folded lines, not a block);
+/// the whole scalar otherwise, since a place inside it would point at the wrong characters.
+fn inside(source: &str, template: &TemplateString, start: usize, len: usize) -> Span {
+    if template.style == Style::Block || template.text.contains('\n') || start > template.text.len() {
+        return template.span;
     }
-}
-
-/// The place of a variable's name inside a template string, when it can be found.
-fn locate(template: &TemplateString, variable: &str) -> Span {
-    let head = variable.split('.').take(2).collect::<Vec<_>>().join(".");
-    match template.text.find(&head) {
-        Some(offset) if template.style != Style::Block && !template.text.contains('\n') => {
-            let quote = usize::from(template.style == Style::Quoted);
-            template.span.shifted(quote + template.text[..offset].chars().count(), head.chars().count())
-        }
-        _ => template.span,
-    }
+    let quote = usize::from(template.style == Style::Quoted);
+    let (before, rest) = template.text.split_at(start);
+    let shown: String = before.chars().chain(rest.chars().take(len)).collect();
+    let written = source.lines().nth(template.span.line.saturating_sub(1)).is_some_and(|line| {
+        let from: String = line.chars().skip(template.span.col.saturating_sub(1) + quote).take(shown.chars().count()).collect();
+        from == shown
+    });
+    if written { template.span.shifted(quote + before.chars().count(), len.max(1)) } else { template.span }
 }
 
 #[cfg(test)]
@@ -595,6 +593,21 @@ mod tests {
                 report.diagnostics.iter().map(|d| format!("{}:{} {}", d.span.unwrap().line, d.span.unwrap().col, d.message)).collect()
             }
         }
+    }
+
+    #[test]
+    fn a_caret_goes_inside_a_template_only_where_it_is_written_as_is() {
+        let steps = "  - id: a\n    set:\n      p: \"\\u00e9\\t{{ inputs.aa }}\"\n      t: 'it''s {{ inputs.ee }}'\n      w: multi\n        line {{ inputs.hh }}\n      ok: \"x {{ inputs.gg }}\"\n      plain: x {{ inputs.ii }}\n";
+        assert_eq!(
+            problems(steps),
+            vec![
+                "10:10 no input named `aa` is declared",
+                "11:10 no input named `ee` is declared",
+                "12:10 no input named `hh` is declared",
+                "14:17 no input named `gg` is declared",
+                "15:19 no input named `ii` is declared",
+            ]
+        );
     }
 
     #[test]
