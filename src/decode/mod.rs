@@ -612,6 +612,12 @@ mod tests {
     }
 
     #[test]
+    fn paginate_next_changes_url_or_query() {
+        let text = "recipe: 1\nname: x\nsteps:\n  - id: a\n    request:\n      method: GET\n      url: /a\n      paginate: { next: { querry: { c: '{{ response.body.c }}' } } }\n";
+        assert_eq!(problems(text), vec!["8:27 `paginate.next` may change `url` and `query`, not `querry`"]);
+    }
+
+    #[test]
     fn headers_are_valid_and_given_once() {
         let text = "recipe: 1\nname: x\nhttp:\n  headers: { X-A: '1', 'bad header': x }\nsteps:\n  - id: a\n    request: { method: GET, url: /a, headers: { X-B: '{{ inputs.v }}', x-b: dup, X-C: \"a\\nb\" } }\n";
         assert_eq!(

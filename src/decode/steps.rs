@@ -123,6 +123,17 @@ impl Decoder {
     fn paginate(&mut self, node: &Node) -> Option<Paginate> {
         let fields = self.fields(node, "paginate", &[PAGINATE_KEYS])?;
         let next = self.required(&fields, "next", "paginate").map(|node| self.template(node));
+        // Written as a map, `next` changes `url` or `query`; anything else would fail after the
+        // first page, so it is refused now.
+        if let Some(crate::model::Template::Map(entries)) = &next {
+            for (name, _) in entries.iter().filter(|(name, _)| !["url", "query"].contains(&name.text.as_str())) {
+                let mut problem = Diagnostic::at(format!("`paginate.next` may change `url` and `query`, not `{}`", name.text), name.span);
+                if let Some(suggestion) = crate::diagnostic::did_you_mean(&name.text, ["url", "query"].into_iter()) {
+                    problem = problem.with_hint(format!("did you mean `{suggestion}`?"));
+                }
+                self.problems.push(problem);
+            }
+        }
         let max_pages = fields.get("max_pages").and_then(|node| match node.value {
             Value::Int(count) if count >= 1 => u32::try_from(count).ok(),
             _ => {
