@@ -128,7 +128,7 @@ impl Decoder {
         if let Some(crate::model::Template::Map(entries)) = &next {
             for (name, _) in entries.iter().filter(|(name, _)| !["url", "query"].contains(&name.text.as_str())) {
                 let mut problem = Diagnostic::at(format!("`paginate.next` may change `url` and `query`, not `{}`", name.text), name.span);
-                if let Some(suggestion) = crate::diagnostic::did_you_mean(&name.text, ["url", "query"].into_iter()) {
+                if let Some(suggestion) = crate::diagnostic::did_you_mean(&name.text, ["url", "query"]) {
                     problem = problem.with_hint(format!("did you mean `{suggestion}`?"));
                 }
                 self.problems.push(problem);
