@@ -24,6 +24,13 @@ static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)token|secret|passw|api[_-]?key|apikey|auth|credential|cookie|session|bearer").expect("a valid regex")
 });
 
+/// A query, form or JSON field that carries a credential (`api_key`, `client_secret`,
+/// `password`...): stricter than for headers, so `author` or `session_count` stay plain.
+static CREDENTIAL_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(^|[_.-])(token|secret|passw(or)?d|pwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key|signature|credentials?)$|^(key|auth|sig)$")
+        .expect("a valid regex")
+});
+
 /// Whether a header carries a credential.
 pub fn is_credential_header(name: &str) -> bool {
     SECRET_NAME.is_match(name)
@@ -231,6 +238,18 @@ impl Names {
         }
     }
 
+    /// A literal credential in a field named like one (`?api_key=...`, `-d password=...`,
+    /// `{"client_secret": "..."}`) becomes a secret variable, `{{ env.NAME }}`; `None` for any
+    /// other field or value, which stays as written.
+    pub fn credential(&mut self, field: &str, value: &str) -> Option<String> {
+        if !CREDENTIAL_FIELD.is_match(field) || value.is_empty() || PLACEHOLDER.is_match(value) {
+            return None;
+        }
+        let description = format!("the `{field}` credential (the curl command's sample value is not copied)");
+        let variable = self.declare_env(&snake_case(field, true), None, true, Some(&description));
+        Some(format!("{{{{ env.{variable} }}}}"))
+    }
+
     /// JSON data as a `json:` tree: marker strings become typed expressions, other strings
     /// templates.
     pub fn json(&mut self, value: &Json, markers: &BTreeMap<String, String>) -> Node {
@@ -240,7 +259,18 @@ impl Names {
                 None => Node::text(self.convert(text, false)),
             },
             Json::Array(items) => Node::list(items.iter().map(|item| self.json(item, markers)).collect()),
-            Json::Object(entries) => Node::Map(entries.iter().map(|(key, value)| Entry::new(key, self.json(value, markers))).collect()),
+            Json::Object(entries) => Node::Map(
+                entries
+                    .iter()
+                    .map(|(key, value)| {
+                        let secret = match value {
+                            Json::String(text) if !markers.contains_key(text) => self.credential(key, text),
+                            _ => None,
+                        };
+                        Entry::new(key, secret.map_or_else(|| self.json(value, markers), Node::text))
+                    })
+                    .collect(),
+            ),
             scalar => Node::Scalar(scalar.clone()),
         }
     }

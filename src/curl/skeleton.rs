@@ -158,6 +158,13 @@ impl Call {
             return Err(format!("recipes cannot send the method `{method}`"));
         }
         let (origin, rest) = split_origin(url);
+        // `https://user:password@host`: curl sends basic credentials, as with `--user`; they are
+        // not copied (the origin keeps only the host).
+        let (origin, userinfo) = match origin.split_once("://").and_then(|(scheme, authority)| Some((scheme, authority.rsplit_once('@')?)))
+        {
+            Some((scheme, (_, host))) => (format!("{scheme}://{host}"), true),
+            None => (origin, false),
+        };
         let (path, query) = match rest.split_once('?') {
             Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
             None => (rest.to_owned(), None),
@@ -195,7 +202,7 @@ impl Call {
             query,
             headers,
             shell_vars: command.shell_vars.clone(),
-            user: curl.user.is_some(),
+            user: curl.user.is_some() || userinfo,
             data,
             json: curl.json,
             timeout: curl.max_time.clone(),
@@ -240,7 +247,7 @@ impl Call {
         if let Some(pairs) = query {
             let mut entries: Vec<Entry> = Vec::new();
             for (key, value) in pairs {
-                let value = Node::text(names.convert(&value, true));
+                let value = Node::text(names.credential(&key, &value).unwrap_or_else(|| names.convert(&value, true)));
                 match entries.iter_mut().find(|entry| entry.key == key) {
                     Some(Entry { value: Node::Seq { items, .. }, .. }) => items.push(value),
                     Some(entry) => entry.value = Node::list(vec![entry.value.clone(), value]),
@@ -301,7 +308,25 @@ impl Call {
         let declared_json = self.json || self.header("content-type").is_some_and(|value| value.to_ascii_lowercase().contains("json"));
         let looks_json = text.trim_start().starts_with(['{', '[']);
         if !(declared_json || looks_json) {
-            return Some((Entry::new("body", Node::text(names.convert(&text, false))), true));
+            // A form: a credential field's value becomes a secret variable, encoded as curl sent it.
+            let form = text.split('&').all(|pair| pair.contains('='));
+            let body = if form {
+                let pairs: Vec<String> = text
+                    .split('&')
+                    .map(|pair| {
+                        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                        let decoded = url::form_urlencoded::parse(pair.as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default();
+                        match names.credential(key, &decoded) {
+                            Some(secret) => format!("{}={}", names.convert(key, false), secret.replace(" }}", " | urlencode }}")),
+                            None => format!("{}={}", names.convert(key, false), names.convert(value, false)),
+                        }
+                    })
+                    .collect();
+                pairs.join("&")
+            } else {
+                names.convert(&text, false)
+            };
+            return Some((Entry::new("body", Node::text(body)), true));
         }
         match parse_json(&text) {
             Ok((value, markers)) => Some((Entry::new("json", names.json(&value, &markers)), false)),

@@ -34,6 +34,16 @@ fn curl_cases() {
 }
 
 #[test]
+fn literal_credentials_are_never_copied_wherever_they_are() {
+    let (code, stdout, stderr) = recipe(&["import", "curl", "tests/data/curl/literal_credentials.txt"]);
+    assert_eq!(code, 0, "{stderr}");
+    for literal in ["UrlUserinfoPw66", "user2", "AKIALITERALKEY123", "LiteralClientSecret99", "JsonLiteralPw77", "UrlencTok55"] {
+        assert!(!stdout.contains(literal), "`{literal}` was copied:\n{stdout}");
+    }
+    assert!(stdout.contains("author: Jane") && stdout.contains("grant_type=client_credentials"), "plain fields stay:\n{stdout}");
+}
+
+#[test]
 fn the_walkthrough_becomes_one_request_step_per_curl_command() {
     let text = std::fs::read_to_string(root().join("tests/data/curl/walkthrough.txt")).unwrap();
     let commands = text.lines().filter(|line| line.trim_start().starts_with("curl ")).count();
