@@ -87,6 +87,15 @@ fn call_fits(caller: &Recipe, call: &crate::model::Call, callee: &Recipe) -> Vec
             problems.push(diagnostic);
         }
     }
+    // A value written as is must already be what the called recipe accepts (its type, pattern,
+    // choices): the call gives it unchanged.
+    for (name, template) in &call.inputs {
+        if let (Some(input), Some(value)) = (callee.inputs.iter().find(|input| input.name.text == name.text), literal(template))
+            && let Err(message) = crate::inputs::validate(input, &value)
+        {
+            problems.push(Diagnostic::at(format!("the input `{}` of `{}`: {message}", name.text, call.recipe), name.span));
+        }
+    }
     for input in callee.inputs.iter().filter(|input| input.is_required()) {
         if !call.inputs.iter().any(|(name, _)| name.text == input.name.text) {
             problems.push(Diagnostic::at(format!("`{}` needs the input `{}`", call.recipe, input.name.text), call.recipe_span));
@@ -104,6 +113,22 @@ fn call_fits(caller: &Recipe, call: &crate::model::Call, callee: &Recipe) -> Vec
         }
     }
     problems
+}
+
+/// A template tree without any template in it, as the JSON it always renders to.
+fn literal(template: &crate::model::Template) -> Option<serde_json::Value> {
+    use crate::model::{Template, TemplateKind};
+    Some(match template {
+        Template::Null => serde_json::Value::Null,
+        Template::Bool(b) => serde_json::Value::Bool(*b),
+        Template::Number(n) => serde_json::Value::Number(n.clone()),
+        Template::String(text) if text.kind == TemplateKind::Literal => serde_json::Value::String(text.text.clone()),
+        Template::String(_) => return None,
+        Template::Seq(items) => serde_json::Value::Array(items.iter().map(literal).collect::<Option<_>>()?),
+        Template::Map(entries) => serde_json::Value::Object(
+            entries.iter().map(|(name, value)| Some((name.text.clone(), literal(value)?))).collect::<Option<_>>()?,
+        ),
+    })
 }
 
 /// Checks one recipe text.
@@ -608,6 +633,26 @@ mod tests {
                 "15:19 no input named `ii` is declared",
             ]
         );
+    }
+
+    #[test]
+    fn a_literal_call_input_must_be_what_the_called_recipe_accepts() {
+        let folder = std::env::temp_dir().join(format!("recipe-call-literal-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let callee = "recipe: 1\nname: c\ninputs:\n  q: string\n  n: { type: integer }\n  code: { type: string, pattern: '^[A-Z]{3}$' }\nsteps: []\n";
+        std::fs::write(folder.join("callee.yaml"), callee).unwrap();
+        let caller = "recipe: 1\nname: m\ninputs:\n  x: string\nsteps:\n  - id: c\n    call: { recipe: callee.yaml, inputs: { q: 1, n: '{{ inputs.x }}', code: abc } }\n";
+        let path = folder.join("main.yaml");
+        std::fs::write(&path, caller).unwrap();
+        let problems = match load(&path) {
+            Err(LoadError::Invalid(report)) => report.diagnostics.iter().map(|d| d.message.clone()).collect::<Vec<_>>(),
+            Err(LoadError::Io(message)) => panic!("{message}"),
+            Ok(_) => panic!("the call was accepted"),
+        };
+        std::fs::remove_dir_all(&folder).unwrap();
+        assert_eq!(problems.len(), 2, "a template is judged when it renders: {problems:?}");
+        assert!(problems[0].starts_with("the input `q` of `callee.yaml`: "), "{problems:?}");
+        assert!(problems[1].starts_with("the input `code` of `callee.yaml`: "), "{problems:?}");
     }
 
     #[test]
