@@ -814,7 +814,7 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> u8 {
             }
         })
     };
-    let outcome = batch::run(plan, &options, &shared, &mut interrupt, &mut |update| display.update(update));
+    let outcome = batch::run(plan, &options, &checked, &shared, &mut interrupt, &mut |update| display.update(update));
     display.finish();
     let summary = match outcome {
         Ok(summary) => summary,

@@ -222,6 +222,8 @@ type Worker<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
 struct Batch<'a> {
     plan: &'a Plan,
     options: &'a Options,
+    /// Row number -> why the first pass refused it.
+    invalid: BTreeMap<u64, String>,
     shared: &'a Shared,
     previous: Previous,
     reader: Mutex<RowReader>,
@@ -261,6 +263,7 @@ pub fn threads(options: &Options) -> usize {
 pub fn run(
     plan: &Plan,
     options: &Options,
+    checked: &Checked,
     shared: &Shared,
     interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = ()>>>,
     on: &mut dyn FnMut(Progress),
@@ -270,9 +273,13 @@ pub fn run(
         _ => Previous::default(),
     };
     let journal = options.out.as_deref().map(Journal::open).transpose()?.map(Arc::new);
+    // The rows the first pass refused (with `--skip-invalid`): a repeated or empty key is one,
+    // though the row's inputs are fine, and it must not run.
+    let invalid: BTreeMap<u64, String> = checked.bad.iter().map(|bad| (bad.number, bad.problems.join("; "))).collect();
     let batch = Batch {
         plan,
         options,
+        invalid,
         shared,
         previous,
         reader: Mutex::new(RowReader::open(&options.rows)?),
@@ -524,6 +531,11 @@ impl Batch<'_> {
             };
             let key = row.key(self.options.key.as_deref());
             if self.options.shard.is_some_and(|shard| !shard.includes(&key)) {
+                continue;
+            }
+            if let Some(problems) = self.invalid.get(&row.number) {
+                self.count(|c| c.invalid += 1);
+                self.write(&json!({ "row": row.number, "key": key, "outcome": "invalid", "error": problems }))?;
                 continue;
             }
             match self.previous.rows.get(&key) {

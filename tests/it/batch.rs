@@ -398,6 +398,37 @@ fn bad_rows_are_listed_by_line_and_nothing_is_sent() {
 }
 
 #[test]
+fn a_repeated_or_empty_key_never_runs_even_when_invalid_rows_are_skipped() {
+    let scratch = Scratch::new("keys");
+    let server = server(vec![created()]);
+    let rows = scratch.write(
+        "rows.csv",
+        &[
+            "id,vin,last_name".to_owned(),
+            format!("a,{},Smith", vin(1)),
+            format!("a,{},Jones", vin(2)),
+            format!(",{},Brown", vin(3)),
+            format!("b,{},Green", vin(4)),
+        ]
+        .join("\n"),
+    );
+    let out = scratch.path("results.jsonl");
+    let ran =
+        run(batch(&server, &scratch, &["--rows", text(&rows), "--out", text(&out), "--key", "id", "--skip-invalid"]), &scratch, "keys");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert_summary(&ran, [2, 0, 0, 0, 2]);
+    assert_eq!(posts(&server), once_each(&[vin(1), vin(4)]), "the second `a` and the empty key were not sent");
+    let results = journal(&out);
+    let invalid: Vec<&Json> = outcomes(&results).into_iter().filter(|line| line["outcome"] == "invalid").collect();
+    assert_eq!(invalid.len(), 2, "{results:#?}");
+    assert!(
+        invalid.iter().any(|line| line["row"] == 2 && line["error"].as_str().unwrap().contains("already the key of row 1")),
+        "{results:#?}"
+    );
+    assert!(invalid.iter().any(|line| line["row"] == 3 && line["error"].as_str().unwrap().contains("is empty")), "{results:#?}");
+}
+
+#[test]
 fn bad_json_lines_rows_are_listed_by_line() {
     let scratch = Scratch::new("badjsonl");
     let server = server(vec![created()]);
