@@ -35,6 +35,8 @@ pub struct Previous {
     pub rows: HashMap<String, Prior>,
     /// Lines that could not be read (a torn last line after a kill).
     pub unreadable: usize,
+    /// What the last run said it was (`{"batch": ...}`): recipe, key column and rows.
+    pub batch: Option<Json>,
 }
 
 impl Previous {
@@ -46,12 +48,25 @@ impl Previous {
             Err(error) => return Err(format!("cannot read the results file {}: {error}", path.display())),
         };
         let mut previous = Self::default();
-        for line in BufReader::new(file).lines() {
-            let line = line.map_err(|error| format!("cannot read the results file {}: {error}", path.display()))?;
-            let Ok(Json::Object(entry)) = serde_json::from_str::<Json>(&line) else {
-                previous.unreadable += usize::from(!line.trim().is_empty());
+        let mut reader = BufReader::new(file);
+        let mut bytes = Vec::new();
+        loop {
+            bytes.clear();
+            // Bytes, not text: a line torn inside a character (a kill, a full disk) is one
+            // unreadable line like any other torn line.
+            if reader.read_until(b'\n', &mut bytes).map_err(|error| format!("cannot read the results file {}: {error}", path.display()))?
+                == 0
+            {
+                break;
+            }
+            let Ok(Json::Object(mut entry)) = serde_json::from_slice::<Json>(&bytes) else {
+                previous.unreadable += usize::from(!bytes.trim_ascii().is_empty());
                 continue;
             };
+            if let Some(batch) = entry.remove("batch") {
+                previous.batch = Some(batch);
+                continue;
+            }
             let Some(key) = entry.get("key").and_then(Json::as_str) else { continue };
             let prior = if entry.contains_key("intent") {
                 Prior::InDoubt
@@ -83,10 +98,22 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens the results file for appending; a torn last line is closed first.
+    /// Opens the results file for appending, and holds it: a second batch on the same file
+    /// (a resume started twice) would send every row again. A torn last line is closed first.
     pub fn open(path: &Path) -> Result<Self, String> {
         let mut file =
             fs_err::OpenOptions::new().create(true).append(true).read(true).open(path).map_err(|e| e.to_string())?.into_parts().0;
+        if let Err(error) = file.try_lock() {
+            return Err(match error {
+                std::fs::TryLockError::WouldBlock => {
+                    format!(
+                        "the results file {} is in use by another batch; wait for it to end (or stop it), then `--resume`",
+                        path.display()
+                    )
+                }
+                std::fs::TryLockError::Error(error) => format!("cannot lock the results file {}: {error}", path.display()),
+            });
+        }
         let length = file.metadata().map_err(|e| e.to_string())?.len();
         if length > 0 {
             use std::io::{Read, Seek, SeekFrom};
@@ -97,6 +124,12 @@ impl Journal {
             }
         }
         Ok(Self { file: Mutex::new(file), written: AtomicU64::new(0), synced: AtomicU64::new(0), syncing: tokio::sync::Mutex::new(()) })
+    }
+
+    /// Says what this run is (recipe, key column, rows), so that a resume can tell it continues
+    /// the same batch.
+    pub fn begin(&self, batch: &Json) -> std::io::Result<()> {
+        self.write(&json!({ "batch": batch })).map(|_| ())
     }
 
     /// Records that `row` is about to send the non-idempotent request of `step`; resolves once
@@ -142,6 +175,18 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_torn_inside_a_character_is_one_unreadable_line() {
+        let path = std::env::temp_dir().join(format!("recipe-journal-torn-{}.jsonl", std::process::id()));
+        let mut bytes = b"{\"row\":1,\"key\":\"row-\xc3\xbc\",\"outcome\":\"ok\"}\n".to_vec();
+        bytes.extend_from_slice(b"{\"row\":2,\"key\":\"row-\xc3");
+        std::fs::write(&path, bytes).unwrap();
+        let previous = Previous::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(previous.rows.get("row-\u{fc}"), Some(&Prior::Ok));
+        assert_eq!(previous.unreadable, 1);
+    }
 
     #[test]
     fn the_last_word_on_each_row_decides() {

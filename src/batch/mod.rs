@@ -268,11 +268,19 @@ pub fn run(
     interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = ()>>>,
     on: &mut dyn FnMut(Progress),
 ) -> Result<Summary, String> {
+    // The results file is held first, then read: another batch cannot write it meanwhile.
+    let journal = options.out.as_deref().map(Journal::open).transpose()?.map(Arc::new);
     let previous = match (&options.out, options.resume) {
         (Some(out), true) => Previous::read(out)?,
         _ => Previous::default(),
     };
-    let journal = options.out.as_deref().map(Journal::open).transpose()?.map(Arc::new);
+    if let Some(journal) = &journal {
+        let identity = identity(plan, options)?;
+        if let Some(earlier) = &previous.batch {
+            same_batch(earlier, &identity, options)?;
+        }
+        journal.begin(&identity).map_err(|error| format!("cannot write the results file: {error}"))?;
+    }
     // The rows the first pass refused (with `--skip-invalid`): a repeated or empty key is one,
     // though the row's inputs are fine, and it must not run.
     let invalid: BTreeMap<u64, String> = checked.bad.iter().map(|bad| (bad.number, bad.problems.join("; "))).collect();
@@ -329,6 +337,47 @@ pub fn run(
         return Err(error);
     }
     Ok(Summary { counts: batch.counts(), elapsed: started.elapsed(), interrupted: aborted || batch.stopped() })
+}
+
+/// What a results file is the journal of: the recipe, the key column, and a digest of the rows.
+fn identity(plan: &Plan, options: &Options) -> Result<Json, String> {
+    use sha2::Digest;
+    let mut file = fs_err::File::open(&options.rows).map_err(|error| error.to_string())?;
+    let mut digest = sha2::Sha256::new();
+    std::io::copy(&mut file, &mut digest).map_err(|error| format!("cannot read the rows: {error}"))?;
+    let rows = digest.finalize().iter().take(16).fold(String::new(), |mut hex, byte| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    });
+    Ok(json!({ "recipe": plan.recipe().name, "key": options.key, "rows": rows }))
+}
+
+/// Refuses to resume a batch that is not the one the results file was written for: another
+/// recipe, another key column (the keys would not match), or, when rows are known by their
+/// number, other rows (row 3 would be another customer).
+fn same_batch(earlier: &Json, now: &Json, options: &Options) -> Result<(), String> {
+    let out = options.out.as_deref().map(|path| path.display().to_string()).unwrap_or_default();
+    if earlier["recipe"] != now["recipe"] {
+        return Err(format!(
+            "{out} holds the results of the recipe {}, not {}; resume with that recipe, or write to another file",
+            earlier["recipe"], now["recipe"]
+        ));
+    }
+    if earlier["key"] != now["key"] {
+        let shown = |key: &Json| key.as_str().map_or_else(|| "row numbers (no `--key`)".to_owned(), |key| format!("`--key {key}`"));
+        return Err(format!(
+            "{out} was written with {} as row keys, and this run uses {}; resume with the same key",
+            shown(&earlier["key"]),
+            shown(&now["key"])
+        ));
+    }
+    if now["key"].is_null() && earlier["rows"] != now["rows"] {
+        return Err(format!(
+            "{out} was written for other rows: without `--key` a row is known by its number, so these rows would be taken for others; resume with the same rows, or use `--key`"
+        ));
+    }
+    Ok(())
 }
 
 /// A single-threaded runtime for one thread of workers.

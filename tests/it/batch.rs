@@ -429,6 +429,40 @@ fn a_repeated_or_empty_key_never_runs_even_when_invalid_rows_are_skipped() {
 }
 
 #[test]
+fn a_resume_is_refused_for_another_key_other_rows_or_a_results_file_in_use() {
+    let scratch = Scratch::new("identity");
+    let server = server(vec![created()]);
+    let rows = scratch.write("rows.csv", &csv(&vins(0, 2)));
+    let out = scratch.path("results.jsonl");
+    let ran = run(batch(&server, &scratch, &["--rows", text(&rows), "--out", text(&out), "--key", "vin"]), &scratch, "first");
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    // The key forgotten: the rows would be known by number and all sent again.
+    let ran = run(batch(&server, &scratch, &["--rows", text(&rows), "--out", text(&out), "--resume"]), &scratch, "no-key");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(ran.stderr.contains("was written with `--key vin` as row keys"), "{}", ran.stderr);
+    // Without a key, other rows are refused: their numbers would match the wrong rows.
+    let numbered = scratch.path("numbered.jsonl");
+    let ran = run(batch(&server, &scratch, &["--rows", text(&rows), "--out", text(&numbered)]), &scratch, "numbered");
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let other = scratch.write("other.csv", &csv(&vins(5, 2)));
+    let ran = run(batch(&server, &scratch, &["--rows", text(&other), "--out", text(&numbered), "--resume"]), &scratch, "other-rows");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(ran.stderr.contains("was written for other rows"), "{}", ran.stderr);
+    // A results file another batch holds is not written twice.
+    let held = std::fs::OpenOptions::new().append(true).open(&out).unwrap();
+    held.try_lock().unwrap();
+    let ran = run(batch(&server, &scratch, &["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--resume"]), &scratch, "held");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(ran.stderr.contains("is in use by another batch"), "{}", ran.stderr);
+    drop(held);
+    assert_eq!(
+        posts(&server),
+        once_each(&vins(0, 2)).into_iter().map(|(vin, n)| (vin, n * 2)).collect(),
+        "each row twice: once per results file"
+    );
+}
+
+#[test]
 fn bad_json_lines_rows_are_listed_by_line() {
     let scratch = Scratch::new("badjsonl");
     let server = server(vec![created()]);
