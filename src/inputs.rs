@@ -39,10 +39,10 @@ pub fn validate(input: &Input, value: &Json) -> Result<(), String> {
         return Err(format!("{value} is not one of {}", list.join(", ")));
     }
     if let Some(text) = value.as_str() {
-        if let Some(pattern) = &input.pattern {
-            if !pattern_matches(pattern, text)? {
-                return Err(format!("`{text}` does not match the pattern `{pattern}`"));
-            }
+        if let Some(pattern) = &input.pattern
+            && !pattern_matches(pattern, text)?
+        {
+            return Err(format!("`{text}` does not match the pattern `{pattern}`"));
         }
         if let Some(format) = input.format {
             check_format(format, text)?;

@@ -201,7 +201,7 @@ mod tests {
         let choice = next() % if depth > 4 { 6 } else { 8 };
         match choice {
             0 => out.push_str("null"),
-            1 => out.push_str(if next() % 2 == 0 { "true" } else { "false" }),
+            1 => out.push_str(if next().is_multiple_of(2) { "true" } else { "false" }),
             2 => out.push_str(&i64::from_ne_bytes(next().to_ne_bytes()).to_string()),
             3 => out.push_str(&format!("{:e}", f64::from_bits(next() >> 2))),
             4 => out.push_str(&format!("{}.{}", next() % 1000, next() % 1000)),

@@ -293,7 +293,7 @@ pub(crate) fn base64_encode(bytes: &[u8]) -> String {
 pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let data = text.strip_suffix("==").or_else(|| text.strip_suffix('=')).unwrap_or(text);
     let padded = data.len() != text.len();
-    if data.is_empty() || data.len() % 4 == 1 || (padded && text.len() % 4 != 0) {
+    if data.is_empty() || data.len() % 4 == 1 || (padded && !text.len().is_multiple_of(4)) {
         return None;
     }
     let sextet = |c: u8| -> Option<u32> {

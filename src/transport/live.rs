@@ -508,9 +508,9 @@ pub(crate) fn humanise(duration: Duration) -> String {
 
 fn bytes(count: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if count >= MIB && count % MIB == 0 {
+    if count >= MIB && count.is_multiple_of(MIB) {
         format!("{} MiB", count / MIB)
-    } else if count >= 1024 && count % 1024 == 0 {
+    } else if count >= 1024 && count.is_multiple_of(1024) {
         format!("{} KiB", count / 1024)
     } else {
         format!("{count} bytes")

@@ -184,11 +184,11 @@ enum Plan {
 impl State {
     fn decide(&mut self, method: &str, path: &str, chunked: bool) -> Plan {
         let index = self.routes.iter().position(|route| route.method == method && route.path == path);
-        if let Some(i) = index {
-            if matches!(**self.routes[i].current(), Fault::RefuseAfterAccept) {
-                self.routes[i].used += 1;
-                return Plan::Refuse;
-            }
+        if let Some(i) = index
+            && matches!(**self.routes[i].current(), Fault::RefuseAfterAccept)
+        {
+            self.routes[i].used += 1;
+            return Plan::Refuse;
         }
         match self.counts.iter_mut().find(|((m, p), _)| m == method && p == path) {
             Some((_, count)) => *count += 1,
