@@ -58,9 +58,16 @@ pub struct Spool {
 }
 
 impl Spool {
+    /// Rows are often personal data: the file is new (never one planted in its place, such as a
+    /// symbolic link), has a name nobody can guess, and only its owner may read it.
     pub fn stdin() -> Result<Self, String> {
-        let path = std::env::temp_dir().join(format!("recipe-rows-{}.spool", std::process::id()));
-        let mut file = fs_err::File::create(&path).map_err(|e| e.to_string())?;
+        let name = format!("recipe-rows-{}-{}.spool", std::process::id(), uuid::Uuid::new_v4().simple());
+        let path = std::env::temp_dir().join(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         let spool = Self { path };
         std::io::copy(&mut std::io::stdin().lock(), &mut file).map_err(|e| format!("cannot read the rows from standard input: {e}"))?;
         Ok(spool)
@@ -91,6 +98,11 @@ impl RowReader {
                 reader.headers().map_err(|e| format!("{}: {e}", path.display()))?.iter().map(|h| h.trim().to_owned()).collect();
             if headers.iter().all(String::is_empty) {
                 return Err(format!("{}: the CSV has no header row naming the inputs", path.display()));
+            }
+            // Two columns of one name: the key would be read from one and the input from the
+            // other.
+            if let Some((at, name)) = headers.iter().enumerate().find(|(at, name)| !name.is_empty() && headers[..*at].contains(name)) {
+                return Err(format!("{}: the column `{name}` appears twice in the header (column {})", path.display(), at + 1));
             }
             Inner::Csv { reader, headers, record: csv::StringRecord::new() }
         };

@@ -29,6 +29,11 @@ impl Rate {
             "m" => count / 60.0,
             _ => return Err(invalid()),
         };
+        // One request an hour at the least: slower is surely a mistake (and an interval too long
+        // to keep).
+        if per_second < 1.0 / 3600.0 {
+            return Err(format!("the rate `{text}` is below one request an hour (`1/m` is one a minute)"));
+        }
         Ok(Self { per_second })
     }
 
@@ -73,7 +78,11 @@ impl Gate {
                 Admission::Go => return,
                 Admission::At(slot) => {
                     tokio::time::sleep_until(slot).await;
-                    return;
+                    // A pause that began while this request waited for its slot holds it too;
+                    // it then takes a new slot, after the pause.
+                    if self.state.lock().unwrap_or_else(PoisonError::into_inner).paused_until <= Instant::now() {
+                        return;
+                    }
                 }
                 Admission::Paused(until) => tokio::time::sleep_until(until).await,
             }
@@ -97,6 +106,8 @@ impl Gate {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let until = Instant::now().checked_add(wait.min(crate::decode::MAX_DURATION)).unwrap_or_else(Instant::now);
         state.paused_until = state.paused_until.max(until);
+        // Slots resume after the pause, spaced as before.
+        state.next = state.next.max(until);
     }
 }
 
@@ -111,6 +122,8 @@ mod tests {
         assert!(Rate::parse("0/s").is_err());
         assert!(Rate::parse("10").is_err());
         assert!(Rate::parse("10/h").is_err());
+        assert!(Rate::parse("1e-20/s").unwrap_err().contains("below one request an hour"), "its interval overflowed");
+        assert!(Rate::parse("0.017/m").is_ok());
     }
 
     #[test]
@@ -127,6 +140,34 @@ mod tests {
             gate.pause(Duration::from_secs(2));
             gate.admit().await;
             assert_eq!(start.elapsed(), Duration::from_millis(2400));
+        });
+    }
+
+    #[test]
+    fn a_pause_holds_the_requests_already_waiting_for_a_slot() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(async {
+            let gate = std::sync::Arc::new(Gate::new(Some(Rate::parse("4/s").unwrap())));
+            let start = Instant::now();
+            gate.admit().await;
+            // Three requests take the slots at 250, 500 and 750ms; then a server asks for 3s.
+            let waiting: Vec<_> = (0..3)
+                .map(|_| {
+                    let gate = std::sync::Arc::clone(&gate);
+                    tokio::spawn(async move {
+                        gate.admit().await;
+                        start.elapsed()
+                    })
+                })
+                .collect();
+            tokio::task::yield_now().await;
+            gate.pause(Duration::from_secs(3));
+            let mut left = Vec::new();
+            for task in waiting {
+                left.push(task.await.unwrap());
+            }
+            left.sort();
+            assert_eq!(left, [Duration::from_secs(3), Duration::from_millis(3250), Duration::from_millis(3500)]);
         });
     }
 }

@@ -519,6 +519,20 @@ fn an_unknown_column_is_an_error_of_the_whole_file() {
     let ran = run(batch(&server, &scratch, &["--rows", text(&rows), "--key", "id"]), &scratch, "key");
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     assert!(ran.stderr.contains(&format!("error: {}: no column `id` for `--key`", text(&rows))), "{}", ran.stderr);
+    // A column given twice: the key and the input sent would come from different cells.
+    let rows = scratch.write(
+        "twice.csv",
+        &format!(
+            "vin,vin,last_name
+{},{},Smith
+",
+            vin(1),
+            vin(2)
+        ),
+    );
+    let ran = run(batch(&server, &scratch, &["--rows", text(&rows), "--key", "vin"]), &scratch, "twice");
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("the column `vin` appears twice in the header (column 2)"), "{}", ran.stderr);
     assert_eq!(server.count("GET", "/lookup") + server.count("POST", "/draft"), 0);
 }
 
