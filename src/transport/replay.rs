@@ -88,9 +88,36 @@ impl Replay {
     }
 }
 
-/// URLs are compared percent-decoded: `<volatile:1>` and `%3Cvolatile:1%3E` are one value.
+/// URLs are compared percent-decoded: `<volatile:1>` and `%3Cvolatile:1%3E` are one value. The
+/// escapes of the characters that shape a URL stay escaped (upper-cased): `q=a%26b` is one
+/// parameter and `q=a&b` two, `a%2Fb` one path segment and `a/b` two, so they never match.
 fn decoded(url: &str) -> String {
-    percent_encoding::percent_decode_str(url).decode_utf8_lossy().into_owned()
+    const SHAPING: &[u8] = b"&=/?#+%;";
+    let bytes = url.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        let escaped = match bytes.get(at..at + 3) {
+            Some([b'%', high, low]) => hex(*high).zip(hex(*low)).and_then(|(high, low)| u8::try_from(high * 16 + low).ok()),
+            _ => None,
+        };
+        match escaped {
+            Some(byte) if SHAPING.contains(&byte) => {
+                out.extend_from_slice(format!("%{byte:02X}").as_bytes());
+                at += 3;
+            }
+            Some(byte) => {
+                out.push(byte);
+                at += 3;
+            }
+            None => {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn route(url: &str) -> &str {
@@ -111,4 +138,20 @@ pub fn diff(recorded: &RequestSpec, actual: &RequestSpec) -> String {
     let left = crate::yaml::to_string(recorded).unwrap_or_default();
     let right = crate::yaml::to_string(actual).unwrap_or_default();
     similar::TextDiff::from_lines(&left, &right).unified_diff().context_radius(3).header("recorded", "sent").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_match_decoded_but_never_across_a_delimiter() {
+        assert_eq!(decoded("/x?v=%3Cvolatile:1%3E&n=caf%C3%A9"), "/x?v=<volatile:1>&n=café");
+        assert_eq!(decoded("/search?q=Smith%20%26%20Sons"), "/search?q=Smith %26 Sons");
+        assert_ne!(decoded("/search?q=Smith%20%26%20Sons"), decoded("/search?q=Smith%20&%20Sons"), "one parameter, not two");
+        assert_ne!(decoded("/people/a%2Fb?name=x%26y%3Dz"), decoded("/people/a/b?name=x&y=z"));
+        assert_ne!(decoded("/q?a=1%2B1"), decoded("/q?a=1+1"), "a plus sign, not a space");
+        assert_eq!(decoded("/p/a%2fb"), decoded("/p/a%2Fb"), "escapes compare whatever their case");
+        assert_eq!(decoded("/bad%zz%4"), "/bad%zz%4", "what is not an escape stays");
+    }
 }
