@@ -534,6 +534,34 @@ fn writable(path: &Path, what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether two paths name one file (the second need not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let resolve = |path: &Path| -> Option<PathBuf> {
+        if let Ok(canonical) = path.canonicalize() {
+            return Some(canonical);
+        }
+        let folder = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Some(folder.canonicalize().ok()?.join(path.file_name()?))
+    };
+    matches!((resolve(a), resolve(b)), (Some(a), Some(b)) if a == b)
+}
+
+/// Refuses, before anything is read or sent, an output that would overwrite an input of the
+/// same command (the recipe replaced by its own fixture) or another output.
+fn no_overwriting(outputs: &[(&'static str, Option<&Path>)], inputs: &[(&'static str, Option<&Path>)]) -> Result<(), String> {
+    let named = |list: &[(&'static str, Option<&Path>)]| -> Vec<(&'static str, PathBuf)> {
+        list.iter().filter_map(|(what, path)| Some((*what, path.filter(|path| *path != Path::new("-"))?.to_path_buf()))).collect()
+    };
+    let outputs = named(outputs);
+    for (at, (what, path)) in outputs.iter().enumerate() {
+        let clash = named(inputs).into_iter().chain(outputs[..at].iter().cloned()).find(|(_, other)| same_file(path, other));
+        if let Some((other, _)) = clash {
+            return Err(format!("{what} `{}` is also {other}: it would be overwritten; write to another file", path.display()));
+        }
+    }
+    Ok(())
+}
+
 /// Where a failed recording goes when the target already holds a good fixture.
 fn failed_path(path: &Path) -> PathBuf {
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -549,6 +577,25 @@ fn run_command(args: &RunArgs, ui: Ui) -> u8 {
         .count();
     if readers > 1 {
         return usage_error("only one of the recipe, `--vars` and `--rows` can be `-` (standard input)");
+    }
+    let report_file = match args.report.target() {
+        Some((_, ReportTarget::File(path))) => Some(path),
+        _ => None,
+    };
+    let outputs = [
+        ("the fixture (`--record`)", args.record.as_deref()),
+        ("the report file", report_file.as_deref()),
+        ("the results file (`--out`)", args.batch.out.as_deref()),
+    ];
+    let inputs = [
+        ("the recipe", Some(args.file.as_path())),
+        ("the `--vars` file", args.vars_file.as_deref()),
+        ("the `--replay` fixture", args.replay.as_deref()),
+        ("the `--env-file`", args.env_file.as_deref()),
+        ("the rows (`--rows`)", args.batch.rows.as_deref()),
+    ];
+    if let Err(message) = no_overwriting(&outputs, &inputs) {
+        return usage_error(&message);
     }
     let plan = match load_plan(&args.file) {
         Ok(plan) => plan,
@@ -965,6 +1012,9 @@ fn read_input(file: &Path) -> Result<String, String> {
 }
 
 fn import_curl_command(file: &Path, output: Option<&Path>, name: Option<&str>) -> u8 {
+    if let Err(message) = no_overwriting(&[("the output", output)], &[("the curl text", Some(file))]) {
+        return usage_error(&message);
+    }
     if let Some(path) = output
         && let Err(message) = writable(path, "the output")
     {
@@ -1031,6 +1081,11 @@ fn export_arazzo_command(file: &Path, output: Option<&Path>) -> u8 {
     };
     let openapi_name = format!("{}.openapi.yaml", stem(output.unwrap_or(file)));
     let openapi_path = output.map(|path| path.with_file_name(&openapi_name));
+    if let Err(message) =
+        no_overwriting(&[("the output", output), ("the OpenAPI description", openapi_path.as_deref())], &[("the recipe", Some(file))])
+    {
+        return usage_error(&message);
+    }
     for path in output.into_iter().chain(openapi_path.as_deref()) {
         if let Err(message) = writable(path, "the output") {
             return usage_error(&message);

@@ -110,6 +110,35 @@ fn a_value_that_would_change_the_url_is_refused_not_sent() {
 }
 
 #[test]
+fn an_output_never_overwrites_an_input_or_another_output() {
+    let folder = std::env::temp_dir().join(format!("recipe-clobber-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let recipe = folder.join("advisors.yaml");
+    let original = std::fs::read_to_string(root().join("recipes/advisors.yaml")).unwrap();
+    std::fs::write(&recipe, &original).unwrap();
+    let file = recipe.to_str().unwrap();
+    let fixture = root().join("recipes/fixtures/advisors/found.yaml");
+    let fixture = fixture.to_str().unwrap();
+    let report = folder.join("report.json");
+    let report = report.to_str().unwrap();
+    for (args, message) in [
+        (vec!["run", file, "--replay", fixture, "--report", "json", "--report-file", file], "the report file"),
+        (vec!["run", file, "--replay", fixture, "--report", "json", "--report-file", fixture], "is also the `--replay` fixture"),
+        (vec!["export", "arazzo", file, "-o", file], "is also the recipe"),
+    ] {
+        let output = run(&args, &[]);
+        assert!(
+            output.starts_with("exit: 2\n") && output.contains(message) && output.contains("would be overwritten"),
+            "{args:?}: {output}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&recipe).unwrap(), original, "the recipe is untouched");
+    let output = run(&["run", file, "--replay", fixture, "--report", "json", "--report-file", report], &[]);
+    assert!(output.starts_with("exit: 0\n"), "{output}");
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[test]
 fn unknown_commands_are_usage_errors() {
     let output = run(&["frobnicate"], &[]);
     assert!(output.starts_with("exit: 2\n"), "{output}");
