@@ -568,7 +568,9 @@ fn failed_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{stem}.failed.yaml"))
 }
 
-fn run_command(args: &RunArgs, ui: Ui) -> u8 {
+/// What is wrong with a run's files before anything is read: two of them on standard input, or an
+/// output that would overwrite an input or another output.
+fn files_problem(args: &RunArgs) -> Option<String> {
     let stdin = Path::new("-");
     let readers = [Some(args.file.as_path()), args.vars_file.as_deref(), args.batch.rows.as_deref()]
         .into_iter()
@@ -576,7 +578,7 @@ fn run_command(args: &RunArgs, ui: Ui) -> u8 {
         .filter(|p| *p == stdin)
         .count();
     if readers > 1 {
-        return usage_error("only one of the recipe, `--vars` and `--rows` can be `-` (standard input)");
+        return Some("only one of the recipe, `--vars` and `--rows` can be `-` (standard input)".into());
     }
     let report_file = match args.report.target() {
         Some((_, ReportTarget::File(path))) => Some(path),
@@ -594,8 +596,12 @@ fn run_command(args: &RunArgs, ui: Ui) -> u8 {
         ("the `--env-file`", args.env_file.as_deref()),
         ("the rows (`--rows`)", args.batch.rows.as_deref()),
     ];
-    if let Err(message) = no_overwriting(&outputs, &inputs) {
-        return usage_error(&message);
+    no_overwriting(&outputs, &inputs).err()
+}
+
+fn run_command(args: &RunArgs, ui: Ui) -> u8 {
+    if let Some(problem) = files_problem(args) {
+        return usage_error(&problem);
     }
     let plan = match load_plan(&args.file) {
         Ok(plan) => plan,
