@@ -528,6 +528,15 @@ fn writable(path: &Path, what: &str) -> Result<(), String> {
     }
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs_err::create_dir_all(folder).map_err(|error| format!("{what} `{}` cannot be written: {error}", path.display()))?;
+    // An existing file must itself be writable (opened to append, so nothing in it changes);
+    // a new one needs a folder that takes files.
+    if path.exists() {
+        return std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(|_| ())
+            .map_err(|error| format!("{what} `{}` cannot be written: {error}", path.display()));
+    }
     let probe = folder.join(format!(".recipe-probe-{}", std::process::id()));
     fs_err::write(&probe, b"").map_err(|error| format!("{what} `{}` cannot be written: {error}", path.display()))?;
     let _ = fs_err::remove_file(&probe);
@@ -753,8 +762,15 @@ fn conclude(args: &RunArgs, result: &crate::run::RunResult, code: u8, report_on_
     }
     if let Err(error) = data(&crate::report::outputs(result)) {
         say(&format!("error: cannot write the outputs to stdout: {error}"));
-        // The run did what it was asked; only its outputs are lost.
-        return if result.side_effects.is_empty() { RUN_FAILED } else { SIDE_EFFECT };
+        if result.side_effects.is_empty() {
+            return RUN_FAILED;
+        }
+        // The run did what it was asked; its outputs are lost, so what it created goes to
+        // stderr rather than nowhere.
+        if let Some(created) = crate::report::side_effects(result) {
+            say(&format!("what the run created:\n{created}"));
+        }
+        return SIDE_EFFECT;
     }
     code
 }
