@@ -678,8 +678,10 @@ fn run_command(args: &RunArgs, ui: Ui) -> u8 {
     // From here on, a failure to write must not hide what the run did: keep the worst code.
     let mut code = SUCCESS;
     if let (Some(path), Some(fixture)) = (&args.record, session.fixture(None, &result)) {
-        // A failed run never replaces a good fixture: it goes beside it.
-        let target = if !result.ok && path.exists() { failed_path(path) } else { path.clone() };
+        // A failed run never replaces a good fixture: it goes beside it. A case named `err_*`
+        // is meant to fail: its recording replaces the fixture.
+        let meant_to_fail = path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("err_"));
+        let target = if !result.ok && path.exists() && !meant_to_fail { failed_path(path) } else { path.clone() };
         match fixture.write(&target) {
             Ok(()) if target == *path => {
                 if !ui.quiet {

@@ -140,8 +140,19 @@ fn cases_of(recipe: &Path) -> Result<Vec<Case>, String> {
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|p| p.is_file() && is_yaml(p))
+        // `NAME.failed.yaml` is a failed recording kept beside a good fixture, not a case.
+        .filter(|p| !p.file_stem().is_some_and(|stem| stem.to_string_lossy().ends_with(".failed")))
         .collect();
     fixtures.sort();
+    // A case is named by its file's stem, and so is its snapshot: `x.yaml` and `x.yml` would share it.
+    let mut stems: std::collections::BTreeMap<&std::ffi::OsStr, &Path> = std::collections::BTreeMap::new();
+    for fixture in &fixtures {
+        if let Some(stem) = fixture.file_stem()
+            && let Some(first) = stems.insert(stem, fixture)
+        {
+            return Err(format!("{} and {} are one case (they share a snapshot); rename one", first.display(), fixture.display()));
+        }
+    }
     Ok(fixtures.into_iter().map(|fixture| case(recipe.to_path_buf(), fixture)).collect())
 }
 

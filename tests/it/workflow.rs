@@ -231,3 +231,25 @@ exchanges:
     assert!(first.contains("x-request-id:"), "{first}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_failed_recording_is_not_a_case_and_two_files_of_one_name_are_refused() {
+    let dir = std::env::temp_dir().join(format!("recipe-cases-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cases = dir.join("recipes/fixtures/advisors");
+    std::fs::create_dir_all(cases.join("snapshots")).unwrap();
+    std::fs::copy(root().join("recipes/advisors.yaml"), dir.join("recipes/advisors.yaml")).unwrap();
+    let source = root().join("recipes/fixtures/advisors");
+    std::fs::copy(source.join("found.yaml"), cases.join("found.yaml")).unwrap();
+    std::fs::copy(source.join("snapshots/found.snap"), cases.join("snapshots/found.snap")).unwrap();
+    // What `--record` leaves beside a good fixture when the run failed.
+    std::fs::copy(source.join("found.yaml"), cases.join("found.failed.yaml")).unwrap();
+    let tested = recipe(&["test"], &dir, &[]);
+    assert!(tested.status.success(), "{}", text(&tested));
+    assert!(!text(&tested).contains("found.failed") && text(&tested).contains("1 passed"), "not a case: {}", text(&tested));
+    std::fs::copy(source.join("found.yaml"), cases.join("found.yml")).unwrap();
+    let tested = recipe(&["test"], &dir, &[]);
+    assert!(!tested.status.success(), "{}", text(&tested));
+    assert!(text(&tested).contains("are one case (they share a snapshot); rename one"), "{}", text(&tested));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
