@@ -123,6 +123,13 @@ pub fn write(path: &Path, fixture: &Path, text: &str) -> Result<(), String> {
     let folder = path.parent().unwrap_or(Path::new("."));
     fs_err::create_dir_all(folder).map_err(|e| e.to_string())?;
     let input = fixture.to_string_lossy().replace('\\', "/");
+    // A file name YAML would read otherwise (`a: b #c.yaml`) is written as a quoted string.
+    let plain = !input.contains(": ")
+        && !input.contains(" #")
+        && !input.ends_with(':')
+        && !input.starts_with(|c: char| "!&*-?{}[]|>'\"%@`#,".contains(c) || c.is_whitespace())
+        && !input.contains(|c: char| c.is_control());
+    let input = if plain { input } else { serde_json::to_string(&input).unwrap_or(input) };
     let file = format!("---\nsource: tests/it/cases.rs\nexpression: text\ninput_file: {input}\n---\n{}\n", text.trim_end());
     let temporary = folder.join(format!(".{}.tmp", std::process::id()));
     fs_err::write(&temporary, file).map_err(|e| e.to_string())?;
@@ -131,11 +138,9 @@ pub fn write(path: &Path, fixture: &Path, text: &str) -> Result<(), String> {
 
 /// A unified diff of two snapshot texts.
 pub fn diff(old: &str, new: &str) -> String {
-    similar::TextDiff::from_lines(old.trim_end(), new.trim_end())
-        .unified_diff()
-        .context_radius(3)
-        .header("snapshot", "this run")
-        .to_string()
+    // Both end in one line break, so an unchanged last line is not shown as changed.
+    let (old, new) = (format!("{}\n", old.trim_end()), format!("{}\n", new.trim_end()));
+    similar::TextDiff::from_lines(&old, &new).unified_diff().context_radius(3).header("snapshot", "this run").to_string()
 }
 
 #[cfg(test)]
@@ -158,6 +163,21 @@ mod tests {
         assert!(same(&text, "ok: true\nsteps: []"));
         assert!(same("a\r\nb\r\n", "a\nb"));
         fs_err::remove_dir_all(&folder).unwrap();
+    }
+
+    #[test]
+    fn odd_case_names_stay_valid_yaml_and_diffs_show_only_what_changed() {
+        let folder = std::env::temp_dir().join(format!("recipe-snapshot-names-{}", std::process::id()));
+        let path = folder.join("odd.snap");
+        write(&path, Path::new("./fixtures/cs/a: b #c.yaml"), "ok: true").unwrap();
+        let written = fs_err::read_to_string(&path).unwrap();
+        fs_err::remove_dir_all(&folder).unwrap();
+        let metadata = written.split("---\n").nth(1).unwrap();
+        let read: serde_json::Value = crate::yaml::from_str(metadata).unwrap();
+        assert_eq!(read["input_file"], "./fixtures/cs/a: b #c.yaml");
+        let shown = diff("a: 1\nlast: x\n", "a: 1\nnew: 2\nlast: x");
+        assert!(!shown.contains("-last") && !shown.contains("No newline"), "{shown}");
+        assert!(shown.contains("+new: 2"), "{shown}");
     }
 
     #[test]
