@@ -307,7 +307,14 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            let _ = error.print();
+            // `--help` and `--version` go to stdout: a full disk or a closed pipe there is an
+            // error like any other write.
+            if let Err(failure) = error.print()
+                && !error.use_stderr()
+            {
+                say(&format!("error: cannot write to stdout: {failure}"));
+                return ExitCode::from(USAGE);
+            }
             return ExitCode::from(if error.use_stderr() { USAGE } else { SUCCESS });
         }
     };
@@ -767,11 +774,9 @@ fn conclude(args: &RunArgs, result: &crate::run::RunResult, code: u8, report_on_
         if result.side_effects.is_empty() {
             return RUN_FAILED;
         }
-        // The run did what it was asked; its outputs are lost, so what it created goes to
-        // stderr rather than nowhere.
-        if let Some(created) = crate::report::side_effects(result) {
-            say(&format!("what the run created:\n{created}"));
-        }
+        // The run did what it was asked and created something: its outputs (what identifies
+        // what it created) go to stderr rather than nowhere.
+        say(&format!("what the run created, its outputs:\n{}", crate::report::outputs(result)));
         return SIDE_EFFECT;
     }
     code

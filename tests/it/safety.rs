@@ -106,9 +106,18 @@ fn a_closed_or_full_stdout_is_an_error_not_a_panic() {
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full exists on Linux");
     let output = Command::new(env!("CARGO_BIN_EXE_recipe")).args(replay).current_dir(root()).stdout(Stdio::from(full)).output().unwrap();
     let (code, _, stderr) = text(&output);
-    // The replayed draft counts as created: its outputs are lost, so the code says so.
+    // The replayed draft counts as created: its outputs are lost, so the code says so, and what
+    // it created is on stderr instead.
     assert_eq!(code, Some(4), "{stderr}");
     assert!(stderr.contains("error: cannot write the outputs to stdout"), "{stderr}");
+    assert!(stderr.contains("what the run created, its outputs:") && stderr.contains("https://mykr.ma/s/Dr4ftX1"), "{stderr}");
+    for args in [&["--help"][..], &["--version"], &["run", "--help"]] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_recipe")).args(args).stdout(Stdio::from(full)).output().unwrap();
+        let (code, _, stderr) = text(&output);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("error: cannot write to stdout"), "{args:?}: {stderr}");
+    }
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_recipe"))
         .args(replay)
