@@ -862,9 +862,14 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> u8 {
         max_time: args.max_time,
         threads: batch_args.threads.map(usize::from),
     };
+    // Standard input is spooled to a temporary file; messages name it `stdin`.
+    let shown = |message: String| match &spool {
+        Some(spool) => message.replace(&spool.path.display().to_string(), "stdin"),
+        None => message,
+    };
     let checked = match batch::check_rows(plan, &options) {
         Ok(checked) => checked,
-        Err(message) => return usage_error(&message),
+        Err(message) => return usage_error(&shown(message)),
     };
     for bad in &checked.bad {
         let name = if spool.is_some() { "stdin".into() } else { rows.display().to_string() };
@@ -895,7 +900,7 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> u8 {
     let summary = match outcome {
         Ok(summary) => summary,
         Err(message) => {
-            say(&format!("error: {message}"));
+            say(&format!("error: {}", shown(message)));
             return RUN_FAILED;
         }
     };

@@ -87,9 +87,11 @@ impl RowReader {
         let file = fs_err::File::open(path).map_err(|e| e.to_string())?.into_parts().0;
         let mut buffered = BufReader::new(file);
         let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-        let json_lines = matches!(extension.as_deref(), Some("jsonl" | "ndjson"))
-            || buffered.fill_buf().map_err(|e| format!("{}: {e}", path.display()))?.iter().find(|b| !b.is_ascii_whitespace())
-                == Some(&b'{');
+        let json_lines = matches!(extension.as_deref(), Some("jsonl" | "ndjson")) || {
+            let start = buffered.fill_buf().map_err(|e| format!("{}: {e}", path.display()))?;
+            let start = start.strip_prefix(b"\xef\xbb\xbf").unwrap_or(start);
+            start.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        };
         let inner = if json_lines {
             Inner::Lines { reader: buffered, line: 0, buffer: String::new() }
         } else {
@@ -144,7 +146,9 @@ impl RowReader {
                             continue;
                         }
                         self.number += 1;
-                        return Some(match serde_json::from_str::<Json>(buffer.trim()) {
+                        // A byte order mark (an editor's "UTF-8 with BOM") is not content.
+                        let text = if *line == 1 { buffer.trim().trim_start_matches('\u{feff}') } else { buffer.trim() };
+                        return Some(match serde_json::from_str::<Json>(text) {
                             Ok(Json::Object(map)) => Ok(Row {
                                 number: self.number,
                                 line: *line,
