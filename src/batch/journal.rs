@@ -29,10 +29,22 @@ pub enum Prior {
     InDoubt,
 }
 
+/// A row key as the batch remembers it: 128 bits of its SHA-256, so that a batch of millions of
+/// rows keeps a few tens of bytes per row rather than every key's text.
+pub fn key_digest(key: &str) -> Digest {
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(key.as_bytes());
+    hash[..16].try_into().expect("SHA-256 has 32 bytes")
+}
+
+/// 128 bits as bytes: no alignment padding, so a table of them stays compact.
+pub type Digest = [u8; 16];
+
 /// The journal of an earlier run, by row key.
 #[derive(Debug, Default)]
 pub struct Previous {
-    pub rows: HashMap<String, Prior>,
+    /// By [`key_digest`].
+    rows: HashMap<Digest, Prior>,
     /// Lines that could not be read (a torn last line after a kill).
     pub unreadable: usize,
     /// What the last run said it was (`{"batch": ...}`): recipe, key column and rows.
@@ -40,6 +52,11 @@ pub struct Previous {
 }
 
 impl Previous {
+    /// What the earlier run said last about the row with this key.
+    pub fn get(&self, key: &str) -> Option<Prior> {
+        self.rows.get(&key_digest(key)).copied()
+    }
+
     /// Reads a journal; a missing file is an empty one.
     pub fn read(path: &Path) -> Result<Self, String> {
         let file = match File::open(path) {
@@ -78,7 +95,7 @@ impl Previous {
                     _ => Prior::Retry,
                 }
             };
-            previous.rows.insert(key.to_owned(), prior);
+            previous.rows.insert(key_digest(key), prior);
         }
         Ok(previous)
     }
@@ -184,7 +201,7 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let previous = Previous::read(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(previous.rows.get("row-\u{fc}"), Some(&Prior::Ok));
+        assert_eq!(previous.get("row-\u{fc}"), Some(Prior::Ok));
         assert_eq!(previous.unreadable, 1);
     }
 
@@ -207,11 +224,11 @@ mod tests {
         )
         .unwrap();
         let previous = Previous::read(&path).unwrap();
-        assert_eq!(previous.rows["a"], Prior::Ok);
-        assert_eq!(previous.rows["b"], Prior::Retry);
-        assert_eq!(previous.rows["c"], Prior::InDoubt);
-        assert_eq!(previous.rows["d"], Prior::FailedAfterEffect);
-        assert!(!previous.rows.contains_key("e"));
+        assert_eq!(previous.get("a").unwrap(), Prior::Ok);
+        assert_eq!(previous.get("b").unwrap(), Prior::Retry);
+        assert_eq!(previous.get("c").unwrap(), Prior::InDoubt);
+        assert_eq!(previous.get("d").unwrap(), Prior::FailedAfterEffect);
+        assert_eq!(previous.get("e"), None);
         assert_eq!(previous.unreadable, 1);
         let journal = Journal::open(&path).unwrap();
         journal.outcome(&json!({"row": 5, "key": "e", "outcome": "ok"})).unwrap();
@@ -221,8 +238,8 @@ mod tests {
         second.unwrap();
         assert_eq!(journal.synced.load(Ordering::SeqCst), 3);
         let previous = Previous::read(&path).unwrap();
-        assert_eq!(previous.rows["e"], Prior::Ok);
-        assert_eq!(previous.rows["g"], Prior::InDoubt);
+        assert_eq!(previous.get("e").unwrap(), Prior::Ok);
+        assert_eq!(previous.get("g").unwrap(), Prior::InDoubt);
         std::fs::remove_dir_all(&folder).unwrap();
     }
 }

@@ -135,7 +135,8 @@ pub fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
     let mut checked = Checked::default();
     // The journal is keyed by `--key`: a repeated or empty key would make `--resume` skip a row
     // that never ran. (Row numbers, the default keys, are unique.)
-    let mut keys: HashMap<String, u64> = HashMap::new();
+    // Key digest -> first row (u32 keeps the table compact; a row past 4 billion shows as the last).
+    let mut keys: HashMap<journal::Digest, u32> = HashMap::new();
     while let Some(next) = reader.next_row() {
         let row = match next {
             Ok(row) => row,
@@ -158,10 +159,10 @@ pub fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
         if let Some(column) = &options.key {
             if key.is_empty() {
                 problems.push(format!("the key column `{column}` is empty"));
-            } else if let Some(first) = keys.get(&key) {
+            } else if let Some(first) = keys.get(&journal::key_digest(&key)) {
                 problems.push(format!("the key `{key}` (column `{column}`) is already the key of row {first}; keys must be unique"));
             } else {
-                keys.insert(key, row.number);
+                keys.insert(journal::key_digest(&key), u32::try_from(row.number).unwrap_or(u32::MAX));
             }
         }
         if !problems.is_empty() {
@@ -587,7 +588,7 @@ impl Batch<'_> {
                 self.write(&json!({ "row": row.number, "key": key, "outcome": "invalid", "error": problems }))?;
                 continue;
             }
-            match self.previous.rows.get(&key) {
+            match self.previous.get(&key) {
                 Some(Prior::Ok) => {
                     self.count(|c| c.skipped += 1);
                     continue;
