@@ -77,9 +77,9 @@ fn check_exchanges(root: &Node) -> Result<(), DataError> {
                 return problem(second.span, format!("a {part} has one body: `{}` and `{}` are both given", bodies[0].text, second.text));
             }
             if let Some((_, status)) = keys.iter().find(|(key, _)| key.text == "status")
-                && !matches!(status.value, Value::Int(100..=599))
+                && !matches!(status.value, Value::Int(100..=999))
             {
-                return problem(status.span, "a status is a whole number from 100 to 599".into());
+                return problem(status.span, "a status is a whole number from 100 to 999".into());
             }
         }
     }
@@ -142,7 +142,7 @@ mod tests {
             ),
             (
                 "  - step: a\n    request: { method: GET, url: /a }\n    response: { status: 1000 }\n",
-                "5:25: invalid fixture: a status is a whole number from 100 to 599",
+                "5:25: invalid fixture: a status is a whole number from 100 to 999",
             ),
             ("  - step: a\n    request: { method: GET, url: /a }\n", "3:5: invalid fixture: an exchange has a `response` or a `failure`"),
         ] {

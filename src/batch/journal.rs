@@ -85,6 +85,11 @@ impl Previous {
                 continue;
             }
             let Some(key) = entry.get("key").and_then(Json::as_str) else { continue };
+            // A row refused before it ran (a repeated key) says nothing about the row that
+            // holds that key.
+            if entry.get("outcome").and_then(Json::as_str) == Some("invalid") {
+                continue;
+            }
             let prior = if entry.contains_key("intent") {
                 Prior::InDoubt
             } else {
@@ -120,16 +125,16 @@ impl Journal {
     pub fn open(path: &Path) -> Result<Self, String> {
         let mut file =
             fs_err::OpenOptions::new().create(true).append(true).read(true).open(path).map_err(|e| e.to_string())?.into_parts().0;
-        if let Err(error) = file.try_lock() {
-            return Err(match error {
-                std::fs::TryLockError::WouldBlock => {
-                    format!(
-                        "the results file {} is in use by another batch; wait for it to end (or stop it), then `--resume`",
-                        path.display()
-                    )
-                }
-                std::fs::TryLockError::Error(error) => format!("cannot lock the results file {}: {error}", path.display()),
-            });
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(format!(
+                    "the results file {} is in use by another batch; wait for it to end (or stop it), then `--resume`",
+                    path.display()
+                ));
+            }
+            // A file system without locks (some network mounts): the batch goes on unguarded.
+            Err(std::fs::TryLockError::Error(_)) => {}
         }
         let length = file.metadata().map_err(|e| e.to_string())?.len();
         if length > 0 {
@@ -192,6 +197,16 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_refused_for_its_key_says_nothing_about_the_row_that_has_it() {
+        let path = std::env::temp_dir().join(format!("recipe-journal-invalid-{}.jsonl", std::process::id()));
+        std::fs::write(&path, "{\"row\":1,\"key\":\"A\",\"outcome\":\"ok\"}\n{\"row\":2,\"key\":\"A\",\"outcome\":\"invalid\"}\n{\"row\":3,\"key\":\"B\",\"intent\":\"draft\"}\n{\"row\":4,\"key\":\"B\",\"outcome\":\"invalid\"}\n").unwrap();
+        let previous = Previous::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(previous.get("A"), Some(Prior::Ok), "not run again");
+        assert_eq!(previous.get("B"), Some(Prior::InDoubt), "still in doubt");
+    }
 
     #[test]
     fn a_line_torn_inside_a_character_is_one_unreadable_line() {

@@ -222,17 +222,20 @@ async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_even
     let mut state = State::new(plan, params, prefix);
     let mut results = Vec::new();
     let mut ok = true;
-    // In a dry run without a fixture: whether a request has gone without a response yet.
-    let mut unanswered = false;
+    // A dry run stands `<NAME>` for unset variables: what reads them may not render either.
+    let placeholders = params.env.values.iter().any(|(name, value)| *value == crate::inputs::placeholder(name));
     for step in &plan.recipe().steps {
         let mut result = run_step(&mut state, step, transport, on_event).await;
-        if transport.is_offline() && unanswered && matches!(result.status, Status::Failed | Status::FailedOptional) {
+        if transport.is_offline()
+            && (transport.has_unanswered() || placeholders)
+            && matches!(result.status, Status::Failed | Status::FailedOptional)
+        {
             // A dry run without a fixture has no responses: what depends on them cannot render.
-            // Before the first request without one, a failure is the recipe's own.
+            // Before the first request without one (a called recipe's included), and with every
+            // variable set, a failure is the recipe's own.
             result.status = Status::NotSent;
             result.reason = result.reason.map(|reason| format!("not rendered without responses: {reason}"));
         }
-        unanswered |= result.status == Status::NotSent;
         on_event(Event::Step(&result));
         let fatal = result.status == Status::Failed;
         results.push(result);
@@ -450,14 +453,26 @@ fn keep_trace(state: &mut State, result: &mut StepResult, trace: Trace) {
     }
 }
 
-/// The texts a secret binding holds: itself when it is text, each text and number inside a
-/// list or map, and the JSON of anything that is not text.
+/// The texts a secret binding holds: itself when it is text or a number (a PIN); for a list or
+/// map, its JSON and each text inside it long enough to be a secret (a token), not short words
+/// or numbers (`"region": "us"`), which would be masked everywhere.
 fn secret_texts(value: &Json) -> Vec<String> {
+    fn leaves(value: &Json, out: &mut Vec<String>) {
+        match value {
+            Json::String(text) if text.chars().count() >= crate::mask::MIN_SECRET_LEN => out.push(text.clone()),
+            Json::Array(items) => items.iter().for_each(|item| leaves(item, out)),
+            Json::Object(map) => map.values().for_each(|item| leaves(item, out)),
+            _ => {}
+        }
+    }
     match value {
         Json::String(text) => vec![text.clone()],
         Json::Number(number) => vec![number.to_string()],
-        Json::Array(items) => items.iter().flat_map(secret_texts).chain([value.to_string()]).collect(),
-        Json::Object(map) => map.values().flat_map(secret_texts).chain([value.to_string()]).collect(),
+        Json::Array(_) | Json::Object(_) => {
+            let mut out = vec![value.to_string()];
+            leaves(value, &mut out);
+            out
+        }
         Json::Bool(_) | Json::Null => Vec::new(),
     }
 }
@@ -606,5 +621,20 @@ fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> 
             }
         }
         Binding::Template(template) => state.plan.engine.render_tree(template, &state.context()).map_err(|e| e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_list_or_map_masks_its_json_and_its_long_texts_only() {
+        let value = serde_json::json!({"token": "abcdefgh1234", "region": "us", "version": 2, "more": ["ijklmnop5678"]});
+        let texts = secret_texts(&value);
+        assert_eq!(texts[1..], ["abcdefgh1234", "ijklmnop5678"], "not `us` or 2, which would be masked everywhere");
+        assert_eq!(texts[0], value.to_string());
+        assert_eq!(secret_texts(&serde_json::json!(87_654_321)), ["87654321"], "a number alone is a secret (a PIN)");
+        assert_eq!(secret_texts(&serde_json::json!("ab")), ["ab"], "text alone is masked as given");
     }
 }

@@ -449,6 +449,8 @@ fn altered_url(url: &str) -> Option<String> {
         "holds a control character (a tab or line break), which would be dropped"
     } else if url.contains('#') {
         "holds `#`: what follows it is a fragment, never sent"
+    } else if url.split('?').next().is_some_and(|before_query| before_query.contains('\\')) {
+        "has a `\\` in its path, which would be sent as `/` (another path)"
     } else {
         let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
         let path = after_scheme.split('?').next().unwrap_or_default();
@@ -590,10 +592,13 @@ mod tests {
             "https://h.test/users/a\tb",
             "https://h.test/users/x#frag",
             "https://h.test/users?q=a#b",
+            "https://h.test/users/..\\..\\admin/profile",
         ] {
             assert!(altered_url(url).is_some(), "{url:?}");
         }
-        for url in ["https://h.test/users/1", "https://h.test/a..b/.x/x.?q=../..", "https://h.test/", "https://h.test"] {
+        for url in
+            ["https://h.test/users/1", "https://h.test/a..b/.x/x.?q=../..", "https://h.test/", "https://h.test", "https://h.test/a?q=a\\b"]
+        {
             assert_eq!(altered_url(url), None, "{url:?}");
         }
     }

@@ -46,6 +46,8 @@ pub struct Transport {
     pub tokens: std::sync::Arc<Tokens>,
     /// `http.cookies: true`: the run's cookie jar.
     pub cookies: Option<Jar>,
+    /// Requests a dry run without a fixture did not send (called recipes' included).
+    unanswered: usize,
 }
 
 /// Per-attempt limits.
@@ -77,7 +79,7 @@ impl Sent {
 
 impl Transport {
     pub fn new(backend: Backend, recorder: Option<Recorder>) -> Self {
-        Self { backend, recorder, gate: None, tokens: std::sync::Arc::default(), cookies: None }
+        Self { backend, recorder, gate: None, tokens: std::sync::Arc::default(), cookies: None, unanswered: 0 }
     }
 
     /// Holds every request that shares this transport's gate (a server asked to wait).
@@ -104,7 +106,10 @@ impl Transport {
                 live.send(request, masked, limits, masker).await
             }
             Backend::Replay(replay) => replay.send(step, masked),
-            Backend::Offline => Sent::default(),
+            Backend::Offline => {
+                self.unanswered += 1;
+                Sent::default()
+            }
         };
         if let Some(recorder) = &mut self.recorder {
             recorder.record(step, masked, &sent);
@@ -127,6 +132,7 @@ impl Transport {
                 gate: self.gate.clone(),
                 tokens: std::sync::Arc::clone(&self.tokens),
                 cookies: None,
+                unanswered: 0,
             }),
             _ => None,
         }
@@ -134,6 +140,11 @@ impl Transport {
 
     pub fn is_offline(&self) -> bool {
         matches!(self.backend, Backend::Offline)
+    }
+
+    /// Whether a dry run has sent nothing for some request (so later steps lack its response).
+    pub fn has_unanswered(&self) -> bool {
+        self.unanswered > 0
     }
 
     /// After the run: anything the transport must still report (unused recorded exchanges).

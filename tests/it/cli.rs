@@ -110,6 +110,31 @@ fn a_value_that_would_change_the_url_is_refused_not_sent() {
 }
 
 #[test]
+fn a_dry_run_knows_what_lacks_a_response_inside_a_called_recipe_and_with_unset_variables() {
+    let folder = std::env::temp_dir().join(format!("recipe-dry-call-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("callee.yaml"),
+        "recipe: 1\nname: callee\nsteps:\n  - id: a\n    request: { method: GET, url: https://h.test/a }\noutputs:\n  id: \"{{ steps.a.body.id }}\"\n",
+    )
+    .unwrap();
+    let caller = folder.join("caller.yaml");
+    std::fs::write(&caller, "recipe: 1\nname: caller\nsteps:\n  - id: c\n    call: { recipe: callee.yaml }\n  - id: d\n    set: { x: \"{{ steps.c.outputs.id }}\" }\n").unwrap();
+    let output = run(&["run", caller.to_str().unwrap(), "--dry-run"], &[]);
+    assert!(output.starts_with("exit: 0\n") && output.contains("not rendered without responses"), "{output}");
+    // An unset variable stands as `<PAGE_SIZE>` in a dry run: what converts it cannot render.
+    let paged = folder.join("paged.yaml");
+    std::fs::write(
+        &paged,
+        "recipe: 1\nname: paged\nenv:\n  PAGE_SIZE: {}\nsteps:\n  - id: n\n    set: { n: \"{{ env.PAGE_SIZE | int }}\" }\n",
+    )
+    .unwrap();
+    let output = run(&["run", paged.to_str().unwrap(), "--dry-run"], &[]);
+    assert!(output.starts_with("exit: 0\n"), "{output}");
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[test]
 fn an_output_never_overwrites_an_input_or_another_output() {
     let folder = std::env::temp_dir().join(format!("recipe-clobber-{}", std::process::id()));
     std::fs::create_dir_all(&folder).unwrap();
