@@ -354,6 +354,24 @@ fn keys_without_an_arazzo_form_go_along_as_extensions() {
 }
 
 #[test]
+fn a_query_in_the_url_keeps_every_parameter_once() {
+    let path = std::env::temp_dir().join(format!("recipe-arazzo-query-{}.yaml", std::process::id()));
+    let text = "recipe: 1\nname: q\nsteps:\n  - id: list\n    request:\n      method: GET\n      url: \"https://h.test/orders?status=open&status=closed&verbose&q=a%20b\"\n      query: { status: held }\n";
+    std::fs::write(&path, text).unwrap();
+    let (arazzo_text, openapi_text) = export(path.to_str().unwrap());
+    std::fs::remove_file(&path).unwrap();
+    let arazzo = parse(&arazzo_text);
+    let parameters = arazzo["workflows"][0]["steps"][0]["parameters"].as_array().expect("parameters");
+    let value = |name: &str| parameters.iter().find(|p| p["name"] == name).map(|p| p["value"].clone());
+    assert_eq!(value("status"), Some(serde_json::json!(["open", "closed", "held"])), "{arazzo_text}");
+    assert_eq!(value("verbose"), Some(serde_json::json!("")), "{arazzo_text}");
+    assert_eq!(value("q"), Some(serde_json::json!("a b")), "{arazzo_text}");
+    assert_eq!(parameters.iter().filter(|p| p["name"] == "status").count(), 1);
+    assert_eq!(openapi_problems(&parse(&openapi_text)), Vec::<String>::new(), "{openapi_text}");
+    assert_eq!(openapi_text.matches("name: status").count(), 1, "{openapi_text}");
+}
+
+#[test]
 fn the_rules_catch_broken_documents() {
     let (arazzo_text, openapi_text) = export("recipes/draft.yaml");
     let (arazzo, openapi) = (parse(&arazzo_text), parse(&openapi_text));
