@@ -114,6 +114,44 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// Query parameters from the URL and from `query:`, one parameter per name: a repeated name
+    /// (`status=open&status=closed`) is one parameter whose value is the list; a name without `=`
+    /// (`?verbose`) has the empty value; literal text is percent-decoded.
+    fn query_parameters(&mut self, url_query: Option<&str>, request: &Request) -> Vec<Json> {
+        let decoded = |text: &str| {
+            if text.contains("{{") { text.to_owned() } else { percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned() }
+        };
+        let mut query: Vec<(String, Vec<Translated>)> = Vec::new();
+        let mut add = |name: String, value: Translated| match query.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, values)) => values.push(value),
+            None => query.push((name, vec![value])),
+        };
+        for pair in url_query.iter().flat_map(|query| query.split('&')).filter(|pair| !pair.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            add(decoded(name), self.translator.text(&decoded(value)));
+        }
+        for (name, value) in &request.query {
+            if !matches!(value, Template::Null) {
+                add(name.text.clone(), self.tree_value(value));
+            }
+        }
+        query
+            .into_iter()
+            .map(|(name, mut values)| {
+                let value = if values.len() == 1 {
+                    values.remove(0)
+                } else {
+                    let items = values.into_iter().map(|value| match value {
+                        Translated::Value(value) => value,
+                        Translated::Template(text) => Json::String(text),
+                    });
+                    Translated::Value(Json::Array(items.collect()))
+                };
+                parameter(&name, "query", value)
+            })
+            .collect()
+    }
+
     fn request_step(&mut self, index: usize, step: &Step, request: &Request) -> StepOut {
         let raw_step = &self.raw["steps"][index];
         let id = step.id.text.clone();
@@ -125,48 +163,7 @@ impl Writer<'_> {
             let value = self.translator.text(text);
             parameters.push(parameter(name, "path", value));
         }
-        // Query parameters from the URL and from `query:`, one parameter per name: a repeated
-        // name (`status=open&status=closed`) is one parameter whose value is the list; a name
-        // without `=` (`?verbose`) has the empty value; literal text is percent-decoded.
-        let mut query: Vec<(String, Vec<Translated>)> = Vec::new();
-        let mut add = |name: String, value: Translated| match query.iter_mut().find(|(known, _)| *known == name) {
-            Some((_, values)) => values.push(value),
-            None => query.push((name, vec![value])),
-        };
-        for pair in url.query.iter().flat_map(|query| query.split('&')).filter(|pair| !pair.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decoded = |text: &str| {
-                if text.contains("{{") {
-                    text.to_owned()
-                } else {
-                    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
-                }
-            };
-            let value = self.translator.text(&decoded(value));
-            add(decoded(name), value);
-        }
-        for (name, value) in &request.query {
-            if !matches!(value, Template::Null) {
-                let value = self.tree_value(value);
-                add(name.text.clone(), value);
-            }
-        }
-        for (name, mut values) in query {
-            let value = if values.len() == 1 {
-                values.remove(0)
-            } else {
-                Translated::Value(Json::Array(
-                    values
-                        .into_iter()
-                        .map(|value| match value {
-                            Translated::Value(value) => value,
-                            Translated::Template(text) => Json::String(text),
-                        })
-                        .collect(),
-                ))
-            };
-            parameters.push(parameter(&name, "query", value));
-        }
+        parameters.extend(self.query_parameters(url.query.as_deref(), request));
         let mut headers: Vec<(&str, &str)> = Vec::new();
         for (name, value) in self.recipe.http.headers.iter().chain(&request.headers) {
             headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name.text));
