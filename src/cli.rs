@@ -1010,13 +1010,25 @@ fn completions_command(shell: clap_complete::Shell) -> u8 {
 }
 
 fn man_command(subcommand: Option<&str>) -> u8 {
-    let root = command_line();
+    // Pages name their subcommands' pages (`recipe-import-curl(1)`), so those can be printed
+    // (`recipe man import-curl`); `help` is not a page of its own.
+    let root = command_line().disable_help_subcommand(true);
     let page = if let Some(name) = subcommand {
-        let Some(found) = root.find_subcommand(name) else {
-            let names: Vec<String> = root.get_subcommands().map(|c| format!("`{}`", c.get_name())).collect();
-            return usage_error(&format!("no subcommand named `{name}`; the subcommands are {}", names.join(", ")));
-        };
-        let page = found.clone().name(format!("recipe-{name}")).bin_name(format!("recipe {name}"));
+        let mut found = &root;
+        for part in name.split(['-', ' ']) {
+            let Some(next) = found.find_subcommand(part) else {
+                let mut names = Vec::new();
+                pages(&root, "", &mut names);
+                return usage_error(&format!("no page `{name}`; the pages are {}", names.join(", ")));
+            };
+            found = next;
+        }
+        let dashed = name.replace(' ', "-");
+        let page = found
+            .clone()
+            .disable_help_subcommand(true)
+            .name(format!("recipe-{dashed}"))
+            .bin_name(format!("recipe {}", dashed.replace('-', " ")));
         clap_mangen::Man::new(page).source(format!("recipe {}", env!("CARGO_PKG_VERSION")))
     } else {
         clap_mangen::Man::new(root)
@@ -1026,6 +1038,15 @@ fn man_command(subcommand: Option<&str>) -> u8 {
         return usage_error(&format!("cannot render the man page: {error}"));
     }
     write_stdout(&String::from_utf8_lossy(&roff))
+}
+
+/// The names `recipe man` takes: every subcommand, nested ones joined by `-`.
+fn pages(command: &clap::Command, prefix: &str, names: &mut Vec<String>) {
+    for sub in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
+        let name = format!("{prefix}{}", sub.get_name());
+        names.push(format!("`{name}`"));
+        pages(sub, &format!("{name}-"), names);
+    }
 }
 
 fn write_stdout(text: &str) -> u8 {

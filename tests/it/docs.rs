@@ -36,4 +36,15 @@ fn the_man_page_lists_the_subcommands() {
     assert_eq!(code, 0);
     assert!(run.contains("\n.TH recipe-run 1") && run.contains("\\-\\-replay"), "{run}");
     assert_eq!(recipe(&["man", "nope"]).0, 2);
+    // Every page a page names can be printed: none names `recipe-help(1)`.
+    let mut named: Vec<String> = Vec::new();
+    for page in [&page, &recipe(&["man", "import"]).1, &recipe(&["man", "export"]).1] {
+        named.extend(page.split("recipe\\-").skip(1).filter_map(|rest| rest.split_once("(1)")).map(|(name, _)| name.replace("\\-", "-")));
+    }
+    assert!(named.contains(&"import-curl".to_owned()) && named.contains(&"export-arazzo".to_owned()), "{named:?}");
+    for name in named {
+        let (code, shown) = recipe(&["man", &name]);
+        assert_eq!(code, 0, "`recipe man {name}`");
+        assert!(shown.contains(&format!(".TH recipe-{name} 1")), "{shown}");
+    }
 }
