@@ -44,12 +44,19 @@ pub fn load_str(name: &str, text: &str) -> Result<Plan, Box<Report>> {
 /// Checks a recipe and, depth first, the recipes it calls; `stack` holds the files being
 /// checked, to reject cycles. A problem in a called recipe is reported in that recipe's file.
 fn load_called(name: &str, text: &str, stack: &mut Vec<std::path::PathBuf>) -> Result<Plan, Box<Report>> {
-    let mut plan = load_one(name, text)?;
+    let source = Source::new(name, text);
+    let fail = |diagnostics| Box::new(Report { source: source.clone(), diagnostics });
+    let (root, mut diagnostics) = crate::yaml::parse(text).map_err(fail)?;
+    let (recipe, problems) = crate::decode::decode_partial(&root);
+    diagnostics.extend(problems);
+    let Some(recipe) = recipe else { return Err(fail(diagnostics)) };
+    // The called recipes first: the check then knows what each call step outputs.
     let folder = FsPath::new(name).parent().map(FsPath::to_path_buf).unwrap_or_default();
     let here = std::fs::canonicalize(name).unwrap_or_else(|_| std::path::PathBuf::from(name));
     stack.push(here);
+    let mut calls = BTreeMap::new();
     let mut problems = Vec::new();
-    for step in &plan.recipe.steps {
+    for step in &recipe.steps {
         let Action::Call(call) = &step.action else { continue };
         let path = folder.join(&call.recipe);
         let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
@@ -66,11 +73,23 @@ fn load_called(name: &str, text: &str, stack: &mut Vec<std::path::PathBuf>) -> R
             }
         };
         let callee = load_called(&path.display().to_string(), &callee_text, stack)?;
-        problems.extend(call_fits(&plan.recipe, call, &callee.recipe));
-        plan.calls.insert(step.id.text.clone(), std::sync::Arc::new(callee));
+        problems.extend(call_fits(&recipe, call, &callee.recipe));
+        calls.insert(step.id.text.clone(), std::sync::Arc::new(callee));
     }
     stack.pop();
-    if problems.is_empty() { Ok(plan) } else { Err(Box::new(Report { source: plan.source, diagnostics: problems })) }
+    let outputs: BTreeMap<&str, Vec<&str>> = calls
+        .iter()
+        .map(|(id, callee): (&String, &std::sync::Arc<Plan>)| {
+            (id.as_str(), callee.recipe.outputs.iter().map(|(name, _)| name.text.as_str()).collect())
+        })
+        .collect();
+    let engine = Engine::new();
+    diagnostics.extend(check(&recipe, &engine, text, &outputs));
+    diagnostics.extend(problems);
+    if !diagnostics.is_empty() {
+        return Err(fail(diagnostics));
+    }
+    Ok(Plan { recipe, source, engine, calls })
 }
 
 /// A call gives the inputs the called recipe declares, all it requires, and every environment
@@ -131,22 +150,6 @@ fn literal(template: &crate::model::Template) -> Option<serde_json::Value> {
     })
 }
 
-/// Checks one recipe text.
-fn load_one(name: &str, text: &str) -> Result<Plan, Box<Report>> {
-    let source = Source::new(name, text);
-    let fail = |diagnostics| Box::new(Report { source: source.clone(), diagnostics });
-    let (root, mut diagnostics) = crate::yaml::parse(text).map_err(fail)?;
-    let (recipe, problems) = crate::decode::decode_partial(&root);
-    diagnostics.extend(problems);
-    let engine = Engine::new();
-    let Some(recipe) = recipe else { return Err(fail(diagnostics)) };
-    diagnostics.extend(check(&recipe, &engine, text));
-    if !diagnostics.is_empty() {
-        return Err(fail(diagnostics));
-    }
-    Ok(Plan { recipe, source, engine, calls: BTreeMap::new() })
-}
-
 #[derive(Debug)]
 pub enum LoadError {
     Io(String),
@@ -203,10 +206,12 @@ struct Checker<'a> {
     reported_shared: BTreeSet<(usize, usize)>,
     /// The recipe's text, to place a caret inside a template only where it is written as is.
     source: &'a str,
+    /// Each call step's called recipe's outputs.
+    call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
 }
 
-fn check(recipe: &Recipe, engine: &Engine, source: &str) -> Vec<Diagnostic> {
-    let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source };
+fn check(recipe: &Recipe, engine: &Engine, source: &str, call_outputs: &BTreeMap<&str, Vec<&str>>) -> Vec<Diagnostic> {
+    let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source, call_outputs };
     let mut scope = Scope {
         inputs: recipe.inputs.iter().map(|input| input.name.text.as_str()).collect(),
         env: recipe.env.iter().map(|var| var.name.text.as_str()).collect(),
@@ -399,8 +404,13 @@ impl<'a> Checker<'a> {
         }
         for template in templates {
             let key = (template.span.line, template.span.col);
-            let mut local =
-                Checker { engine: self.engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source: self.source };
+            let mut local = Checker {
+                engine: self.engine,
+                problems: Diagnostics::default(),
+                reported_shared: BTreeSet::new(),
+                source: self.source,
+                call_outputs: self.call_outputs,
+            };
             local.template_string(template, scope);
             let problems = local.problems.into_vec();
             if problems.is_empty() || !self.reported_shared.insert(key) {
@@ -526,6 +536,19 @@ impl<'a> Checker<'a> {
                 };
                 let field = parts.next()?;
                 let fields = result_fields(action);
+                if field == "outputs"
+                    && let Some(outputs) = self.call_outputs.get(name)
+                    && let Some(output) = parts.next()
+                    && !outputs.contains(&output)
+                {
+                    return Some((
+                        format!("the recipe step `{name}` calls has no output `{output}`"),
+                        Some(
+                            suggest(output, &mut outputs.iter().copied())
+                                .unwrap_or_else(|| format!("its outputs are {}", outputs.join(", "))),
+                        ),
+                    ));
+                }
                 if COMMON_FIELDS.contains(&field) || fields.contains(&field) {
                     return None;
                 }
@@ -653,6 +676,26 @@ mod tests {
         assert_eq!(problems.len(), 2, "a template is judged when it renders: {problems:?}");
         assert!(problems[0].starts_with("the input `q` of `callee.yaml`: "), "{problems:?}");
         assert!(problems[1].starts_with("the input `code` of `callee.yaml`: "), "{problems:?}");
+    }
+
+    #[test]
+    fn a_call_steps_outputs_are_those_of_the_called_recipe() {
+        let folder = std::env::temp_dir().join(format!("recipe-call-outputs-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("callee.yaml"), "recipe: 1\nname: c\nsteps: []\noutputs:\n  draft_id: '1'\n  link: '2'\n").unwrap();
+        let caller = "recipe: 1\nname: m\nsteps:\n  - id: c\n    call: { recipe: callee.yaml }\n  - id: d\n    set: { a: '{{ steps.c.outputs.draft_id }}', b: '{{ steps.c.outputs.draftid }}' }\n";
+        let path = folder.join("main.yaml");
+        std::fs::write(&path, caller).unwrap();
+        let found = match load(&path) {
+            Err(LoadError::Invalid(report)) => report.diagnostics.iter().map(|d| (d.message.clone(), d.hints.clone())).collect::<Vec<_>>(),
+            Err(LoadError::Io(message)) => panic!("{message}"),
+            Ok(_) => panic!("the misspelt output was accepted"),
+        };
+        std::fs::remove_dir_all(&folder).unwrap();
+        assert_eq!(
+            found,
+            vec![("the recipe step `c` calls has no output `draftid`".to_owned(), vec!["did you mean `draft_id`?".to_owned()])]
+        );
     }
 
     #[test]
