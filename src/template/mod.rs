@@ -527,6 +527,24 @@ mod tests {
         TemplateString { text: text.into(), span: Span::default(), style: Style::Plain, kind: classify(text) }
     }
 
+    /// `inputs` and a response body at `steps.search.body`, shared as runs share it.
+    fn test_context(inputs: Json, body: Arc<Json>) -> Value {
+        Value::from_pairs([
+            ("inputs", Value::from(minijinja::value::Serde(inputs))),
+            ("steps", Value::from_pairs([("search", Value::from_pairs([("body", shared_json(body))]))])),
+        ])
+    }
+
+    /// What minijinja itself gives for `expression`, with the engine's error wording.
+    fn minijinja_evaluates(engine: &Engine, template: &TemplateString, expression: &str, context: &Value) -> Result<Json, TemplateError> {
+        ENVIRONMENT
+            .compile_expression(expression)
+            .and_then(|compiled| compiled.eval(context))
+            .map_err(|error| convert(&error))
+            .and_then(|value| reject_undefined(&value).and_then(|()| to_json(&value)))
+            .map_err(|error| engine.explain(template, context, error))
+    }
+
     fn render(text: &str, context: &Json) -> Result<Json, TemplateError> {
         Engine::new().render(&string(text), &super::context(context))
     }
@@ -543,10 +561,7 @@ mod tests {
     #[test]
     fn plain_paths_read_what_minijinja_reads() {
         let body = Arc::new(json!({"customers": [{"uuid": "c-1"}], "total": 1, "nothing": null}));
-        let context = minijinja::Value::from_pairs([
-            ("inputs", minijinja::Value::from(minijinja::value::Serde(json!({"vin": "V1", "n": 3, "flag": false, "gone": null})))),
-            ("steps", minijinja::Value::from_pairs([("search", minijinja::Value::from_pairs([("body", shared_json(body))]))])),
-        ]);
+        let context = test_context(json!({"vin": "V1", "n": 3, "flag": false, "gone": null}), body);
         let engine = Engine::new();
         for text in [
             "{{ inputs.vin }}",
@@ -568,13 +583,7 @@ mod tests {
             let TemplateKind::Expression(expression) = &template.kind else { panic!("{text} is an expression") };
             assert!(plain_path(expression).is_some(), "{text} takes the plain path");
             let ours = engine.render(&template, &context);
-            // minijinja itself, then the same error wording.
-            let theirs = ENVIRONMENT
-                .compile_expression(expression)
-                .and_then(|compiled| compiled.eval(&context))
-                .map_err(|error| convert(&error))
-                .and_then(|value| reject_undefined(&value).and_then(|()| to_json(&value)))
-                .map_err(|error| engine.explain(&template, &context, error));
+            let theirs = minijinja_evaluates(&engine, &template, expression, &context);
             assert_eq!(ours.as_ref().map_err(|e| &e.message), theirs.as_ref().map_err(|e| &e.message), "{text}");
             assert_eq!(engine.variables(&template).unwrap(), BTreeSet::from([expression.clone()]), "{text}");
         }
@@ -605,10 +614,7 @@ mod tests {
     #[test]
     fn defaulted_paths_read_what_minijinja_reads() {
         let body = Arc::new(json!({"customer": {"company": "ACME", "nothing": null, "blank": "", "no": false}}));
-        let context = minijinja::Value::from_pairs([
-            ("inputs", minijinja::Value::from(minijinja::value::Serde(json!({"vin": "V1", "gone": null})))),
-            ("steps", minijinja::Value::from_pairs([("search", minijinja::Value::from_pairs([("body", shared_json(body))]))])),
-        ]);
+        let context = test_context(json!({"vin": "V1", "gone": null}), body);
         let engine = Engine::new();
         for text in [
             "{{ steps.search.body.customer.company | default(none) }}",
@@ -626,12 +632,7 @@ mod tests {
             let TemplateKind::Expression(expression) = &template.kind else { panic!("{text} is an expression") };
             assert!(defaulted_path(expression).is_some(), "{text} takes the plain path");
             let ours = engine.render(&template, &context);
-            let theirs = ENVIRONMENT
-                .compile_expression(expression)
-                .and_then(|compiled| compiled.eval(&context))
-                .map_err(|error| convert(&error))
-                .and_then(|value| reject_undefined(&value).and_then(|()| to_json(&value)))
-                .map_err(|error| engine.explain(&template, &context, error));
+            let theirs = minijinja_evaluates(&engine, &template, expression, &context);
             assert_eq!(ours.as_ref().map_err(|e| &e.message), theirs.as_ref().map_err(|e| &e.message), "{text}");
             let variables = ENVIRONMENT.compile_expression(expression).unwrap().undeclared_variables(true);
             assert_eq!(engine.variables(&template).unwrap(), variables.into_iter().collect(), "{text}");
@@ -645,10 +646,7 @@ mod tests {
     fn interpolations_write_what_minijinja_writes() {
         let body =
             Arc::new(json!({"uuid": "c-1", "total": 12, "big": 18446744073709551615u64, "price": 1.5, "nothing": null, "list": [1]}));
-        let context = minijinja::Value::from_pairs([
-            ("inputs", minijinja::Value::from(minijinja::value::Serde(json!({"vin": "V1", "n": -3, "flag": false, "gone": null})))),
-            ("steps", minijinja::Value::from_pairs([("search", minijinja::Value::from_pairs([("body", shared_json(body))]))])),
-        ]);
+        let context = test_context(json!({"vin": "V1", "n": -3, "flag": false, "gone": null}), body);
         let engine = Engine::new();
         let fast = [
             "/customer/{{ inputs.vin }}/list",
