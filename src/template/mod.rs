@@ -300,9 +300,13 @@ impl Engine {
                 }
             }
         }
-        for name in crate::template_code::calls(&code) {
+        let calls = crate::template_code::calls(&code);
+        // `{% macro greet(name) %}` defines `greet` for the rest of the template.
+        let macros: HashSet<&str> =
+            calls.iter().filter(|name| code[..name.start].trim_end().ends_with("macro")).map(|name| name.text).collect();
+        for name in calls {
             // Methods (`x.items()`), filters and tests with arguments were seen above.
-            if name.text.contains('.') || named.contains(&name.start) || KEYWORDS.contains(&name.text) {
+            if name.text.contains('.') || named.contains(&name.start) || KEYWORDS.contains(&name.text) || macros.contains(name.text) {
                 continue;
             }
             if !known("function", name.text) {
@@ -772,7 +776,9 @@ mod tests {
     fn unknown_filters_tests_and_functions_are_found() {
         let engine = Engine::new();
         let found: Vec<(String, String)> = engine
-            .unknown_callables(&string("{{ x | b64encod }} {{ y is definedd }} {{ nwo() }} {{ z | default('| nope') }} {{ a.items() }}"))
+            .unknown_callables(&string(
+                "{{ x | b64encod }} {{ y is definedd }} {{ nwo() }} {{ z | default('| nope') }} {{ a.items() }} {% macro greet(n) %}{{ n }}{% endmacro %}{{ greet(1) }}",
+            ))
             .into_iter()
             .map(|c| (c.kind.to_owned(), c.name))
             .collect();
