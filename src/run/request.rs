@@ -203,7 +203,11 @@ async fn attempts(
         {
             failure.message.push_str(" (the run's time limit, `--max-time`, cut the request timeout short)");
         }
-        if failure.as_ref().is_some_and(|f| f.kind.delivery() == Delivery::Unknown) && !idempotent {
+        // A non-idempotent request may have taken effect when its outcome is unknown, and also
+        // when the server answered 2xx (or 303 See Other) but the answer could not be read in
+        // full (cut short, corrupt, too large): the server did process it.
+        let processed = sent.response.as_ref().is_some_and(|response| (200..300).contains(&response.status) || response.status == 303);
+        if !idempotent && failure.as_ref().is_some_and(|f| f.kind.delivery() == Delivery::Unknown || processed) {
             trace.effect = Some(Effect::InDoubt);
         }
         let until_unmet = match (&sent.response, &failure) {

@@ -161,7 +161,11 @@ fn unprocessed(observed: Observed) -> bool {
     match observed {
         Observed::Failure(kind) => kind.delivery() == Delivery::NotDelivered,
         Observed::Response { status: 429, .. } => true,
-        Observed::Response { status: 503, retry_after, .. } => retry_after.is_some(),
+        // A `Retry-After` the server bothered to give says it did not process the request; one
+        // that does not parse (`soon`) proves nothing.
+        Observed::Response { status: 503, retry_after, .. } => {
+            retry_after.is_some_and(|text| self::retry_after(text, None, std::time::SystemTime::UNIX_EPOCH).is_some())
+        }
         Observed::Response { .. } => false,
     }
 }

@@ -101,6 +101,25 @@ fn a_post_whose_outcome_is_unknown_exits_5() {
 }
 
 #[test]
+fn a_post_answered_2xx_or_303_whose_answer_breaks_is_in_doubt_not_failed() {
+    for (fault, what) in [
+        (Fault::Truncated(Reply::json(201, &json!({"id": "d-1", "padding": "xxxxxxxxxxxxxxxx"}))), "a 201 cut short"),
+        (Fault::Respond(Reply::redirect(303, "/elsewhere")), "a 303 See Other"),
+    ] {
+        let server = server(vec![ok_lookup()], vec![fault]);
+        let (code, _, stderr) = text(&recipe(&server.url(""), &[]).output().unwrap());
+        assert_eq!(code, Some(5), "{what}: {stderr}");
+        assert!(stderr.contains("check before running again"), "{what}: {stderr}");
+        assert_eq!(server.count("POST", "/draft"), 1, "{what}: sent once");
+    }
+    // A 503 whose Retry-After does not parse is no proof the POST was not processed: not resent.
+    let server = server(vec![ok_lookup()], vec![Fault::Respond(Reply::json(503, &json!({})).header("retry-after", "soon")), created()]);
+    let (code, _, stderr) = text(&recipe(&server.url(""), &[]).output().unwrap());
+    assert_ne!(code, Some(0), "{stderr}");
+    assert_eq!(server.count("POST", "/draft"), 1, "{stderr}");
+}
+
+#[test]
 fn a_closed_or_full_stdout_is_an_error_not_a_panic() {
     let replay = ["run", "recipes/draft.yaml", "--replay", "recipes/fixtures/draft/happy_path.yaml"];
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full exists on Linux");
