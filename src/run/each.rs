@@ -158,6 +158,7 @@ fn assemble(step: &Step, outcomes: Vec<Result<Done, StepError>>) -> Result<Done,
         let done = match outcome {
             Ok(done) => done,
             Err(mut error) => {
+                element_effect(&error.trace, &mut trace.effects);
                 trace.attempts.append(&mut error.trace.attempts);
                 trace.secrets.append(&mut error.trace.secrets);
                 trace.effect = error.trace.effect.or(trace.effect);
@@ -165,6 +166,7 @@ fn assemble(step: &Step, outcomes: Vec<Result<Done, StepError>>) -> Result<Done,
                 continue;
             }
         };
+        element_effect(&done.trace, &mut trace.effects);
         trace.attempts.extend(done.trace.attempts);
         trace.secrets.extend(done.trace.secrets);
         trace.request = done.trace.request.or(trace.request);
@@ -183,10 +185,19 @@ fn assemble(step: &Step, outcomes: Vec<Result<Done, StepError>>) -> Result<Done,
         // What every element sent (and created) stays in the result.
         error.trace.attempts = trace.attempts;
         error.trace.secrets = trace.secrets;
+        error.trace.effects = trace.effects;
         error.trace.effect = error.trace.effect.or(trace.effect);
         return Err(error);
     }
     let object = step_object(step, vec![("results", Context::from(results))], "ok", None);
     let bindings = step.bind.iter().zip(lists).map(|((name, _), list)| (name.text.clone(), Json::Array(list))).collect();
     Ok(Done { trace, warnings, object, bindings, values: None, value: Arc::new(Json::Array(values)), not_sent })
+}
+
+/// An element's side effect, kept with its own request and response: a loop lists every draft it
+/// created, and never calls a failed element's request the created one.
+fn element_effect(element: &Trace, effects: &mut Vec<super::result::ElementEffect>) {
+    if let (Some(effect), Some(request)) = (element.effect, &element.request) {
+        effects.push(super::result::ElementEffect { request: request.clone(), response: element.kept.clone(), effect });
+    }
 }

@@ -173,6 +173,8 @@ struct Trace {
     /// Secrets the step learned (a called recipe's env secrets and `secret: true` bindings, an
     /// OAuth2 access token): the run masks them from then on, and in its whole result.
     secrets: Vec<(String, String)>,
+    /// A `for_each` step's elements' side effects.
+    effects: Vec<result::ElementEffect>,
 }
 
 /// Why a step's action failed.
@@ -310,6 +312,7 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
         bindings: BTreeMap::new(),
         duration: Duration::ZERO,
         inner: Vec::new(),
+        effects: Vec::new(),
         location,
     };
     // Decide.
@@ -444,6 +447,7 @@ fn keep_trace(state: &mut State, result: &mut StepResult, trace: Trace) {
     result.attempts = trace.attempts;
     result.effect = trace.effect;
     result.inner = trace.inner;
+    result.effects = trace.effects;
     let mut learned = false;
     for (name, value) in &trace.secrets {
         learned |= state.learn_secret(name, value);

@@ -162,6 +162,10 @@ pub struct StepResult {
     /// A `call` step's own steps, with qualified ids (`call.inner`).
     #[serde(rename = "steps", skip_serializing_if = "Vec::is_empty")]
     pub inner: Vec<StepResult>,
+    /// In a `for_each` step: each element's side effect (its request, response and effect), so
+    /// that every draft a loop created is listed, not only the last request's.
+    #[serde(skip)]
+    pub effects: Vec<ElementEffect>,
     /// `file:line` of the step, for error messages.
     #[serde(skip)]
     pub location: String,
@@ -170,6 +174,14 @@ pub struct StepResult {
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn milliseconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_u128(duration.as_millis())
+}
+
+/// One element's side effect in a `for_each` step.
+#[derive(Debug, Clone)]
+pub struct ElementEffect {
+    pub request: RequestSpec,
+    pub response: Option<ResponseData>,
+    pub effect: Effect,
 }
 
 impl StepResult {
@@ -192,6 +204,10 @@ impl StepResult {
         self.bindings = self.bindings.iter().map(|(name, value)| (name.clone(), masker.json(value))).collect();
         for inner in &mut self.inner {
             inner.remask(masker);
+        }
+        for element in &mut self.effects {
+            element.request = masker.request(&element.request);
+            element.response = element.response.as_ref().map(|response| masker.response(response));
         }
     }
 }
@@ -248,22 +264,27 @@ impl RunResult {
             .filter(|step| step.status == Status::FailedOptional)
             .map(|step| OptionalFailure { step: step.id.clone(), error_kind: step.cause, reason: step.reason.clone().unwrap_or_default() })
             .collect();
+        let side_effect = |step: &StepResult, effect: Effect, request: &RequestSpec, response: Option<&ResponseData>| SideEffect {
+            step: step.id.clone(),
+            effect,
+            method: request.method.clone(),
+            url: request.url.clone(),
+            status: response.map(|r| r.status),
+            body: response.and_then(|r| r.body.as_ref()).map(|body| match body {
+                crate::http::ResponseBody::Json(json) => Json::clone(json),
+                crate::http::ResponseBody::Text(text) => Json::String(text.clone()),
+            }),
+        };
         let side_effects = steps
             .iter()
-            .filter_map(|step| {
-                let effect = step.effect?;
-                let request = step.request.as_ref()?;
-                Some(SideEffect {
-                    step: step.id.clone(),
-                    effect,
-                    method: request.method.clone(),
-                    url: request.url.clone(),
-                    status: step.response.as_ref().map(|r| r.status),
-                    body: step.response.as_ref().and_then(|r| r.body.as_ref()).map(|body| match body {
-                        crate::http::ResponseBody::Json(json) => Json::clone(json),
-                        crate::http::ResponseBody::Text(text) => Json::String(text.clone()),
-                    }),
-                })
+            .flat_map(|step| -> Vec<SideEffect> {
+                if !step.effects.is_empty() {
+                    return step.effects.iter().map(|e| side_effect(step, e.effect, &e.request, e.response.as_ref())).collect();
+                }
+                match (step.effect, step.request.as_ref()) {
+                    (Some(effect), Some(request)) => vec![side_effect(step, effect, request, step.response.as_ref())],
+                    _ => Vec::new(),
+                }
             })
             .collect();
         Self { ok, steps, outputs, error, optional_failures, side_effects, secrets: Vec::new() }

@@ -251,6 +251,22 @@ fn for_each_past_max_items_is_an_error() {
 }
 
 #[test]
+fn a_loop_lists_every_element_it_created_and_not_the_one_that_failed() {
+    let server = block_on(FaultServer::start(vec![
+        ("POST", "/drafts/a", vec![Fault::Respond(Reply::json(201, &json!({"id": "d-a"})))]),
+        ("POST", "/drafts/b", vec![Fault::Respond(Reply::json(201, &json!({"id": "d-b"})))]),
+        ("POST", "/drafts/c", vec![Fault::Respond(Reply::json(500, &json!({"error": "down"})))]),
+    ]));
+    let text = format!(
+        "{HEAD}steps:\n  - id: drafts\n    for_each: \"{{{{ ['a', 'b', 'c'] }}}}\"\n    request: {{ method: POST, url: \"/drafts/{{{{ each }}}}\", json: {{ n: 1 }} }}\n"
+    );
+    let result = run_unrecorded(&text, server.url(""));
+    assert!(!result.ok);
+    let created: Vec<(&str, Option<u16>)> = result.side_effects.iter().map(|effect| (effect.url.as_str(), effect.status)).collect();
+    assert_eq!(created, vec![("/drafts/a", Some(201)), ("/drafts/b", Some(201))], "{:#?}", result.side_effects);
+}
+
+#[test]
 fn a_secret_bound_at_run_time_is_masked_everywhere_and_replays() {
     let token = "session-token-7d41be99";
     let text = format!(
