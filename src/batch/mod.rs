@@ -159,10 +159,16 @@ pub fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
         if let Some(column) = &options.key {
             if key.is_empty() {
                 problems.push(format!("the key column `{column}` is empty"));
-            } else if let Some(first) = keys.get(&journal::key_digest(&key)) {
-                problems.push(format!("the key `{key}` (column `{column}`) is already the key of row {first}; keys must be unique"));
             } else {
-                keys.insert(journal::key_digest(&key), u32::try_from(row.number).unwrap_or(u32::MAX));
+                match keys.entry(journal::key_digest(&key)) {
+                    std::collections::hash_map::Entry::Occupied(first) => problems.push(format!(
+                        "the key `{key}` (column `{column}`) is already the key of row {}; keys must be unique",
+                        first.get()
+                    )),
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(u32::try_from(row.number).unwrap_or(u32::MAX));
+                    }
+                }
             }
         }
         if !problems.is_empty() {

@@ -225,12 +225,13 @@ async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_even
     let mut results = Vec::new();
     let mut ok = true;
     // A dry run stands `<NAME>` for unset variables: what reads them may not render either.
-    let placeholders = params.env.values.iter().any(|(name, value)| *value == crate::inputs::placeholder(name));
+    // Asked only of a dry run's failed step, not of every run (every batch row).
+    let placeholders = || params.env.values.iter().any(|(name, value)| *value == crate::inputs::placeholder(name));
     for step in &plan.recipe().steps {
         let mut result = run_step(&mut state, step, transport, on_event).await;
         if transport.is_offline()
-            && (transport.has_unanswered() || placeholders)
             && matches!(result.status, Status::Failed | Status::FailedOptional)
+            && (transport.has_unanswered() || placeholders())
         {
             // A dry run without a fixture has no responses: what depends on them cannot render.
             // Before the first request without one (a called recipe's included), and with every
