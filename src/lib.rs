@@ -19,6 +19,7 @@ pub mod dotenv;
 pub mod dynamic;
 pub mod emit;
 pub mod envelope;
+pub mod exit;
 pub mod fixture;
 pub mod http;
 pub mod inputs;
