@@ -20,6 +20,7 @@ pub mod dynamic;
 pub mod emit;
 pub mod envelope;
 pub mod exit;
+pub mod factory;
 pub mod fixture;
 pub mod http;
 pub mod inputs;

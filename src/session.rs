@@ -213,7 +213,7 @@ impl Session {
 pub fn replay_case(
     plan: &Plan,
     fixture: Fixture,
-    on_event: &mut dyn FnMut(crate::run::Event),
+    on_event: &mut crate::run::Listener<'_>,
 ) -> Result<crate::run::RunResult, Vec<String>> {
     let options = Options::new(&|_| None, Mode::Replay(fixture, Strictness::Route));
     let mut session = prepare(plan, options)?;

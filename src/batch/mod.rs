@@ -13,16 +13,16 @@ pub mod progress;
 pub mod rows;
 pub mod shard;
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use serde_json::{Value as Json, json};
 
 use crate::check::Plan;
@@ -222,9 +222,6 @@ impl Summary {
     }
 }
 
-/// A worker: takes rows until there are none left.
-type Worker<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
-
 /// Everything the workers share, on every thread.
 struct Batch<'a> {
     plan: &'a Plan,
@@ -273,7 +270,7 @@ pub fn run(
     checked: &Checked,
     shared: &Shared,
     interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = ()>>>,
-    on: &mut dyn FnMut(Progress),
+    on: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Summary, String> {
     // The results file is held first, then read: another batch cannot write it meanwhile.
     let journal = options.out.as_deref().map(Journal::open).transpose()?.map(Arc::new);
@@ -311,7 +308,7 @@ pub fn run(
     // Thread `t` runs `share(t)` of the `jobs` workers; the shares add up to `jobs`.
     let share = |t: usize| jobs / threads + usize::from(t < jobs % threads);
     let started = Instant::now();
-    let runtime = runtime()?;
+    let runtime = crate::factory::runtime().map_err(|error| format!("cannot start the runtime: {error}"))?;
     let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<Result<(), String>>();
     let aborted = std::thread::scope(|scope| {
         // Whatever ends this thread's part (a panic too), the others stop at once.
@@ -385,11 +382,6 @@ fn same_batch(earlier: &Json, now: &Json, options: &Options) -> Result<(), Strin
         ));
     }
     Ok(())
-}
-
-/// A single-threaded runtime for one thread of workers.
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|error| format!("cannot start the runtime: {error}"))
 }
 
 /// Stops every thread when dropped while unwinding: a panic on the calling thread must not
@@ -472,36 +464,35 @@ impl Batch<'_> {
     /// A helper thread: its own runtime and connection pool, `jobs` workers, until the rows run
     /// out or the batch is aborted.
     fn helper(&self, jobs: usize) -> Result<(), String> {
-        let runtime = runtime()?;
+        let runtime = crate::factory::runtime().map_err(|error| format!("cannot start the runtime: {error}"))?;
         let live = self.shared.thread_live()?;
         runtime.block_on(async {
             let quiet = |_: Counts| {};
-            let mut workers: Vec<Worker<'_>> = (0..jobs).map(|_| Box::pin(self.worker(&live, &quiet)) as Worker<'_>).collect();
-            let aborted = self.aborted.notified();
-            let mut aborted = std::pin::pin!(aborted);
-            std::future::poll_fn(|cx| {
-                if aborted.as_mut().poll(cx).is_ready() || self.abort.load(Ordering::SeqCst) {
-                    return Poll::Ready(());
-                }
-                self.poll_workers(&mut workers, cx)
-            })
-            .await;
+            let workers = self.workers(jobs, &live, &quiet);
+            tokio::select! {
+                () = workers => {}
+                () = self.aborted() => {}
+            }
         });
         Ok(())
     }
 
-    /// Polls workers, dropping those that ended; ready when none is left.
-    fn poll_workers(&self, workers: &mut Vec<Worker<'_>>, cx: &mut std::task::Context<'_>) -> Poll<()> {
-        workers.retain_mut(|worker| match worker.as_mut().poll(cx) {
-            Poll::Pending => true,
-            Poll::Ready(result) => {
-                if let Err(error) = result {
-                    self.fail(error);
-                }
-                false
+    /// `jobs` workers taking rows until none is left; a worker's failure stops the batch.
+    async fn workers(&self, jobs: usize, live: &Live, report: &(dyn Fn(Counts) + Sync)) {
+        let mut workers: FuturesUnordered<_> = (0..jobs).map(|_| self.worker(live, report)).collect();
+        while let Some(result) = workers.next().await {
+            if let Err(error) = result {
+                self.fail(error);
             }
-        });
-        if workers.is_empty() { Poll::Ready(()) } else { Poll::Pending }
+        }
+    }
+
+    /// Resolves once the batch is aborted (a second Ctrl-C).
+    async fn aborted(&self) {
+        let notified = self.aborted.notified();
+        if !self.abort.load(Ordering::SeqCst) {
+            notified.await;
+        }
     }
 
     /// The calling thread: `jobs` workers, the progress ticks and Ctrl-C, until its workers and
@@ -512,63 +503,48 @@ impl Batch<'_> {
         helpers: usize,
         finished: &mut tokio::sync::mpsc::UnboundedReceiver<Result<(), String>>,
         interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = ()>>>,
-        on: &mut dyn FnMut(Progress),
+        on: &mut (dyn FnMut(Progress) + Send),
     ) -> bool {
-        let on = RefCell::new(on);
-        let report = |counts: Counts| (on.borrow_mut())(Progress::Row(counts));
-        let mut workers: Vec<Worker<'_>> = (0..jobs).map(|_| Box::pin(self.worker(&self.shared.live, &report)) as Worker<'_>).collect();
-        let mut ticks = Box::pin(async {
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                (on.borrow_mut())(Progress::Tick(self.counts()));
-            }
-        });
-        let mut first = interrupt();
-        let mut second: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
-        let mut helpers_left = helpers;
-        std::future::poll_fn(|cx| {
-            let _ = ticks.as_mut().poll(cx);
-            match &mut second {
-                None => {
-                    if first.as_mut().poll(cx).is_ready() {
-                        self.stop.store(true, Ordering::SeqCst);
-                        (on.borrow_mut())(Progress::Stopping(self.counts()));
-                        let mut next = interrupt();
-                        if next.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(true);
-                        }
-                        second = Some(next);
-                    }
-                }
-                Some(next) => {
-                    if next.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(true);
-                    }
+        // Progress is reported on this thread only, between awaits.
+        let on = std::sync::Mutex::new(on);
+        let tell = |progress: Progress| (on.lock().unwrap_or_else(PoisonError::into_inner))(progress);
+        let report = |counts: Counts| tell(Progress::Row(counts));
+        let workers = self.workers(jobs, &self.shared.live, &report);
+        let helpers_done = async {
+            for _ in 0..helpers {
+                match finished.recv().await {
+                    Some(Err(error)) => self.fail(error),
+                    Some(Ok(())) => {}
+                    None => break,
                 }
             }
-            while helpers_left > 0 {
-                match finished.poll_recv(cx) {
-                    Poll::Ready(Some(result)) => {
-                        helpers_left -= 1;
-                        if let Err(error) = result {
-                            self.fail(error);
-                        }
+        };
+        let all_done = async { tokio::join!(workers, helpers_done) };
+        let mut all_done = std::pin::pin!(all_done);
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
+        let mut interrupted = false;
+        let mut signal = interrupt();
+        loop {
+            tokio::select! {
+                _ = &mut all_done => return false,
+                _ = ticks.tick() => tell(Progress::Tick(self.counts())),
+                () = &mut signal => {
+                    if interrupted {
+                        return true;
                     }
-                    Poll::Ready(None) => helpers_left = 0,
-                    Poll::Pending => break,
+                    // The first Ctrl-C: no new rows; the rows in flight finish.
+                    interrupted = true;
+                    self.stop.store(true, Ordering::SeqCst);
+                    tell(Progress::Stopping(self.counts()));
+                    signal = interrupt();
                 }
             }
-            match self.poll_workers(&mut workers, cx) {
-                Poll::Ready(()) if helpers_left == 0 => Poll::Ready(false),
-                _ => Poll::Pending,
-            }
-        })
-        .await
+        }
     }
 
     /// Takes rows until there are none left or the batch stops; `report` hears of each row
     /// starting and ending.
-    async fn worker(&self, live: &Live, report: &dyn Fn(Counts)) -> Result<(), String> {
+    async fn worker(&self, live: &Live, report: &(dyn Fn(Counts) + Sync)) -> Result<(), String> {
         loop {
             if self.stopped() {
                 return Ok(());
@@ -674,7 +650,7 @@ struct RowIntents {
 }
 
 impl IntentLog for RowIntents {
-    fn intent<'a>(&'a self, step: &'a str) -> Pin<Box<dyn Future<Output = Result<(), String>> + 'a>> {
+    fn intent<'a>(&'a self, step: &'a str) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             self.journal.intent(self.row, &self.key, step).await.map_err(|error| format!("cannot write the results file: {error}"))
         })

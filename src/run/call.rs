@@ -10,72 +10,79 @@ use std::sync::Arc;
 use minijinja::Value as Context;
 use serde_json::Value as Json;
 
-use super::{Acted, Cause, Event, Params, State, Status, StepError, Trace, run_as};
+use super::{Acted, Cause, Listener, Params, State, Status, StepError, Trace, run_as};
 use crate::inputs::{EnvValues, InputSources, resolve};
 use crate::model::{Call, Step};
 use crate::transport::Transport;
 
-pub(super) async fn run(
-    state: &State<'_>,
-    step: &Step,
-    call: &Call,
-    context: &Context,
-    transport: &mut Transport,
-    on_event: &mut dyn FnMut(Event),
-) -> Result<Acted, StepError> {
-    let callee =
-        state.plan.calls.get(&step.id.text).ok_or_else(|| StepError::new(Cause::Render, format!("`{}` was not loaded", call.recipe)))?;
-    let mut given = BTreeMap::new();
-    for (name, template) in &call.inputs {
-        let value = state
-            .plan
-            .engine
-            .render_tree(template, context)
-            .map_err(|e| StepError::new(Cause::Render, format!("cannot render the input `{}` of `{}`: {e}", name.text, call.recipe)))?;
-        given.insert(name.text.clone(), value);
-    }
-    let inputs = resolve(callee.recipe(), &InputSources { file: given, ..InputSources::default() })
-        .map_err(|problems| StepError::new(Cause::Render, format!("the inputs of `{}`: {}", call.recipe, problems.join("; "))))?;
-    let mut env = EnvValues::default();
-    let mut masker = (*state.masker).clone();
-    for var in &callee.recipe().env {
-        let name = &var.name.text;
-        let Some(value) = state.params.env.values.get(name).cloned().or_else(|| var.default.clone()) else { continue };
-        if var.secret {
-            env.secrets.push((name.clone(), value.clone()));
-            masker = masker.with(name, &value);
+pub(super) fn run<'a>(
+    state: &'a State<'a>,
+    step: &'a Step,
+    call: &'a Call,
+    context: &'a Context,
+    transport: &'a mut Transport,
+    on_event: &'a mut Listener<'_>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Acted, StepError>> + Send + 'a>> {
+    // Boxed as a `Send` future: a call's run may hold another call, and the box ends the
+    // recursion of types.
+    Box::pin(async move {
+        let callee =
+            state.plan.calls.get(&step.id.text).ok_or_else(|| StepError::new(Cause::Render, format!("`{}` was not loaded", call.recipe)))?;
+        let mut given = BTreeMap::new();
+        for (name, template) in &call.inputs {
+            let value = state
+                .plan
+                .engine
+                .render_tree(template, context)
+                .map_err(|e| StepError::new(Cause::Render, format!("cannot render the input `{}` of `{}`: {e}", name.text, call.recipe)))?;
+            given.insert(name.text.clone(), value);
         }
-        env.values.insert(name.clone(), value);
-    }
-    let params = Params {
-        inputs,
-        env,
-        dry_run: state.params.dry_run,
-        dynamic: Arc::clone(&state.params.dynamic),
-        clock: state.params.clock.clone(),
-        max_time: state.params.max_time,
-        jitter_seed: state.params.jitter_seed,
-        masker: Arc::new(masker),
-        keep_bodies: state.params.keep_bodies,
-        intents: state.params.intents.clone(),
-    };
-    let prefix = format!("{}.", state.qualified(&step.id.text));
-    let result = Box::pin(run_as(callee, &params, transport, on_event, &prefix)).await;
-    // The caller masks what the called recipe knew as secret (its env secrets and bindings).
-    let secrets = params.env.secrets.iter().chain(&result.secrets).cloned().collect();
-    let trace = Trace { effect: result.worst_effect(), inner: result.steps.clone(), secrets, ..Trace::default() };
-    if !result.ok {
-        let failed = result.steps.iter().find(|s| s.status == Status::Failed);
-        let (cause, reason) = match failed {
-            Some(failed) => {
-                (failed.cause.unwrap_or(Cause::Render), format!("step `{}`: {}", failed.id, failed.reason.clone().unwrap_or_default()))
+        let inputs = resolve(callee.recipe(), &InputSources { file: given, ..InputSources::default() })
+            .map_err(|problems| StepError::new(Cause::Render, format!("the inputs of `{}`: {}", call.recipe, problems.join("; "))))?;
+        let mut env = EnvValues::default();
+        let mut masker = (*state.masker).clone();
+        for var in &callee.recipe().env {
+            let name = &var.name.text;
+            let Some(value) = state.params.env.values.get(name).cloned().or_else(|| var.default.clone()) else { continue };
+            if var.secret {
+                env.secrets.push((name.clone(), value.clone()));
+                masker = masker.with(name, &value);
             }
-            None => (Cause::Render, result.error.clone().unwrap_or_default()),
+            env.values.insert(name.clone(), value);
+        }
+        let params = Params {
+            inputs,
+            env,
+            dry_run: state.params.dry_run,
+            dynamic: Arc::clone(&state.params.dynamic),
+            clock: state.params.clock.clone(),
+            max_time: state.params.max_time,
+            jitter_seed: state.params.jitter_seed,
+            masker: Arc::new(masker),
+            keep_bodies: state.params.keep_bodies,
+            intents: state.params.intents.clone(),
         };
-        return Err(StepError::traced(cause, format!("`{}` failed at {reason}", call.recipe), trace));
-    }
-    let outputs = Arc::new(Json::Object(result.outputs.clone().unwrap_or_default()));
-    let mut acted = Acted::new(vec![("outputs", crate::template::shared_json(Arc::clone(&outputs)))], outputs);
-    acted.trace = trace;
-    Ok(acted)
+        let prefix = format!("{}.", state.qualified(&step.id.text));
+        // Boxed: a call's future holds the callee's run, which may hold another call.
+        let inner: std::pin::Pin<Box<dyn std::future::Future<Output = super::RunResult> + Send + '_>> =
+            Box::pin(run_as(callee, &params, transport, on_event, &prefix));
+        let result = inner.await;
+        // The caller masks what the called recipe knew as secret (its env secrets and bindings).
+        let secrets = params.env.secrets.iter().chain(&result.secrets).cloned().collect();
+        let trace = Trace { effect: result.worst_effect(), inner: result.steps.clone(), secrets, ..Trace::default() };
+        if !result.ok {
+            let failed = result.steps.iter().find(|s| s.status == Status::Failed);
+            let (cause, reason) = match failed {
+                Some(failed) => {
+                    (failed.cause.unwrap_or(Cause::Render), format!("step `{}`: {}", failed.id, failed.reason.clone().unwrap_or_default()))
+                }
+                None => (Cause::Render, result.error.clone().unwrap_or_default()),
+            };
+            return Err(StepError::traced(cause, format!("`{}` failed at {reason}", call.recipe), trace));
+        }
+        let outputs = Arc::new(Json::Object(result.outputs.clone().unwrap_or_default()));
+        let mut acted = Acted::new(vec![("outputs", crate::template::shared_json(Arc::clone(&outputs)))], outputs);
+        acted.trace = trace;
+        Ok(acted)
+    })
 }

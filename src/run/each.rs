@@ -8,16 +8,15 @@
 //! running finish (stopping a request half-way would leave its effect unknown). The step fails
 //! with the first failed element in list order, and keeps what every element that ran sent.
 
-use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 
 use minijinja::Value as Context;
 use serde_json::Value as Json;
 
-use super::{Cause, Done, Event, State, StepError, Trace, act_and_bind, step_object};
+use super::{Cause, Done, Event, Listener, State, StepError, Trace, act_and_bind, step_object};
 use crate::model::{Step, TemplateString};
 use crate::template::context;
 use crate::transport::Transport;
@@ -30,7 +29,7 @@ pub(super) async fn run(
     step: &Step,
     list: &TemplateString,
     transport: &mut Transport,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut Listener<'_>,
 ) -> Result<Done, StepError> {
     let items = match state.plan.engine.render(list, &state.context()) {
         Ok(Json::Array(items)) => items,
@@ -63,7 +62,7 @@ async fn one_by_one(
     step: &Step,
     items: Vec<Json>,
     transport: &mut Transport,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut Listener<'_>,
 ) -> Vec<Result<Done, StepError>> {
     let mut outcomes = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
@@ -79,9 +78,6 @@ async fn one_by_one(
     outcomes
 }
 
-/// One element's run, on its own state and transport.
-type Element<'a> = Pin<Box<dyn Future<Output = (usize, Result<Done, StepError>)> + 'a>>;
-
 /// Up to `at_once` elements running together; none starts after one failed. The outcomes come
 /// back in list order, up to the last element that started.
 async fn concurrently(
@@ -90,53 +86,43 @@ async fn concurrently(
     items: Vec<Json>,
     at_once: usize,
     transport: &Transport,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut Listener<'_>,
 ) -> Vec<Result<Done, StepError>> {
-    let events = RefCell::new(on_event);
+    // The elements share the listener; each event is passed on whole, never across an await.
+    let events = std::sync::Mutex::new(on_event);
     let events = &events;
-    let start = |index: usize, item: &Json| -> Option<Element<'_>> {
+    let start = |index: usize, item: &Json| {
         let mut own = state.clone();
         own.each = Some((context(item), index));
         let mut transport = transport.fan_out()?;
-        Some(Box::pin(async move {
-            let mut forward = |event: Event| (events.borrow_mut())(event);
+        Some(async move {
+            let mut forward = |event: Event| (events.lock().unwrap_or_else(std::sync::PoisonError::into_inner))(event);
             (index, act_and_bind(&mut own, step, &mut transport, &mut forward).await)
-        }))
+        })
     };
     let mut outcomes: Vec<Option<Result<Done, StepError>>> = Vec::with_capacity(items.len());
-    let mut running: Vec<Element<'_>> = Vec::new();
-    let mut next = 0;
+    let mut running = FuturesUnordered::new();
     let mut failed = false;
-    std::future::poll_fn(|cx| {
-        loop {
-            while !failed && running.len() < at_once && next < items.len() {
-                match start(next, &items[next]) {
-                    Some(element) => running.push(element),
-                    None => failed = true,
-                }
-                outcomes.push(None);
-                next += 1;
-            }
-            let mut finished_any = false;
-            running.retain_mut(|element| match element.as_mut().poll(cx) {
-                Poll::Pending => true,
-                Poll::Ready((index, outcome)) => {
-                    failed |= outcome.is_err();
-                    outcomes[index] = Some(outcome);
-                    finished_any = true;
-                    false
-                }
-            });
-            if running.is_empty() && (failed || next == items.len()) {
-                return Poll::Ready(());
-            }
-            // A finished element frees a place: start the next ones and poll them at once.
-            if !finished_any || failed {
-                return Poll::Pending;
-            }
+    for (index, item) in items.iter().enumerate() {
+        if running.len() == at_once
+            && let Some((done, outcome)) = running.next().await
+        {
+            let outcome: Result<Done, StepError> = outcome;
+            failed |= outcome.is_err();
+            outcomes[done] = Some(outcome);
         }
-    })
-    .await;
+        if failed {
+            break;
+        }
+        outcomes.push(None);
+        match start(index, item) {
+            Some(element) => running.push(element),
+            None => break,
+        }
+    }
+    while let Some((done, outcome)) = running.next().await {
+        outcomes[done] = Some(outcome);
+    }
     outcomes
         .into_iter()
         .enumerate()

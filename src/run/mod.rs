@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use minijinja::Value as Context;
@@ -62,11 +63,15 @@ pub struct Params {
 
 /// A journal of intents: a crash can never hide that a non-idempotent request may have been
 /// sent, because its intent is durable before the request leaves.
-pub trait IntentLog {
+pub trait IntentLog: Send + Sync {
     /// Records that `step` is about to send its request; the request waits for this, and is not
     /// sent if it fails.
-    fn intent<'a>(&'a self, step: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + 'a>>;
+    fn intent<'a>(&'a self, step: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
 }
+
+/// Hears the runner's [`Event`]s. `Send`, like everything a run holds, so a run's future can
+/// move between the threads of a runtime.
+pub type Listener<'l> = dyn FnMut(Event<'_>) + Send + 'l;
 
 /// What the runner reports while it runs.
 #[derive(Debug, Clone, Copy)]
@@ -213,14 +218,20 @@ impl Acted {
     }
 }
 
-/// Runs the plan through `transport`, reporting each retry and each finished step.
-pub async fn run(plan: &Plan, params: &Params, transport: &mut Transport, on_event: &mut dyn FnMut(Event)) -> RunResult {
-    run_as(plan, params, transport, on_event, "").await
+/// Runs the plan through `transport`, reporting each retry and each finished step. The future
+/// is `Send`: a multi-threaded runtime may move it between threads at any await.
+pub fn run<'a>(
+    plan: &'a Plan,
+    params: &'a Params,
+    transport: &'a mut Transport,
+    on_event: &'a mut Listener<'_>,
+) -> impl Future<Output = RunResult> + Send + 'a {
+    run_as(plan, params, transport, on_event, "")
 }
 
 /// Runs a plan whose step ids are qualified by `prefix` (a called recipe's). Only the outermost
 /// run settles the transport (unused recorded exchanges) and the dynamic values.
-async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_event: &mut dyn FnMut(Event), prefix: &str) -> RunResult {
+async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_event: &mut Listener<'_>, prefix: &str) -> RunResult {
     let mut state = State::new(plan, params, prefix);
     let mut results = Vec::new();
     let mut ok = true;
@@ -296,7 +307,7 @@ fn render_outputs(state: &State) -> (Map<String, Json>, Vec<String>) {
     (outputs, problems)
 }
 
-async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_event: &mut dyn FnMut(Event)) -> StepResult {
+async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_event: &mut Listener<'_>) -> StepResult {
     let started = Instant::now();
     let location = format!("{}:{}", state.plan.source.name, step.id.span.line);
     let mut result = StepResult {
@@ -409,7 +420,7 @@ async fn act_and_bind(
     state: &mut State<'_>,
     step: &Step,
     transport: &mut Transport,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut Listener<'_>,
 ) -> Result<Done, StepError> {
     let acted = act(state, step, transport, on_event).await?;
     let object = step_object(step, acted.result, "ok", None);
@@ -520,7 +531,7 @@ fn step_object(step: &Step, values: Vec<(&'static str, Context)>, outcome: &str,
     Context::from(object.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<BTreeMap<String, Context>>())
 }
 
-async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_event: &mut dyn FnMut(Event)) -> Result<Acted, StepError> {
+async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_event: &mut Listener<'_>) -> Result<Acted, StepError> {
     let engine = &state.plan.engine;
     let context = state.context();
     let render = |what: &str, e: crate::template::TemplateError| StepError::new(Cause::Render, format!("cannot render `{what}`: {e}"));

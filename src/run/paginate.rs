@@ -9,7 +9,7 @@ use minijinja::Value as Context;
 use serde_json::Value as Json;
 
 use super::request::{page, query_values};
-use super::{Acted, Cause, Event, State, StepError};
+use super::{Acted, Cause, Listener, State, StepError};
 use crate::http::RequestSpec;
 use crate::model::{Paginate, Request, Step};
 use crate::transport::Transport;
@@ -24,7 +24,7 @@ pub(super) async fn rest(
     paginate: &Paginate,
     context: &Context,
     transport: &mut Transport,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut Listener<'_>,
     mut spec: RequestSpec,
     first: Acted,
     oauth: bool,

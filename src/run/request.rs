@@ -12,7 +12,7 @@ use minijinja::Value as Context;
 use serde_json::Value as Json;
 
 use super::retry::{Decision, Observed, Policy, decide};
-use super::{Acted, Attempt, Cause, DEFAULT_TIMEOUT, Effect, Event, State, StepError, Trace};
+use super::{Acted, Attempt, Cause, DEFAULT_TIMEOUT, Effect, Event, Listener, State, StepError, Trace};
 use crate::envelope;
 use crate::http::{Body, RequestSpec, ResponseBody, ResponseData};
 use crate::model::{Expect, Request, Step};
@@ -27,7 +27,7 @@ pub(super) async fn send(
     request: &Request,
     context: &Context,
     transport: &mut Transport,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut Listener<'_>,
 ) -> Result<Acted, StepError> {
     let http = &state.plan.recipe().http;
     let own_authorization = request.headers.iter().any(|(name, _)| name.text.eq_ignore_ascii_case("authorization"));
@@ -82,7 +82,7 @@ pub(super) async fn page(
     request: &Request,
     context: &Context,
     transport: &mut Transport,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut Listener<'_>,
     spec: &RequestSpec,
     oauth: bool,
 ) -> Result<Acted, StepError> {
@@ -160,7 +160,7 @@ async fn attempts(
     request: &Request,
     context: &Context,
     transport: &mut Transport,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut Listener<'_>,
     (spec, masked): (&RequestSpec, &RequestSpec),
     trace: &mut Trace,
 ) -> Result<Option<Last>, StepError> {

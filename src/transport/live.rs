@@ -157,6 +157,8 @@ impl Live {
     ) -> Result<(u16, Vec<u8>), String> {
         let shown = self.masker.text(url);
         let parsed = url::Url::parse(url).map_err(|error| format!("invalid token endpoint URL {shown}: {error}"))?;
+        // Encoded before the await: the serializer is not `Sync`, and the future must be `Send`.
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
         let response = self
             .client_for(&parsed)?
             .post(parsed)
@@ -164,7 +166,7 @@ impl Live {
             .header(reqwest::header::AUTHORIZATION, authorization)
             .header(reqwest::header::ACCEPT, "application/json")
             .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish())
+            .body(body)
             .send()
             .await
             .map_err(|error| format!("cannot reach the token endpoint {shown}: {}", root_cause(&error)))?;
