@@ -703,7 +703,7 @@ fn run_command(args: &RunArgs, ui: Ui) -> u8 {
         }
     }
     if let Some((format, target)) = &report {
-        let inputs = session.params.inputs.iter().map(|(name, value)| (name.clone(), session.masker.json(value))).collect();
+        let inputs = session.params.inputs.iter().map(|(name, value)| (name.clone(), session.params.masker.json(value))).collect();
         let document = RunReport { recipe: &plan.recipe().name, file: &args.file, inputs, duration, result: &result };
         if let Err(message) = write_report(*format, target, &run_report(*format, &document), ui) {
             say(&format!("error: {message}"));
@@ -883,8 +883,8 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> u8 {
         ));
     }
     let lookup = |name: &str| std::env::var(name).ok();
-    let shared = match batch::Shared::new(plan, &lookup, &dotenv, options.rate, &args.network.settings()) {
-        Ok(shared) => shared,
+    let factory = match batch::factory(plan, &options, &lookup, &dotenv, &args.network.settings()) {
+        Ok(factory) => factory,
         Err(problems) => return usage_errors(&problems),
     };
     let mut display = progress::Display::new(checked.rows, std::io::IsTerminal::is_terminal(&std::io::stderr()), ui.quiet);
@@ -895,7 +895,7 @@ fn batch_command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> u8 {
             }
         })
     };
-    let outcome = batch::run(plan, &options, &checked, &shared, &mut interrupt, &mut |update| display.update(update));
+    let outcome = batch::run(plan, &options, &checked, &factory, &mut interrupt, &mut |update| display.update(update));
     display.finish();
     let summary = match outcome {
         Ok(summary) => summary,

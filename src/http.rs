@@ -113,6 +113,10 @@ pub struct Hop {
     pub status: u16,
     /// Where it pointed (absolute, secrets masked).
     pub location: String,
+    /// The cookies it set (`Set-Cookie` values joined by newlines), kept for the run's cookie
+    /// jar: a form login sets its session cookie on the redirect that follows the `POST`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_cookie: Option<String>,
 }
 
 /// Headers worth keeping in a recording: the rest are noise (dates, servers, lengths).

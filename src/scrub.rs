@@ -16,13 +16,31 @@ use crate::jsonpath::{Path, node_at};
 pub struct Scrub {
     redact: Vec<Path>,
     volatile: Vec<Path>,
-    /// (value as text, placeholder), in order of appearance.
+    /// The rules of the recipes that called the one running now (their `redact` and
+    /// `volatile`), restored when a called recipe ends.
+    outer: Vec<(Vec<Path>, Vec<Path>)>,
+    /// (value as text, placeholder), in order of appearance: shared by a recipe and the
+    /// recipes it calls, so a value numbered in one keeps its number in the other.
     seen: Vec<(String, String)>,
 }
 
 impl Scrub {
     pub fn new(redact: Vec<Path>, volatile: Vec<Path>) -> Self {
-        Self { redact, volatile, seen: Vec::new() }
+        Self { redact, volatile, outer: Vec::new(), seen: Vec::new() }
+    }
+
+    /// A called recipe starts: its own `recording` rules apply to its requests and responses.
+    pub fn enter(&mut self, redact: Vec<Path>, volatile: Vec<Path>) {
+        let outer = (std::mem::replace(&mut self.redact, redact), std::mem::replace(&mut self.volatile, volatile));
+        self.outer.push(outer);
+    }
+
+    /// The called recipe ended: its caller's rules apply again.
+    pub fn leave(&mut self) {
+        if let Some((redact, volatile)) = self.outer.pop() {
+            self.redact = redact;
+            self.volatile = volatile;
+        }
     }
 
     /// A request as it is recorded (or compared under replay).

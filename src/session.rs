@@ -1,8 +1,8 @@
-//! A session prepares one run from what the user gave: inputs, environment, and the transport
-//! (live, recording, replaying or offline), and turns a recording run into a fixture.
+//! A session is one run prepared from what the user gave (inputs, environment, how requests are
+//! answered), through the run [`Factory`]; a recording session's exchanges become a fixture.
 //!
-//! The CLI (`run`, `test`) and the project's tests all start runs here, so they resolve inputs
-//! and secrets the same way. Nothing here prints.
+//! `recipe run`, `recipe test` and the project's tests start single runs here; a batch uses the
+//! factory directly. Nothing here prints.
 
 use std::collections::BTreeMap;
 
@@ -10,13 +10,10 @@ use serde_json::Value as Json;
 
 use crate::check::Plan;
 use crate::clock::Clock;
-use crate::dynamic::Dynamic;
+use crate::factory::{Answers, Factory, Setup, Start};
 use crate::fixture::Fixture;
-use crate::inputs::{InputSources, resolve, resolve_env};
-use crate::mask::Masker;
-use crate::run::Params;
-use crate::scrub::Scrub;
-use crate::transport::{Backend, Live, Recorder, Replay, Settings, Strictness, Transport};
+use crate::inputs::{InputSources, resolve};
+use crate::transport::{Settings, Strictness};
 
 /// How requests are answered.
 pub enum Mode {
@@ -65,68 +62,32 @@ impl<'a> Options<'a> {
     }
 }
 
-pub struct Session {
-    pub params: Params,
-    pub transport: Transport,
-    pub masker: std::sync::Arc<Masker>,
-}
+pub use crate::factory::Session;
 
-/// Resolves inputs and environment and builds the transport; `Err` lists every problem.
+/// Resolves inputs and environment and builds one run through the [`Factory`]; `Err` lists
+/// every problem.
 pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
-    let recorded = match &options.mode {
-        Mode::Replay(fixture, _) => fixture.inputs.clone(),
-        _ => BTreeMap::new(),
+    let (answers, fixture) = match options.mode {
+        Mode::Live => (Answers::Live, None),
+        Mode::Record => (Answers::Record, None),
+        Mode::Replay(fixture, strictness) => (Answers::Replay(strictness), Some(fixture)),
+        Mode::Offline => (Answers::Offline, None),
     };
+    let recorded = fixture.as_ref().map(|fixture| fixture.inputs.clone()).unwrap_or_default();
     let sources = InputSources { recorded, file: options.vars_file, cli: options.vars };
-    let placeholders = matches!(options.mode, Mode::Replay(..) | Mode::Offline);
-    let inputs = resolve(plan.recipe(), &sources);
-    let env = resolve_env(plan.recipe(), options.lookup, &options.dotenv, placeholders);
-    let (inputs, env) = match (inputs, env) {
-        (Ok(inputs), Ok(env)) => (inputs, env),
-        (inputs, env) => return Err([inputs.err(), env.err()].into_iter().flatten().flatten().collect()),
-    };
-    let masker = Masker::new(&env.secrets);
-    let recording = &plan.recipe().recording;
-    let scrub = Scrub::new(recording.redact.clone(), recording.volatile.clone());
-    let masker = std::sync::Arc::new(masker);
-    // Only a run that sends requests reads the recipe's TLS files and proxy: a replay or a dry
-    // run works without them (a private key is often not in the repository).
-    let live = || {
-        let settings = network_settings(plan, &options.network, &env).map_err(|e| vec![e])?;
-        Live::new(&settings, masker.clone()).map_err(|e| vec![e])
-    };
-    let replaying = matches!(options.mode, Mode::Replay(..) | Mode::Offline);
-    let (transport, dynamic) = match options.mode {
-        Mode::Replay(fixture, strictness) => {
-            let dynamic = Dynamic::replay(fixture.dynamic.clone());
-            (Transport::new(Backend::Replay(Replay::new(fixture, scrub, strictness)), None), dynamic)
-        }
-        Mode::Offline => (Transport::new(Backend::Offline, None), Dynamic::live()),
-        Mode::Live => (Transport::new(Backend::Live(live()?), None), Dynamic::live()),
-        Mode::Record => (
-            Transport::new(Backend::Live(live()?), Some(Recorder::new((*masker).clone(), scrub, recording.headers.clone()))),
-            Dynamic::live(),
-        ),
-    };
-    let mut transport = transport;
-    if plan.recipe().http.cookies {
-        transport.cookies = Some(crate::transport::Jar::default());
-    }
-    let clock = options.clock.unwrap_or_else(|| if replaying { Clock::fixed() } else { Clock::real() });
-    let jitter_seed = if clock.is_virtual() { 0 } else { uuid::Uuid::new_v4().as_u64_pair().0 };
-    let params = Params {
-        inputs,
-        env,
+    let setup = Setup {
+        dotenv: options.dotenv,
         dry_run: options.dry_run,
-        dynamic,
-        clock,
         max_time: options.max_time,
-        jitter_seed,
-        masker: masker.clone(),
-        keep_bodies: true,
-        intents: None,
+        clock: options.clock,
+        network: options.network,
+        ..Setup::new(options.lookup, answers)
     };
-    Ok(Session { params, transport, masker })
+    let (inputs, factory) = match (resolve(plan.recipe(), &sources), Factory::new(plan, setup)) {
+        (Ok(inputs), Ok(factory)) => (inputs, factory),
+        (inputs, factory) => return Err([inputs.err(), factory.err()].into_iter().flatten().flatten().collect()),
+    };
+    Ok(factory.start(Start { inputs, fixture, ..Start::default() }))
 }
 
 /// The client's settings: the command-line flags, over the recipe's `http.connect_timeout`,
@@ -167,11 +128,10 @@ impl Session {
     /// The fixture a recording session captured (inputs and values masked like everything else,
     /// including the values the run bound with `secret: true`).
     pub fn fixture(&self, note: Option<String>, run: &crate::run::RunResult) -> Option<Fixture> {
-        let masker = run.secrets.iter().fold((*self.masker).clone(), |masker, (name, value)| masker.with(name, value));
+        let masker = run.secrets.iter().fold((*self.params.masker).clone(), |masker, (name, value)| masker.with(name, value));
         let exchanges = self
             .transport
-            .recorder
-            .as_ref()?
+            .recorder()?
             .exchanges
             .iter()
             .map(|exchange| crate::fixture::Exchange {
@@ -180,7 +140,11 @@ impl Session {
                 redirects: exchange
                     .redirects
                     .iter()
-                    .map(|hop| crate::http::Hop { status: hop.status, location: masker.text(&hop.location) })
+                    .map(|hop| crate::http::Hop {
+                        status: hop.status,
+                        location: masker.text(&hop.location),
+                        set_cookie: hop.set_cookie.as_deref().map(|set| masker.text(set)),
+                    })
                     .collect(),
                 response: exchange.response.as_ref().map(|response| masker.response(response)),
                 failure: exchange.failure.clone().map(|mut failure| {
@@ -217,6 +181,6 @@ pub fn replay_case(
 ) -> Result<crate::run::RunResult, Vec<String>> {
     let options = Options::new(&|_| None, Mode::Replay(fixture, Strictness::Route));
     let mut session = prepare(plan, options)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| vec![e.to_string()])?;
+    let runtime = crate::factory::runtime().map_err(|e| vec![format!("cannot start the runtime: {e}")])?;
     Ok(runtime.block_on(crate::run::run(plan, &session.params, &mut session.transport, on_event)))
 }

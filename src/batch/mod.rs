@@ -26,12 +26,10 @@ use futures_util::stream::FuturesUnordered;
 use serde_json::{Value as Json, json};
 
 use crate::check::Plan;
-use crate::clock::Clock;
-use crate::dynamic::Dynamic;
-use crate::inputs::{EnvValues, InputSources, resolve_env};
-use crate::mask::Masker;
-use crate::run::{Effect, IntentLog, Params, RunResult, Status};
-use crate::transport::{Backend, Gate, Live, Rate, Settings, Tokens, Transport};
+use crate::factory::{Answers, Factory, Setup, Start};
+use crate::inputs::InputSources;
+use crate::run::{Effect, IntentLog, RunResult, Status};
+use crate::transport::{Live, Rate, Settings};
 use journal::{Journal, Previous, Prior};
 use rows::RowReader;
 use shard::Shard;
@@ -57,37 +55,25 @@ pub struct Options {
     pub threads: Option<usize>,
 }
 
-/// What every row shares: the environment, the masker, the client settings, the gate and the
-/// OAuth2 tokens.
-pub struct Shared {
-    pub env: EnvValues,
-    pub masker: Arc<Masker>,
-    /// The calling thread's client; every other thread builds its own from `settings`.
-    pub live: Live,
-    settings: Settings,
-    pub gate: Arc<Gate>,
-    pub tokens: Arc<Tokens>,
-}
-
-impl Shared {
-    pub fn new(
-        plan: &Plan,
-        lookup: &dyn Fn(&str) -> Option<String>,
-        dotenv: &BTreeMap<String, String>,
-        rate: Option<Rate>,
-        network: &Settings,
-    ) -> Result<Self, Vec<String>> {
-        let env = resolve_env(plan.recipe(), lookup, dotenv, false)?;
-        let masker = Arc::new(Masker::new(&env.secrets));
-        let settings = crate::session::network_settings(plan, network, &env).map_err(|e| vec![e])?;
-        let live = Live::new(&settings, Arc::clone(&masker)).map_err(|e| vec![e])?;
-        Ok(Self { env, masker, live, settings, gate: Arc::new(Gate::new(rate)), tokens: Arc::default() })
-    }
-
-    /// A client for another thread: the same settings, its own connection pool.
-    fn thread_live(&self) -> Result<Live, String> {
-        Live::new(&self.settings, Arc::clone(&self.masker))
-    }
+/// The factory of a batch's rows: every row shares the environment, the masker, the client
+/// settings, one gate (`--rate`, and the pauses a server asks for) and the OAuth2 tokens; it keeps
+/// only the heads of responses (a row's result is reduced to one journal line).
+pub fn factory<'p>(
+    plan: &'p Plan,
+    options: &Options,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    dotenv: &BTreeMap<String, String>,
+    network: &Settings,
+) -> Result<Factory<'p>, Vec<String>> {
+    let setup = Setup {
+        dotenv: dotenv.clone(),
+        max_time: options.max_time,
+        network: network.clone(),
+        gate: Some(options.rate),
+        keep_bodies: false,
+        ..Setup::new(lookup, Answers::Live)
+    };
+    Factory::new(plan, setup)
 }
 
 /// A row that cannot run: where it is and why.
@@ -228,7 +214,7 @@ struct Batch<'a> {
     options: &'a Options,
     /// Row number -> why the first pass refused it.
     invalid: BTreeMap<u64, String>,
-    shared: &'a Shared,
+    factory: &'a Factory<'a>,
     previous: Previous,
     reader: Mutex<RowReader>,
     journal: Option<Arc<Journal>>,
@@ -268,7 +254,7 @@ pub fn run(
     plan: &Plan,
     options: &Options,
     checked: &Checked,
-    shared: &Shared,
+    factory: &Factory<'_>,
     interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = ()>>>,
     on: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Summary, String> {
@@ -292,7 +278,7 @@ pub fn run(
         plan,
         options,
         invalid,
-        shared,
+        factory,
         previous,
         reader: Mutex::new(RowReader::open(&options.rows)?),
         journal,
@@ -465,10 +451,10 @@ impl Batch<'_> {
     /// out or the batch is aborted.
     fn helper(&self, jobs: usize) -> Result<(), String> {
         let runtime = crate::factory::runtime().map_err(|error| format!("cannot start the runtime: {error}"))?;
-        let live = self.shared.thread_live()?;
+        let live = self.factory.client().transpose()?;
         runtime.block_on(async {
             let quiet = |_: Counts| {};
-            let workers = self.workers(jobs, &live, &quiet);
+            let workers = self.workers(jobs, live.as_ref(), &quiet);
             tokio::select! {
                 () = workers => {}
                 () = self.aborted() => {}
@@ -478,7 +464,7 @@ impl Batch<'_> {
     }
 
     /// `jobs` workers taking rows until none is left; a worker's failure stops the batch.
-    async fn workers(&self, jobs: usize, live: &Live, report: &(dyn Fn(Counts) + Sync)) {
+    async fn workers(&self, jobs: usize, live: Option<&Live>, report: &(dyn Fn(Counts) + Sync)) {
         let mut workers: FuturesUnordered<_> = (0..jobs).map(|_| self.worker(live, report)).collect();
         while let Some(result) = workers.next().await {
             if let Err(error) = result {
@@ -509,7 +495,7 @@ impl Batch<'_> {
         let on = std::sync::Mutex::new(on);
         let tell = |progress: Progress| (on.lock().unwrap_or_else(PoisonError::into_inner))(progress);
         let report = |counts: Counts| tell(Progress::Row(counts));
-        let workers = self.workers(jobs, &self.shared.live, &report);
+        let workers = self.workers(jobs, self.factory.live(), &report);
         let helpers_done = async {
             for _ in 0..helpers {
                 match finished.recv().await {
@@ -544,7 +530,7 @@ impl Batch<'_> {
 
     /// Takes rows until there are none left or the batch stops; `report` hears of each row
     /// starting and ending.
-    async fn worker(&self, live: &Live, report: &(dyn Fn(Counts) + Sync)) -> Result<(), String> {
+    async fn worker(&self, live: Option<&Live>, report: &(dyn Fn(Counts) + Sync)) -> Result<(), String> {
         loop {
             if self.stopped() {
                 return Ok(());
@@ -615,30 +601,14 @@ impl Batch<'_> {
     }
 
     /// Runs one row.
-    async fn run_row(&self, live: &Live, number: u64, key: &str, inputs: BTreeMap<String, Json>) -> RunResult {
+    async fn run_row(&self, live: Option<&Live>, number: u64, key: &str, inputs: BTreeMap<String, Json>) -> RunResult {
         let intents = self
             .journal
             .as_ref()
             .map(|journal| Arc::new(RowIntents { journal: Arc::clone(journal), row: number, key: key.to_owned() }) as Arc<dyn IntentLog>);
-        let params = Params {
-            inputs,
-            env: self.shared.env.clone(),
-            dry_run: false,
-            dynamic: Dynamic::live(),
-            clock: Clock::real(),
-            max_time: self.options.max_time,
-            jitter_seed: self.seed ^ number,
-            masker: Arc::clone(&self.shared.masker),
-            keep_bodies: false,
-            intents,
-        };
-        let mut transport = Transport::new(Backend::Live(live.clone()), None);
-        transport.gate = Some(Arc::clone(&self.shared.gate));
-        transport.tokens = Arc::clone(&self.shared.tokens);
-        if self.plan.recipe().http.cookies {
-            transport.cookies = Some(crate::transport::Jar::default());
-        }
-        crate::run::run(self.plan, &params, &mut transport, &mut |_| {}).await
+        let start = Start { inputs, intents, seed: Some(self.seed ^ number), fixture: None };
+        let mut session = self.factory.start_on(live, start);
+        crate::run::run(self.plan, &session.params, &mut session.transport, &mut |_| {}).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! `call`: run another (checked) recipe as a step. Its inputs are rendered here and checked
 //! against its declarations; its environment variables take this run's values (else their
-//! defaults); it shares this run's transport, clock, dynamic values and masker, and its step ids
+//! defaults; see [`crate::factory::called`]); it shares this run's transport, clock, dynamic
+//! values and masker, its own `recording` settings apply to its requests, and its step ids
 //! are qualified (`call.inner`) in progress, fixtures and snapshots. Its outputs become
 //! `steps.ID.outputs`.
 
@@ -10,8 +11,8 @@ use std::sync::Arc;
 use minijinja::Value as Context;
 use serde_json::Value as Json;
 
-use super::{Acted, Cause, Listener, Params, State, Status, StepError, Trace, run_as};
-use crate::inputs::{EnvValues, InputSources, resolve};
+use super::{Acted, Cause, Listener, State, Status, StepError, Trace, run_as};
+use crate::inputs::{InputSources, resolve};
 use crate::model::{Call, Step};
 use crate::transport::Transport;
 
@@ -39,29 +40,7 @@ pub(super) fn run<'a>(
         }
         let inputs = resolve(callee.recipe(), &InputSources { file: given, ..InputSources::default() })
             .map_err(|problems| StepError::new(Cause::Render, format!("the inputs of `{}`: {}", call.recipe, problems.join("; "))))?;
-        let mut env = EnvValues::default();
-        let mut masker = (*state.masker).clone();
-        for var in &callee.recipe().env {
-            let name = &var.name.text;
-            let Some(value) = state.params.env.values.get(name).cloned().or_else(|| var.default.clone()) else { continue };
-            if var.secret {
-                env.secrets.push((name.clone(), value.clone()));
-                masker = masker.with(name, &value);
-            }
-            env.values.insert(name.clone(), value);
-        }
-        let params = Params {
-            inputs,
-            env,
-            dry_run: state.params.dry_run,
-            dynamic: Arc::clone(&state.params.dynamic),
-            clock: state.params.clock.clone(),
-            max_time: state.params.max_time,
-            jitter_seed: state.params.jitter_seed,
-            masker: Arc::new(masker),
-            keep_bodies: state.params.keep_bodies,
-            intents: state.params.intents.clone(),
-        };
+        let params = crate::factory::called(state.params, callee, inputs);
         let prefix = format!("{}.", state.qualified(&step.id.text));
         // Boxed: a call's future holds the callee's run, which may hold another call.
         let inner: std::pin::Pin<Box<dyn std::future::Future<Output = super::RunResult> + Send + '_>> =

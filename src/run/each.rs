@@ -4,7 +4,7 @@
 //!
 //! Elements run one after another, or with `concurrency: N` up to N at once in a live run, each
 //! with its own copy of the run's state and a transport sharing the client (see
-//! [`Transport::fan_out`]). Once an element fails no new one starts, and the ones already
+//! [`crate::factory::element`]). Once an element fails no new one starts, and the ones already
 //! running finish (stopping a request half-way would leave its effect unknown). The step fails
 //! with the first failed element in list order, and keeps what every element that ran sent.
 
@@ -49,7 +49,7 @@ pub(super) async fn run(
         ));
     }
     let at_once = step.concurrency.map_or(1, |n| n as usize);
-    let outcomes = match transport.fan_out() {
+    let outcomes = match crate::factory::element(transport) {
         Some(_) if at_once > 1 && items.len() > 1 => concurrently(state, step, items, at_once, transport, on_event).await,
         _ => one_by_one(state, step, items, transport, on_event).await,
     };
@@ -94,7 +94,7 @@ async fn concurrently(
     let start = |index: usize, item: &Json| {
         let mut own = state.clone();
         own.each = Some((context(item), index));
-        let mut transport = transport.fan_out()?;
+        let mut transport = crate::factory::element(transport)?;
         Some(async move {
             let mut forward = |event: Event| (events.lock().unwrap_or_else(std::sync::PoisonError::into_inner))(event);
             (index, act_and_bind(&mut own, step, &mut transport, &mut forward).await)

@@ -111,7 +111,7 @@ async fn oauth_token(
     transport: &Transport,
     rejected: Option<&str>,
 ) -> Result<String, StepError> {
-    let crate::transport::Backend::Live(live) = &transport.backend else { return Ok("<oauth2>".to_owned()) };
+    let Some(live) = transport.live() else { return Ok("<oauth2>".to_owned()) };
     let engine = &state.plan.engine;
     let render = |what: &str, template: &crate::model::TemplateString| {
         engine.render_text(template, context).map_err(|e| StepError::new(Cause::Render, format!("cannot render `auth.oauth2.{what}`: {e}")))
@@ -135,7 +135,7 @@ async fn oauth_token(
     };
     let timeout = state.plan.recipe().http.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let token = transport
-        .tokens
+        .tokens()
         .get(live, &request, rejected, timeout)
         .await
         .map_err(|e| StepError::new(Cause::Auth, format!("no OAuth2 token: {}", state.masker.text(&e))))?;

@@ -15,7 +15,14 @@ pub struct Jar {
 impl Jar {
     /// Keeps the cookies a response sets (several `Set-Cookie` values are joined by newlines).
     pub fn take(&mut self, response: &ResponseData) {
-        let Some(set) = response.headers.get("set-cookie") else { return };
+        if let Some(set) = response.headers.get("set-cookie") {
+            self.take_lines(set);
+        }
+    }
+
+    /// Keeps the cookies of `Set-Cookie` values joined by newlines (a response's or a redirect
+    /// hop's).
+    pub fn take_lines(&mut self, set: &str) {
         for line in set.lines() {
             let pair = line.split(';').next().unwrap_or_default();
             if let Some((name, value)) = pair.split_once('=') {
@@ -29,13 +36,22 @@ impl Jar {
 
     /// The request with the jar's cookies, unless it sets its own `Cookie` header.
     pub fn give(&self, request: &RequestSpec) -> Option<RequestSpec> {
-        if self.cookies.is_empty() || request.headers.contains_key("cookie") {
+        if request.headers.contains_key("cookie") {
             return None;
         }
+        let header = self.header()?;
         let mut request = request.clone();
-        let header: Vec<String> = self.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect();
-        request.headers.insert("cookie".into(), header.join("; "));
+        request.headers.insert("cookie".into(), header);
         Some(request)
+    }
+
+    /// The `Cookie` header that sends every cookie in the jar, if it holds any.
+    pub fn header(&self) -> Option<String> {
+        if self.cookies.is_empty() {
+            return None;
+        }
+        let header: Vec<String> = self.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        Some(header.join("; "))
     }
 }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::bodies::Bodies;
 use super::{FailureKind, Limits, Sent};
 use crate::http::{Hop, RequestSpec, ResponseBody, ResponseData};
+use super::Jar;
 use crate::mask::Masker;
 
 /// Headers never sent to another origin.
@@ -178,7 +179,11 @@ impl Live {
     /// Sends one attempt, following redirects. `masker` is the run's own (its env secrets and
     /// the values it bound with `secret: true` so far): every URL shown is masked with it, and a
     /// redirect to another origin drops every header that carries one of them.
-    pub async fn send(&self, request: &RequestSpec, masked: &RequestSpec, limits: Limits, masker: &Masker) -> Sent {
+    ///
+    /// With a cookie `jar`, the cookies each hop sets are kept, and each hop to the request's own
+    /// origin sends the jar's cookies (unless the request sets its own `Cookie`), as curl's and
+    /// browsers' jars do: a form login's session cookie arrives on its redirect.
+    pub async fn send(&self, request: &RequestSpec, masked: &RequestSpec, limits: Limits, masker: &Masker, mut jar: Option<&mut Jar>) -> Sent {
         let Ok(method) = reqwest::Method::from_bytes(request.method.as_bytes()) else {
             return Sent::failed(FailureKind::InvalidRequest, format!("invalid method `{}`", request.method));
         };
@@ -187,8 +192,15 @@ impl Live {
             Err(error) => return Sent::failed(FailureKind::InvalidRequest, format!("invalid URL `{}`: {error}", masked.absolute_url)),
         };
         let mut headers = request.headers.clone();
+        let own_cookie = headers.contains_key("cookie");
+        let first_origin = origin(&url);
         let mut hops = Vec::new();
         loop {
+            if let (Some(jar), false, true) = (jar.as_deref(), own_cookie, origin(&url) == first_origin)
+                && let Some(cookies) = jar.header()
+            {
+                headers.insert("cookie".into(), cookies);
+            }
             let shown = masker.text(url.as_str());
             let client = match self.client_for(&url) {
                 Ok(client) => client,
@@ -215,6 +227,10 @@ impl Live {
                 }
             };
             let status = response.status().as_u16();
+            let set_cookie = set_cookies(&response);
+            if let (Some(jar), Some(set)) = (jar.as_deref_mut(), &set_cookie) {
+                jar.take_lines(set);
+            }
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
             if let (true, Some(location)) = (is_redirect(status) && limits.redirects > 0, location) {
                 let Ok(target) = url.join(&location) else {
@@ -252,7 +268,7 @@ impl Live {
                 if origin(&target) != origin(&url) {
                     headers.retain(|name, value| !CREDENTIAL_HEADERS.contains(&name.as_str()) && masker.text(value) == *value);
                 }
-                hops.push(Hop { status, location: target_shown });
+                hops.push(Hop { status, location: target_shown, set_cookie });
                 url = target;
                 continue;
             }
@@ -261,6 +277,12 @@ impl Live {
             return sent;
         }
     }
+}
+
+/// The `Set-Cookie` values of a response, joined by newlines.
+fn set_cookies(response: &reqwest::Response) -> Option<String> {
+    let values: Vec<&str> = response.headers().get_all(reqwest::header::SET_COOKIE).iter().filter_map(|value| value.to_str().ok()).collect();
+    (!values.is_empty()).then(|| values.join("\n"))
 }
 
 /// A proxy URL as messages show it: without its password.

@@ -36,18 +36,28 @@ pub enum Backend {
     Offline,
 }
 
+/// One run's way to its answers: built by [`crate::factory`], never assembled field by field.
 pub struct Transport {
-    pub backend: Backend,
+    backend: Backend,
     /// When recording: every attempt, masked and scrubbed.
-    pub recorder: Option<Recorder>,
+    recorder: Option<Recorder>,
     /// A batch's shared rate limit and pause.
-    pub gate: Option<std::sync::Arc<Gate>>,
+    gate: Option<std::sync::Arc<Gate>>,
     /// OAuth2 tokens, shared by the rows of a batch.
-    pub tokens: std::sync::Arc<Tokens>,
+    tokens: std::sync::Arc<Tokens>,
     /// `http.cookies: true`: the run's cookie jar.
-    pub cookies: Option<Jar>,
+    cookies: Option<Jar>,
     /// Requests a dry run without a fixture did not send (called recipes' included).
     unanswered: usize,
+}
+
+/// What a transport shares with other runs, and what is its own.
+pub struct Parts {
+    pub recorder: Option<Recorder>,
+    pub gate: Option<std::sync::Arc<Gate>>,
+    pub tokens: std::sync::Arc<Tokens>,
+    /// A cookie jar (`http.cookies: true`).
+    pub cookies: bool,
 }
 
 /// Per-attempt limits.
@@ -78,8 +88,47 @@ impl Sent {
 }
 
 impl Transport {
-    pub fn new(backend: Backend, recorder: Option<Recorder>) -> Self {
-        Self { backend, recorder, gate: None, tokens: std::sync::Arc::default(), cookies: None, unanswered: 0 }
+    pub fn new(backend: Backend, parts: Parts) -> Self {
+        let Parts { recorder, gate, tokens, cookies } = parts;
+        Self { backend, recorder, gate, tokens, cookies: cookies.then(Jar::default), unanswered: 0 }
+    }
+
+    /// The OAuth2 token cache this run shares.
+    pub fn tokens(&self) -> &std::sync::Arc<Tokens> {
+        &self.tokens
+    }
+
+    /// The live client, when requests are really sent.
+    pub fn live(&self) -> Option<&Live> {
+        match &self.backend {
+            Backend::Live(live) => Some(live),
+            Backend::Replay(_) | Backend::Offline => None,
+        }
+    }
+
+    /// The recorder of a recording run.
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_ref()
+    }
+
+    /// A called recipe starts: its own `recording` settings apply to its requests.
+    pub fn enter(&mut self, recording: &crate::model::Recording) {
+        if let Some(recorder) = &mut self.recorder {
+            recorder.enter(recording);
+        }
+        if let Backend::Replay(replay) = &mut self.backend {
+            replay.enter(recording);
+        }
+    }
+
+    /// The called recipe ended: the caller's settings apply again.
+    pub fn leave(&mut self) {
+        if let Some(recorder) = &mut self.recorder {
+            recorder.leave();
+        }
+        if let Backend::Replay(replay) = &mut self.backend {
+            replay.leave();
+        }
     }
 
     /// Holds every request that shares this transport's gate (a server asked to wait).
@@ -91,19 +140,16 @@ impl Transport {
 
     /// Sends one attempt. `masked` is the request as it may be shown or recorded.
     pub async fn send(&mut self, step: &str, request: &RequestSpec, masked: &RequestSpec, limits: Limits, masker: &Masker) -> Sent {
-        // The jar's cookies go on the request; its masked form shows them masked.
-        let with_cookies =
-            self.cookies.as_ref().and_then(|jar| Some((jar.give(request)?, crate::mask::Masker::default().request(&jar.give(masked)?))));
-        let (request, masked) = match &with_cookies {
-            Some((request, masked)) => (request, masked),
-            None => (request, masked),
-        };
+        // The jar's cookies go on the request as it is shown and recorded; a live client sends
+        // them itself, hop by hop, as its redirects set them.
+        let masked_with_cookies = self.cookies.as_ref().and_then(|jar| jar.give(masked));
+        let masked = masked_with_cookies.as_ref().unwrap_or(masked);
         let sent = match &mut self.backend {
             Backend::Live(live) => {
                 if let Some(gate) = &self.gate {
                     gate.admit().await;
                 }
-                live.send(request, masked, limits, masker).await
+                live.send(request, masked, limits, masker, self.cookies.as_mut()).await
             }
             Backend::Replay(replay) => replay.send(step, masked),
             Backend::Offline => {
@@ -114,8 +160,14 @@ impl Transport {
         if let Some(recorder) = &mut self.recorder {
             recorder.record(step, masked, &sent);
         }
-        if let (Some(jar), Some(response)) = (&mut self.cookies, &sent.response) {
-            jar.take(response);
+        if let Some(jar) = &mut self.cookies {
+            // Under replay the recorded hops and response feed the jar as the live ones did.
+            for set in sent.redirects.iter().filter_map(|hop| hop.set_cookie.as_deref()) {
+                jar.take_lines(set);
+            }
+            if let Some(response) = &sent.response {
+                jar.take(response);
+            }
         }
         sent
     }

@@ -7,6 +7,7 @@
 use crate::fixture::Exchange;
 use crate::http::{RECORDED_RESPONSE_HEADERS, RequestSpec};
 use crate::mask::Masker;
+use crate::model::Recording;
 use crate::scrub::Scrub;
 
 use super::Sent;
@@ -16,12 +17,34 @@ pub struct Recorder {
     scrub: Scrub,
     /// `recording.headers`: response headers kept beyond the usual ones.
     headers: Vec<String>,
+    /// The callers' `recording.headers` while a called recipe runs.
+    outer: Vec<Vec<String>>,
     pub exchanges: Vec<Exchange>,
 }
 
 impl Recorder {
-    pub fn new(masker: Masker, scrub: Scrub, headers: Vec<String>) -> Self {
-        Self { masker, scrub, headers, exchanges: Vec::new() }
+    pub fn new(masker: Masker, recording: &Recording) -> Self {
+        Self {
+            masker,
+            scrub: Scrub::new(recording.redact.clone(), recording.volatile.clone()),
+            headers: recording.headers.clone(),
+            outer: Vec::new(),
+            exchanges: Vec::new(),
+        }
+    }
+
+    /// A called recipe starts: its `recording` settings apply to its own requests.
+    pub(super) fn enter(&mut self, recording: &Recording) {
+        self.scrub.enter(recording.redact.clone(), recording.volatile.clone());
+        self.outer.push(std::mem::replace(&mut self.headers, recording.headers.clone()));
+    }
+
+    /// The called recipe ended.
+    pub(super) fn leave(&mut self) {
+        self.scrub.leave();
+        if let Some(headers) = self.outer.pop() {
+            self.headers = headers;
+        }
     }
 
     pub fn record(&mut self, step: &str, masked: &RequestSpec, sent: &Sent) {

@@ -25,8 +25,19 @@ pub enum Strictness {
 }
 
 impl Replay {
-    pub fn new(fixture: Fixture, scrub: Scrub, strictness: Strictness) -> Self {
+    pub fn new(fixture: Fixture, recording: &crate::model::Recording, strictness: Strictness) -> Self {
+        let scrub = Scrub::new(recording.redact.clone(), recording.volatile.clone());
         Self { exchanges: fixture.exchanges, next: 0, scrub, strictness }
+    }
+
+    /// A called recipe starts: its `recording.redact` applies to its requests.
+    pub(super) fn enter(&mut self, recording: &crate::model::Recording) {
+        self.scrub.enter(recording.redact.clone(), recording.volatile.clone());
+    }
+
+    /// The called recipe ended.
+    pub(super) fn leave(&mut self) {
+        self.scrub.leave();
     }
 
     pub fn send(&mut self, step: &str, request: &RequestSpec) -> Sent {
