@@ -120,6 +120,13 @@ impl Masker {
         }
     }
 
+    /// `Set-Cookie` values (joined by newlines) as recordings keep them: each cookie's name, its
+    /// value redacted, without attributes.
+    pub fn set_cookie(&self, value: &str) -> String {
+        let pairs: Vec<&str> = value.lines().filter_map(|line| line.split(';').next()).collect();
+        mask_cookies(&self.text(&pairs.join("\n")))
+    }
+
     pub fn headers(&self, headers: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         headers
             .iter()

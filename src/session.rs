@@ -143,7 +143,7 @@ impl Session {
                     .map(|hop| crate::http::Hop {
                         status: hop.status,
                         location: masker.text(&hop.location),
-                        set_cookie: hop.set_cookie.as_deref().map(|set| masker.text(set)),
+                        set_cookie: hop.set_cookie.as_deref().map(|set| masker.set_cookie(set)),
                     })
                     .collect(),
                 response: exchange.response.as_ref().map(|response| masker.response(response)),
@@ -174,11 +174,7 @@ impl Session {
 
 /// Replays a fixture case as `recipe test` does: hermetic (no process environment), and
 /// matching requests by route, so the snapshot shows what changed.
-pub fn replay_case(
-    plan: &Plan,
-    fixture: Fixture,
-    on_event: &mut crate::run::Listener<'_>,
-) -> Result<crate::run::RunResult, Vec<String>> {
+pub fn replay_case(plan: &Plan, fixture: Fixture, on_event: &mut crate::run::Listener<'_>) -> Result<crate::run::RunResult, Vec<String>> {
     let options = Options::new(&|_| None, Mode::Replay(fixture, Strictness::Route));
     let mut session = prepare(plan, options)?;
     let runtime = crate::factory::runtime().map_err(|e| vec![format!("cannot start the runtime: {e}")])?;

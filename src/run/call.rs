@@ -27,25 +27,27 @@ pub(super) fn run<'a>(
     // Boxed as a `Send` future: a call's run may hold another call, and the box ends the
     // recursion of types.
     Box::pin(async move {
-        let callee =
-            state.plan.calls.get(&step.id.text).ok_or_else(|| StepError::new(Cause::Render, format!("`{}` was not loaded", call.recipe)))?;
+        let callee = state
+            .plan
+            .calls
+            .get(&step.id.text)
+            .ok_or_else(|| StepError::new(Cause::Render, format!("`{}` was not loaded", call.recipe)))?;
         let mut given = BTreeMap::new();
         for (name, template) in &call.inputs {
-            let value = state
-                .plan
-                .engine
-                .render_tree(template, context)
-                .map_err(|e| StepError::new(Cause::Render, format!("cannot render the input `{}` of `{}`: {e}", name.text, call.recipe)))?;
+            let value =
+                state.plan.engine.render_tree(template, context).map_err(|e| {
+                    StepError::new(Cause::Render, format!("cannot render the input `{}` of `{}`: {e}", name.text, call.recipe))
+                })?;
             given.insert(name.text.clone(), value);
         }
         let inputs = resolve(callee.recipe(), &InputSources { file: given, ..InputSources::default() })
             .map_err(|problems| StepError::new(Cause::Render, format!("the inputs of `{}`: {}", call.recipe, problems.join("; "))))?;
         let params = crate::factory::called(state.params, callee, inputs);
         let prefix = format!("{}.", state.qualified(&step.id.text));
-        // Boxed: a call's future holds the callee's run, which may hold another call.
-        let inner: std::pin::Pin<Box<dyn std::future::Future<Output = super::RunResult> + Send + '_>> =
-            Box::pin(run_as(callee, &params, transport, on_event, &prefix));
-        let result = inner.await;
+        // The callee's own `recording` settings (redact, volatile, headers) apply to its requests.
+        transport.enter(&callee.recipe().recording);
+        let result = run_as(callee, &params, transport, on_event, &prefix).await;
+        transport.leave();
         // The caller masks what the called recipe knew as secret (its env secrets and bindings).
         let secrets = params.env.secrets.iter().chain(&result.secrets).cloned().collect();
         let trace = Trace { effect: result.worst_effect(), inner: result.steps.clone(), secrets, ..Trace::default() };

@@ -6,8 +6,8 @@
 //! runner never prints: progress goes to a callback, and every text it keeps is already masked.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use minijinja::Value as Context;

@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use super::Jar;
 use super::bodies::Bodies;
 use super::{FailureKind, Limits, Sent};
 use crate::http::{Hop, RequestSpec, ResponseBody, ResponseData};
-use super::Jar;
 use crate::mask::Masker;
 
 /// Headers never sent to another origin.
@@ -183,7 +183,14 @@ impl Live {
     /// With a cookie `jar`, the cookies each hop sets are kept, and each hop to the request's own
     /// origin sends the jar's cookies (unless the request sets its own `Cookie`), as curl's and
     /// browsers' jars do: a form login's session cookie arrives on its redirect.
-    pub async fn send(&self, request: &RequestSpec, masked: &RequestSpec, limits: Limits, masker: &Masker, mut jar: Option<&mut Jar>) -> Sent {
+    pub async fn send(
+        &self,
+        request: &RequestSpec,
+        masked: &RequestSpec,
+        limits: Limits,
+        masker: &Masker,
+        mut jar: Option<&mut Jar>,
+    ) -> Sent {
         let Ok(method) = reqwest::Method::from_bytes(request.method.as_bytes()) else {
             return Sent::failed(FailureKind::InvalidRequest, format!("invalid method `{}`", request.method));
         };
@@ -281,7 +288,8 @@ impl Live {
 
 /// The `Set-Cookie` values of a response, joined by newlines.
 fn set_cookies(response: &reqwest::Response) -> Option<String> {
-    let values: Vec<&str> = response.headers().get_all(reqwest::header::SET_COOKIE).iter().filter_map(|value| value.to_str().ok()).collect();
+    let values: Vec<&str> =
+        response.headers().get_all(reqwest::header::SET_COOKIE).iter().filter_map(|value| value.to_str().ok()).collect();
     (!values.is_empty()).then(|| values.join("\n"))
 }
 

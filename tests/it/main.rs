@@ -15,6 +15,7 @@ mod reports;
 mod robustness;
 mod safety;
 mod schema;
+mod seams;
 mod serve;
 mod support;
 mod tls;
