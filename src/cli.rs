@@ -938,12 +938,18 @@ fn test_command(args: &TestArgs, ui: Ui) -> u8 {
     }
     let mut outcomes = Vec::new();
     for case in &cases {
-        let outcome = crate::testing::run(case, args.accept, detail(ui));
+        let mut log = Vec::new();
+        let detail = detail(ui);
+        let outcome = crate::testing::run(case, args.accept, &mut |plan, event| {
+            if let Some(detail) = detail {
+                log.extend(crate::report::case_event(plan, event, detail));
+            }
+        });
         if !(ui.quiet && outcome.passed()) {
             say(&crate::report::test_outcome(&outcome));
         }
         // The replayed run under its case, as `run -v` shows it.
-        for line in &outcome.log {
+        for line in &log {
             say(line);
         }
         outcomes.push(outcome);

@@ -127,7 +127,7 @@ impl<'p> Factory<'p> {
         // Only a run that sends requests reads the recipe's TLS files and proxy: a replay or a
         // dry run works without them (a private key is often not in the repository).
         let client = if setup.answers.sends() {
-            let settings = crate::session::network_settings(plan, &setup.network, &env).map_err(|e| vec![e])?;
+            let settings = network_settings(plan, &setup.network, &env).map_err(|e| vec![e])?;
             let live = Live::new(&settings, Arc::clone(&masker)).map_err(|e| vec![e])?;
             Some((live, settings))
         } else {
@@ -181,17 +181,17 @@ impl<'p> Factory<'p> {
 
     /// One run, sending through `client` (a thread's own; see [`Factory::client`]).
     pub fn start_on(&self, client: Option<&Live>, start: Start) -> Session {
-        let recording = &self.plan.recipe().recording;
+        let rules = crate::scrub::Rules::of(&self.plan.recipe().recording);
         let (backend, dynamic) = match (self.answers, start.fixture, client) {
             (Answers::Replay(strictness), Some(fixture), _) => {
                 let dynamic = Dynamic::replay(fixture.dynamic.clone());
-                (Backend::Replay(Replay::new(fixture, recording, strictness)), dynamic)
+                (Backend::Replay(Replay::new(fixture, &rules, strictness)), dynamic)
             }
             (Answers::Live | Answers::Record, _, Some(live)) => (Backend::Live(live.clone()), Dynamic::live()),
             // A replay without a fixture, or a sending run without a client, answers nothing.
             _ => (Backend::Offline, Dynamic::live()),
         };
-        let recorder = (self.answers == Answers::Record).then(|| Recorder::new((*self.masker).clone(), recording));
+        let recorder = (self.answers == Answers::Record).then(|| Recorder::new((*self.masker).clone(), &rules));
         let parts = Parts { recorder, gate: self.gate.clone(), tokens: Arc::clone(&self.tokens), cookies: self.plan.recipe().http.cookies };
         let transport = Transport::new(backend, parts);
         let clock = self.clock.clone().unwrap_or_else(|| if self.answers.sends() { Clock::real() } else { Clock::fixed() });
@@ -214,6 +214,40 @@ impl<'p> Factory<'p> {
         };
         Session { params, transport }
     }
+}
+
+/// The client's settings: the command-line flags, over the recipe's `http.connect_timeout`,
+/// `http.proxy` (rendered with `env`) and `http.tls` (its files relative to the recipe file).
+/// `--client-cert` replaces the recipe's client certificate and key together.
+fn network_settings(plan: &Plan, flags: &Settings, env: &crate::inputs::EnvValues) -> Result<Settings, String> {
+    let http = &plan.recipe().http;
+    let mut settings = flags.clone();
+    settings.connect_timeout = flags.connect_timeout.or(http.connect_timeout);
+    if settings.proxy.is_none()
+        && let Some(proxy) = &http.proxy
+    {
+        let context = crate::template::context(&serde_json::json!({ "env": env.values }));
+        let proxy = plan.engine.render_text(proxy, &context).map_err(|e| format!("cannot render `http.proxy`: {e}"))?;
+        settings.proxy = (!proxy.is_empty()).then_some(proxy);
+    }
+    let folder = std::path::Path::new(&plan.source.name).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let read = |key: &str, file: &str| crate::transport::Pem::read(&folder.join(file)).map_err(|e| format!("`http.tls.{key}`: {e}"));
+    let tls = http.tls.as_ref();
+    if settings.ca_certificates.is_none()
+        && let Some(ca) = tls.and_then(|tls| tls.ca.as_ref())
+    {
+        settings.ca_certificates = Some(read("ca", ca)?);
+    }
+    if settings.client_identity.is_empty()
+        && let Some(tls) = tls
+        && let Some(certificate) = &tls.client_cert
+    {
+        settings.client_identity.push(read("client_cert", certificate)?);
+        if let Some(key) = &tls.client_key {
+            settings.client_identity.push(read("client_key", key)?);
+        }
+    }
+    Ok(settings)
 }
 
 /// A called recipe's parameters: its `inputs`, and its environment variables with the caller's

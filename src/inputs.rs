@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 use crate::diagnostic::did_you_mean;
-use crate::mask::MIN_SECRET_LEN;
+use crate::mask::{MIN_SECRET_LEN, placeholder};
 use crate::model::{Format, Input, InputType, Recipe};
 
 /// Checks one value against its input declaration.
@@ -244,11 +244,6 @@ pub fn resolve_env(
         result.values.insert(name.clone(), value);
     }
     if problems.is_empty() { Ok(result) } else { Err(problems) }
-}
-
-/// The text that stands for a secret in every output.
-pub fn placeholder(name: &str) -> String {
-    format!("<{name}>")
 }
 
 #[cfg(test)]

@@ -33,6 +33,11 @@ use serde_json::Value as Json;
 
 use crate::http::RequestSpec;
 
+/// The text that stands for a secret in every output.
+pub fn placeholder(name: &str) -> String {
+    format!("<{name}>")
+}
+
 /// The shortest secret value, and the shortest derived form of one, that masking handles.
 pub const MIN_SECRET_LEN: usize = 6;
 
@@ -62,7 +67,7 @@ impl Masker {
             .iter()
             .filter(|(_, value)| !value.is_empty())
             .flat_map(|(name, value)| {
-                let placeholder = crate::inputs::placeholder(name);
+                let placeholder = placeholder(name);
                 forms(value).into_iter().map(move |form| (placeholder.clone(), form))
             })
             .collect();
@@ -76,7 +81,7 @@ impl Masker {
     pub fn with(&self, name: &str, value: &str) -> Self {
         let mut secrets = self.secrets.clone();
         if !value.is_empty() {
-            let placeholder = crate::inputs::placeholder(name);
+            let placeholder = placeholder(name);
             secrets.extend(forms(value).into_iter().map(|form| (placeholder.clone(), form)));
         }
         secrets.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));

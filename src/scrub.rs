@@ -12,6 +12,21 @@ use serde_json::Value as Json;
 use crate::http::{Body, RequestSpec, ResponseBody, ResponseData};
 use crate::jsonpath::{Path, node_at};
 
+/// One recipe's `recording` settings, as the recorder and the replay apply them.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    pub redact: Vec<Path>,
+    pub volatile: Vec<Path>,
+    /// Response headers kept beyond the usual ones.
+    pub headers: Vec<String>,
+}
+
+impl Rules {
+    pub fn of(recording: &crate::model::Recording) -> Self {
+        Self { redact: recording.redact.clone(), volatile: recording.volatile.clone(), headers: recording.headers.clone() }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Scrub {
     redact: Vec<Path>,

@@ -90,40 +90,6 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
     Ok(factory.start(Start { inputs, fixture, ..Start::default() }))
 }
 
-/// The client's settings: the command-line flags, over the recipe's `http.connect_timeout`,
-/// `http.proxy` (rendered with `env`) and `http.tls` (its files relative to the recipe file).
-/// `--client-cert` replaces the recipe's client certificate and key together.
-pub fn network_settings(plan: &Plan, flags: &Settings, env: &crate::inputs::EnvValues) -> Result<Settings, String> {
-    let http = &plan.recipe().http;
-    let mut settings = flags.clone();
-    settings.connect_timeout = flags.connect_timeout.or(http.connect_timeout);
-    if settings.proxy.is_none()
-        && let Some(proxy) = &http.proxy
-    {
-        let context = crate::template::context(&serde_json::json!({ "env": env.values }));
-        let proxy = plan.engine.render_text(proxy, &context).map_err(|e| format!("cannot render `http.proxy`: {e}"))?;
-        settings.proxy = (!proxy.is_empty()).then_some(proxy);
-    }
-    let folder = std::path::Path::new(&plan.source.name).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    let read = |key: &str, file: &str| crate::transport::Pem::read(&folder.join(file)).map_err(|e| format!("`http.tls.{key}`: {e}"));
-    let tls = http.tls.as_ref();
-    if settings.ca_certificates.is_none()
-        && let Some(ca) = tls.and_then(|tls| tls.ca.as_ref())
-    {
-        settings.ca_certificates = Some(read("ca", ca)?);
-    }
-    if settings.client_identity.is_empty()
-        && let Some(tls) = tls
-        && let Some(certificate) = &tls.client_cert
-    {
-        settings.client_identity.push(read("client_cert", certificate)?);
-        if let Some(key) = &tls.client_key {
-            settings.client_identity.push(read("client_key", key)?);
-        }
-    }
-    Ok(settings)
-}
-
 impl Session {
     /// The fixture a recording session captured (inputs and values masked like everything else,
     /// including the values the run bound with `secret: true`).

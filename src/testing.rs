@@ -8,8 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::check::Plan;
 use crate::fixture::Fixture;
-use crate::report::exchange::Detail;
+use crate::run::Event;
+
+/// Hears each replayed case's events, with the case's plan (`recipe test -v` prints them).
+pub type CaseListener<'l> = dyn FnMut(&Plan, Event<'_>) + Send + 'l;
 
 /// One recorded case of one recipe.
 #[derive(Debug, Clone)]
@@ -40,9 +44,6 @@ pub struct Outcome {
     /// The run succeeded (a failing run can be the expected, snapshotted behaviour).
     pub run_ok: Option<bool>,
     pub duration: Duration,
-    /// With `recipe test -v`: what `run -v` prints for the replayed run (each step's line, its
-    /// retries, its exchange, called recipes' steps included); otherwise empty.
-    pub log: Vec<String>,
 }
 
 impl Outcome {
@@ -156,19 +157,12 @@ fn cases_of(recipe: &Path) -> Result<Vec<Case>, String> {
     Ok(fixtures.into_iter().map(|fixture| case(recipe.to_path_buf(), fixture)).collect())
 }
 
-/// Replays one case: the snapshot text and whether the run succeeded; with `detail`, `log` gets
-/// the run's progress lines and exchanges.
-pub fn replay(case: &Case, detail: Option<Detail>, log: &mut Vec<String>) -> Result<(String, bool), String> {
+/// Replays one case: the snapshot text and whether the run succeeded; `listen` hears the run's
+/// events.
+pub fn replay(case: &Case, listen: &mut CaseListener<'_>) -> Result<(String, bool), String> {
     let plan = crate::check::load(&case.recipe).map_err(|e| e.to_string())?;
     let fixture = Fixture::read(&case.fixture)?;
-    let width = crate::report::id_width(&plan);
-    let mut on_event = |event: crate::run::Event| {
-        let Some(detail) = detail else { return };
-        log.extend(crate::report::event(event, width));
-        if let crate::run::Event::Step(step) = event {
-            log.extend(crate::report::exchange::exchange(step, detail));
-        }
-    };
+    let mut on_event = |event: Event| listen(&plan, event);
     let result = crate::session::replay_case(&plan, fixture, &mut on_event).map_err(|problems| problems.join("\n"))?;
     Ok((crate::snapshot::render(&result), result.ok))
 }
@@ -178,13 +172,12 @@ fn expects_failure(case: &Case) -> bool {
     case.fixture.file_stem().is_some_and(|stem| stem.to_string_lossy().starts_with("err_"))
 }
 
-/// Runs one case and compares (or, with `accept`, writes) its snapshot; `detail` keeps what
-/// `run -v` (or `-vv`) would print.
-pub fn run(case: &Case, accept: bool, detail: Option<Detail>) -> Outcome {
+/// Runs one case and compares (or, with `accept`, writes) its snapshot; `listen` hears the
+/// replayed run's events (what `run -v` prints).
+pub fn run(case: &Case, accept: bool, listen: &mut CaseListener<'_>) -> Outcome {
     let started = Instant::now();
     let snapshot_path = crate::snapshot::path_for(&case.fixture);
-    let mut log = Vec::new();
-    let (verdict, run_ok) = match replay(case, detail, &mut log) {
+    let (verdict, run_ok) = match replay(case, listen) {
         Err(message) => (Verdict::Error(message), None),
         Ok((_, ok)) if ok == expects_failure(case) => {
             let expected = if ok { "fail (its name starts with `err_`)" } else { "succeed" };
@@ -211,5 +204,5 @@ pub fn run(case: &Case, accept: bool, detail: Option<Detail>) -> Outcome {
             (verdict, Some(ok))
         }
     };
-    Outcome { case: case.clone(), verdict, run_ok, duration: started.elapsed(), log }
+    Outcome { case: case.clone(), verdict, run_ok, duration: started.elapsed() }
 }

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use crate::clock::MAX_DURATION;
+
 use crate::diagnostic::{Diagnostic, Diagnostics, Span, did_you_mean};
 use crate::jsonpath::Path;
 use crate::model::{Cardinality, EnvVar, Format, Input, InputType, Method, Name, Recipe, Recording, Strategy, Template, TemplateString};
@@ -541,10 +543,6 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     };
     (duration <= MAX_DURATION).then_some(duration)
 }
-
-/// The longest duration a recipe or flag may give (a week): longer is surely a mistake, and
-/// time arithmetic stays far from overflowing.
-pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 #[cfg(test)]
 mod tests {

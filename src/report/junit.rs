@@ -133,7 +133,7 @@ mod tests {
 
     fn outcome(name: &str, verdict: Verdict) -> Outcome {
         let case = TestCase { recipe: PathBuf::from("r.yaml"), fixture: PathBuf::from("f.yaml"), name: name.to_owned() };
-        Outcome { case, verdict, run_ok: Some(false), duration: Duration::from_millis(5), log: Vec::new() }
+        Outcome { case, verdict, run_ok: Some(false), duration: Duration::from_millis(5) }
     }
 
     #[test]

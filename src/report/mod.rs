@@ -105,6 +105,16 @@ pub fn progress(step: &StepResult, width: usize) -> String {
     line
 }
 
+/// What `run -v` prints for one event of a replayed test case: its progress line and, for a
+/// finished step, its exchange.
+pub fn case_event(plan: &crate::check::Plan, event: crate::run::Event, detail: exchange::Detail) -> Vec<String> {
+    let mut lines: Vec<String> = self::event(event, id_width(plan)).into_iter().collect();
+    if let crate::run::Event::Step(step) = event {
+        lines.extend(exchange::exchange(step, detail));
+    }
+    lines
+}
+
 /// The progress line(s) of an event, if it shows any.
 pub fn event(event: crate::run::Event, width: usize) -> Option<String> {
     match event {

@@ -45,7 +45,7 @@ pub(super) fn run<'a>(
         let params = crate::factory::called(state.params, callee, inputs);
         let prefix = format!("{}.", state.qualified(&step.id.text));
         // The callee's own `recording` settings (redact, volatile, headers) apply to its requests.
-        transport.enter(&callee.recipe().recording);
+        transport.enter(&crate::scrub::Rules::of(&callee.recipe().recording));
         let result = run_as(callee, &params, transport, on_event, &prefix).await;
         transport.leave();
         // The caller masks what the called recipe knew as secret (its env secrets and bindings).

@@ -237,7 +237,7 @@ async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_even
     let mut ok = true;
     // A dry run stands `<NAME>` for unset variables: what reads them may not render either.
     // Asked only of a dry run's failed step, not of every run (every batch row).
-    let placeholders = || params.env.values.iter().any(|(name, value)| *value == crate::inputs::placeholder(name));
+    let placeholders = || params.env.values.iter().any(|(name, value)| *value == crate::mask::placeholder(name));
     for step in &plan.recipe().steps {
         let mut result = run_step(&mut state, step, transport, on_event).await;
         if transport.is_offline()

@@ -99,7 +99,7 @@ pub fn decide(
     jitter_key: u64,
 ) -> Decision {
     let why = match observed {
-        Observed::Failure(kind) => match kind.retry_class() {
+        Observed::Failure(kind) => match retry_class(kind) {
             Some(class) if policy.on.contains(&class) => kind.as_str().to_owned(),
             _ => return Decision::Stop,
         },
@@ -216,6 +216,25 @@ pub fn seconds(duration: Duration) -> String {
         format!("{}s", duration.as_secs())
     } else {
         format!("{:.1}s", duration.as_secs_f64())
+    }
+}
+
+/// The `retry.on` word that covers a failure of this kind, if a retry can help at all.
+pub fn retry_class(kind: FailureKind) -> Option<RetryOn> {
+    match kind {
+        FailureKind::ConnectRefused | FailureKind::Dns | FailureKind::Tls | FailureKind::ConnectTimeout | FailureKind::Connect => {
+            Some(RetryOn::Connect)
+        }
+        FailureKind::ResetBeforeWrite | FailureKind::ResetAfterWrite => Some(RetryOn::Reset),
+        FailureKind::ResponseTimeout => Some(RetryOn::Timeout),
+        FailureKind::InvalidBody => Some(RetryOn::Body),
+        FailureKind::Certificate
+        | FailureKind::BodyTooLarge
+        | FailureKind::RedirectRefused
+        | FailureKind::TooManyRedirects
+        | FailureKind::InvalidRequest
+        | FailureKind::Deadline
+        | FailureKind::Mismatch => None,
     }
 }
 

@@ -7,8 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::RetryOn;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
@@ -97,25 +95,6 @@ impl FailureKind {
             FailureKind::BodyTooLarge | FailureKind::InvalidBody | FailureKind::RedirectRefused | FailureKind::TooManyRedirects => {
                 Delivery::Answered
             }
-        }
-    }
-
-    /// The `retry.on` word that covers this kind, if a retry can help at all.
-    pub fn retry_class(self) -> Option<RetryOn> {
-        match self {
-            FailureKind::ConnectRefused | FailureKind::Dns | FailureKind::Tls | FailureKind::ConnectTimeout | FailureKind::Connect => {
-                Some(RetryOn::Connect)
-            }
-            FailureKind::ResetBeforeWrite | FailureKind::ResetAfterWrite => Some(RetryOn::Reset),
-            FailureKind::ResponseTimeout => Some(RetryOn::Timeout),
-            FailureKind::InvalidBody => Some(RetryOn::Body),
-            FailureKind::Certificate
-            | FailureKind::BodyTooLarge
-            | FailureKind::RedirectRefused
-            | FailureKind::TooManyRedirects
-            | FailureKind::InvalidRequest
-            | FailureKind::Deadline
-            | FailureKind::Mismatch => None,
         }
     }
 }

@@ -104,7 +104,7 @@ impl Gate {
     /// Holds every request for `wait` from now.
     pub fn pause(&self, wait: Duration) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let until = Instant::now().checked_add(wait.min(crate::decode::MAX_DURATION)).unwrap_or_else(Instant::now);
+        let until = Instant::now().checked_add(wait.min(crate::clock::MAX_DURATION)).unwrap_or_else(Instant::now);
         state.paused_until = state.paused_until.max(until);
         // Slots resume after the pause, spaced as before.
         state.next = state.next.max(until);

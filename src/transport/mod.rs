@@ -112,12 +112,12 @@ impl Transport {
     }
 
     /// A called recipe starts: its own `recording` settings apply to its requests.
-    pub fn enter(&mut self, recording: &crate::model::Recording) {
+    pub fn enter(&mut self, rules: &crate::scrub::Rules) {
         if let Some(recorder) = &mut self.recorder {
-            recorder.enter(recording);
+            recorder.enter(rules);
         }
         if let Backend::Replay(replay) = &mut self.backend {
-            replay.enter(recording);
+            replay.enter(rules);
         }
     }
 

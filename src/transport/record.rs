@@ -7,8 +7,7 @@
 use crate::fixture::Exchange;
 use crate::http::{RECORDED_RESPONSE_HEADERS, RequestSpec};
 use crate::mask::Masker;
-use crate::model::Recording;
-use crate::scrub::Scrub;
+use crate::scrub::{Rules, Scrub};
 
 use super::Sent;
 
@@ -23,20 +22,20 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(masker: Masker, recording: &Recording) -> Self {
+    pub fn new(masker: Masker, rules: &Rules) -> Self {
         Self {
             masker,
-            scrub: Scrub::new(recording.redact.clone(), recording.volatile.clone()),
-            headers: recording.headers.clone(),
+            scrub: Scrub::new(rules.redact.clone(), rules.volatile.clone()),
+            headers: rules.headers.clone(),
             outer: Vec::new(),
             exchanges: Vec::new(),
         }
     }
 
     /// A called recipe starts: its `recording` settings apply to its own requests.
-    pub(super) fn enter(&mut self, recording: &Recording) {
-        self.scrub.enter(recording.redact.clone(), recording.volatile.clone());
-        self.outer.push(std::mem::replace(&mut self.headers, recording.headers.clone()));
+    pub(super) fn enter(&mut self, rules: &Rules) {
+        self.scrub.enter(rules.redact.clone(), rules.volatile.clone());
+        self.outer.push(std::mem::replace(&mut self.headers, rules.headers.clone()));
     }
 
     /// The called recipe ended.

@@ -4,7 +4,7 @@
 use super::{FailureKind, Sent};
 use crate::fixture::{Exchange, Fixture};
 use crate::http::RequestSpec;
-use crate::scrub::Scrub;
+use crate::scrub::{Rules, Scrub};
 
 pub struct Replay {
     exchanges: Vec<Exchange>,
@@ -25,14 +25,14 @@ pub enum Strictness {
 }
 
 impl Replay {
-    pub fn new(fixture: Fixture, recording: &crate::model::Recording, strictness: Strictness) -> Self {
-        let scrub = Scrub::new(recording.redact.clone(), recording.volatile.clone());
+    pub fn new(fixture: Fixture, rules: &Rules, strictness: Strictness) -> Self {
+        let scrub = Scrub::new(rules.redact.clone(), rules.volatile.clone());
         Self { exchanges: fixture.exchanges, next: 0, scrub, strictness }
     }
 
     /// A called recipe starts: its `recording.redact` applies to its requests.
-    pub(super) fn enter(&mut self, recording: &crate::model::Recording) {
-        self.scrub.enter(recording.redact.clone(), recording.volatile.clone());
+    pub(super) fn enter(&mut self, rules: &Rules) {
+        self.scrub.enter(rules.redact.clone(), rules.volatile.clone());
     }
 
     /// The called recipe ended.

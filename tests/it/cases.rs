@@ -38,7 +38,7 @@ fn check_case(fixture: &Path) {
 fn cargo_test_and_recipe_test_agree() {
     // `recipe test` reads the same snapshot files this file's test writes.
     for case in recipe::testing::discover(&[root().join("recipes")]).unwrap() {
-        let outcome = recipe::testing::run(&case, false, None);
+        let outcome = recipe::testing::run(&case, false, &mut |_, _| {});
         assert_eq!(outcome.verdict, recipe::testing::Verdict::Passed, "{}", case.name);
     }
 }

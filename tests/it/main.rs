@@ -1,6 +1,7 @@
 //! The integration tests, in one binary (one link instead of one per file).
 
 mod arazzo;
+mod architecture;
 mod batch;
 mod cases;
 mod cli;
