@@ -13,7 +13,80 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use serde_json::{Value as Json, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use crate::run::Effect;
+
+/// One line of the results file. Every line is written and read through this type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Line {
+    /// What this run of the batch is; the first line each run writes.
+    Batch { batch: Identity },
+    /// The row is about to send the non-idempotent request of step `intent`.
+    Intent { row: u64, key: String, intent: String },
+    /// The row ran to its end.
+    Finished(Finished),
+    /// The row did not run: it was refused (`invalid`), or left alone because an earlier run may
+    /// have had its side effect (`in_doubt`).
+    Skipped(Skipped),
+}
+
+/// What a results file is the journal of: the recipe, the key column, and a digest of the rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub recipe: String,
+    pub key: Option<String>,
+    /// The first 128 bits of the rows' SHA-256, in hex.
+    pub rows: String,
+}
+
+/// How a row ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Failed,
+    InDoubt,
+    Invalid,
+}
+
+/// A row that ran: its outputs, or where and why it failed, masked like everything a run keeps.
+/// Read leniently (every field but the row, its key and its outcome may be missing), so that a
+/// line of an earlier version, or written by hand, still says what became of its row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finished {
+    pub row: u64,
+    pub key: String,
+    pub outcome: Outcome,
+    #[serde(default)]
+    pub outputs: Option<Map<String, Json>>,
+    /// The failed step.
+    pub step: Option<String>,
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    pub effect: Option<Effect>,
+    /// Requests sent, retries included.
+    #[serde(default)]
+    pub attempts: usize,
+    #[serde(default)]
+    pub duration_ms: u64,
+}
+
+/// A row that did not run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub row: u64,
+    /// Absent when the row could not be read at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The line of the rows file, for a row that could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    pub outcome: Outcome,
+    pub error: String,
+}
 
 /// What an earlier run of the batch said last about a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +121,7 @@ pub struct Previous {
     /// Lines that could not be read (a torn last line after a kill).
     pub unreadable: usize,
     /// What the last run said it was (`{"batch": ...}`): recipe, key column and rows.
-    pub batch: Option<Json>,
+    pub batch: Option<Identity>,
 }
 
 impl Previous {
@@ -76,31 +149,36 @@ impl Previous {
             {
                 break;
             }
-            let Ok(Json::Object(mut entry)) = serde_json::from_slice::<Json>(&bytes) else {
+            let Ok(line) = serde_json::from_slice::<Line>(&bytes) else {
                 previous.unreadable += usize::from(!bytes.trim_ascii().is_empty());
                 continue;
             };
-            if let Some(batch) = entry.remove("batch") {
-                previous.batch = Some(batch);
-                continue;
-            }
-            let Some(key) = entry.get("key").and_then(Json::as_str) else { continue };
-            // A row refused before it ran (a repeated key) says nothing about the row that
-            // holds that key.
-            if entry.get("outcome").and_then(Json::as_str) == Some("invalid") {
-                continue;
-            }
-            let prior = if entry.contains_key("intent") {
-                Prior::InDoubt
-            } else {
-                match (entry.get("outcome").and_then(Json::as_str), entry.get("effect").and_then(Json::as_str)) {
-                    (Some("ok"), _) => Prior::Ok,
-                    (Some("in_doubt"), _) | (_, Some("in_doubt")) => Prior::InDoubt,
-                    (_, Some("created")) => Prior::FailedAfterEffect,
-                    _ => Prior::Retry,
+            let (key, prior) = match line {
+                Line::Batch { batch } => {
+                    previous.batch = Some(batch);
+                    continue;
+                }
+                Line::Intent { key, .. } => (key, Prior::InDoubt),
+                // A row refused before it ran (a repeated key) says nothing about the row that
+                // holds that key.
+                Line::Finished(Finished { outcome: Outcome::Invalid, .. }) => continue,
+                Line::Finished(finished) => {
+                    let prior = match (finished.outcome, finished.effect) {
+                        (Outcome::Ok, _) => Prior::Ok,
+                        (Outcome::InDoubt, _) | (_, Some(Effect::InDoubt)) => Prior::InDoubt,
+                        (_, Some(Effect::Created)) => Prior::FailedAfterEffect,
+                        _ => Prior::Retry,
+                    };
+                    (finished.key, prior)
+                }
+                // A row refused before it ran (a repeated key) says nothing about the row that
+                // holds that key.
+                Line::Skipped(Skipped { outcome: Outcome::Invalid, .. } | Skipped { key: None, .. }) => continue,
+                Line::Skipped(Skipped { key: Some(key), outcome, .. }) => {
+                    (key, if outcome == Outcome::Ok { Prior::Ok } else { Prior::InDoubt })
                 }
             };
-            previous.rows.insert(key_digest(key), prior);
+            previous.rows.insert(key_digest(&key), prior);
         }
         Ok(previous)
     }
@@ -150,26 +228,26 @@ impl Journal {
 
     /// Says what this run is (recipe, key column, rows), so that a resume can tell it continues
     /// the same batch.
-    pub fn begin(&self, batch: &Json) -> std::io::Result<()> {
-        self.write(&json!({ "batch": batch })).map(|_| ())
+    pub fn begin(&self, batch: &Identity) -> std::io::Result<()> {
+        self.write(&Line::Batch { batch: batch.clone() }).map(|_| ())
     }
 
     /// Records that `row` is about to send the non-idempotent request of `step`; resolves once
     /// the line is on disk, so the request can leave.
     pub async fn intent(&self, row: u64, key: &str, step: &str) -> std::io::Result<()> {
-        let line = self.write(&json!({ "row": row, "key": key, "intent": step }))?;
+        let line = self.write(&Line::Intent { row, key: key.to_owned(), intent: step.to_owned() })?;
         self.durable(line).await
     }
 
     /// Records a finished row. A kill cannot lose a line once written; only a machine crash
     /// can, and then the row's intent, already synced, makes it in doubt rather than lost.
-    pub fn outcome(&self, line: &Json) -> std::io::Result<()> {
+    pub fn outcome(&self, line: &Line) -> std::io::Result<()> {
         self.write(line).map(|_| ())
     }
 
     /// Appends one line (one write: a kill leaves whole lines, or a torn last one); returns its
     /// number.
-    fn write(&self, line: &Json) -> std::io::Result<u64> {
+    fn write(&self, line: &Line) -> std::io::Result<u64> {
         let mut text = serde_json::to_string(line).unwrap_or_default();
         text.push('\n');
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
@@ -197,6 +275,32 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_line_reads_back_as_it_was_written() {
+        let finished = Finished {
+            row: 3,
+            key: "VIN-3".into(),
+            outcome: Outcome::Failed,
+            outputs: Some(Map::from_iter([("link".to_owned(), Json::from("https://x/1"))])),
+            step: Some("draft".into()),
+            error_kind: Some("status".into()),
+            error: Some("status 500".into()),
+            effect: Some(Effect::InDoubt),
+            attempts: 2,
+            duration_ms: 41,
+        };
+        let lines = [
+            Line::Batch { batch: Identity { recipe: "draft".into(), key: Some("vin".into()), rows: "ab12".into() } },
+            Line::Intent { row: 3, key: "VIN-3".into(), intent: "draft".into() },
+            Line::Finished(finished),
+            Line::Skipped(Skipped { row: 4, key: None, line: Some(5), outcome: Outcome::Invalid, error: "bad quote".into() }),
+        ];
+        for line in lines {
+            let text = serde_json::to_string(&line).unwrap();
+            assert_eq!(serde_json::from_str::<Line>(&text).unwrap(), line, "{text}");
+        }
+    }
 
     #[test]
     fn a_row_refused_for_its_key_says_nothing_about_the_row_that_has_it() {
@@ -246,7 +350,8 @@ mod tests {
         assert_eq!(previous.get("e"), None);
         assert_eq!(previous.unreadable, 1);
         let journal = Journal::open(&path).unwrap();
-        journal.outcome(&json!({"row": 5, "key": "e", "outcome": "ok"})).unwrap();
+        let skipped = Skipped { row: 5, key: Some("e".into()), line: None, outcome: Outcome::Ok, error: String::new() };
+        journal.outcome(&Line::Skipped(skipped)).unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let (first, second) = runtime.block_on(async { tokio::join!(journal.intent(6, "f", "draft"), journal.intent(7, "g", "draft")) });
         first.unwrap();

@@ -23,14 +23,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use crate::check::Plan;
 use crate::factory::{Answers, Factory, Setup, Start};
 use crate::inputs::InputSources;
 use crate::run::{Effect, IntentLog, RunResult, Status};
 use crate::transport::{Live, Rate, Settings};
-use journal::{Journal, Previous, Prior};
+use journal::{Finished, Identity, Journal, Line, Previous, Prior, Skipped};
 use rows::RowReader;
 use shard::Shard;
 
@@ -330,7 +330,7 @@ pub fn run(
 }
 
 /// What a results file is the journal of: the recipe, the key column, and a digest of the rows.
-fn identity(plan: &Plan, options: &Options) -> Result<Json, String> {
+fn identity(plan: &Plan, options: &Options) -> Result<Identity, String> {
     use sha2::Digest;
     let mut file = fs_err::File::open(&options.rows).map_err(|error| error.to_string())?;
     let mut digest = sha2::Sha256::new();
@@ -340,29 +340,32 @@ fn identity(plan: &Plan, options: &Options) -> Result<Json, String> {
         let _ = write!(hex, "{byte:02x}");
         hex
     });
-    Ok(json!({ "recipe": plan.recipe().name, "key": options.key, "rows": rows }))
+    Ok(Identity { recipe: plan.recipe().name.clone(), key: options.key.clone(), rows })
 }
 
 /// Refuses to resume a batch that is not the one the results file was written for: another
 /// recipe, another key column (the keys would not match), or, when rows are known by their
 /// number, other rows (row 3 would be another customer).
-fn same_batch(earlier: &Json, now: &Json, options: &Options) -> Result<(), String> {
+fn same_batch(earlier: &Identity, now: &Identity, options: &Options) -> Result<(), String> {
     let out = options.out.as_deref().map(|path| path.display().to_string()).unwrap_or_default();
-    if earlier["recipe"] != now["recipe"] {
+    let quoted = |text: &str| serde_json::to_string(text).unwrap_or_default();
+    if earlier.recipe != now.recipe {
         return Err(format!(
             "{out} holds the results of the recipe {}, not {}; resume with that recipe, or write to another file",
-            earlier["recipe"], now["recipe"]
+            quoted(&earlier.recipe),
+            quoted(&now.recipe)
         ));
     }
-    if earlier["key"] != now["key"] {
-        let shown = |key: &Json| key.as_str().map_or_else(|| "row numbers (no `--key`)".to_owned(), |key| format!("`--key {key}`"));
+    if earlier.key != now.key {
+        let shown =
+            |key: &Option<String>| key.as_ref().map_or_else(|| "row numbers (no `--key`)".to_owned(), |key| format!("`--key {key}`"));
         return Err(format!(
             "{out} was written with {} as row keys, and this run uses {}; resume with the same key",
-            shown(&earlier["key"]),
-            shown(&now["key"])
+            shown(&earlier.key),
+            shown(&now.key)
         ));
     }
-    if now["key"].is_null() && earlier["rows"] != now["rows"] {
+    if now.key.is_none() && earlier.rows != now.rows {
         return Err(format!(
             "{out} was written for other rows: without `--key` a row is known by its number, so these rows would be taken for others; resume with the same rows, or use `--key`"
         ));
@@ -423,7 +426,7 @@ impl Batch<'_> {
         self.aborted.notify_waiters();
     }
 
-    fn write(&self, line: &Json) -> Result<(), String> {
+    fn write(&self, line: &Line) -> Result<(), String> {
         match &self.journal {
             Some(journal) => journal.outcome(line).map_err(|error| format!("cannot write the results file: {error}")),
             None => Ok(()),
@@ -540,9 +543,13 @@ impl Batch<'_> {
                 None => return Ok(()),
                 Some(Err(unreadable)) => {
                     self.count(|c| c.invalid += 1);
-                    self.write(
-                        &json!({ "row": unreadable.number, "line": unreadable.line, "outcome": "invalid", "error": unreadable.problem }),
-                    )?;
+                    self.write(&Line::Skipped(Skipped {
+                        row: unreadable.number,
+                        key: None,
+                        line: Some(unreadable.line),
+                        outcome: journal::Outcome::Invalid,
+                        error: unreadable.problem,
+                    }))?;
                     continue;
                 }
                 Some(Ok(row)) => row,
@@ -553,7 +560,7 @@ impl Batch<'_> {
             }
             if let Some(problems) = self.invalid.get(&row.number) {
                 self.count(|c| c.invalid += 1);
-                self.write(&json!({ "row": row.number, "key": key, "outcome": "invalid", "error": problems }))?;
+                self.write(&skipped(row.number, &key, journal::Outcome::Invalid, problems.clone()))?;
                 continue;
             }
             match self.previous.get(&key) {
@@ -568,7 +575,8 @@ impl Batch<'_> {
                 }
                 Some(Prior::InDoubt) if !self.options.retry_in_doubt => {
                     self.count(|c| c.in_doubt += 1);
-                    self.write(&json!({ "row": row.number, "key": key, "outcome": "in_doubt", "error": "a non-idempotent request may have been sent by an earlier run; check it, then rerun with `--retry-in-doubt`" }))?;
+                    let why = "a non-idempotent request may have been sent by an earlier run; check it, then rerun with `--retry-in-doubt`";
+                    self.write(&skipped(row.number, &key, journal::Outcome::InDoubt, why.to_owned()))?;
                     continue;
                 }
                 _ => {}
@@ -577,7 +585,7 @@ impl Batch<'_> {
                 Ok(inputs) => inputs,
                 Err(problems) => {
                     self.count(|c| c.invalid += 1);
-                    self.write(&json!({ "row": row.number, "key": key, "outcome": "invalid", "error": problems.join("; ") }))?;
+                    self.write(&skipped(row.number, &key, journal::Outcome::Invalid, problems.join("; ")))?;
                     continue;
                 }
             };
@@ -591,9 +599,9 @@ impl Batch<'_> {
             let counts = self.count(|c| {
                 c.in_flight -= 1;
                 match outcome {
-                    "ok" => c.ok += 1,
-                    "in_doubt" => c.in_doubt += 1,
-                    _ => c.failed += 1,
+                    journal::Outcome::Ok => c.ok += 1,
+                    journal::Outcome::InDoubt => c.in_doubt += 1,
+                    journal::Outcome::Failed | journal::Outcome::Invalid => c.failed += 1,
                 }
             });
             report(counts);
@@ -628,30 +636,33 @@ impl IntentLog for RowIntents {
 }
 
 /// How a row ended: `ok`, `in_doubt` or `failed`.
-fn outcome(result: &RunResult) -> &'static str {
+fn outcome(result: &RunResult) -> journal::Outcome {
     match (result.ok, result.worst_effect()) {
-        (true, _) => "ok",
-        (false, Some(Effect::InDoubt)) => "in_doubt",
-        (false, _) => "failed",
+        (true, _) => journal::Outcome::Ok,
+        (false, Some(Effect::InDoubt)) => journal::Outcome::InDoubt,
+        (false, _) => journal::Outcome::Failed,
     }
 }
 
+/// The line of a row that did not run.
+fn skipped(row: u64, key: &str, outcome: journal::Outcome, error: String) -> Line {
+    Line::Skipped(Skipped { row, key: Some(key.to_owned()), line: None, outcome, error })
+}
+
 /// A finished row's line in the results file, masked (the run masks everything it keeps).
-fn outcome_line(number: u64, key: &str, result: &RunResult, duration: Duration) -> Json {
+fn outcome_line(number: u64, key: &str, result: &RunResult, duration: Duration) -> Line {
     let failed = result.steps.iter().find(|step| step.status == Status::Failed);
-    let outcome = outcome(result);
-    let attempts: usize = result.steps.iter().map(|step| step.attempts.len()).sum();
-    json!({
-        "row": number,
-        "key": key,
-        "outcome": outcome,
-        "outputs": result.outputs,
-        "step": failed.map(|step| step.id.as_str()),
-        "error_kind": failed.and_then(|step| step.cause),
-        "error": failed.and_then(|step| step.reason.as_deref()).or(result.error.as_deref()),
-        "effect": result.worst_effect(),
-        "attempts": attempts,
-        "duration_ms": duration.as_millis(),
+    Line::Finished(Finished {
+        row: number,
+        key: key.to_owned(),
+        outcome: outcome(result),
+        outputs: result.outputs.clone(),
+        step: failed.map(|step| step.id.clone()),
+        error_kind: failed.and_then(|step| step.cause).map(|cause| cause.as_str().to_owned()),
+        error: failed.and_then(|step| step.reason.clone()).or_else(|| result.error.clone()),
+        effect: result.worst_effect(),
+        attempts: result.steps.iter().map(|step| step.attempts.len()).sum(),
+        duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
     })
 }
 

@@ -87,7 +87,7 @@ impl Serialize for Cause {
 }
 
 /// What a non-idempotent request did to the world.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     /// It succeeded: something was created or changed.
