@@ -4,6 +4,7 @@ mod arazzo;
 mod batch;
 mod cases;
 mod cli;
+mod cli_docs;
 mod docs;
 mod faults;
 mod import;
