@@ -1,5 +1,5 @@
-//! The command line, thin: [`args`] holds the clap types, each command's module turns its
-//! arguments into a library call and the result into output, and [`output`] prints. Policy lives
+//! The command line, thin: `args.rs` holds the clap types, each command's module turns its
+//! arguments into a library call and the result into output, and `output.rs` prints. Policy lives
 //! in the library: the exit status of a run or a batch ([`crate::exit::Exit`], computed from its
 //! result), where a recording goes ([`crate::recording`]), which files may be written
 //! ([`crate::files`]).
