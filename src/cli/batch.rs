@@ -73,7 +73,7 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
     };
     let outcome = batch::run(plan, &options, &checked, &shared, &mut interrupt, &mut |update| display.update(update));
     display.finish();
-    let summary = outcome.map_err(|message| Failure::report(format!("error: {message}"), crate::exit::Exit::RunFailed))?;
+    let summary = outcome.map_err(|message| Failure::error(message, crate::exit::Exit::RunFailed))?;
     if !(ui.quiet && summary.succeeded()) {
         say(&progress::summary(&summary));
     }

@@ -40,9 +40,14 @@ pub(super) struct Failure {
 }
 
 impl Failure {
+    /// An error with its status.
+    pub(super) fn error(message: impl std::fmt::Display, exit: Exit) -> Self {
+        Self { lines: vec![format!("error: {message}")], exit }
+    }
+
     /// A usage error: bad arguments, inputs or environment, or a file that cannot be used.
     pub(super) fn usage(message: impl std::fmt::Display) -> Self {
-        Self { lines: vec![format!("error: {message}")], exit: Exit::Usage }
+        Self::error(message, Exit::Usage)
     }
 
     /// Every problem, then the usage status.
