@@ -246,6 +246,17 @@ pub fn resolve_env(
     if problems.is_empty() { Ok(result) } else { Err(problems) }
 }
 
+/// Reads `--var name=value` pairs.
+pub fn var_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, String> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').ok_or_else(|| format!("`--var {pair}` needs the form name=value"))?;
+            Ok((name.trim().to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,6 +52,11 @@ impl Outcome {
     }
 }
 
+/// The exit status of `recipe test`: success when every case passed.
+pub fn exit(outcomes: &[Outcome]) -> crate::exit::Exit {
+    if outcomes.iter().all(Outcome::passed) { crate::exit::Exit::Success } else { crate::exit::Exit::RunFailed }
+}
+
 /// Finds the cases under `paths` (recipe files, fixture files or folders). A fixture folder
 /// whose recipe is missing is an error, never silently skipped.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<Case>, String> {
@@ -142,7 +147,7 @@ fn cases_of(recipe: &Path) -> Result<Vec<Case>, String> {
         .map(|entry| entry.path())
         .filter(|p| p.is_file() && is_yaml(p))
         // `NAME.failed.yaml` is a failed recording kept beside a good fixture, not a case.
-        .filter(|p| !p.file_stem().is_some_and(|stem| stem.to_string_lossy().ends_with(".failed")))
+        .filter(|p| !crate::recording::is_failed_recording(p))
         .collect();
     fixtures.sort();
     // A case is named by its file's stem, and so is its snapshot: `x.yaml` and `x.yml` would share it.
@@ -169,7 +174,7 @@ pub fn replay(case: &Case, listen: &mut CaseListener<'_>) -> Result<(String, boo
 
 /// Cases named `err_*` record a failing run; every other case a successful one.
 fn expects_failure(case: &Case) -> bool {
-    case.fixture.file_stem().is_some_and(|stem| stem.to_string_lossy().starts_with("err_"))
+    crate::recording::meant_to_fail(&case.fixture)
 }
 
 /// Runs one case and compares (or, with `accept`, writes) its snapshot; `listen` hears the

@@ -8,6 +8,7 @@
 //! Nothing per row is kept after its journal line: memory stays flat whatever the row count.
 //! The engine never prints: progress goes to a callback.
 
+mod exit;
 pub mod journal;
 pub mod progress;
 pub mod rows;
@@ -38,6 +39,9 @@ use shard::Shard;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub rows: PathBuf,
+    /// What messages call the rows instead of their path: `stdin` when they were read from
+    /// standard input and spooled to `rows` ([`rows::Spool`]).
+    pub rows_label: Option<String>,
     pub jobs: usize,
     pub rate: Option<Rate>,
     pub out: Option<PathBuf>,
@@ -53,6 +57,13 @@ pub struct Options {
     pub max_time: Option<Duration>,
     /// Threads running rows (`--threads`); when absent, see [`threads`].
     pub threads: Option<usize>,
+}
+
+impl Options {
+    /// What messages call the rows: their file, or `stdin`.
+    pub fn rows_name(&self) -> String {
+        self.rows_label.clone().unwrap_or_else(|| self.rows.display().to_string())
+    }
 }
 
 /// The factory of a batch's rows: every row shares the environment, the masker, the client
@@ -94,7 +105,7 @@ pub struct Checked {
 /// Reads every row once and checks it, without running anything. A CSV column that is neither
 /// an input nor the key column is a problem of the whole file.
 pub fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
-    let mut reader = RowReader::open(&options.rows)?;
+    let mut reader = RowReader::open_as(&options.rows, &options.rows_name())?;
     let recipe = plan.recipe();
     if let Some(headers) = reader.headers() {
         let unknown: Vec<&String> = headers
@@ -106,7 +117,7 @@ pub fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
             let inputs: Vec<&str> = recipe.inputs.iter().map(|input| input.name.text.as_str()).collect();
             return Err(format!(
                 "{}: unknown column{} {}; the inputs are {} (name the key column with `--key`)",
-                options.rows.display(),
+                options.rows_name(),
                 if unknown.len() == 1 { "" } else { "s" },
                 names.join(", "),
                 inputs.join(", ")
@@ -115,7 +126,7 @@ pub fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
         if let Some(key) = &options.key
             && !headers.contains(key)
         {
-            return Err(format!("{}: no column `{key}` for `--key`", options.rows.display()));
+            return Err(format!("{}: no column `{key}` for `--key`", options.rows_name()));
         }
     }
     let mut checked = Checked::default();
@@ -280,7 +291,7 @@ pub fn run(
         invalid,
         factory,
         previous,
-        reader: Mutex::new(RowReader::open(&options.rows)?),
+        reader: Mutex::new(RowReader::open_as(&options.rows, &options.rows_name())?),
         journal,
         counts: Mutex::new(Counts::default()),
         stop: AtomicBool::new(false),
@@ -332,7 +343,7 @@ pub fn run(
 /// What a results file is the journal of: the recipe, the key column, and a digest of the rows.
 fn identity(plan: &Plan, options: &Options) -> Result<Identity, String> {
     use sha2::Digest;
-    let mut file = fs_err::File::open(&options.rows).map_err(|error| error.to_string())?;
+    let mut file = rows::open_file(&options.rows, &options.rows_name())?;
     let mut digest = sha2::Sha256::new();
     std::io::copy(&mut file, &mut digest).map_err(|error| format!("cannot read the rows: {error}"))?;
     let rows = digest.finalize().iter().take(16).fold(String::new(), |mut hex, byte| {
@@ -673,6 +684,7 @@ mod tests {
     fn options(jobs: usize, threads: Option<usize>) -> Options {
         Options {
             rows: PathBuf::from("rows.csv"),
+            rows_label: None,
             jobs,
             rate: None,
             out: None,

@@ -74,6 +74,11 @@ impl Spool {
     }
 }
 
+/// Opens a rows file, naming it `name` if it cannot be opened (as `fs_err` would name its path).
+pub fn open_file(path: &Path, name: &str) -> Result<File, String> {
+    File::open(path).map_err(|error| format!("failed to open file `{name}`: {error}"))
+}
+
 impl Drop for Spool {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
@@ -84,11 +89,16 @@ impl RowReader {
     /// Opens a rows file: CSV unless the name ends in `.jsonl` or `.ndjson`, or the first
     /// character is `{`.
     pub fn open(path: &Path) -> Result<Self, String> {
-        let file = fs_err::File::open(path).map_err(|e| e.to_string())?.into_parts().0;
+        Self::open_as(path, &path.display().to_string())
+    }
+
+    /// [`RowReader::open`], for rows that messages call `name` (`stdin` for a [`Spool`]).
+    pub fn open_as(path: &Path, name: &str) -> Result<Self, String> {
+        let file = open_file(path, name)?;
         let mut buffered = BufReader::new(file);
         let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
         let json_lines = matches!(extension.as_deref(), Some("jsonl" | "ndjson")) || {
-            let start = buffered.fill_buf().map_err(|e| format!("{}: {e}", path.display()))?;
+            let start = buffered.fill_buf().map_err(|e| format!("{name}: {e}"))?;
             let start = start.strip_prefix(b"\xef\xbb\xbf").unwrap_or(start);
             start.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
         };
@@ -96,15 +106,16 @@ impl RowReader {
             Inner::Lines { reader: buffered, line: 0, buffer: String::new() }
         } else {
             let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(buffered);
-            let headers: Vec<String> =
-                reader.headers().map_err(|e| format!("{}: {e}", path.display()))?.iter().map(|h| h.trim().to_owned()).collect();
+            let headers: Vec<String> = reader.headers().map_err(|e| format!("{name}: {e}"))?.iter().map(|h| h.trim().to_owned()).collect();
             if headers.iter().all(String::is_empty) {
-                return Err(format!("{}: the CSV has no header row naming the inputs", path.display()));
+                return Err(format!("{name}: the CSV has no header row naming the inputs"));
             }
             // Two columns of one name: the key would be read from one and the input from the
             // other.
-            if let Some((at, name)) = headers.iter().enumerate().find(|(at, name)| !name.is_empty() && headers[..*at].contains(name)) {
-                return Err(format!("{}: the column `{name}` appears twice in the header (column {})", path.display(), at + 1));
+            if let Some((at, column)) =
+                headers.iter().enumerate().find(|(at, column)| !column.is_empty() && headers[..*at].contains(column))
+            {
+                return Err(format!("{name}: the column `{column}` appears twice in the header (column {})", at + 1));
             }
             Inner::Csv { reader, headers, record: csv::StringRecord::new() }
         };

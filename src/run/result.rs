@@ -296,3 +296,106 @@ impl RunResult {
         effects.clone().find(|e| *e == Effect::InDoubt).or_else(|| effects.clone().next())
     }
 }
+
+/// The exit status of a run, computed from its result: the command line passes it on.
+impl RunResult {
+    /// A run's status: success, or a failure made worse by what the run did to the world (a
+    /// request in doubt outranks one that created something, which outranks a plain failure).
+    pub fn exit(&self) -> crate::exit::Exit {
+        use crate::exit::Exit;
+        if self.ok {
+            return Exit::Success;
+        }
+        match self.worst_effect() {
+            Some(Effect::InDoubt) => Exit::InDoubt,
+            Some(Effect::Created) => Exit::SideEffect,
+            None => Exit::RunFailed,
+        }
+    }
+
+    /// A dry run's status: it fails only when a step failed on its own, before any request went
+    /// unanswered (what needed a response, outputs included, is no failure of a dry run).
+    pub fn dry_run_exit(&self) -> crate::exit::Exit {
+        let step_failed = self.steps.iter().any(|step| step.status == Status::Failed);
+        if !self.ok && step_failed { crate::exit::Exit::RunFailed } else { crate::exit::Exit::Success }
+    }
+
+    /// The status of a run whose outputs could not be delivered (stdout closed or full): a plain
+    /// failure, unless the run created something, which must not be run again blindly.
+    pub fn exit_without_outputs(&self) -> crate::exit::Exit {
+        if self.side_effects.is_empty() { crate::exit::Exit::RunFailed } else { crate::exit::Exit::SideEffect }
+    }
+}
+
+#[cfg(test)]
+mod exit_tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::{Effect, RunResult, SideEffect, Status, StepResult};
+    use crate::exit::Exit;
+
+    fn step(status: Status) -> StepResult {
+        StepResult {
+            id: "create".into(),
+            kind: "request",
+            status,
+            cause: None,
+            reason: None,
+            request: None,
+            response: None,
+            attempts: Vec::new(),
+            effect: None,
+            warnings: Vec::new(),
+            bindings: BTreeMap::new(),
+            duration: Duration::ZERO,
+            inner: Vec::new(),
+            effects: Vec::new(),
+            location: "recipe.yaml:3".into(),
+        }
+    }
+
+    fn with_effects(ok: bool, effects: &[Effect]) -> RunResult {
+        let mut result = RunResult::new(ok, vec![step(if ok { Status::Ok } else { Status::Failed })], None, None);
+        result.side_effects = effects
+            .iter()
+            .map(|effect| SideEffect {
+                step: "create".into(),
+                effect: *effect,
+                method: "POST".into(),
+                url: "/drafts".into(),
+                status: None,
+                body: None,
+            })
+            .collect();
+        result
+    }
+
+    #[test]
+    fn a_run_that_succeeded_exits_0_even_after_creating_something() {
+        assert_eq!(with_effects(true, &[]).exit(), Exit::Success);
+        assert_eq!(with_effects(true, &[Effect::Created]).exit(), Exit::Success);
+    }
+
+    #[test]
+    fn a_failed_run_exits_by_its_worst_side_effect() {
+        assert_eq!(with_effects(false, &[]).exit(), Exit::RunFailed);
+        assert_eq!(with_effects(false, &[Effect::Created]).exit(), Exit::SideEffect);
+        assert_eq!(with_effects(false, &[Effect::Created, Effect::InDoubt]).exit(), Exit::InDoubt);
+        assert_eq!(with_effects(false, &[Effect::InDoubt, Effect::Created]).exit().code(), 5);
+    }
+
+    #[test]
+    fn a_dry_run_fails_only_on_a_failed_step() {
+        assert_eq!(with_effects(false, &[]).dry_run_exit(), Exit::RunFailed);
+        let unanswered = RunResult::new(false, vec![step(Status::Ok)], None, Some("an output needs a response".into()));
+        assert_eq!(unanswered.dry_run_exit(), Exit::Success);
+        assert_eq!(with_effects(true, &[]).dry_run_exit(), Exit::Success);
+    }
+
+    #[test]
+    fn outputs_lost_after_a_side_effect_say_so() {
+        assert_eq!(with_effects(true, &[]).exit_without_outputs(), Exit::RunFailed);
+        assert_eq!(with_effects(true, &[Effect::Created]).exit_without_outputs(), Exit::SideEffect);
+    }
+}

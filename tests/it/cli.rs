@@ -261,3 +261,18 @@ fn an_assertion_whose_message_cannot_render_says_so() {
     assert!(stderr.contains("x is {{ steps.a.values.missing.deeper }} (the message could not be rendered: undefined value"), "{stderr}");
     assert!(stderr.contains("is false (steps.a.values.x = 1)"), "{stderr}");
 }
+
+/// Rows read from standard input are spooled to a temporary file; the batch's own messages name
+/// them `stdin`, never the spool.
+#[test]
+fn rows_from_standard_input_are_named_stdin_in_messages() {
+    use crate::support::piped;
+    for (rows, expected) in [
+        ("bogus\n1\n", "error: stdin: unknown column `bogus`; the inputs are "),
+        ("vin,vin\n1,2\n", "error: stdin: the column `vin` appears twice in the header (column 2)"),
+    ] {
+        let (code, _, stderr) = piped(&["run", "recipes/draft.yaml", "--rows", "-"], rows);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.starts_with(expected) && !stderr.contains(".spool"), "{stderr}");
+    }
+}

@@ -5,6 +5,7 @@ mod architecture;
 mod batch;
 mod cases;
 mod cli;
+mod cli_docs;
 mod docs;
 mod faults;
 mod import;

@@ -1,0 +1,47 @@
+//! The exit status of a batch, computed from its summary: the command line passes it on.
+
+use super::Summary;
+use crate::exit::Exit;
+
+impl Summary {
+    /// Success only when every row ran and succeeded; Ctrl-C says so before anything else, and a
+    /// row in doubt outranks rows that failed.
+    pub fn exit(&self) -> Exit {
+        if self.succeeded() {
+            Exit::Success
+        } else if self.interrupted {
+            Exit::Interrupted
+        } else if self.counts.in_doubt > 0 {
+            Exit::InDoubt
+        } else {
+            Exit::RunFailed
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::{Counts, Summary};
+    use crate::exit::Exit;
+
+    fn summary(counts: Counts, interrupted: bool) -> Summary {
+        Summary { counts, elapsed: Duration::ZERO, interrupted }
+    }
+
+    #[test]
+    fn a_batch_succeeds_only_when_every_row_did() {
+        assert_eq!(summary(Counts { ok: 3, skipped: 2, ..Counts::default() }, false).exit(), Exit::Success);
+        assert_eq!(summary(Counts { ok: 3, failed: 1, ..Counts::default() }, false).exit(), Exit::RunFailed);
+        assert_eq!(summary(Counts { ok: 3, invalid: 1, ..Counts::default() }, false).exit(), Exit::RunFailed);
+    }
+
+    #[test]
+    fn a_row_in_doubt_outranks_failed_rows_and_ctrl_c_outranks_both() {
+        let doubt = Counts { failed: 2, in_doubt: 1, ..Counts::default() };
+        assert_eq!(summary(doubt, false).exit(), Exit::InDoubt);
+        assert_eq!(summary(doubt, true).exit(), Exit::Interrupted);
+        assert_eq!(summary(Counts::default(), true).exit().code(), 130);
+    }
+}

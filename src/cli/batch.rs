@@ -1,0 +1,81 @@
+//! `recipe run FILE --rows ROWS`: every row checked first, then run with `--jobs` in flight. The
+//! batch's exit status comes from its summary ([`crate::batch::Summary::exit`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::args::RunArgs;
+use super::output::{Failure, Outcome, Ui, say};
+use crate::batch::{self, progress};
+use crate::check::Plan;
+use crate::files::{dotenv, vars_file, writable};
+
+pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outcome {
+    if ui.verbose > 0 {
+        return Err(Failure::usage(
+            "`-v` shows one run's requests and responses; a batch (`--rows`) does not print them: each row's outcome, \
+             error and attempts are in `--out`, and `recipe run FILE --var ...` with `-v` shows one row's exchanges",
+        ));
+    }
+    let batch_args = &args.batch;
+    let prepared = (|| {
+        if let Some(out) = &batch_args.out {
+            writable(out, "the results file")?;
+            let used = fs_err::metadata(out).is_ok_and(|m| m.len() > 0);
+            if used && !batch_args.resume {
+                return Err(format!(
+                    "the results file {} already holds a batch: continue it with `--resume`, or choose another file",
+                    out.display()
+                ));
+            }
+        }
+        Ok::<_, String>((crate::inputs::var_pairs(&args.vars)?, vars_file(args.vars_file.as_deref())?, dotenv(args.env_file.as_deref())?))
+    })();
+    let (vars, vars_file, dotenv) = prepared.map_err(Failure::usage)?;
+    // Standard input is read twice (checked, then run): keep a copy.
+    let spool = if rows == Path::new("-") { Some(batch::rows::Spool::stdin().map_err(Failure::usage)?) } else { None };
+    let options = batch::Options {
+        rows: spool.as_ref().map_or_else(|| rows.to_path_buf(), |spool| spool.path.clone()),
+        rows_label: spool.as_ref().map(|_| "stdin".to_owned()),
+        jobs: usize::from(batch_args.jobs),
+        rate: batch_args.rate,
+        out: batch_args.out.clone(),
+        key: batch_args.key.clone(),
+        resume: batch_args.resume,
+        retry_in_doubt: batch_args.retry_in_doubt,
+        skip_invalid: batch_args.skip_invalid,
+        shard: batch_args.shard,
+        inputs: crate::inputs::InputSources { recorded: BTreeMap::new(), file: vars_file, cli: vars },
+        max_time: args.max_time,
+        threads: batch_args.threads.map(usize::from),
+    };
+    let checked = batch::check_rows(plan, &options).map_err(Failure::usage)?;
+    for bad in &checked.bad {
+        say(&format!("error: {} line {} (row {}): {}", options.rows_name(), bad.line, bad.number, bad.problems.join("; ")));
+    }
+    if !checked.bad.is_empty() && !options.skip_invalid {
+        return Err(Failure::usage(format!(
+            "{} of {} row(s) are invalid; nothing was sent. Fix them, or pass `--skip-invalid` to run the others",
+            checked.bad.len(),
+            checked.rows
+        )));
+    }
+    let lookup = |name: &str| std::env::var(name).ok();
+    let factory =
+        batch::factory(plan, &options, &lookup, &dotenv, &args.network.settings()).map_err(|problems| Failure::usages(&problems))?;
+    let mut display = progress::Display::new(checked.rows, std::io::IsTerminal::is_terminal(&std::io::stderr()), ui.quiet);
+    let mut interrupt = || -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+        Box::pin(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+    };
+    let outcome = batch::run(plan, &options, &checked, &factory, &mut interrupt, &mut |update| display.update(update));
+    display.finish();
+    let summary = outcome.map_err(|message| Failure::error(message, crate::exit::Exit::RunFailed))?;
+    if !(ui.quiet && summary.succeeded()) {
+        say(&progress::summary(&summary));
+    }
+    Ok(summary.exit())
+}

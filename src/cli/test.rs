@@ -1,0 +1,56 @@
+//! `recipe test [PATH...]`: replay every fixture case and compare it with its snapshot.
+
+use std::path::PathBuf;
+
+use super::args::{ReportFormat, TestArgs};
+use super::output::{Failure, Outcome, Ui, say, write_report};
+
+pub(super) fn command(args: &TestArgs, ui: Ui) -> Outcome {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from("recipes")] } else { args.paths.clone() };
+    let report = args.report.target();
+    if let Some(path) = args.report.file() {
+        crate::files::writable(&path, "the report file").map_err(Failure::usage)?;
+    }
+    let cases = crate::testing::discover(&paths).map_err(Failure::usage)?;
+    if cases.is_empty() {
+        return Err(Failure::usage(format!(
+            "no cases found under {}; the cases of `DIR/NAME.yaml` are `DIR/fixtures/NAME/*.yaml`",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let mut outcomes = Vec::new();
+    for case in &cases {
+        let mut log = Vec::new();
+        let detail = ui.detail();
+        let outcome = crate::testing::run(case, args.accept, &mut |plan, event| {
+            if let Some(detail) = detail {
+                log.extend(crate::report::case_event(plan, event, detail));
+            }
+        });
+        if !(ui.quiet && outcome.passed()) {
+            say(&crate::report::test_outcome(&outcome));
+        }
+        // The replayed run under its case, as `run -v` shows it.
+        for line in &log {
+            say(line);
+        }
+        outcomes.push(outcome);
+    }
+    let passed = outcomes.iter().filter(|o| o.passed()).count();
+    let new = outcomes.iter().filter(|o| o.verdict == crate::testing::Verdict::New).count();
+    if !(ui.quiet && passed == outcomes.len()) {
+        say(&format!("{passed} passed, {} failed", outcomes.len() - passed));
+    }
+    if new > 0 {
+        say(&format!("hint: {new} new case(s) have no snapshot; review them and run `recipe test --accept`"));
+    }
+    if let Some((format, target)) = &report {
+        let text = match format {
+            ReportFormat::Junit => crate::report::junit::test(&outcomes),
+            ReportFormat::Json => serde_json::to_string_pretty(&crate::report::json::test(&outcomes)).unwrap_or_default() + "\n",
+            ReportFormat::Html => crate::report::html::test(&outcomes),
+        };
+        write_report(*format, target, &text, ui).map_err(Failure::usage)?;
+    }
+    Ok(crate::testing::exit(&outcomes))
+}
