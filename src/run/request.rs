@@ -210,6 +210,17 @@ async fn attempts(
         if !idempotent && failure.as_ref().is_some_and(|f| f.kind.delivery() == Delivery::Unknown || processed) {
             trace.effect = Some(Effect::InDoubt);
         }
+        // A server error (500, 502, 503 without a `Retry-After` the policy honours, 504) may
+        // come after the server stored what was sent: in doubt, never a plain failure. A 4xx is
+        // a refusal and stays one.
+        if !idempotent
+            && failure.is_none()
+            && sent.response.as_ref().is_some_and(|response| {
+                super::retry::outcome_unknown(response.status, response.headers.get("retry-after").map(String::as_str))
+            })
+        {
+            trace.effect = Some(Effect::InDoubt);
+        }
         let until_unmet = match (&sent.response, &failure) {
             (Some(response), None) => {
                 !until_met(state, &policy, response, context).map_err(|message| StepError::new(Cause::Render, message))?

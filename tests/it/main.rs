@@ -7,6 +7,7 @@ mod cli;
 mod docs;
 mod faults;
 mod import;
+mod in_doubt;
 mod language;
 mod leaks;
 mod live;
