@@ -191,3 +191,26 @@ fn a_batch_row_answered_500_is_in_doubt_and_not_rerun_by_resume() {
     assert!(resumed.stderr.contains("1 in doubt"), "{}", resumed.stderr);
     assert_eq!(server.count("POST", "/draft"), 1, "--resume sent a draft that may exist");
 }
+
+#[test]
+fn an_optional_post_in_doubt_stops_the_run_with_exit_5() {
+    // `optional` passes over a failure, not a request that may have taken effect.
+    let scratch = Scratch::new("optional");
+    let text = std::fs::read_to_string(root().join("tests/data/faults.yaml"))
+        .unwrap()
+        .replace("  - id: draft\n    request:", "  - id: draft\n    optional: true\n    request:")
+        .replace("draft_id: \"{{ steps.draft.body.id }}\"", "draft_id: \"{{ steps.draft.body.id | default(none) }}\"");
+    assert!(text.contains("optional: true"), "the fault recipe changed");
+    let recipe = scratch.0.join("optional.yaml");
+    std::fs::write(&recipe, text).unwrap();
+    let failing = server(vec![Fault::Respond(error(500))]);
+    let ran = run(&recipe, &failing, &scratch, &[]);
+    assert_eq!(ran.code, Some(5), "{}", ran.stderr);
+    assert!(ran.stderr.contains("may have been created; check before running again"), "{}", ran.stderr);
+    assert!(!ran.stderr.contains("completed;"), "{}", ran.stderr);
+    // A refused optional POST is still passed over.
+    let refusing = server(vec![Fault::Respond(error(400))]);
+    let ran = run(&recipe, &refusing, &scratch, &[]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert!(ran.stderr.contains("1 optional step failed: draft"), "{}", ran.stderr);
+}
