@@ -27,7 +27,9 @@ use serde_json::Value as Json;
 
 use crate::model::{Template, TemplateKind, TemplateString};
 use fast::{Piece, defaulted_path, interpolate, interpolation, plain_path, read_path};
-use filters::{b64decode, b64encode, datetime_add, datetime_format, format_value, hmac_sha256, normalize, reshape, reveal, sha256, strict_tojson};
+use filters::{
+    b64decode, b64encode, datetime_add, datetime_format, format_value, hmac_sha256, normalize, reshape, reveal, sha256, strict_tojson,
+};
 use shared::JsonNode;
 pub use shared::{Rendered, context, shared_json};
 

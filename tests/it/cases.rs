@@ -91,7 +91,7 @@ fn no_draft_is_made_for_a_customer_chosen_from_a_possibly_incomplete_list() {
         let body = &search["response"]["json"];
         let seen = body["matchingCustomers"].as_array().map_or(0, Vec::len);
         let matched = body["matchingCount"].as_u64().unwrap_or_else(|| panic!("{}: no matchingCount", path.display()));
-        assert!(matched as usize <= seen, "{}: drafted from {seen} of {matched} customers", path.display());
+        assert!(matched <= seen as u64, "{}: drafted from {seen} of {matched} customers", path.display());
         // And the customer drafted for is on that list.
         let customer = draft["request"]["json"]["customerDetails"]["uuid"].as_str().unwrap();
         assert!(

@@ -68,9 +68,10 @@ fn run(recipe: &Path, server: &FaultServer, scratch: &Scratch, args: &[&str]) ->
 
 /// The fault recipe (a GET, then a POST) with an output known before the POST.
 fn recipe(scratch: &Scratch) -> PathBuf {
-    let text = std::fs::read_to_string(root().join("tests/data/faults.yaml"))
-        .unwrap()
-        .replace("outputs:\n  draft_id: \"{{ steps.draft.body.id }}\"", "outputs:\n  found: \"{{ steps.lookup.body.found }}\"\n  draft_id: \"{{ steps.draft.body.id | default(none) }}\"");
+    let text = std::fs::read_to_string(root().join("tests/data/faults.yaml")).unwrap().replace(
+        "outputs:\n  draft_id: \"{{ steps.draft.body.id }}\"",
+        "outputs:\n  found: \"{{ steps.lookup.body.found }}\"\n  draft_id: \"{{ steps.draft.body.id | default(none) }}\"",
+    );
     assert!(text.contains("found:"), "the fault recipe's outputs changed");
     let path = scratch.0.join("faults.yaml");
     std::fs::write(&path, text).unwrap();
@@ -101,7 +102,8 @@ fn a_server_error_on_a_post_exits_5_with_the_in_doubt_message_and_the_outputs_so
         assert_eq!(ran.code, Some(5), "{name}: {}", ran.stderr);
         assert!(ran.stderr.contains("IN DOUBT"), "{name}: {}", ran.stderr);
         assert!(ran.stderr.contains("may have been created; check before running again"), "{name}: {}", ran.stderr);
-        let printed: Json = serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("{name}: stdout is not JSON ({e}): {}", ran.stdout));
+        let printed: Json =
+            serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("{name}: stdout is not JSON ({e}): {}", ran.stdout));
         assert_eq!(printed["outputs"]["found"], json!(true), "{name}: the outputs so far are on stdout: {}", ran.stdout);
         assert_eq!(printed["side_effects"][0]["effect"], "in_doubt", "{name}: {}", ran.stdout);
         assert_eq!(server.count("POST", "/draft"), 1, "{name}: sent once, never again");
@@ -152,7 +154,12 @@ fn a_message_that_says_the_request_may_have_acted_never_comes_with_exit_1() {
         let ran = run(&recipe, &server, &scratch, &[]);
         assert_ne!(ran.code, Some(0), "{described}: {}", ran.stderr);
         if says_it_may_have_acted(&ran.stderr) {
-            assert_eq!(ran.code, Some(5), "{described}: the message says the POST may have acted, the exit code disagrees:\n{}", ran.stderr);
+            assert_eq!(
+                ran.code,
+                Some(5),
+                "{described}: the message says the POST may have acted, the exit code disagrees:\n{}",
+                ran.stderr
+            );
         }
         if ran.code == Some(5) {
             assert!(says_it_may_have_acted(&ran.stderr), "{described}: exit 5 without saying why:\n{}", ran.stderr);

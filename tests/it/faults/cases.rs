@@ -245,7 +245,8 @@ fn a_502_and_a_503_without_retry_after_on_the_post_are_not_retried() {
 #[test]
 fn a_500_or_504_on_the_post_is_in_doubt_and_a_4xx_or_501_is_not() {
     for (status, in_doubt) in [(500, true), (504, true), (507, true), (400, false), (409, false), (422, false), (501, false)] {
-        let (outcome, server) = with_faults(vec![ok_lookup()], vec![Fault::Respond(Reply::json(status, &json!({"error": "x"}))), created()]);
+        let (outcome, server) =
+            with_faults(vec![ok_lookup()], vec![Fault::Respond(Reply::json(status, &json!({"error": "x"}))), created()]);
         let draft = outcome.step("draft");
         assert_eq!((draft.status, draft.cause), (Status::Failed, Some(Cause::Status)), "{status}: {draft:#?}");
         assert_eq!(draft.effect, if in_doubt { Some(Effect::InDoubt) } else { None }, "{status}: {draft:#?}");
