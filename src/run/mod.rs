@@ -498,7 +498,9 @@ fn fail(state: &mut State, step: &Step, mut result: StepResult, error: StepError
     let response = trace.raw.take();
     keep_trace(state, &mut result, trace);
     let message = state.masker.text(&error.message);
-    result.status = if step.optional { Status::FailedOptional } else { Status::Failed };
+    // An optional step's failure is passed over, but not one that may have taken effect: the run
+    // stops in doubt (exit 5), as it would without `optional`, rather than end "completed".
+    result.status = if step.optional && result.effect != Some(Effect::InDoubt) { Status::FailedOptional } else { Status::Failed };
     result.cause = Some(error.cause);
     // A failed request still shows its status and body to later steps (`steps.ID.status`).
     let fields = match &response {

@@ -203,11 +203,7 @@ async fn attempts(
         {
             failure.message.push_str(" (the run's time limit, `--max-time`, cut the request timeout short)");
         }
-        // A non-idempotent request may have taken effect when its outcome is unknown, and also
-        // when the server answered 2xx (or 303 See Other) but the answer could not be read in
-        // full (cut short, corrupt, too large): the server did process it.
-        let processed = sent.response.as_ref().is_some_and(|response| (200..300).contains(&response.status) || response.status == 303);
-        if !idempotent && failure.as_ref().is_some_and(|f| f.kind.delivery() == Delivery::Unknown || processed) {
+        if !idempotent && may_have_acted(sent.response.as_ref(), failure.as_ref()) {
             trace.effect = Some(Effect::InDoubt);
         }
         let until_unmet = match (&sent.response, &failure) {
@@ -355,6 +351,21 @@ fn is_empty(value: &Json) -> bool {
         Json::Array(items) => items.is_empty(),
         Json::Object(map) => map.is_empty(),
         _ => false,
+    }
+}
+
+/// Whether a non-idempotent request that did not succeed may have taken effect: its outcome is
+/// unknown (a reset or timeout after it was written); the server answered 2xx (or 303 See Other)
+/// but the answer could not be read in full (cut short, corrupt, too large), so it did process
+/// it; or the server answered a server error (500, 502, 503 without a `Retry-After` the policy
+/// honours, 504), which may come after it stored what was sent. A 4xx is a refusal.
+fn may_have_acted(response: Option<&ResponseData>, failure: Option<&Failure>) -> bool {
+    match (response, failure) {
+        (_, Some(failure)) => {
+            failure.kind.delivery() == Delivery::Unknown || response.is_some_and(|r| (200..300).contains(&r.status) || r.status == 303)
+        }
+        (Some(response), None) => super::retry::outcome_unknown(response.status, response.headers.get("retry-after").map(String::as_str)),
+        (None, None) => false,
     }
 }
 

@@ -92,7 +92,8 @@ impl Serialize for Cause {
 pub enum Effect {
     /// It succeeded: something was created or changed.
     Created,
-    /// Its outcome is unknown (a timeout or reset after it was written): it may have been created.
+    /// Its outcome is unknown (a timeout or reset after it was written, a 5xx answer, a 2xx that
+    /// is not the API's): it may have been created.
     InDoubt,
 }
 

@@ -156,6 +156,17 @@ pub fn decide(
     Decision::Retry { wait, why, server_asked: asked.is_some() }
 }
 
+/// Whether a response leaves the outcome of a non-idempotent request unknown: a server error
+/// (500, 502, 503, 504 and the other 5xx) may come after the server stored what was sent. Not
+/// 501 or 505 (the server does not support the method or the HTTP version: nothing was done),
+/// and not a 503 whose `Retry-After` the policy honours (the server says it did not process it).
+/// A 4xx is a refusal, so never in doubt.
+pub fn outcome_unknown(status: u16, retry_after: Option<&str>) -> bool {
+    (500..600).contains(&status)
+        && !matches!(status, 501 | 505)
+        && !unprocessed(Observed::Response { status, retry_after, date: None, until_unmet: false })
+}
+
 /// The server certainly did not act on the request.
 fn unprocessed(observed: Observed) -> bool {
     match observed {
@@ -252,6 +263,20 @@ mod tests {
 
     fn decide_at(policy: &Policy, method: &str, attempt: u32, observed: Observed) -> Decision {
         decide(policy, method, method != "POST", attempt, observed, Duration::ZERO, None, SystemTime::UNIX_EPOCH, 7)
+    }
+
+    #[test]
+    fn a_server_error_leaves_the_outcome_unknown_unless_the_server_says_otherwise() {
+        for status in [500, 502, 503, 504, 507, 599] {
+            assert!(outcome_unknown(status, None), "{status}");
+        }
+        assert!(outcome_unknown(503, Some("soon")), "an unreadable Retry-After proves nothing");
+        assert!(outcome_unknown(502, Some("5")), "only a 503's Retry-After says it was not processed");
+        assert!(!outcome_unknown(503, Some("5")));
+        assert!(!outcome_unknown(503, Some("Wed, 21 Oct 2015 07:28:00 GMT")));
+        for status in [200, 201, 400, 404, 409, 429, 501, 505] {
+            assert!(!outcome_unknown(status, None), "{status}");
+        }
     }
 
     #[test]

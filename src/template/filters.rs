@@ -1,6 +1,6 @@
 //! What the template environment adds to minijinja: how values print into text, a `tojson`
 //! that refuses undefined values, and the filters recipes need (dates, encodings, digests,
-//! `reshape`).
+//! `reshape`, and `normalize` and `reveal` for comparing names).
 
 use minijinja::value::{Kwargs, ValueKind};
 use minijinja::{Error, ErrorKind, Value};
@@ -128,4 +128,90 @@ pub(super) fn reshape(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
         out.push(Value::from_pairs(entries));
     }
     Ok(Value::from(out))
+}
+
+/// Invisible characters that are not spaces but that a person cannot see either: the zero-width
+/// space, the word joiner and the byte-order mark (a zero-width no-break space). Dropped by
+/// `normalize`. (The zero-width joiners, which change how some scripts are written, are kept.)
+const INVISIBLE: &[char] = &['\u{200B}', '\u{2060}', '\u{FEFF}'];
+
+/// `{{ name | normalize }}`: text as a person compares it. Unicode NFC (a decomposed `u` +
+/// combining diaeresis is the same as `ü`), case folded (lower case, then NFC again), every kind
+/// of space (Unicode `White_Space`: no-break space, thin space, ideographic space, tab, line
+/// breaks...) as one plain space, runs of spaces collapsed, the ends trimmed, and zero-width
+/// spaces dropped. Apostrophes, dashes and look-alike letters of other scripts are not folded.
+pub(super) fn normalize(value: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    let folded: String = value.nfc().collect::<String>().to_lowercase().nfc().collect();
+    let mut out = String::with_capacity(folded.len());
+    for part in folded.split(char::is_whitespace).map(|part| part.replace(INVISIBLE, "")).filter(|part| !part.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&part);
+    }
+    out
+}
+
+/// `{{ name | reveal }}`: the text in double quotes, with every character other than printable
+/// ASCII and the plain space written as its code point, `\u{00A0}`, so that two texts that print
+/// the same but differ (a decomposed accent, a no-break space, a Cyrillic `а`) show how they
+/// differ. `"` and `\` are escaped; `null` for none or undefined; other values as JSON.
+pub(super) fn reveal(value: &Value) -> Result<String, Error> {
+    use std::fmt::Write as _;
+    let Some(text) = value.as_str() else {
+        if value.is_none() || value.is_undefined() {
+            return Ok("null".to_owned());
+        }
+        return serde_json::to_string(value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()));
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => {
+                let _ = write!(out, "\\u{{{:04X}}}", u32::from(c));
+            }
+        }
+    }
+    out.push('"');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_folds_forms_case_and_every_space() {
+        assert_eq!(normalize("Mu\u{308}LLER"), "m\u{FC}ller", "NFD and case");
+        assert_eq!(normalize("M\u{FC}ller"), normalize("Mu\u{308}ller"));
+        assert_eq!(normalize("  van  der\u{A0}Berg \t"), "van der berg", "runs, a no-break space and the ends");
+        for space in ['\u{A0}', '\u{2007}', '\u{2009}', '\u{202F}', '\u{3000}', '\u{1680}', '\n', '\u{2028}'] {
+            assert_eq!(normalize(&format!("de{space}la{space}{space}Cruz")), "de la cruz", "U+{:04X}", u32::from(space));
+        }
+        assert_eq!(normalize("Sm\u{200B}ith\u{FEFF}"), "smith", "zero-width characters");
+        assert_eq!(normalize("\u{A0} \u{3000}"), "");
+        assert_eq!(normalize("\u{130}stanbul"), normalize("i\u{307}stanbul"), "lower-casing İ gives i + a combining dot");
+        // Not folded: apostrophes and letters of other scripts that look alike.
+        assert_ne!(normalize("O\u{2019}Brien"), normalize("O'Brien"));
+        assert_ne!(normalize("Sm\u{456}th"), normalize("Smith"));
+    }
+
+    #[test]
+    fn reveal_shows_what_does_not_print() {
+        assert_eq!(reveal(&Value::from("Smith")).unwrap(), r#""Smith""#);
+        assert_eq!(reveal(&Value::from("Mu\u{308}ller")).unwrap(), r#""Mu\u{0308}ller""#);
+        assert_eq!(reveal(&Value::from("van\u{A0}der  Berg")).unwrap(), r#""van\u{00A0}der  Berg""#);
+        assert_eq!(reveal(&Value::from("a\"b\\c\td")).unwrap(), r#""a\"b\\c\u{0009}d""#);
+        assert_eq!(reveal(&Value::from("\u{1F600}")).unwrap(), r#""\u{1F600}""#);
+        assert_eq!(reveal(&Value::from(())).unwrap(), "null");
+        assert_eq!(reveal(&Value::UNDEFINED).unwrap(), "null");
+        assert_eq!(reveal(&Value::from(17)).unwrap(), "17");
+    }
 }

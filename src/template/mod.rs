@@ -27,7 +27,9 @@ use serde_json::Value as Json;
 
 use crate::model::{Template, TemplateKind, TemplateString};
 use fast::{Piece, defaulted_path, interpolate, interpolation, plain_path, read_path};
-use filters::{b64decode, b64encode, datetime_add, datetime_format, format_value, hmac_sha256, reshape, sha256, strict_tojson};
+use filters::{
+    b64decode, b64encode, datetime_add, datetime_format, format_value, hmac_sha256, normalize, reshape, reveal, sha256, strict_tojson,
+};
 use shared::JsonNode;
 pub use shared::{Rendered, context, shared_json};
 
@@ -58,6 +60,8 @@ static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_filter("b64decode", b64decode);
     env.add_filter("sha256", sha256);
     env.add_filter("hmac_sha256", hmac_sha256);
+    env.add_filter("normalize", normalize);
+    env.add_filter("reveal", reveal);
     env.add_function("now", crate::dynamic::now);
     env.add_function("today", crate::dynamic::today);
     env.add_function("uuid", crate::dynamic::uuid);
@@ -147,6 +151,8 @@ const FILTERS: &[&str] = &[
     "b64decode",
     "sha256",
     "hmac_sha256",
+    "normalize",
+    "reveal",
 ];
 const TESTS: &[&str] = &[
     "boolean",

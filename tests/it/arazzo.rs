@@ -294,7 +294,7 @@ fn the_draft_recipe_exports_to_valid_arazzo_and_openapi() {
     assert_eq!(all.iter().cloned().collect::<BTreeSet<_>>(), kept, "every recipe step is kept");
     let workflow = &arazzo["workflows"][0];
     let arazzo_steps: Vec<&str> = workflow["steps"].as_array().unwrap().iter().map(|s| s["stepId"].as_str().unwrap()).collect();
-    assert_eq!(arazzo_steps, ["search", "opcodes", "advisors", "transports", "availability", "draft"]);
+    assert_eq!(arazzo_steps, ["search", "search_more", "opcodes", "advisors", "transports", "availability", "draft"]);
 
     // The translations the mapping table promises.
     let search = &workflow["steps"][0];
@@ -303,12 +303,12 @@ fn the_draft_recipe_exports_to_valid_arazzo_and_openapi() {
     assert_eq!(search["successCriteria"], serde_json::json!([{ "condition": "$statusCode >= 200" }, { "condition": "$statusCode < 300" }]));
     // The draft accepts any 2xx, and its body reads values that only `set` and `pick` steps make.
     assert_eq!(
-        workflow["steps"][5]["successCriteria"],
+        workflow["steps"][6]["successCriteria"],
         serde_json::json!([{ "condition": "$statusCode >= 200" }, { "condition": "$statusCode < 300" }])
     );
-    assert_eq!(workflow["steps"][5]["requestBody"]["x-recipe-template"]["/appointmentStartDateTime"], "{{ vars.start }}");
+    assert_eq!(workflow["steps"][6]["requestBody"]["x-recipe-template"]["/appointmentStartDateTime"], "{{ vars.start }}");
     let kept_before_opcodes: Vec<&str> =
-        workflow["steps"][1]["x-recipe-steps"].as_array().unwrap().iter().map(|step| step["id"].as_str().unwrap()).collect();
+        workflow["steps"][2]["x-recipe-steps"].as_array().unwrap().iter().map(|step| step["id"].as_str().unwrap()).collect();
     assert!(kept_before_opcodes.contains(&"customer") && kept_before_opcodes.contains(&"vehicle"), "{kept_before_opcodes:?}");
     assert_eq!(workflow["inputs"]["properties"]["MYKAARMA_BASIC_AUTH"]["x-recipe-secret"], true);
 
@@ -381,7 +381,7 @@ fn the_rules_catch_broken_documents() {
     broken["workflows"][0]["steps"][0]["operationPath"] = "{$sourceDescriptions.api.url}#/paths/~1nowhere/get".into();
     broken["workflows"][0]["steps"][0]["parameters"][0]["value"] = "$inputs.nope".into();
     broken["workflows"][0]["outputs"]["scheduler_link"] = "$steps.draft.outputs.missing".into();
-    broken["workflows"][0]["steps"][2]["operationId"] = "advisors".into();
+    broken["workflows"][0]["steps"][3]["operationId"] = "advisors".into();
     let problems = arazzo_problems(&broken, &openapi);
     for expected in [
         "`arazzo` is not a 1.0.x version",

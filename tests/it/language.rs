@@ -255,7 +255,8 @@ fn a_loop_lists_every_element_it_created_and_not_the_one_that_failed() {
     let server = block_on(FaultServer::start(vec![
         ("POST", "/drafts/a", vec![Fault::Respond(Reply::json(201, &json!({"id": "d-a"})))]),
         ("POST", "/drafts/b", vec![Fault::Respond(Reply::json(201, &json!({"id": "d-b"})))]),
-        ("POST", "/drafts/c", vec![Fault::Respond(Reply::json(500, &json!({"error": "down"})))]),
+        // A refusal (a 5xx would leave the element in doubt, listed as such).
+        ("POST", "/drafts/c", vec![Fault::Respond(Reply::json(422, &json!({"error": "invalid"})))]),
     ]));
     let text = format!(
         "{HEAD}steps:\n  - id: drafts\n    for_each: \"{{{{ ['a', 'b', 'c'] }}}}\"\n    request: {{ method: POST, url: \"/drafts/{{{{ each }}}}\", json: {{ n: 1 }} }}\n"

@@ -9,6 +9,7 @@ mod cli_docs;
 mod docs;
 mod faults;
 mod import;
+mod in_doubt;
 mod language;
 mod leaks;
 mod live;

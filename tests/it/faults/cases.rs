@@ -235,8 +235,29 @@ fn a_502_and_a_503_without_retry_after_on_the_post_are_not_retried() {
         assert_eq!(draft.cause, Some(Cause::Status));
         assert_eq!(draft.attempts.len(), 1);
         assert!(draft.reason.as_deref().unwrap().contains("not retried: the POST may have taken effect"), "{draft:#?}");
+        // The message says it may have taken effect, and so does the result: in doubt (exit 5).
+        assert_eq!(draft.effect, Some(Effect::InDoubt), "{draft:#?}");
+        assert!(draft.reason.as_deref().unwrap().starts_with("the POST may have been created; check before running again"), "{draft:#?}");
         assert_eq!(server.count("POST", "/draft"), 1);
     }
+}
+
+#[test]
+fn a_500_or_504_on_the_post_is_in_doubt_and_a_4xx_or_501_is_not() {
+    for (status, in_doubt) in [(500, true), (504, true), (507, true), (400, false), (409, false), (422, false), (501, false)] {
+        let (outcome, server) =
+            with_faults(vec![ok_lookup()], vec![Fault::Respond(Reply::json(status, &json!({"error": "x"}))), created()]);
+        let draft = outcome.step("draft");
+        assert_eq!((draft.status, draft.cause), (Status::Failed, Some(Cause::Status)), "{status}: {draft:#?}");
+        assert_eq!(draft.effect, if in_doubt { Some(Effect::InDoubt) } else { None }, "{status}: {draft:#?}");
+        assert_eq!(draft.reason.as_deref().unwrap().contains("may have been created"), in_doubt, "{status}: {draft:#?}");
+        assert_eq!(outcome.result.worst_effect(), draft.effect, "{status}");
+        assert_eq!(server.count("POST", "/draft"), 1, "{status}: sent once");
+    }
+    // A GET answered 500 is a plain failure: nothing was created.
+    let (outcome, _server) = with_faults(vec![Fault::Respond(Reply::json(500, &json!({})))], vec![created()]);
+    assert_eq!(outcome.step("lookup").effect, None);
+    assert_eq!(outcome.result.worst_effect(), None);
 }
 
 #[test]
