@@ -7,8 +7,8 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use recipe::http::ResponseData;
-use recipe::model::Action;
+use recipe::ResponseData;
+use recipe::hooks::Action;
 use serde_json::{Value as Json, json};
 
 /// A search response shaped like `../shared/bench/server/gen_data.py` writes it: 50 customers,
@@ -35,7 +35,7 @@ fn search_response() -> Vec<u8> {
 }
 
 fn hot_paths(c: &mut Criterion) {
-    let plan = recipe::check::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/flow.yaml")).expect("benches/flow.yaml loads");
+    let plan = recipe::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/flow.yaml")).expect("benches/flow.yaml loads");
     let bytes = search_response();
     let headers = BTreeMap::from([("content-type".to_owned(), "application/json".to_owned())]);
     c.bench_function("parse the 20 KB search response", |b| b.iter(|| ResponseData::from_bytes(200, headers.clone(), black_box(&bytes))));
@@ -44,19 +44,18 @@ fn hot_paths(c: &mut Criterion) {
     });
 
     let body: Json = serde_json::from_slice(&bytes).expect("JSON");
-    let context = recipe::template::context(&json!({}));
+    let context = recipe::hooks::context(&json!({}));
     let Action::Filter(filter) = &plan.recipe().steps[1].action else { panic!("step 2 of flow.yaml is the customer filter") };
     c.bench_function("filter one customer of 50", |b| {
         b.iter(|| {
-            recipe::select::filter(&plan.engine, &recipe::mask::Masker::default(), filter, black_box(&body), &context)
+            recipe::hooks::filter(&plan.engine, &recipe::hooks::Masker::default(), filter, black_box(&body), &context)
                 .expect("one customer")
         });
     });
 
     let Action::Request(request) = &plan.recipe().steps[4].action else { panic!("step 5 of flow.yaml is the availability request") };
     let template = request.json.as_ref().expect("a JSON body");
-    let vars =
-        recipe::template::context(&json!({"vars": {"customer_uuid": "cust-37", "vehicle_uuid": "veh-37-0", "advisor_uuid": "adv-0"}}));
+    let vars = recipe::hooks::context(&json!({"vars": {"customer_uuid": "cust-37", "vehicle_uuid": "veh-37-0", "advisor_uuid": "adv-0"}}));
     c.bench_function("render the availability body", |b| b.iter(|| plan.engine.render_tree(template, black_box(&vars)).expect("renders")));
 }
 

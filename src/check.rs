@@ -167,7 +167,7 @@ impl std::fmt::Display for LoadError {
 
 /// The fields of `steps.ID` each kind of step produces.
 const COMMON_FIELDS: &[&str] = &["ok", "skipped", "outcome", "error", "results"];
-pub fn result_fields(action: &Action) -> &'static [&'static str] {
+pub(crate) fn result_fields(action: &Action) -> &'static [&'static str] {
     match action {
         Action::Request(_) => &["status", "headers", "body", "warnings", "items", "pages"],
         Action::Filter(_) => &["item", "items", "count"],
@@ -475,7 +475,7 @@ impl<'a> Checker<'a> {
                 return;
             }
         };
-        let unknown = self.engine.unknown_callables(template);
+        let unknown = crate::template::Engine::unknown_callables(template);
         for variable in variables {
             // An unknown function is reported as such, not also as an unknown variable.
             if unknown.iter().any(|callable| callable.kind == "function" && callable.name == variable) {
@@ -564,7 +564,7 @@ impl<'a> Checker<'a> {
             "item" => Some(("`item` is only defined in `where`, `describe` and `by`".into(), None)),
             "response" if scope.response => None,
             "response" => Some(("`response` is only defined in `retry.until`".into(), None)),
-            other if self.engine.is_global(other) => None,
+            other if crate::template::Engine::is_global(other) => None,
             other => Some((
                 format!("unknown variable `{other}`"),
                 Some(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// The longest duration anything waits or a recipe may ask for (a week): recipes are refused
 /// past it, and waits a server asks for are cut to it, so clock arithmetic never overflows.
-pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 #[derive(Debug, Clone)]
 pub enum Clock {

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 /// Parses a `.env` file. `lookup` reads the process environment for `$NAME` substitutions. An
 /// error names the line (1-based) and the variable, never its value.
-pub fn parse(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn parse(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<BTreeMap<String, String>, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     // What `$NAME` reads from the file: the latest value, as dotenvy substitutes.

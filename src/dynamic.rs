@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 /// The context key under which a run's source is visible to template functions.
-pub const CONTEXT_KEY: &str = "__dynamic";
+pub(crate) const CONTEXT_KEY: &str = "__dynamic";
 
 /// One value a dynamic function produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,7 +78,7 @@ impl Dynamic {
 }
 
 /// Adds a run's source to a template context.
-pub fn with_source(context: Value, dynamic: &Arc<Dynamic>) -> Value {
+pub(crate) fn with_source(context: Value, dynamic: &Arc<Dynamic>) -> Value {
     let source = Value::from_pairs([(CONTEXT_KEY, Value::from_dyn_object(Arc::clone(dynamic)))]);
     minijinja::context! { ..context, ..source }
 }
@@ -118,7 +118,7 @@ fn recorded_instant(state: &State) -> Result<jiff::Timestamp, Error> {
 }
 
 /// `now(tz="America/Chicago", format="%Y-%m-%dT%H:%M:%S")`: wall-clock time in a zone.
-pub fn now(state: &State, kwargs: Kwargs) -> Result<Value, Error> {
+pub(crate) fn now(state: &State, kwargs: Kwargs) -> Result<Value, Error> {
     let zone = zone(&kwargs)?;
     let format: Option<String> = kwargs.get("format")?;
     kwargs.assert_all_used()?;
@@ -133,7 +133,7 @@ pub fn now(state: &State, kwargs: Kwargs) -> Result<Value, Error> {
 }
 
 /// `today(tz="America/Chicago")`: the date in a zone, `yyyy-MM-dd`.
-pub fn today(state: &State, kwargs: Kwargs) -> Result<Value, Error> {
+pub(crate) fn today(state: &State, kwargs: Kwargs) -> Result<Value, Error> {
     let zone = zone(&kwargs)?;
     kwargs.assert_all_used()?;
     let instant = recorded_instant(state)?;
@@ -141,13 +141,13 @@ pub fn today(state: &State, kwargs: Kwargs) -> Result<Value, Error> {
 }
 
 /// `uuid()`: a random (version 4) UUID.
-pub fn uuid(state: &State) -> Result<Value, Error> {
+pub(crate) fn uuid(state: &State) -> Result<Value, Error> {
     let value = draw(state, "uuid", || Json::String(uuid::Uuid::new_v4().to_string()))?;
     Ok(Value::from(minijinja::value::Serde(&value)))
 }
 
 /// The seed of an unseeded `random` pick.
-pub fn random_seed(context: &Value) -> Result<u64, String> {
+pub(crate) fn random_seed(context: &Value) -> Result<u64, String> {
     let produce = || Json::from(u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or_default()));
     let value = match context.get_attr(CONTEXT_KEY).ok().filter(|v| !v.is_undefined()) {
         Some(value) => match value.downcast_object_ref::<Dynamic>() {

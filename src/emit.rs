@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 
 /// A value to write.
 #[derive(Debug, Clone)]
-pub enum Node {
+pub(crate) enum Node {
     /// `null`, a boolean, a number or a string.
     Scalar(Json),
     Map(Vec<Entry>),
@@ -24,35 +24,35 @@ pub enum Node {
 
 /// One key of a map, with comment lines written above it.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub key: String,
     pub value: Node,
     pub comment: Option<String>,
 }
 
 impl Entry {
-    pub fn new(key: impl Into<String>, value: Node) -> Self {
+    pub(crate) fn new(key: impl Into<String>, value: Node) -> Self {
         Self { key: key.into(), value, comment: None }
     }
 
     #[must_use]
-    pub fn with_comment(mut self, comment: impl Into<String>) -> Self {
+    pub(crate) fn with_comment(mut self, comment: impl Into<String>) -> Self {
         self.comment = Some(comment.into());
         self
     }
 }
 
 impl Node {
-    pub fn text(text: impl Into<String>) -> Self {
+    pub(crate) fn text(text: impl Into<String>) -> Self {
         Node::Scalar(Json::String(text.into()))
     }
 
-    pub fn list(items: Vec<Node>) -> Self {
+    pub(crate) fn list(items: Vec<Node>) -> Self {
         Node::Seq { items, spaced: false }
     }
 
     /// JSON data as a node, keys in their order.
-    pub fn from_json(value: &Json) -> Self {
+    pub(crate) fn from_json(value: &Json) -> Self {
         match value {
             Json::Array(items) => Node::list(items.iter().map(Node::from_json).collect()),
             Json::Object(entries) => Node::Map(entries.iter().map(|(key, value)| Entry::new(key, Node::from_json(value))).collect()),
@@ -66,7 +66,7 @@ const FLOW_WIDTH: usize = 90;
 
 /// A whole document: comment lines, then the top-level map with a blank line between keys whose
 /// values span several lines.
-pub fn document(header: &[String], entries: &[Entry]) -> String {
+pub(crate) fn document(header: &[String], entries: &[Entry]) -> String {
     let mut out = String::new();
     for line in header {
         comment(&mut out, line, 0);
@@ -81,7 +81,7 @@ pub fn document(header: &[String], entries: &[Entry]) -> String {
 }
 
 /// JSON data as a document: an object's keys become the top-level map.
-pub fn json_document(header: &[String], value: &Json) -> String {
+pub(crate) fn json_document(header: &[String], value: &Json) -> String {
     match Node::from_json(value) {
         Node::Map(entries) => document(header, &entries),
         other => document(header, &[Entry::new("value", other)]),

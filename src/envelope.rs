@@ -23,7 +23,7 @@ const ERROR_TITLE: &[&str] = &["errorTitle", "errorName"];
 const ERROR_MESSAGE: &[&str] = &["errorMessage", "errorDescription", "description", "message"];
 
 /// The API errors a body reports, one readable line each (empty when there are none).
-pub fn errors(masker: &Masker, body: &Json) -> Vec<String> {
+pub(crate) fn errors(masker: &Masker, body: &Json) -> Vec<String> {
     let mut found = Vec::new();
     if let Some(Json::Array(items)) = body.get("errors") {
         found.extend(error_lines(masker, items));
@@ -49,7 +49,7 @@ fn error_lines<'a>(masker: &'a Masker, items: &'a [Json]) -> impl Iterator<Item 
 }
 
 /// The API warnings a body reports (e.g. `10001 NO_CUSTOMER_FOUND`); empty entries are skipped.
-pub fn warnings(masker: &Masker, body: &Json) -> Vec<String> {
+pub(crate) fn warnings(masker: &Masker, body: &Json) -> Vec<String> {
     match body.get("warnings") {
         Some(Json::Array(items)) => items
             .iter()

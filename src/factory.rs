@@ -289,6 +289,6 @@ pub(crate) fn element(transport: &Transport) -> Option<Transport> {
 
 /// The one tokio runtime builder: a current-thread runtime with time and I/O. A batch runs one
 /// per thread of rows; every other command runs one.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()
 }

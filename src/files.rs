@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 /// Checks, before anything is sent, that a file can be written at `path`: not a folder, and in
 /// a folder that exists (it is created) and accepts new files. `what` names the file in the
 /// message.
-pub fn writable(path: &Path, what: &str) -> Result<(), String> {
+pub(crate) fn writable(path: &Path, what: &str) -> Result<(), String> {
     if path.is_dir() {
         return Err(format!("{what} `{}` is a folder; give a file path", path.display()));
     }
@@ -34,7 +34,7 @@ pub fn writable(path: &Path, what: &str) -> Result<(), String> {
 }
 
 /// Whether two paths name one file (the second need not exist yet).
-pub fn same_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     let resolve = |path: &Path| -> Option<PathBuf> {
         if let Ok(canonical) = path.canonicalize() {
             return Some(canonical);
@@ -47,11 +47,11 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 
 /// A file a command names, with what it is (`the recipe`, `the report file`), for messages;
 /// `None` when the command was not given it. `-` (standard input or output) is no file.
-pub type Named<'a> = (&'static str, Option<&'a Path>);
+pub(crate) type Named<'a> = (&'static str, Option<&'a Path>);
 
 /// Refuses, before anything is read or sent, an output that would overwrite an input of the
 /// same command (the recipe replaced by its own fixture) or another output.
-pub fn no_overwriting(outputs: &[Named], inputs: &[Named]) -> Result<(), String> {
+pub(crate) fn no_overwriting(outputs: &[Named], inputs: &[Named]) -> Result<(), String> {
     let named = |list: &[Named]| -> Vec<(&'static str, PathBuf)> {
         list.iter().filter_map(|(what, path)| Some((*what, path.filter(|path| *path != Path::new("-"))?.to_path_buf()))).collect()
     };
@@ -66,7 +66,7 @@ pub fn no_overwriting(outputs: &[Named], inputs: &[Named]) -> Result<(), String>
 }
 
 /// Reads a file, or standard input for `-`.
-pub fn read_input(file: &Path) -> Result<String, String> {
+pub(crate) fn read_input(file: &Path) -> Result<String, String> {
     if file == Path::new("-") {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text).map_err(|error| format!("cannot read stdin: {error}"))?;
@@ -76,7 +76,7 @@ pub fn read_input(file: &Path) -> Result<String, String> {
 }
 
 /// The input values of a YAML or JSON file (`--vars FILE`); none without a file.
-pub fn vars_file(path: Option<&Path>) -> Result<BTreeMap<String, Json>, String> {
+pub(crate) fn vars_file(path: Option<&Path>) -> Result<BTreeMap<String, Json>, String> {
     let Some(path) = path else { return Ok(BTreeMap::new()) };
     let text = read_input(path)?;
     crate::yaml::from_str::<BTreeMap<String, Json>>(&text).map_err(|error| error.in_file(path, "invalid vars file"))
@@ -84,7 +84,7 @@ pub fn vars_file(path: Option<&Path>) -> Result<BTreeMap<String, Json>, String> 
 
 /// The variables of a dotenv file: `path`, or `.env` when there is one (its absence is no
 /// error; a named file's is).
-pub fn dotenv(path: Option<&Path>) -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn dotenv(path: Option<&Path>) -> Result<BTreeMap<String, String>, String> {
     let file = path.map_or_else(|| PathBuf::from(".env"), Path::to_path_buf);
     match fs_err::read_to_string(&file) {
         Ok(text) => {

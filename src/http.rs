@@ -120,10 +120,10 @@ pub struct Hop {
 }
 
 /// Headers worth keeping in a recording: the rest are noise (dates, servers, lengths).
-pub const RECORDED_RESPONSE_HEADERS: &[&str] = &["content-type", "location", "retry-after", "set-cookie"];
+pub(crate) const RECORDED_RESPONSE_HEADERS: &[&str] = &["content-type", "location", "retry-after", "set-cookie"];
 
 /// `401 Unauthorized`: a status with its standard reason phrase, or the number alone.
-pub fn status_text(status: u16) -> String {
+pub(crate) fn status_text(status: u16) -> String {
     match ::http::StatusCode::from_u16(status).ok().and_then(|code| code.canonical_reason()) {
         Some(reason) => format!("{status} {reason}"),
         None => status.to_string(),

@@ -16,7 +16,7 @@ use crate::mask::{MIN_SECRET_LEN, placeholder};
 use crate::model::{Format, Input, InputType, Recipe};
 
 /// Checks one value against its input declaration.
-pub fn validate(input: &Input, value: &Json) -> Result<(), String> {
+pub(crate) fn validate(input: &Input, value: &Json) -> Result<(), String> {
     let type_ok = match input.kind {
         InputType::String => value.is_string(),
         InputType::Integer => value.is_i64() || value.is_u64(),
@@ -92,7 +92,7 @@ fn describe(value: &Json) -> String {
 }
 
 /// Turns `--var name=value` text into the input's type.
-pub fn coerce(kind: InputType, text: &str) -> Result<Json, String> {
+pub(crate) fn coerce(kind: InputType, text: &str) -> Result<Json, String> {
     match kind {
         InputType::String => Ok(Json::String(text.to_owned())),
         InputType::Integer => text.trim().parse::<i64>().map(Json::from).map_err(|_| format!("expected an integer, got `{text}`")),
@@ -121,7 +121,7 @@ fn pattern_matches(pattern: &str, text: &str) -> Result<bool, String> {
 
 /// Where input values come from, lowest priority first.
 #[derive(Debug, Default, Clone)]
-pub struct InputSources {
+pub(crate) struct InputSources {
     /// Recorded inputs of a fixture under replay.
     pub recorded: BTreeMap<String, Json>,
     /// Values of `--vars FILE`, already typed.
@@ -131,7 +131,7 @@ pub struct InputSources {
 }
 
 /// Resolves every declared input, or lists every problem.
-pub fn resolve(recipe: &Recipe, sources: &InputSources) -> Result<BTreeMap<String, Json>, Vec<String>> {
+pub(crate) fn resolve(recipe: &Recipe, sources: &InputSources) -> Result<BTreeMap<String, Json>, Vec<String>> {
     let mut problems = Vec::new();
     let declared = |name: &str| recipe.inputs.iter().find(|input| input.name.text == name);
     let names: Vec<&str> = recipe.inputs.iter().map(|input| input.name.text.as_str()).collect();
@@ -198,7 +198,7 @@ pub struct EnvValues {
 /// `placeholders` stands in for unset variables under replay and dry runs, where real values are
 /// never needed: the value becomes `<NAME>`, as recorded fixtures have it for secrets. A secret
 /// that is set must be at least [`MIN_SECRET_LEN`] characters long, so masking it stays reliable.
-pub fn resolve_env(
+pub(crate) fn resolve_env(
     recipe: &Recipe,
     lookup: &dyn Fn(&str) -> Option<String>,
     dotenv: &BTreeMap<String, String>,
@@ -247,7 +247,7 @@ pub fn resolve_env(
 }
 
 /// Reads `--var name=value` pairs.
-pub fn var_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn var_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, String> {
     pairs
         .iter()
         .map(|pair| {

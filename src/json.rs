@@ -18,7 +18,7 @@ use serde_json::{Map, Number, Value as Json};
 ///
 /// # Errors
 /// The `serde_json` error for text that is not one JSON value.
-pub fn parse(bytes: &[u8]) -> Result<Json, serde_json::Error> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Json, serde_json::Error> {
     let mut scratch = Scratch::default();
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = Seed(&mut scratch).deserialize(&mut deserializer)?;

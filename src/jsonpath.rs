@@ -102,12 +102,12 @@ impl Path {
 }
 
 /// One reference token of a JSON Pointer: `~` is written `~0` and `/` is written `~1`.
-pub fn pointer_token(name: &str) -> String {
+pub(crate) fn pointer_token(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 
 /// The node at a normalized location (as [`Path::locations`] gives), for changing it.
-pub fn node_at<'a>(value: &'a mut Value, location: &str) -> Option<&'a mut Value> {
+pub(crate) fn node_at<'a>(value: &'a mut Value, location: &str) -> Option<&'a mut Value> {
     let mut current = value;
     let mut rest = location.strip_prefix('$')?;
     while !rest.is_empty() {

@@ -1,47 +1,98 @@
 //! `recipe`: declarative HTTP workflows, checked before they run and tested against recorded
 //! fixtures.
 //!
-//! The front end is pure: [`yaml`] reads a file into a located tree, [`decode`] turns it into the
-//! [`model`] types, and [`check`] proves the recipe sound (templates, `JSONPaths`, names) and
-//! yields a [`check::Plan`], the only thing the runner accepts. The back end is effectful:
-//! [`run`] executes a plan through a [`transport`] and returns results as data, and [`report`]
-//! turns those results into output.
+//! The front end is pure: `yaml` reads a file into a located tree, `decode` turns it into the
+//! `model` types, and `check` proves the recipe sound (templates, `JSONPaths`, names) and yields
+//! a [`Plan`], the only thing the runner accepts. The back end is effectful: the run [`Factory`]
+//! builds each run's parts, [`run()`] executes a plan through a transport and returns results as
+//! data, and `report` turns those results into output. `docs/architecture.md` maps every module.
+//!
+//! The modules are private: this file exports the small interface the binary and integration
+//! tests use, and, apart from it, [`hooks`] for the project's own tests and benchmarks.
 
-pub mod arazzo;
-pub mod batch;
-pub mod check;
-pub mod cli;
-pub mod clock;
-pub mod curl;
-pub mod decode;
-pub mod diagnostic;
-pub mod dotenv;
-pub mod dynamic;
-pub mod emit;
-pub mod envelope;
-pub mod exit;
-pub mod factory;
-pub mod files;
-pub mod fixture;
-pub mod http;
-pub mod inputs;
-pub mod json;
-pub mod jsonpath;
-pub mod mask;
-pub mod model;
-pub mod pattern;
-pub mod printable;
-pub mod recording;
-pub mod report;
-pub mod run;
-pub mod scrub;
-pub mod select;
-pub mod serve;
-pub mod session;
-pub mod snapshot;
-pub mod template;
-pub mod template_code;
-pub mod terminal;
-pub mod testing;
-pub mod transport;
-pub mod yaml;
+mod arazzo;
+mod batch;
+mod check;
+mod cli;
+mod clock;
+mod curl;
+mod decode;
+mod diagnostic;
+mod dotenv;
+mod dynamic;
+mod emit;
+mod envelope;
+mod exit;
+mod factory;
+mod files;
+mod fixture;
+mod http;
+mod inputs;
+mod json;
+mod jsonpath;
+mod mask;
+mod model;
+mod pattern;
+mod printable;
+mod recording;
+mod report;
+mod run;
+mod scrub;
+mod select;
+mod serve;
+mod session;
+mod snapshot;
+mod template;
+mod template_code;
+mod terminal;
+mod testing;
+mod transport;
+mod yaml;
+
+pub use check::{LoadError, Plan, load, load_str};
+pub use cli::main;
+pub use clock::Clock;
+pub use exit::Exit;
+pub use factory::{Answers, Factory, Session, Setup, Start};
+pub use fixture::{Exchange, Fixture};
+pub use http::{Hop, RequestSpec, ResponseData};
+pub use run::{Cause, Effect, Event, Listener, RunResult, Status, StepResult, run};
+pub use session::{Mode, Options, prepare, replay_case};
+pub use transport::{FailureKind, Strictness};
+
+/// Hooks for the project's own tests and benchmarks into the engine's parts. Not an interface:
+/// they change whenever the parts do.
+#[doc(hidden)]
+pub mod hooks {
+    pub use crate::cli::reference;
+    pub use crate::curl::import as import_curl;
+    pub use crate::diagnostic::Span;
+    pub use crate::mask::Masker;
+    pub use crate::model::{Action, schema};
+    pub use crate::report::{event, progress};
+    pub use crate::select::filter;
+    pub use crate::template::context;
+
+    pub mod decode {
+        pub use crate::decode::{
+            ENV_KEYS, EXPECT_KEYS, FILTER_KEYS, HTTP_KEYS, INPUT_KEYS, MATCHER_KEYS, PICK_KEYS, RECIPE_KEYS, RECORDING_KEYS, REQUEST_KEYS,
+            SELECTION_KEYS, STEP_KEYS,
+        };
+    }
+
+    pub mod serve {
+        pub use crate::serve::{Limits, start, start_with};
+    }
+
+    pub mod snapshot {
+        pub use crate::snapshot::{path_for, render, value};
+    }
+
+    pub mod testing {
+        pub use crate::testing::{Verdict, discover, recipe_of, run};
+    }
+
+    pub mod yaml {
+        pub use crate::yaml::{Node, Style, Value, from_str, parse, to_string};
+    }
+}

@@ -34,12 +34,12 @@ use serde_json::Value as Json;
 use crate::http::RequestSpec;
 
 /// The text that stands for a secret in every output.
-pub fn placeholder(name: &str) -> String {
+pub(crate) fn placeholder(name: &str) -> String {
     format!("<{name}>")
 }
 
 /// The shortest secret value, and the shortest derived form of one, that masking handles.
-pub const MIN_SECRET_LEN: usize = 6;
+pub(crate) const MIN_SECRET_LEN: usize = 6;
 
 const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
 

@@ -219,24 +219,27 @@ pub enum ApiErrors {
 }
 
 /// `mykaarma`, or a list of `JSONPaths`.
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
 #[derive(JsonSchema)]
 #[serde(untagged)]
-pub enum ApiErrorsText {
+pub(crate) enum ApiErrorsText {
     Vendor(ApiErrorsVendor),
     Paths(Vec<String>),
 }
 
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
 #[derive(JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ApiErrorsVendor {
+pub(crate) enum ApiErrorsVendor {
     /// myKaarma's envelopes: `errors[]` with codes, or `statusCode` and `error`.
     Mykaarma,
 }
 
 /// A size such as `16MiB`, `512KiB`, `2MB` or a number of bytes.
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
 #[derive(JsonSchema)]
 #[serde(untagged)]
-pub enum SizeText {
+pub(crate) enum SizeText {
     Bytes(#[schemars(range(min = 1))] u64),
     Text(#[schemars(regex(pattern = r"^[0-9]+ ?(B|KB|KiB|MB|MiB|GB|GiB)$"))] String),
 }
@@ -305,16 +308,18 @@ pub enum RetryOn {
 }
 
 /// A failure kind or a status code.
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
 #[derive(JsonSchema)]
 #[serde(untagged)]
-pub enum RetryOnText {
+pub(crate) enum RetryOnText {
     Status(#[schemars(range(min = 100, max = 599))] u16),
     Kind(RetryKindText),
 }
 
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
 #[derive(JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum RetryKindText {
+pub(crate) enum RetryKindText {
     /// No connection: refused, DNS, TLS, connect timeout.
     Connect,
     /// The connection broke before a response (a POST only when it broke before the write).
@@ -326,9 +331,10 @@ pub enum RetryKindText {
 }
 
 /// A duration such as `30s`, `500ms` or `2m`.
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
 #[derive(JsonSchema)]
 #[schemars(transparent)]
-pub struct DurationText(#[schemars(regex(pattern = r"^[0-9]+(ms|s|m)$"))] pub String);
+pub(crate) struct DurationText(#[schemars(regex(pattern = r"^[0-9]+(ms|s|m)$"))] pub String);
 
 /// One step. Exactly one of `request`, `filter`, `pick` or `set` is given.
 #[derive(Debug, Clone, JsonSchema)]
@@ -374,17 +380,19 @@ pub struct Step {
 }
 
 /// A binding: a `JSONPath` or template, or the full form with `secret`.
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
 #[derive(JsonSchema)]
 #[serde(untagged)]
-pub enum BindText {
+pub(crate) enum BindText {
     Short(Template),
     Full(BindSpec),
 }
 
 /// The full form of a binding.
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct BindSpec {
+pub(crate) struct BindSpec {
     /// A `JSONPath` relative to the step's result.
     pub path: Option<String>,
     /// A template.
@@ -611,9 +619,10 @@ pub struct Expect {
     pub api_errors: Option<bool>,
 }
 
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
 #[derive(JsonSchema)]
 #[serde(untagged)]
-pub enum StatusList {
+pub(crate) enum StatusList {
     One(u16),
     Many(Vec<u16>),
 }
@@ -645,9 +654,10 @@ pub struct Match {
 }
 
 /// The expected value, or a [`Matcher`] with options.
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
 #[derive(JsonSchema)]
 #[serde(untagged)]
-pub enum MatchCondition {
+pub(crate) enum MatchCondition {
     Full(Matcher),
     Value(Template),
 }

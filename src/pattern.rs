@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, PoisonError};
 
 /// `pattern` compiled (ignoring case when asked), or why it does not compile.
-pub fn compile(pattern: &str, ignore_case: bool) -> Result<regex::Regex, regex::Error> {
+pub(crate) fn compile(pattern: &str, ignore_case: bool) -> Result<regex::Regex, regex::Error> {
     type Compiled = HashMap<(String, bool), Result<regex::Regex, regex::Error>>;
     static COMPILED: LazyLock<Mutex<Compiled>> = LazyLock::new(Mutex::default);
     let key = (pattern.to_owned(), ignore_case);

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Whether `c` is escaped by [`escape`].
-pub fn is_escaped(c: char) -> bool {
+pub(crate) fn is_escaped(c: char) -> bool {
     match c {
         '\n' | '\t' => false,
         c if c.is_control() => true,
@@ -21,7 +21,7 @@ pub fn is_escaped(c: char) -> bool {
 }
 
 /// `text` with every control character written as a visible escape; borrowed when there is none.
-pub fn escape(text: &str) -> Cow<'_, str> {
+pub(crate) fn escape(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_escaped) {
         return Cow::Borrowed(text);
     }
@@ -41,7 +41,7 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 /// A JSON document with every such character written as a JSON escape (`\u007f`). `serde_json`
 /// already escapes C0 controls inside strings, and no other character can stand outside one, so
 /// the document means exactly the same.
-pub fn escape_json(json: &str) -> Cow<'_, str> {
+pub(crate) fn escape_json(json: &str) -> Cow<'_, str> {
     if !json.chars().any(is_escaped) {
         return Cow::Borrowed(json);
     }

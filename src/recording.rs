@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// Where a recording goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// The fixture asked for: a new one, a good run's, or an `err_*` case's failed run.
     Fixture(PathBuf),
     /// A failed run beside a fixture that is kept: `NAME.failed.yaml`.
@@ -24,7 +24,7 @@ pub enum Target {
 
 impl Target {
     /// The file to write.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         match self {
             Target::Fixture(path) => path,
             Target::Beside { failed, .. } => failed,
@@ -34,7 +34,7 @@ impl Target {
 
 /// Where the recording of a run goes, for `--record FIXTURE`: `run_ok` is whether the run
 /// succeeded, `exists` whether `fixture` is already there.
-pub fn target(fixture: &Path, run_ok: bool, exists: bool) -> Target {
+pub(crate) fn target(fixture: &Path, run_ok: bool, exists: bool) -> Target {
     if !run_ok && exists && !meant_to_fail(fixture) {
         Target::Beside { failed: failed_path(fixture), kept: fixture.to_path_buf() }
     } else {
@@ -43,24 +43,24 @@ pub fn target(fixture: &Path, run_ok: bool, exists: bool) -> Target {
 }
 
 /// [`target`], looking at the file system for whether the fixture exists.
-pub fn target_on_disk(fixture: &Path, run_ok: bool) -> Target {
+pub(crate) fn target_on_disk(fixture: &Path, run_ok: bool) -> Target {
     target(fixture, run_ok, fixture.exists())
 }
 
 /// Whether a fixture records a run that is meant to fail: its name starts with `err_`.
-pub fn meant_to_fail(fixture: &Path) -> bool {
+pub(crate) fn meant_to_fail(fixture: &Path) -> bool {
     fixture.file_name().is_some_and(|name| name.to_string_lossy().starts_with("err_"))
 }
 
 /// Where a failed recording goes when the fixture holds a good one: `NAME.failed.yaml`.
-pub fn failed_path(fixture: &Path) -> PathBuf {
+pub(crate) fn failed_path(fixture: &Path) -> PathBuf {
     let stem = fixture.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     fixture.with_file_name(format!("{stem}.failed.yaml"))
 }
 
 /// Whether a file in a fixture folder is a failed recording kept beside a good fixture (and so
 /// not a case of its own).
-pub fn is_failed_recording(file: &Path) -> bool {
+pub(crate) fn is_failed_recording(file: &Path) -> bool {
     file.file_stem().is_some_and(|stem| stem.to_string_lossy().ends_with(".failed"))
 }
 

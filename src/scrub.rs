@@ -28,7 +28,7 @@ impl Rules {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Scrub {
+pub(crate) struct Scrub {
     redact: Vec<Path>,
     volatile: Vec<Path>,
     /// The rules of the recipes that called the one running now (their `redact` and
@@ -40,18 +40,18 @@ pub struct Scrub {
 }
 
 impl Scrub {
-    pub fn new(redact: Vec<Path>, volatile: Vec<Path>) -> Self {
+    pub(crate) fn new(redact: Vec<Path>, volatile: Vec<Path>) -> Self {
         Self { redact, volatile, outer: Vec::new(), seen: Vec::new() }
     }
 
     /// A called recipe starts: its own `recording` rules apply to its requests and responses.
-    pub fn enter(&mut self, redact: Vec<Path>, volatile: Vec<Path>) {
+    pub(crate) fn enter(&mut self, redact: Vec<Path>, volatile: Vec<Path>) {
         let outer = (std::mem::replace(&mut self.redact, redact), std::mem::replace(&mut self.volatile, volatile));
         self.outer.push(outer);
     }
 
     /// The called recipe ended: its caller's rules apply again.
-    pub fn leave(&mut self) {
+    pub(crate) fn leave(&mut self) {
         if let Some((redact, volatile)) = self.outer.pop() {
             self.redact = redact;
             self.volatile = volatile;
@@ -59,7 +59,7 @@ impl Scrub {
     }
 
     /// A request as it is recorded (or compared under replay).
-    pub fn request(&self, request: &RequestSpec) -> RequestSpec {
+    pub(crate) fn request(&self, request: &RequestSpec) -> RequestSpec {
         let mut request = request.clone();
         if !self.seen.is_empty() {
             request.url = self.substitute_url(&request.url);
@@ -81,7 +81,7 @@ impl Scrub {
     }
 
     /// A response as it is recorded; volatile values found here are remembered.
-    pub fn response(&mut self, response: &ResponseData) -> ResponseData {
+    pub(crate) fn response(&mut self, response: &ResponseData) -> ResponseData {
         let mut response = response.clone();
         if let Some(ResponseBody::Json(shared)) = &mut response.body {
             let json = std::sync::Arc::make_mut(shared);

@@ -77,7 +77,7 @@ pub fn filter(engine: &Engine, masker: &Masker, filter: &Filter, from: &Json, co
 }
 
 /// Runs a pick step on its rendered `from` value.
-pub fn pick(
+pub(crate) fn pick(
     engine: &Engine,
     masker: &Masker,
     pick: &Pick,
@@ -181,7 +181,7 @@ fn items<'a>(selection: &Selection, from: &'a Json) -> Result<Vec<Cow<'a, Json>>
     }
 }
 
-pub fn kind(value: &Json) -> &'static str {
+pub(crate) fn kind(value: &Json) -> &'static str {
     match value {
         Json::Null => "null",
         Json::Bool(_) => "a boolean",
@@ -301,7 +301,7 @@ fn explain(masker: &Masker, path: &str, nodes: &[&Json], matcher: &Matcher, expe
 
 /// A value for a message, masked, then cut to a readable length: cut first, a secret straddling
 /// the cut would no longer be recognised, and its first part would show.
-pub fn short(masker: &Masker, value: &Json) -> String {
+pub(crate) fn short(masker: &Masker, value: &Json) -> String {
     let text = masker.text(&value.to_string());
     if text.chars().count() > 80 { format!("{}...", text.chars().take(77).collect::<String>()) } else { text }
 }

@@ -225,7 +225,7 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<
 }
 
 /// A short listing of what a server answers, for `recipe serve`.
-pub fn describe(fixtures: &[Fixture]) -> BTreeMap<String, usize> {
+pub(crate) fn describe(fixtures: &[Fixture]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for exchange in fixtures.iter().flat_map(|f| &f.exchanges) {
         *counts.entry(format!("{} {}", exchange.request.method, exchange.request.url)).or_insert(0) += 1;

@@ -62,7 +62,7 @@ impl<'a> Options<'a> {
     }
 }
 
-pub use crate::factory::Session;
+pub(crate) use crate::factory::Session;
 
 /// Resolves inputs and environment and builds one run through the [`Factory`]; `Err` lists
 /// every problem.

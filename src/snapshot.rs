@@ -87,7 +87,7 @@ pub fn path_for(fixture: &Path) -> PathBuf {
 /// The contents of an insta snapshot file (the part after its metadata header), with line endings
 /// normalised to `\n` as insta compares them; `None` when there is no snapshot yet. A file that
 /// cannot be read, or is not in insta's format, is an error: it is not a new case.
-pub fn read(path: &Path) -> Result<Option<String>, String> {
+pub(crate) fn read(path: &Path) -> Result<Option<String>, String> {
     let text = match fs_err::read_to_string(path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -114,12 +114,12 @@ fn contents(text: &str) -> Option<&str> {
 
 /// Whether two snapshot texts are the same, as insta compares them: line endings normalised and
 /// trailing whitespace aside.
-pub fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.replace("\r\n", "\n").trim_end() == b.replace("\r\n", "\n").trim_end()
 }
 
 /// Writes a snapshot in insta's format, atomically.
-pub fn write(path: &Path, fixture: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn write(path: &Path, fixture: &Path, text: &str) -> Result<(), String> {
     let folder = path.parent().unwrap_or(Path::new("."));
     fs_err::create_dir_all(folder).map_err(|e| e.to_string())?;
     let input = fixture.to_string_lossy().replace('\\', "/");
@@ -137,7 +137,7 @@ pub fn write(path: &Path, fixture: &Path, text: &str) -> Result<(), String> {
 }
 
 /// A unified diff of two snapshot texts.
-pub fn diff(old: &str, new: &str) -> String {
+pub(crate) fn diff(old: &str, new: &str) -> String {
     // Both end in one line break, so an unchanged last line is not shown as changed.
     let (old, new) = (format!("{}\n", old.trim_end()), format!("{}\n", new.trim_end()));
     similar::TextDiff::from_lines(&old, &new).unified_diff().context_radius(3).header("snapshot", "this run").to_string()

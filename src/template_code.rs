@@ -9,14 +9,14 @@
 
 /// A name found in template code, with its byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Name<'a> {
+pub(crate) struct Name<'a> {
     pub text: &'a str,
     pub start: usize,
 }
 
 /// The template's code (inside `{{ }}` and `{% %}`) with string literals blanked and everything
 /// else replaced by spaces, so offsets stay those of the text.
-pub fn code_only(text: &str) -> String {
+pub(crate) fn code_only(text: &str) -> String {
     // `{% raw %}...{% endraw %}` is text, whatever it looks like.
     let text = blank_raw_blocks(text);
     let bytes = text.as_bytes();
@@ -107,7 +107,7 @@ fn name_end(text: &str, at: usize) -> Option<usize> {
 }
 
 /// The filters: `\|\s*([A-Za-z_][A-Za-z0-9_]*)`.
-pub fn filters(code: &str) -> Vec<Name<'_>> {
+pub(crate) fn filters(code: &str) -> Vec<Name<'_>> {
     let mut found = Vec::new();
     let mut search = 0;
     while let Some(offset) = code[search..].find('|') {
@@ -124,7 +124,7 @@ pub fn filters(code: &str) -> Vec<Name<'_>> {
 }
 
 /// The tests: `\bis\s+(?:not\s+)?([A-Za-z_][A-Za-z0-9_]*)`.
-pub fn tests(code: &str) -> Vec<Name<'_>> {
+pub(crate) fn tests(code: &str) -> Vec<Name<'_>> {
     let mut found = Vec::new();
     let mut search = 0;
     while let Some(offset) = code[search..].find("is") {
@@ -158,7 +158,7 @@ fn test_name(code: &str, at: usize) -> Option<Name<'_>> {
 }
 
 /// The calls: `([A-Za-z_][A-Za-z0-9_.]*)\s*\(` (a dotted name is a method call).
-pub fn calls(code: &str) -> Vec<Name<'_>> {
+pub(crate) fn calls(code: &str) -> Vec<Name<'_>> {
     let bytes = code.as_bytes();
     let mut found = Vec::new();
     let mut at = 0;

@@ -10,13 +10,13 @@
 use anstyle::{AnsiColor, Style};
 
 /// Sets whether colour is used, for the rest of the process.
-pub fn set_choice(choice: anstream::ColorChoice) {
+pub(crate) fn set_choice(choice: anstream::ColorChoice) {
     choice.write_global();
 }
 
 /// Whether what goes to stderr is coloured: anstream's decision, taken once, on the first
 /// message (after [`set_choice`]), rather than again for every line.
-pub fn stderr_coloured() -> bool {
+pub(crate) fn stderr_coloured() -> bool {
     static COLOURED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *COLOURED.get_or_init(|| anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never)
 }
@@ -51,7 +51,7 @@ const STATUSES: &[(&str, Style)] = &[
 const STATUS_INDENT: usize = 6;
 
 /// `text` with its labels coloured. `text` must already be escaped.
-pub fn paint(text: &str) -> String {
+pub(crate) fn paint(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     for (index, line) in text.split('\n').enumerate() {
         if index > 0 {

@@ -13,7 +13,7 @@ use crate::fixture::Fixture;
 use crate::run::Event;
 
 /// Hears each replayed case's events, with the case's plan (`recipe test -v` prints them).
-pub type CaseListener<'l> = dyn FnMut(&Plan, Event<'_>) + Send + 'l;
+pub(crate) type CaseListener<'l> = dyn FnMut(&Plan, Event<'_>) + Send + 'l;
 
 /// One recorded case of one recipe.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ impl Outcome {
 }
 
 /// The exit status of `recipe test`: success when every case passed.
-pub fn exit(outcomes: &[Outcome]) -> crate::exit::Exit {
+pub(crate) fn exit(outcomes: &[Outcome]) -> crate::exit::Exit {
     if outcomes.iter().all(Outcome::passed) { crate::exit::Exit::Success } else { crate::exit::Exit::RunFailed }
 }
 
@@ -164,7 +164,7 @@ fn cases_of(recipe: &Path) -> Result<Vec<Case>, String> {
 
 /// Replays one case: the snapshot text and whether the run succeeded; `listen` hears the run's
 /// events.
-pub fn replay(case: &Case, listen: &mut CaseListener<'_>) -> Result<(String, bool), String> {
+pub(crate) fn replay(case: &Case, listen: &mut CaseListener<'_>) -> Result<(String, bool), String> {
     let plan = crate::check::load(&case.recipe).map_err(|e| e.to_string())?;
     let fixture = Fixture::read(&case.fixture)?;
     let mut on_event = |event: Event| listen(&plan, event);

@@ -358,7 +358,7 @@ impl Builder {
 
 /// For a plain number written with a leading zero (`007`), which is read as text: why, and how
 /// to write the number. `None` for anything else.
-pub fn leading_zero_hint(text: &str) -> Option<String> {
+pub(crate) fn leading_zero_hint(text: &str) -> Option<String> {
     let (sign, digits) = match text.strip_prefix(['-', '+']) {
         Some(digits) => (&text[..1], digits),
         None => ("", text),
@@ -445,7 +445,10 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
 
 /// [`from_str`], with `check` first looking at the tree (its places known) before it becomes `T`:
 /// keys `T` would ignore, values out of range. Not called for text read by `serde_yaml`.
-pub fn from_str_checked<T: DeserializeOwned>(text: &str, check: impl FnOnce(&Node) -> Result<(), DataError>) -> Result<T, DataError> {
+pub(crate) fn from_str_checked<T: DeserializeOwned>(
+    text: &str,
+    check: impl FnOnce(&Node) -> Result<(), DataError>,
+) -> Result<T, DataError> {
     if text.contains(['\u{2028}', '\u{2029}']) && nul(text).is_none() {
         let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|error| DataError { span: None, message: error.to_string() })?;
         return serde_yaml::from_value(value).map_err(|error| DataError { span: None, message: error.to_string() });

@@ -20,7 +20,7 @@ use crate::model::{Binding, Template, TemplateKind};
 
 /// A value for the Arazzo document.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Translated {
+pub(crate) enum Translated {
     /// A literal value, a runtime expression (`$inputs.x`) or a string embedding some.
     Value(Json),
     /// Recipe template text with no runtime-expression equivalent.
@@ -34,7 +34,7 @@ static PART: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z_][A-Za-z0-9
 
 /// Translation state for one workflow: where each `vars` name comes from, and every step's
 /// outputs (bound or added).
-pub struct Translator {
+pub(crate) struct Translator {
     /// Recipe steps that are Arazzo steps (requests).
     request_steps: BTreeSet<String>,
     /// Request steps with `for_each`: one response per element, so `steps.ID.body` read by any
@@ -52,7 +52,7 @@ pub struct Translator {
 }
 
 impl Translator {
-    pub fn new(request_steps: BTreeSet<String>, env_inputs: BTreeMap<String, String>) -> Self {
+    pub(crate) fn new(request_steps: BTreeSet<String>, env_inputs: BTreeMap<String, String>) -> Self {
         Self {
             request_steps,
             repeated: BTreeSet::new(),
@@ -66,29 +66,29 @@ impl Translator {
 
     /// Marks the request steps that run once per `for_each` element.
     #[must_use]
-    pub fn with_repeated(mut self, repeated: BTreeSet<String>) -> Self {
+    pub(crate) fn with_repeated(mut self, repeated: BTreeSet<String>) -> Self {
         self.repeated = repeated;
         self
     }
 
     /// Starts (or ends, with `None`) the translation of one step.
-    pub fn enter(&mut self, step: Option<&str>) {
+    pub(crate) fn enter(&mut self, step: Option<&str>) {
         self.current = step.map(str::to_owned);
     }
 
     /// The outputs of `step`, bound and added.
-    pub fn outputs(&self, step: &str) -> &[(String, String)] {
+    pub(crate) fn outputs(&self, step: &str) -> &[(String, String)] {
         self.outputs.get(step).map_or(&[], Vec::as_slice)
     }
 
     /// Environment variables read by a translated value.
-    pub fn used_env(&self) -> &BTreeSet<String> {
+    pub(crate) fn used_env(&self) -> &BTreeSet<String> {
         &self.used_env
     }
 
     /// Records a step's binding: an output of the current (request) step when it can be one;
     /// otherwise `vars.name` has no runtime expression. Returns the output's expression.
-    pub fn bind(&mut self, name: &str, binding: Option<&Binding>) -> Option<String> {
+    pub(crate) fn bind(&mut self, name: &str, binding: Option<&Binding>) -> Option<String> {
         let step = self.current.clone().filter(|step| self.request_steps.contains(step));
         let expression = match (binding, &step) {
             (Some(Binding::Path(path)), Some(_)) => path.pointer().map(|pointer| body_expression(&pointer)),
@@ -111,7 +111,7 @@ impl Translator {
 
     /// A template string: a literal, a runtime expression, text with embedded expressions, or
     /// untranslatable.
-    pub fn text(&mut self, text: &str) -> Translated {
+    pub(crate) fn text(&mut self, text: &str) -> Translated {
         match crate::template::classify(text) {
             TemplateKind::Literal => Translated::Value(Json::String(text.to_owned())),
             TemplateKind::Expression(expression) => {
@@ -125,7 +125,7 @@ impl Translator {
 
     /// A template tree (a `json:` body, a query value) as a value; untranslatable strings are
     /// `null` in the value and listed, by JSON Pointer, in `templates`.
-    pub fn tree(&mut self, template: &Template, pointer: &str, templates: &mut BTreeMap<String, String>) -> Json {
+    pub(crate) fn tree(&mut self, template: &Template, pointer: &str, templates: &mut BTreeMap<String, String>) -> Json {
         match template {
             Template::Null => Json::Null,
             Template::Bool(value) => Json::Bool(*value),
@@ -179,7 +179,7 @@ impl Translator {
     }
 
     /// One minijinja expression as a runtime expression, when it is a plain name path.
-    pub fn expression(&mut self, expression: &str) -> Option<String> {
+    pub(crate) fn expression(&mut self, expression: &str) -> Option<String> {
         let expression = expression.trim();
         if !DOTTED.is_match(expression) {
             return None;

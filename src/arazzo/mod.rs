@@ -12,8 +12,8 @@
 //! `for_each` step's always go), `when`, `optional`, request options, a request step's other keys
 //! (`x-recipe-for_each`, `x-recipe-assert`...) and HTTP defaults. This module builds plain JSON values; writing them is the caller's business.
 
-pub mod expression;
-pub mod openapi;
+pub(crate) mod expression;
+pub(crate) mod openapi;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,7 +25,7 @@ use expression::{Translated, Translator};
 use openapi::{Api, Operation, Parameter, Piece};
 
 /// The Arazzo document, and the OpenAPI description its `sourceDescriptions` names.
-pub struct Export {
+pub(crate) struct Export {
     pub arazzo: Json,
     pub openapi: Json,
 }
@@ -35,7 +35,7 @@ const SOURCE: &str = "api";
 
 /// Exports a checked recipe; `openapi_url` is where the Arazzo document will find the OpenAPI
 /// description (relative to itself). A recipe without a request step cannot be a workflow.
-pub fn export(plan: &Plan, openapi_url: &str) -> Result<Export, String> {
+pub(crate) fn export(plan: &Plan, openapi_url: &str) -> Result<Export, String> {
     let recipe = plan.recipe();
     let raw = crate::yaml::parse(&plan.source.text).map_or(Json::Null, |(node, _)| node.to_json());
     let requests: BTreeSet<String> =

@@ -23,21 +23,21 @@ const IGNORED_HEADERS: &[&str] = &["accept", "content-type", "authorization"];
 /// A request URL, split: an absolute URL's origin, the path's literal and templated parts, and
 /// the query string written in the URL.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Url {
+pub(crate) struct Url {
     pub origin: Option<String>,
     pub path: Vec<Piece>,
     pub query: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
+pub(crate) enum Piece {
     Literal(String),
     /// A template part: its whole text (`{{ inputs.x }}`).
     Template(String),
 }
 
 /// Splits a URL template. Template statements (`{% ... %}`) make the whole URL one part.
-pub fn split_url(text: &str) -> Url {
+pub(crate) fn split_url(text: &str) -> Url {
     let mut rest = text;
     let mut origin = None;
     for scheme in ["https://", "http://"] {
@@ -86,7 +86,7 @@ fn parameter_name(template: &str) -> String {
 
 /// One parameter an operation declares.
 #[derive(Debug, Clone)]
-pub struct Parameter {
+pub(crate) struct Parameter {
     pub name: String,
     pub location: &'static str,
     pub schema: Json,
@@ -94,7 +94,8 @@ pub struct Parameter {
 
 /// One operation, as a step calls it.
 #[derive(Debug, Clone)]
-pub struct Operation {
+#[allow(clippy::struct_field_names, reason = "`operation_id` is the `OpenAPI` name")]
+pub(crate) struct Operation {
     pub method: String,
     pub operation_id: String,
     pub summary: Option<String>,
@@ -115,19 +116,19 @@ struct PathItem {
 }
 
 /// The endpoints, in the order the recipe first calls them.
-pub struct Api {
+pub(crate) struct Api {
     servers: Vec<Json>,
     paths: Vec<PathItem>,
 }
 
 impl Api {
-    pub fn new(servers: Vec<Json>) -> Self {
+    pub(crate) fn new(servers: Vec<Json>) -> Self {
         Self { servers, paths: Vec::new() }
     }
 
     /// The path template for these parts, and its parameter names in order (those of the first
     /// URL with this shape).
-    pub fn path(&mut self, pieces: &[Piece]) -> (String, Vec<String>) {
+    pub(crate) fn path(&mut self, pieces: &[Piece]) -> (String, Vec<String>) {
         let shape: String = pieces
             .iter()
             .map(|piece| match piece {
@@ -157,7 +158,7 @@ impl Api {
 
     /// Adds an operation on `template` (merging with the same method's, whose id it keeps);
     /// returns the JSON Pointer of the operation in the document.
-    pub fn operation(&mut self, template: &str, operation: Operation) -> String {
+    pub(crate) fn operation(&mut self, template: &str, operation: Operation) -> String {
         let pointer = format!("/paths/{}/{}", pointer_token(template), operation.method);
         let Some(item) = self.paths.iter_mut().find(|item| item.template == template) else { return pointer };
         match item.operations.iter_mut().find(|existing| existing.method == operation.method) {
@@ -179,7 +180,7 @@ impl Api {
     }
 
     /// The OpenAPI document.
-    pub fn document(&self, recipe_name: &str) -> Json {
+    pub(crate) fn document(&self, recipe_name: &str) -> Json {
         let mut paths = Map::new();
         for item in &self.paths {
             let mut operations = Map::new();

@@ -6,7 +6,7 @@ use crate::exit::Exit;
 impl Summary {
     /// Success only when every row ran and succeeded; Ctrl-C says so before anything else, and a
     /// row in doubt outranks rows that failed.
-    pub fn exit(&self) -> Exit {
+    pub(crate) fn exit(&self) -> Exit {
         if self.succeeded() {
             Exit::Success
         } else if self.interrupted {

@@ -21,7 +21,7 @@ use crate::run::Effect;
 /// One line of the results file. Every line is written and read through this type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum Line {
+pub(crate) enum Line {
     /// What this run of the batch is; the first line each run writes.
     Batch { batch: Identity },
     /// The row is about to send the non-idempotent request of step `intent`.
@@ -35,7 +35,7 @@ pub enum Line {
 
 /// What a results file is the journal of: the recipe, the key column, and a digest of the rows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
+pub(crate) struct Identity {
     pub recipe: String,
     pub key: Option<String>,
     /// The first 128 bits of the rows' SHA-256, in hex.
@@ -45,7 +45,7 @@ pub struct Identity {
 /// How a row ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Ok,
     Failed,
     InDoubt,
@@ -56,7 +56,7 @@ pub enum Outcome {
 /// Read leniently (every field but the row, its key and its outcome may be missing), so that a
 /// line of an earlier version, or written by hand, still says what became of its row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Finished {
+pub(crate) struct Finished {
     pub row: u64,
     pub key: String,
     pub outcome: Outcome,
@@ -76,7 +76,7 @@ pub struct Finished {
 
 /// A row that did not run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     pub row: u64,
     /// Absent when the row could not be read at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,7 +90,7 @@ pub struct Skipped {
 
 /// What an earlier run of the batch said last about a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prior {
+pub(crate) enum Prior {
     /// It succeeded: skip it.
     Ok,
     /// It failed before any non-idempotent request: run it again.
@@ -104,18 +104,18 @@ pub enum Prior {
 
 /// A row key as the batch remembers it: 128 bits of its SHA-256, so that a batch of millions of
 /// rows keeps a few tens of bytes per row rather than every key's text.
-pub fn key_digest(key: &str) -> Digest {
+pub(crate) fn key_digest(key: &str) -> Digest {
     use sha2::Digest as _;
     let hash = sha2::Sha256::digest(key.as_bytes());
     hash[..16].try_into().expect("SHA-256 has 32 bytes")
 }
 
 /// 128 bits as bytes: no alignment padding, so a table of them stays compact.
-pub type Digest = [u8; 16];
+pub(crate) type Digest = [u8; 16];
 
 /// The journal of an earlier run, by row key.
 #[derive(Debug, Default)]
-pub struct Previous {
+pub(crate) struct Previous {
     /// By [`key_digest`].
     rows: HashMap<Digest, Prior>,
     /// Lines that could not be read (a torn last line after a kill).
@@ -126,12 +126,12 @@ pub struct Previous {
 
 impl Previous {
     /// What the earlier run said last about the row with this key.
-    pub fn get(&self, key: &str) -> Option<Prior> {
+    pub(crate) fn get(&self, key: &str) -> Option<Prior> {
         self.rows.get(&key_digest(key)).copied()
     }
 
     /// Reads a journal; a missing file is an empty one.
-    pub fn read(path: &Path) -> Result<Self, String> {
+    pub(crate) fn read(path: &Path) -> Result<Self, String> {
         let file = match File::open(path) {
             Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
@@ -187,7 +187,7 @@ impl Previous {
 /// The results file, shared by every worker. Writes are whole lines; an intent is made durable
 /// with group commit: while one `fdatasync` runs (off the async thread), the intents written
 /// meanwhile wait for the next one, so one sync covers many rows.
-pub struct Journal {
+pub(crate) struct Journal {
     file: Mutex<File>,
     /// Lines written so far.
     written: AtomicU64,
@@ -200,7 +200,7 @@ pub struct Journal {
 impl Journal {
     /// Opens the results file for appending, and holds it: a second batch on the same file
     /// (a resume started twice) would send every row again. A torn last line is closed first.
-    pub fn open(path: &Path) -> Result<Self, String> {
+    pub(crate) fn open(path: &Path) -> Result<Self, String> {
         let mut file =
             fs_err::OpenOptions::new().create(true).append(true).read(true).open(path).map_err(|e| e.to_string())?.into_parts().0;
         match file.try_lock() {
@@ -228,20 +228,20 @@ impl Journal {
 
     /// Says what this run is (recipe, key column, rows), so that a resume can tell it continues
     /// the same batch.
-    pub fn begin(&self, batch: &Identity) -> std::io::Result<()> {
+    pub(crate) fn begin(&self, batch: &Identity) -> std::io::Result<()> {
         self.write(&Line::Batch { batch: batch.clone() }).map(|_| ())
     }
 
     /// Records that `row` is about to send the non-idempotent request of `step`; resolves once
     /// the line is on disk, so the request can leave.
-    pub async fn intent(&self, row: u64, key: &str, step: &str) -> std::io::Result<()> {
+    pub(crate) async fn intent(&self, row: u64, key: &str, step: &str) -> std::io::Result<()> {
         let line = self.write(&Line::Intent { row, key: key.to_owned(), intent: step.to_owned() })?;
         self.durable(line).await
     }
 
     /// Records a finished row. A kill cannot lose a line once written; only a machine crash
     /// can, and then the row's intent, already synced, makes it in doubt rather than lost.
-    pub fn outcome(&self, line: &Line) -> std::io::Result<()> {
+    pub(crate) fn outcome(&self, line: &Line) -> std::io::Result<()> {
         self.write(line).map(|_| ())
     }
 

@@ -9,10 +9,10 @@
 //! The engine never prints: progress goes to a callback.
 
 mod exit;
-pub mod journal;
-pub mod progress;
-pub mod rows;
-pub mod shard;
+pub(crate) mod journal;
+pub(crate) mod progress;
+pub(crate) mod rows;
+pub(crate) mod shard;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -37,7 +37,7 @@ use shard::Shard;
 
 /// What the user asked of a batch.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub rows: PathBuf,
     /// What messages call the rows instead of their path: `stdin` when they were read from
     /// standard input and spooled to `rows` ([`rows::Spool`]).
@@ -61,7 +61,7 @@ pub struct Options {
 
 impl Options {
     /// What messages call the rows: their file, or `stdin`.
-    pub fn rows_name(&self) -> String {
+    pub(crate) fn rows_name(&self) -> String {
         self.rows_label.clone().unwrap_or_else(|| self.rows.display().to_string())
     }
 }
@@ -69,7 +69,7 @@ impl Options {
 /// The factory of a batch's rows: every row shares the environment, the masker, the client
 /// settings, one gate (`--rate`, and the pauses a server asks for) and the OAuth2 tokens; it keeps
 /// only the heads of responses (a row's result is reduced to one journal line).
-pub fn factory<'p>(
+pub(crate) fn factory<'p>(
     plan: &'p Plan,
     options: &Options,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -89,7 +89,7 @@ pub fn factory<'p>(
 
 /// A row that cannot run: where it is and why.
 #[derive(Debug, Clone)]
-pub struct BadRow {
+pub(crate) struct BadRow {
     pub line: u64,
     pub number: u64,
     pub problems: Vec<String>,
@@ -97,14 +97,14 @@ pub struct BadRow {
 
 /// The first pass: how many rows there are (in this shard) and which are bad.
 #[derive(Debug, Default)]
-pub struct Checked {
+pub(crate) struct Checked {
     pub rows: u64,
     pub bad: Vec<BadRow>,
 }
 
 /// Reads every row once and checks it, without running anything. A CSV column that is neither
 /// an input nor the key column is a problem of the whole file.
-pub fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
+pub(crate) fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
     let mut reader = RowReader::open_as(&options.rows, &options.rows_name())?;
     let recipe = plan.recipe();
     if let Some(headers) = reader.headers() {
@@ -177,7 +177,7 @@ pub fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
 
 /// Counts so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub ok: u64,
     pub failed: u64,
     pub in_doubt: u64,
@@ -189,14 +189,14 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn done(&self) -> u64 {
+    pub(crate) fn done(&self) -> u64 {
         self.ok + self.failed + self.in_doubt + self.skipped + self.invalid
     }
 }
 
 /// What the batch reports while it runs.
 #[derive(Debug, Clone, Copy)]
-pub enum Progress {
+pub(crate) enum Progress {
     /// A row started or finished.
     Row(Counts),
     /// About once a second.
@@ -206,7 +206,7 @@ pub enum Progress {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub counts: Counts,
     pub elapsed: Duration,
     /// Stopped by Ctrl-C before every row ran.
@@ -214,7 +214,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         !self.interrupted && self.counts.failed == 0 && self.counts.in_doubt == 0 && self.counts.invalid == 0
     }
 }
@@ -246,7 +246,7 @@ const ROWS_PER_THREAD: usize = 4;
 
 /// How many threads run rows: `--threads`, else one per 4 rows in flight, at most one per CPU;
 /// never more than the rows in flight.
-pub fn threads(options: &Options) -> usize {
+pub(crate) fn threads(options: &Options) -> usize {
     let jobs = options.jobs.max(1);
     let wanted = options.threads.unwrap_or_else(|| {
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -261,7 +261,7 @@ pub fn threads(options: &Options) -> usize {
 /// `interrupt` is called for a future that resolves on it. Once it resolves no new rows start;
 /// if it resolves again the batch ends at once (the journal can still be resumed). `on` hears
 /// of progress, on the calling thread only.
-pub fn run(
+pub(crate) fn run(
     plan: &Plan,
     options: &Options,
     checked: &Checked,

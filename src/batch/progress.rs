@@ -10,7 +10,7 @@ use super::{Counts, Progress, Summary};
 
 const PLAIN_EVERY: Duration = Duration::from_secs(10);
 
-pub struct Display {
+pub(crate) struct Display {
     bar: Option<ProgressBar>,
     /// `-q`: no bar and no progress lines; only the answer to a Ctrl-C.
     quiet: bool,
@@ -21,7 +21,7 @@ pub struct Display {
 
 impl Display {
     /// `total` rows to go; a bar when stderr is a terminal, unless `quiet`.
-    pub fn new(total: u64, terminal: bool, quiet: bool) -> Self {
+    pub(crate) fn new(total: u64, terminal: bool, quiet: bool) -> Self {
         let bar = (terminal && !quiet).then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template("{bar:30} {pos}/{len} rows  {msg}  {per_sec}  ETA {eta}")
@@ -33,7 +33,7 @@ impl Display {
         Self { bar, quiet, total, started: now, last_line: now }
     }
 
-    pub fn update(&mut self, progress: Progress) {
+    pub(crate) fn update(&mut self, progress: Progress) {
         let (Progress::Row(counts) | Progress::Tick(counts) | Progress::Stopping(counts)) = progress;
         if let Progress::Stopping(_) = progress {
             self.say("stopping: no new rows start; the rows in flight finish (Ctrl-C again to abort; `--resume` continues)");
@@ -85,7 +85,7 @@ impl Display {
     }
 
     /// Clears the bar; the summary line is the caller's.
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }
@@ -93,7 +93,7 @@ impl Display {
 }
 
 /// The closing line: counts, elapsed time and rows per second.
-pub fn summary(summary: &Summary) -> String {
+pub(crate) fn summary(summary: &Summary) -> String {
     let counts = summary.counts;
     let ran = counts.ok + counts.failed + counts.in_doubt;
     #[allow(clippy::cast_precision_loss)]

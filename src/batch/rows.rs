@@ -17,7 +17,7 @@ use crate::model::Recipe;
 
 /// One row: where it is, and its values.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     /// 1-based, counting data rows only.
     pub number: u64,
     /// The line of the file it starts on.
@@ -27,14 +27,14 @@ pub struct Row {
 
 /// A row that cannot be read at all.
 #[derive(Debug, Clone)]
-pub struct Unreadable {
+pub(crate) struct Unreadable {
     pub line: u64,
     pub number: u64,
     pub problem: String,
 }
 
 #[derive(Debug, Clone)]
-pub enum Cell {
+pub(crate) enum Cell {
     /// A CSV cell.
     Text(String),
     /// A JSON Lines value.
@@ -46,21 +46,21 @@ enum Inner {
     Lines { reader: BufReader<File>, line: u64, buffer: String },
 }
 
-pub struct RowReader {
+pub(crate) struct RowReader {
     inner: Inner,
     number: u64,
 }
 
 /// Standard input copied to a temporary file, streaming, so that it can be read twice; the file
 /// is removed when this is dropped.
-pub struct Spool {
+pub(crate) struct Spool {
     pub path: PathBuf,
 }
 
 impl Spool {
     /// Rows are often personal data: the file is new (never one planted in its place, such as a
     /// symbolic link), has a name nobody can guess, and only its owner may read it.
-    pub fn stdin() -> Result<Self, String> {
+    pub(crate) fn stdin() -> Result<Self, String> {
         let name = format!("recipe-rows-{}-{}.spool", std::process::id(), uuid::Uuid::new_v4().simple());
         let path = std::env::temp_dir().join(name);
         let mut options = std::fs::OpenOptions::new();
@@ -75,7 +75,7 @@ impl Spool {
 }
 
 /// Opens a rows file, naming it `name` if it cannot be opened (as `fs_err` would name its path).
-pub fn open_file(path: &Path, name: &str) -> Result<File, String> {
+pub(crate) fn open_file(path: &Path, name: &str) -> Result<File, String> {
     File::open(path).map_err(|error| format!("failed to open file `{name}`: {error}"))
 }
 
@@ -86,14 +86,9 @@ impl Drop for Spool {
 }
 
 impl RowReader {
-    /// Opens a rows file: CSV unless the name ends in `.jsonl` or `.ndjson`, or the first
-    /// character is `{`.
-    pub fn open(path: &Path) -> Result<Self, String> {
-        Self::open_as(path, &path.display().to_string())
-    }
-
-    /// [`RowReader::open`], for rows that messages call `name` (`stdin` for a [`Spool`]).
-    pub fn open_as(path: &Path, name: &str) -> Result<Self, String> {
+    /// Opens a rows file, which messages call `name` (`stdin` for a [`Spool`]): CSV unless the
+    /// name ends in `.jsonl` or `.ndjson`, or the first character is `{`.
+    pub(crate) fn open_as(path: &Path, name: &str) -> Result<Self, String> {
         let file = open_file(path, name)?;
         let mut buffered = BufReader::new(file);
         let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -123,7 +118,7 @@ impl RowReader {
     }
 
     /// The CSV header, if this is a CSV.
-    pub fn headers(&self) -> Option<&[String]> {
+    pub(crate) fn headers(&self) -> Option<&[String]> {
         match &self.inner {
             Inner::Csv { headers, .. } => Some(headers),
             Inner::Lines { .. } => None,
@@ -131,7 +126,7 @@ impl RowReader {
     }
 
     /// The next row, or where it is (line, row number) and why it cannot be read.
-    pub fn next_row(&mut self) -> Option<Result<Row, Unreadable>> {
+    pub(crate) fn next_row(&mut self) -> Option<Result<Row, Unreadable>> {
         match &mut self.inner {
             Inner::Csv { reader, headers, record } => match reader.read_record(record) {
                 Ok(false) => None,
@@ -186,7 +181,7 @@ impl RowReader {
 
 impl Row {
     /// The row's key: the `key` column's value, or the row number.
-    pub fn key(&self, column: Option<&str>) -> String {
+    pub(crate) fn key(&self, column: Option<&str>) -> String {
         let Some(column) = column else { return self.number.to_string() };
         match self.values.iter().find(|(name, _)| name == column).map(|(_, cell)| cell) {
             Some(Cell::Text(text)) => text.clone(),
@@ -198,7 +193,7 @@ impl Row {
 
     /// The row's inputs: `--vars` values, then the row's, then `--var` text, checked against the
     /// declared inputs. The key column is not an input unless the recipe declares it.
-    pub fn inputs(&self, recipe: &Recipe, base: &InputSources, key: Option<&str>) -> Result<BTreeMap<String, Json>, Vec<String>> {
+    pub(crate) fn inputs(&self, recipe: &Recipe, base: &InputSources, key: Option<&str>) -> Result<BTreeMap<String, Json>, Vec<String>> {
         let mut typed = base.file.clone();
         let mut problems = Vec::new();
         for (name, cell) in &self.values {

@@ -3,13 +3,13 @@
 //! is FNV-1a, fixed forever, so every machine agrees.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
+pub(crate) struct Shard {
     pub index: u64,
     pub count: u64,
 }
 
 impl Shard {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let invalid = || format!("invalid shard `{text}`: write K/N with 0 <= K < N, such as `0/4`");
         let (index, count) = text.split_once('/').ok_or_else(invalid)?;
         let index: u64 = index.trim().parse().map_err(|_| invalid())?;
@@ -20,7 +20,7 @@ impl Shard {
         Ok(Self { index, count })
     }
 
-    pub fn includes(self, key: &str) -> bool {
+    pub(crate) fn includes(self, key: &str) -> bool {
         fnv1a(key.as_bytes()) % self.count == self.index
     }
 }

@@ -6,12 +6,12 @@
 //! the recipe. The result is plain YAML text; the
 //! command line checks it with [`crate::check::load_str`] like any other recipe.
 
-pub mod names;
-pub mod options;
-pub mod shell;
-pub mod skeleton;
+pub(crate) mod names;
+pub(crate) mod options;
+pub(crate) mod shell;
+pub(crate) mod skeleton;
 
-pub use skeleton::Imported;
+pub(crate) use skeleton::Imported;
 
 /// Imports every curl command of `text`. `name` becomes the recipe's name and `source` names
 /// the text in its description. Fails when a quote is never closed, or no command holds a

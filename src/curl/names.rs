@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 
 use crate::emit::{Entry, Node};
 
-pub static PLACEHOLDER: LazyLock<Regex> =
+pub(crate) static PLACEHOLDER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\{\{\s*(\$?[A-Za-z_][A-Za-z0-9_.\-]*)\s*\}\}").expect("a valid regex"));
 /// In URLs, OpenAPI-style `{name}` segments are placeholders too.
 static URL_PLACEHOLDER: LazyLock<Regex> =
@@ -32,17 +32,17 @@ static CREDENTIAL_FIELD: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Whether a header carries a credential.
-pub fn is_credential_header(name: &str) -> bool {
+pub(crate) fn is_credential_header(name: &str) -> bool {
     SECRET_NAME.is_match(name)
 }
 
-pub fn is_placeholder(text: &str) -> bool {
+pub(crate) fn is_placeholder(text: &str) -> bool {
     PLACEHOLDER.find(text).is_some_and(|found| found.start() == 0 && found.end() == text.len())
 }
 
 /// `eligibleAdvisor` -> `eligible_advisor` (or `ELIGIBLE_ADVISOR`); anything but letters and
 /// digits becomes `_`; a leading digit gets a `_` before it.
-pub fn snake_case(text: &str, upper: bool) -> String {
+pub(crate) fn snake_case(text: &str, upper: bool) -> String {
     let mut out = String::new();
     let mut previous_lower = false;
     for c in text.chars() {
@@ -70,7 +70,7 @@ fn input_name(raw: &str) -> String {
 }
 
 /// The base URL: its variable and default.
-pub struct Base {
+pub(crate) struct Base {
     pub origin: String,
     pub variable: String,
     /// The origin is a placeholder (`{{baseUrl}}/path`), so the variable has no default.
@@ -78,7 +78,7 @@ pub struct Base {
 }
 
 /// An input or environment variable the recipe declares.
-pub struct Declared {
+pub(crate) struct Declared {
     pub name: String,
     pub description: Option<String>,
     pub default: Option<String>,
@@ -86,13 +86,13 @@ pub struct Declared {
 }
 
 impl Declared {
-    pub fn input(&self) -> Entry {
+    pub(crate) fn input(&self) -> Entry {
         let mut fields = vec![Entry::new("type", Node::text("string"))];
         fields.extend(self.description.as_ref().map(|text| Entry::new("description", Node::text(text))));
         Entry::new(&self.name, Node::Map(fields))
     }
 
-    pub fn env(&self) -> Entry {
+    pub(crate) fn env(&self) -> Entry {
         let mut fields = Vec::new();
         fields.extend(self.default.as_ref().map(|text| Entry::new("default", Node::text(text))));
         if self.secret {
@@ -104,7 +104,7 @@ impl Declared {
 }
 
 /// How each placeholder is declared, and the declarations in order of first use.
-pub struct Names {
+pub(crate) struct Names {
     descriptions: BTreeMap<String, String>,
     /// Placeholders read from the environment, secret or not.
     env_placeholders: BTreeMap<String, bool>,
@@ -116,7 +116,7 @@ impl Names {
     /// Decides, before any step is written, which placeholders are environment variables.
     /// Decides, before any step is written, which placeholders are environment variables:
     /// those in `texts` marked as credentials or named like one (secret), and shell variables.
-    pub fn classify<'a>(
+    pub(crate) fn classify<'a>(
         texts: impl IntoIterator<Item = (&'a str, bool)>,
         shell_vars: impl IntoIterator<Item = &'a str>,
         descriptions: BTreeMap<String, String>,
@@ -137,7 +137,7 @@ impl Names {
 
     /// Declares the base URL's variable: named after the host (`MYKAARMA_BASE_URL`), with the
     /// origin as default; or the placeholder's variable, without one.
-    pub fn base_url(&mut self, origin: &str) -> Base {
+    pub(crate) fn base_url(&mut self, origin: &str) -> Base {
         if let Some(captures) = PLACEHOLDER.captures(origin) {
             let variable = self.declare_env(&snake_case(&captures[1], true), None, false, Some("the API's base URL"));
             self.env_placeholders.insert(captures[1].to_owned(), false);
@@ -157,7 +157,7 @@ impl Names {
         Base { origin: origin.to_owned(), variable, templated: false }
     }
 
-    pub fn declare_env(&mut self, name: &str, default: Option<&str>, secret: bool, description: Option<&str>) -> String {
+    pub(crate) fn declare_env(&mut self, name: &str, default: Option<&str>, secret: bool, description: Option<&str>) -> String {
         if !self.env.iter().any(|var| var.name == name) {
             self.env.push(Declared {
                 name: name.to_owned(),
@@ -170,7 +170,7 @@ impl Names {
     }
 
     /// The template expression for a placeholder, declaring its name on first use.
-    pub fn expression(&mut self, raw: &str) -> String {
+    pub(crate) fn expression(&mut self, raw: &str) -> String {
         if matches!(raw, "$guid" | "$randomUUID" | "$uuid") {
             return "uuid()".into();
         }
@@ -190,7 +190,7 @@ impl Names {
 
     /// Vendor text as a template: placeholders become expressions, and literal text that a
     /// template would read as syntax is kept raw.
-    pub fn convert(&mut self, text: &str, url: bool) -> String {
+    pub(crate) fn convert(&mut self, text: &str, url: bool) -> String {
         let pattern = if url { &*URL_PLACEHOLDER } else { &*PLACEHOLDER };
         let mut out = String::new();
         let mut last = 0;
@@ -207,7 +207,7 @@ impl Names {
 
     /// A header value; a literal credential is replaced by a secret variable (keeping its
     /// scheme, such as `Bearer`), so the recipe never holds the vendor's sample secret.
-    pub fn header(&mut self, name: &str, value: &str) -> String {
+    pub(crate) fn header(&mut self, name: &str, value: &str) -> String {
         if !is_credential_header(name) || PLACEHOLDER.is_match(value) || value.is_empty() {
             return self.convert(value, false);
         }
@@ -241,7 +241,7 @@ impl Names {
     /// A literal credential in a field named like one (`?api_key=...`, `-d password=...`,
     /// `{"client_secret": "..."}`) becomes a secret variable, `{{ env.NAME }}`; `None` for any
     /// other field or value, which stays as written.
-    pub fn credential(&mut self, field: &str, value: &str) -> Option<String> {
+    pub(crate) fn credential(&mut self, field: &str, value: &str) -> Option<String> {
         if !CREDENTIAL_FIELD.is_match(field) || value.is_empty() || PLACEHOLDER.is_match(value) {
             return None;
         }
@@ -252,7 +252,7 @@ impl Names {
 
     /// JSON data as a `json:` tree: marker strings become typed expressions, other strings
     /// templates.
-    pub fn json(&mut self, value: &Json, markers: &BTreeMap<String, String>) -> Node {
+    pub(crate) fn json(&mut self, value: &Json, markers: &BTreeMap<String, String>) -> Node {
         match value {
             Json::String(text) => match markers.get(text) {
                 Some(raw) => Node::text(format!("{{{{ {} }}}}", self.expression(raw))),

@@ -7,7 +7,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// What one curl command asks for, as curl would read it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Curl {
+pub(crate) struct Curl {
     /// `-X`, upper-cased.
     pub method: Option<String>,
     pub url: Option<String>,
@@ -29,7 +29,7 @@ pub struct Curl {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Data {
+pub(crate) enum Data {
     Text(String),
     /// `@FILE`: curl reads the data from a file.
     File(String),
@@ -117,7 +117,7 @@ const UNSUPPORTED_FLAGS: &[&str] = &["insecure", "digest", "ntlm", "negotiate", 
 const UNSUPPORTED_SHORT_FLAGS: &str = "k";
 
 /// Reads a command's words (after `curl`).
-pub fn parse(words: &[String]) -> Curl {
+pub(crate) fn parse(words: &[String]) -> Curl {
     let mut curl = Curl::default();
     let mut index = 0;
     let mut only_urls = false;

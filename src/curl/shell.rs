@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 /// One curl command: its words after `curl`, and where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Command {
+pub(crate) struct Command {
     /// The line of `curl`, from 1.
     pub line: usize,
     /// The line after its last one.
@@ -23,7 +23,7 @@ pub struct Command {
 
 /// The text split into commands and the prose lines around them.
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(crate) struct Scan {
     pub commands: Vec<Command>,
     /// Lines outside commands, with their numbers (from 1).
     pub prose: Vec<(usize, String)>,
@@ -31,7 +31,7 @@ pub struct Scan {
 
 /// Splits documentation text into curl commands and prose. An unterminated quote is an error
 /// naming the line where it opened.
-pub fn scan(text: &str) -> Result<Scan, String> {
+pub(crate) fn scan(text: &str) -> Result<Scan, String> {
     let text = text.replace("\r\n", "\n");
     let starts = line_starts(&text);
     let mut scan = Scan::default();

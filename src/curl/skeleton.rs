@@ -44,7 +44,7 @@ static DEFINITION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\{\{\s*\$?([A-Za-z_][A-Za-z0-9_.\-]*)\s*\}\}\s*(?:-|–|—|:)\s*(\S.*)$").expect("a valid regex"));
 /// Builds the recipe for the commands of `scan`. `name` is the recipe's name and `source` how
 /// to call the input in its description.
-pub fn build(scan: &Scan, name: &str, source: &str) -> Result<Imported, String> {
+pub(crate) fn build(scan: &Scan, name: &str, source: &str) -> Result<Imported, String> {
     let descriptions = definitions(&scan.prose);
     let mut warnings = Vec::new();
     let mut calls = Vec::new();

@@ -155,7 +155,7 @@ impl Decoder {
 }
 
 /// `16MiB`, `512KiB`, `2MB`, `100B` or a bare number of bytes.
-pub fn parse_size(text: &str) -> Option<u64> {
+pub(super) fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);

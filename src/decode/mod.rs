@@ -36,14 +36,14 @@ pub const HTTP_KEYS: &[&str] = &[
     "tls",
     "cookies",
 ];
-pub const TLS_KEYS: &[&str] = &["ca", "client_cert", "client_key"];
-pub const AUTH_KEYS: &[&str] = &["basic", "bearer", "oauth2"];
-pub const OAUTH2_KEYS: &[&str] = &["token_url", "client_id", "client_secret", "scope"];
-pub const BASIC_KEYS: &[&str] = &["username", "password"];
-pub const PAGINATE_KEYS: &[&str] = &["next", "items", "max_pages"];
-pub const ASSERT_KEYS: &[&str] = &["that", "path", "equals", "pattern", "message"];
-pub const BIND_KEYS: &[&str] = &["path", "value", "secret"];
-pub const RETRY_KEYS: &[&str] = &["attempts", "delay", "max_delay", "backoff", "jitter", "on", "max_elapsed", "until", "unsafe"];
+pub(crate) const TLS_KEYS: &[&str] = &["ca", "client_cert", "client_key"];
+pub(crate) const AUTH_KEYS: &[&str] = &["basic", "bearer", "oauth2"];
+pub(crate) const OAUTH2_KEYS: &[&str] = &["token_url", "client_id", "client_secret", "scope"];
+pub(crate) const BASIC_KEYS: &[&str] = &["username", "password"];
+pub(crate) const PAGINATE_KEYS: &[&str] = &["next", "items", "max_pages"];
+pub(crate) const ASSERT_KEYS: &[&str] = &["that", "path", "equals", "pattern", "message"];
+pub(crate) const BIND_KEYS: &[&str] = &["path", "value", "secret"];
+pub(crate) const RETRY_KEYS: &[&str] = &["attempts", "delay", "max_delay", "backoff", "jitter", "on", "max_elapsed", "until", "unsafe"];
 pub const STEP_KEYS: &[&str] = &[
     "id",
     "description",
@@ -62,7 +62,7 @@ pub const STEP_KEYS: &[&str] = &[
     "concurrency",
     "assert",
 ];
-pub const CALL_KEYS: &[&str] = &["recipe", "inputs"];
+pub(crate) const CALL_KEYS: &[&str] = &["recipe", "inputs"];
 pub const REQUEST_KEYS: &[&str] =
     &["method", "url", "query", "headers", "json", "form", "body", "timeout", "retry", "idempotent", "paginate", "auth"];
 pub const EXPECT_KEYS: &[&str] = &["status", "json", "api_errors"];
@@ -105,17 +105,9 @@ const STRATEGIES: &[(&str, Strategy)] = &[
     ("prefer", Strategy::Prefer),
 ];
 
-/// Decodes a whole recipe; `Err` holds every problem found.
-pub fn recipe(root: &Node) -> Result<Recipe, Vec<Diagnostic>> {
-    match decode_partial(root) {
-        (Some(recipe), problems) if problems.is_empty() => Ok(recipe),
-        (_, problems) => Err(problems),
-    }
-}
-
 /// Decodes as much as can be decoded, with every problem found. A recipe with problems is
 /// still returned when its outline is sound, so the checker can report its problems as well.
-pub fn decode_partial(root: &Node) -> (Option<Recipe>, Vec<Diagnostic>) {
+pub(crate) fn decode_partial(root: &Node) -> (Option<Recipe>, Vec<Diagnostic>) {
     let mut decoder = Decoder::default();
     let recipe = decoder.recipe(root);
     (recipe, decoder.problems.into_vec())
@@ -530,7 +522,7 @@ impl Decoder {
 }
 
 /// `500ms`, `30s`, `2m`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
@@ -542,6 +534,15 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         _ => return None,
     };
     (duration <= MAX_DURATION).then_some(duration)
+}
+
+/// Decodes a whole recipe; `Err` holds every problem found.
+#[cfg(test)]
+pub(crate) fn recipe(root: &Node) -> Result<Recipe, Vec<Diagnostic>> {
+    match decode_partial(root) {
+        (Some(recipe), problems) if problems.is_empty() => Ok(recipe),
+        (_, problems) => Err(problems),
+    }
 }
 
 #[cfg(test)]

@@ -10,21 +10,21 @@ use crate::run::StepResult;
 
 /// How much of a body is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detail {
+pub(crate) enum Detail {
     /// At most [`MAX_LINES`] lines and [`MAX_CHARS`] characters (`-v`).
     Truncated,
     /// Everything (`-vv`).
     Whole,
 }
 
-pub const MAX_LINES: usize = 20;
-pub const MAX_CHARS: usize = 2000;
+pub(crate) const MAX_LINES: usize = 20;
+pub(crate) const MAX_CHARS: usize = 2000;
 
 const HEAD: &str = "        ";
 const BODY: &str = "          ";
 
 /// The exchange of a request step; `None` for other steps and requests never rendered.
-pub fn exchange(step: &StepResult, detail: Detail) -> Option<String> {
+pub(crate) fn exchange(step: &StepResult, detail: Detail) -> Option<String> {
     let request = step.request.as_ref()?;
     let mut text = format!("{HEAD}> {} {}", request.method, super::shown_url(request));
     for (name, value) in &request.headers {

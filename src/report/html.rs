@@ -85,7 +85,7 @@ fn json(value: &impl serde::Serialize) -> String {
 }
 
 /// The `recipe run --report html` document.
-pub fn run(report: &RunReport) -> String {
+pub(crate) fn run(report: &RunReport) -> String {
     let result = report.result;
     let outcome = if result.ok { ("ok", "succeeded") } else { ("bad", "failed") };
     let mut body = format!(
@@ -229,7 +229,7 @@ fn response_details(response: &ResponseData, open: bool) -> String {
 }
 
 /// The `recipe test --report html` document.
-pub fn test(outcomes: &[Outcome]) -> String {
+pub(crate) fn test(outcomes: &[Outcome]) -> String {
     let passed = outcomes.iter().filter(|o| o.passed()).count();
     let failed = outcomes.len() - passed;
     let outcome = if failed == 0 { ("ok", "passed") } else { ("bad", "failed") };

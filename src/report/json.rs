@@ -37,7 +37,7 @@ struct Step<'a> {
 }
 
 /// The `recipe run --report json` document.
-pub fn run(report: &RunReport) -> Json {
+pub(crate) fn run(report: &RunReport) -> Json {
     let result = report.result;
     let steps = result
         .steps
@@ -63,7 +63,7 @@ pub fn run(report: &RunReport) -> Json {
 }
 
 /// The `recipe test --report json` document.
-pub fn test(outcomes: &[Outcome]) -> Json {
+pub(crate) fn test(outcomes: &[Outcome]) -> Json {
     let cases: Vec<Json> = outcomes
         .iter()
         .map(|o| {

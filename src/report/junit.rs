@@ -79,7 +79,7 @@ fn first_line(text: &str) -> &str {
 }
 
 /// The `recipe test --report junit` document: one test case per fixture case.
-pub fn test(outcomes: &[Outcome]) -> String {
+pub(crate) fn test(outcomes: &[Outcome]) -> String {
     let cases: Vec<Case> = outcomes
         .iter()
         .map(|outcome| {
@@ -97,7 +97,7 @@ pub fn test(outcomes: &[Outcome]) -> String {
 }
 
 /// The `recipe run --report junit` document: one test case per step.
-pub fn run(report: &RunReport) -> String {
+pub(crate) fn run(report: &RunReport) -> String {
     let result = report.result;
     let mut cases: Vec<Case> = result
         .steps

@@ -8,7 +8,7 @@
 //! become character references, which XML parsers would otherwise turn into spaces.
 
 /// `text` as element content.
-pub fn text(text: &str) -> String {
+pub(super) fn text(text: &str) -> String {
     let text = crate::printable::escape(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -25,7 +25,7 @@ pub fn text(text: &str) -> String {
 }
 
 /// `text` as an attribute value (inside double quotes).
-pub fn attribute(value: &str) -> String {
+pub(super) fn attribute(value: &str) -> String {
     text(value).replace('\n', "&#10;").replace('\t', "&#9;")
 }
 

@@ -20,14 +20,14 @@ use crate::http::{Body, RequestSpec};
 use crate::run::{Attempt, Cause, Effect, RunResult, Status, StepResult};
 use crate::testing::{Outcome, Verdict};
 
-pub mod exchange;
-pub mod html;
-pub mod json;
-pub mod junit;
+pub(crate) mod exchange;
+pub(crate) mod html;
+pub(crate) mod json;
+pub(crate) mod junit;
 mod markup;
 
 /// A run as the report files describe it: its result, and what only the caller knows.
-pub struct RunReport<'a> {
+pub(crate) struct RunReport<'a> {
     /// The recipe's `name`.
     pub recipe: &'a str,
     pub file: &'a Path,
@@ -39,7 +39,7 @@ pub struct RunReport<'a> {
 }
 
 /// Why the run failed, in one message: the failed step's reason, or the run's own error.
-pub fn run_error(result: &RunResult) -> Option<String> {
+pub(crate) fn run_error(result: &RunResult) -> Option<String> {
     if result.ok {
         return None;
     }
@@ -50,12 +50,12 @@ pub fn run_error(result: &RunResult) -> Option<String> {
 }
 
 /// The width of the step id column: the longest id of the plan.
-pub fn id_width(plan: &crate::check::Plan) -> usize {
+pub(crate) fn id_width(plan: &crate::check::Plan) -> usize {
     plan.recipe().steps.iter().map(|step| step.id.text.chars().count()).max().unwrap_or(0)
 }
 
 /// The URL a request was sent to: absolute (secrets masked) when known, else as recorded.
-pub fn shown_url(request: &RequestSpec) -> &str {
+pub(crate) fn shown_url(request: &RequestSpec) -> &str {
     if request.absolute_url.is_empty() { &request.url } else { &request.absolute_url }
 }
 
@@ -107,7 +107,7 @@ pub fn progress(step: &StepResult, width: usize) -> String {
 
 /// What `run -v` prints for one event of a replayed test case: its progress line and, for a
 /// finished step, its exchange.
-pub fn case_event(plan: &crate::check::Plan, event: crate::run::Event, detail: exchange::Detail) -> Vec<String> {
+pub(crate) fn case_event(plan: &crate::check::Plan, event: crate::run::Event, detail: exchange::Detail) -> Vec<String> {
     let mut lines: Vec<String> = self::event(event, id_width(plan)).into_iter().collect();
     if let crate::run::Event::Step(step) = event {
         lines.extend(exchange::exchange(step, detail));
@@ -125,13 +125,13 @@ pub fn event(event: crate::run::Event, width: usize) -> Option<String> {
 }
 
 /// The line shown while a retry waits.
-pub fn retrying(attempt: &Attempt, wait: std::time::Duration, why: &str, server_asked: bool) -> String {
+pub(crate) fn retrying(attempt: &Attempt, wait: std::time::Duration, why: &str, server_asked: bool) -> String {
     let source = if server_asked { " (Retry-After)" } else { "" };
     format!("        attempt {}: {why}; retrying in {}{source}", attempt.number, crate::run::retry::seconds(wait))
 }
 
 /// The closing line of a run that succeeded past failed optional steps: nothing degrades silently.
-pub fn completion(result: &RunResult) -> Option<String> {
+pub(crate) fn completion(result: &RunResult) -> Option<String> {
     if !result.ok || result.optional_failures.is_empty() {
         return None;
     }
@@ -157,7 +157,7 @@ fn plural(count: usize) -> &'static str {
 }
 
 /// The closing lines on stderr when a run failed.
-pub fn failure(result: &RunResult) -> Option<String> {
+pub(crate) fn failure(result: &RunResult) -> Option<String> {
     if result.ok {
         return None;
     }
@@ -187,7 +187,7 @@ pub fn failure(result: &RunResult) -> Option<String> {
 }
 
 /// What a failed run that had side effects prints on stdout, so nothing it created is lost.
-pub fn side_effects(result: &RunResult) -> Option<String> {
+pub(crate) fn side_effects(result: &RunResult) -> Option<String> {
     if result.ok || result.side_effects.is_empty() {
         return None;
     }
@@ -200,7 +200,7 @@ pub fn side_effects(result: &RunResult) -> Option<String> {
 }
 
 /// The outputs as pretty JSON.
-pub fn outputs(result: &RunResult) -> String {
+pub(crate) fn outputs(result: &RunResult) -> String {
     let outputs = result.outputs.clone().unwrap_or_default();
     serde_json::to_string_pretty(&outputs).unwrap_or_default()
 }
@@ -218,7 +218,7 @@ struct Rendered<'a> {
 }
 
 /// Every rendered request of a dry run, as YAML.
-pub fn dry_run(result: &RunResult) -> String {
+pub(crate) fn dry_run(result: &RunResult) -> String {
     let requests: Vec<Rendered> = result
         .steps
         .iter()
@@ -231,7 +231,7 @@ pub fn dry_run(result: &RunResult) -> String {
 }
 
 /// One line per `recipe test` case, with the diff or error under it.
-pub fn test_outcome(outcome: &Outcome) -> String {
+pub(crate) fn test_outcome(outcome: &Outcome) -> String {
     let name = &outcome.case.name;
     match &outcome.verdict {
         Verdict::Passed => format!("     ok {name}"),

@@ -30,9 +30,10 @@ mod each;
 mod paginate;
 mod request;
 mod result;
-pub mod retry;
+pub(crate) mod retry;
 
-pub use result::{Attempt, Cause, Effect, OptionalFailure, RunResult, SideEffect, Status, StepResult};
+pub(crate) use result::{Attempt, OptionalFailure, SideEffect};
+pub use result::{Cause, Effect, RunResult, Status, StepResult};
 
 use request::{body_value, send};
 
@@ -76,7 +77,7 @@ pub type Listener<'l> = dyn FnMut(Event<'_>) + Send + 'l;
 /// What the runner reports while it runs.
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
-    /// A non-idempotent request is about to be sent for the first time (after [`Params::intents`]
+    /// A non-idempotent request is about to be sent for the first time (after `Params::intents`
     /// has recorded it).
     Intent { step: &'a str },
     /// An attempt did not succeed and another follows after `wait`.

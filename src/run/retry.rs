@@ -14,7 +14,7 @@ use crate::transport::{Delivery, FailureKind};
 
 /// A retry policy with every default filled in.
 #[derive(Debug, Clone)]
-pub struct Policy {
+pub(crate) struct Policy {
     pub attempts: u32,
     pub delay: Duration,
     pub max_delay: Duration,
@@ -26,7 +26,7 @@ pub struct Policy {
     pub allow_unsafe: bool,
 }
 
-pub const DEFAULT_ON: &[RetryOn] = &[
+pub(crate) const DEFAULT_ON: &[RetryOn] = &[
     RetryOn::Connect,
     RetryOn::Reset,
     RetryOn::Timeout,
@@ -38,7 +38,7 @@ pub const DEFAULT_ON: &[RetryOn] = &[
 
 impl Policy {
     /// The step's `retry` over the recipe's `http.retry`, field by field, over the defaults.
-    pub fn resolve(http: Option<&Retry>, step: Option<&Retry>) -> Self {
+    pub(crate) fn resolve(http: Option<&Retry>, step: Option<&Retry>) -> Self {
         let pick = |field: fn(&Retry) -> Option<_>| step.and_then(field).or_else(|| http.and_then(field));
         Policy {
             attempts: step.and_then(|r| r.attempts).or_else(|| http.and_then(|r| r.attempts)).unwrap_or(3),
@@ -56,7 +56,7 @@ impl Policy {
 
 /// What an attempt produced, as far as the policy cares.
 #[derive(Debug, Clone, Copy)]
-pub enum Observed<'a> {
+pub(crate) enum Observed<'a> {
     Response {
         status: u16,
         retry_after: Option<&'a str>,
@@ -69,7 +69,7 @@ pub enum Observed<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Nothing to retry: the attempt stands.
     Stop,
     Retry {
@@ -87,7 +87,7 @@ pub enum Decision {
 /// attempt started; `remaining` is what the run's time limit leaves; `jitter_key` makes the
 /// jitter reproducible.
 #[allow(clippy::too_many_arguments)]
-pub fn decide(
+pub(crate) fn decide(
     policy: &Policy,
     method: &str,
     idempotent: bool,
@@ -161,7 +161,7 @@ pub fn decide(
 /// 501 or 505 (the server does not support the method or the HTTP version: nothing was done),
 /// and not a 503 whose `Retry-After` the policy honours (the server says it did not process it).
 /// A 4xx is a refusal, so never in doubt.
-pub fn outcome_unknown(status: u16, retry_after: Option<&str>) -> bool {
+pub(crate) fn outcome_unknown(status: u16, retry_after: Option<&str>) -> bool {
     (500..600).contains(&status)
         && !matches!(status, 501 | 505)
         && !unprocessed(Observed::Response { status, retry_after, date: None, until_unmet: false })
@@ -204,7 +204,7 @@ fn backoff(policy: &Policy, attempt: u32, jitter_key: u64) -> Duration {
 
 /// A `Retry-After` value: seconds, or an HTTP date (relative to the response's `Date` when it
 /// has one, else to `now`). A date in the past means no wait.
-pub fn retry_after(text: &str, date: Option<&str>, now: SystemTime) -> Option<Duration> {
+pub(crate) fn retry_after(text: &str, date: Option<&str>, now: SystemTime) -> Option<Duration> {
     let text = text.trim();
     if let Ok(seconds) = text.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
@@ -220,7 +220,7 @@ fn http_date(text: &str) -> Option<SystemTime> {
 }
 
 /// A duration for messages: `1s`, `1.5s`, `250ms`.
-pub fn seconds(duration: Duration) -> String {
+pub(crate) fn seconds(duration: Duration) -> String {
     if duration.as_millis() < 1000 {
         format!("{}ms", duration.as_millis())
     } else if duration.subsec_millis() == 0 {
@@ -231,7 +231,7 @@ pub fn seconds(duration: Duration) -> String {
 }
 
 /// The `retry.on` word that covers a failure of this kind, if a retry can help at all.
-pub fn retry_class(kind: FailureKind) -> Option<RetryOn> {
+pub(crate) fn retry_class(kind: FailureKind) -> Option<RetryOn> {
     match kind {
         FailureKind::ConnectRefused | FailureKind::Dns | FailureKind::Tls | FailureKind::ConnectTimeout | FailureKind::Connect => {
             Some(RetryOn::Connect)

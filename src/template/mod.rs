@@ -31,7 +31,8 @@ use filters::{
     b64decode, b64encode, datetime_add, datetime_format, format_value, hmac_sha256, normalize, reshape, reveal, sha256, strict_tojson,
 };
 use shared::JsonNode;
-pub use shared::{Rendered, context, shared_json};
+pub use shared::context;
+pub(crate) use shared::{Rendered, shared_json};
 
 /// A template problem: the message and, when known, the byte range inside the template text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,7 +258,7 @@ impl Engine {
     }
 
     /// The names of the functions and filters templates may call (not variables).
-    pub fn is_global(&self, name: &str) -> bool {
+    pub fn is_global(name: &str) -> bool {
         ENVIRONMENT.globals().any(|(global, _)| global == name)
     }
 
@@ -294,7 +295,7 @@ impl Engine {
     }
 
     /// The filters, tests and functions a template calls that do not exist, with what does.
-    pub fn unknown_callables(&self, template: &TemplateString) -> Vec<Callable> {
+    pub fn unknown_callables(template: &TemplateString) -> Vec<Callable> {
         let code = crate::template_code::code_only(&template.text);
         let mut found = Vec::new();
         let mut named: HashSet<usize> = HashSet::new();
@@ -472,7 +473,7 @@ impl Engine {
 }
 
 /// A template value as JSON: shared JSON is copied directly, anything else converted.
-pub fn to_json(value: &Value) -> Result<Json, TemplateError> {
+pub(crate) fn to_json(value: &Value) -> Result<Json, TemplateError> {
     if let Some(node) = value.downcast_object_ref::<JsonNode>() {
         return Ok(node.to_json());
     }
@@ -510,7 +511,7 @@ fn reject_undefined(value: &Value) -> Result<(), TemplateError> {
     }
 }
 /// Classifies a template string: literal, one whole expression, or text.
-pub fn classify(text: &str) -> TemplateKind {
+pub(crate) fn classify(text: &str) -> TemplateKind {
     if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
         return TemplateKind::Literal;
     }
@@ -780,9 +781,7 @@ mod tests {
 
     #[test]
     fn unknown_filters_tests_and_functions_are_found() {
-        let engine = Engine::new();
-        let found: Vec<(String, String)> = engine
-            .unknown_callables(&string(
+        let found: Vec<(String, String)> = Engine::unknown_callables(&string(
                 "{{ x | b64encod }} {{ y is definedd }} {{ nwo() }} {{ z | default('| nope') }} {{ a.items() }} {% macro greet(n) %}{{ n }}{% endmacro %}{{ greet(1) }}",
             ))
             .into_iter()

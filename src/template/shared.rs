@@ -14,7 +14,7 @@ pub fn context(data: &Json) -> Value {
 /// Shares JSON with templates without copying it: maps and lists are read in place, through
 /// their path from the shared root. A response body of thousands of nodes costs nothing until a
 /// template reads it, and then only what it reads.
-pub fn shared_json(root: Arc<Json>) -> Value {
+pub(crate) fn shared_json(root: Arc<Json>) -> Value {
     JsonNode::wrap(&root, Vec::new(), &root)
 }
 

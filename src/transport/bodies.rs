@@ -17,34 +17,34 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::Value as Json;
 
 /// Smaller bodies parse faster than they compare.
-pub const MIN_LEN: usize = 256;
-pub const MAX_LEN: usize = 256 * 1024;
-pub const ENTRIES: usize = 16;
-pub const BUDGET: usize = 1024 * 1024;
+pub(crate) const MIN_LEN: usize = 256;
+pub(crate) const MAX_LEN: usize = 256 * 1024;
+pub(crate) const ENTRIES: usize = 16;
+pub(crate) const BUDGET: usize = 1024 * 1024;
 
 /// A kept body: its bytes and its parsed value.
 type Kept = (Box<[u8]>, Arc<Json>);
 
 /// One client's recent bodies, most recently used last.
 #[derive(Debug, Default)]
-pub struct Bodies {
+pub(crate) struct Bodies {
     enabled: bool,
     recent: Mutex<Vec<Kept>>,
 }
 
 impl Bodies {
     /// On unless `RECIPE_BODY_CACHE=0`.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         Self::new(std::env::var_os("RECIPE_BODY_CACHE").is_none_or(|value| value != "0"))
     }
 
-    pub fn new(enabled: bool) -> Self {
+    pub(crate) fn new(enabled: bool) -> Self {
         Self { enabled, recent: Mutex::default() }
     }
 
     /// The parsed JSON of `bytes`: a kept value when the same bytes were parsed recently, else
     /// `parse`'s (kept for next time when it is JSON and the size fits).
-    pub fn parse<E>(&self, bytes: &[u8], parse: impl FnOnce(&[u8]) -> Result<Json, E>) -> Result<Arc<Json>, E> {
+    pub(crate) fn parse<E>(&self, bytes: &[u8], parse: impl FnOnce(&[u8]) -> Result<Json, E>) -> Result<Arc<Json>, E> {
         if !self.enabled || !(MIN_LEN..=MAX_LEN).contains(&bytes.len()) {
             return parse(bytes).map(Arc::new);
         }
@@ -67,7 +67,8 @@ impl Bodies {
     }
 
     /// How many bodies are kept, and their bytes.
-    pub fn kept(&self) -> (usize, usize) {
+    #[cfg(test)]
+    pub(crate) fn kept(&self) -> (usize, usize) {
         let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         (recent.len(), recent.iter().map(|(kept, _)| kept.len()).sum())
     }

@@ -8,7 +8,7 @@
 //! [`Transport::send`] is one attempt; retries are the runner's decision. Nothing outside this
 //! module knows reqwest.
 
-pub mod bodies;
+pub(crate) mod bodies;
 mod cookies;
 mod error;
 mod gate;
@@ -19,13 +19,15 @@ mod tokens;
 
 use std::time::Duration;
 
-pub use cookies::Jar;
-pub use error::{Delivery, Failure, FailureKind};
-pub use gate::{Gate, Rate};
-pub use live::{Live, Pem, Settings};
-pub use record::Recorder;
-pub use replay::{Replay, Strictness};
-pub use tokens::{TokenRequest, Tokens};
+pub(crate) use cookies::Jar;
+pub use error::FailureKind;
+pub(crate) use error::{Delivery, Failure};
+pub(crate) use gate::{Gate, Rate};
+pub(crate) use live::{Live, Pem, Settings};
+pub(crate) use record::Recorder;
+pub(crate) use replay::Replay;
+pub use replay::Strictness;
+pub(crate) use tokens::{TokenRequest, Tokens};
 
 use crate::http::{Hop, RequestSpec, ResponseData};
 use crate::mask::Masker;

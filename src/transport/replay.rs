@@ -145,7 +145,7 @@ fn comparable(request: &RequestSpec, recorded: &RequestSpec) -> RequestSpec {
 }
 
 /// A unified diff of two requests, as YAML.
-pub fn diff(recorded: &RequestSpec, actual: &RequestSpec) -> String {
+pub(super) fn diff(recorded: &RequestSpec, actual: &RequestSpec) -> String {
     let left = crate::yaml::to_string(recorded).unwrap_or_default();
     let right = crate::yaml::to_string(actual).unwrap_or_default();
     similar::TextDiff::from_lines(&left, &right).unified_diff().context_radius(3).header("recorded", "sent").to_string()

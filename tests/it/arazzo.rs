@@ -27,7 +27,7 @@ fn export(recipe: &str) -> (String, String) {
 }
 
 fn parse(text: &str) -> Json {
-    recipe::yaml::from_str(text).unwrap_or_else(|error| panic!("not YAML: {error}\n{text}"))
+    recipe::hooks::yaml::from_str(text).unwrap_or_else(|error| panic!("not YAML: {error}\n{text}"))
 }
 
 static ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_\-]+$").unwrap());

@@ -9,7 +9,7 @@ use crate::support::{replay, root};
 /// Replays each case and checks its snapshot; collects every failure before failing.
 #[test]
 fn every_fixture_case() {
-    let cases = recipe::testing::discover(&[root().join("recipes")]).expect("the recipes folder lists");
+    let cases = recipe::hooks::testing::discover(&[root().join("recipes")]).expect("the recipes folder lists");
     assert!(cases.len() >= 15, "expected the bundled cases, found {}", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
@@ -26,9 +26,9 @@ fn check_case(fixture: &Path) {
     let name = fixture.file_stem().unwrap().to_string_lossy().into_owned();
     // Failing cases are named `err_*`; every other case must succeed.
     assert_eq!(result.ok, !name.starts_with("err_"), "{}: {:#?}", fixture.display(), result.steps);
-    let text = recipe::snapshot::render(&result);
+    let text = recipe::hooks::snapshot::render(&result);
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(recipe::snapshot::path_for(fixture).parent().unwrap());
+    settings.set_snapshot_path(recipe::hooks::snapshot::path_for(fixture).parent().unwrap());
     settings.set_prepend_module_to_snapshot(false);
     settings.set_input_file(fixture);
     settings.bind(|| insta::assert_snapshot!(name, text));
@@ -37,9 +37,9 @@ fn check_case(fixture: &Path) {
 #[test]
 fn cargo_test_and_recipe_test_agree() {
     // `recipe test` reads the same snapshot files this file's test writes.
-    for case in recipe::testing::discover(&[root().join("recipes")]).unwrap() {
-        let outcome = recipe::testing::run(&case, false, &mut |_, _| {});
-        assert_eq!(outcome.verdict, recipe::testing::Verdict::Passed, "{}", case.name);
+    for case in recipe::hooks::testing::discover(&[root().join("recipes")]).unwrap() {
+        let outcome = recipe::hooks::testing::run(&case, false, &mut |_, _| {});
+        assert_eq!(outcome.verdict, recipe::hooks::testing::Verdict::Passed, "{}", case.name);
     }
 }
 
@@ -104,12 +104,12 @@ fn no_draft_is_made_for_a_customer_chosen_from_a_possibly_incomplete_list() {
 
     // Still cut after asking for 100: refused before anything is written.
     let result = replay(&root().join("recipes/fixtures/draft/err_search_still_cut.yaml"));
-    let failed = result.steps.iter().find(|s| s.status == recipe::run::Status::Failed).unwrap();
+    let failed = result.steps.iter().find(|s| s.status == recipe::Status::Failed).unwrap();
     assert_eq!(failed.id, "check_complete");
     let reason = failed.reason.as_deref().unwrap();
     assert!(reason.contains("matched 130 customers") && reason.contains("returned 100"), "{reason}");
     assert!(result.side_effects.is_empty());
-    assert!(!result.steps.iter().any(|s| s.id == "draft" && s.status != recipe::run::Status::Skipped && s.request.is_some()));
+    assert!(!result.steps.iter().any(|s| s.id == "draft" && s.status != recipe::Status::Skipped && s.request.is_some()));
 
     // Cut at 50 but complete at 100: the owner, who was not on the first page, is found.
     let result = replay(&root().join("recipes/fixtures/draft/search_more_matches_asked_again.yaml"));
@@ -151,7 +151,7 @@ fn no_draft_books_an_advisor_the_availability_names_busy_at_that_time() {
     assert!(checked > 20, "only {checked} cases checked");
 
     let result = replay(&root().join("recipes/fixtures/draft/err_eligible_advisors_all_busy.yaml"));
-    let failed = result.steps.iter().find(|s| s.status == recipe::run::Status::Failed).unwrap();
+    let failed = result.steps.iter().find(|s| s.status == recipe::Status::Failed).unwrap();
     assert_eq!(failed.id, "check_slot");
     assert!(failed.reason.as_deref().unwrap().contains("names them as busy at every vacant slot"), "{failed:#?}");
     assert!(result.side_effects.is_empty());
@@ -161,7 +161,7 @@ fn no_draft_books_an_advisor_the_availability_names_busy_at_that_time() {
 fn a_5xx_on_the_draft_is_in_doubt() {
     for case in ["err_draft_500", "err_draft_502", "err_draft_503_no_retry_after"] {
         let result = replay(&root().join(format!("recipes/fixtures/draft/{case}.yaml")));
-        assert_eq!(result.worst_effect(), Some(recipe::run::Effect::InDoubt), "{case}");
+        assert_eq!(result.worst_effect(), Some(recipe::Effect::InDoubt), "{case}");
         let draft = result.steps.iter().find(|s| s.id == "draft").unwrap();
         assert!(draft.reason.as_deref().unwrap().starts_with("the POST may have been created; check before running again"), "{case}");
         // The outputs known before the draft are there to print.

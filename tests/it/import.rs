@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use recipe::model::Action;
+use recipe::hooks::Action;
 
 use crate::support::root;
 
@@ -25,7 +25,7 @@ fn curl_cases() {
             assert_eq!(code, 2, "{name} must fail with a usage error:\n{stderr}");
         } else {
             assert_eq!(code, 0, "{name}:\n{stderr}");
-            if let Err(report) = recipe::check::load_str(&name, &stdout) {
+            if let Err(report) = recipe::load_str(&name, &stdout) {
                 panic!("the recipe imported from {name} does not pass `recipe check`:\n{report}\n{stdout}");
             }
         }
@@ -48,8 +48,8 @@ fn the_walkthrough_becomes_one_request_step_per_curl_command() {
     let text = std::fs::read_to_string(root().join("tests/data/curl/walkthrough.txt")).unwrap();
     let commands = text.lines().filter(|line| line.trim_start().starts_with("curl ")).count();
     assert_eq!(commands, 6);
-    let imported = recipe::curl::import(&text, "walkthrough", "walkthrough.txt").unwrap();
-    let plan = recipe::check::load_str("walkthrough.yaml", &imported.yaml).unwrap_or_else(|report| panic!("{report}\n{}", imported.yaml));
+    let imported = recipe::hooks::import_curl(&text, "walkthrough", "walkthrough.txt").unwrap();
+    let plan = recipe::load_str("walkthrough.yaml", &imported.yaml).unwrap_or_else(|report| panic!("{report}\n{}", imported.yaml));
     let recipe = plan.recipe();
     assert_eq!(recipe.steps.len(), commands);
 
@@ -177,8 +177,8 @@ fn any_text_imports_to_a_checked_recipe_or_an_error() {
     let mut runner = TestRunner::new(config);
     let result = runner.run(&vec(select(&FRAGMENTS[..]), 1..30), |parts| {
         let text = format!("curl https://api.example.com/{}", parts.concat());
-        if let Ok(imported) = recipe::curl::import(&text, "fuzz", "fuzz.txt")
-            && let Err(report) = recipe::check::load_str("fuzz.yaml", &imported.yaml)
+        if let Ok(imported) = recipe::hooks::import_curl(&text, "fuzz", "fuzz.txt")
+            && let Err(report) = recipe::load_str("fuzz.yaml", &imported.yaml)
         {
             return Err(TestCaseError::fail(format!("{report}\n--- text\n{text}\n--- recipe\n{}", imported.yaml)));
         }

@@ -2,9 +2,9 @@
 //! pagination and `for_each` limits, secrets bound at run time, and the promise that a case
 //! `recipe test` passes also passes `recipe run --replay`.
 
-use recipe::clock::Clock;
-use recipe::run::{Cause, run};
-use recipe::session::{Mode, Options, prepare};
+use recipe::Clock;
+use recipe::{Cause, run};
+use recipe::{Mode, Options, prepare};
 use serde_json::json;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use crate::faults::server::{Fault, FaultServer, Reply};
 use crate::support::{block_on, root};
 
 fn problems(text: &str) -> Vec<String> {
-    match recipe::check::load_str("t.yaml", text) {
+    match recipe::load_str("t.yaml", text) {
         Ok(_) => Vec::new(),
         Err(report) => report
             .diagnostics
@@ -29,7 +29,7 @@ fn problems(text: &str) -> Vec<String> {
 fn check_rejects_unknown_filters_tests_and_functions() {
     let text = "recipe: 1\nname: t\nsteps:\n  - id: a\n    set:\n      x: \"{{ 'a' | b64encod }}\"\n      y: \"{{ 1 is od }}\"\n      z: \"{{ nwo() }}\"\n";
     assert_eq!(problems(text), vec!["6:20 unknown filter `b64encod`", "7:19 unknown test `od`", "8:14 unknown function `nwo`"]);
-    let hints = recipe::check::load_str("t.yaml", text).err().unwrap().to_string();
+    let hints = recipe::load_str("t.yaml", text).err().unwrap().to_string();
     assert!(
         hints.contains("did you mean `b64encode`?") && hints.contains("did you mean `odd`?") && hints.contains("did you mean `now`?"),
         "{hints}"
@@ -80,17 +80,17 @@ fn check_places_problems_in_the_new_keys() {
 }
 
 /// A recipe run live against `base` with a virtual clock, recorded.
-fn run_live(text: &str, base: String, secret: &str) -> (recipe::run::RunResult, Option<recipe::fixture::Fixture>) {
+fn run_live(text: &str, base: String, secret: &str) -> (recipe::RunResult, Option<recipe::Fixture>) {
     run_as(text, base, secret, Mode::Record)
 }
 
 /// The same, not recorded.
-fn run_unrecorded(text: &str, base: String) -> recipe::run::RunResult {
+fn run_unrecorded(text: &str, base: String) -> recipe::RunResult {
     run_as(text, base, "api-key-3f9a1c", Mode::Live).0
 }
 
-fn run_as(text: &str, base: String, secret: &str, mode: Mode) -> (recipe::run::RunResult, Option<recipe::fixture::Fixture>) {
-    let plan = recipe::check::load_str("live.yaml", text).unwrap_or_else(|report| panic!("{report}"));
+fn run_as(text: &str, base: String, secret: &str, mode: Mode) -> (recipe::RunResult, Option<recipe::Fixture>) {
+    let plan = recipe::load_str("live.yaml", text).unwrap_or_else(|report| panic!("{report}"));
     let secret = secret.to_owned();
     block_on(async move {
         let lookup = move |name: &str| match name {
@@ -183,14 +183,14 @@ fn a_recording_with_concurrency_takes_the_elements_in_order_and_replays() {
 }
 
 /// Writes `fixture` to a file, reads it back and replays `text` against it exactly.
-fn replay_exactly(name: &str, text: &str, fixture: &recipe::fixture::Fixture) -> recipe::run::RunResult {
+fn replay_exactly(name: &str, text: &str, fixture: &recipe::Fixture) -> recipe::RunResult {
     let folder = std::env::temp_dir().join(format!("recipe-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&folder).unwrap();
     let path = folder.join("case.yaml");
     fixture.write(&path).unwrap();
-    let plan = recipe::check::load_str("live.yaml", text).unwrap();
+    let plan = recipe::load_str("live.yaml", text).unwrap();
     let replayed = block_on(async {
-        let mode = Mode::Replay(recipe::fixture::Fixture::read(&path).unwrap(), recipe::transport::Strictness::Exact);
+        let mode = Mode::Replay(recipe::Fixture::read(&path).unwrap(), recipe::Strictness::Exact);
         let mut session = prepare(&plan, Options::new(&|_| None, mode)).unwrap();
         run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
     });
@@ -282,7 +282,7 @@ fn a_secret_bound_at_run_time_is_masked_everywhere_and_replays() {
     // The token went out, and appears in no output.
     assert!(server.requests().iter().any(|r| r.headers.iter().any(|(n, v)| n == "authorization" && v == &format!("Bearer {token}"))));
     let fixture = fixture.unwrap();
-    let everything = format!("{}\n{}", serde_json::to_string(&result).unwrap(), recipe::yaml::to_string(&fixture).unwrap());
+    let everything = format!("{}\n{}", serde_json::to_string(&result).unwrap(), recipe::hooks::yaml::to_string(&fixture).unwrap());
     assert!(!everything.contains(token), "the bound secret leaked:\n{everything}");
     assert_eq!(result.outputs.as_ref().unwrap()["echoed"], "Bearer <vars.token>");
     // Its recording replays exactly.
@@ -293,16 +293,16 @@ fn a_secret_bound_at_run_time_is_masked_everywhere_and_replays() {
 #[test]
 fn every_case_recipe_test_passes_also_replays_exactly() {
     for entry in glob(&root().join("recipes/fixtures")) {
-        let recipe_path = recipe::testing::recipe_of(&entry).unwrap();
+        let recipe_path = recipe::hooks::testing::recipe_of(&entry).unwrap();
         let plan = crate::support::plan(&recipe_path);
-        let fixture = recipe::fixture::Fixture::read(&entry).unwrap();
+        let fixture = recipe::Fixture::read(&entry).unwrap();
         let result = block_on(async {
-            let options = Options::new(&|_| None, Mode::Replay(fixture, recipe::transport::Strictness::Exact));
+            let options = Options::new(&|_| None, Mode::Replay(fixture, recipe::Strictness::Exact));
             let mut session = prepare(&plan, options).unwrap();
             run(&plan, &session.params, &mut session.transport, &mut |_| {}).await
         });
         let name = entry.file_stem().unwrap().to_string_lossy().into_owned();
-        let mismatch = result.steps.iter().find(|s| s.cause == Some(Cause::Transport(recipe::transport::FailureKind::Mismatch)));
+        let mismatch = result.steps.iter().find(|s| s.cause == Some(Cause::Transport(recipe::FailureKind::Mismatch)));
         assert!(
             mismatch.is_none() && result.error.is_none(),
             "{}: the exact replay differs: {mismatch:#?} {:?}",
@@ -355,7 +355,7 @@ fn a_called_recipe_runs_with_its_inputs_and_returns_its_outputs() {
     let text = std::fs::read_to_string(&path).unwrap();
     let plan_name = path.display().to_string();
     let (result, fixture) = {
-        let plan = recipe::check::load_str(&plan_name, &text).unwrap_or_else(|report| panic!("{report}"));
+        let plan = recipe::load_str(&plan_name, &text).unwrap_or_else(|report| panic!("{report}"));
         assert!(plan.calls.contains_key("part"));
         run_live(
             &text.replace("recipe: lookup.yaml", &format!("recipe: {}", folder.join("lookup.yaml").display())),
@@ -390,7 +390,7 @@ fn calls_are_checked_in_full_and_cycles_rejected() {
             ("lookup.yaml", CALLEE),
         ],
     );
-    let load = |file: &str| recipe::check::load(&folder.join(file)).err().expect("rejected").to_string();
+    let load = |file: &str| recipe::load(&folder.join(file)).err().expect("rejected").to_string();
     let cycle = load("a.yaml");
     assert!(cycle.contains("`a.yaml` calls itself") && cycle.contains("b.yaml:5:21"), "{cycle}");
     let inner = load("calls-bad.yaml");
@@ -449,7 +449,7 @@ fn oauth2_tokens_are_fetched_once_refreshed_after_a_401_and_never_recorded() {
     assert_eq!(String::from_utf8_lossy(&token_request.body), "grant_type=client_credentials&scope=orders.read");
     let fixture = fixture.unwrap();
     assert!(fixture.exchanges.iter().all(|e| e.request.url != "/token"), "token requests are never recorded");
-    let recorded = recipe::yaml::to_string(&fixture).unwrap();
+    let recorded = recipe::hooks::yaml::to_string(&fixture).unwrap();
     assert!(!recorded.contains("oauth-token") && !recorded.contains("client-secret-9a8b"), "{recorded}");
     assert!(recorded.contains("authorization: Bearer <oauth2>"), "{recorded}");
     // The recording replays exactly, 401 and all, without a token endpoint.
@@ -474,7 +474,7 @@ fn a_cookie_jar_sends_cookies_back_records_them_masked_and_replays() {
     let me = server.requests().into_iter().find(|r| r.target == "/me").unwrap();
     assert!(me.headers.iter().any(|(n, v)| n == "cookie" && v == "sid=s3ss10n-7f2e; theme=dark"), "{:?}", me.headers);
     let fixture = fixture.unwrap();
-    let recorded = recipe::yaml::to_string(&fixture).unwrap();
+    let recorded = recipe::hooks::yaml::to_string(&fixture).unwrap();
     assert!(!recorded.contains("s3ss10n"), "cookie values are masked:\n{recorded}");
     assert!(recorded.contains("cookie: sid=<redacted>; theme=<redacted>"), "{recorded}");
     let replayed = replay_exactly("cookies", &text, &fixture);

@@ -2,9 +2,9 @@
 //! a result, a fixture or `-v` output: each case here is one a tester made leak, run against
 //! real servers on 127.0.0.1.
 
-use recipe::clock::Clock;
-use recipe::run::run;
-use recipe::session::{Mode, Options, prepare};
+use recipe::Clock;
+use recipe::run;
+use recipe::{Mode, Options, prepare};
 use serde_json::json;
 
 use crate::faults::server::{Fault, FaultServer, Reply};
@@ -17,10 +17,10 @@ const TOKEN: &str = "tok-SUPERSECRET-123";
 const PIN: u64 = 87_654_321;
 
 /// Runs `text` (a recipe file in `folder`, so its calls resolve) live and recorded.
-fn run_recorded(folder: &std::path::Path, text: &str, base: &str) -> (recipe::run::RunResult, String) {
+fn run_recorded(folder: &std::path::Path, text: &str, base: &str) -> (recipe::RunResult, String) {
     let path = folder.join("main.yaml");
     std::fs::write(&path, text).unwrap();
-    let plan = recipe::check::load(&path).unwrap_or_else(|error| panic!("{error}"));
+    let plan = recipe::load(&path).unwrap_or_else(|error| panic!("{error}"));
     let base = base.to_owned();
     block_on(async move {
         let lookup = move |name: &str| match name {
@@ -32,7 +32,7 @@ fn run_recorded(folder: &std::path::Path, text: &str, base: &str) -> (recipe::ru
         let mut session = prepare(&plan, options).unwrap();
         let result = run(&plan, &session.params, &mut session.transport, &mut |_| {}).await;
         let fixture = session.fixture(None, &result).unwrap();
-        let everything = format!("{}\n{}", serde_json::to_string(&result).unwrap(), recipe::yaml::to_string(&fixture).unwrap());
+        let everything = format!("{}\n{}", serde_json::to_string(&result).unwrap(), recipe::hooks::yaml::to_string(&fixture).unwrap());
         (result, everything)
     })
 }

@@ -1,12 +1,12 @@
 //! The real HTTP path: `draft.yaml` through the live reqwest transport against the fixture
 //! server listening on 127.0.0.1. Traffic stays on loopback; every request has a timeout.
 
-use recipe::fixture::Fixture;
-use recipe::run::run;
-use recipe::session::Mode;
+use recipe::Fixture;
+use recipe::Mode;
+use recipe::run;
 
 use crate::support::{block_on, live_session, plan, replay, root};
-use recipe::snapshot::value as snapshot_value;
+use recipe::hooks::snapshot::value as snapshot_value;
 
 const SECRET: &str = "cmVjaXBlLXRlc3Q6c2VjcmV0LXZhbHVlLTQyNDI=";
 
@@ -16,7 +16,7 @@ fn draft_runs_over_real_http_like_under_replay() {
     let fixture = Fixture::read(&fixture_path).unwrap();
     let plan = plan(&root().join("recipes/draft.yaml"));
     let (live, recorded) = block_on(async {
-        let server = recipe::serve::start(vec![fixture.clone()], 0).await.unwrap();
+        let server = recipe::hooks::serve::start(vec![fixture.clone()], 0).await.unwrap();
         let base = format!("http://{}", server.address);
         let lookup = move |name: &str| match name {
             "MYKAARMA_BASE_URL" => Some(base.clone()),
@@ -26,8 +26,8 @@ fn draft_runs_over_real_http_like_under_replay() {
         let mut session = live_session(&plan, &fixture, &lookup, Mode::Record);
         let mut lines = Vec::new();
         let result = run(&plan, &session.params, &mut session.transport, &mut |event| {
-            if let recipe::run::Event::Step(step) = event {
-                lines.push(recipe::report::progress(step, 12));
+            if let recipe::Event::Step(step) = event {
+                lines.push(recipe::hooks::progress(step, 12));
             }
         })
         .await;

@@ -1,4 +1,4 @@
-//! The front end (`recipe::check::load_str`) on malformed input: it never panics, every
+//! The front end (`recipe::load_str`) on malformed input: it never panics, every
 //! diagnostic of a rejection has a place on a line of the file (lines counted as YAML counts
 //! them), and the rendered report names the file as `name:line:col` and shows that line. A
 //! bounded property test (fixed seed, no failure files) mutates the shipped recipes by structure
@@ -12,7 +12,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
-use recipe::yaml::{Node, Style, Value};
+use recipe::hooks::yaml::{Node, Style, Value};
 
 const RECIPES: [&str; 6] = ["draft", "customer-search", "opcodes", "advisors", "transport-options", "slots"];
 
@@ -146,7 +146,7 @@ struct Target {
 fn targets(text: &str) -> (Vec<Target>, Vec<Target>) {
     let mut keys = Vec::new();
     let mut scalars = Vec::new();
-    if let Ok((root, _)) = recipe::yaml::parse(text) {
+    if let Ok((root, _)) = recipe::hooks::yaml::parse(text) {
         let lines = lines_of(text);
         let mut start = 0;
         let starts: Vec<(usize, &str)> = lines
@@ -178,7 +178,7 @@ fn walk(lines: &[(usize, &str)], node: &Node, keys: &mut Vec<Target>, scalars: &
 
 /// The byte range a span covers, when it lies within one line (for a quoted scalar with escapes
 /// the range stops short of the closing quote, which still makes a useful mutation).
-fn target(lines: &[(usize, &str)], span: recipe::diagnostic::Span) -> Option<Target> {
+fn target(lines: &[(usize, &str)], span: recipe::hooks::Span) -> Option<Target> {
     let (line_start, line) = *lines.get(span.line.checked_sub(1)?)?;
     let mut boundaries = line.char_indices().map(|(offset, _)| offset).chain([line.len()]);
     let start = boundaries.nth(span.col.checked_sub(1)?)?;
@@ -332,7 +332,7 @@ fn apply(text: &str, mutation: &Mutation) -> String {
 /// Loads `text`; a rejection must place every diagnostic on a line of the text and name the file
 /// at each place. Returns the messages of the rejection (none when the text loads).
 fn check_located(name: &str, text: &str) -> Result<Vec<String>, String> {
-    let Err(report) = recipe::check::load_str(name, text) else { return Ok(Vec::new()) };
+    let Err(report) = recipe::load_str(name, text) else { return Ok(Vec::new()) };
     if report.diagnostics.is_empty() {
         return Err("rejected without a diagnostic".to_owned());
     }

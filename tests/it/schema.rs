@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 #[test]
 fn committed_schema_is_current() {
     let path = crate::support::root().join("schemas/recipe.schema.json");
-    let generated = serde_json::to_string_pretty(&recipe::model::schema()).unwrap() + "\n";
+    let generated = serde_json::to_string_pretty(&recipe::hooks::schema()).unwrap() + "\n";
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     if committed != generated && std::env::var_os("UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &generated).unwrap();
@@ -37,8 +37,8 @@ fn sorted(lists: &[&[&'static str]]) -> Vec<&'static str> {
 
 #[test]
 fn schema_and_decoder_agree_on_keys() {
-    use recipe::decode::*;
-    let schema = recipe::model::schema();
+    use recipe::hooks::decode::*;
+    let schema = recipe::hooks::schema();
     assert_eq!(properties(&schema, "Recipe"), sorted(&[RECIPE_KEYS]));
     assert_eq!(properties(&schema, "InputSpec"), sorted(&[INPUT_KEYS]));
     assert_eq!(properties(&schema, "EnvVarSpec"), sorted(&[ENV_KEYS]));
@@ -77,18 +77,18 @@ fn valid_recipes() -> Vec<std::path::PathBuf> {
 }
 
 fn validator() -> jsonschema::Validator {
-    jsonschema::validator_for(&recipe::model::schema()).expect("the schema is a valid JSON Schema")
+    jsonschema::validator_for(&recipe::hooks::schema()).expect("the schema is a valid JSON Schema")
 }
 
 fn as_json(path: &std::path::Path) -> Json {
-    recipe::yaml::from_str::<Json>(&std::fs::read_to_string(path).unwrap()).unwrap()
+    recipe::hooks::yaml::from_str::<Json>(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
 fn the_schema_accepts_every_valid_recipe() {
     let validator = validator();
     for path in valid_recipes() {
-        assert!(recipe::check::load(&path).is_ok(), "{} does not pass `recipe check`", path.display());
+        assert!(recipe::load(&path).is_ok(), "{} does not pass `recipe check`", path.display());
         let errors: Vec<String> = validator.iter_errors(&as_json(&path)).map(|e| format!("{} at {}", e, e.instance_path())).collect();
         assert!(errors.is_empty(), "{} is rejected by the schema:\n{}", path.display(), errors.join("\n"));
     }
@@ -117,11 +117,11 @@ fn the_schema_rejects_what_check_rejects_where_a_schema_can() {
     let mut seen = std::collections::BTreeSet::new();
     let without_duplicates =
         broken.lines().filter(|line| !line.starts_with("  link:") || seen.insert("link")).collect::<Vec<_>>().join("\n");
-    let json = recipe::yaml::from_str::<Json>(&without_duplicates).expect("broken.yaml without its duplicate key is YAML");
+    let json = recipe::hooks::yaml::from_str::<Json>(&without_duplicates).expect("broken.yaml without its duplicate key is YAML");
     assert!(!validator.is_valid(&json), "the schema accepts tests/data/broken.yaml");
     for (what, text) in cases {
-        assert!(recipe::check::load_str("t.yaml", &text).is_err(), "`recipe check` accepts {what}:\n{text}");
-        let json = recipe::yaml::from_str::<Json>(&text).unwrap();
+        assert!(recipe::load_str("t.yaml", &text).is_err(), "`recipe check` accepts {what}:\n{text}");
+        let json = recipe::hooks::yaml::from_str::<Json>(&text).unwrap();
         assert!(!validator.is_valid(&json), "the schema accepts {what}:\n{text}");
     }
 }
@@ -158,6 +158,6 @@ fn every_property_and_enum_value_is_described() {
         }
     }
     let mut missing = Vec::new();
-    walk(&recipe::model::schema(), "", &mut missing);
+    walk(&recipe::hooks::schema(), "", &mut missing);
     assert!(missing.is_empty(), "undescribed:\n{}", missing.join("\n"));
 }

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use recipe::clock::Clock;
-use recipe::run::run;
-use recipe::session::{Mode, Options, prepare};
-use recipe::transport::Strictness;
+use recipe::Clock;
+use recipe::Strictness;
+use recipe::run;
+use recipe::{Mode, Options, prepare};
 use serde_json::json;
 
 use crate::faults::server::{Fault, FaultServer, Reply};
@@ -16,9 +16,9 @@ use crate::support::block_on;
 #[test]
 fn the_run_future_is_send() {
     fn assert_send<T: Send>(_: &T) {}
-    let plan = recipe::check::load_str("send.yaml", "recipe: 1\nname: t\nsteps:\n  - id: a\n    set: { x: 1 }\n").unwrap();
+    let plan = recipe::load_str("send.yaml", "recipe: 1\nname: t\nsteps:\n  - id: a\n    set: { x: 1 }\n").unwrap();
     let mut session = prepare(&plan, Options::new(&|_| None, Mode::Offline)).unwrap();
-    let mut quiet = |_: recipe::run::Event| {};
+    let mut quiet = |_: recipe::Event| {};
     let future = run(&plan, &session.params, &mut session.transport, &mut quiet);
     assert_send(&future);
     let result = block_on(future);
@@ -27,13 +27,9 @@ fn the_run_future_is_send() {
 
 /// Runs `text` (written to `file` in `folder`) live against `base` and records it; then replays
 /// the recording exactly.
-fn record_and_replay(
-    folder: &std::path::Path,
-    file: &str,
-    base: &str,
-) -> (recipe::run::RunResult, recipe::fixture::Fixture, recipe::run::RunResult) {
+fn record_and_replay(folder: &std::path::Path, file: &str, base: &str) -> (recipe::RunResult, recipe::Fixture, recipe::RunResult) {
     let path = folder.join(file);
-    let plan = recipe::check::load(&path).unwrap_or_else(|report| panic!("{report}"));
+    let plan = recipe::load(&path).unwrap_or_else(|report| panic!("{report}"));
     let base = base.to_owned();
     let lookup = move |name: &str| (name == "BASE_URL").then(|| base.clone());
     let options = Options { clock: Some(Clock::fixed()), ..Options::new(&lookup, Mode::Record) };

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use recipe::fixture::Fixture;
-use recipe::serve::{Limits, start, start_with};
+use recipe::Fixture;
+use recipe::hooks::serve::{Limits, start, start_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use recipe::check::{Plan, load};
-use recipe::fixture::Fixture;
-use recipe::run::RunResult;
-use recipe::session::{Mode, Options, Session, prepare};
+use recipe::Fixture;
+use recipe::RunResult;
+use recipe::{Mode, Options, Session, prepare};
+use recipe::{Plan, load};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -44,7 +44,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 /// Replays one fixture through its recipe, in-process.
 pub fn replay(fixture_path: &Path) -> RunResult {
-    let plan = plan(&recipe::testing::recipe_of(fixture_path).expect("the fixture is in a recipe's fixture folder"));
+    let plan = plan(&recipe::hooks::testing::recipe_of(fixture_path).expect("the fixture is in a recipe's fixture folder"));
     let fixture = Fixture::read(fixture_path).expect("the fixture reads");
-    recipe::session::replay_case(&plan, fixture, &mut |_| {}).expect("the case's inputs and environment resolve")
+    recipe::replay_case(&plan, fixture, &mut |_| {}).expect("the case's inputs and environment resolve")
 }

@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-use recipe::clock::Clock;
-use recipe::run::{Cause, Effect, RunResult, Status, StepResult, run};
-use recipe::session::{Mode, Options, prepare};
-use recipe::transport::FailureKind;
+use recipe::Clock;
+use recipe::FailureKind;
+use recipe::{Cause, Effect, RunResult, Status, StepResult, run};
+use recipe::{Mode, Options, prepare};
 use serde_json::json;
 
 use super::server::{Fault, FaultServer, Reply};
@@ -51,7 +51,7 @@ async fn run_against(base: String) -> Outcome {
     run_plan(&crate::support::plan(&root().join("tests/data/faults.yaml")), base).await
 }
 
-async fn run_plan(plan: &recipe::check::Plan, base: String) -> Outcome {
+async fn run_plan(plan: &recipe::Plan, base: String) -> Outcome {
     let lookup = move |name: &str| match name {
         "BASE_URL" => Some(base.clone()),
         "API_KEY" => Some(SECRET.to_owned()),
@@ -61,7 +61,7 @@ async fn run_plan(plan: &recipe::check::Plan, base: String) -> Outcome {
     let options = Options { clock: Some(clock.clone()), ..Options::new(&lookup, Mode::Live) };
     let mut session = prepare(plan, options).expect("the environment resolves");
     let mut lines = Vec::new();
-    let result = run(plan, &session.params, &mut session.transport, &mut |event| lines.extend(recipe::report::event(event, 12))).await;
+    let result = run(plan, &session.params, &mut session.transport, &mut |event| lines.extend(recipe::hooks::event(event, 12))).await;
     let everything = format!("{}\n{}", serde_json::to_string(&result).unwrap(), lines.join("\n"));
     assert!(!everything.contains(SECRET), "the secret leaked:\n{everything}");
     Outcome { result, waits: clock.sleeps(), lines }
@@ -401,7 +401,7 @@ fn a_reset_before_the_request_is_written_lets_even_a_post_be_retried() {
     // accepts them: hyper has not started writing, so the POST certainly never arrived.
     let text = std::fs::read_to_string(root().join("tests/data/faults.yaml")).unwrap();
     let text = text.replace("  - id: lookup\n    request: { method: GET, url: /lookup }\n", "");
-    let plan = recipe::check::load_str("faults-post-only.yaml", &text).unwrap_or_else(|report| panic!("{report}"));
+    let plan = recipe::load_str("faults-post-only.yaml", &text).unwrap_or_else(|report| panic!("{report}"));
     let (outcome, served) = block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -443,13 +443,13 @@ fn a_reset_before_the_request_is_written_lets_even_a_post_be_retried() {
 }
 
 /// The fault recipe with `extra` under the lookup request.
-fn plan_with_lookup(extra: &str) -> recipe::check::Plan {
+fn plan_with_lookup(extra: &str) -> recipe::Plan {
     let text = std::fs::read_to_string(root().join("tests/data/faults.yaml")).unwrap();
     let text = text.replace(
         "  - id: lookup\n    request: { method: GET, url: /lookup }\n",
         &format!("  - id: lookup\n    request:\n      method: GET\n      url: /lookup\n{extra}"),
     );
-    recipe::check::load_str("faults-variant.yaml", &text).unwrap_or_else(|report| panic!("{report}"))
+    recipe::load_str("faults-variant.yaml", &text).unwrap_or_else(|report| panic!("{report}"))
 }
 
 #[test]
@@ -524,7 +524,7 @@ fn an_html_page_in_answer_to_the_post_is_in_doubt_not_created() {
     let text = std::fs::read_to_string(root().join("tests/data/faults.yaml"))
         .unwrap()
         .replace("json: { vin: 1HGCM82633A004352 } }", "json: { vin: 1HGCM82633A004352 } }\n    expect: { json: false }");
-    let plan = recipe::check::load_str("faults.yaml", &text).unwrap_or_else(|report| panic!("{report}"));
+    let plan = recipe::load_str("faults.yaml", &text).unwrap_or_else(|report| panic!("{report}"));
     let outcome = block_on(async {
         let page = Reply::text(200, "text/plain", "created d-1");
         let server = FaultServer::start(vec![("GET", "/lookup", vec![ok_lookup()]), ("POST", "/draft", vec![Fault::Respond(page)])]).await;
