@@ -81,7 +81,7 @@ fn all_docs() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(root().join("docs"))
         .expect("docs/ exists")
         .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".md"))
+        .filter(|name| Path::new(name).extension().is_some_and(|extension| extension == "md"))
         .collect();
     names.sort();
     docs.extend(names.into_iter().map(|name| format!("docs/{name}")));
@@ -133,7 +133,9 @@ fn every_yaml_block_is_a_recipe_that_passes_the_check_or_a_marked_fragment() {
         for (number, line) in markdown.lines().enumerate() {
             if line.trim() == FRAGMENT {
                 assert!(
-                    blocks.iter().any(|block| block.line == number + 2 && block.fragment && matches!(block.language.as_str(), "yaml" | "yml")),
+                    blocks
+                        .iter()
+                        .any(|block| block.line == number + 2 && block.fragment && matches!(block.language.as_str(), "yaml" | "yml")),
                     "{doc}:{}: `{FRAGMENT}` is not on the line just before a ```yaml fence",
                     number + 1
                 );
@@ -162,7 +164,11 @@ fn quick_start_commands() -> Vec<String> {
     let start = readme.find("## Quick start").expect("README has a quick start");
     let section = &readme[start..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |end| end + 3)];
-    blocks(section).into_iter().filter(|block| block.language == "sh").flat_map(|block| block.text.lines().map(str::to_owned).collect::<Vec<_>>()).collect()
+    blocks(section)
+        .into_iter()
+        .filter(|block| block.language == "sh")
+        .flat_map(|block| block.text.lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect()
 }
 
 #[test]
@@ -176,10 +182,15 @@ fn every_quick_start_command_runs() {
     for command in &commands {
         if let Some(arguments) = command.strip_prefix("cargo run -- ") {
             // The built binary stands for `cargo run --`, from the root as a newcomer runs it.
-            let output = Command::new(env!("CARGO_BIN_EXE_recipe")).args(arguments.split_whitespace()).current_dir(root()).output().expect("the binary runs");
+            let output = Command::new(env!("CARGO_BIN_EXE_recipe"))
+                .args(arguments.split_whitespace())
+                .current_dir(root())
+                .output()
+                .expect("the binary runs");
             let stdout = String::from_utf8_lossy(&output.stdout);
             assert_eq!(output.status.code(), Some(0), "`{command}` failed:\n{}", String::from_utf8_lossy(&output.stderr));
-            let outputs: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("`{command}` printed no JSON ({error}):\n{stdout}"));
+            let outputs: serde_json::Value =
+                serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("`{command}` printed no JSON ({error}):\n{stdout}"));
             let link = outputs["scheduler_link"].as_str().unwrap_or_default();
             assert!(link.starts_with("https://"), "`{command}` printed no scheduler link:\n{stdout}");
             assert!(read("README.md").contains(link), "README quotes another scheduler link than `{link}`");
@@ -194,7 +205,8 @@ fn every_quick_start_command_runs() {
 /// Paths into the repository that a document names: `src/...`, `tests/...` and so on, cut at the
 /// first character that cannot be in a path, without trailing punctuation.
 fn named_paths(markdown: &str) -> BTreeSet<String> {
-    let pattern = regex::Regex::new(r"(?:^|[\s`(\[|'])((?:src|tests|benches|recipes|docs|schemas|scripts|\.ci)/[A-Za-z0-9_.@/-]*)").expect("a valid pattern");
+    let pattern = regex::Regex::new(r"(?:^|[\s`(\[|'])((?:src|tests|benches|recipes|docs|schemas|scripts|\.ci)/[A-Za-z0-9_.@/-]*)")
+        .expect("a valid pattern");
     pattern.captures_iter(markdown).map(|captures| captures[1].trim_end_matches(['.', ',', ':', ';']).to_owned()).collect()
 }
 
@@ -235,7 +247,7 @@ fn every_shipped_recipe_is_in_the_readme() {
     let mut recipes: Vec<String> = std::fs::read_dir(root().join("recipes"))
         .expect("recipes/ exists")
         .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".yaml"))
+        .filter(|name| Path::new(name).extension().is_some_and(|extension| extension == "yaml"))
         .collect();
     recipes.sort();
     assert!(recipes.len() >= 8, "{recipes:?}");
@@ -312,7 +324,8 @@ fn every_link_between_the_docs_lands_and_none_leaves_the_repository() {
                 continue;
             };
             if let Some(fragment) = fragment {
-                let anchors: Vec<String> = text.lines().filter_map(|line| line.strip_prefix('#')).map(|line| anchor(line.trim_start_matches('#'))).collect();
+                let anchors: Vec<String> =
+                    text.lines().filter_map(|line| line.strip_prefix('#')).map(|line| anchor(line.trim_start_matches('#'))).collect();
                 if !anchors.iter().any(|anchor| anchor == fragment) {
                     broken.push(format!("{doc}: ({target}): no heading `#{fragment}` in `{path}`"));
                 }
@@ -321,7 +334,8 @@ fn every_link_between_the_docs_lands_and_none_leaves_the_repository() {
     }
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
     // The benchmark's own scripts run from a clone too.
-    for script in ["benches/compare.py", "benches/install.sh", "benches/run-flows.sh", "benches/server/start.sh", "benches/server/stop.sh"] {
+    for script in ["benches/compare.py", "benches/install.sh", "benches/run-flows.sh", "benches/server/start.sh", "benches/server/stop.sh"]
+    {
         let text = read(script);
         assert!(!text.contains("../shared") && !text.contains("/work/"), "{script} points outside the repository");
     }
@@ -348,6 +362,7 @@ fn the_language_reference_names_every_key() {
     schema_keys(&schema, &mut keys);
     assert!(keys.len() > 80, "{keys:?}");
     let language = read("docs/language.md");
-    let missing: Vec<&String> = keys.iter().filter(|key| !language.contains(&format!("`{key}`")) && !language.contains(&format!("{key}:"))).collect();
+    let missing: Vec<&String> =
+        keys.iter().filter(|key| !language.contains(&format!("`{key}`")) && !language.contains(&format!("{key}:"))).collect();
     assert!(missing.is_empty(), "docs/language.md does not describe these keys of the language: {missing:?}");
 }
