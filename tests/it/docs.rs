@@ -366,3 +366,26 @@ fn the_language_reference_names_every_key() {
         keys.iter().filter(|key| !language.contains(&format!("`{key}`")) && !language.contains(&format!("{key}:"))).collect();
     assert!(missing.is_empty(), "docs/language.md does not describe these keys of the language: {missing:?}");
 }
+
+#[test]
+fn the_benchmark_flow_checks_and_its_mock_answers_every_row_uniquely() {
+    let output = Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .args(["check", "benches/flow.yaml"])
+        .current_dir(root())
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    // docs/performance.md says every per-row answer is unique by default: nginx writes its
+    // request id over the placeholder the generated answers carry.
+    let config = read("benches/server/nginx.conf.in");
+    assert!(
+        config.lines().any(|line| line.trim() == "sub_filter 'RID-PLACEHOLDER' '$request_id';"),
+        "the mock no longer makes answers unique:\n{config}"
+    );
+    let data = read("benches/server/gen_data.py");
+    for answer in ["customer_list.json", "availability.json", "draft.json"] {
+        let line =
+            data.lines().find(|line| line.contains(&format!("(\"{answer}\""))).unwrap_or_else(|| panic!("gen_data.py writes no {answer}"));
+        assert!(line.contains("RID-PLACEHOLDER"), "the {answer} answer is the same for every row: {line}");
+    }
+}
