@@ -1,5 +1,6 @@
-//! `recipe completions SHELL` and `recipe man`: generated from the clap definition, so every
-//! subcommand appears.
+//! The documentation: `recipe completions SHELL` and `recipe man` (generated from the clap
+//! definition, so every subcommand appears), and README.md and docs/, whose examples, commands and
+//! lists of files are checked against the binary and the tree.
 
 use std::process::Command;
 
