@@ -406,3 +406,11 @@ fn the_benchmark_flow_checks_and_its_mock_answers_every_row_uniquely() {
         assert!(line.contains("RID-PLACEHOLDER"), "the {answer} answer is the same for every row: {line}");
     }
 }
+
+#[test]
+fn the_readme_stays_a_guide() {
+    // About 300 lines: what it is, the quick start, the loop, a tour and links. The reference
+    // belongs in docs/language.md, the command line's prose in docs/running.md.
+    let lines = read("README.md").lines().count();
+    assert!(lines <= 320, "README.md has {lines} lines: move reference material into docs/");
+}
