@@ -414,3 +414,22 @@ fn the_readme_stays_a_guide() {
     let lines = read("README.md").lines().count();
     assert!(lines <= 320, "README.md has {lines} lines: move reference material into docs/");
 }
+
+#[test]
+fn the_readme_names_every_input_of_the_draft_recipe() {
+    let recipe = read("recipes/draft.yaml");
+    let inputs: Vec<&str> = recipe
+        .lines()
+        .skip_while(|line| *line != "inputs:")
+        .skip(1)
+        .take_while(|line| line.is_empty() || line.starts_with(' ') || line.starts_with('#'))
+        .filter_map(|line| {
+            line.strip_prefix("  ").filter(|rest| !rest.starts_with([' ', '#'])).and_then(|rest| rest.split_once(':')).map(|(name, _)| name)
+        })
+        .collect();
+    assert!(inputs.len() >= 10, "{inputs:?}");
+    let readme = read("README.md");
+    let missing: Vec<&&str> =
+        inputs.iter().filter(|name| !readme.contains(&format!("`{name}`")) && !readme.contains(&format!("{name}="))).collect();
+    assert!(missing.is_empty(), "README's section on the real API does not name these inputs of recipes/draft.yaml: {missing:?}");
+}
