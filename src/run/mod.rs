@@ -25,9 +25,11 @@ use crate::template::context;
 use crate::transport::Transport;
 
 mod assert;
+mod attempts;
 mod call;
 mod each;
 mod paginate;
+mod query;
 mod request;
 mod result;
 pub(crate) mod retry;
@@ -35,7 +37,8 @@ pub(crate) mod retry;
 pub(crate) use result::{Attempt, OptionalFailure, SideEffect};
 pub use result::{Cause, Effect, RunResult, Status, StepResult};
 
-use request::{body_value, send};
+use attempts::body_value;
+use request::send;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 

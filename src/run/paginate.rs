@@ -8,7 +8,8 @@ use std::sync::Arc;
 use minijinja::Value as Context;
 use serde_json::Value as Json;
 
-use super::request::{page, query_values};
+use super::attempts::page;
+use super::query::query_values;
 use super::{Acted, Cause, Listener, State, StepError};
 use crate::http::RequestSpec;
 use crate::model::{Paginate, Request, Step};
