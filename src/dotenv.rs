@@ -19,17 +19,50 @@
 
 use std::collections::BTreeMap;
 
+/// A line of a `.env` file that cannot be read: its number (1-based) and why. It names the
+/// variable, never its value (it may be a secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {problem}")]
+pub(crate) struct DotenvError {
+    pub line: usize,
+    pub problem: Problem,
+}
+
+/// What is wrong with a line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Problem {
+    #[error("expected `=` after the variable name (lines are `NAME=value`)")]
+    NoEquals,
+    #[error("expected a variable name (lines are `NAME=value`; a name starts with a letter or `_`)")]
+    NoName,
+    #[error("the value of `{0}` {1}")]
+    Value(String, ValueProblem),
+}
+
+/// What is wrong with a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ValueProblem {
+    #[error("has a space in it; quote the value (`NAME=\"a b\"`), or escape the space with `\\`")]
+    Space,
+    #[error("has an invalid escape; the escapes are `\\\\`, `\\'`, `\\\"`, `\\$`, `\\ ` and `\\n`")]
+    Escape,
+    #[error("opens a `{0}` quote that is never closed")]
+    Unclosed(char),
+    #[error("has a `${{` without its `}}`")]
+    Brace,
+}
+
 /// Parses a `.env` file. `lookup` reads the process environment for `$NAME` substitutions. An
 /// error names the line (1-based) and the variable, never its value.
-pub(crate) fn parse(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn parse(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<BTreeMap<String, String>, DotenvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     // What `$NAME` reads from the file: the latest value, as dotenvy substitutes.
     let mut earlier: BTreeMap<String, String> = BTreeMap::new();
     for (line, entry) in entries(text) {
-        let Some((name, raw)) = split(&entry).map_err(|problem| format!("line {line}: {problem}"))? else { continue };
+        let Some((name, raw)) = split(&entry).map_err(|problem| DotenvError { line, problem })? else { continue };
         let value = value(raw, &|name: &str| lookup(name).or_else(|| earlier.get(name).cloned()))
-            .map_err(|problem| format!("line {line}: the value of `{name}` {problem}"))?;
+            .map_err(|problem| DotenvError { line, problem: Problem::Value(name.to_owned(), problem) })?;
         earlier.insert(name.to_owned(), value.clone());
         values.entry(name.to_owned()).or_insert(value);
     }
@@ -101,7 +134,7 @@ fn scan_line(scan: &mut Scan, line: &str) -> (usize, bool) {
 }
 
 /// `NAME=raw value`, or `None` for a blank line.
-fn split(entry: &str) -> Result<Option<(&str, &str)>, String> {
+fn split(entry: &str) -> Result<Option<(&str, &str)>, Problem> {
     let rest = entry.trim_start();
     if rest.trim_end().is_empty() || rest.starts_with('#') {
         return Ok(None);
@@ -115,15 +148,15 @@ fn split(entry: &str) -> Result<Option<(&str, &str)>, String> {
     }
     let Some(rest) = rest.strip_prefix('=') else {
         // Not even the name: a line without `=` may be a pasted secret.
-        return Err("expected `=` after the variable name (lines are `NAME=value`)".into());
+        return Err(Problem::NoEquals);
     };
     let rest = rest.trim_start().trim_end();
     Ok(Some((name, if rest.starts_with('#') { "" } else { rest })))
 }
 
-fn key(text: &str) -> Result<(&str, &str), String> {
+fn key(text: &str) -> Result<(&str, &str), Problem> {
     if !text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        return Err("expected a variable name (lines are `NAME=value`; a name starts with a letter or `_`)".into());
+        return Err(Problem::NoName);
     }
     let end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(text.len());
     Ok((&text[..end], &text[end..]))
@@ -131,7 +164,7 @@ fn key(text: &str) -> Result<(&str, &str), String> {
 
 /// A value by dotenvy's rules (quotes, escapes, inline comments, substitutions). The problems
 /// never quote the value: it may be a secret.
-fn value(raw: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+fn value(raw: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, ValueProblem> {
     let mut out = String::new();
     let (mut strong, mut weak, mut escaped, mut ending) = (false, false, false, false);
     // `Some(braced)` while reading a `$NAME` or `${NAME}`.
@@ -146,13 +179,13 @@ fn value(raw: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, S
             match c {
                 ' ' | '\t' => {}
                 '#' => break,
-                _ => return Err("has a space in it; quote the value (`NAME=\"a b\"`), or escape the space with `\\`".into()),
+                _ => return Err(ValueProblem::Space),
             }
         } else if escaped {
             match c {
                 '\\' | '\'' | '"' | '$' | ' ' => out.push(c),
                 'n' => out.push('\n'),
-                _ => return Err("has an invalid escape; the escapes are `\\\\`, `\\'`, `\\\"`, `\\$`, `\\ ` and `\\n`".into()),
+                _ => return Err(ValueProblem::Escape),
             }
             escaped = false;
         } else if strong {
@@ -202,10 +235,10 @@ fn value(raw: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, S
     }
     if strong || weak {
         let quote = if strong { '\'' } else { '"' };
-        return Err(format!("opens a `{quote}` quote that is never closed"));
+        return Err(ValueProblem::Unclosed(quote));
     }
     if substitution == Some(true) {
-        return Err("has a `${` without its `}`".into());
+        return Err(ValueProblem::Brace);
     }
     if substitution.is_some() {
         substitute(&mut name, &mut out);
@@ -218,7 +251,7 @@ mod tests {
     use super::*;
 
     fn read(text: &str) -> Result<BTreeMap<String, String>, String> {
-        parse(text, &|name: &str| (name == "FROM_ENV").then(|| "process".to_owned()))
+        parse(text, &|name: &str| (name == "FROM_ENV").then(|| "process".to_owned())).map_err(|error| error.to_string())
     }
 
     fn one(text: &str) -> String {

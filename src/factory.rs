@@ -21,6 +21,7 @@ use crate::fixture::Fixture;
 use crate::inputs::{EnvValues, resolve_env};
 use crate::mask::Masker;
 use crate::run::{IntentLog, Params};
+use crate::setup::SetupError;
 use crate::transport::{Backend, Gate, Live, Parts, Rate, Recorder, Replay, Settings, Strictness, Tokens, Transport};
 
 /// How a factory's runs are answered.
@@ -121,14 +122,14 @@ pub struct Session {
 
 impl<'p> Factory<'p> {
     /// Resolves the environment and builds the shared parts; `Err` lists every problem.
-    pub fn new(plan: &'p Plan, setup: Setup) -> Result<Self, Vec<String>> {
+    pub fn new(plan: &'p Plan, setup: Setup) -> Result<Self, SetupError> {
         let env = resolve_env(plan.recipe(), setup.lookup, &setup.dotenv, !setup.answers.sends())?;
         let masker = Arc::new(Masker::new(&env.secrets));
         // Only a run that sends requests reads the recipe's TLS files and proxy: a replay or a
         // dry run works without them (a private key is often not in the repository).
         let client = if setup.answers.sends() {
-            let settings = network_settings(plan, &setup.network, &env).map_err(|e| vec![e])?;
-            let live = Live::new(&settings, Arc::clone(&masker)).map_err(|e| vec![e])?;
+            let settings = network_settings(plan, &setup.network, &env).map_err(SetupError::Client)?;
+            let live = Live::new(&settings, Arc::clone(&masker)).map_err(SetupError::Client)?;
             Some((live, settings))
         } else {
             None
@@ -169,9 +170,9 @@ impl<'p> Factory<'p> {
 
     /// Another client with the same settings and its own connection pool, for another thread's
     /// runtime (a connection lives on the runtime that opened it). `None` when nothing is sent.
-    pub fn client(&self) -> Option<Result<Live, String>> {
+    pub fn client(&self) -> Option<Result<Live, SetupError>> {
         let (_, settings) = self.client.as_ref()?;
-        Some(Live::new(settings, Arc::clone(&self.masker)))
+        Some(Live::new(settings, Arc::clone(&self.masker)).map_err(SetupError::Client))
     }
 
     /// One run, sending through the factory's own client.
@@ -289,6 +290,6 @@ pub(crate) fn element(transport: &Transport) -> Option<Transport> {
 
 /// The one tokio runtime builder: a current-thread runtime with time and I/O. A batch runs one
 /// per thread of rows; every other command runs one.
-pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build()
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, SetupError> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(SetupError::Runtime)
 }

@@ -41,6 +41,7 @@ mod scrub;
 mod select;
 mod serve;
 mod session;
+mod setup;
 mod snapshot;
 mod template;
 mod template_code;
@@ -58,6 +59,8 @@ pub use fixture::{Exchange, Fixture};
 pub use http::{Hop, RequestSpec, ResponseData};
 pub use run::{Cause, Effect, Event, Listener, RunResult, Status, StepResult, run};
 pub use session::{Mode, Options, prepare, replay_case};
+pub use setup::SetupError;
+pub use testing::TestError;
 pub use transport::{FailureKind, Strictness};
 
 /// Hooks for the project's own tests and benchmarks into the engine's parts. Not an interface:
@@ -85,7 +88,7 @@ pub mod hooks {
     }
 
     pub mod snapshot {
-        pub use crate::snapshot::{path_for, render, value};
+        pub use crate::snapshot::{path_for, read, render, same, value};
     }
 
     pub mod testing {

@@ -62,24 +62,59 @@ pub struct Server {
 
 type ServiceError = Box<dyn Error + Send + Sync>;
 
+/// Why `recipe serve` cannot start: a usage error either way (the recording or the port needs a
+/// change).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A recorded response cannot be sent as it is: every problem, one a line.
+    #[error("cannot serve the recording:\n{0}")]
+    Unservable(String),
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Listen { port: u16, source: std::io::Error },
+}
+
+impl ServeError {
+    /// Nothing was served: the recording or the port needs a change.
+    pub fn exit(&self) -> crate::exit::Exit {
+        match self {
+            ServeError::Unservable(_) | ServeError::Listen { .. } => crate::exit::Exit::Usage,
+        }
+    }
+}
+
+/// Why one recorded response cannot be served.
+#[derive(Debug, thiserror::Error)]
+enum Unservable {
+    #[error("status {0} cannot be served: a 1xx status is informational, not a final response")]
+    Informational(u16),
+    #[error("status {0} is not an HTTP status (100 to 999)")]
+    NotAStatus(u16),
+    #[error("header name {0:?} is not a valid HTTP header name")]
+    HeaderName(String),
+    #[error("header `{0}` cannot be served: the server frames the body itself")]
+    Framing(HeaderName),
+    #[error("header `{name}` has a value that is not valid in HTTP: {value:?}")]
+    HeaderValue { name: HeaderName, value: String },
+}
+
 /// Binds 127.0.0.1:`port` (0 for any free port) and serves `fixtures` with the default
 /// [`Limits`] until the runtime ends.
-pub async fn start(fixtures: Vec<Fixture>, port: u16) -> Result<Server, String> {
+pub async fn start(fixtures: Vec<Fixture>, port: u16) -> Result<Server, ServeError> {
     start_with(fixtures, port, Limits::default()).await
 }
 
 /// Like [`start`], with the given limits. Fails before binding when a recorded response cannot
 /// be served.
-pub async fn start_with(fixtures: Vec<Fixture>, port: u16, limits: Limits) -> Result<Server, String> {
+pub async fn start_with(fixtures: Vec<Fixture>, port: u16, limits: Limits) -> Result<Server, ServeError> {
     let several = fixtures.len() > 1;
     for (number, fixture) in (1..).zip(&fixtures) {
         validate(&fixture.exchanges).map_err(|problems| {
-            let problems = if several { prefix_lines(&format!("fixture {number}: "), &problems) } else { problems };
-            format!("cannot serve the recording:\n{problems}")
+            ServeError::Unservable(if several { prefix_lines(&format!("fixture {number}: "), &problems) } else { problems })
         })?;
     }
-    let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|error| format!("cannot listen on 127.0.0.1:{port}: {error}"))?;
-    let address = listener.local_addr().map_err(|error| error.to_string())?;
+    let listen = |source| ServeError::Listen { port, source };
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(listen)?;
+    let address = listener.local_addr().map_err(listen)?;
     // Attempts recorded as failures (a timeout, a reset) have no response to serve.
     let exchanges: Vec<Exchange> = fixtures.into_iter().flat_map(|f| f.exchanges).filter(|e| e.response.is_some()).collect();
     let served = vec![false; exchanges.len()];
@@ -105,7 +140,7 @@ pub async fn start_with(fixtures: Vec<Fixture>, port: u16, limits: Limits) -> Re
 }
 
 /// Checks that every recorded response can be sent as it is; each problem names its exchange,
-/// one a line.
+/// one a line (the lines are the whole of the error: `ServeError::Unservable` prefixes them).
 fn validate(exchanges: &[Exchange]) -> Result<(), String> {
     let problems: Vec<String> = exchanges
         .iter()
@@ -124,7 +159,7 @@ fn recorded(exchange: &Exchange) -> Option<&ResponseData> {
 }
 
 /// The first reason `response` cannot be served, if any.
-fn check(response: &ResponseData) -> Result<(), String> {
+fn check(response: &ResponseData) -> Result<(), Unservable> {
     status(response.status)?;
     for (name, value) in &response.headers {
         header(name, value)?;
@@ -132,24 +167,23 @@ fn check(response: &ResponseData) -> Result<(), String> {
     Ok(())
 }
 
-fn status(code: u16) -> Result<StatusCode, String> {
+fn status(code: u16) -> Result<StatusCode, Unservable> {
     match StatusCode::from_u16(code) {
-        Ok(status) if status.is_informational() => {
-            Err(format!("status {code} cannot be served: a 1xx status is informational, not a final response"))
-        }
+        Ok(status) if status.is_informational() => Err(Unservable::Informational(code)),
         Ok(status) => Ok(status),
-        Err(_) => Err(format!("status {code} is not an HTTP status (100 to 999)")),
+        Err(_) => Err(Unservable::NotAStatus(code)),
     }
 }
 
-fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("header name {name:?} is not a valid HTTP header name"))?;
+fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Unservable> {
+    let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| Unservable::HeaderName(name.to_owned()))?;
     if parsed == CONTENT_LENGTH || parsed == TRANSFER_ENCODING {
-        return Err(format!("header `{parsed}` cannot be served: the server frames the body itself"));
+        return Err(Unservable::Framing(parsed));
     }
-    let value = HeaderValue::from_bytes(value.as_bytes())
-        .map_err(|_| format!("header `{parsed}` has a value that is not valid in HTTP: {value:?}"))?;
-    Ok((parsed, value))
+    match HeaderValue::from_bytes(value.as_bytes()) {
+        Ok(value) => Ok((parsed, value)),
+        Err(_) => Err(Unservable::HeaderValue { name: parsed, value: value.to_owned() }),
+    }
 }
 
 fn prefix_lines(prefix: &str, text: &str) -> String {
@@ -199,7 +233,7 @@ async fn answer(book: Arc<Mutex<Book>>, max_body_bytes: usize, request: Request<
 }
 
 /// The recorded response as sent; `validate` has already accepted it at start.
-fn replay(recorded: &ResponseData) -> Result<Response<Full<Bytes>>, String> {
+fn replay(recorded: &ResponseData) -> Result<Response<Full<Bytes>>, Unservable> {
     let mut response = Response::new(Full::new(Bytes::from(recorded.to_bytes())));
     *response.status_mut() = status(recorded.status)?;
     for (name, value) in &recorded.headers {

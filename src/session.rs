@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::factory::{Answers, Factory, Setup, Start};
 use crate::fixture::Fixture;
 use crate::inputs::{InputSources, resolve};
+use crate::setup::SetupError;
 use crate::transport::{Settings, Strictness};
 
 /// How requests are answered.
@@ -66,7 +67,7 @@ pub(crate) use crate::factory::Session;
 
 /// Resolves inputs and environment and builds one run through the [`Factory`]; `Err` lists
 /// every problem.
-pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
+pub fn prepare(plan: &Plan, options: Options) -> Result<Session, SetupError> {
     let (answers, fixture) = match options.mode {
         Mode::Live => (Answers::Live, None),
         Mode::Record => (Answers::Record, None),
@@ -85,7 +86,11 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, Vec<String>> {
     };
     let (inputs, factory) = match (resolve(plan.recipe(), &sources), Factory::new(plan, setup)) {
         (Ok(inputs), Ok(factory)) => (inputs, factory),
-        (inputs, factory) => return Err([inputs.err(), factory.err()].into_iter().flatten().flatten().collect()),
+        (inputs, factory) => {
+            let mut problems = inputs.err().unwrap_or_default();
+            problems.extend(factory.err().iter().flat_map(SetupError::problems));
+            return Err(SetupError::Problems(problems));
+        }
     };
     Ok(factory.start(Start { inputs, fixture, ..Start::default() }))
 }
@@ -140,9 +145,9 @@ impl Session {
 
 /// Replays a fixture case as `recipe test` does: hermetic (no process environment), and
 /// matching requests by route, so the snapshot shows what changed.
-pub fn replay_case(plan: &Plan, fixture: Fixture, on_event: &mut crate::run::Listener<'_>) -> Result<crate::run::RunResult, Vec<String>> {
+pub fn replay_case(plan: &Plan, fixture: Fixture, on_event: &mut crate::run::Listener<'_>) -> Result<crate::run::RunResult, SetupError> {
     let options = Options::new(&|_| None, Mode::Replay(fixture, Strictness::Route));
     let mut session = prepare(plan, options)?;
-    let runtime = crate::factory::runtime().map_err(|e| vec![format!("cannot start the runtime: {e}")])?;
+    let runtime = crate::factory::runtime()?;
     Ok(runtime.block_on(crate::run::run(plan, &session.params, &mut session.transport, on_event)))
 }

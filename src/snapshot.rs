@@ -87,7 +87,7 @@ pub fn path_for(fixture: &Path) -> PathBuf {
 /// The contents of an insta snapshot file (the part after its metadata header), with line endings
 /// normalised to `\n` as insta compares them; `None` when there is no snapshot yet. A file that
 /// cannot be read, or is not in insta's format, is an error: it is not a new case.
-pub(crate) fn read(path: &Path) -> Result<Option<String>, String> {
+pub fn read(path: &Path) -> Result<Option<String>, String> {
     let text = match fs_err::read_to_string(path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -114,7 +114,7 @@ fn contents(text: &str) -> Option<&str> {
 
 /// Whether two snapshot texts are the same, as insta compares them: line endings normalised and
 /// trailing whitespace aside.
-pub(crate) fn same(a: &str, b: &str) -> bool {
+pub fn same(a: &str, b: &str) -> bool {
     a.replace("\r\n", "\n").trim_end() == b.replace("\r\n", "\n").trim_end()
 }
 

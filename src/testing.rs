@@ -57,18 +57,45 @@ pub(crate) fn exit(outcomes: &[Outcome]) -> crate::exit::Exit {
     if outcomes.iter().all(Outcome::passed) { crate::exit::Exit::Success } else { crate::exit::Exit::RunFailed }
 }
 
+/// Why `recipe test` cannot find or run its cases: a usage error (the paths given, or the
+/// fixture folders' layout, need a change), or a case that cannot run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum TestError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{}: no such file or folder", .0.display())]
+    Missing(PathBuf),
+    /// Fixture folders without their recipe: `(folder, the recipe it needs)`.
+    #[error(
+        "{}; rename the folder to its recipe's name, or remove it",
+        .0.iter().map(|(folder, recipe)| format!("the fixture folder {} has no recipe {}", folder.display(), recipe.display())).collect::<Vec<_>>().join("; ")
+    )]
+    Orphans(Vec<(PathBuf, PathBuf)>),
+    #[error("{}: not in a recipe's fixture folder", .0.display())]
+    NotAFixture(PathBuf),
+    #[error("the fixture {} has no recipe {}", .fixture.display(), .recipe.display())]
+    NoRecipe { fixture: PathBuf, recipe: PathBuf },
+    #[error("{} and {} are one case (they share a snapshot); rename one", .0.display(), .1.display())]
+    OneCase(PathBuf, PathBuf),
+    /// A case that cannot run: its recipe is invalid, its fixture unreadable, its inputs wrong.
+    #[error("{0}")]
+    Case(String),
+}
+
+impl TestError {
+    pub fn exit(&self) -> crate::exit::Exit {
+        crate::exit::Exit::Usage
+    }
+}
+
 /// Finds the cases under `paths` (recipe files, fixture files or folders). A fixture folder
 /// whose recipe is missing is an error, never silently skipped.
-pub fn discover(paths: &[PathBuf]) -> Result<Vec<Case>, String> {
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<Case>, TestError> {
     let mut cases = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let mut recipes: Vec<PathBuf> = fs_err::read_dir(path)
-                .map_err(|e| e.to_string())?
-                .filter_map(Result::ok)
-                .map(|entry| entry.path())
-                .filter(|p| is_yaml(p) && p.is_file())
-                .collect();
+            let mut recipes: Vec<PathBuf> =
+                fs_err::read_dir(path)?.filter_map(Result::ok).map(|entry| entry.path()).filter(|p| is_yaml(p) && p.is_file()).collect();
             recipes.sort();
             orphans(path, &recipes)?;
             for recipe in recipes {
@@ -79,7 +106,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Case>, String> {
         } else if path.is_file() {
             cases.extend(cases_of(path)?);
         } else {
-            return Err(format!("{}: no such file or folder", path.display()));
+            return Err(TestError::Missing(path.clone()));
         }
     }
     Ok(cases)
@@ -90,29 +117,29 @@ fn is_yaml(path: &Path) -> bool {
 }
 
 /// Fails when `folder/fixtures/NAME/` has no recipe `folder/NAME.yaml`: its cases would never run.
-fn orphans(folder: &Path, recipes: &[PathBuf]) -> Result<(), String> {
+fn orphans(folder: &Path, recipes: &[PathBuf]) -> Result<(), TestError> {
     let Ok(entries) = fs_err::read_dir(folder.join("fixtures")) else { return Ok(()) };
-    let mut missing: Vec<String> = entries
+    let mut missing: Vec<(PathBuf, PathBuf)> = entries
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
         .filter(|p| !recipes.iter().any(|recipe| recipe.file_stem() == p.file_name()))
         .map(|p| {
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            format!("the fixture folder {} has no recipe {}", p.display(), folder.join(format!("{name}.yaml")).display())
+            let recipe = folder.join(format!("{name}.yaml"));
+            (p, recipe)
         })
         .collect();
     missing.sort();
     if missing.is_empty() {
         return Ok(());
     }
-    Err(format!("{}; rename the folder to its recipe's name, or remove it", missing.join("; ")))
+    Err(TestError::Orphans(missing))
 }
 
 /// The recipe a fixture belongs to: `DIR/fixtures/NAME/case.yaml` -> `DIR/NAME.yaml` (or `.yml`).
-pub fn recipe_of(fixture: &Path) -> Result<PathBuf, String> {
-    let name =
-        fixture.parent().and_then(Path::file_name).ok_or_else(|| format!("{}: not in a recipe's fixture folder", fixture.display()))?;
+pub fn recipe_of(fixture: &Path) -> Result<PathBuf, TestError> {
+    let name = fixture.parent().and_then(Path::file_name).ok_or_else(|| TestError::NotAFixture(fixture.to_path_buf()))?;
     let root = fixture.parent().and_then(Path::parent).and_then(Path::parent).unwrap_or(Path::new("."));
     let yaml = root.join(format!("{}.yaml", name.to_string_lossy()));
     let yml = yaml.with_extension("yml");
@@ -120,7 +147,7 @@ pub fn recipe_of(fixture: &Path) -> Result<PathBuf, String> {
         return Ok(yml);
     }
     if !yaml.is_file() {
-        return Err(format!("the fixture {} has no recipe {}", fixture.display(), yaml.display()));
+        return Err(TestError::NoRecipe { fixture: fixture.to_path_buf(), recipe: yaml });
     }
     Ok(yaml)
 }
@@ -135,14 +162,13 @@ fn case(recipe: PathBuf, fixture: PathBuf) -> Case {
     Case { recipe, fixture, name: format!("{recipe_name}/{case_name}") }
 }
 
-fn cases_of(recipe: &Path) -> Result<Vec<Case>, String> {
+fn cases_of(recipe: &Path) -> Result<Vec<Case>, TestError> {
     let stem = recipe.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let folder = recipe.parent().unwrap_or(Path::new(".")).join("fixtures").join(stem);
     if !folder.is_dir() {
         return Ok(Vec::new());
     }
-    let mut fixtures: Vec<PathBuf> = fs_err::read_dir(&folder)
-        .map_err(|e| e.to_string())?
+    let mut fixtures: Vec<PathBuf> = fs_err::read_dir(&folder)?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|p| p.is_file() && is_yaml(p))
@@ -156,7 +182,7 @@ fn cases_of(recipe: &Path) -> Result<Vec<Case>, String> {
         if let Some(stem) = fixture.file_stem()
             && let Some(first) = stems.insert(stem, fixture)
         {
-            return Err(format!("{} and {} are one case (they share a snapshot); rename one", first.display(), fixture.display()));
+            return Err(TestError::OneCase(first.to_path_buf(), fixture.clone()));
         }
     }
     Ok(fixtures.into_iter().map(|fixture| case(recipe.to_path_buf(), fixture)).collect())
@@ -164,11 +190,11 @@ fn cases_of(recipe: &Path) -> Result<Vec<Case>, String> {
 
 /// Replays one case: the snapshot text and whether the run succeeded; `listen` hears the run's
 /// events.
-pub(crate) fn replay(case: &Case, listen: &mut CaseListener<'_>) -> Result<(String, bool), String> {
-    let plan = crate::check::load(&case.recipe).map_err(|e| e.to_string())?;
-    let fixture = Fixture::read(&case.fixture)?;
+pub(crate) fn replay(case: &Case, listen: &mut CaseListener<'_>) -> Result<(String, bool), TestError> {
+    let plan = crate::check::load(&case.recipe).map_err(|e| TestError::Case(e.to_string()))?;
+    let fixture = Fixture::read(&case.fixture).map_err(TestError::Case)?;
     let mut on_event = |event: Event| listen(&plan, event);
-    let result = crate::session::replay_case(&plan, fixture, &mut on_event).map_err(|problems| problems.join("\n"))?;
+    let result = crate::session::replay_case(&plan, fixture, &mut on_event).map_err(|error| TestError::Case(error.to_string()))?;
     Ok((crate::snapshot::render(&result), result.ok))
 }
 
@@ -183,7 +209,7 @@ pub fn run(case: &Case, accept: bool, listen: &mut CaseListener<'_>) -> Outcome 
     let started = Instant::now();
     let snapshot_path = crate::snapshot::path_for(&case.fixture);
     let (verdict, run_ok) = match replay(case, listen) {
-        Err(message) => (Verdict::Error(message), None),
+        Err(error) => (Verdict::Error(error.to_string()), None),
         Ok((_, ok)) if ok == expects_failure(case) => {
             let expected = if ok { "fail (its name starts with `err_`)" } else { "succeed" };
             (Verdict::Error(format!("the run should {expected}, but it {}", if ok { "succeeded" } else { "failed" })), Some(ok))

@@ -75,7 +75,7 @@ pub(crate) fn factory<'p>(
     lookup: &dyn Fn(&str) -> Option<String>,
     dotenv: &BTreeMap<String, String>,
     network: &Settings,
-) -> Result<Factory<'p>, Vec<String>> {
+) -> Result<Factory<'p>, crate::setup::SetupError> {
     let setup = Setup {
         dotenv: dotenv.clone(),
         max_time: options.max_time,
@@ -305,7 +305,7 @@ pub(crate) fn run(
     // Thread `t` runs `share(t)` of the `jobs` workers; the shares add up to `jobs`.
     let share = |t: usize| jobs / threads + usize::from(t < jobs % threads);
     let started = Instant::now();
-    let runtime = crate::factory::runtime().map_err(|error| format!("cannot start the runtime: {error}"))?;
+    let runtime = crate::factory::runtime().map_err(|error| error.to_string())?;
     let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<Result<(), String>>();
     let aborted = std::thread::scope(|scope| {
         // Whatever ends this thread's part (a panic too), the others stop at once.
@@ -464,8 +464,8 @@ impl Batch<'_> {
     /// A helper thread: its own runtime and connection pool, `jobs` workers, until the rows run
     /// out or the batch is aborted.
     fn helper(&self, jobs: usize) -> Result<(), String> {
-        let runtime = crate::factory::runtime().map_err(|error| format!("cannot start the runtime: {error}"))?;
-        let live = self.factory.client().transpose()?;
+        let runtime = crate::factory::runtime().map_err(|error| error.to_string())?;
+        let live = self.factory.client().transpose().map_err(|error| error.to_string())?;
         runtime.block_on(async {
             let quiet = |_: Counts| {};
             let workers = self.workers(jobs, live.as_ref(), &quiet);

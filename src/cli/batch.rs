@@ -62,7 +62,7 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
     }
     let lookup = |name: &str| std::env::var(name).ok();
     let factory =
-        batch::factory(plan, &options, &lookup, &dotenv, &args.network.settings()).map_err(|problems| Failure::usages(&problems))?;
+        batch::factory(plan, &options, &lookup, &dotenv, &args.network.settings()).map_err(|error| Failure::usages(&error.problems()))?;
     let mut display = progress::Display::new(checked.rows, std::io::IsTerminal::is_terminal(&std::io::stderr()), ui.quiet);
     let mut interrupt = || -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
         Box::pin(async {

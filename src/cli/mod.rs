@@ -87,7 +87,7 @@ fn load_plan(file: &Path) -> Result<Plan, Failure> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    crate::factory::runtime().map_err(|error| Failure::usage(format!("cannot start the runtime: {error}")))
+    crate::factory::runtime().map_err(|error| Failure::error(&error, error.exit()))
 }
 
 /// Leaves what a command built to the end of the process, which comes next: the system takes the

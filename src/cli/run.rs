@@ -61,7 +61,7 @@ pub(super) fn command(args: &RunArgs, ui: Ui) -> Outcome {
         clock: None,
         network: args.network.settings(),
     };
-    let mut session = prepare(&plan, options).map_err(|problems| Failure::usages(&problems))?;
+    let mut session = prepare(&plan, options).map_err(|error| Failure::usages(&error.problems()))?;
     let runtime = super::runtime()?;
     let width = crate::report::id_width(&plan);
     let started = std::time::Instant::now();

@@ -13,7 +13,7 @@ pub(super) fn command(files: &[PathBuf], port: u16) -> Outcome {
     let hint = files.first().and_then(|file| hint(file));
     let runtime = super::runtime()?;
     runtime.block_on(async {
-        let server = crate::serve::start(fixtures, port).await.map_err(Failure::usage)?;
+        let server = crate::serve::start(fixtures, port).await.map_err(|error| Failure::error(&error, error.exit()))?;
         say(&format!("serving {} recorded request(s) on http://{}", listing.len(), server.address));
         for (request, count) in &listing {
             say(&format!("  {request}{}", if *count > 1 { format!(" (x{count})") } else { String::new() }));

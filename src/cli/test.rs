@@ -11,7 +11,7 @@ pub(super) fn command(args: &TestArgs, ui: Ui) -> Outcome {
     if let Some(path) = args.report.file() {
         crate::files::writable(&path, "the report file").map_err(Failure::usage)?;
     }
-    let cases = crate::testing::discover(&paths).map_err(Failure::usage)?;
+    let cases = crate::testing::discover(&paths).map_err(|error| Failure::error(&error, error.exit()))?;
     if cases.is_empty() {
         return Err(Failure::usage(format!(
             "no cases found under {}; the cases of `DIR/NAME.yaml` are `DIR/fixtures/NAME/*.yaml`",

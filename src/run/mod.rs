@@ -594,13 +594,25 @@ fn with_warnings(state: &State, from: &Template, message: String) -> String {
     };
     let mut message = message;
     for (id, warnings) in &state.warnings {
-        if text.contains(&format!("steps.{id}")) {
+        if reads_step(text, id) {
             for warning in warnings {
                 message.push_str(&format!("\nnote: step `{id}` reported the API warning {warning}"));
             }
         }
     }
     message
+}
+
+/// Whether template text reads `steps.ID` itself, not a step whose id merely starts with `ID`
+/// (`steps.search` is not read by `steps.search_more`).
+fn reads_step(text: &str, id: &str) -> bool {
+    let needle = format!("steps.{id}");
+    let is_name = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(&needle).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + needle.len()..].chars().next();
+        !before.is_some_and(|c| is_name(c) || c == '.') && !after.is_some_and(is_name)
+    })
 }
 
 fn selected_result(selected: Selected) -> Acted {
@@ -649,6 +661,15 @@ fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_is_read_by_its_own_id_only() {
+        assert!(reads_step("{{ steps.search.body }}", "search"));
+        assert!(reads_step("{{steps.search}}", "search"));
+        assert!(!reads_step("{{ steps.search_more.body }}", "search"));
+        assert!(!reads_step("{{ vars.steps.search }}", "search"));
+        assert!(reads_step("{{ steps.search_more.body or steps.search.body }}", "search"));
+    }
 
     #[test]
     fn a_secret_list_or_map_masks_its_json_and_its_long_texts_only() {

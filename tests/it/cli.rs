@@ -32,18 +32,9 @@ fn check_reports_every_problem_with_its_place() {
 
 #[test]
 fn check_accepts_every_shipped_recipe() {
-    let output = run(
-        &[
-            "check",
-            "recipes/draft.yaml",
-            "recipes/customer-search.yaml",
-            "recipes/opcodes.yaml",
-            "recipes/advisors.yaml",
-            "recipes/transport-options.yaml",
-            "recipes/slots.yaml",
-        ],
-        &[],
-    );
+    let recipes = crate::support::shipped_recipes();
+    let args: Vec<&str> = std::iter::once("check").chain(recipes.iter().map(String::as_str)).collect();
+    let output = run(&args, &[]);
     assert!(output.starts_with("exit: 0\n"), "{output}");
 }
 

@@ -116,7 +116,7 @@ fn a_recording_that_cannot_be_served_is_an_error_at_start_naming_the_exchange() 
     let port = taken.local_addr().unwrap().port();
     block_on(async {
         for (response, expected) in cases {
-            let error = start(vec![fixture(&[ok(), response])], port).await.err().expect("the recording is refused");
+            let error = start(vec![fixture(&[ok(), response])], port).await.err().expect("the recording is refused").to_string();
             assert!(error.starts_with("cannot serve the recording:\n"), "{error}");
             assert!(error.contains(expected), "{error}\ndoes not contain\n{expected}");
         }
@@ -125,8 +125,9 @@ fn a_recording_that_cannot_be_served_is_an_error_at_start_naming_the_exchange() 
             .await
             .err()
             .expect("the recording is refused");
+        assert_eq!(error.exit(), recipe::Exit::Usage);
         assert_eq!(
-            error,
+            error.to_string(),
             "cannot serve the recording:\n\
              fixture 2: `exchanges[0]` (step `step_0`): status 1 is not an HTTP status (100 to 999)\n\
              fixture 2: `exchanges[1]` (step `step_1`): status 2 is not an HTTP status (100 to 999)"

@@ -48,3 +48,16 @@ pub fn replay(fixture_path: &Path) -> RunResult {
     let fixture = Fixture::read(fixture_path).expect("the fixture reads");
     recipe::replay_case(&plan, fixture, &mut |_| {}).expect("the case's inputs and environment resolve")
 }
+
+/// Every shipped recipe (`recipes/*.yaml`), sorted.
+pub fn shipped_recipes() -> Vec<String> {
+    let mut recipes: Vec<String> = std::fs::read_dir(root().join("recipes"))
+        .expect("the recipes folder")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "yaml"))
+        .map(|path| format!("recipes/{}", path.file_name().unwrap().to_string_lossy()))
+        .collect();
+    recipes.sort();
+    assert!(recipes.len() >= 8, "{recipes:?}");
+    recipes
+}
