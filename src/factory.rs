@@ -123,7 +123,8 @@ pub struct Session {
 impl<'p> Factory<'p> {
     /// Resolves the environment and builds the shared parts; `Err` lists every problem.
     pub fn new(plan: &'p Plan, setup: Setup) -> Result<Self, SetupError> {
-        let env = resolve_env(plan.recipe(), setup.lookup, &setup.dotenv, !setup.answers.sends())?;
+        let env = resolve_env(plan.recipe(), setup.lookup, &setup.dotenv, !setup.answers.sends())
+            .map_err(|problems| SetupError::Problems(problems.iter().map(ToString::to_string).collect()))?;
         let masker = Arc::new(Masker::new(&env.secrets));
         // Only a run that sends requests reads the recipe's TLS files and proxy: a replay or a
         // dry run works without them (a private key is often not in the repository).

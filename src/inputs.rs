@@ -15,8 +15,55 @@ use crate::diagnostic::did_you_mean;
 use crate::mask::{MIN_SECRET_LEN, placeholder};
 use crate::model::{Format, Input, InputType, Recipe};
 
+/// Why a value does not fit its input's declaration.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum ValueError {
+    #[error("expected {expected}, got {got}{hint}")]
+    Type { expected: &'static str, got: String, hint: String },
+    #[error("{value} is not one of {allowed}")]
+    NotAllowed { value: Json, allowed: String },
+    #[error("`{text}` does not match the pattern `{pattern}`")]
+    Pattern { text: String, pattern: String },
+    #[error("`{text}` is not {expected}")]
+    Format { text: String, expected: &'static str },
+    /// The pattern itself does not compile (the check refuses such a recipe first).
+    #[error("{0}")]
+    BadPattern(String),
+    /// `--var` text that is not the input's type.
+    #[error("expected {expected}, got `{text}`")]
+    Text { expected: &'static str, text: String },
+    #[error("expected JSON {expected}: {reason}")]
+    Json { expected: &'static str, reason: String },
+}
+
+/// A problem with the inputs a run was given.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum InputError {
+    /// `hint` says what there is instead: a suggestion, or the declared inputs.
+    #[error("unknown input `{name}` ({origin}); {hint}")]
+    Unknown { name: String, origin: &'static str, hint: String },
+    #[error("input `{name}`: {problem}")]
+    Invalid { name: String, problem: ValueError },
+    /// `about` is the input's description, if it has one.
+    #[error("missing input `{name}`{about}; give it with `--var {name}=...`")]
+    Missing { name: String, about: String },
+}
+
+/// A problem with a declared environment variable. Never its value: it may be a secret.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum EnvError {
+    #[error("{} `{name}` is not set{}; set it in the environment or in `.env`", if *.secret { "secret environment variable" } else { "environment variable" }, .description.as_ref().map(|text| format!(" ({text})")).unwrap_or_default())]
+    Unset { name: String, secret: bool, description: Option<String> },
+    #[error("secret environment variable `{0}` is empty")]
+    Empty(String),
+    #[error(
+        "secret environment variable `{name}` is too short to be masked safely ({length} characters; at least {MIN_SECRET_LEN} needed)"
+    )]
+    TooShort { name: String, length: usize },
+}
+
 /// Checks one value against its input declaration.
-pub(crate) fn validate(input: &Input, value: &Json) -> Result<(), String> {
+pub(crate) fn validate(input: &Input, value: &Json) -> Result<(), ValueError> {
     let type_ok = match input.kind {
         InputType::String => value.is_string(),
         InputType::Integer => value.is_i64() || value.is_u64(),
@@ -30,19 +77,19 @@ pub(crate) fn validate(input: &Input, value: &Json) -> Result<(), String> {
             (InputType::Integer | InputType::Number, Some(hint)) => format!(" ({hint})"),
             _ => String::new(),
         };
-        return Err(format!("expected {}, got {}{hint}", type_name(input.kind), describe(value)));
+        return Err(ValueError::Type { expected: type_name(input.kind), got: describe(value), hint });
     }
     if let Some(allowed) = &input.allowed
         && !allowed.contains(value)
     {
         let list: Vec<String> = allowed.iter().map(Json::to_string).collect();
-        return Err(format!("{value} is not one of {}", list.join(", ")));
+        return Err(ValueError::NotAllowed { value: value.clone(), allowed: list.join(", ") });
     }
     if let Some(text) = value.as_str() {
         if let Some(pattern) = &input.pattern
             && !pattern_matches(pattern, text)?
         {
-            return Err(format!("`{text}` does not match the pattern `{pattern}`"));
+            return Err(ValueError::Pattern { text: text.to_owned(), pattern: pattern.clone() });
         }
         if let Some(format) = input.format {
             check_format(format, text)?;
@@ -51,7 +98,7 @@ pub(crate) fn validate(input: &Input, value: &Json) -> Result<(), String> {
     Ok(())
 }
 
-fn check_format(format: Format, text: &str) -> Result<(), String> {
+fn check_format(format: Format, text: &str) -> Result<(), ValueError> {
     let ok = match format {
         Format::Date => text.len() == 10 && text.parse::<jiff::civil::Date>().is_ok(),
         Format::DateTime => text.parse::<jiff::civil::DateTime>().is_ok() || text.parse::<jiff::Timestamp>().is_ok(),
@@ -70,7 +117,7 @@ fn check_format(format: Format, text: &str) -> Result<(), String> {
         Format::DateTime => "a date-time like 2026-07-22T09:30:00",
         Format::Email => "an email address",
     };
-    if ok { Ok(()) } else { Err(format!("`{text}` is not {expected}")) }
+    if ok { Ok(()) } else { Err(ValueError::Format { text: text.to_owned(), expected }) }
 }
 
 fn type_name(kind: InputType) -> &'static str {
@@ -92,31 +139,30 @@ fn describe(value: &Json) -> String {
 }
 
 /// Turns `--var name=value` text into the input's type.
-pub(crate) fn coerce(kind: InputType, text: &str) -> Result<Json, String> {
+pub(crate) fn coerce(kind: InputType, text: &str) -> Result<Json, ValueError> {
+    let wrong = |expected: &'static str| ValueError::Text { expected, text: text.to_owned() };
     match kind {
         InputType::String => Ok(Json::String(text.to_owned())),
-        InputType::Integer => text.trim().parse::<i64>().map(Json::from).map_err(|_| format!("expected an integer, got `{text}`")),
+        InputType::Integer => text.trim().parse::<i64>().map(Json::from).map_err(|_| wrong("an integer")),
         InputType::Number if text.trim().parse::<i64>().is_ok() => Ok(Json::from(text.trim().parse::<i64>().unwrap_or_default())),
-        InputType::Number => text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Json::Number)
-            .ok_or_else(|| format!("expected a number, got `{text}`")),
+        InputType::Number => {
+            text.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Json::Number).ok_or_else(|| wrong("a number"))
+        }
         InputType::Boolean => match text.trim() {
             "true" => Ok(Json::Bool(true)),
             "false" => Ok(Json::Bool(false)),
-            _ => Err(format!("expected `true` or `false`, got `{text}`")),
+            _ => Err(wrong("`true` or `false`")),
         },
-        InputType::Array | InputType::Object => serde_json::from_str(text).map_err(|e| format!("expected JSON {}: {e}", type_name(kind))),
+        InputType::Array | InputType::Object => {
+            serde_json::from_str(text).map_err(|e| ValueError::Json { expected: type_name(kind), reason: e.to_string() })
+        }
     }
 }
 
 /// Whether `text` matches `pattern`; each pattern is compiled once per process (a batch checks
 /// every row against the same few, and decoding the recipe compiled them already).
-fn pattern_matches(pattern: &str, text: &str) -> Result<bool, String> {
-    Ok(crate::pattern::compile(pattern, false).map_err(|e| e.to_string())?.is_match(text))
+fn pattern_matches(pattern: &str, text: &str) -> Result<bool, ValueError> {
+    Ok(crate::pattern::compile(pattern, false).map_err(|e| ValueError::BadPattern(e.to_string()))?.is_match(text))
 }
 
 /// Where input values come from, lowest priority first.
@@ -131,20 +177,19 @@ pub(crate) struct InputSources {
 }
 
 /// Resolves every declared input, or lists every problem.
-pub(crate) fn resolve(recipe: &Recipe, sources: &InputSources) -> Result<BTreeMap<String, Json>, Vec<String>> {
+pub(crate) fn resolve(recipe: &Recipe, sources: &InputSources) -> Result<BTreeMap<String, Json>, Vec<InputError>> {
     let mut problems = Vec::new();
     let declared = |name: &str| recipe.inputs.iter().find(|input| input.name.text == name);
     let names: Vec<&str> = recipe.inputs.iter().map(|input| input.name.text.as_str()).collect();
-    let unknown = |name: &str, origin: &str, problems: &mut Vec<String>| {
-        let mut message = format!("unknown input `{name}` ({origin})");
-        if let Some(suggestion) = did_you_mean(name, names.iter().copied()) {
-            message.push_str(&format!("; did you mean `{suggestion}`?"));
+    let unknown = |name: &str, origin: &'static str, problems: &mut Vec<InputError>| {
+        let hint = if let Some(suggestion) = did_you_mean(name, names.iter().copied()) {
+            format!("did you mean `{suggestion}`?")
         } else if names.is_empty() {
-            message.push_str("; this recipe declares no inputs");
+            "this recipe declares no inputs".to_owned()
         } else {
-            message.push_str(&format!("; the inputs are {}", names.join(", ")));
-        }
-        problems.push(message);
+            format!("the inputs are {}", names.join(", "))
+        };
+        problems.push(InputError::Unknown { name: name.to_owned(), origin, hint });
     };
     let mut values: BTreeMap<String, Json> = BTreeMap::new();
     for (name, value) in &sources.file {
@@ -160,7 +205,7 @@ pub(crate) fn resolve(recipe: &Recipe, sources: &InputSources) -> Result<BTreeMa
                 Ok(value) => {
                     values.insert(name.clone(), value);
                 }
-                Err(message) => problems.push(format!("input `{name}`: {message}")),
+                Err(problem) => problems.push(InputError::Invalid { name: name.clone(), problem }),
             },
             None => unknown(name, "from --var", &mut problems),
         }
@@ -172,15 +217,15 @@ pub(crate) fn resolve(recipe: &Recipe, sources: &InputSources) -> Result<BTreeMa
                 values.insert(name.clone(), value.clone());
             } else if input.is_required() {
                 let about = input.description.as_deref().map(|text| format!(": {}", text.trim())).unwrap_or_default();
-                problems.push(format!("missing input `{name}`{about}; give it with `--var {name}=...`"));
+                problems.push(InputError::Missing { name: name.clone(), about });
                 continue;
             } else {
                 values.insert(name.clone(), Json::Null);
                 continue;
             }
         }
-        if let Err(message) = validate(input, &values[name]) {
-            problems.push(format!("input `{name}`: {message}"));
+        if let Err(problem) = validate(input, &values[name]) {
+            problems.push(InputError::Invalid { name: name.clone(), problem });
         }
     }
     if problems.is_empty() { Ok(values) } else { Err(problems) }
@@ -203,7 +248,7 @@ pub(crate) fn resolve_env(
     lookup: &dyn Fn(&str) -> Option<String>,
     dotenv: &BTreeMap<String, String>,
     placeholders: bool,
-) -> Result<EnvValues, Vec<String>> {
+) -> Result<EnvValues, Vec<EnvError>> {
     let mut result = EnvValues::default();
     let mut problems = Vec::new();
     for var in &recipe.env {
@@ -214,13 +259,7 @@ pub(crate) fn resolve_env(
             Some(value) => (value, true),
             None if placeholders => (placeholder(name), false),
             None => {
-                let what = if var.secret { "secret environment variable" } else { "environment variable" };
-                let mut message = format!("{what} `{name}` is not set");
-                if let Some(description) = &var.description {
-                    message.push_str(&format!(" ({description})"));
-                }
-                message.push_str("; set it in the environment or in `.env`");
-                problems.push(message);
+                problems.push(EnvError::Unset { name: name.clone(), secret: var.secret, description: var.description.clone() });
                 continue;
             }
         };
@@ -228,13 +267,11 @@ pub(crate) fn resolve_env(
             // Never the value itself in a message.
             let length = value.chars().count();
             if length == 0 {
-                problems.push(format!("secret environment variable `{name}` is empty"));
+                problems.push(EnvError::Empty(name.clone()));
                 continue;
             }
             if length < MIN_SECRET_LEN {
-                problems.push(format!(
-                    "secret environment variable `{name}` is too short to be masked safely ({length} characters; at least {MIN_SECRET_LEN} needed)"
-                ));
+                problems.push(EnvError::TooShort { name: name.clone(), length });
                 continue;
             }
         }
@@ -283,7 +320,7 @@ mod tests {
             cli: vec![("vin".into(), "short".into()), ("count".into(), "x".into()), ("dya".into(), "1".into())],
             ..Default::default()
         };
-        let problems = resolve(&recipe, &bad).unwrap_err();
+        let problems: Vec<String> = resolve(&recipe, &bad).unwrap_err().iter().map(ToString::to_string).collect();
         assert_eq!(
             problems,
             vec![
@@ -299,7 +336,8 @@ mod tests {
     fn env_needs_secrets_unless_placeholders_are_allowed() {
         let recipe = recipe();
         let none = |_: &str| None;
-        let problems = resolve_env(&recipe, &none, &BTreeMap::new(), false).unwrap_err();
+        let problems: Vec<String> =
+            resolve_env(&recipe, &none, &BTreeMap::new(), false).unwrap_err().iter().map(ToString::to_string).collect();
         assert_eq!(problems, vec!["secret environment variable `TOKEN` is not set; set it in the environment or in `.env`"]);
         let env = resolve_env(&recipe, &none, &dotenv(&[("TOKEN", "s3cret")]), false).unwrap();
         assert_eq!(env.secrets, vec![("TOKEN".to_owned(), "s3cret".to_owned())]);
@@ -314,14 +352,18 @@ mod tests {
         let recipe = recipe();
         let none = |_: &str| None;
         for placeholders in [false, true] {
-            let problems = resolve_env(&recipe, &none, &dotenv(&[("TOKEN", "abcé")]), placeholders).unwrap_err();
+            let problems: Vec<String> = resolve_env(&recipe, &none, &dotenv(&[("TOKEN", "abcé")]), placeholders)
+                .unwrap_err()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             assert_eq!(
                 problems,
                 vec!["secret environment variable `TOKEN` is too short to be masked safely (4 characters; at least 6 needed)"]
             );
             assert!(!problems[0].contains("abc"));
             let problems = resolve_env(&recipe, &|name: &str| (name == "TOKEN").then(String::new), &BTreeMap::new(), placeholders);
-            assert_eq!(problems.unwrap_err(), vec!["secret environment variable `TOKEN` is empty"]);
+            assert_eq!(problems.unwrap_err(), vec![EnvError::Empty("TOKEN".into())]);
         }
         let env = resolve_env(&recipe, &|_: &str| Some("abcdef".to_owned()), &BTreeMap::new(), false).unwrap();
         assert_eq!(env.secrets, vec![("TOKEN".to_owned(), "abcdef".to_owned())]);

@@ -87,7 +87,7 @@ pub fn prepare(plan: &Plan, options: Options) -> Result<Session, SetupError> {
     let (inputs, factory) = match (resolve(plan.recipe(), &sources), Factory::new(plan, setup)) {
         (Ok(inputs), Ok(factory)) => (inputs, factory),
         (inputs, factory) => {
-            let mut problems = inputs.err().unwrap_or_default();
+            let mut problems: Vec<String> = inputs.err().iter().flatten().map(ToString::to_string).collect();
             problems.extend(factory.err().iter().flat_map(SetupError::problems));
             return Err(SetupError::Problems(problems));
         }

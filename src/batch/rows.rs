@@ -221,7 +221,12 @@ impl Row {
             Ok(values) if problems.is_empty() => Ok(values),
             Ok(_) => Err(problems),
             Err(more) => {
-                problems.extend(more.into_iter().map(|p| p.replace("; give it with `--var ", "; give it as a column or with `--var ")));
+                problems.extend(more.into_iter().map(|problem| match problem {
+                    crate::inputs::InputError::Missing { name, about } => {
+                        format!("missing input `{name}`{about}; give it as a column or with `--var {name}=...`")
+                    }
+                    other => other.to_string(),
+                }));
                 Err(problems)
             }
         }

@@ -40,8 +40,12 @@ pub(super) fn run<'a>(
                 })?;
             given.insert(name.text.clone(), value);
         }
-        let inputs = resolve(callee.recipe(), &InputSources { file: given, ..InputSources::default() })
-            .map_err(|problems| StepError::new(Cause::Render, format!("the inputs of `{}`: {}", call.recipe, problems.join("; "))))?;
+        let inputs = resolve(callee.recipe(), &InputSources { file: given, ..InputSources::default() }).map_err(|problems| {
+            StepError::new(
+                Cause::Render,
+                format!("the inputs of `{}`: {}", call.recipe, problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
+            )
+        })?;
         let params = crate::factory::called(state.params, callee, inputs);
         let prefix = format!("{}.", state.qualified(&step.id.text));
         // The callee's own `recording` settings (redact, volatile, headers) apply to its requests.
