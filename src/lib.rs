@@ -73,7 +73,7 @@ pub mod hooks {
     pub use crate::mask::Masker;
     pub use crate::model::{Action, schema};
     pub use crate::report::{event, progress};
-    pub use crate::select::filter;
+    pub use crate::select::{SelectError, filter};
     pub use crate::template::context;
 
     pub mod decode {

@@ -44,9 +44,38 @@ impl Candidates<'_> {
     }
 }
 
+/// Why a `filter` or `pick` step selected nothing usable. The unmet cardinality carries the
+/// list of candidates with why each was ruled out (already masked).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SelectError {
+    /// `wanted` items were expected and `found` kept; `candidates` lists what was there.
+    #[error("expected {wanted}, found {found}{candidates}")]
+    Cardinality { wanted: &'static str, found: String, candidates: String },
+    #[error("nothing to pick{candidates}")]
+    NothingToPick { candidates: String },
+    /// A template of the selection (`match`, `where`, `by`) failed: which, and why.
+    #[error("{what}: {error}")]
+    Render { what: String, error: String },
+    #[error("`where` must render to true or false, got {0}")]
+    WhereNotBoolean(String),
+    #[error("this strategy needs `by`")]
+    NoBy,
+    #[error("cannot order the keys {0} and {1}")]
+    Unordered(String, String),
+    #[error("`entries` needs a map, found {0}")]
+    EntriesNotAMap(&'static str),
+    #[error("`entries` needs one map, but the items path selected {0} nodes")]
+    EntriesNodes(usize),
+    #[error("`from` is {0}, not a list; give `items` (a JSONPath) or `entries: true`")]
+    NotAList(&'static str),
+    /// The recorded random seed of a replay is unusable.
+    #[error("{0}")]
+    Seed(String),
+}
+
 /// Runs a filter step on its rendered `from` value; `masker` hides secrets in the values its
 /// messages quote, before they are cut short.
-pub fn filter(engine: &Engine, masker: &Masker, filter: &Filter, from: &Json, context: &Context) -> Result<Selected, String> {
+pub fn filter(engine: &Engine, masker: &Masker, filter: &Filter, from: &Json, context: &Context) -> Result<Selected, SelectError> {
     let candidates = candidates(engine, &filter.selection, from, context)?;
     let kept = candidates.kept();
     let ok = match filter.expect {
@@ -65,9 +94,8 @@ pub fn filter(engine: &Engine, masker: &Masker, filter: &Filter, from: &Json, co
             0 => "none".to_owned(),
             n => n.to_string(),
         };
-        let mut message = format!("expected {wanted}, found {found}");
-        message.push_str(&list_candidates(engine, masker, &filter.selection, filter.describe.as_ref(), &candidates, context));
-        return Err(message);
+        let candidates = list_candidates(engine, masker, &filter.selection, filter.describe.as_ref(), &candidates, context);
+        return Err(SelectError::Cardinality { wanted, found, candidates });
     }
     let item = match filter.expect {
         Cardinality::One | Cardinality::First | Cardinality::Optional => Some(kept.first().cloned().unwrap_or(Json::Null)),
@@ -84,13 +112,12 @@ pub(crate) fn pick(
     from: &Json,
     prefer: Option<&Json>,
     context: &Context,
-) -> Result<Selected, String> {
+) -> Result<Selected, SelectError> {
     let candidates = candidates(engine, &pick.selection, from, context)?;
     let kept = candidates.kept();
     if kept.is_empty() {
-        let mut message = "nothing to pick".to_owned();
-        message.push_str(&list_candidates(engine, masker, &pick.selection, pick.describe.as_ref(), &candidates, context));
-        return Err(message);
+        let candidates = list_candidates(engine, masker, &pick.selection, pick.describe.as_ref(), &candidates, context);
+        return Err(SelectError::NothingToPick { candidates });
     }
     let index = match pick.strategy {
         Strategy::First => 0,
@@ -98,15 +125,19 @@ pub(crate) fn pick(
         Strategy::Random => {
             let seed = match pick.seed {
                 Some(seed) => seed,
-                None => crate::dynamic::random_seed(context)?,
+                None => crate::dynamic::random_seed(context).map_err(SelectError::Seed)?,
             };
             usize::try_from(splitmix64(seed) % kept.len() as u64).unwrap_or(0)
         }
         Strategy::MinBy | Strategy::MaxBy | Strategy::Prefer => {
-            let by = pick.by.as_ref().ok_or("this strategy needs `by`")?;
+            let by = pick.by.as_ref().ok_or(SelectError::NoBy)?;
             let keys = kept
                 .iter()
-                .map(|item| engine.render(by, &with_item(context, item)).map_err(|e| format!("`by`: {e}")))
+                .map(|item| {
+                    engine
+                        .render(by, &with_item(context, item))
+                        .map_err(|e| SelectError::Render { what: "`by`".into(), error: e.to_string() })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             match pick.strategy {
                 Strategy::Prefer => keys.iter().position(|key| Some(key) == prefer).unwrap_or(0),
@@ -118,10 +149,10 @@ pub(crate) fn pick(
 }
 
 /// The index of the smallest (or largest) key; the first one wins ties.
-fn extreme(keys: &[Json], largest: bool) -> Result<usize, String> {
+fn extreme(keys: &[Json], largest: bool) -> Result<usize, SelectError> {
     let mut best = 0;
     for (index, key) in keys.iter().enumerate().skip(1) {
-        let ordering = compare_keys(key, &keys[best]).ok_or_else(|| format!("cannot order the keys {} and {}", keys[best], key))?;
+        let ordering = compare_keys(key, &keys[best]).ok_or_else(|| SelectError::Unordered(keys[best].to_string(), key.to_string()))?;
         if (largest && ordering == Ordering::Greater) || (!largest && ordering == Ordering::Less) {
             best = index;
         }
@@ -151,7 +182,7 @@ fn with_item(context: &Context, item: &Json) -> Context {
 }
 
 /// The list the selection reads, before conditions: borrowed from `from`, except `entries`.
-fn items<'a>(selection: &Selection, from: &'a Json) -> Result<Vec<Cow<'a, Json>>, String> {
+fn items<'a>(selection: &Selection, from: &'a Json) -> Result<Vec<Cow<'a, Json>>, SelectError> {
     let borrowed = |list: &'a [Json]| list.iter().map(Cow::Borrowed).collect();
     let nodes: Vec<&'a Json> = match &selection.items {
         Some(path) => {
@@ -169,14 +200,14 @@ fn items<'a>(selection: &Selection, from: &'a Json) -> Result<Vec<Cow<'a, Json>>
             [Json::Object(map)] => {
                 Ok(map.iter().map(|(key, value)| Cow::Owned(serde_json::json!({ "key": key, "value": value }))).collect())
             }
-            [other] => Err(format!("`entries` needs a map, found {}", kind(other))),
-            _ => Err(format!("`entries` needs one map, but the items path selected {} nodes", nodes.len())),
+            [other] => Err(SelectError::EntriesNotAMap(kind(other))),
+            _ => Err(SelectError::EntriesNodes(nodes.len())),
         };
     }
     match (selection.items.is_some(), nodes.as_slice()) {
         (true, _) => Ok(nodes.into_iter().map(Cow::Borrowed).collect()),
         (false, [Json::Array(list)]) => Ok(borrowed(list)),
-        (false, [other]) => Err(format!("`from` is {}, not a list; give `items` (a JSONPath) or `entries: true`", kind(other))),
+        (false, [other]) => Err(SelectError::NotAList(kind(other))),
         (false, _) => Ok(nodes.into_iter().map(Cow::Borrowed).collect()),
     }
 }
@@ -192,7 +223,7 @@ pub(crate) fn kind(value: &Json) -> &'static str {
     }
 }
 
-fn candidates<'a>(engine: &Engine, selection: &Selection, from: &'a Json, context: &Context) -> Result<Candidates<'a>, String> {
+fn candidates<'a>(engine: &Engine, selection: &Selection, from: &'a Json, context: &Context) -> Result<Candidates<'a>, SelectError> {
     let expected: Vec<Option<Json>> = selection
         .matches
         .iter()
@@ -201,7 +232,11 @@ fn candidates<'a>(engine: &Engine, selection: &Selection, from: &'a Json, contex
                 .matcher
                 .equals
                 .as_ref()
-                .map(|equals| engine.render_tree(equals, context).map_err(|e| format!("`match` `{}`: {e}", condition.path.text)))
+                .map(|equals| {
+                    engine
+                        .render_tree(equals, context)
+                        .map_err(|e| SelectError::Render { what: format!("`match` `{}`", condition.path.text), error: e.to_string() })
+                })
                 .transpose()
         })
         .collect::<Result<_, _>>()?;
@@ -218,11 +253,11 @@ fn candidates<'a>(engine: &Engine, selection: &Selection, from: &'a Json, contex
     Ok(Candidates { list, expected })
 }
 
-fn where_holds(engine: &Engine, where_: &crate::model::TemplateString, context: &Context, item: &Json) -> Result<bool, String> {
+fn where_holds(engine: &Engine, where_: &crate::model::TemplateString, context: &Context, item: &Json) -> Result<bool, SelectError> {
     match engine.render(where_, &with_item(context, item)) {
         Ok(Json::Bool(holds)) => Ok(holds),
-        Ok(other) => Err(format!("`where` must render to true or false, got {other}")),
-        Err(error) => Err(format!("`where`: {error}")),
+        Ok(other) => Err(SelectError::WhereNotBoolean(other.to_string())),
+        Err(error) => Err(SelectError::Render { what: "`where`".into(), error: error.to_string() }),
     }
 }
 
@@ -246,7 +281,7 @@ fn failures(
         match where_holds(engine, where_, context, item) {
             Ok(true) => {}
             Ok(false) => failures.push(format!("`where` is false: {}", where_.text)),
-            Err(error) => failures.push(error),
+            Err(error) => failures.push(error.to_string()),
         }
     }
     failures
@@ -347,16 +382,16 @@ mod tests {
         plan.recipe().steps[0].action.clone()
     }
 
-    fn run_filter(yaml: &str, from: &Json) -> Result<Selected, String> {
+    fn run_filter(yaml: &str, from: &Json) -> Result<Selected, SelectError> {
         let crate::model::Action::Filter(filter) = step(yaml) else { panic!("not a filter") };
         filter_value(&filter, from)
     }
 
-    fn filter_value(filter: &Filter, from: &Json) -> Result<Selected, String> {
+    fn filter_value(filter: &Filter, from: &Json) -> Result<Selected, SelectError> {
         super::filter(&Engine::new(), &Masker::default(), filter, from, &crate::template::context(&json!({})))
     }
 
-    fn run_pick(yaml: &str, from: &Json, prefer: Option<&Json>) -> Result<Selected, String> {
+    fn run_pick(yaml: &str, from: &Json, prefer: Option<&Json>) -> Result<Selected, SelectError> {
         let crate::model::Action::Pick(pick) = step(yaml) else { panic!("not a pick") };
         super::pick(&Engine::new(), &Masker::default(), &pick, from, prefer, &crate::template::context(&json!({})))
     }
@@ -378,7 +413,7 @@ mod tests {
     fn cardinalities() {
         let people = json!([{"name": "Ann"}, {"name": "Bob"}, {"name": "ann "}]);
         let matching = "    filter:\n      from: x\n      match:\n        $.name: { equals: ann, ignore_case: true, trim: true }\n";
-        let one = run_filter(&format!("{matching}      expect: one\n"), &people).unwrap_err();
+        let one = run_filter(&format!("{matching}      expect: one\n"), &people).unwrap_err().to_string();
         assert!(one.starts_with("expected exactly one item, found 2 among 3 candidates:"), "{one}");
         assert!(one.contains(r#"`$.name` is "Bob", expected "ann""#), "{one}");
         let first = run_filter(&format!("{matching}      expect: first\n"), &people).unwrap();
@@ -419,7 +454,7 @@ mod tests {
         assert_eq!(run_pick(prefer, &slots, Some(&json!("none"))).unwrap().item, Some(json!({"t": "10:00"})), "falls back to the first");
         let random = "    pick: { from: x, strategy: random, seed: 7 }\n";
         assert_eq!(run_pick(random, &slots, None).unwrap().item, run_pick(random, &slots, None).unwrap().item, "seeded, so repeatable");
-        assert!(run_pick("    pick: { from: x }\n", &json!([]), None).unwrap_err().starts_with("nothing to pick"));
+        assert!(matches!(run_pick("    pick: { from: x }\n", &json!([]), None).unwrap_err(), SelectError::NothingToPick { .. }));
     }
 
     #[test]

@@ -551,14 +551,14 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_e
         Action::Filter(filter) => {
             let from = engine.render_shared(&filter.selection.from, &context).map_err(|e| render("from", e))?;
             let selected = select::filter(engine, &state.masker, filter, from.json(), &context)
-                .map_err(|e| StepError::new(Cause::Selection, with_warnings(state, &filter.selection.from, e)))?;
+                .map_err(|e| StepError::new(Cause::Selection, with_warnings(state, &filter.selection.from, e.to_string())))?;
             Ok(selected_result(selected))
         }
         Action::Pick(pick) => {
             let from = engine.render_shared(&pick.selection.from, &context).map_err(|e| render("from", e))?;
             let prefer = pick.prefer.as_ref().map(|p| engine.render_tree(p, &context)).transpose().map_err(|e| render("prefer", e))?;
             let selected = select::pick(engine, &state.masker, pick, from.json(), prefer.as_ref(), &context)
-                .map_err(|e| StepError::new(Cause::Selection, with_warnings(state, &pick.selection.from, e)))?;
+                .map_err(|e| StepError::new(Cause::Selection, with_warnings(state, &pick.selection.from, e.to_string())))?;
             Ok(selected_result(selected))
         }
         Action::Set(values) => {
