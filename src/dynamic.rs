@@ -32,6 +32,17 @@ pub struct Dynamic {
 
 impl Object for Dynamic {}
 
+/// A dynamic value a replay cannot give: the fixture recorded another sequence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("the recipe asked for `{asked}()` but the fixture recorded `{recorded}()` at that point; re-record the fixture")]
+    Other { asked: String, recorded: String },
+    #[error("the recipe asked for `{asked}()` but the fixture recorded no more dynamic values; re-record the fixture")]
+    NoMore { asked: String },
+    #[error("the fixture's recorded random seed is not a whole number")]
+    Seed,
+}
+
 impl Dynamic {
     pub fn live() -> Arc<Self> {
         Arc::new(Self { replay: None, used: Mutex::new(Vec::new()) })
@@ -42,23 +53,16 @@ impl Dynamic {
     }
 
     /// The next value of `function`: recorded under replay, else produced (and kept).
-    pub fn next(&self, function: &str, produce: impl FnOnce() -> Json) -> Result<Json, String> {
+    pub fn next(&self, function: &str, produce: impl FnOnce() -> Json) -> Result<Json, ReplayError> {
         let mut used = self.used.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let value = match &self.replay {
             None => produce(),
             Some(recorded) => match recorded.get(used.len()) {
                 Some(entry) if entry.function == function => entry.value.clone(),
                 Some(entry) => {
-                    return Err(format!(
-                        "the recipe asked for `{function}()` but the fixture recorded `{}()` at that point; re-record the fixture",
-                        entry.function
-                    ));
+                    return Err(ReplayError::Other { asked: function.to_owned(), recorded: entry.function.clone() });
                 }
-                None => {
-                    return Err(format!(
-                        "the recipe asked for `{function}()` but the fixture recorded no more dynamic values; re-record the fixture"
-                    ));
-                }
+                None => return Err(ReplayError::NoMore { asked: function.to_owned() }),
             },
         };
         used.push(Recorded { function: function.to_owned(), value: value.clone() });
@@ -91,7 +95,7 @@ fn source(state: &State) -> Option<Value> {
 fn draw(state: &State, function: &str, produce: impl FnOnce() -> Json) -> Result<Json, Error> {
     match source(state) {
         Some(value) => match value.downcast_object_ref::<Dynamic>() {
-            Some(dynamic) => dynamic.next(function, produce).map_err(|message| Error::new(ErrorKind::InvalidOperation, message)),
+            Some(dynamic) => dynamic.next(function, produce).map_err(|error| Error::new(ErrorKind::InvalidOperation, error.to_string())),
             None => Ok(produce()),
         },
         None => Ok(produce()),
@@ -147,7 +151,7 @@ pub(crate) fn uuid(state: &State) -> Result<Value, Error> {
 }
 
 /// The seed of an unseeded `random` pick.
-pub(crate) fn random_seed(context: &Value) -> Result<u64, String> {
+pub(crate) fn random_seed(context: &Value) -> Result<u64, ReplayError> {
     let produce = || Json::from(u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or_default()));
     let value = match context.get_attr(CONTEXT_KEY).ok().filter(|v| !v.is_undefined()) {
         Some(value) => match value.downcast_object_ref::<Dynamic>() {
@@ -156,7 +160,7 @@ pub(crate) fn random_seed(context: &Value) -> Result<u64, String> {
         },
         None => produce(),
     };
-    value.as_u64().ok_or_else(|| "the fixture's recorded random seed is not a whole number".to_owned())
+    value.as_u64().ok_or(ReplayError::Seed)
 }
 
 #[cfg(test)]
@@ -170,9 +174,10 @@ mod tests {
         assert_eq!(first, Json::from("a"));
         let replay = Dynamic::replay(live.used());
         assert_eq!(replay.next("uuid", || Json::from("b")).unwrap(), Json::from("a"));
-        assert!(replay.next("uuid", || Json::from("c")).unwrap_err().contains("no more dynamic values"));
+        assert_eq!(replay.next("uuid", || Json::from("c")).unwrap_err(), ReplayError::NoMore { asked: "uuid".into() });
         let mismatched = Dynamic::replay(live.used());
-        assert!(mismatched.next("now", || Json::Null).unwrap_err().contains("recorded `uuid()`"));
+        let error = mismatched.next("now", || Json::Null).unwrap_err();
+        assert!(error.to_string().contains("recorded `uuid()`"), "{error}");
     }
 }
 #[cfg(test)]

@@ -69,8 +69,8 @@ pub enum SelectError {
     #[error("`from` is {0}, not a list; give `items` (a JSONPath) or `entries: true`")]
     NotAList(&'static str),
     /// The recorded random seed of a replay is unusable.
-    #[error("{0}")]
-    Seed(String),
+    #[error(transparent)]
+    Seed(#[from] crate::dynamic::ReplayError),
 }
 
 /// Runs a filter step on its rendered `from` value; `masker` hides secrets in the values its
@@ -125,7 +125,7 @@ pub(crate) fn pick(
         Strategy::Random => {
             let seed = match pick.seed {
                 Some(seed) => seed,
-                None => crate::dynamic::random_seed(context).map_err(SelectError::Seed)?,
+                None => crate::dynamic::random_seed(context)?,
             };
             usize::try_from(splitmix64(seed) % kept.len() as u64).unwrap_or(0)
         }

@@ -16,10 +16,22 @@ pub(crate) use skeleton::Imported;
 /// Imports every curl command of `text`. `name` becomes the recipe's name and `source` names
 /// the text in its description. Fails when a quote is never closed, or no command holds a
 /// request a recipe can send.
-pub fn import(text: &str, name: &str, source: &str) -> Result<Imported, String> {
+pub fn import(text: &str, name: &str, source: &str) -> Result<Imported, ImportError> {
     let scan = shell::scan(text)?;
     if scan.commands.is_empty() {
-        return Err("no curl command found; a command starts with `curl` at the beginning of a line".into());
+        return Err(ImportError::NoCommand);
     }
-    skeleton::build(&scan, name, source)
+    skeleton::build(&scan, name, source).map_err(ImportError::Commands)
+}
+
+/// Why curl commands could not become a recipe.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Unterminated(#[from] shell::Unterminated),
+    #[error("no curl command found; a command starts with `curl` at the beginning of a line")]
+    NoCommand,
+    /// No command holds a request a recipe can send: what each lacks.
+    #[error("{0}")]
+    Commands(String),
 }

@@ -29,9 +29,17 @@ pub(crate) struct Scan {
     pub prose: Vec<(usize, String)>,
 }
 
+/// A quote that is never closed: the line where it opened, and which quote.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: the {quote} opened here is never closed")]
+pub struct Unterminated {
+    pub line: usize,
+    pub quote: &'static str,
+}
+
 /// Splits documentation text into curl commands and prose. An unterminated quote is an error
 /// naming the line where it opened.
-pub(crate) fn scan(text: &str) -> Result<Scan, String> {
+pub(crate) fn scan(text: &str) -> Result<Scan, Unterminated> {
     let text = text.replace("\r\n", "\n");
     let starts = line_starts(&text);
     let mut scan = Scan::default();
@@ -104,7 +112,7 @@ impl Reader<'_> {
     }
 
     /// Reads words up to the end of the command; `position` is left after it.
-    fn command(&mut self) -> Result<Vec<String>, String> {
+    fn command(&mut self) -> Result<Vec<String>, Unterminated> {
         let mut words = Vec::new();
         let mut word: Option<String> = None;
         while let Some(c) = self.next() {
@@ -167,11 +175,11 @@ impl Reader<'_> {
         }
     }
 
-    fn unterminated(&self, opened: usize, quote: &str) -> String {
-        format!("line {}: the {quote} opened here is never closed", self.line_of(opened))
+    fn unterminated(&self, opened: usize, quote: &'static str) -> Unterminated {
+        Unterminated { line: self.line_of(opened), quote }
     }
 
-    fn single_quoted(&mut self) -> Result<String, String> {
+    fn single_quoted(&mut self) -> Result<String, Unterminated> {
         let opened = self.position - 1;
         let rest = &self.text[self.position..];
         let Some(end) = rest.find('\'') else { return Err(self.unterminated(opened, "single quote")) };
@@ -179,7 +187,7 @@ impl Reader<'_> {
         Ok(rest[..end].to_owned())
     }
 
-    fn double_quoted(&mut self) -> Result<String, String> {
+    fn double_quoted(&mut self) -> Result<String, Unterminated> {
         let opened = self.position - 1;
         let mut text = String::new();
         loop {
@@ -201,7 +209,7 @@ impl Reader<'_> {
         }
     }
 
-    fn ansi_c_quoted(&mut self) -> Result<String, String> {
+    fn ansi_c_quoted(&mut self) -> Result<String, Unterminated> {
         let opened = self.position - 2;
         let mut text = String::new();
         loop {
@@ -298,6 +306,8 @@ mod tests {
 
     #[test]
     fn an_unterminated_quote_names_its_line() {
-        assert_eq!(scan("text\ncurl -d '{\n").unwrap_err(), "line 2: the single quote opened here is never closed");
+        let error = scan("text\ncurl -d '{\n").unwrap_err();
+        assert_eq!(error, Unterminated { line: 2, quote: "single quote" });
+        assert_eq!(error.to_string(), "line 2: the single quote opened here is never closed");
     }
 }

@@ -102,7 +102,7 @@ async fn oauth_token(
         .tokens()
         .get(live, &request, rejected, timeout)
         .await
-        .map_err(|e| StepError::new(Cause::Auth, format!("no OAuth2 token: {}", state.masker.text(&e))))?;
+        .map_err(|e| StepError::new(Cause::Auth, format!("no OAuth2 token: {}", state.masker.text(&e.to_string()))))?;
     Ok(token)
 }
 

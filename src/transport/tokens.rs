@@ -48,13 +48,33 @@ struct Slot {
 struct Fetched {
     /// When the fetch ended.
     at: Instant,
-    result: Result<(String, Option<Instant>), String>,
+    result: Result<(String, Option<Instant>), TokenError>,
+}
+
+/// Why no OAuth2 access token could be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The request did not get an answer (the client's own message, masked).
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("the token endpoint answered {0}")]
+    Status(u16),
+    #[error("the token endpoint did not answer JSON")]
+    NotJson,
+    #[error("the token endpoint's answer has no `access_token`")]
+    NoToken,
 }
 
 impl Tokens {
     /// A valid token for `request`: the cached one unless it expires soon or is `rejected` (the
     /// token a 401 answered), else a new one, fetched once for every row asking at the time.
-    pub async fn get(&self, live: &Live, request: &TokenRequest<'_>, rejected: Option<&str>, timeout: Duration) -> Result<String, String> {
+    pub async fn get(
+        &self,
+        live: &Live,
+        request: &TokenRequest<'_>,
+        rejected: Option<&str>,
+        timeout: Duration,
+    ) -> Result<String, TokenError> {
         let slot = Arc::clone(self.tokens.lock().unwrap_or_else(PoisonError::into_inner).entry(request.key()).or_default());
         let asked = Instant::now();
         let mut last = slot.last.lock().await;
@@ -77,18 +97,19 @@ impl Tokens {
 }
 
 /// `POST token_url` with `grant_type=client_credentials`, the client's credentials as basic auth.
-async fn fetch(live: &Live, request: &TokenRequest<'_>, timeout: Duration) -> Result<(String, Option<u64>), String> {
+async fn fetch(live: &Live, request: &TokenRequest<'_>, timeout: Duration) -> Result<(String, Option<u64>), TokenError> {
     let mut form = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
     if let Some(scope) = request.scope.filter(|scope| !scope.is_empty()) {
         form.push(("scope".to_owned(), scope.to_owned()));
     }
     let basic = crate::mask::base64_encode(format!("{}:{}", request.client_id, request.client_secret).as_bytes());
-    let (status, body) = live.post_form(request.token_url, &form, &format!("Basic {basic}"), timeout).await?;
+    let (status, body) =
+        live.post_form(request.token_url, &form, &format!("Basic {basic}"), timeout).await.map_err(TokenError::Unreachable)?;
     if !(200..300).contains(&status) {
-        return Err(format!("the token endpoint answered {status}"));
+        return Err(TokenError::Status(status));
     }
-    let json: Json = serde_json::from_slice(&body).map_err(|_| "the token endpoint did not answer JSON".to_owned())?;
-    let token = json.get("access_token").and_then(Json::as_str).ok_or("the token endpoint's answer has no `access_token`")?;
+    let json: Json = serde_json::from_slice(&body).map_err(|_| TokenError::NotJson)?;
+    let token = json.get("access_token").and_then(Json::as_str).ok_or(TokenError::NoToken)?;
     Ok((token.to_owned(), json.get("expires_in").and_then(Json::as_u64)))
 }
 
