@@ -1,7 +1,7 @@
 //! `recipe lsp` through a real client: the binary spawned, JSON-RPC over its stdio with
 //! `Content-Length` framing, as an editor speaks it. Every wait has a timeout.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
@@ -226,4 +226,140 @@ fn the_draft_recipe_is_clean_and_a_typo_is_reported_where_it_is() {
     client.change(&uri, 3, &text);
     assert_eq!(client.diagnostics(&uri)["diagnostics"], json!([]));
     client.stop();
+}
+
+/// The draft recipe with a line added to the `first_page` step that reads the search's recorded
+/// customer (`steps.search.body.matchingCustomers[0].customer.` then the cursor).
+fn draft_with_probe() -> (String, String, &'static str) {
+    let (uri, text) = draft();
+    let anchor = "    set:\n      first_matched:";
+    let probe = "      probe: \"{{ steps.search.body.matchingCustomers[0].customer.lastName }}\"\n";
+    assert!(text.contains(anchor));
+    let text = text.replacen(anchor, &format!("    set:\n{probe}      first_matched:"), 1);
+    (uri, text, "{{ steps.search.body.matchingCustomers[0].customer.")
+}
+
+#[test]
+fn completes_names_known_at_that_point_and_recorded_response_fields() {
+    let (mut client, _) = Client::start();
+    let (uri, text, probe) = draft_with_probe();
+    client.open(&uri, &text);
+    assert_eq!(client.diagnostics(&uri)["diagnostics"], json!([]));
+    let complete = |client: &mut Client, position: Value| {
+        labels(&client.request("textDocument/completion", json!({ "textDocument": { "uri": uri }, "position": position })))
+    };
+
+    // `steps.` in the `check_search` step: the steps before it, and itself in its `assert`.
+    let steps = complete(&mut client, after(&text, "\"{{ steps.", 0));
+    assert_eq!(steps, ["check_inputs", "wanted", "check_vin", "search", "check_search"]);
+    // `vars.` in the search's query: what `wanted` set, nothing bound later.
+    let vars = complete(&mut client, after(&text, "searchTerm: \"{{ vars.", 0));
+    assert_eq!(vars, ["name", "vin", "codes"]);
+    // `inputs.`: every declared input.
+    let inputs = complete(&mut client, after(&text, "{{ inputs.", 0));
+    assert!(inputs.contains(&"dealer_uuid".to_owned()) && inputs.contains(&"notify".to_owned()), "{inputs:?}");
+    // A step's result fields.
+    let fields = complete(&mut client, after(&text, "{{ steps.search.", 0));
+    assert!(fields.contains(&"body".to_owned()) && fields.contains(&"status".to_owned()), "{fields:?}");
+    // The keys the first recorded case's response really had there.
+    let recorded = complete(&mut client, after(&text, probe, 0));
+    for key in ["customerUuid", "firstName", "lastName", "emails"] {
+        assert!(recorded.contains(&key.to_owned()), "{key} not in {recorded:?}");
+    }
+    // Filters after `|`.
+    let filters = complete(&mut client, after(&text, "{{ inputs.last_name | ", 0));
+    assert!(filters.contains(&"normalize".to_owned()) && filters.contains(&"default".to_owned()), "{filters:?}");
+    // Keys of a request, from the schema, at the start of a line inside `request:`.
+    let keyed = text.replacen("      method: GET\n", "      method: GET\n      \n", 1);
+    client.change(&uri, 2, &keyed);
+    let line = keyed[..keyed.find("      method: GET\n      \n").unwrap()].matches('\n').count() + 1;
+    let keys = complete(&mut client, json!({ "line": line, "character": 6 }));
+    for key in ["url", "query", "headers", "json", "retry"] {
+        assert!(keys.contains(&key.to_owned()), "{key} not in {keys:?}");
+    }
+    client.stop();
+}
+
+#[test]
+fn hovers_a_response_path_a_name_and_a_key() {
+    let (mut client, _) = Client::start();
+    let (uri, text, probe) = draft_with_probe();
+    client.open(&uri, &text);
+    let hover = |client: &mut Client, position: Value| {
+        client.request("textDocument/hover", json!({ "textDocument": { "uri": uri }, "position": position }))["contents"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let value = hover(&mut client, after(&text, &format!("{probe}last"), 0));
+    assert_eq!(
+        value,
+        "`steps.search.body.matchingCustomers[0].customer.lastName` in the first recorded case:\n```json\n\"Smith\"\n```"
+    );
+    let var = hover(&mut client, after(&text, "searchTerm: \"{{ vars.v", 0));
+    assert!(var.starts_with("`vars.vin`: bound by step `wanted` (set step, line "), "{var}");
+    let input = hover(&mut client, after(&text, "{{ inputs.department_u", 0));
+    assert!(input.starts_with("input `department_uuid`: string (line 17), required"), "{input}");
+    let key = hover(&mut client, after(&text, "    when", 0));
+    assert!(key.starts_with("`when`: A template that must render to a boolean"), "{key}");
+    client.stop();
+}
+
+#[test]
+fn goes_to_a_bind_finds_references_and_renames_a_step() {
+    let (mut client, _) = Client::start();
+    let (uri, text) = draft();
+    client.open(&uri, &text);
+    assert_eq!(client.diagnostics(&uri)["diagnostics"], json!([]));
+    let position = |at: Value| json!({ "textDocument": { "uri": uri }, "position": at });
+
+    // `vars.vin` goes to `vin:` in the `wanted` step's `set`.
+    let location = client.request("textDocument/definition", position(after(&text, "searchTerm: \"{{ vars.v", 0)));
+    assert_eq!(location["uri"], json!(uri));
+    let bind = after(&text, "      vin", 0);
+    assert_eq!(location["range"]["start"]["line"], bind["line"]);
+    assert_eq!(location["range"]["start"]["character"], json!(6));
+
+    // `steps.search` goes to `id: search`.
+    let location = client.request("textDocument/definition", position(after(&text, "{{ steps.sea", 0)));
+    assert_eq!(location["range"]["start"], after(&text, "  - id: ", text[..text.find("  - id: search\n").unwrap()].matches("  - id: ").count()));
+
+    // Every `steps.search` is a reference, and the id itself with the declaration.
+    let uses = text.matches("steps.search.").count() + text.matches("steps.search }").count();
+    let mut request = position(after(&text, "{{ steps.sea", 0));
+    request["context"] = json!({ "includeDeclaration": true });
+    let references = client.request("textDocument/references", request);
+    assert_eq!(references.as_array().unwrap().len(), uses + 1, "{references}");
+
+    // Renaming the step rewrites every use; the recipe stays sound.
+    let rename = client.request("textDocument/rename", json!({ "textDocument": { "uri": uri }, "position": after(&text, "  - id: sea", 0), "newName": "lookup" }));
+    let edits = rename["changes"][&uri].as_array().unwrap().clone();
+    assert_eq!(edits.len(), uses + 1);
+    let renamed = apply(&text, &edits);
+    assert!(renamed.contains("  - id: lookup\n") && !renamed.contains("steps.search.") && renamed.contains("steps.lookup.body"));
+    client.change(&uri, 2, &renamed);
+    assert_eq!(client.diagnostics(&uri)["diagnostics"], json!([]), "the renamed recipe checks");
+    client.stop();
+}
+
+/// The text after the edits (each on one line), applied from the last to the first.
+fn apply(text: &str, edits: &[Value]) -> String {
+    let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    let mut edits: Vec<&Value> = edits.iter().collect();
+    edits.sort_by_key(|edit| (edit["range"]["start"]["line"].as_u64(), edit["range"]["start"]["character"].as_u64()));
+    for edit in edits.into_iter().rev() {
+        let range = &edit["range"];
+        assert_eq!(range["start"]["line"], range["end"]["line"]);
+        let line = &mut lines[usize::try_from(range["start"]["line"].as_u64().unwrap()).unwrap()];
+        let units: Vec<u16> = line.encode_utf16().collect();
+        let start = usize::try_from(range["start"]["character"].as_u64().unwrap()).unwrap();
+        let end = usize::try_from(range["end"]["character"].as_u64().unwrap()).unwrap();
+        *line = format!(
+            "{}{}{}",
+            String::from_utf16(&units[..start]).unwrap(),
+            edit["newText"].as_str().unwrap(),
+            String::from_utf16(&units[end..]).unwrap()
+        );
+    }
+    lines.join("\n")
 }
