@@ -65,12 +65,26 @@ fn in_expression(document: &Document, fixtures: &mut Fixtures, line: &str, byte:
         [Part::Name("inputs")] => recipe
             .inputs
             .iter()
-            .map(|input| item(&input.name.text, CompletionItemKind::VARIABLE, Some(format!("input: {:?}", input.kind).to_lowercase()), input.description.clone()))
+            .map(|input| {
+                item(
+                    &input.name.text,
+                    CompletionItemKind::VARIABLE,
+                    Some(format!("input: {:?}", input.kind).to_lowercase()),
+                    input.description.clone(),
+                )
+            })
             .collect(),
         [Part::Name("env")] => recipe
             .env
             .iter()
-            .map(|var| item(&var.name.text, CompletionItemKind::CONSTANT, Some(if var.secret { "secret env" } else { "env" }.to_owned()), var.description.clone()))
+            .map(|var| {
+                item(
+                    &var.name.text,
+                    CompletionItemKind::CONSTANT,
+                    Some(if var.secret { "secret env" } else { "env" }.to_owned()),
+                    var.description.clone(),
+                )
+            })
             .collect(),
         [Part::Name("vars")] => scope
             .vars
@@ -80,7 +94,9 @@ fn in_expression(document: &Document, fixtures: &mut Fixtures, line: &str, byte:
         [Part::Name("steps")] => scope
             .steps
             .iter()
-            .map(|step| item(&step.id.text, CompletionItemKind::STRUCT, Some(format!("{} step", step.action.keyword())), step.description.clone()))
+            .map(|step| {
+                item(&step.id.text, CompletionItemKind::STRUCT, Some(format!("{} step", step.action.keyword())), step.description.clone())
+            })
             .collect(),
         [Part::Name("steps"), Part::Name(id)] => {
             let Some(step) = scope.step(id) else { return Vec::new() };
@@ -100,7 +116,12 @@ fn in_expression(document: &Document, fixtures: &mut Fixtures, line: &str, byte:
                 .into_iter()
                 .map(|(key, value)| {
                     let shown = super::fixtures::shown(recipe, value);
-                    item(&key, CompletionItemKind::FIELD, Some(kind_of(value).to_owned()), Some(format!("recorded:\n```json\n{shown}\n```")))
+                    item(
+                        &key,
+                        CompletionItemKind::FIELD,
+                        Some(kind_of(value).to_owned()),
+                        Some(format!("recorded:\n```json\n{shown}\n```")),
+                    )
                 })
                 .collect()
         }
@@ -128,8 +149,7 @@ fn item(label: &str, kind: CompletionItemKind, detail: Option<String>, documenta
         label: label.to_owned(),
         kind: Some(kind),
         detail,
-        documentation: documentation
-            .map(|value| Documentation::MarkupContent(MarkupContent { kind: MarkupKind::Markdown, value })),
+        documentation: documentation.map(|value| Documentation::MarkupContent(MarkupContent { kind: MarkupKind::Markdown, value })),
         ..CompletionItem::default()
     }
 }

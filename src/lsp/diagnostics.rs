@@ -20,10 +20,7 @@ pub(super) fn of(document: &Document) -> Vec<lsp_types::Diagnostic> {
         return Vec::new();
     }
     let name = document.name();
-    let report = match crate::check::load_str(&name, &document.text) {
-        Ok(_) => return Vec::new(),
-        Err(report) => report,
-    };
+    let Err(report) = crate::check::load_str(&name, &document.text) else { return Vec::new() };
     if report.source.name == name {
         return report.diagnostics.iter().map(|problem| convert(&document.text, problem, problem.span, "")).collect();
     }

@@ -74,7 +74,12 @@ fn name(document: &Document, fixtures: &mut Fixtures, parts: &[Part<'_>], line: 
         }
         [Part::Name("vars"), Part::Name(name), ..] => {
             let var = scope.var(name)?;
-            Some(format!("`vars.{name}`: bound by step `{}` ({} step, line {})", var.step.id.text, var.step.action.keyword(), var.span.line))
+            Some(format!(
+                "`vars.{name}`: bound by step `{}` ({} step, line {})",
+                var.step.id.text,
+                var.step.action.keyword(),
+                var.span.line
+            ))
         }
         [Part::Name("steps"), Part::Name(id), Part::Name("body"), rest @ ..] => {
             let step = scope.step(id)?;
@@ -88,7 +93,11 @@ fn name(document: &Document, fixtures: &mut Fixtures, parts: &[Part<'_>], line: 
                 })
                 .collect();
             let path = path.concat();
-            Some(format!("`{}` in the first recorded case:\n```json\n{}\n```", path.trim_start_matches('.'), super::fixtures::shown(recipe, value)))
+            Some(format!(
+                "`{}` in the first recorded case:\n```json\n{}\n```",
+                path.trim_start_matches('.'),
+                super::fixtures::shown(recipe, value)
+            ))
         }
         [Part::Name("steps"), Part::Name(id), ..] => {
             let step = scope.step(id)?;

@@ -106,7 +106,7 @@ impl<'a> Scope<'a> {
         };
         let mut scope = Scope { steps: earlier, vars: Vec::new() };
         for step in scope.steps.clone() {
-            scope.vars.extend(bound(step).into_iter());
+            scope.vars.extend(bound(step));
         }
         if let Some(step) = current {
             // A set step's earlier values; the step's own result in its bind and assert.
@@ -136,10 +136,7 @@ pub(super) fn bound(step: &Step) -> Vec<Var<'_>> {
         Action::Set(values) => values.iter().map(|(name, _)| name).collect(),
         _ => Vec::new(),
     };
-    set.into_iter()
-        .chain(step.bind.iter().map(|(name, _)| name))
-        .map(|name| Var { name: &name.text, step, span: name.span })
-        .collect()
+    set.into_iter().chain(step.bind.iter().map(|(name, _)| name)).map(|name| Var { name: &name.text, step, span: name.span }).collect()
 }
 
 /// The top-level key whose section holds 1-based `line`.
@@ -165,7 +162,15 @@ mod tests {
         assert_eq!(path.text, "steps.search.body.matchingCustomers[0].customer.");
         assert_eq!(
             path.parts(),
-            [Part::Name("steps"), Part::Name("search"), Part::Name("body"), Part::Name("matchingCustomers"), Part::Index(0), Part::Name("customer"), Part::Name("")]
+            [
+                Part::Name("steps"),
+                Part::Name("search"),
+                Part::Name("body"),
+                Part::Name("matchingCustomers"),
+                Part::Index(0),
+                Part::Name("customer"),
+                Part::Name("")
+            ]
         );
         let under = path_under(line, line.find("arch").unwrap()).unwrap();
         assert_eq!(under.text, "steps.search");

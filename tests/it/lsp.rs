@@ -97,10 +97,7 @@ impl Client {
     }
 
     fn open(&mut self, uri: &str, text: &str) {
-        self.notify(
-            "textDocument/didOpen",
-            json!({ "textDocument": { "uri": uri, "languageId": "yaml", "version": 1, "text": text } }),
-        );
+        self.notify("textDocument/didOpen", json!({ "textDocument": { "uri": uri, "languageId": "yaml", "version": 1, "text": text } }));
     }
 
     fn change(&mut self, uri: &str, version: i64, text: &str) {
@@ -292,10 +289,7 @@ fn hovers_a_response_path_a_name_and_a_key() {
             .to_owned()
     };
     let value = hover(&mut client, after(&text, &format!("{probe}last"), 0));
-    assert_eq!(
-        value,
-        "`steps.search.body.matchingCustomers[0].customer.lastName` in the first recorded case:\n```json\n\"Smith\"\n```"
-    );
+    assert_eq!(value, "`steps.search.body.matchingCustomers[0].customer.lastName` in the first recorded case:\n```json\n\"Smith\"\n```");
     let var = hover(&mut client, after(&text, "searchTerm: \"{{ vars.v", 0));
     assert!(var.starts_with("`vars.vin`: bound by step `wanted` (set step, line "), "{var}");
     let input = hover(&mut client, after(&text, "{{ inputs.department_u", 0));
@@ -322,7 +316,10 @@ fn goes_to_a_bind_finds_references_and_renames_a_step() {
 
     // `steps.search` goes to `id: search`.
     let location = client.request("textDocument/definition", position(after(&text, "{{ steps.sea", 0)));
-    assert_eq!(location["range"]["start"], after(&text, "  - id: ", text[..text.find("  - id: search\n").unwrap()].matches("  - id: ").count()));
+    assert_eq!(
+        location["range"]["start"],
+        after(&text, "  - id: ", text[..text.find("  - id: search\n").unwrap()].matches("  - id: ").count())
+    );
 
     // Every `steps.search` is a reference, and the id itself with the declaration.
     let uses = text.matches("steps.search.").count() + text.matches("steps.search }").count();
@@ -332,7 +329,10 @@ fn goes_to_a_bind_finds_references_and_renames_a_step() {
     assert_eq!(references.as_array().unwrap().len(), uses + 1, "{references}");
 
     // Renaming the step rewrites every use; the recipe stays sound.
-    let rename = client.request("textDocument/rename", json!({ "textDocument": { "uri": uri }, "position": after(&text, "  - id: sea", 0), "newName": "lookup" }));
+    let rename = client.request(
+        "textDocument/rename",
+        json!({ "textDocument": { "uri": uri }, "position": after(&text, "  - id: sea", 0), "newName": "lookup" }),
+    );
     let edits = rename["changes"][&uri].as_array().unwrap().clone();
     assert_eq!(edits.len(), uses + 1);
     let renamed = apply(&text, &edits);
