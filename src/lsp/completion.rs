@@ -8,7 +8,7 @@ use lsp_types::{CompletionItem, CompletionItemKind, Documentation, MarkupContent
 use super::documents::Document;
 use super::fixtures::Fixtures;
 use super::keys::{keys_at, path_at};
-use super::names::{Part, Scope, in_template, path_before};
+use super::names::{Part, Scope, current_step, in_template, json_path, path_before};
 use super::positions::{byte_in_line, line_text};
 use crate::model::Action;
 
@@ -31,6 +31,10 @@ pub(super) fn complete(document: &Document, fixtures: &mut Fixtures, at: Positio
     let offset = line_start(&document.text, at.line as usize) + byte;
     if in_template(&document.text, offset) {
         return in_expression(document, fixtures, line, byte, at.line as usize + 1);
+    }
+    let path = path_before(line, byte);
+    if let Some(parts) = json_path(line, &path) {
+        return in_json_path(document, fixtures, &parts, at.line as usize + 1);
     }
     let before = &line[..byte];
     let typed = before.trim_start_matches([' ', '-']);
@@ -108,25 +112,36 @@ fn in_expression(document: &Document, fixtures: &mut Fixtures, line: &str, byte:
             Some(Action::Set(values)) => values.iter().map(|(name, _)| item(&name.text, CompletionItemKind::FIELD, None, None)).collect(),
             _ => Vec::new(),
         },
-        [Part::Name("steps"), Part::Name(id), Part::Name("body"), rest @ ..] => {
-            let (Some(file), Some(_)) = (document.path.as_deref(), scope.step(id)) else { return Vec::new() };
-            let Some(body) = fixtures.body(file, id) else { return Vec::new() };
-            let Some(value) = super::fixtures::walk(&body, rest) else { return Vec::new() };
-            super::fixtures::keys(value)
-                .into_iter()
-                .map(|(key, value)| {
-                    let shown = super::fixtures::shown(recipe, value);
-                    item(
-                        &key,
-                        CompletionItemKind::FIELD,
-                        Some(kind_of(value).to_owned()),
-                        Some(format!("recorded:\n```json\n{shown}\n```")),
-                    )
-                })
-                .collect()
+        [Part::Name("steps"), Part::Name(id), Part::Name("body"), rest @ ..] if scope.step(id).is_some() => {
+            recorded_keys(document, fixtures, id, rest)
         }
         _ => Vec::new(),
     }
+}
+
+/// A `JSONPath` in a request step's `bind`: relative to its response body, so the keys of its
+/// recorded body.
+fn in_json_path(document: &Document, fixtures: &mut Fixtures, parts: &[Part<'_>], line: usize) -> Vec<CompletionItem> {
+    let Some(recipe) = document.recipe.as_deref() else { return Vec::new() };
+    let Some(step) = current_step(recipe, &document.text, line).filter(|step| matches!(step.action, Action::Request(_))) else {
+        return Vec::new();
+    };
+    let Some((_, parents)) = parts.split_last() else { return Vec::new() };
+    recorded_keys(document, fixtures, &step.id.text, parents)
+}
+
+/// The keys at `parents` in step `id`'s first recorded response body, with their values.
+fn recorded_keys(document: &Document, fixtures: &mut Fixtures, id: &str, parents: &[Part<'_>]) -> Vec<CompletionItem> {
+    let (Some(recipe), Some(file)) = (document.recipe.as_deref(), document.path.as_deref()) else { return Vec::new() };
+    let Some(body) = fixtures.body(file, id) else { return Vec::new() };
+    let Some(value) = super::fixtures::walk(&body, parents) else { return Vec::new() };
+    super::fixtures::keys(value)
+        .into_iter()
+        .map(|(key, value)| {
+            let shown = super::fixtures::shown(recipe, value);
+            item(&key, CompletionItemKind::FIELD, Some(kind_of(value).to_owned()), Some(format!("recorded:\n```json\n{shown}\n```")))
+        })
+        .collect()
 }
 
 fn kind_of(value: &serde_json::Value) -> &'static str {

@@ -8,8 +8,9 @@ use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind, Position};
 use super::documents::Document;
 use super::fixtures::Fixtures;
 use super::keys::{Segment, description_at, path_at};
-use super::names::{Part, Scope, in_template, path_under};
+use super::names::{Part, Scope, current_step, in_template, path_under};
 use super::positions::{byte_in_line, line_text, range_in_line};
+use crate::model::Action;
 
 /// What to show at `at`, if anything.
 pub(super) fn hover(document: &Document, fixtures: &mut Fixtures, at: Position) -> Option<Hover> {
@@ -20,10 +21,24 @@ pub(super) fn hover(document: &Document, fixtures: &mut Fixtures, at: Position) 
         let path = path_under(line, byte)?;
         let text = name(document, fixtures, &path.parts(), at.line as usize + 1)?;
         (text, range_in_line(&document.text, at.line as usize, path.start, path.text.len()))
+    } else if let Some(found) = json_path(document, fixtures, line, byte, at.line as usize) {
+        found
     } else {
         key(document, line, byte, at.line as usize)?
     };
     Some(Hover { contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: text }), range: Some(range) })
+}
+
+/// A `JSONPath` in a request step's `bind`: the value it selects in the first recorded body.
+fn json_path(document: &Document, fixtures: &mut Fixtures, line: &str, byte: usize, number: usize) -> Option<(String, lsp_types::Range)> {
+    let path = path_under(line, byte)?;
+    let parts = super::names::json_path(line, &path)?;
+    let recipe = document.recipe.as_deref()?;
+    let step = current_step(recipe, &document.text, number + 1).filter(|step| matches!(step.action, Action::Request(_)))?;
+    let body = fixtures.body(document.path.as_deref()?, &step.id.text)?;
+    let value = super::fixtures::walk(&body, &parts)?;
+    let text = format!("`${}` in the first recorded case:\n```json\n{}\n```", path.text, super::fixtures::shown(recipe, value));
+    Some((text, range_in_line(&document.text, number, path.start - 1, path.text.len() + 1)))
 }
 
 /// A key's description, when the cursor is on a key.

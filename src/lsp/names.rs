@@ -92,15 +92,11 @@ pub(super) struct Var<'a> {
 impl<'a> Scope<'a> {
     /// The names a template on 1-based `line` may read.
     pub(super) fn at(recipe: &'a Recipe, text: &str, line: usize) -> Self {
-        let section = section_of(text, line);
-        let (earlier, current): (Vec<&Step>, Option<&Step>) = match section.as_deref() {
-            Some("steps") => {
-                let index = recipe.steps.iter().rposition(|step| step.span.line <= line);
-                match index {
-                    Some(index) => (recipe.steps[..index].iter().collect(), Some(&recipe.steps[index])),
-                    None => (Vec::new(), None),
-                }
-            }
+        let (earlier, current): (Vec<&Step>, Option<&Step>) = match section_of(text, line).as_deref() {
+            Some("steps") => match current_index(recipe, text, line) {
+                Some(index) => (recipe.steps[..index].iter().collect(), Some(&recipe.steps[index])),
+                None => (Vec::new(), None),
+            },
             Some("outputs") => (recipe.steps.iter().collect(), None),
             _ => (Vec::new(), None),
         };
@@ -128,6 +124,31 @@ impl<'a> Scope<'a> {
     pub(super) fn var(&self, name: &str) -> Option<Var<'a>> {
         self.vars.iter().rev().find(|var| var.name == name).copied()
     }
+}
+
+/// The step 1-based `line` is in, if it is in one.
+pub(super) fn current_step<'a>(recipe: &'a Recipe, text: &str, line: usize) -> Option<&'a Step> {
+    current_index(recipe, text, line).map(|index| &recipe.steps[index])
+}
+
+fn current_index(recipe: &Recipe, text: &str, line: usize) -> Option<usize> {
+    if section_of(text, line).as_deref() != Some("steps") {
+        return None;
+    }
+    recipe.steps.iter().rposition(|step| step.span.line <= line)
+}
+
+/// The parts of a `JSONPath` written before the path at `path` (`$.customer.` is `customer`
+/// and the part being typed), when `path` follows a `$`.
+pub(super) fn json_path<'a>(line: &str, path: &'a PathAt) -> Option<Vec<Part<'a>>> {
+    if !line[..path.start].ends_with('$') {
+        return None;
+    }
+    let mut parts = path.parts();
+    if parts.first() == Some(&Part::Name("")) {
+        parts.remove(0);
+    }
+    Some(parts)
 }
 
 /// The names a step binds: its `bind` entries and, for a `set` step, its values.

@@ -274,6 +274,19 @@ fn completes_names_known_at_that_point_and_recorded_response_fields() {
     for key in ["url", "query", "headers", "json", "retry"] {
         assert!(keys.contains(&key.to_owned()), "{key} not in {keys:?}");
     }
+    // A `JSONPath` in a request step's `bind` is relative to its body: the recorded keys.
+    let query = "searchPreference: vehicle, maxResults: 50 }\n";
+    let bound = text.replacen(
+        query,
+        &format!("{query}    bind:\n      first: $.matchingCustomers[0].customer.\n      count: $.matchingCount\n"),
+        1,
+    );
+    client.change(&uri, 3, &bound);
+    let keys = complete(&mut client, after(&bound, "first: $.matchingCustomers[0].customer.", 0));
+    assert!(keys.contains(&"customerUuid".to_owned()), "{keys:?}");
+    let hover =
+        client.request("textDocument/hover", json!({ "textDocument": { "uri": uri }, "position": after(&bound, "count: $.match", 0) }));
+    assert_eq!(hover["contents"]["value"], json!("`$.matchingCount` in the first recorded case:\n```json\n1\n```"));
     client.stop();
 }
 
