@@ -138,8 +138,13 @@ fn recorded_keys(document: &Document, fixtures: &mut Fixtures, id: &str, parents
     super::fixtures::keys(value)
         .into_iter()
         .map(|(key, value)| {
-            let shown = super::fixtures::shown(recipe, value);
-            item(&key, CompletionItemKind::FIELD, Some(kind_of(value).to_owned()), Some(format!("recorded:\n```json\n{shown}\n```")))
+            // A scalar is shown as recorded; a map or list by its size (hover shows it whole).
+            let documentation = match value {
+                serde_json::Value::Object(map) => format!("recorded: a map of {} keys", map.len()),
+                serde_json::Value::Array(items) => format!("recorded: a list of {} items", items.len()),
+                scalar => format!("recorded:\n```json\n{}\n```", super::fixtures::shown(recipe, scalar)),
+            };
+            item(&key, CompletionItemKind::FIELD, Some(kind_of(value).to_owned()), Some(documentation))
         })
         .collect()
 }

@@ -83,7 +83,11 @@ impl Server {
                     if connection.handle_shutdown(&request).map_err(|error| error.to_string())? {
                         return Ok(());
                     }
-                    let response = self.answer(request);
+                    // A bug in one answer must not end the editor's session: it gets an error.
+                    let id = request.id.clone();
+                    let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.answer(request))).unwrap_or_else(|_| {
+                        Response::new_err(id, ErrorCode::InternalError as i32, "recipe lsp failed to answer; see its log".to_owned())
+                    });
                     connection.sender.send(response.into()).map_err(|error| error.to_string())?;
                 }
                 Message::Notification(notification) => self.notice(notification),
@@ -96,7 +100,10 @@ impl Server {
     fn publish(&mut self, connection: &Connection) {
         for uri in std::mem::take(&mut self.changed) {
             let (diagnostics, version) = match self.documents.get(&uri) {
-                Some(document) => (diagnostics::of(document), Some(document.version)),
+                Some(document) => {
+                    let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| diagnostics::of(document)));
+                    (found.unwrap_or_default(), Some(document.version))
+                }
                 None => (Vec::new(), None),
             };
             let params = PublishDiagnosticsParams { uri, diagnostics, version };
@@ -184,5 +191,40 @@ impl Server {
     ) -> Result<serde_json::Value, String> {
         let (_, params) = request.extract::<R::Params>(R::METHOD).map_err(|error| format!("{error:?}"))?;
         serde_json::to_value(handle(self, params)).map_err(|error| error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lsp_types::Position;
+
+    /// Every request at places all over the draft recipe, whole and cut in the middle of a line,
+    /// answers without a panic.
+    #[test]
+    fn no_place_in_the_draft_recipe_breaks_a_request() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/draft.yaml");
+        let whole = std::fs::read_to_string(&path).unwrap();
+        let cut = whole[..whole.len() / 2].to_owned();
+        let uri: Uri = url::Url::from_file_path(&path).unwrap().as_str().parse().unwrap();
+        let mut fixtures = Fixtures::default();
+        // The whole file every 13 characters; the cut one every 2 near the cut.
+        let cut_lines = cut.split('\n').count();
+        for (text, from_line, step) in [(whole, 0, 13), (cut, cut_lines.saturating_sub(20), 2)] {
+            let mut documents = Documents::default();
+            documents.open(uri.clone(), 1, text.clone());
+            let document = documents.get(&uri).unwrap();
+            let _ = diagnostics::of(document);
+            for (line, content) in text.split('\n').enumerate().skip(from_line) {
+                let width = u32::try_from(content.encode_utf16().count()).unwrap();
+                for character in (0..=width + 1).step_by(step) {
+                    let at = Position::new(u32::try_from(line).unwrap(), character);
+                    let _ = completion::complete(document, &mut fixtures, at);
+                    let _ = hover::hover(document, &mut fixtures, at);
+                    let _ = navigation::definition(document, at);
+                    let _ = navigation::references(document, at, true);
+                }
+            }
+        }
     }
 }

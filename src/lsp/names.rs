@@ -47,7 +47,14 @@ fn path_char(character: char) -> bool {
 
 /// Whether byte `at` of `text` is inside a `{{ }}` or `{% %}` that is not closed before it.
 pub(super) fn in_template(text: &str, at: usize) -> bool {
-    let before = &text[..at.min(text.len())];
+    // A template is not longer than this: no need to read the whole file before the cursor.
+    const REACH: usize = 4096;
+    let at = at.min(text.len());
+    let mut from = at.saturating_sub(REACH);
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let before = &text[from..at];
     let open = before.rfind("{{").into_iter().chain(before.rfind("{%")).max();
     let close = before.rfind("}}").into_iter().chain(before.rfind("%}")).max();
     match (open, close) {

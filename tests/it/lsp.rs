@@ -382,7 +382,8 @@ fn a_called_recipes_problem_shows_on_the_call_step_and_the_call_leads_to_its_fil
     let folder = std::env::temp_dir().join(format!("recipe-lsp-call-{}", std::process::id()));
     std::fs::create_dir_all(&folder).unwrap();
     let callee = folder.join("callee.yaml");
-    std::fs::write(&callee, "recipe: 1\nname: c\ninputs:\n  q: string\nsteps:\n  - id: a\n    set: { x: '{{ inputs.q | uper }}' }\n").unwrap();
+    std::fs::write(&callee, "recipe: 1\nname: c\ninputs:\n  q: string\nsteps:\n  - id: a\n    set: { x: '{{ inputs.q | uper }}' }\n")
+        .unwrap();
     let main = folder.join("main.yaml");
     let text = "recipe: 1\nname: m\nsteps:\n  - id: c\n    call: { recipe: callee.yaml, inputs: { q: x } }\n  - id: d\n    set: { y: '{{ steps.c.ok | lenght }}' }\n";
     std::fs::write(&main, text).unwrap();
@@ -401,10 +402,12 @@ fn a_called_recipes_problem_shows_on_the_call_step_and_the_call_leads_to_its_fil
 
     // With the called recipe fixed, the caller's own unknown filter is reported.
     std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(&callee, "recipe: 1\nname: c\ninputs:\n  q: string\nsteps:\n  - id: a\n    set: { x: '{{ inputs.q | upper }}' }\n").unwrap();
+    std::fs::write(&callee, "recipe: 1\nname: c\ninputs:\n  q: string\nsteps:\n  - id: a\n    set: { x: '{{ inputs.q | upper }}' }\n")
+        .unwrap();
     client.change(&uri, 2, text);
     let published = client.diagnostics(&uri);
-    let definition = client.request("textDocument/definition", json!({ "textDocument": { "uri": uri }, "position": after(text, "recipe: call", 0) }));
+    let definition =
+        client.request("textDocument/definition", json!({ "textDocument": { "uri": uri }, "position": after(text, "recipe: call", 0) }));
     std::fs::remove_dir_all(&folder).unwrap();
     assert_eq!(published["diagnostics"][0]["message"], json!("unknown filter `lenght`\nhint: did you mean `length`?"), "{published}");
     assert!(definition["uri"].as_str().unwrap().ends_with("/callee.yaml"), "{definition}");
