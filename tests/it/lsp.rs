@@ -352,6 +352,18 @@ fn goes_to_a_bind_finds_references_and_renames_a_step() {
     assert!(renamed.contains("  - id: lookup\n") && !renamed.contains("steps.search.") && renamed.contains("steps.lookup.body"));
     client.change(&uri, 2, &renamed);
     assert_eq!(client.diagnostics(&uri)["diagnostics"], json!([]), "the renamed recipe checks");
+
+    // Renaming a var from one of its uses: its `set` entry and every `vars.vin`, not `inputs.vin`.
+    let rename = client.request(
+        "textDocument/rename",
+        json!({ "textDocument": { "uri": uri }, "position": after(&renamed, "searchTerm: \"{{ vars.v", 0), "newName": "vehicle" }),
+    );
+    let edits = rename["changes"][&uri].as_array().unwrap().clone();
+    let again = apply(&renamed, &edits);
+    assert_eq!(edits.len(), renamed.matches("vars.vin").count() + 1);
+    assert!(!again.contains("vars.vin") && again.contains("      vehicle: ") && again.contains("inputs.vin"));
+    client.change(&uri, 3, &again);
+    assert_eq!(client.diagnostics(&uri)["diagnostics"], json!([]), "the recipe with the var renamed checks");
     client.stop();
 }
 
