@@ -166,7 +166,7 @@ impl std::fmt::Display for LoadError {
 }
 
 /// The fields of `steps.ID` each kind of step produces.
-const COMMON_FIELDS: &[&str] = &["ok", "skipped", "outcome", "error", "results"];
+pub(crate) const COMMON_FIELDS: &[&str] = &["ok", "skipped", "outcome", "error", "results"];
 pub(crate) fn result_fields(action: &Action) -> &'static [&'static str] {
     match action {
         Action::Request(_) => &["status", "headers", "body", "warnings", "items", "pages"],

@@ -30,6 +30,7 @@ mod http;
 mod inputs;
 mod json;
 mod jsonpath;
+mod lsp;
 mod mask;
 mod model;
 mod pattern;

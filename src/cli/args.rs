@@ -53,6 +53,9 @@ pub(super) enum Command {
         #[arg(long, default_value_t = 8080)]
         port: u16,
     },
+    /// Serve recipe files to an editor: a Language Server Protocol server on stdin and stdout
+    /// (diagnostics as you type, completion, hover, go to definition, references, rename).
+    Lsp,
     /// Print the JSON Schema of the recipe language.
     Schema,
     /// Print a shell completion script to stdout.

@@ -13,6 +13,7 @@ mod check;
 mod docs;
 mod export;
 mod import;
+mod lsp;
 mod output;
 mod run;
 mod serve;
@@ -62,6 +63,7 @@ fn dispatch(command: Command, ui: Ui) -> Outcome {
         Command::Check { files } => Ok(check::command(&files, ui)),
         Command::Test(args) => test::command(&args, ui),
         Command::Serve { fixtures, port } => serve::command(&fixtures, port),
+        Command::Lsp => lsp::command(),
         Command::Schema => docs::schema(),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { subcommand } => docs::man(subcommand.as_deref()),

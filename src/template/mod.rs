@@ -222,7 +222,7 @@ fn asks_environment(kind: &str, name: &str) -> bool {
     }
 }
 
-fn known_names(kind: &str) -> Vec<String> {
+pub(crate) fn known_names(kind: &str) -> Vec<String> {
     match kind {
         "filter" => FILTERS.iter().map(|name| (*name).to_owned()).collect(),
         "test" => TESTS.iter().map(|name| (*name).to_owned()).collect(),

@@ -15,6 +15,7 @@ mod in_doubt;
 mod language;
 mod leaks;
 mod live;
+mod lsp;
 mod network;
 mod reports;
 mod robustness;
