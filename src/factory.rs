@@ -129,7 +129,7 @@ impl<'p> Factory<'p> {
         // Only a run that sends requests reads the recipe's TLS files and proxy: a replay or a
         // dry run works without them (a private key is often not in the repository).
         let client = if setup.answers.sends() {
-            let settings = network_settings(plan, &setup.network, &env).map_err(SetupError::Client)?;
+            let settings = network_settings(plan, &setup.network, &env)?;
             let live = Live::new(&settings, Arc::clone(&masker)).map_err(SetupError::Client)?;
             Some((live, settings))
         } else {
@@ -221,7 +221,7 @@ impl<'p> Factory<'p> {
 /// The client's settings: the command-line flags, over the recipe's `http.connect_timeout`,
 /// `http.proxy` (rendered with `env`) and `http.tls` (its files relative to the recipe file).
 /// `--client-cert` replaces the recipe's client certificate and key together.
-fn network_settings(plan: &Plan, flags: &Settings, env: &crate::inputs::EnvValues) -> Result<Settings, String> {
+fn network_settings(plan: &Plan, flags: &Settings, env: &crate::inputs::EnvValues) -> Result<Settings, SetupError> {
     let http = &plan.recipe().http;
     let mut settings = flags.clone();
     settings.connect_timeout = flags.connect_timeout.or(http.connect_timeout);
@@ -229,11 +229,13 @@ fn network_settings(plan: &Plan, flags: &Settings, env: &crate::inputs::EnvValue
         && let Some(proxy) = &http.proxy
     {
         let context = crate::template::context(&serde_json::json!({ "env": env.values }));
-        let proxy = plan.engine.render_text(proxy, &context).map_err(|e| format!("cannot render `http.proxy`: {e}"))?;
+        let proxy = plan.engine.render_text(proxy, &context).map_err(|e| SetupError::Client(format!("cannot render `http.proxy`: {e}")))?;
         settings.proxy = (!proxy.is_empty()).then_some(proxy);
     }
     let folder = std::path::Path::new(&plan.source.name).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    let read = |key: &str, file: &str| crate::transport::Pem::read(&folder.join(file)).map_err(|e| format!("`http.tls.{key}`: {e}"));
+    let read = |key: &str, file: &str| {
+        crate::transport::Pem::read(&folder.join(file)).map_err(|e| SetupError::Client(format!("`http.tls.{key}`: {e}")))
+    };
     let tls = http.tls.as_ref();
     if settings.ca_certificates.is_none()
         && let Some(ca) = tls.and_then(|tls| tls.ca.as_ref())

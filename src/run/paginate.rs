@@ -60,7 +60,7 @@ pub(super) async fn rest(
             );
             return Err(StepError::traced(Cause::Pages, message, std::mem::take(&mut acted.trace)));
         }
-        spec = next_request(&state.masker, spec, &next, &base).map_err(|message| StepError::new(Cause::Render, message))?;
+        spec = next_request(&state.masker, spec, &next, &base).map_err(|error| StepError::new(Cause::Render, error.to_string()))?;
         let earlier = std::mem::take(&mut acted.trace.attempts);
         let mut following = page(state, step, request, context, transport, on_event, &spec, oauth).await.map_err(|mut error| {
             let mut attempts = earlier.clone();
@@ -98,16 +98,32 @@ fn is_empty(next: &Json) -> bool {
     }
 }
 
+/// Why `paginate.next` does not make a next request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum NextError {
+    /// What it rendered instead, masked and cut short.
+    #[error("`paginate.next` must render to `{{ query: {{...}} }}` or `{{ url: ... }}`, got {0}")]
+    NotAMap(String),
+    #[error("`paginate.next.url` must be a text")]
+    UrlNotText,
+    #[error("invalid next page URL `{url}`: {reason}")]
+    Url { url: String, reason: String },
+    #[error("`paginate.next.query` must be a map")]
+    QueryNotAMap,
+    /// A query value that cannot be sent.
+    #[error("{0}")]
+    Query(String),
+    #[error("`paginate.next` may change `url` and `query`, not `{0}`")]
+    Unknown(String),
+}
+
 /// The request for the next page.
-fn next_request(masker: &crate::mask::Masker, mut spec: RequestSpec, next: &Json, base: &str) -> Result<RequestSpec, String> {
+fn next_request(masker: &crate::mask::Masker, mut spec: RequestSpec, next: &Json, base: &str) -> Result<RequestSpec, NextError> {
     let Json::Object(changes) = next else {
-        return Err(format!(
-            "`paginate.next` must render to `{{ query: {{...}} }}` or `{{ url: ... }}`, got {}",
-            crate::select::short(masker, next)
-        ));
+        return Err(NextError::NotAMap(crate::select::short(masker, next)));
     };
     if let Some(url) = changes.get("url").filter(|url| !is_empty(url)) {
-        let Json::String(url) = url else { return Err("`paginate.next.url` must be a text".into()) };
+        let Json::String(url) = url else { return Err(NextError::UrlNotText) };
         let absolute = if url.starts_with("http://") || url.starts_with("https://") {
             url.clone()
         } else {
@@ -115,9 +131,10 @@ fn next_request(masker: &crate::mask::Masker, mut spec: RequestSpec, next: &Json
         };
         spec.absolute_url = absolute;
     }
-    let mut parsed = url::Url::parse(&spec.absolute_url).map_err(|e| format!("invalid next page URL `{}`: {e}", spec.absolute_url))?;
+    let mut parsed =
+        url::Url::parse(&spec.absolute_url).map_err(|e| NextError::Url { url: spec.absolute_url.clone(), reason: e.to_string() })?;
     if let Some(query) = changes.get("query") {
-        let Json::Object(query) = query else { return Err("`paginate.next.query` must be a map".into()) };
+        let Json::Object(query) = query else { return Err(NextError::QueryNotAMap) };
         let kept: Vec<(String, String)> = parsed
             .query_pairs()
             .filter(|(name, _)| !query.contains_key(name.as_ref()))
@@ -129,7 +146,7 @@ fn next_request(masker: &crate::mask::Masker, mut spec: RequestSpec, next: &Json
             pairs.append_pair(name, value);
         }
         for (name, value) in query {
-            for text in query_values(name, value)? {
+            for text in query_values(name, value).map_err(NextError::Query)? {
                 pairs.append_pair(name, &text);
             }
         }
@@ -139,7 +156,7 @@ fn next_request(masker: &crate::mask::Masker, mut spec: RequestSpec, next: &Json
         }
     }
     if let Some(unknown) = changes.keys().find(|key| !["url", "query"].contains(&key.as_str())) {
-        return Err(format!("`paginate.next` may change `url` and `query`, not `{unknown}`"));
+        return Err(NextError::Unknown(unknown.clone()));
     }
     spec.absolute_url = parsed.to_string();
     spec.url = match spec.absolute_url.strip_prefix(base.trim_end_matches('/')) {
