@@ -166,7 +166,8 @@ pub struct Http {
     #[schemars(with = "Option<DurationText>")]
     pub connect_timeout: Option<Duration>,
     /// How many redirects a `GET` or `HEAD` follows; 5 when omitted, 0 for none. Other methods
-    /// never follow a redirect: the step fails and names the `Location`.
+    /// follow none unless their request says `redirects: { unsafe: true }`: the step fails and
+    /// names the `Location`.
     #[schemars(range(max = 50))]
     pub redirects: Option<u32>,
     /// The largest response body accepted, e.g. `16MiB`, `512KiB` or a number of bytes; 16 MiB
@@ -498,6 +499,44 @@ pub struct Request {
     /// `PATCH` is; say `true` for a `POST` that only reads (a search), so that it is retried like
     /// a `GET` and not reported as a side effect.
     pub idempotent: Option<bool>,
+    /// This request's redirects, over `http.redirects`: a count (0: the redirect response is the
+    /// step's response), or `{ follow: 5, unsafe: true }` to let a method other than `GET` or
+    /// `HEAD` follow them (a 303, and a 301 or 302 after a `POST`, continue as a `GET`; a 307 or
+    /// 308 sends the same method and body again).
+    #[schemars(with = "Option<RedirectsText>")]
+    pub redirects: Option<Redirects>,
+}
+
+/// A request's own redirect policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redirects {
+    /// How many redirects are followed.
+    pub follow: u32,
+    /// Whether a method other than `GET` or `HEAD` follows them.
+    pub allow_unsafe: bool,
+}
+
+/// A count of redirects, or `{ follow, unsafe }`.
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum RedirectsText {
+    Count(#[schemars(range(max = 50))] u32),
+    Policy(RedirectsPolicyText),
+}
+
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct RedirectsPolicyText {
+    /// How many redirects are followed (5 when omitted).
+    #[schemars(range(max = 50))]
+    follow: Option<u32>,
+    /// Let a `POST`, `PUT`, `PATCH` or `DELETE` follow a redirect: a 303 continues as a `GET`, a
+    /// 301 or 302 after a `POST` as a `GET` (as curl and browsers do), a 307 or 308 sends the
+    /// same method and body again.
+    #[serde(rename = "unsafe")]
+    allow_unsafe: Option<bool>,
 }
 
 /// Following pages of a paginated request.

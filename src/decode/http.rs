@@ -1,9 +1,9 @@
 //! Decoding of request defaults (`http:`) and retry policies (`retry:` under `http:` or a
 //! request): timeouts, redirect limits, body size limits, and every retry field.
 
-use super::{AUTH_KEYS, BASIC_KEYS, Decoder, HTTP_KEYS, OAUTH2_KEYS, RETRY_KEYS, TLS_KEYS};
+use super::{AUTH_KEYS, BASIC_KEYS, Decoder, HTTP_KEYS, OAUTH2_KEYS, REDIRECT_KEYS, RETRY_KEYS, TLS_KEYS};
 use crate::diagnostic::Diagnostic;
-use crate::model::{ApiErrors, Auth, Backoff, Http, OAuth2, Retry, RetryOn, Tls};
+use crate::model::{ApiErrors, Auth, Backoff, Http, OAuth2, Redirects, Retry, RetryOn, Tls};
 use crate::yaml::{Node, Value};
 
 const BACKOFFS: &[(&str, Backoff)] = &[("exponential", Backoff::Exponential), ("linear", Backoff::Linear), ("constant", Backoff::Constant)];
@@ -11,6 +11,8 @@ const RETRY_KINDS: &[(&str, RetryOn)] =
     &[("connect", RetryOn::Connect), ("reset", RetryOn::Reset), ("timeout", RetryOn::Timeout), ("body", RetryOn::Body)];
 /// The most redirects a recipe may allow.
 const MAX_REDIRECTS: i64 = 50;
+/// How many redirects are followed when no count is given.
+const DEFAULT_REDIRECTS: u32 = 5;
 
 impl Decoder {
     pub(super) fn http(&mut self, node: &Node) -> Http {
@@ -95,6 +97,24 @@ impl Decoder {
                 None
             }
         }
+    }
+
+    /// A request's `redirects`: a count, or `{ follow, unsafe }`.
+    pub(super) fn request_redirects(&mut self, node: &Node) -> Option<Redirects> {
+        match node.value {
+            Value::Int(_) => return self.redirects(node).map(|follow| Redirects { follow, allow_unsafe: false }),
+            Value::Map(_) => {}
+            _ => {
+                self.expected(node, "a number of redirects, or `{ follow: 5, unsafe: true }`");
+                return None;
+            }
+        }
+        let fields = self.fields(node, "redirects", &[REDIRECT_KEYS])?;
+        let follow = match fields.get("follow") {
+            Some(node) => self.redirects(node)?,
+            None => DEFAULT_REDIRECTS,
+        };
+        Some(Redirects { follow, allow_unsafe: self.optional_bool(&fields, "unsafe").unwrap_or(false) })
     }
 
     fn size(&mut self, node: &Node) -> Option<u64> {
@@ -207,6 +227,23 @@ mod tests {
         );
         let fine = "recipe: 1\nname: t\nhttp:\n  redirects: 0\n  max_body: 512KiB\n  retry: {attempts: 4, delay: 200ms, max_delay: 10s, backoff: exponential, jitter: true, on: [connect, timeout, 429, 502, 503, 504], max_elapsed: 60s, until: \"{{ response.status == 200 }}\", unsafe: false}\nsteps:\n  - id: a\n    request: {method: POST, url: /x, idempotent: true, retry: {attempts: 1}}\n";
         assert_eq!(problems(fine), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_requests_redirects_are_a_count_or_follow_and_unsafe() {
+        let request = |redirects: &str| {
+            problems(&format!("recipe: 1\nname: t\nsteps:\n  - id: a\n    request: {{method: POST, url: /x, redirects: {redirects}}}\n"))
+        };
+        assert_eq!(request("0"), Vec::<String>::new());
+        assert_eq!(request("{ follow: 3, unsafe: true }"), Vec::<String>::new());
+        assert_eq!(request("{ unsafe: true }"), Vec::<String>::new());
+        assert_eq!(request("51"), vec!["5:49 expected a number of redirects (0 to 50), found an integer"]);
+        assert_eq!(
+            request("{ follow: 99, unsave: true }"),
+            vec!["5:63 unknown key `unsave` in redirects", "5:59 expected a number of redirects (0 to 50), found an integer"]
+        );
+        assert_eq!(request("{ unsafe: yes please }"), vec!["5:59 expected `true` or `false`, found a string"]);
+        assert_eq!(request("many"), vec!["5:49 expected a number of redirects, or `{ follow: 5, unsafe: true }`, found a string"]);
     }
 
     #[test]

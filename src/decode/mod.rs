@@ -64,7 +64,8 @@ pub const STEP_KEYS: &[&str] = &[
 ];
 pub(crate) const CALL_KEYS: &[&str] = &["recipe", "inputs"];
 pub const REQUEST_KEYS: &[&str] =
-    &["method", "url", "query", "headers", "json", "form", "body", "timeout", "retry", "idempotent", "paginate", "auth"];
+    &["method", "url", "query", "headers", "json", "form", "body", "timeout", "retry", "idempotent", "paginate", "auth", "redirects"];
+pub(crate) const REDIRECT_KEYS: &[&str] = &["follow", "unsafe"];
 pub const EXPECT_KEYS: &[&str] = &["status", "json", "api_errors"];
 pub const SELECTION_KEYS: &[&str] = &["from", "items", "entries", "match", "where"];
 pub const FILTER_KEYS: &[&str] = &["expect", "describe"];

@@ -186,6 +186,7 @@ impl Decoder {
             idempotent: self.optional_bool(&fields, "idempotent"),
             paginate: fields.get("paginate").and_then(|node| self.paginate(node)),
             auth: fields.get("auth").and_then(|node| self.auth(node)),
+            redirects: fields.get("redirects").and_then(|node| self.request_redirects(node)),
         })
     }
 

@@ -16,6 +16,7 @@ mod language;
 mod leaks;
 mod live;
 mod network;
+mod redirects;
 mod reports;
 mod robustness;
 mod safety;
