@@ -377,32 +377,32 @@ impl<'a> Checker<'a> {
     }
 
     /// `http.headers` and `http.auth` as this request sends them: they may read only what is
-    /// bound before it. A request's own header of the same name, or its own `auth`, replaces them.
+    /// bound before it. A request's own header of the same name, or its own `auth` (`none`
+    /// included), replaces them.
     fn shared_credentials(&mut self, recipe: &'a Recipe, step: &'a Step, request: &'a crate::model::Request, scope: &Scope<'a>) {
-        let mut templates: Vec<&TemplateString> = recipe
+        use crate::model::Auth;
+        let no_auth = matches!(request.auth, Some(Auth::None));
+        let mut templates: Vec<(&TemplateString, Option<&str>)> = recipe
             .http
             .headers
             .iter()
             .filter(|(name, _)| !request.headers.iter().any(|(own, _)| own.text.eq_ignore_ascii_case(&name.text)))
-            .map(|(_, value)| value)
+            .filter(|(name, _)| !(no_auth && name.text.eq_ignore_ascii_case("authorization")))
+            .map(|(name, value)| (value, Some(name.text.as_str())))
             .collect();
         let sends_own_authorization = request.headers.iter().any(|(own, _)| own.text.eq_ignore_ascii_case("authorization"));
-        for (auth, shared) in [
-            (request.auth.as_ref(), false),
-            (recipe.http.auth.as_ref().filter(|_| request.auth.is_none() && !sends_own_authorization), true),
-        ] {
-            let _ = shared;
+        for auth in [request.auth.as_ref(), recipe.http.auth.as_ref().filter(|_| request.auth.is_none() && !sends_own_authorization)] {
             match auth {
-                Some(crate::model::Auth::Basic { username, password }) => templates.extend([username, password]),
-                Some(crate::model::Auth::Bearer(token)) => templates.push(token),
-                Some(crate::model::Auth::Oauth2(oauth)) => {
-                    templates.extend([&oauth.token_url, &oauth.client_id, &oauth.client_secret]);
-                    templates.extend(oauth.scope.as_ref());
+                Some(Auth::Basic { username, password }) => templates.extend([(username, None), (password, None)]),
+                Some(Auth::Bearer(token)) => templates.push((token, None)),
+                Some(Auth::Oauth2(oauth)) => {
+                    templates.extend([(&oauth.token_url, None), (&oauth.client_id, None), (&oauth.client_secret, None)]);
+                    templates.extend(oauth.scope.as_ref().map(|scope| (scope, None)));
                 }
-                None => {}
+                Some(Auth::None) | None => {}
             }
         }
-        for template in templates {
+        for (template, header) in templates {
             let key = (template.span.line, template.span.col);
             let mut local = Checker {
                 engine: self.engine,
@@ -416,12 +416,26 @@ impl<'a> Checker<'a> {
             if problems.is_empty() || !self.reported_shared.insert(key) {
                 continue;
             }
+            let id = &step.id.text;
+            let credential = header.is_none_or(|name| name.eq_ignore_ascii_case("authorization"));
             for mut problem in problems {
-                problem.message = format!("{}, but step `{}` (line {}) sends it", problem.message, step.id.text, step.id.span.line);
-                problem.hints = vec![format!(
-                    "requests before the binding step cannot send this; give step `{}` its own header of that name or its own `auth`",
-                    step.id.text
-                )];
+                problem.message = format!("{}, but step `{id}` (line {}) sends it", problem.message, step.id.span.line);
+                problem.hints = vec![match header {
+                    Some(name) if !credential => format!(
+                        "requests before the binding step cannot send this; give step `{id}` its own `{name}` header (an empty \
+                         value sends none)"
+                    ),
+                    _ => format!(
+                        "requests before the binding step cannot send this; give step `{id}` `auth: none` (it sends no \
+                         `Authorization`), or its own `auth`"
+                    ),
+                }];
+                if credential && request.method.as_str() == "POST" && request.idempotent.is_none() {
+                    problem.hints.push(format!(
+                        "if step `{id}` only logs in, add `idempotent: true` too: it is then retried like a `GET`, and a later \
+                         failure does not report it as something created"
+                    ));
+                }
                 self.problems.push(problem);
             }
         }

@@ -493,7 +493,7 @@ pub struct Request {
     pub retry: Option<Retry>,
     /// Fetch every page: after each response, `next` renders the changes for the next request.
     pub paginate: Option<Paginate>,
-    /// Credentials for this request, over `http.auth`.
+    /// Credentials for this request, over `http.auth`; `none` sends no `Authorization` at all.
     pub auth: Option<Auth>,
     /// Whether sending the request twice is harmless. By default every method but `POST` and
     /// `PATCH` is; say `true` for a `POST` that only reads (a search), so that it is retried like
@@ -571,6 +571,9 @@ pub enum Auth {
     /// OAuth2 client credentials: a token is fetched from `token_url` once, cached, refreshed on
     /// expiry or after a 401, and never recorded (fixtures show `Bearer <oauth2>`).
     Oauth2(OAuth2),
+    /// `auth: none` on a request: it sends no `Authorization` header, neither `http.auth` nor an
+    /// `Authorization` in `http.headers` (a log-in step, before the token it binds).
+    None,
 }
 
 /// OAuth2 client credentials (RFC 6749 section 4.4).
@@ -931,11 +934,11 @@ fn adjust(schema: &mut serde_json::Value) {
         }
     }
     for variant in definitions["Auth"]["oneOf"].as_array_mut().into_iter().flatten() {
-        for (name, property) in variant["properties"].as_object_mut().into_iter().flatten() {
-            let description = if name == "basic" {
-                "User name and password, sent as `Basic base64(username:password)`."
-            } else {
-                "A token, sent as `Bearer TOKEN`."
+        for (name, property) in variant.get_mut("properties").and_then(serde_json::Value::as_object_mut).into_iter().flatten() {
+            let description = match name.as_str() {
+                "basic" => "User name and password, sent as `Basic base64(username:password)`.",
+                "oauth2" => "OAuth2 client credentials; the token is sent as `Bearer TOKEN`.",
+                _ => "A token, sent as `Bearer TOKEN`.",
             };
             property["description"] = json!(description);
         }

@@ -25,7 +25,7 @@ impl Decoder {
             redirects: fields.get("redirects").and_then(|node| self.redirects(node)),
             max_body: fields.get("max_body").and_then(|node| self.size(node)),
             retry: fields.get("retry").and_then(|node| self.retry(node)),
-            auth: fields.get("auth").and_then(|node| self.auth(node)),
+            auth: fields.get("auth").and_then(|node| self.shared_auth(node)),
             api_errors: fields.get("api_errors").and_then(|node| self.api_errors(node)),
             proxy: fields.get("proxy").and_then(|node| self.template_string(node)),
             cookies: self.optional_bool(&fields, "cookies").unwrap_or(false),
@@ -63,6 +63,11 @@ impl Decoder {
 
     /// `auth: { basic: { username, password } }` or `auth: { bearer: "{{ vars.token }}" }`.
     pub(super) fn auth(&mut self, node: &Node) -> Option<Auth> {
+        if let Value::String(text, _) = &node.value
+            && text == "none"
+        {
+            return Some(Auth::None);
+        }
         let fields = self.fields(node, "auth", &[AUTH_KEYS])?;
         if let Some(node) = fields.get("oauth2") {
             if fields.get("basic").is_some() || fields.get("bearer").is_some() {
@@ -87,6 +92,19 @@ impl Decoder {
                 None
             }
         }
+    }
+
+    /// `http.auth`: any form but `none`, which belongs to a request.
+    fn shared_auth(&mut self, node: &Node) -> Option<Auth> {
+        let auth = self.auth(node)?;
+        if let Auth::None = auth {
+            self.problems.push(
+                Diagnostic::at("`auth: none` belongs to a request", node.span)
+                    .with_hint("leave `http.auth` out, or give the requests that send nothing `auth: none`"),
+            );
+            return None;
+        }
+        Some(auth)
     }
 
     fn redirects(&mut self, node: &Node) -> Option<u32> {

@@ -164,7 +164,11 @@ fn render_request(state: &State, request: &Request, context: &Context, oauth_tok
         _ => url[url::Position::BeforePath..].to_owned(),
     };
     let mut headers = BTreeMap::new();
-    for (name, template) in http.headers.iter().chain(&request.headers) {
+    // `auth: none` leaves out the shared `Authorization` header too (not rendered: it may read a
+    // token bound later).
+    let no_auth = matches!(request.auth, Some(crate::model::Auth::None));
+    let shared = http.headers.iter().filter(|(name, _)| !(no_auth && name.text.eq_ignore_ascii_case("authorization")));
+    for (name, template) in shared.chain(&request.headers) {
         let value = engine.render_text(template, context).map_err(|e| format!("cannot render header `{}`: {e}", name.text))?;
         // A header that renders empty is not sent (`{{ ... if vars.token is defined else '' }}`).
         if value.is_empty() {
@@ -216,6 +220,7 @@ fn authorization(
             Ok((!token.is_empty()).then(|| format!("Bearer {token}")))
         }
         crate::model::Auth::Oauth2(_) => Ok(oauth_token.map(|token| format!("Bearer {token}"))),
+        crate::model::Auth::None => Ok(None),
     }
 }
 

@@ -54,9 +54,58 @@ fn shared_auth_that_reads_a_var_is_checked_at_the_first_request_that_sends_it() 
         vec!["5:23 `vars.token` is not bound by an earlier step, but step `login` (line 7) sends it"],
         "the log-in request itself would send the token"
     );
+    let hints = recipe::load_str("t.yaml", &early).err().unwrap().to_string();
+    assert!(hints.contains("give step `login` `auth: none` (it sends no `Authorization`), or its own `auth`"), "{hints}");
+    assert!(hints.contains("if step `login` only logs in, add `idempotent: true` too"), "{hints}");
     let fine = early.replace("url: /login }", "url: /login, auth: { basic: { username: u, password: p } } }");
     let fine = format!("{fine}  - id: me\n    request: {{ method: GET, url: /me }}\n");
     assert_eq!(problems(&fine), Vec::<String>::new());
+    let none = early.replace("url: /login }", "url: /login, auth: none }");
+    assert_eq!(problems(&none), Vec::<String>::new());
+    // A shared `Authorization` header is left out by `auth: none` as well; another header is not.
+    let header = early.replace("  auth: { bearer: \"{{ vars.token }}\" }\n", "  headers: { Authorization: \"Bearer {{ vars.token }}\" }\n");
+    assert!(problems(&header).len() == 1);
+    assert_eq!(problems(&header.replace("url: /login }", "url: /login, auth: none }")), Vec::<String>::new());
+    let other = header.replace("Authorization:", "X-Token:");
+    let hints = recipe::load_str("t.yaml", &other.replace("url: /login }", "url: /login, auth: none }")).err().unwrap().to_string();
+    assert!(hints.contains("give step `login` its own `X-Token` header (an empty value sends none)"), "{hints}");
+    // `none` is a request's, not the recipe's.
+    assert_eq!(
+        problems(&early.replace("auth: { bearer: \"{{ vars.token }}\" }", "auth: none")),
+        vec!["5:9 `auth: none` belongs to a request"]
+    );
+}
+
+const TOKEN_LOGIN: &str = r#"recipe: 1
+name: t
+env:
+  BASE_URL: {}
+http:
+  base_url: "{{ env.BASE_URL }}"
+  auth: { bearer: "{{ vars.token }}" }
+steps:
+  - id: login
+    request: { method: POST, url: /login, json: { user: ada }, auth: none, idempotent: true }
+    bind: { token: { path: $.token, secret: true } }
+  - id: me
+    request: { method: GET, url: /me }
+"#;
+
+/// `auth: none` on the log-in request: it sends no `Authorization`, and the requests after it
+/// send the token it bound.
+#[test]
+fn auth_none_sends_no_credential_and_later_requests_send_the_bound_token() {
+    let server = block_on(FaultServer::start(vec![
+        ("POST", "/login", vec![Fault::Respond(Reply::json(200, &json!({"token": "t0k3n-a1b2c3d4e5"})))]),
+        ("GET", "/me", vec![Fault::Respond(Reply::json(200, &json!({"name": "Ada"})))]),
+    ]));
+    let (result, fixture) = run_live(TOKEN_LOGIN, server.url(""), "unused-secret");
+    assert!(result.ok, "{:#?}", result.steps);
+    assert_eq!(result.exit(), recipe::Exit::Success, "a log-in marked idempotent creates nothing");
+    assert_eq!(authorizations(&server, "/login"), Vec::<String>::new());
+    assert_eq!(authorizations(&server, "/me"), vec!["Bearer t0k3n-a1b2c3d4e5".to_owned()]);
+    let recorded = serde_json::to_string(&fixture.unwrap()).unwrap();
+    assert!(!recorded.contains("t0k3n-a1b2c3d4e5"), "{recorded}");
 }
 
 #[test]
