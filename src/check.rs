@@ -508,7 +508,9 @@ impl<'a> Checker<'a> {
         for callable in unknown {
             let span = inside(self.source, template, callable.offset, callable.name.chars().count());
             let mut diagnostic = Diagnostic::at(format!("unknown {} `{}`", callable.kind, callable.name), span);
-            if let Some(suggestion) = did_you_mean(&callable.name, callable.known.iter().map(String::as_str)) {
+            if let Some(instead) = &callable.instead {
+                diagnostic = diagnostic.with_hint(instead.clone());
+            } else if let Some(suggestion) = did_you_mean(&callable.name, callable.known.iter().map(String::as_str)) {
                 diagnostic = diagnostic.with_hint(format!("did you mean `{suggestion}`?"));
             }
             self.problems.push(diagnostic);

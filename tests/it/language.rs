@@ -36,6 +36,31 @@ fn check_rejects_unknown_filters_tests_and_functions() {
     );
 }
 
+/// minijinja's values have no methods: a Python habit (`url.endswith('/get')`) is a static
+/// error at the method, with minijinja's spelling as the hint.
+#[test]
+fn check_rejects_method_calls_minijinja_lacks_with_its_spelling() {
+    let text = "recipe: 1\nname: t\ninputs:\n  url: string\nsteps:\n  - id: a\n    set:\n      x: \"{{ inputs.url.endswith('/get') }}\"\n      y: \"{{ inputs.url.lower() }}\"\n      z: \"{{ (inputs.url).startswith('h') }}\"\n      w: \"{{ inputs.url.frobnicate() }}\"\n      fine: \"{% for i in [1, 2] %}{{ loop.cycle('a', 'b') }}{% endfor %}\"\n";
+    assert_eq!(
+        problems(text),
+        vec![
+            "8:25 unknown method `endswith`",
+            "9:25 unknown method `lower`",
+            "10:27 unknown method `startswith`",
+            "11:25 unknown method `frobnicate`"
+        ]
+    );
+    let shown = recipe::load_str("t.yaml", text).err().unwrap().to_string();
+    for hint in [
+        "write `x is endingwith('...')`",
+        "write `x | lower`",
+        "write `x is startingwith('...')`",
+        "use a filter (`x | frobnicate`) or a test (`x is frobnicate`) if one exists",
+    ] {
+        assert!(shown.contains(hint), "{hint}: {shown}");
+    }
+}
+
 #[test]
 fn check_rejects_reads_of_vars_a_guarded_or_optional_step_may_not_bind() {
     let text = "recipe: 1\nname: t\ninputs:\n  go: boolean\nsteps:\n  - id: a\n    when: \"{{ inputs.go }}\"\n    set: { x: 1 }\n  - id: b\n    set:\n      bare: \"{{ vars.x }}\"\n      defaulted: \"{{ vars.x | default(0) }}\"\n      tested: \"{{ vars.x if vars.x is defined else 0 }}\"\n";
