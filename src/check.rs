@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path as FsPath;
 
+use crate::decode::BrokenStep;
 use crate::diagnostic::{Diagnostic, Diagnostics, Report, Source, Span, did_you_mean};
 use crate::model::{Action, Binding, Recipe, Step, Template, TemplateString};
 use crate::template::Engine;
@@ -47,7 +48,7 @@ fn load_called(name: &str, text: &str, stack: &mut Vec<std::path::PathBuf>) -> R
     let source = Source::new(name, text);
     let fail = |diagnostics| Box::new(Report { source: source.clone(), diagnostics });
     let (root, mut diagnostics) = crate::yaml::parse(text).map_err(fail)?;
-    let (recipe, problems) = crate::decode::decode_partial(&root);
+    let (recipe, problems, broken) = crate::decode::decode_with_broken(&root);
     diagnostics.extend(problems);
     let Some(recipe) = recipe else { return Err(fail(diagnostics)) };
     // The called recipes first: the check then knows what each call step outputs.
@@ -84,7 +85,7 @@ fn load_called(name: &str, text: &str, stack: &mut Vec<std::path::PathBuf>) -> R
         })
         .collect();
     let engine = Engine::new();
-    diagnostics.extend(check(&recipe, &engine, text, &outputs));
+    diagnostics.extend(check(&recipe, &engine, text, &outputs, &broken));
     diagnostics.extend(problems);
     if !diagnostics.is_empty() {
         return Err(fail(diagnostics));
@@ -185,8 +186,9 @@ struct Scope<'a> {
     inputs: BTreeSet<&'a str>,
     env: BTreeSet<&'a str>,
     vars: BTreeSet<&'a str>,
-    /// Steps visible here, with their actions.
-    steps: BTreeMap<&'a str, &'a Action>,
+    /// Steps visible here, with their actions (none for a step that did not decode: any
+    /// field of it may be read).
+    steps: BTreeMap<&'a str, Option<&'a Action>>,
     item: bool,
     /// Inside `retry.until` and `paginate.next`: the attempt's `response`.
     response: bool,
@@ -210,7 +212,13 @@ struct Checker<'a> {
     call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
 }
 
-fn check(recipe: &Recipe, engine: &Engine, source: &str, call_outputs: &BTreeMap<&str, Vec<&str>>) -> Vec<Diagnostic> {
+fn check<'a>(
+    recipe: &'a Recipe,
+    engine: &'a Engine,
+    source: &'a str,
+    call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
+    broken: &'a [BrokenStep],
+) -> Vec<Diagnostic> {
     let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source, call_outputs };
     let mut scope = Scope {
         inputs: recipe.inputs.iter().map(|input| input.name.text.as_str()).collect(),
@@ -249,7 +257,15 @@ fn check(recipe: &Recipe, engine: &Engine, source: &str, call_outputs: &BTreeMap
         checker.with_response(&mut scope, |checker, scope| checker.template_string(until, scope));
     }
     let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
-    for step in &recipe.steps {
+    // A step that did not decode is already reported: what it would bind is taken as bound.
+    let broken_at = |position: usize, scope: &mut Scope<'a>| {
+        for step in broken.iter().filter(|step| step.position == position) {
+            scope.steps.insert(&step.id, None);
+            scope.vars.extend(step.binds.iter().map(String::as_str));
+        }
+    };
+    for (position, step) in recipe.steps.iter().enumerate() {
+        broken_at(position, &mut scope);
         if let Some(first) = seen.get(step.id.text.as_str()) {
             checker.problems.push(
                 Diagnostic::at(format!("duplicate step id `{}`", step.id.text), step.id.span)
@@ -259,6 +275,7 @@ fn check(recipe: &Recipe, engine: &Engine, source: &str, call_outputs: &BTreeMap
         seen.insert(&step.id.text, step.id.span);
         checker.step(recipe, step, &mut scope);
     }
+    broken_at(recipe.steps.len(), &mut scope);
     for (_, output) in &recipe.outputs {
         checker.template(output, &scope);
     }
@@ -342,7 +359,7 @@ impl<'a> Checker<'a> {
             }
         }
         // Bindings and assertions may read the step's own result.
-        scope.steps.insert(&step.id.text, &step.action);
+        scope.steps.insert(&step.id.text, Some(&step.action));
         for (name, binding) in &step.bind {
             if let Binding::Template(template) = binding {
                 self.template(template, scope);
@@ -543,7 +560,7 @@ impl<'a> Checker<'a> {
             }
             "steps" => {
                 let name = name?;
-                let Some(action) = scope.steps.get(name) else {
+                let Some(action) = scope.steps.get(name).copied() else {
                     return Some((
                         format!("`steps.{name}` is not an earlier step"),
                         suggest(name, &mut scope.steps.keys().copied())
@@ -551,6 +568,7 @@ impl<'a> Checker<'a> {
                     ));
                 };
                 let field = parts.next()?;
+                let action = action?;
                 let fields = result_fields(action);
                 if field == "outputs"
                     && let Some(outputs) = self.call_outputs.get(name)

@@ -108,10 +108,23 @@ const STRATEGIES: &[(&str, Strategy)] = &[
 
 /// Decodes as much as can be decoded, with every problem found. A recipe with problems is
 /// still returned when its outline is sound, so the checker can report its problems as well.
-pub(crate) fn decode_partial(root: &Node) -> (Option<Recipe>, Vec<Diagnostic>) {
+///
+/// The steps that did not decode but have an id come with it: the check then takes reads of them
+/// for granted instead of reporting every later use of them.
+pub(crate) fn decode_with_broken(root: &Node) -> (Option<Recipe>, Vec<Diagnostic>, Vec<BrokenStep>) {
     let mut decoder = Decoder::default();
     let recipe = decoder.recipe(root);
-    (recipe, decoder.problems.into_vec())
+    (recipe, decoder.problems.into_vec(), decoder.broken)
+}
+
+/// A step whose id decoded but whose action (or something it needs) did not.
+#[derive(Debug, Clone)]
+pub(crate) struct BrokenStep {
+    /// How many decoded steps come before it.
+    pub position: usize,
+    pub id: String,
+    /// The names its `bind` would bind.
+    pub binds: Vec<String>,
 }
 
 /// The entries of one YAML map, checked against the keys it may have.
@@ -129,6 +142,7 @@ impl<'a> Fields<'a> {
 #[derive(Default)]
 pub(super) struct Decoder {
     problems: Diagnostics,
+    broken: Vec<BrokenStep>,
 }
 
 impl Decoder {
@@ -382,7 +396,17 @@ impl Decoder {
         let env = fields.get("env").map(|node| self.env(node)).unwrap_or_default();
         let http = fields.get("http").map(|node| self.http(node)).unwrap_or_default();
         let steps = match self.required(&fields, "steps", "the recipe") {
-            Some(Node { value: Value::Seq(items), .. }) => items.iter().filter_map(|item| self.step(item)).collect(),
+            Some(Node { value: Value::Seq(items), .. }) => {
+                let mut steps = Vec::new();
+                for item in items {
+                    match self.step(item) {
+                        Ok(step) => steps.push(step),
+                        Err(Some(broken)) => self.broken.push(BrokenStep { position: steps.len(), ..broken }),
+                        Err(None) => {}
+                    }
+                }
+                steps
+            }
             Some(node) => {
                 self.expected(node, "a list of steps");
                 Vec::new()
@@ -540,9 +564,9 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
 /// Decodes a whole recipe; `Err` holds every problem found.
 #[cfg(test)]
 pub(crate) fn recipe(root: &Node) -> Result<Recipe, Vec<Diagnostic>> {
-    match decode_partial(root) {
-        (Some(recipe), problems) if problems.is_empty() => Ok(recipe),
-        (_, problems) => Err(problems),
+    match decode_with_broken(root) {
+        (Some(recipe), problems, _) if problems.is_empty() => Ok(recipe),
+        (_, problems, _) => Err(problems),
     }
 }
 

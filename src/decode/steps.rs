@@ -1,5 +1,6 @@
 //! Decoding of steps: the four actions, expectations, selections and bindings.
 
+use super::BrokenStep;
 use super::{
     ACTIONS, ASSERT_KEYS, BIND_KEYS, CALL_KEYS, CARDINALITIES, Decoder, EXPECT_KEYS, FILTER_KEYS, Fields, MATCHER_KEYS, METHODS,
     PAGINATE_KEYS, PICK_KEYS, REQUEST_KEYS, SELECTION_KEYS, STEP_KEYS, STRATEGIES,
@@ -11,8 +12,10 @@ use crate::model::{
 use crate::yaml::{Key, Node, Value};
 
 impl Decoder {
-    pub(super) fn step(&mut self, node: &Node) -> Option<Step> {
-        let fields = self.fields(node, "a step", &[STEP_KEYS])?;
+    /// A step; when its id decodes but the rest does not, what the check needs to know of it
+    /// (its id and the names it binds), so that later steps reading it are not blamed too.
+    pub(super) fn step(&mut self, node: &Node) -> Result<Step, Option<BrokenStep>> {
+        let fields = self.fields(node, "a step", &[STEP_KEYS]).ok_or(None)?;
         let id = self.required(&fields, "id", "a step").and_then(|node| {
             let text = self.string(node)?;
             Some(self.name(&text, node.span, "step id"))
@@ -75,12 +78,23 @@ impl Decoder {
                 Vec::new()
             }
         };
-        Some(Step {
-            id: id?,
-            description: self.optional_string(&fields, "description"),
-            when: fields.get("when").and_then(|node| self.template_string(node)),
-            optional: self.optional_bool(&fields, "optional").unwrap_or(false),
-            action: action?,
+        let description = self.optional_string(&fields, "description");
+        let when = fields.get("when").and_then(|node| self.template_string(node));
+        let optional = self.optional_bool(&fields, "optional").unwrap_or(false);
+        let (id, action) = match (id, action) {
+            (Some(id), Some(action)) => (id, action),
+            (Some(id), None) => {
+                let binds = bind.iter().map(|(name, _)| name.text.clone()).collect();
+                return Err(Some(BrokenStep { position: 0, id: id.text, binds }));
+            }
+            (None, _) => return Err(None),
+        };
+        Ok(Step {
+            id,
+            description,
+            when,
+            optional,
+            action,
             expect,
             bind,
             secret_binds,
@@ -173,20 +187,32 @@ impl Decoder {
         if let [_, second, ..] = bodies.as_slice() {
             self.error(second.span, format!("a request has one body, but this one also has `{}`", second.text));
         }
+        // Every field is decoded before giving up on one, so each problem is reported.
+        let query = fields.get("query").map(|node| self.template_map(node, "query")).unwrap_or_default();
+        let headers = fields.get("headers").map(|node| self.headers(node)).unwrap_or_default();
+        let json = fields.get("json").map(|node| self.template(node));
+        let form = fields.get("form").map(|node| self.template_map(node, "form"));
+        let body = fields.get("body").and_then(|node| self.template_string(node));
+        let timeout = fields.get("timeout").and_then(|node| self.duration(node));
+        let retry = fields.get("retry").and_then(|node| self.retry(node));
+        let idempotent = self.optional_bool(&fields, "idempotent");
+        let paginate = fields.get("paginate").and_then(|node| self.paginate(node));
+        let auth = fields.get("auth").and_then(|node| self.auth(node));
+        let redirects = fields.get("redirects").and_then(|node| self.request_redirects(node));
         Some(Request {
             method: method?,
             url: url?,
-            query: fields.get("query").map(|node| self.template_map(node, "query")).unwrap_or_default(),
-            headers: fields.get("headers").map(|node| self.headers(node)).unwrap_or_default(),
-            json: fields.get("json").map(|node| self.template(node)),
-            form: fields.get("form").map(|node| self.template_map(node, "form")),
-            body: fields.get("body").and_then(|node| self.template_string(node)),
-            timeout: fields.get("timeout").and_then(|node| self.duration(node)),
-            retry: fields.get("retry").and_then(|node| self.retry(node)),
-            idempotent: self.optional_bool(&fields, "idempotent"),
-            paginate: fields.get("paginate").and_then(|node| self.paginate(node)),
-            auth: fields.get("auth").and_then(|node| self.auth(node)),
-            redirects: fields.get("redirects").and_then(|node| self.request_redirects(node)),
+            query,
+            headers,
+            json,
+            form,
+            body,
+            timeout,
+            retry,
+            idempotent,
+            paginate,
+            auth,
+            redirects,
         })
     }
 

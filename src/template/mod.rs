@@ -864,7 +864,13 @@ mod tests {
             .collect();
         assert_eq!(
             found,
-            vec![("filter".into(), "b64encod".into()), ("test".into(), "definedd".into()), ("function".into(), "nwo".into())]
+            vec![
+                ("filter".into(), "b64encod".into()),
+                ("test".into(), "definedd".into()),
+                ("function".into(), "nwo".into()),
+                // minijinja's values have no methods (Python's `dict.items()` is `| items`).
+                ("method".into(), "items".into())
+            ]
         );
     }
 

@@ -61,6 +61,44 @@ fn check_rejects_method_calls_minijinja_lacks_with_its_spelling() {
     }
 }
 
+/// Six independent typos, two of them in one step whose action cannot be decoded: six problems,
+/// each at its place, and nothing invented about the later steps that read that step.
+#[test]
+fn six_typos_are_six_problems_and_nothing_else() {
+    let text = r#"recipe: 1
+name: t
+inputs:
+  vin: string
+steps:
+  - id: a
+    request:
+      method: GTE
+      url: /token
+      retry: { attemps: 3 }
+    bind: { token: $.token }
+  - id: b
+    request:
+      method: GET
+      url: "/cars/{{ inputs.vim }}"
+      timeout: 10 seconds
+      headers: { Authorization: "Bearer {{ vars.token }}", X-Body: "{{ steps.a.body.id }}" }
+    expect: { stauts: 200 }
+  - id: c
+    set: { vin: "{{ inputs.vin | lowr }}", status: "{{ steps.a.status }}" }
+"#;
+    assert_eq!(
+        problems(text),
+        vec![
+            "8:15 unknown method `GTE`",
+            "10:16 unknown key `attemps` in retry",
+            "16:16 invalid duration",
+            "18:15 unknown key `stauts` in expect",
+            "15:22 no input named `vim` is declared",
+            "20:34 unknown filter `lowr`",
+        ]
+    );
+}
+
 #[test]
 fn check_rejects_reads_of_vars_a_guarded_or_optional_step_may_not_bind() {
     let text = "recipe: 1\nname: t\ninputs:\n  go: boolean\nsteps:\n  - id: a\n    when: \"{{ inputs.go }}\"\n    set: { x: 1 }\n  - id: b\n    set:\n      bare: \"{{ vars.x }}\"\n      defaulted: \"{{ vars.x | default(0) }}\"\n      tested: \"{{ vars.x if vars.x is defined else 0 }}\"\n";
