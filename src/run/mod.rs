@@ -634,10 +634,10 @@ fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> 
         Binding::Path(path) => {
             let nodes = path.select(value);
             if path.is_definite() {
-                nodes
-                    .first()
-                    .map(|node| (*node).clone())
-                    .ok_or_else(|| format!("`{}` selected nothing in {}", path.text, select::short(&state.masker, value)))
+                nodes.first().map(|node| (*node).clone()).ok_or_else(|| match path.why_nothing(value) {
+                    Some(why) => format!("`{}` selected nothing: {}", path.text, state.masker.text(&why)),
+                    None => format!("`{}` selected nothing in {}", path.text, select::short(&state.masker, value)),
+                })
             } else {
                 Ok(Json::Array(nodes.into_iter().cloned().collect()))
             }

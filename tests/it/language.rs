@@ -99,6 +99,40 @@ steps:
     );
 }
 
+/// A bind that selects nothing lists the keys where its path stopped matching, with a "did you
+/// mean"; so does an assertion's `path`.
+#[test]
+fn a_bind_that_selects_nothing_lists_the_keys_there() {
+    let server = block_on(FaultServer::start(vec![(
+        "POST",
+        "/anything",
+        vec![Fault::Respond(Reply::json(200, &json!({"json": {"access_token": "a1b2c3d4e5f6g7h8", "token_type": "bearer"}})))],
+    )]));
+    let text = "recipe: 1\nname: t\nenv:\n  BASE_URL: {}\nhttp:\n  base_url: \"{{ env.BASE_URL }}\"\nsteps:\n  - id: login\n    request: { method: POST, url: /anything, idempotent: true }\n    bind: { token: { path: $.json.acces_token, secret: true } }\n";
+    let result = run_unrecorded(text, server.url(""));
+    let reason = result.steps[0].reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains(
+            "`$.json.acces_token` selected nothing: `$.json` has no key `acces_token`; its keys: `access_token`, `token_type`; did \
+             you mean `$.json.access_token`?"
+        ),
+        "{reason}"
+    );
+    assert!(!reason.contains("a1b2c3d4e5f6g7h8"), "keys are shown, never values: {reason}");
+    let asserted = text.replace(
+        "    bind: { token: { path: $.json.acces_token, secret: true } }\n",
+        "    assert:\n      - { path: $.json.tokn_type, equals: bearer }\n",
+    );
+    let server = block_on(FaultServer::start(vec![(
+        "POST",
+        "/anything",
+        vec![Fault::Respond(Reply::json(200, &json!({"json": {"access_token": "a1b2c3d4e5f6g7h8", "token_type": "bearer"}})))],
+    )]));
+    let result = run_unrecorded(&asserted, server.url(""));
+    let reason = result.steps[0].reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("did you mean `$.json.token_type`?"), "{reason}");
+}
+
 #[test]
 fn check_rejects_reads_of_vars_a_guarded_or_optional_step_may_not_bind() {
     let text = "recipe: 1\nname: t\ninputs:\n  go: boolean\nsteps:\n  - id: a\n    when: \"{{ inputs.go }}\"\n    set: { x: 1 }\n  - id: b\n    set:\n      bare: \"{{ vars.x }}\"\n      defaulted: \"{{ vars.x | default(0) }}\"\n      tested: \"{{ vars.x if vars.x is defined else 0 }}\"\n";
