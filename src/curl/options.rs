@@ -25,6 +25,8 @@ pub(crate) struct Curl {
     pub user: Option<String>,
     /// `-m SECONDS`.
     pub max_time: Option<String>,
+    /// `-L`: curl follows redirects (without it, it does not).
+    pub location: bool,
     pub warnings: Vec<String>,
 }
 
@@ -57,8 +59,6 @@ const IGNORED_SHORT_WITH_VALUE: &str = "owDK";
 
 /// Options without a value that only change output or transport details.
 const IGNORED_FLAGS: &[&str] = &[
-    "location",
-    "location-trusted",
     "compressed",
     "silent",
     "show-error",
@@ -210,6 +210,7 @@ impl Curl {
             match short {
                 'G' => self.get = true,
                 'I' => self.implied_method = Some("HEAD"),
+                'L' => self.location = true,
                 c if IGNORED_SHORT_FLAGS.contains(c) => {}
                 c if UNSUPPORTED_SHORT_FLAGS.contains(c) => {
                     self.warnings.push(format!("`-{c}` is not supported by recipes and is ignored"));
@@ -240,6 +241,7 @@ impl Curl {
             }
             "get" => self.get = true,
             "head" => self.implied_method = Some("HEAD"),
+            "location" | "location-trusted" => self.location = true,
             "url" => self.url_argument(value),
             "url-query" => self.url = self.url.take().map(|url| format!("{url}{}{value}", if url.contains('?') { '&' } else { '?' })),
             "user" => self.user = Some(value.to_owned()),
