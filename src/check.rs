@@ -85,7 +85,7 @@ fn load_called(name: &str, text: &str, stack: &mut Vec<std::path::PathBuf>) -> R
         })
         .collect();
     let engine = Engine::new();
-    diagnostics.extend(check(&recipe, &engine, text, &outputs, &broken));
+    diagnostics.extend(check(&recipe, &engine, (name, text), &outputs, &broken));
     diagnostics.extend(problems);
     if !diagnostics.is_empty() {
         return Err(fail(diagnostics));
@@ -208,6 +208,8 @@ struct Checker<'a> {
     reported_shared: BTreeSet<(usize, usize)>,
     /// The recipe's text, to place a caret inside a template only where it is written as is.
     source: &'a str,
+    /// The recipe file's name: the files it names are relative to its folder.
+    name: &'a str,
     /// Each call step's called recipe's outputs.
     call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
 }
@@ -215,11 +217,11 @@ struct Checker<'a> {
 fn check<'a>(
     recipe: &'a Recipe,
     engine: &'a Engine,
-    source: &'a str,
+    (name, source): (&'a str, &'a str),
     call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
     broken: &'a [BrokenStep],
 ) -> Vec<Diagnostic> {
-    let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source, call_outputs };
+    let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source, name, call_outputs };
     let mut scope = Scope {
         inputs: recipe.inputs.iter().map(|input| input.name.text.as_str()).collect(),
         env: recipe.env.iter().map(|var| var.name.text.as_str()).collect(),
@@ -317,6 +319,12 @@ impl<'a> Checker<'a> {
                 if let Some(body) = &request.body {
                     self.template_string(body, scope);
                 }
+                for (_, field) in request.multipart.iter().flatten() {
+                    match field {
+                        crate::model::MultipartField::Text(text) => self.template_string(text, scope),
+                        crate::model::MultipartField::File(file) => self.file_part(file),
+                    }
+                }
                 if let Some(until) = request.retry.as_ref().and_then(|retry| retry.until.as_ref()) {
                     self.with_response(scope, |checker, scope| checker.template_string(until, scope));
                 }
@@ -381,6 +389,18 @@ impl<'a> Checker<'a> {
         scope.each = false;
     }
 
+    /// A multipart file part's file must exist, relative to the recipe.
+    fn file_part(&mut self, file: &crate::model::FileField) {
+        let folder = FsPath::new(self.name).parent().unwrap_or_else(|| FsPath::new(""));
+        let path = folder.join(&file.file);
+        if !path.is_file() {
+            self.problems.push(
+                Diagnostic::at(format!("no file `{}` (multipart files are relative to the recipe)", path.display()), file.span)
+                    .with_hint("give the path of the file to upload, relative to the recipe file"),
+            );
+        }
+    }
+
     /// Records where `name` is bound, and whether that step may not bind it.
     fn bound(scope: &mut Scope<'a>, step: &'a Step, name: &'a str) {
         scope.bound_at.entry(name).or_insert((&step.id.text, step.id.span.line));
@@ -426,6 +446,7 @@ impl<'a> Checker<'a> {
                 problems: Diagnostics::default(),
                 reported_shared: BTreeSet::new(),
                 source: self.source,
+                name: self.name,
                 call_outputs: self.call_outputs,
             };
             local.template_string(template, scope);

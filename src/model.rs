@@ -486,6 +486,9 @@ pub struct Request {
     pub form: Option<Vec<(Name, Template)>>,
     /// A raw text body.
     pub body: Option<TemplateString>,
+    /// A `multipart/form-data` body: each field a text (a template) or a file part.
+    #[schemars(with = "Option<BTreeMap<String, MultipartFieldText>>")]
+    pub multipart: Option<Vec<(Name, MultipartField)>>,
     /// This request's timeout, over `http.timeout`.
     #[schemars(with = "Option<DurationText>")]
     pub timeout: Option<Duration>,
@@ -505,6 +508,50 @@ pub struct Request {
     /// 308 sends the same method and body again).
     #[schemars(with = "Option<RedirectsText>")]
     pub redirects: Option<Redirects>,
+}
+
+/// One field of a multipart body.
+#[derive(Debug, Clone)]
+pub enum MultipartField {
+    /// A text field.
+    Text(TemplateString),
+    /// A file, read when the request is sent.
+    File(FileField),
+}
+
+/// A file part.
+#[derive(Debug, Clone)]
+pub struct FileField {
+    /// Relative to the recipe file.
+    pub file: String,
+    pub span: Span,
+    /// `application/octet-stream` when omitted (or a type known from the file's extension).
+    pub content_type: Option<String>,
+    /// The file name sent; the file's own name when omitted.
+    pub filename: Option<String>,
+}
+
+/// A text field, or a file part.
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum MultipartFieldText {
+    Text(TemplateString),
+    File(FileFieldText),
+}
+
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct FileFieldText {
+    /// The file to send, relative to the recipe file. Fixtures keep its SHA-256 digest and size,
+    /// never its bytes.
+    file: String,
+    /// The part's content type; from the file's extension when omitted, else
+    /// `application/octet-stream`.
+    content_type: Option<String>,
+    /// The file name sent; the file's own name when omitted.
+    filename: Option<String>,
 }
 
 /// A request's own redirect policy.

@@ -63,8 +63,23 @@ pub const STEP_KEYS: &[&str] = &[
     "assert",
 ];
 pub(crate) const CALL_KEYS: &[&str] = &["recipe", "inputs"];
-pub const REQUEST_KEYS: &[&str] =
-    &["method", "url", "query", "headers", "json", "form", "body", "timeout", "retry", "idempotent", "paginate", "auth", "redirects"];
+pub const REQUEST_KEYS: &[&str] = &[
+    "method",
+    "url",
+    "query",
+    "headers",
+    "json",
+    "form",
+    "body",
+    "multipart",
+    "timeout",
+    "retry",
+    "idempotent",
+    "paginate",
+    "auth",
+    "redirects",
+];
+pub(crate) const FILE_PART_KEYS: &[&str] = &["file", "content_type", "filename"];
 pub(crate) const REDIRECT_KEYS: &[&str] = &["follow", "unsafe"];
 pub const EXPECT_KEYS: &[&str] = &["status", "json", "api_errors"];
 pub const SELECTION_KEYS: &[&str] = &["from", "items", "entries", "match", "where"];

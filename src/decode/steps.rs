@@ -2,12 +2,13 @@
 
 use super::BrokenStep;
 use super::{
-    ACTIONS, ASSERT_KEYS, BIND_KEYS, CALL_KEYS, CARDINALITIES, Decoder, EXPECT_KEYS, FILTER_KEYS, Fields, MATCHER_KEYS, METHODS,
-    PAGINATE_KEYS, PICK_KEYS, REQUEST_KEYS, SELECTION_KEYS, STEP_KEYS, STRATEGIES,
+    ACTIONS, ASSERT_KEYS, BIND_KEYS, CALL_KEYS, CARDINALITIES, Decoder, EXPECT_KEYS, FILE_PART_KEYS, FILTER_KEYS, Fields, MATCHER_KEYS,
+    METHODS, PAGINATE_KEYS, PICK_KEYS, REQUEST_KEYS, SELECTION_KEYS, STEP_KEYS, STRATEGIES,
 };
 use crate::diagnostic::Diagnostic;
 use crate::model::{
-    Action, Assertion, Binding, Call, Expect, Filter, Match, Matcher, Name, Paginate, Pick, Request, Selection, Step, Strategy,
+    Action, Assertion, Binding, Call, Expect, FileField, Filter, Match, Matcher, MultipartField, Name, Paginate, Pick, Request, Selection,
+    Step, Strategy,
 };
 use crate::yaml::{Key, Node, Value};
 
@@ -183,7 +184,7 @@ impl Decoder {
         let method = self.required(&fields, "method", "a request").and_then(|node| self.keyword(node, "method", METHODS, true));
         let url = self.required(&fields, "url", "a request").and_then(|node| self.template_string(node));
         let bodies: Vec<&Key> =
-            fields.entries.iter().map(|(k, _)| k).filter(|k| ["json", "form", "body"].contains(&k.text.as_str())).collect();
+            fields.entries.iter().map(|(k, _)| k).filter(|k| ["json", "form", "body", "multipart"].contains(&k.text.as_str())).collect();
         if let [_, second, ..] = bodies.as_slice() {
             self.error(second.span, format!("a request has one body, but this one also has `{}`", second.text));
         }
@@ -193,6 +194,7 @@ impl Decoder {
         let json = fields.get("json").map(|node| self.template(node));
         let form = fields.get("form").map(|node| self.template_map(node, "form"));
         let body = fields.get("body").and_then(|node| self.template_string(node));
+        let multipart = fields.get("multipart").map(|node| self.multipart(node));
         let timeout = fields.get("timeout").and_then(|node| self.duration(node));
         let retry = fields.get("retry").and_then(|node| self.retry(node));
         let idempotent = self.optional_bool(&fields, "idempotent");
@@ -207,6 +209,7 @@ impl Decoder {
             json,
             form,
             body,
+            multipart,
             timeout,
             retry,
             idempotent,
@@ -214,6 +217,35 @@ impl Decoder {
             auth,
             redirects,
         })
+    }
+
+    /// `multipart: { name: "text", upload: { file: report.csv, content_type: text/csv } }`.
+    fn multipart(&mut self, node: &Node) -> Vec<(Name, MultipartField)> {
+        let Value::Map(entries) = &node.value else {
+            self.expected(node, "a map of fields (multipart)");
+            return Vec::new();
+        };
+        let mut fields = Vec::new();
+        for (key, value) in entries {
+            let name = Name { text: key.text.clone(), span: key.span };
+            let field = if let Value::Map(_) = value.value {
+                let Some(part) = self.fields(value, "a file part", &[FILE_PART_KEYS]) else { continue };
+                let Some(file) = self.required(&part, "file", "a file part") else { continue };
+                let span = file.span;
+                let Some(file) = self.string(file) else { continue };
+                MultipartField::File(FileField {
+                    file,
+                    span,
+                    content_type: self.optional_string(&part, "content_type"),
+                    filename: self.optional_string(&part, "filename"),
+                })
+            } else {
+                let Some(text) = self.template_string(value) else { continue };
+                MultipartField::Text(text)
+            };
+            fields.push((name, field));
+        }
+        fields
     }
 
     fn expect(&mut self, node: &Node) -> Option<Expect> {

@@ -5,6 +5,7 @@
 mod arazzo;
 mod architecture;
 mod batch;
+mod bodies;
 mod cases;
 mod cli;
 mod cli_docs;
