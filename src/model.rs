@@ -398,6 +398,9 @@ pub(crate) struct BindSpec {
     pub path: Option<String>,
     /// A template.
     pub value: Option<Template>,
+    /// A regular expression searched in the step's text body (or in the JSON text of its
+    /// result): binds its first capture group, or the whole match without one.
+    pub regex: Option<String>,
     /// Mask the bound value in every output (logs, reports, fixtures, snapshots).
     pub secret: Option<bool>,
 }
@@ -852,6 +855,9 @@ pub enum Strategy {
 pub enum Binding {
     Path(Path),
     Template(Template),
+    /// `{ regex: '...' }`: the first capture group (or the whole match) in the step's text
+    /// body, or in the JSON text of any other value.
+    Regex(regex::Regex),
 }
 
 /// A YAML value whose strings are templates; rendering keeps its shape.

@@ -42,7 +42,7 @@ pub(crate) const OAUTH2_KEYS: &[&str] = &["token_url", "client_id", "client_secr
 pub(crate) const BASIC_KEYS: &[&str] = &["username", "password"];
 pub(crate) const PAGINATE_KEYS: &[&str] = &["next", "items", "max_pages"];
 pub(crate) const ASSERT_KEYS: &[&str] = &["that", "path", "equals", "pattern", "message"];
-pub(crate) const BIND_KEYS: &[&str] = &["path", "value", "secret"];
+pub(crate) const BIND_KEYS: &[&str] = &["path", "value", "regex", "secret"];
 pub(crate) const RETRY_KEYS: &[&str] = &["attempts", "delay", "max_delay", "backoff", "jitter", "on", "max_elapsed", "until", "unsafe"];
 pub const STEP_KEYS: &[&str] = &[
     "id",

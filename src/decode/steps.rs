@@ -381,24 +381,29 @@ impl Decoder {
                 Value::Map(_) => self.full_binding(value, &name, &mut secrets),
                 _ => Some(Binding::Template(self.template(value))),
             };
-            if let Some(binding) = binding {
-                bindings.push((name, binding));
-            }
+            // A binding that did not decode is reported; its name stays bound (as null, in a
+            // recipe that never runs) so that its later reads are not blamed too.
+            bindings.push((name, binding.unwrap_or(Binding::Template(crate::model::Template::Null))));
         }
         (bindings, secrets)
     }
 
-    /// `{ path: $.x, secret: true }` or `{ value: "{{ ... }}", secret: true }`.
+    /// `{ path: $.x, secret: true }`, `{ value: "{{ ... }}", secret: true }` or
+    /// `{ regex: 'id=(\d+)' }`.
     fn full_binding(&mut self, node: &Node, name: &Name, secrets: &mut Vec<String>) -> Option<Binding> {
         let fields = self.fields(node, "a binding", &[BIND_KEYS])?;
         if self.optional_bool(&fields, "secret").unwrap_or(false) {
             secrets.push(name.text.clone());
         }
-        match (fields.get("path"), fields.get("value")) {
-            (Some(path), None) => self.path(path).map(Binding::Path),
-            (None, Some(value)) => Some(Binding::Template(self.template(value))),
+        match (fields.get("path"), fields.get("value"), fields.get("regex")) {
+            (Some(path), None, None) => self.path(path).map(Binding::Path),
+            (None, Some(value), None) => Some(Binding::Template(self.template(value))),
+            (None, None, Some(regex)) => {
+                let text = self.string(regex)?;
+                self.regex(&text, regex.span).map(Binding::Regex)
+            }
             _ => {
-                self.error(fields.span, "a binding has either `path` or `value`");
+                self.error(fields.span, "a binding has one of `path`, `value` or `regex`");
                 None
             }
         }

@@ -643,6 +643,17 @@ fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> 
             }
         }
         Binding::Template(template) => state.plan.engine.render_tree(template, &state.context()).map_err(|e| e.to_string()),
+        Binding::Regex(regex) => {
+            let text = match value {
+                Json::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
+                other => std::borrow::Cow::Owned(other.to_string()),
+            };
+            let captures = regex.captures(&text).ok_or_else(|| {
+                format!("the regular expression `{}` matches nothing in {}", regex.as_str(), select::short(&state.masker, value))
+            })?;
+            let found = captures.iter().skip(1).flatten().next().or_else(|| captures.get(0)).map_or("", |found| found.as_str());
+            Ok(Json::String(found.to_owned()))
+        }
     }
 }
 

@@ -119,3 +119,54 @@ fn a_missing_file_part_is_reported_at_its_place() {
         "{place:#?}"
     );
 }
+
+const TEXT_PAGE: &str = r#"recipe: 1
+name: text
+env:
+  BASE_URL: {}
+http:
+  base_url: "{{ env.BASE_URL }}"
+steps:
+  - id: form
+    request: { method: GET, url: /login }
+    expect: { status: 200, json: false }
+    bind:
+      csrf: { regex: 'name="csrf" value="([^"]+)"', secret: true }
+      title: { regex: '<title>[A-Za-z ]+</title>' }
+    assert:
+      - { path: $, pattern: "<form", message: the login page has a form }
+outputs:
+  title: "{{ vars.title }}"
+  csrf_length: "{{ vars.csrf | length }}"
+"#;
+
+/// A text body binds with a regex (its first group, or the whole match) and asserts with a
+/// pattern; a regex that matches nothing fails the step and says so; an invalid one is a static
+/// error at its place.
+#[test]
+fn a_text_body_binds_with_a_regex_and_asserts_with_a_pattern() {
+    let page = "<html><title>Sign in</title><form><input name=\"csrf\" value=\"k3y-9f8e7d6c\"></form></html>";
+    let server = block_on(FaultServer::start(vec![("GET", "/login", vec![Fault::Respond(Reply::text(200, "text/html", page))])]));
+    let plan = recipe::load_str("text.yaml", TEXT_PAGE).unwrap_or_else(|report| panic!("{report}"));
+    let base = server.url("");
+    let lookup = move |name: &str| (name == "BASE_URL").then(|| base.clone());
+    let mut session = prepare(&plan, Options::new(&lookup, Mode::Live)).unwrap();
+    let result = block_on(run(&plan, &session.params, &mut session.transport, &mut |_| {}));
+    assert!(result.ok, "{:#?}", result.steps);
+    assert_eq!(result.outputs.as_ref().map(|outputs| json!(outputs)), Some(json!({"title": "<title>Sign in</title>", "csrf_length": 12})));
+
+    let missing = TEXT_PAGE.replace("name=\"csrf\"", "name=\"token\"");
+    let plan = recipe::load_str("text.yaml", &missing).unwrap();
+    let base = server.url("");
+    let lookup = move |name: &str| (name == "BASE_URL").then(|| base.clone());
+    let mut session = prepare(&plan, Options::new(&lookup, Mode::Live)).unwrap();
+    let result = block_on(run(&plan, &session.params, &mut session.transport, &mut |_| {}));
+    let reason = result.steps[0].reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("the regular expression `name=\"token\" value=\"([^\"]+)\"` matches nothing in"), "{reason}");
+
+    let invalid = TEXT_PAGE.replace("'<title>[A-Za-z ]+</title>'", "'<title>(unclosed'");
+    let report = recipe::load_str("text.yaml", &invalid).err().expect("an invalid regex");
+    let found: Vec<String> =
+        report.diagnostics.iter().map(|d| format!("{}:{} {}", d.span.unwrap().line, d.span.unwrap().col, d.message)).collect();
+    assert_eq!(found, ["13:23 invalid regular expression `<title>(unclosed`"]);
+}
