@@ -322,7 +322,10 @@ impl<'a> Checker<'a> {
                 for (_, field) in request.multipart.iter().flatten() {
                     match field {
                         crate::model::MultipartField::Text(text) => self.template_string(text, scope),
-                        crate::model::MultipartField::File(file) => self.file_part(file),
+                        crate::model::MultipartField::File(file) if file.file.kind == crate::model::TemplateKind::Literal => {
+                            self.file_part(file);
+                        }
+                        crate::model::MultipartField::File(file) => self.template_string(&file.file, scope),
                     }
                 }
                 if let Some(until) = request.retry.as_ref().and_then(|retry| retry.until.as_ref()) {
@@ -392,10 +395,10 @@ impl<'a> Checker<'a> {
     /// A multipart file part's file must exist, relative to the recipe.
     fn file_part(&mut self, file: &crate::model::FileField) {
         let folder = FsPath::new(self.name).parent().unwrap_or_else(|| FsPath::new(""));
-        let path = folder.join(&file.file);
+        let path = folder.join(&file.file.text);
         if !path.is_file() {
             self.problems.push(
-                Diagnostic::at(format!("no file `{}` (multipart files are relative to the recipe)", path.display()), file.span)
+                Diagnostic::at(format!("no file `{}` (multipart files are relative to the recipe)", path.display()), file.file.span)
                     .with_hint("give the path of the file to upload, relative to the recipe file"),
             );
         }

@@ -525,9 +525,8 @@ pub enum MultipartField {
 /// A file part.
 #[derive(Debug, Clone)]
 pub struct FileField {
-    /// Relative to the recipe file.
-    pub file: String,
-    pub span: Span,
+    /// Relative to the recipe file; a template (`"{{ inputs.photo }}"`) is read as rendered.
+    pub file: TemplateString,
     /// `application/octet-stream` when omitted (or a type known from the file's extension).
     pub content_type: Option<String>,
     /// The file name sent; the file's own name when omitted.
@@ -547,9 +546,9 @@ pub(crate) enum MultipartFieldText {
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub(crate) struct FileFieldText {
-    /// The file to send, relative to the recipe file. Fixtures keep its SHA-256 digest and size,
-    /// never its bytes.
-    file: String,
+    /// The file to send, relative to the recipe file (a template, such as `"{{ inputs.photo }}"`,
+    /// is read as rendered). Fixtures keep its SHA-256 digest and size, never its bytes.
+    file: TemplateString,
     /// The part's content type; from the file's extension when omitted, else
     /// `application/octet-stream`.
     content_type: Option<String>,

@@ -22,7 +22,7 @@ use regex::Regex;
 use serde_json::Value as Json;
 
 use super::names::{Base, Declared, Names, PLACEHOLDER, is_credential_header, is_placeholder, snake_case};
-use super::options::{self, Curl, Data};
+use super::options::{self, Curl, Data, FormPart};
 use super::shell::{Command, Scan};
 use crate::emit::{Entry, Node};
 
@@ -176,6 +176,8 @@ struct Call {
     head: bool,
     /// `-L`: curl follows redirects.
     location: bool,
+    /// `-F` parts: a multipart body.
+    form: Vec<FormPart>,
     data: Option<Vec<Data>>,
     json: bool,
     timeout: Option<String>,
@@ -238,6 +240,7 @@ impl Call {
             user: curl.user.clone().or(userinfo),
             head: curl.implied_method == Some("HEAD") && curl.method.is_none(),
             location: curl.location,
+            form: curl.form.clone(),
             data,
             json: curl.json,
             timeout: curl.max_time.clone(),
@@ -312,6 +315,9 @@ impl Call {
             request.push(Entry::new("headers", Node::Map(headers)));
         }
         request.extend(body.map(|(entry, _)| entry));
+        if !self.form.is_empty() {
+            request.push(Entry::new("multipart", Node::Map(self.form.iter().map(|part| form_part(part, names)).collect())));
+        }
         request.extend(auth);
         if self.head {
             // curl does not follow redirects without `-L`, and `-I` shows any answer: a 2xx or a
@@ -394,6 +400,22 @@ fn authority(origin: &str) -> Option<String> {
     let host = url.host_str()?;
     // The URL parser drops a scheme's default port.
     Some(url.port().map_or_else(|| host.to_owned(), |port| format!("{host}:{port}")))
+}
+
+/// One `-F` part as a `multipart` field: a text (placeholders become inputs), or a file part
+/// whose path is an input defaulting to the file curl sent (relative to the recipe), so the
+/// recipe passes `recipe check` before the file is there.
+fn form_part(part: &FormPart, names: &mut Names) -> Entry {
+    if !part.file {
+        return Entry::new(&part.name, Node::text(names.convert(&part.value, false)));
+    }
+    let description = format!("the file curl's `-F {}=@...` sent, relative to the recipe", part.name);
+    let input = if part.name.to_ascii_lowercase().ends_with("file") { part.name.clone() } else { format!("{}_file", part.name) };
+    let input = names.declare_input(&input, &part.value, &description);
+    let mut fields = vec![Entry::new("file", Node::text(format!("{{{{ inputs.{input} }}}}")))];
+    fields.extend(part.content_type.as_ref().map(|kind| Entry::new("content_type", Node::text(kind))));
+    fields.extend(part.filename.as_ref().map(|name| Entry::new("filename", Node::text(name))));
+    Entry::new(&part.name, Node::Map(fields))
 }
 
 /// `auth: { basic: ... }` for curl's `--user`: the user name is kept (placeholders become

@@ -231,11 +231,9 @@ impl Decoder {
             let field = if let Value::Map(_) = value.value {
                 let Some(part) = self.fields(value, "a file part", &[FILE_PART_KEYS]) else { continue };
                 let Some(file) = self.required(&part, "file", "a file part") else { continue };
-                let span = file.span;
-                let Some(file) = self.string(file) else { continue };
+                let Some(file) = self.template_string(file) else { continue };
                 MultipartField::File(FileField {
                     file,
-                    span,
                     content_type: self.optional_string(&part, "content_type"),
                     filename: self.optional_string(&part, "filename"),
                 })

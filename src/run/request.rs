@@ -224,14 +224,19 @@ fn multipart(
                 crate::http::Part { name: name.text.clone(), value: Some(value), file: None }
             }
             MultipartField::File(file) => {
-                let path = folder.join(&file.file);
+                let given = state
+                    .plan
+                    .engine
+                    .render_text(&file.file, context)
+                    .map_err(|e| format!("cannot render multipart field `{}`: {e}", name.text))?;
+                let path = folder.join(&given);
                 let bytes = fs_err::read(&path).map_err(|error| format!("multipart field `{}`: {error}", name.text))?;
                 let filename = file
                     .filename
                     .clone()
-                    .unwrap_or_else(|| path.file_name().map_or_else(|| file.file.clone(), |name| name.to_string_lossy().into_owned()));
-                let content_type = file.content_type.clone().unwrap_or_else(|| crate::http::guess_content_type(&file.file).to_owned());
-                let file = crate::http::FilePart::new(file.file.clone(), filename, content_type, bytes);
+                    .unwrap_or_else(|| path.file_name().map_or_else(|| given.clone(), |name| name.to_string_lossy().into_owned()));
+                let content_type = file.content_type.clone().unwrap_or_else(|| crate::http::guess_content_type(&given).to_owned());
+                let file = crate::http::FilePart::new(given, filename, content_type, bytes);
                 crate::http::Part { name: name.text.clone(), value: None, file: Some(file) }
             }
         };
