@@ -369,14 +369,47 @@ mod tests {
     }
 
     #[test]
+    fn form_parts_are_texts_or_files_with_type_and_name() {
+        let parsed = curl(&[
+            "-F",
+            "a=1",
+            "--form",
+            "f=@data/x.csv;type=text/csv;filename=y.csv",
+            "-F",
+            "g=<notes.txt",
+            "--form-string",
+            "h=@raw",
+            "https://x",
+        ]);
+        let part = |name: &str, value: &str, file: bool, content_type: Option<&str>, filename: Option<&str>| FormPart {
+            name: name.into(),
+            value: value.into(),
+            file,
+            content_type: content_type.map(Into::into),
+            filename: filename.map(Into::into),
+        };
+        assert_eq!(
+            parsed.form,
+            vec![
+                part("a", "1", false, None, None),
+                part("f", "data/x.csv", true, Some("text/csv"), Some("y.csv")),
+                part("g", "notes.txt", true, None, None),
+                part("h", "@raw", false, None, None),
+            ]
+        );
+        assert_eq!(parsed.implied_method, Some("POST"));
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    }
+
+    #[test]
     fn warns_about_what_a_recipe_cannot_send() {
-        let parsed = curl(&["-k", "--form", "a=@f", "--frobnicate", "https://x", "https://y", "-d", "@body.json"]);
+        let parsed = curl(&["-k", "--upload-file", "f", "--frobnicate", "https://x", "https://y", "-d", "@body.json"]);
         assert_eq!(parsed.data, vec![Data::File("body.json".into())]);
         assert_eq!(
             parsed.warnings,
             vec![
                 "`-k` is not supported by recipes and is ignored",
-                "`--form` is not supported by recipes and is ignored",
+                "`--upload-file` is not supported by recipes and is ignored",
                 "unknown curl option `--frobnicate` is ignored",
                 "a second URL `https://y` is ignored: one command is one request",
             ]
