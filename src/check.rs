@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path as FsPath;
 
+use crate::decode::BrokenStep;
 use crate::diagnostic::{Diagnostic, Diagnostics, Report, Source, Span, did_you_mean};
 use crate::model::{Action, Binding, Recipe, Step, Template, TemplateString};
 use crate::template::Engine;
@@ -47,7 +48,7 @@ fn load_called(name: &str, text: &str, stack: &mut Vec<std::path::PathBuf>) -> R
     let source = Source::new(name, text);
     let fail = |diagnostics| Box::new(Report { source: source.clone(), diagnostics });
     let (root, mut diagnostics) = crate::yaml::parse(text).map_err(fail)?;
-    let (recipe, problems) = crate::decode::decode_partial(&root);
+    let (recipe, problems, broken) = crate::decode::decode_with_broken(&root);
     diagnostics.extend(problems);
     let Some(recipe) = recipe else { return Err(fail(diagnostics)) };
     // The called recipes first: the check then knows what each call step outputs.
@@ -84,7 +85,7 @@ fn load_called(name: &str, text: &str, stack: &mut Vec<std::path::PathBuf>) -> R
         })
         .collect();
     let engine = Engine::new();
-    diagnostics.extend(check(&recipe, &engine, text, &outputs));
+    diagnostics.extend(check(&recipe, &engine, (name, text), &outputs, &broken));
     diagnostics.extend(problems);
     if !diagnostics.is_empty() {
         return Err(fail(diagnostics));
@@ -185,8 +186,9 @@ struct Scope<'a> {
     inputs: BTreeSet<&'a str>,
     env: BTreeSet<&'a str>,
     vars: BTreeSet<&'a str>,
-    /// Steps visible here, with their actions.
-    steps: BTreeMap<&'a str, &'a Action>,
+    /// Steps visible here, with their actions (none for a step that did not decode: any
+    /// field of it may be read).
+    steps: BTreeMap<&'a str, Option<&'a Action>>,
     item: bool,
     /// Inside `retry.until` and `paginate.next`: the attempt's `response`.
     response: bool,
@@ -206,12 +208,20 @@ struct Checker<'a> {
     reported_shared: BTreeSet<(usize, usize)>,
     /// The recipe's text, to place a caret inside a template only where it is written as is.
     source: &'a str,
+    /// The recipe file's name: the files it names are relative to its folder.
+    name: &'a str,
     /// Each call step's called recipe's outputs.
     call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
 }
 
-fn check(recipe: &Recipe, engine: &Engine, source: &str, call_outputs: &BTreeMap<&str, Vec<&str>>) -> Vec<Diagnostic> {
-    let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source, call_outputs };
+fn check<'a>(
+    recipe: &'a Recipe,
+    engine: &'a Engine,
+    (name, source): (&'a str, &'a str),
+    call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
+    broken: &'a [BrokenStep],
+) -> Vec<Diagnostic> {
+    let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source, name, call_outputs };
     let mut scope = Scope {
         inputs: recipe.inputs.iter().map(|input| input.name.text.as_str()).collect(),
         env: recipe.env.iter().map(|var| var.name.text.as_str()).collect(),
@@ -249,7 +259,15 @@ fn check(recipe: &Recipe, engine: &Engine, source: &str, call_outputs: &BTreeMap
         checker.with_response(&mut scope, |checker, scope| checker.template_string(until, scope));
     }
     let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
-    for step in &recipe.steps {
+    // A step that did not decode is already reported: what it would bind is taken as bound.
+    let broken_at = |position: usize, scope: &mut Scope<'a>| {
+        for step in broken.iter().filter(|step| step.position == position) {
+            scope.steps.insert(&step.id, None);
+            scope.vars.extend(step.binds.iter().map(String::as_str));
+        }
+    };
+    for (position, step) in recipe.steps.iter().enumerate() {
+        broken_at(position, &mut scope);
         if let Some(first) = seen.get(step.id.text.as_str()) {
             checker.problems.push(
                 Diagnostic::at(format!("duplicate step id `{}`", step.id.text), step.id.span)
@@ -259,6 +277,7 @@ fn check(recipe: &Recipe, engine: &Engine, source: &str, call_outputs: &BTreeMap
         seen.insert(&step.id.text, step.id.span);
         checker.step(recipe, step, &mut scope);
     }
+    broken_at(recipe.steps.len(), &mut scope);
     for (_, output) in &recipe.outputs {
         checker.template(output, &scope);
     }
@@ -299,6 +318,15 @@ impl<'a> Checker<'a> {
                 }
                 if let Some(body) = &request.body {
                     self.template_string(body, scope);
+                }
+                for (_, field) in request.multipart.iter().flatten() {
+                    match field {
+                        crate::model::MultipartField::Text(text) => self.template_string(text, scope),
+                        crate::model::MultipartField::File(file) if file.file.kind == crate::model::TemplateKind::Literal => {
+                            self.file_part(file);
+                        }
+                        crate::model::MultipartField::File(file) => self.template_string(&file.file, scope),
+                    }
                 }
                 if let Some(until) = request.retry.as_ref().and_then(|retry| retry.until.as_ref()) {
                     self.with_response(scope, |checker, scope| checker.template_string(until, scope));
@@ -342,7 +370,7 @@ impl<'a> Checker<'a> {
             }
         }
         // Bindings and assertions may read the step's own result.
-        scope.steps.insert(&step.id.text, &step.action);
+        scope.steps.insert(&step.id.text, Some(&step.action));
         for (name, binding) in &step.bind {
             if let Binding::Template(template) = binding {
                 self.template(template, scope);
@@ -364,6 +392,18 @@ impl<'a> Checker<'a> {
         scope.each = false;
     }
 
+    /// A multipart file part's file must exist, relative to the recipe.
+    fn file_part(&mut self, file: &crate::model::FileField) {
+        let folder = FsPath::new(self.name).parent().unwrap_or_else(|| FsPath::new(""));
+        let path = folder.join(&file.file.text);
+        if !path.is_file() {
+            self.problems.push(
+                Diagnostic::at(format!("no file `{}` (multipart files are relative to the recipe)", path.display()), file.file.span)
+                    .with_hint("give the path of the file to upload, relative to the recipe file"),
+            );
+        }
+    }
+
     /// Records where `name` is bound, and whether that step may not bind it.
     fn bound(scope: &mut Scope<'a>, step: &'a Step, name: &'a str) {
         scope.bound_at.entry(name).or_insert((&step.id.text, step.id.span.line));
@@ -377,38 +417,39 @@ impl<'a> Checker<'a> {
     }
 
     /// `http.headers` and `http.auth` as this request sends them: they may read only what is
-    /// bound before it. A request's own header of the same name, or its own `auth`, replaces them.
+    /// bound before it. A request's own header of the same name, or its own `auth` (`none`
+    /// included), replaces them.
     fn shared_credentials(&mut self, recipe: &'a Recipe, step: &'a Step, request: &'a crate::model::Request, scope: &Scope<'a>) {
-        let mut templates: Vec<&TemplateString> = recipe
+        use crate::model::Auth;
+        let no_auth = matches!(request.auth, Some(Auth::None));
+        let mut templates: Vec<(&TemplateString, Option<&str>)> = recipe
             .http
             .headers
             .iter()
             .filter(|(name, _)| !request.headers.iter().any(|(own, _)| own.text.eq_ignore_ascii_case(&name.text)))
-            .map(|(_, value)| value)
+            .filter(|(name, _)| !(no_auth && name.text.eq_ignore_ascii_case("authorization")))
+            .map(|(name, value)| (value, Some(name.text.as_str())))
             .collect();
         let sends_own_authorization = request.headers.iter().any(|(own, _)| own.text.eq_ignore_ascii_case("authorization"));
-        for (auth, shared) in [
-            (request.auth.as_ref(), false),
-            (recipe.http.auth.as_ref().filter(|_| request.auth.is_none() && !sends_own_authorization), true),
-        ] {
-            let _ = shared;
+        for auth in [request.auth.as_ref(), recipe.http.auth.as_ref().filter(|_| request.auth.is_none() && !sends_own_authorization)] {
             match auth {
-                Some(crate::model::Auth::Basic { username, password }) => templates.extend([username, password]),
-                Some(crate::model::Auth::Bearer(token)) => templates.push(token),
-                Some(crate::model::Auth::Oauth2(oauth)) => {
-                    templates.extend([&oauth.token_url, &oauth.client_id, &oauth.client_secret]);
-                    templates.extend(oauth.scope.as_ref());
+                Some(Auth::Basic { username, password }) => templates.extend([(username, None), (password, None)]),
+                Some(Auth::Bearer(token)) => templates.push((token, None)),
+                Some(Auth::Oauth2(oauth)) => {
+                    templates.extend([(&oauth.token_url, None), (&oauth.client_id, None), (&oauth.client_secret, None)]);
+                    templates.extend(oauth.scope.as_ref().map(|scope| (scope, None)));
                 }
-                None => {}
+                Some(Auth::None) | None => {}
             }
         }
-        for template in templates {
+        for (template, header) in templates {
             let key = (template.span.line, template.span.col);
             let mut local = Checker {
                 engine: self.engine,
                 problems: Diagnostics::default(),
                 reported_shared: BTreeSet::new(),
                 source: self.source,
+                name: self.name,
                 call_outputs: self.call_outputs,
             };
             local.template_string(template, scope);
@@ -416,12 +457,26 @@ impl<'a> Checker<'a> {
             if problems.is_empty() || !self.reported_shared.insert(key) {
                 continue;
             }
+            let id = &step.id.text;
+            let credential = header.is_none_or(|name| name.eq_ignore_ascii_case("authorization"));
             for mut problem in problems {
-                problem.message = format!("{}, but step `{}` (line {}) sends it", problem.message, step.id.text, step.id.span.line);
-                problem.hints = vec![format!(
-                    "requests before the binding step cannot send this; give step `{}` its own header of that name or its own `auth`",
-                    step.id.text
-                )];
+                problem.message = format!("{}, but step `{id}` (line {}) sends it", problem.message, step.id.span.line);
+                problem.hints = vec![match header {
+                    Some(name) if !credential => format!(
+                        "requests before the binding step cannot send this; give step `{id}` its own `{name}` header (an empty \
+                         value sends none)"
+                    ),
+                    _ => format!(
+                        "requests before the binding step cannot send this; give step `{id}` `auth: none` (it sends no \
+                         `Authorization`), or its own `auth`"
+                    ),
+                }];
+                if credential && request.method.as_str() == "POST" && request.idempotent.is_none() {
+                    problem.hints.push(format!(
+                        "if step `{id}` only logs in, add `idempotent: true` too: it is then retried like a `GET`, and a later \
+                         failure does not report it as something created"
+                    ));
+                }
                 self.problems.push(problem);
             }
         }
@@ -494,7 +549,9 @@ impl<'a> Checker<'a> {
         for callable in unknown {
             let span = inside(self.source, template, callable.offset, callable.name.chars().count());
             let mut diagnostic = Diagnostic::at(format!("unknown {} `{}`", callable.kind, callable.name), span);
-            if let Some(suggestion) = did_you_mean(&callable.name, callable.known.iter().map(String::as_str)) {
+            if let Some(instead) = &callable.instead {
+                diagnostic = diagnostic.with_hint(instead.clone());
+            } else if let Some(suggestion) = did_you_mean(&callable.name, callable.known.iter().map(String::as_str)) {
                 diagnostic = diagnostic.with_hint(format!("did you mean `{suggestion}`?"));
             }
             self.problems.push(diagnostic);
@@ -527,7 +584,7 @@ impl<'a> Checker<'a> {
             }
             "steps" => {
                 let name = name?;
-                let Some(action) = scope.steps.get(name) else {
+                let Some(action) = scope.steps.get(name).copied() else {
                     return Some((
                         format!("`steps.{name}` is not an earlier step"),
                         suggest(name, &mut scope.steps.keys().copied())
@@ -535,6 +592,7 @@ impl<'a> Checker<'a> {
                     ));
                 };
                 let field = parts.next()?;
+                let action = action?;
                 let fields = result_fields(action);
                 if field == "outputs"
                     && let Some(outputs) = self.call_outputs.get(name)

@@ -30,14 +30,58 @@ pub enum Body {
     Json(Json),
     Form(Vec<(String, String)>),
     Text(String),
+    /// `multipart/form-data`: fixtures keep each file part's digest, never its bytes.
+    Multipart(Vec<Part>),
+}
+
+/// One part of a multipart body: a text field or a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FilePart>,
+}
+
+/// A file sent as a part: recorded as its path, name, type, size and SHA-256 digest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FilePart {
+    /// As the recipe gives it, relative to the recipe.
+    pub path: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+    /// The content, read when the request is rendered; never recorded.
+    #[serde(skip)]
+    pub bytes: std::sync::Arc<Vec<u8>>,
+}
+
+/// Two file parts are the same file when everything but the bytes, the digest included, is.
+impl PartialEq for FilePart {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.path, &self.filename, &self.content_type, self.size, &self.sha256)
+            == (&other.path, &other.filename, &other.content_type, other.size, &other.sha256)
+    }
+}
+
+impl FilePart {
+    /// A file part of `bytes`, with their digest.
+    pub fn new(path: String, filename: String, content_type: String, bytes: Vec<u8>) -> Self {
+        use sha2::Digest;
+        let sha256 = hex(&sha2::Sha256::digest(&bytes));
+        Self { path, filename, content_type, size: bytes.len() as u64, sha256, bytes: std::sync::Arc::new(bytes) }
+    }
 }
 
 impl Body {
-    pub fn content_type(&self) -> &'static str {
+    pub fn content_type(&self) -> String {
         match self {
-            Body::Json(_) => "application/json",
-            Body::Form(_) => "application/x-www-form-urlencoded",
-            Body::Text(_) => "text/plain; charset=utf-8",
+            Body::Json(_) => "application/json".to_owned(),
+            Body::Form(_) => "application/x-www-form-urlencoded".to_owned(),
+            Body::Text(_) => "text/plain; charset=utf-8".to_owned(),
+            Body::Multipart(parts) => format!("multipart/form-data; boundary={}", boundary(parts)),
         }
     }
 
@@ -47,8 +91,100 @@ impl Body {
             Body::Json(value) => serde_json::to_vec(value).unwrap_or_default(),
             Body::Form(pairs) => url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish().into_bytes(),
             Body::Text(text) => text.clone().into_bytes(),
+            Body::Multipart(parts) => multipart_bytes(parts),
         }
     }
+}
+
+/// The content type of a file part from its extension; `application/octet-stream` otherwise.
+pub(crate) fn guess_content_type(path: &str) -> &'static str {
+    const TYPES: &[(&str, &str)] = &[
+        ("csv", "text/csv"),
+        ("gif", "image/gif"),
+        ("html", "text/html"),
+        ("jpeg", "image/jpeg"),
+        ("jpg", "image/jpeg"),
+        ("json", "application/json"),
+        ("pdf", "application/pdf"),
+        ("png", "image/png"),
+        ("svg", "image/svg+xml"),
+        ("txt", "text/plain"),
+        ("xml", "application/xml"),
+        ("zip", "application/zip"),
+    ];
+    let extension = path.rsplit_once('.').map(|(_, extension)| extension.to_ascii_lowercase()).unwrap_or_default();
+    TYPES.iter().find(|(known, _)| *known == extension).map_or("application/octet-stream", |(_, kind)| kind)
+}
+
+/// A multipart body as reports show it: one line per part, a file by its name, size and digest.
+pub(crate) fn multipart_summary(parts: &[Part]) -> String {
+    let lines: Vec<String> = parts
+        .iter()
+        .map(|part| match (&part.value, &part.file) {
+            (_, Some(file)) => format!(
+                "{}: file `{}` ({}, {} bytes, sha256 {})",
+                part.name,
+                file.filename,
+                file.content_type,
+                file.size,
+                &file.sha256[..file.sha256.len().min(16)]
+            ),
+            (value, None) => format!("{}={}", part.name, value.as_deref().unwrap_or_default()),
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// Bytes as lower-case hexadecimal.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}
+
+/// The boundary of a multipart body: from a digest of its parts, so that the same body always
+/// has the same `Content-Type` (a replay compares it) and no part can contain it.
+fn boundary(parts: &[Part]) -> String {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
+    for part in parts {
+        digest.update(part.name.as_bytes());
+        digest.update([0]);
+        match (&part.value, &part.file) {
+            (Some(value), _) => digest.update(value.as_bytes()),
+            (None, Some(file)) => digest.update(file.sha256.as_bytes()),
+            (None, None) => {}
+        }
+        digest.update([1]);
+    }
+    format!("recipe-{}", hex(&digest.finalize()[..12]))
+}
+
+/// RFC 7578: each part with its `Content-Disposition` (and a file's `Content-Type`).
+fn multipart_bytes(parts: &[Part]) -> Vec<u8> {
+    let boundary = boundary(parts);
+    let quoted = |text: &str| text.replace('\\', "\\\\").replace('"', "\\\"").replace(['\r', '\n'], " ");
+    let mut out = Vec::new();
+    for part in parts {
+        out.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"", quoted(&part.name)).as_bytes());
+        match (&part.value, &part.file) {
+            (_, Some(file)) => {
+                out.extend_from_slice(
+                    format!("; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n", quoted(&file.filename), file.content_type).as_bytes(),
+                );
+                out.extend_from_slice(&file.bytes);
+            }
+            (value, None) => {
+                out.extend_from_slice(b"\r\n\r\n");
+                out.extend_from_slice(value.as_deref().unwrap_or_default().as_bytes());
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    out
 }
 
 /// A response as received.

@@ -82,22 +82,112 @@ impl Path {
         let mut nodes = vec![value];
         for segment in &self.query.segments {
             let Segment::Selector(selector) = segment else { return None };
-            let mut next = Vec::with_capacity(nodes.len());
-            for node in nodes {
-                match (selector, node) {
-                    (Selector::Name(name), Value::Object(map)) => next.extend(map.get(name)),
-                    (Selector::Index(index), Value::Array(list)) => {
-                        let at = if *index < 0 { i64::try_from(list.len()).ok()?.checked_add(*index) } else { Some(*index) };
-                        next.extend(at.and_then(|at| usize::try_from(at).ok()).and_then(|at| list.get(at)));
-                    }
-                    (Selector::Wildcard, Value::Array(list)) => next.extend(list),
-                    (Selector::Wildcard, Value::Object(map)) => next.extend(map.values()),
-                    _ => {}
-                }
-            }
-            nodes = next;
+            nodes = apply(selector, &nodes);
         }
         Some(nodes)
+    }
+}
+
+/// The nodes one selector (a name, an index or a wildcard) selects in `nodes`.
+fn apply<'a>(selector: &Selector, nodes: &[&'a Value]) -> Vec<&'a Value> {
+    let mut next = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        match (selector, node) {
+            (Selector::Name(name), Value::Object(map)) => next.extend(map.get(name)),
+            (Selector::Index(index), Value::Array(list)) => {
+                let at = if *index < 0 { i64::try_from(list.len()).ok().and_then(|len| len.checked_add(*index)) } else { Some(*index) };
+                next.extend(at.and_then(|at| usize::try_from(at).ok()).and_then(|at| list.get(at)));
+            }
+            (Selector::Wildcard, Value::Array(list)) => next.extend(list),
+            (Selector::Wildcard, Value::Object(map)) => next.extend(map.values()),
+            _ => {}
+        }
+    }
+    next
+}
+
+impl Path {
+    /// Why a path of names, indexes and wildcards selects nothing in `value`: the deepest part
+    /// that matched, what is there (its keys, or its length), and a "did you mean" for a
+    /// misspelt key, e.g. ``$.json has no key `acces_token`; its keys: `access_token`,
+    /// `expires_in`; did you mean `$.json.access_token`?``. `None` for other paths, or when the
+    /// path selects something. Keys are names, never values, so nothing secret is shown.
+    pub fn why_nothing(&self, value: &Value) -> Option<String> {
+        const SHOWN: usize = 20;
+        if !self.walkable || !self.select(value).is_empty() {
+            return None;
+        }
+        let mut nodes = vec![value];
+        let mut matched = "$".to_owned();
+        for (position, segment) in self.query.segments.iter().enumerate() {
+            let Segment::Selector(selector) = segment else { return None };
+            let found = apply(selector, &nodes);
+            if !found.is_empty() {
+                matched.push_str(&segment_text(selector));
+                nodes = found;
+                continue;
+            }
+            let keys: Vec<&str> = {
+                let mut keys: Vec<&str> =
+                    nodes.iter().filter_map(|node| node.as_object()).flat_map(|map| map.keys().map(String::as_str)).collect();
+                let mut seen = std::collections::HashSet::new();
+                keys.retain(|key| seen.insert(*key));
+                keys
+            };
+            let kinds: Vec<&str> = nodes.iter().map(|node| kind(node)).collect();
+            let what = match (selector, nodes.as_slice()) {
+                (Selector::Name(name), _) if !keys.is_empty() => {
+                    let mut shown: Vec<String> = keys.iter().take(SHOWN).map(|key| format!("`{key}`")).collect();
+                    if keys.len() > SHOWN {
+                        shown.push(format!("and {} more", keys.len() - SHOWN));
+                    }
+                    let mut text = format!("`{matched}` has no key `{name}`; its keys: {}", shown.join(", "));
+                    if let Some(suggestion) = crate::diagnostic::did_you_mean(name, keys.iter().copied()) {
+                        let rest: String = self.query.segments[position + 1..]
+                            .iter()
+                            .filter_map(|segment| match segment {
+                                Segment::Selector(selector) => Some(segment_text(selector)),
+                                Segment::Descendant(_) | Segment::Selectors(_) => None,
+                            })
+                            .collect();
+                        text.push_str(&format!("; did you mean `{matched}{}{rest}`?", segment_text(&Selector::Name(suggestion.into()))));
+                    }
+                    text
+                }
+                (Selector::Index(index), [Value::Array(list)]) => format!("`{matched}` has {} item(s), none at index {index}", list.len()),
+                (Selector::Wildcard, _) => format!("`{matched}` is empty"),
+                _ => format!("`{matched}` is {}, which has no `{}`", kinds.join(" or "), segment_text(selector)),
+            };
+            return Some(what);
+        }
+        None
+    }
+}
+
+/// A segment as written in a path: `.name` (or `['na me']`), `[0]`, `[*]`.
+fn segment_text(selector: &Selector) -> String {
+    match selector {
+        Selector::Name(name)
+            if name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            format!(".{name}")
+        }
+        Selector::Name(name) => format!("['{}']", name.replace('\\', "\\\\").replace('\'', "\\'")),
+        Selector::Index(index) => format!("[{index}]"),
+        _ => "[*]".to_owned(),
+    }
+}
+
+/// A JSON value's kind, for messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -139,6 +229,24 @@ pub(crate) fn node_at<'a>(value: &'a mut Value, location: &str) -> Option<&'a mu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_that_selects_nothing_says_what_is_there() {
+        let path = |text: &str| Path::parse(text, Span::default()).unwrap();
+        let body = serde_json::json!({"json": {"access_token": "t", "expires_in": 60}, "list": [1, 2], "name": "x"});
+        assert_eq!(
+            path("$.json.acces_token").why_nothing(&body).as_deref(),
+            Some("`$.json` has no key `acces_token`; its keys: `access_token`, `expires_in`; did you mean `$.json.access_token`?")
+        );
+        assert_eq!(
+            path("$.jsno.access_token").why_nothing(&body).as_deref(),
+            Some("`$` has no key `jsno`; its keys: `json`, `list`, `name`; did you mean `$.json.access_token`?")
+        );
+        assert_eq!(path("$.list[5]").why_nothing(&body).as_deref(), Some("`$.list` has 2 item(s), none at index 5"));
+        assert_eq!(path("$.name.first").why_nothing(&body).as_deref(), Some("`$.name` is a string, which has no `.first`"));
+        assert_eq!(path("$.json.expires_in").why_nothing(&body), None, "it selects something");
+        assert_eq!(path("$..access_token").why_nothing(&serde_json::json!({})), None, "not a walkable path");
+    }
     use serde_json::json;
 
     fn path(text: &str) -> Path {

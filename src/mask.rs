@@ -173,6 +173,9 @@ impl Masker {
             crate::http::Body::Json(value) => crate::http::Body::Json(self.json(value)),
             crate::http::Body::Form(pairs) => crate::http::Body::Form(pairs.iter().map(|(k, v)| (k.clone(), self.text(v))).collect()),
             crate::http::Body::Text(text) => crate::http::Body::Text(self.text(text)),
+            crate::http::Body::Multipart(parts) => crate::http::Body::Multipart(
+                parts.iter().map(|part| crate::http::Part { value: part.value.as_deref().map(|v| self.text(v)), ..part.clone() }).collect(),
+            ),
         });
         RequestSpec {
             method: request.method.clone(),

@@ -166,7 +166,8 @@ pub struct Http {
     #[schemars(with = "Option<DurationText>")]
     pub connect_timeout: Option<Duration>,
     /// How many redirects a `GET` or `HEAD` follows; 5 when omitted, 0 for none. Other methods
-    /// never follow a redirect: the step fails and names the `Location`.
+    /// follow none unless their request says `redirects: { unsafe: true }`: the step fails and
+    /// names the `Location`.
     #[schemars(range(max = 50))]
     pub redirects: Option<u32>,
     /// The largest response body accepted, e.g. `16MiB`, `512KiB` or a number of bytes; 16 MiB
@@ -397,6 +398,9 @@ pub(crate) struct BindSpec {
     pub path: Option<String>,
     /// A template.
     pub value: Option<Template>,
+    /// A regular expression searched in the step's text body (or in the JSON text of its
+    /// result): binds its first capture group, or the whole match without one.
+    pub regex: Option<String>,
     /// Mask the bound value in every output (logs, reports, fixtures, snapshots).
     pub secret: Option<bool>,
 }
@@ -485,6 +489,9 @@ pub struct Request {
     pub form: Option<Vec<(Name, Template)>>,
     /// A raw text body.
     pub body: Option<TemplateString>,
+    /// A `multipart/form-data` body: each field a text (a template) or a file part.
+    #[schemars(with = "Option<BTreeMap<String, MultipartFieldText>>")]
+    pub multipart: Option<Vec<(Name, MultipartField)>>,
     /// This request's timeout, over `http.timeout`.
     #[schemars(with = "Option<DurationText>")]
     pub timeout: Option<Duration>,
@@ -492,12 +499,93 @@ pub struct Request {
     pub retry: Option<Retry>,
     /// Fetch every page: after each response, `next` renders the changes for the next request.
     pub paginate: Option<Paginate>,
-    /// Credentials for this request, over `http.auth`.
+    /// Credentials for this request, over `http.auth`; `none` sends no `Authorization` at all.
     pub auth: Option<Auth>,
     /// Whether sending the request twice is harmless. By default every method but `POST` and
     /// `PATCH` is; say `true` for a `POST` that only reads (a search), so that it is retried like
     /// a `GET` and not reported as a side effect.
     pub idempotent: Option<bool>,
+    /// This request's redirects, over `http.redirects`: a count (0: the redirect response is the
+    /// step's response), or `{ follow: 5, unsafe: true }` to let a method other than `GET` or
+    /// `HEAD` follow them (a 303, and a 301 or 302 after a `POST`, continue as a `GET`; a 307 or
+    /// 308 sends the same method and body again).
+    #[schemars(with = "Option<RedirectsText>")]
+    pub redirects: Option<Redirects>,
+}
+
+/// One field of a multipart body.
+#[derive(Debug, Clone)]
+pub enum MultipartField {
+    /// A text field.
+    Text(TemplateString),
+    /// A file, read when the request is sent.
+    File(FileField),
+}
+
+/// A file part.
+#[derive(Debug, Clone)]
+pub struct FileField {
+    /// Relative to the recipe file; a template (`"{{ inputs.photo }}"`) is read as rendered.
+    pub file: TemplateString,
+    /// `application/octet-stream` when omitted (or a type known from the file's extension).
+    pub content_type: Option<String>,
+    /// The file name sent; the file's own name when omitted.
+    pub filename: Option<String>,
+}
+
+/// A text field, or a file part.
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum MultipartFieldText {
+    Text(TemplateString),
+    File(FileFieldText),
+}
+
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct FileFieldText {
+    /// The file to send, relative to the recipe file (a template, such as `"{{ inputs.photo }}"`,
+    /// is read as rendered). Fixtures keep its SHA-256 digest and size, never its bytes.
+    file: TemplateString,
+    /// The part's content type; from the file's extension when omitted, else
+    /// `application/octet-stream`.
+    content_type: Option<String>,
+    /// The file name sent; the file's own name when omitted.
+    filename: Option<String>,
+}
+
+/// A request's own redirect policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redirects {
+    /// How many redirects are followed.
+    pub follow: u32,
+    /// Whether a method other than `GET` or `HEAD` follows them.
+    pub allow_unsafe: bool,
+}
+
+/// A count of redirects, or `{ follow, unsafe }`.
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum RedirectsText {
+    Count(#[schemars(range(max = 50))] u32),
+    Policy(RedirectsPolicyText),
+}
+
+#[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct RedirectsPolicyText {
+    /// How many redirects are followed (5 when omitted).
+    #[schemars(range(max = 50))]
+    follow: Option<u32>,
+    /// Let a `POST`, `PUT`, `PATCH` or `DELETE` follow a redirect: a 303 continues as a `GET`, a
+    /// 301 or 302 after a `POST` as a `GET` (as curl and browsers do), a 307 or 308 sends the
+    /// same method and body again.
+    #[serde(rename = "unsafe")]
+    allow_unsafe: Option<bool>,
 }
 
 /// Following pages of a paginated request.
@@ -532,6 +620,9 @@ pub enum Auth {
     /// OAuth2 client credentials: a token is fetched from `token_url` once, cached, refreshed on
     /// expiry or after a 401, and never recorded (fixtures show `Bearer <oauth2>`).
     Oauth2(OAuth2),
+    /// `auth: none` on a request: it sends no `Authorization` header, neither `http.auth` nor an
+    /// `Authorization` in `http.headers` (a log-in step, before the token it binds).
+    None,
 }
 
 /// OAuth2 client credentials (RFC 6749 section 4.4).
@@ -763,6 +854,9 @@ pub enum Strategy {
 pub enum Binding {
     Path(Path),
     Template(Template),
+    /// `{ regex: '...' }`: the first capture group (or the whole match) in the step's text
+    /// body, or in the JSON text of any other value.
+    Regex(regex::Regex),
 }
 
 /// A YAML value whose strings are templates; rendering keeps its shape.
@@ -892,11 +986,11 @@ fn adjust(schema: &mut serde_json::Value) {
         }
     }
     for variant in definitions["Auth"]["oneOf"].as_array_mut().into_iter().flatten() {
-        for (name, property) in variant["properties"].as_object_mut().into_iter().flatten() {
-            let description = if name == "basic" {
-                "User name and password, sent as `Basic base64(username:password)`."
-            } else {
-                "A token, sent as `Bearer TOKEN`."
+        for (name, property) in variant.get_mut("properties").and_then(serde_json::Value::as_object_mut).into_iter().flatten() {
+            let description = match name.as_str() {
+                "basic" => "User name and password, sent as `Basic base64(username:password)`.",
+                "oauth2" => "OAuth2 client credentials; the token is sent as `Bearer TOKEN`.",
+                _ => "A token, sent as `Bearer TOKEN`.",
             };
             property["description"] = json!(description);
         }

@@ -274,7 +274,7 @@ fn failures(
     for (condition, expected) in selection.matches.iter().zip(expected) {
         let nodes = condition.path.select(item);
         if !nodes.iter().any(|node| matches(&condition.matcher, node, expected.as_ref())) {
-            failures.push(explain(masker, &condition.path.text, &nodes, &condition.matcher, expected.as_ref()));
+            failures.push(explain(masker, &condition.path, item, &nodes, &condition.matcher, expected.as_ref()));
         }
     }
     if let Some(where_) = &selection.where_ {
@@ -310,7 +310,15 @@ fn matches(matcher: &Matcher, node: &Json, expected: Option<&Json>) -> bool {
     }
 }
 
-fn explain(masker: &Masker, path: &str, nodes: &[&Json], matcher: &Matcher, expected: Option<&Json>) -> String {
+fn explain(
+    masker: &Masker,
+    path: &crate::jsonpath::Path,
+    item: &Json,
+    nodes: &[&Json],
+    matcher: &Matcher,
+    expected: Option<&Json>,
+) -> String {
+    let (path, why) = (path.text.as_str(), path.why_nothing(item));
     let wanted = match (expected, &matcher.pattern) {
         (Some(value), Some(pattern)) => format!("{value} matching `{pattern}`"),
         (Some(value), None) => value.to_string(),
@@ -324,7 +332,10 @@ fn explain(masker: &Masker, path: &str, nodes: &[&Json], matcher: &Matcher, expe
         (false, false) => "",
     };
     match nodes {
-        [] => format!("`{path}` selected nothing"),
+        [] => match why {
+            Some(why) => format!("`{path}` selected nothing: {}", masker.text(&why)),
+            None => format!("`{path}` selected nothing"),
+        },
         [node] => format!("`{path}` is {}, expected {wanted}{options}", short(masker, node)),
         many => {
             let shown: Vec<String> = many.iter().take(5).map(|n| short(masker, n)).collect();

@@ -67,7 +67,8 @@ pub(crate) struct Finished {
     pub error_kind: Option<String>,
     pub error: Option<String>,
     pub effect: Option<Effect>,
-    /// Requests sent, retries included.
+    /// Requests sent by the row's steps, retries and called recipes' steps included; a redirect
+    /// hop is part of its attempt, and an OAuth2 token request is not one.
     #[serde(default)]
     pub attempts: usize,
     #[serde(default)]

@@ -672,7 +672,7 @@ fn outcome_line(number: u64, key: &str, result: &RunResult, duration: Duration) 
         error_kind: failed.and_then(|step| step.cause).map(|cause| cause.as_str().to_owned()),
         error: failed.and_then(|step| step.reason.clone()).or_else(|| result.error.clone()),
         effect: result.worst_effect(),
-        attempts: result.steps.iter().map(|step| step.attempts.len()).sum(),
+        attempts: result.steps.iter().map(crate::run::StepResult::attempts_sent).sum(),
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
     })
 }

@@ -77,5 +77,11 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
     if !(ui.quiet && summary.succeeded()) {
         say(&progress::summary(&summary));
     }
+    if summary.counts.failed + summary.counts.in_doubt > 0 {
+        say(&match &options.out {
+            Some(out) => format!("hint: each row's outcome, error and attempts are in {}", out.display()),
+            None => "hint: run again with `--out FILE` to keep each row's outcome, error and attempts (and to `--resume`)".to_owned(),
+        });
+    }
     Ok(summary.exit())
 }

@@ -88,6 +88,7 @@ pub(crate) struct Declared {
 impl Declared {
     pub(crate) fn input(&self) -> Entry {
         let mut fields = vec![Entry::new("type", Node::text("string"))];
+        fields.extend(self.default.as_ref().map(|text| Entry::new("default", Node::text(text))));
         fields.extend(self.description.as_ref().map(|text| Entry::new("description", Node::text(text))));
         Entry::new(&self.name, Node::Map(fields))
     }
@@ -167,6 +168,20 @@ impl Names {
             });
         }
         name.to_owned()
+    }
+
+    /// An input with a default (a file curl's `-F` sent), declared once; returns its name.
+    pub(crate) fn declare_input(&mut self, name: &str, default: &str, description: &str) -> String {
+        let name = input_name(name);
+        if !self.inputs.iter().any(|input| input.name == name) {
+            self.inputs.push(Declared {
+                name: name.clone(),
+                description: Some(description.to_owned()),
+                default: Some(default.to_owned()),
+                secret: false,
+            });
+        }
+        name
     }
 
     /// The template expression for a placeholder, declaring its name on first use.

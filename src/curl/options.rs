@@ -25,7 +25,47 @@ pub(crate) struct Curl {
     pub user: Option<String>,
     /// `-m SECONDS`.
     pub max_time: Option<String>,
+    /// `-L`: curl follows redirects (without it, it does not).
+    pub location: bool,
+    /// `-F` and `--form-string`: the parts of a multipart body, in order.
+    pub form: Vec<FormPart>,
     pub warnings: Vec<String>,
+}
+
+/// One `-F name=value` part: a text, or a file (`@path`, or `<path` for its content as text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FormPart {
+    pub name: String,
+    pub value: String,
+    pub file: bool,
+    /// `;type=...`.
+    pub content_type: Option<String>,
+    /// `;filename=...`.
+    pub filename: Option<String>,
+}
+
+impl FormPart {
+    /// `name=value`, `name=@file;type=text/csv;filename=x.csv` or `name=<file`; with
+    /// `--form-string` the value is taken as it is.
+    fn parse(text: &str, literal: bool) -> Option<Self> {
+        let (name, value) = text.split_once('=')?;
+        let mut part = Self { name: name.to_owned(), value: value.to_owned(), file: false, content_type: None, filename: None };
+        if literal {
+            return Some(part);
+        }
+        let Some(path) = value.strip_prefix('@').or_else(|| value.strip_prefix('<')) else { return Some(part) };
+        let mut pieces = path.split(';');
+        part.value = pieces.next().unwrap_or_default().trim_matches('"').to_owned();
+        part.file = true;
+        for piece in pieces {
+            match piece.split_once('=') {
+                Some(("type", kind)) => part.content_type = Some(kind.to_owned()),
+                Some(("filename", name)) => part.filename = Some(name.trim_matches('"').to_owned()),
+                _ => {}
+            }
+        }
+        Some(part)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +97,6 @@ const IGNORED_SHORT_WITH_VALUE: &str = "owDK";
 
 /// Options without a value that only change output or transport details.
 const IGNORED_FLAGS: &[&str] = &[
-    "location",
-    "location-trusted",
     "compressed",
     "silent",
     "show-error",
@@ -110,7 +148,7 @@ const UNSUPPORTED_WITH_VALUE: &[&str] = &[
     "interface",
     "variable",
 ];
-const UNSUPPORTED_SHORT_WITH_VALUE: &str = "FTExUcrzY";
+const UNSUPPORTED_SHORT_WITH_VALUE: &str = "TExUcrzY";
 
 /// Options without a value that change the request in a way a recipe cannot express.
 const UNSUPPORTED_FLAGS: &[&str] = &["insecure", "digest", "ntlm", "negotiate", "anyauth", "path-as-is", "raw"];
@@ -171,6 +209,7 @@ fn short_with_value(short: char) -> Option<&'static str> {
         'e' => "referer",
         'b' => "cookie",
         'm' => "max-time",
+        'F' => "form",
         c if IGNORED_SHORT_WITH_VALUE.contains(c) => "ignored",
         c if UNSUPPORTED_SHORT_WITH_VALUE.contains(c) => "unsupported",
         _ => return None,
@@ -195,10 +234,8 @@ impl Curl {
             if let Some(long) = short_with_value(short) {
                 let attached = &cluster[offset + short.len_utf8()..];
                 let (value, used) = if attached.is_empty() { (next, 1) } else { (Some(attached), 0) };
-                match short {
-                    'F' => self.implied_method = Some("POST"),
-                    'T' => self.implied_method = Some("PUT"),
-                    _ => {}
+                if short == 'T' {
+                    self.implied_method = Some("PUT");
                 }
                 match long {
                     "ignored" => {}
@@ -210,6 +247,7 @@ impl Curl {
             match short {
                 'G' => self.get = true,
                 'I' => self.implied_method = Some("HEAD"),
+                'L' => self.location = true,
                 c if IGNORED_SHORT_FLAGS.contains(c) => {}
                 c if UNSUPPORTED_SHORT_FLAGS.contains(c) => {
                     self.warnings.push(format!("`-{c}` is not supported by recipes and is ignored"));
@@ -240,6 +278,7 @@ impl Curl {
             }
             "get" => self.get = true,
             "head" => self.implied_method = Some("HEAD"),
+            "location" | "location-trusted" => self.location = true,
             "url" => self.url_argument(value),
             "url-query" => self.url = self.url.take().map(|url| format!("{url}{}{value}", if url.contains('?') { '&' } else { '?' })),
             "user" => self.user = Some(value.to_owned()),
@@ -250,8 +289,15 @@ impl Curl {
             "oauth2-bearer" => self.headers.push(("Authorization".into(), format!("Bearer {value}"))),
             "max-time" => self.max_time = Some(value.to_owned()),
             long if IGNORED_WITH_VALUE.contains(&long) || IGNORED_FLAGS.contains(&long) => {}
-            "form" | "form-string" | "upload-file" => {
-                self.implied_method = Some(if long == "upload-file" { "PUT" } else { "POST" });
+            "form" | "form-string" => {
+                self.implied_method = Some("POST");
+                match FormPart::parse(value, long == "form-string") {
+                    Some(part) => self.form.push(part),
+                    None => self.warnings.push(format!("`--{long} {value}` is not `name=value`; it is ignored")),
+                }
+            }
+            "upload-file" => {
+                self.implied_method = Some("PUT");
                 self.warnings.push(format!("`--{long}` is not supported by recipes and is ignored"));
             }
             long if UNSUPPORTED_WITH_VALUE.contains(&long) || UNSUPPORTED_FLAGS.contains(&long) => {
@@ -323,14 +369,47 @@ mod tests {
     }
 
     #[test]
+    fn form_parts_are_texts_or_files_with_type_and_name() {
+        let parsed = curl(&[
+            "-F",
+            "a=1",
+            "--form",
+            "f=@data/x.csv;type=text/csv;filename=y.csv",
+            "-F",
+            "g=<notes.txt",
+            "--form-string",
+            "h=@raw",
+            "https://x",
+        ]);
+        let part = |name: &str, value: &str, file: bool, content_type: Option<&str>, filename: Option<&str>| FormPart {
+            name: name.into(),
+            value: value.into(),
+            file,
+            content_type: content_type.map(Into::into),
+            filename: filename.map(Into::into),
+        };
+        assert_eq!(
+            parsed.form,
+            vec![
+                part("a", "1", false, None, None),
+                part("f", "data/x.csv", true, Some("text/csv"), Some("y.csv")),
+                part("g", "notes.txt", true, None, None),
+                part("h", "@raw", false, None, None),
+            ]
+        );
+        assert_eq!(parsed.implied_method, Some("POST"));
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    }
+
+    #[test]
     fn warns_about_what_a_recipe_cannot_send() {
-        let parsed = curl(&["-k", "--form", "a=@f", "--frobnicate", "https://x", "https://y", "-d", "@body.json"]);
+        let parsed = curl(&["-k", "--upload-file", "f", "--frobnicate", "https://x", "https://y", "-d", "@body.json"]);
         assert_eq!(parsed.data, vec![Data::File("body.json".into())]);
         assert_eq!(
             parsed.warnings,
             vec![
                 "`-k` is not supported by recipes and is ignored",
-                "`--form` is not supported by recipes and is ignored",
+                "`--upload-file` is not supported by recipes and is ignored",
                 "unknown curl option `--frobnicate` is ignored",
                 "a second URL `https://y` is ignored: one command is one request",
             ]

@@ -22,7 +22,7 @@ use regex::Regex;
 use serde_json::Value as Json;
 
 use super::names::{Base, Declared, Names, PLACEHOLDER, is_credential_header, is_placeholder, snake_case};
-use super::options::{self, Curl, Data};
+use super::options::{self, Curl, Data, FormPart};
 use super::shell::{Command, Scan};
 use crate::emit::{Entry, Node};
 
@@ -63,7 +63,18 @@ pub(crate) fn build(scan: &Scan, name: &str, source: &str) -> Result<Imported, S
         return Err(format!("no curl command could be imported: {}", warnings.join("; ")));
     }
     let mut names = Names::classify(texts, calls.iter().flat_map(|call| call.shell_vars.iter().map(String::as_str)), descriptions);
-    let base = calls.iter().find_map(Call::base_origin).map(|origin| names.base_url(&origin));
+    // One base URL per host, whatever the scheme of each command: `https` when any uses it.
+    let base = calls.iter().find_map(Call::base_origin).map(|origin| {
+        let secure = calls
+            .iter()
+            .filter_map(|call| call.origin.as_deref())
+            .any(|other| other.starts_with("https://") && authority(other).is_some() && authority(other) == authority(&origin));
+        let origin = match origin.split_once("://") {
+            Some(("http", rest)) if secure => format!("https://{}", rest.trim_end_matches(":80")),
+            _ => origin,
+        };
+        names.base_url(&origin)
+    });
     let mut ids = BTreeSet::new();
     let mut steps = Vec::new();
     let mut summary = Vec::new();
@@ -118,13 +129,31 @@ fn definitions(prose: &[(usize, String)]) -> BTreeMap<String, String> {
 fn step_description(prose: &[(usize, String)], after: usize, before: usize) -> Option<String> {
     prose.iter().rev().filter(|(line, _)| *line >= after && *line < before).find_map(|(_, text)| {
         let text = text.trim();
-        if text.is_empty() || text.starts_with("```") || text.contains("://") || DEFINITION.is_match(text) {
+        if text.is_empty() || text.starts_with("```") || text.contains("://") || DEFINITION.is_match(text) || looks_like_output(text) {
             return None;
         }
         let text = text.trim_start_matches(|c: char| c.is_ascii_digit() || "•·*-–—#.) ".contains(c)).trim_end_matches(':').trim();
         (!text.is_empty() && text.chars().count() <= 100).then(|| text.to_owned())
     })
 }
+
+/// Whether a line is a command's sample output rather than prose: JSON or XML, a status line,
+/// `curl -v`'s `<`, `>` and `*` lines, a response header.
+fn looks_like_output(text: &str) -> bool {
+    static HEADER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)+: \S").expect("a valid regex"));
+    text.starts_with(['{', '}', '[', ']', '<', '>', '"', '*'])
+        || text.starts_with("HTTP/")
+        || HEADER.is_match(text)
+        || serde_json::from_str::<Json>(text).is_ok()
+        || text.ends_with([',', '{', '['])
+        || OUTPUT_LABEL.is_match(text)
+}
+
+/// `Response:`, `Sample output`, `Returns:`: a label over a command's output, not a title.
+static OUTPUT_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(an? |the )?(sample |example )?(json )?(response|output|result|returns?|answer)( body| example)?:?$")
+        .expect("a valid regex")
+});
 
 /// One command, read: the request's parts as the vendor wrote them (placeholders still raw).
 struct Call {
@@ -141,8 +170,14 @@ struct Call {
     path: String,
     query: Option<String>,
     headers: Vec<(String, String)>,
-    /// Basic credentials given with `--user`.
-    user: bool,
+    /// Basic credentials given with `--user` (or in the URL): `user:password`, `user` alone.
+    user: Option<String>,
+    /// `-I` or `--head`.
+    head: bool,
+    /// `-L`: curl follows redirects.
+    location: bool,
+    /// `-F` parts: a multipart body.
+    form: Vec<FormPart>,
     data: Option<Vec<Data>>,
     json: bool,
     timeout: Option<String>,
@@ -162,8 +197,8 @@ impl Call {
         // not copied (the origin keeps only the host).
         let (origin, userinfo) = match origin.split_once("://").and_then(|(scheme, authority)| Some((scheme, authority.rsplit_once('@')?)))
         {
-            Some((scheme, (_, host))) => (format!("{scheme}://{host}"), true),
-            None => (origin, false),
+            Some((scheme, (userinfo, host))) => (format!("{scheme}://{host}"), Some(userinfo.to_owned())),
+            None => (origin, None),
         };
         let (path, query) = match rest.split_once('?') {
             Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
@@ -202,7 +237,10 @@ impl Call {
             query,
             headers,
             shell_vars: command.shell_vars.clone(),
-            user: curl.user.is_some() || userinfo,
+            user: curl.user.clone().or(userinfo),
+            head: curl.implied_method == Some("HEAD") && curl.method.is_none(),
+            location: curl.location,
+            form: curl.form.clone(),
             data,
             json: curl.json,
             timeout: curl.max_time.clone(),
@@ -230,7 +268,7 @@ impl Call {
     fn step(&self, id: &str, base: Option<&Base>, names: &mut Names) -> (Node, Vec<String>) {
         let mut problems = Vec::new();
         let mut request = vec![Entry::new("method", Node::text(&self.method))];
-        let relative = matches!((base, &self.origin), (Some(base), Some(origin)) if &base.origin == origin);
+        let relative = matches!((base, &self.origin), (Some(base), Some(origin)) if authority(&base.origin).is_some() && authority(&base.origin) == authority(origin));
         let prefix = match (&self.origin, &self.templated_origin) {
             _ if relative => String::new(),
             (Some(origin), _) => origin.clone(),
@@ -266,10 +304,7 @@ impl Call {
                 headers.push(Entry::new(name, Node::text(names.header(name, value))));
             }
         }
-        if self.user && self.header("authorization").is_none() {
-            let variable = names.declare_env("BASIC_AUTH", None, true, Some("base64 of `user:password` (the curl command used `--user`)"));
-            headers.push(Entry::new("Authorization", Node::text(format!("Basic {{{{ env.{variable} }}}}"))));
-        }
+        let auth = self.user.as_deref().filter(|_| self.header("authorization").is_none()).map(|user| basic_auth(user, names));
         if let Some((_, true)) = body
             && self.header("content-type").is_none()
         {
@@ -280,6 +315,17 @@ impl Call {
             request.push(Entry::new("headers", Node::Map(headers)));
         }
         request.extend(body.map(|(entry, _)| entry));
+        if !self.form.is_empty() {
+            request.push(Entry::new("multipart", Node::Map(self.form.iter().map(|part| form_part(part, names)).collect())));
+        }
+        request.extend(auth);
+        if self.head {
+            // curl does not follow redirects without `-L`, and `-I` shows any answer: a 2xx or a
+            // 3xx is what a script using `curl -I` takes for a success.
+            if !self.location {
+                request.push(Entry::new("redirects", Node::Scalar(Json::from(0))));
+            }
+        }
         if let Some(timeout) = &self.timeout {
             match duration(timeout) {
                 Some(duration) => request.push(Entry::new("timeout", Node::text(duration))),
@@ -291,6 +337,13 @@ impl Call {
             step.push(Entry::new("description", Node::text(description)));
         }
         step.push(Entry::new("request", Node::Map(request)));
+        if self.head {
+            let codes = [200, 204, 301, 302, 303, 304, 307, 308].iter().map(|code| Node::Scalar(Json::from(*code))).collect();
+            step.push(Entry::new(
+                "expect",
+                Node::Map(vec![Entry::new("status", Node::list(codes)), Entry::new("json", Node::Scalar(Json::Bool(false)))]),
+            ));
+        }
         (Node::Map(step), problems)
     }
 
@@ -338,6 +391,53 @@ impl Call {
             }
         }
     }
+}
+
+/// The host of a literal origin, with its port when it is not its scheme's default: the same
+/// for `http://api.example.com` and `https://api.example.com:443`.
+fn authority(origin: &str) -> Option<String> {
+    let url = url::Url::parse(origin).ok()?;
+    let host = url.host_str()?;
+    // The URL parser drops a scheme's default port.
+    Some(url.port().map_or_else(|| host.to_owned(), |port| format!("{host}:{port}")))
+}
+
+/// One `-F` part as a `multipart` field: a text (placeholders become inputs), or a file part
+/// whose path is an input defaulting to the file curl sent (relative to the recipe), so the
+/// recipe passes `recipe check` before the file is there.
+fn form_part(part: &FormPart, names: &mut Names) -> Entry {
+    if !part.file {
+        return Entry::new(&part.name, Node::text(names.convert(&part.value, false)));
+    }
+    let description = format!("the file curl's `-F {}=@...` sent, relative to the recipe", part.name);
+    let input = if part.name.to_ascii_lowercase().ends_with("file") { part.name.clone() } else { format!("{}_file", part.name) };
+    let input = names.declare_input(&input, &part.value, &description);
+    let mut fields = vec![Entry::new("file", Node::text(format!("{{{{ inputs.{input} }}}}")))];
+    fields.extend(part.content_type.as_ref().map(|kind| Entry::new("content_type", Node::text(kind))));
+    fields.extend(part.filename.as_ref().map(|name| Entry::new("filename", Node::text(name))));
+    Entry::new(&part.name, Node::Map(fields))
+}
+
+/// `auth: { basic: ... }` for curl's `--user`: the user name is kept (placeholders become
+/// inputs), the password becomes a secret variable (its sample is never copied). With no
+/// password (`-u KEY:`, as APIs that take a key as the user name document it), the user name is
+/// the credential and becomes the secret variable instead.
+fn basic_auth(user: &str, names: &mut Names) -> Entry {
+    let (name, password) = user.split_once(':').map_or((user, None), |(name, password)| (name, Some(password)));
+    let secret = |names: &mut Names, variable: &str, what: &str| {
+        let description = format!("the {what} of the curl command's `--user` (its sample value is not copied)");
+        format!("{{{{ env.{} }}}}", names.declare_env(variable, None, true, Some(&description)))
+    };
+    let (username, password) = match password {
+        Some("") => (secret(names, "BASIC_AUTH_USER", "user name (the API key)"), String::new()),
+        // A placeholder or a shell variable stays what it names.
+        Some(password) if password.starts_with('$') || PLACEHOLDER.is_match(password) => {
+            (names.convert(name, false), names.convert(password, false))
+        }
+        _ => (names.convert(name, false), secret(names, "BASIC_AUTH_PASSWORD", "password")),
+    };
+    let basic = Node::Map(vec![Entry::new("username", Node::text(username)), Entry::new("password", Node::text(password))]);
+    Entry::new("auth", Node::Map(vec![Entry::new("basic", basic)]))
 }
 
 /// Splits `https://host/path?query` into the origin and the rest; a URL without a scheme is

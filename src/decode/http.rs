@@ -1,9 +1,9 @@
 //! Decoding of request defaults (`http:`) and retry policies (`retry:` under `http:` or a
 //! request): timeouts, redirect limits, body size limits, and every retry field.
 
-use super::{AUTH_KEYS, BASIC_KEYS, Decoder, HTTP_KEYS, OAUTH2_KEYS, RETRY_KEYS, TLS_KEYS};
+use super::{AUTH_KEYS, BASIC_KEYS, Decoder, HTTP_KEYS, OAUTH2_KEYS, REDIRECT_KEYS, RETRY_KEYS, TLS_KEYS};
 use crate::diagnostic::Diagnostic;
-use crate::model::{ApiErrors, Auth, Backoff, Http, OAuth2, Retry, RetryOn, Tls};
+use crate::model::{ApiErrors, Auth, Backoff, Http, OAuth2, Redirects, Retry, RetryOn, Tls};
 use crate::yaml::{Node, Value};
 
 const BACKOFFS: &[(&str, Backoff)] = &[("exponential", Backoff::Exponential), ("linear", Backoff::Linear), ("constant", Backoff::Constant)];
@@ -11,6 +11,8 @@ const RETRY_KINDS: &[(&str, RetryOn)] =
     &[("connect", RetryOn::Connect), ("reset", RetryOn::Reset), ("timeout", RetryOn::Timeout), ("body", RetryOn::Body)];
 /// The most redirects a recipe may allow.
 const MAX_REDIRECTS: i64 = 50;
+/// How many redirects are followed when no count is given.
+const DEFAULT_REDIRECTS: u32 = 5;
 
 impl Decoder {
     pub(super) fn http(&mut self, node: &Node) -> Http {
@@ -23,7 +25,7 @@ impl Decoder {
             redirects: fields.get("redirects").and_then(|node| self.redirects(node)),
             max_body: fields.get("max_body").and_then(|node| self.size(node)),
             retry: fields.get("retry").and_then(|node| self.retry(node)),
-            auth: fields.get("auth").and_then(|node| self.auth(node)),
+            auth: fields.get("auth").and_then(|node| self.shared_auth(node)),
             api_errors: fields.get("api_errors").and_then(|node| self.api_errors(node)),
             proxy: fields.get("proxy").and_then(|node| self.template_string(node)),
             cookies: self.optional_bool(&fields, "cookies").unwrap_or(false),
@@ -61,6 +63,11 @@ impl Decoder {
 
     /// `auth: { basic: { username, password } }` or `auth: { bearer: "{{ vars.token }}" }`.
     pub(super) fn auth(&mut self, node: &Node) -> Option<Auth> {
+        if let Value::String(text, _) = &node.value
+            && text == "none"
+        {
+            return Some(Auth::None);
+        }
         let fields = self.fields(node, "auth", &[AUTH_KEYS])?;
         if let Some(node) = fields.get("oauth2") {
             if fields.get("basic").is_some() || fields.get("bearer").is_some() {
@@ -87,6 +94,19 @@ impl Decoder {
         }
     }
 
+    /// `http.auth`: any form but `none`, which belongs to a request.
+    fn shared_auth(&mut self, node: &Node) -> Option<Auth> {
+        let auth = self.auth(node)?;
+        if let Auth::None = auth {
+            self.problems.push(
+                Diagnostic::at("`auth: none` belongs to a request", node.span)
+                    .with_hint("leave `http.auth` out, or give the requests that send nothing `auth: none`"),
+            );
+            return None;
+        }
+        Some(auth)
+    }
+
     fn redirects(&mut self, node: &Node) -> Option<u32> {
         match node.value {
             Value::Int(count) if (0..=MAX_REDIRECTS).contains(&count) => u32::try_from(count).ok(),
@@ -95,6 +115,24 @@ impl Decoder {
                 None
             }
         }
+    }
+
+    /// A request's `redirects`: a count, or `{ follow, unsafe }`.
+    pub(super) fn request_redirects(&mut self, node: &Node) -> Option<Redirects> {
+        match node.value {
+            Value::Int(_) => return self.redirects(node).map(|follow| Redirects { follow, allow_unsafe: false }),
+            Value::Map(_) => {}
+            _ => {
+                self.expected(node, "a number of redirects, or `{ follow: 5, unsafe: true }`");
+                return None;
+            }
+        }
+        let fields = self.fields(node, "redirects", &[REDIRECT_KEYS])?;
+        let follow = match fields.get("follow") {
+            Some(node) => self.redirects(node)?,
+            None => DEFAULT_REDIRECTS,
+        };
+        Some(Redirects { follow, allow_unsafe: self.optional_bool(&fields, "unsafe").unwrap_or(false) })
     }
 
     fn size(&mut self, node: &Node) -> Option<u64> {
@@ -207,6 +245,23 @@ mod tests {
         );
         let fine = "recipe: 1\nname: t\nhttp:\n  redirects: 0\n  max_body: 512KiB\n  retry: {attempts: 4, delay: 200ms, max_delay: 10s, backoff: exponential, jitter: true, on: [connect, timeout, 429, 502, 503, 504], max_elapsed: 60s, until: \"{{ response.status == 200 }}\", unsafe: false}\nsteps:\n  - id: a\n    request: {method: POST, url: /x, idempotent: true, retry: {attempts: 1}}\n";
         assert_eq!(problems(fine), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_requests_redirects_are_a_count_or_follow_and_unsafe() {
+        let request = |redirects: &str| {
+            problems(&format!("recipe: 1\nname: t\nsteps:\n  - id: a\n    request: {{method: POST, url: /x, redirects: {redirects}}}\n"))
+        };
+        assert_eq!(request("0"), Vec::<String>::new());
+        assert_eq!(request("{ follow: 3, unsafe: true }"), Vec::<String>::new());
+        assert_eq!(request("{ unsafe: true }"), Vec::<String>::new());
+        assert_eq!(request("51"), vec!["5:49 expected a number of redirects (0 to 50), found an integer"]);
+        assert_eq!(
+            request("{ follow: 99, unsave: true }"),
+            vec!["5:63 unknown key `unsave` in redirects", "5:59 expected a number of redirects (0 to 50), found an integer"]
+        );
+        assert_eq!(request("{ unsafe: yes please }"), vec!["5:59 expected `true` or `false`, found a string"]);
+        assert_eq!(request("many"), vec!["5:49 expected a number of redirects, or `{ follow: 5, unsafe: true }`, found a string"]);
     }
 
     #[test]

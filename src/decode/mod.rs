@@ -42,7 +42,7 @@ pub(crate) const OAUTH2_KEYS: &[&str] = &["token_url", "client_id", "client_secr
 pub(crate) const BASIC_KEYS: &[&str] = &["username", "password"];
 pub(crate) const PAGINATE_KEYS: &[&str] = &["next", "items", "max_pages"];
 pub(crate) const ASSERT_KEYS: &[&str] = &["that", "path", "equals", "pattern", "message"];
-pub(crate) const BIND_KEYS: &[&str] = &["path", "value", "secret"];
+pub(crate) const BIND_KEYS: &[&str] = &["path", "value", "regex", "secret"];
 pub(crate) const RETRY_KEYS: &[&str] = &["attempts", "delay", "max_delay", "backoff", "jitter", "on", "max_elapsed", "until", "unsafe"];
 pub const STEP_KEYS: &[&str] = &[
     "id",
@@ -63,8 +63,24 @@ pub const STEP_KEYS: &[&str] = &[
     "assert",
 ];
 pub(crate) const CALL_KEYS: &[&str] = &["recipe", "inputs"];
-pub const REQUEST_KEYS: &[&str] =
-    &["method", "url", "query", "headers", "json", "form", "body", "timeout", "retry", "idempotent", "paginate", "auth"];
+pub const REQUEST_KEYS: &[&str] = &[
+    "method",
+    "url",
+    "query",
+    "headers",
+    "json",
+    "form",
+    "body",
+    "multipart",
+    "timeout",
+    "retry",
+    "idempotent",
+    "paginate",
+    "auth",
+    "redirects",
+];
+pub(crate) const FILE_PART_KEYS: &[&str] = &["file", "content_type", "filename"];
+pub(crate) const REDIRECT_KEYS: &[&str] = &["follow", "unsafe"];
 pub const EXPECT_KEYS: &[&str] = &["status", "json", "api_errors"];
 pub const SELECTION_KEYS: &[&str] = &["from", "items", "entries", "match", "where"];
 pub const FILTER_KEYS: &[&str] = &["expect", "describe"];
@@ -107,10 +123,23 @@ const STRATEGIES: &[(&str, Strategy)] = &[
 
 /// Decodes as much as can be decoded, with every problem found. A recipe with problems is
 /// still returned when its outline is sound, so the checker can report its problems as well.
-pub(crate) fn decode_partial(root: &Node) -> (Option<Recipe>, Vec<Diagnostic>) {
+///
+/// The steps that did not decode but have an id come with it: the check then takes reads of them
+/// for granted instead of reporting every later use of them.
+pub(crate) fn decode_with_broken(root: &Node) -> (Option<Recipe>, Vec<Diagnostic>, Vec<BrokenStep>) {
     let mut decoder = Decoder::default();
     let recipe = decoder.recipe(root);
-    (recipe, decoder.problems.into_vec())
+    (recipe, decoder.problems.into_vec(), decoder.broken)
+}
+
+/// A step whose id decoded but whose action (or something it needs) did not.
+#[derive(Debug, Clone)]
+pub(crate) struct BrokenStep {
+    /// How many decoded steps come before it.
+    pub position: usize,
+    pub id: String,
+    /// The names its `bind` would bind.
+    pub binds: Vec<String>,
 }
 
 /// The entries of one YAML map, checked against the keys it may have.
@@ -128,6 +157,7 @@ impl<'a> Fields<'a> {
 #[derive(Default)]
 pub(super) struct Decoder {
     problems: Diagnostics,
+    broken: Vec<BrokenStep>,
 }
 
 impl Decoder {
@@ -381,7 +411,17 @@ impl Decoder {
         let env = fields.get("env").map(|node| self.env(node)).unwrap_or_default();
         let http = fields.get("http").map(|node| self.http(node)).unwrap_or_default();
         let steps = match self.required(&fields, "steps", "the recipe") {
-            Some(Node { value: Value::Seq(items), .. }) => items.iter().filter_map(|item| self.step(item)).collect(),
+            Some(Node { value: Value::Seq(items), .. }) => {
+                let mut steps = Vec::new();
+                for item in items {
+                    match self.step(item) {
+                        Ok(step) => steps.push(step),
+                        Err(Some(broken)) => self.broken.push(BrokenStep { position: steps.len(), ..broken }),
+                        Err(None) => {}
+                    }
+                }
+                steps
+            }
             Some(node) => {
                 self.expected(node, "a list of steps");
                 Vec::new()
@@ -539,9 +579,9 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
 /// Decodes a whole recipe; `Err` holds every problem found.
 #[cfg(test)]
 pub(crate) fn recipe(root: &Node) -> Result<Recipe, Vec<Diagnostic>> {
-    match decode_partial(root) {
-        (Some(recipe), problems) if problems.is_empty() => Ok(recipe),
-        (_, problems) => Err(problems),
+    match decode_with_broken(root) {
+        (Some(recipe), problems, _) if problems.is_empty() => Ok(recipe),
+        (_, problems, _) => Err(problems),
     }
 }
 

@@ -1,18 +1,22 @@
 //! Decoding of steps: the four actions, expectations, selections and bindings.
 
+use super::BrokenStep;
 use super::{
-    ACTIONS, ASSERT_KEYS, BIND_KEYS, CALL_KEYS, CARDINALITIES, Decoder, EXPECT_KEYS, FILTER_KEYS, Fields, MATCHER_KEYS, METHODS,
-    PAGINATE_KEYS, PICK_KEYS, REQUEST_KEYS, SELECTION_KEYS, STEP_KEYS, STRATEGIES,
+    ACTIONS, ASSERT_KEYS, BIND_KEYS, CALL_KEYS, CARDINALITIES, Decoder, EXPECT_KEYS, FILE_PART_KEYS, FILTER_KEYS, Fields, MATCHER_KEYS,
+    METHODS, PAGINATE_KEYS, PICK_KEYS, REQUEST_KEYS, SELECTION_KEYS, STEP_KEYS, STRATEGIES,
 };
 use crate::diagnostic::Diagnostic;
 use crate::model::{
-    Action, Assertion, Binding, Call, Expect, Filter, Match, Matcher, Name, Paginate, Pick, Request, Selection, Step, Strategy,
+    Action, Assertion, Binding, Call, Expect, FileField, Filter, Match, Matcher, MultipartField, Name, Paginate, Pick, Request, Selection,
+    Step, Strategy,
 };
 use crate::yaml::{Key, Node, Value};
 
 impl Decoder {
-    pub(super) fn step(&mut self, node: &Node) -> Option<Step> {
-        let fields = self.fields(node, "a step", &[STEP_KEYS])?;
+    /// A step; when its id decodes but the rest does not, what the check needs to know of it
+    /// (its id and the names it binds), so that later steps reading it are not blamed too.
+    pub(super) fn step(&mut self, node: &Node) -> Result<Step, Option<BrokenStep>> {
+        let fields = self.fields(node, "a step", &[STEP_KEYS]).ok_or(None)?;
         let id = self.required(&fields, "id", "a step").and_then(|node| {
             let text = self.string(node)?;
             Some(self.name(&text, node.span, "step id"))
@@ -75,12 +79,23 @@ impl Decoder {
                 Vec::new()
             }
         };
-        Some(Step {
-            id: id?,
-            description: self.optional_string(&fields, "description"),
-            when: fields.get("when").and_then(|node| self.template_string(node)),
-            optional: self.optional_bool(&fields, "optional").unwrap_or(false),
-            action: action?,
+        let description = self.optional_string(&fields, "description");
+        let when = fields.get("when").and_then(|node| self.template_string(node));
+        let optional = self.optional_bool(&fields, "optional").unwrap_or(false);
+        let (id, action) = match (id, action) {
+            (Some(id), Some(action)) => (id, action),
+            (Some(id), None) => {
+                let binds = bind.iter().map(|(name, _)| name.text.clone()).collect();
+                return Err(Some(BrokenStep { position: 0, id: id.text, binds }));
+            }
+            (None, _) => return Err(None),
+        };
+        Ok(Step {
+            id,
+            description,
+            when,
+            optional,
+            action,
             expect,
             bind,
             secret_binds,
@@ -169,24 +184,66 @@ impl Decoder {
         let method = self.required(&fields, "method", "a request").and_then(|node| self.keyword(node, "method", METHODS, true));
         let url = self.required(&fields, "url", "a request").and_then(|node| self.template_string(node));
         let bodies: Vec<&Key> =
-            fields.entries.iter().map(|(k, _)| k).filter(|k| ["json", "form", "body"].contains(&k.text.as_str())).collect();
+            fields.entries.iter().map(|(k, _)| k).filter(|k| ["json", "form", "body", "multipart"].contains(&k.text.as_str())).collect();
         if let [_, second, ..] = bodies.as_slice() {
             self.error(second.span, format!("a request has one body, but this one also has `{}`", second.text));
         }
+        // Every field is decoded before giving up on one, so each problem is reported.
+        let query = fields.get("query").map(|node| self.template_map(node, "query")).unwrap_or_default();
+        let headers = fields.get("headers").map(|node| self.headers(node)).unwrap_or_default();
+        let json = fields.get("json").map(|node| self.template(node));
+        let form = fields.get("form").map(|node| self.template_map(node, "form"));
+        let body = fields.get("body").and_then(|node| self.template_string(node));
+        let multipart = fields.get("multipart").map(|node| self.multipart(node));
+        let timeout = fields.get("timeout").and_then(|node| self.duration(node));
+        let retry = fields.get("retry").and_then(|node| self.retry(node));
+        let idempotent = self.optional_bool(&fields, "idempotent");
+        let paginate = fields.get("paginate").and_then(|node| self.paginate(node));
+        let auth = fields.get("auth").and_then(|node| self.auth(node));
+        let redirects = fields.get("redirects").and_then(|node| self.request_redirects(node));
         Some(Request {
             method: method?,
             url: url?,
-            query: fields.get("query").map(|node| self.template_map(node, "query")).unwrap_or_default(),
-            headers: fields.get("headers").map(|node| self.headers(node)).unwrap_or_default(),
-            json: fields.get("json").map(|node| self.template(node)),
-            form: fields.get("form").map(|node| self.template_map(node, "form")),
-            body: fields.get("body").and_then(|node| self.template_string(node)),
-            timeout: fields.get("timeout").and_then(|node| self.duration(node)),
-            retry: fields.get("retry").and_then(|node| self.retry(node)),
-            idempotent: self.optional_bool(&fields, "idempotent"),
-            paginate: fields.get("paginate").and_then(|node| self.paginate(node)),
-            auth: fields.get("auth").and_then(|node| self.auth(node)),
+            query,
+            headers,
+            json,
+            form,
+            body,
+            multipart,
+            timeout,
+            retry,
+            idempotent,
+            paginate,
+            auth,
+            redirects,
         })
+    }
+
+    /// `multipart: { name: "text", upload: { file: report.csv, content_type: text/csv } }`.
+    fn multipart(&mut self, node: &Node) -> Vec<(Name, MultipartField)> {
+        let Value::Map(entries) = &node.value else {
+            self.expected(node, "a map of fields (multipart)");
+            return Vec::new();
+        };
+        let mut fields = Vec::new();
+        for (key, value) in entries {
+            let name = Name { text: key.text.clone(), span: key.span };
+            let field = if let Value::Map(_) = value.value {
+                let Some(part) = self.fields(value, "a file part", &[FILE_PART_KEYS]) else { continue };
+                let Some(file) = self.required(&part, "file", "a file part") else { continue };
+                let Some(file) = self.template_string(file) else { continue };
+                MultipartField::File(FileField {
+                    file,
+                    content_type: self.optional_string(&part, "content_type"),
+                    filename: self.optional_string(&part, "filename"),
+                })
+            } else {
+                let Some(text) = self.template_string(value) else { continue };
+                MultipartField::Text(text)
+            };
+            fields.push((name, field));
+        }
+        fields
     }
 
     fn expect(&mut self, node: &Node) -> Option<Expect> {
@@ -322,24 +379,29 @@ impl Decoder {
                 Value::Map(_) => self.full_binding(value, &name, &mut secrets),
                 _ => Some(Binding::Template(self.template(value))),
             };
-            if let Some(binding) = binding {
-                bindings.push((name, binding));
-            }
+            // A binding that did not decode is reported; its name stays bound (as null, in a
+            // recipe that never runs) so that its later reads are not blamed too.
+            bindings.push((name, binding.unwrap_or(Binding::Template(crate::model::Template::Null))));
         }
         (bindings, secrets)
     }
 
-    /// `{ path: $.x, secret: true }` or `{ value: "{{ ... }}", secret: true }`.
+    /// `{ path: $.x, secret: true }`, `{ value: "{{ ... }}", secret: true }` or
+    /// `{ regex: 'id=(\d+)' }`.
     fn full_binding(&mut self, node: &Node, name: &Name, secrets: &mut Vec<String>) -> Option<Binding> {
         let fields = self.fields(node, "a binding", &[BIND_KEYS])?;
         if self.optional_bool(&fields, "secret").unwrap_or(false) {
             secrets.push(name.text.clone());
         }
-        match (fields.get("path"), fields.get("value")) {
-            (Some(path), None) => self.path(path).map(Binding::Path),
-            (None, Some(value)) => Some(Binding::Template(self.template(value))),
+        match (fields.get("path"), fields.get("value"), fields.get("regex")) {
+            (Some(path), None, None) => self.path(path).map(Binding::Path),
+            (None, Some(value), None) => Some(Binding::Template(self.template(value))),
+            (None, None, Some(regex)) => {
+                let text = self.string(regex)?;
+                self.regex(&text, regex.span).map(Binding::Regex)
+            }
             _ => {
-                self.error(fields.span, "a binding has either `path` or `value`");
+                self.error(fields.span, "a binding has one of `path`, `value` or `regex`");
                 None
             }
         }

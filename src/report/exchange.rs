@@ -35,6 +35,7 @@ pub(crate) fn exchange(step: &StepResult, detail: Detail) -> Option<String> {
             Body::Json(value) => serde_json::to_string_pretty(value).unwrap_or_default(),
             Body::Form(_) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
             Body::Text(text) => text.clone(),
+            Body::Multipart(parts) => crate::http::multipart_summary(parts),
         };
         let _ = write!(text, "\n{HEAD}>\n{}", body_lines(&shown, detail));
     }

@@ -170,6 +170,7 @@ fn step_article(step: &StepResult) -> String {
                 Body::Json(value) => json(value),
                 Body::Form(_) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
                 Body::Text(text) => text.clone(),
+                Body::Multipart(parts) => crate::http::multipart_summary(parts),
             };
             let _ = write!(shown, "\n\n{body}");
         }

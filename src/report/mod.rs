@@ -119,15 +119,16 @@ pub(crate) fn case_event(plan: &crate::check::Plan, event: crate::run::Event, de
 pub fn event(event: crate::run::Event, width: usize) -> Option<String> {
     match event {
         crate::run::Event::Step(step) => Some(progress(step, width)),
-        crate::run::Event::Retrying { attempt, wait, why, server_asked, .. } => Some(retrying(attempt, wait, why, server_asked)),
+        crate::run::Event::Retrying { step, attempt, wait, why, server_asked } => Some(retrying(step, attempt, wait, why, server_asked)),
         crate::run::Event::Intent { .. } => None,
     }
 }
 
-/// The line shown while a retry waits.
-pub(crate) fn retrying(attempt: &Attempt, wait: std::time::Duration, why: &str, server_asked: bool) -> String {
+/// The line shown while a retry waits. It comes before its step's own line (which waits for the
+/// step to end), so it names the step.
+pub(crate) fn retrying(step: &str, attempt: &Attempt, wait: std::time::Duration, why: &str, server_asked: bool) -> String {
     let source = if server_asked { " (Retry-After)" } else { "" };
-    format!("        attempt {}: {why}; retrying in {}{source}", attempt.number, crate::run::retry::seconds(wait))
+    format!("        {step}: attempt {}: {why}; retrying in {}{source}", attempt.number, crate::run::retry::seconds(wait))
 }
 
 /// The closing line of a run that succeeded past failed optional steps: nothing degrades silently.

@@ -68,7 +68,7 @@ fn failure(state: &State, assertion: &Assertion, value: &Json, context: &Context
         (None, None) => "a value".to_owned(),
     };
     let found = match nodes.as_slice() {
-        [] => "nothing".to_owned(),
+        [] => path.why_nothing(value).map_or_else(|| "nothing".to_owned(), |why| format!("nothing ({})", state.masker.text(&why))),
         [node] => short(&state.masker, node),
         many => format!("[{}]", many.iter().take(5).map(|n| short(&state.masker, n)).collect::<Vec<_>>().join(", ")),
     };

@@ -74,7 +74,8 @@ async fn attempts(
     let policy = Policy::resolve(http.retry.as_ref(), request.retry.as_ref());
     let limits = Limits {
         timeout: request.timeout.or(http.timeout).unwrap_or(DEFAULT_TIMEOUT),
-        redirects: http.redirects.unwrap_or(DEFAULT_REDIRECTS),
+        redirects: request.redirects.map_or(http.redirects.unwrap_or(DEFAULT_REDIRECTS), |own| own.follow),
+        unsafe_redirects: request.redirects.is_some_and(|own| own.allow_unsafe),
         max_body: http.max_body.unwrap_or(DEFAULT_MAX_BODY),
     };
     let idempotent = request.is_idempotent();

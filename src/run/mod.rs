@@ -646,15 +646,26 @@ fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> 
         Binding::Path(path) => {
             let nodes = path.select(value);
             if path.is_definite() {
-                nodes
-                    .first()
-                    .map(|node| (*node).clone())
-                    .ok_or_else(|| format!("`{}` selected nothing in {}", path.text, select::short(&state.masker, value)))
+                nodes.first().map(|node| (*node).clone()).ok_or_else(|| match path.why_nothing(value) {
+                    Some(why) => format!("`{}` selected nothing: {}", path.text, state.masker.text(&why)),
+                    None => format!("`{}` selected nothing in {}", path.text, select::short(&state.masker, value)),
+                })
             } else {
                 Ok(Json::Array(nodes.into_iter().cloned().collect()))
             }
         }
         Binding::Template(template) => state.plan.engine.render_tree(template, &state.context()).map_err(|e| e.to_string()),
+        Binding::Regex(regex) => {
+            let text = match value {
+                Json::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
+                other => std::borrow::Cow::Owned(other.to_string()),
+            };
+            let captures = regex.captures(&text).ok_or_else(|| {
+                format!("the regular expression `{}` matches nothing in {}", regex.as_str(), select::short(&state.masker, value))
+            })?;
+            let found = captures.iter().skip(1).flatten().next().or_else(|| captures.get(0)).map_or("", |found| found.as_str());
+            Ok(Json::String(found.to_owned()))
+        }
     }
 }
 

@@ -164,7 +164,11 @@ fn render_request(state: &State, request: &Request, context: &Context, oauth_tok
         _ => url[url::Position::BeforePath..].to_owned(),
     };
     let mut headers = BTreeMap::new();
-    for (name, template) in http.headers.iter().chain(&request.headers) {
+    // `auth: none` leaves out the shared `Authorization` header too (not rendered: it may read a
+    // token bound later).
+    let no_auth = matches!(request.auth, Some(crate::model::Auth::None));
+    let shared = http.headers.iter().filter(|(name, _)| !(no_auth && name.text.eq_ignore_ascii_case("authorization")));
+    for (name, template) in shared.chain(&request.headers) {
         let value = engine.render_text(template, context).map_err(|e| format!("cannot render header `{}`: {e}", name.text))?;
         // A header that renders empty is not sent (`{{ ... if vars.token is defined else '' }}`).
         if value.is_empty() {
@@ -189,13 +193,56 @@ fn render_request(state: &State, request: &Request, context: &Context, oauth_tok
         Some(Body::Form(pairs))
     } else if let Some(text) = &request.body {
         Some(Body::Text(engine.render_text(text, context).map_err(|e| format!("cannot render `body`: {e}"))?))
+    } else if let Some(fields) = &request.multipart {
+        Some(Body::Multipart(multipart(state, fields, context)?))
     } else {
         None
     };
     if let Some(body) = &body {
-        headers.entry("content-type".into()).or_insert_with(|| body.content_type().to_owned());
+        headers.entry("content-type".into()).or_insert_with(|| body.content_type());
     }
     Ok(RequestSpec { method: request.method.as_str().to_owned(), url: relative, headers, body, absolute_url })
+}
+
+/// The parts of a multipart body: text fields rendered, files read (relative to the recipe).
+fn multipart(
+    state: &State<'_>,
+    fields: &[(crate::model::Name, crate::model::MultipartField)],
+    context: &Context,
+) -> Result<Vec<crate::http::Part>, String> {
+    use crate::model::MultipartField;
+    let folder = std::path::Path::new(&state.plan.source.name).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let mut parts = Vec::new();
+    for (name, field) in fields {
+        let part = match field {
+            MultipartField::Text(template) => {
+                let value = state
+                    .plan
+                    .engine
+                    .render_text(template, context)
+                    .map_err(|e| format!("cannot render multipart field `{}`: {e}", name.text))?;
+                crate::http::Part { name: name.text.clone(), value: Some(value), file: None }
+            }
+            MultipartField::File(file) => {
+                let given = state
+                    .plan
+                    .engine
+                    .render_text(&file.file, context)
+                    .map_err(|e| format!("cannot render multipart field `{}`: {e}", name.text))?;
+                let path = folder.join(&given);
+                let bytes = fs_err::read(&path).map_err(|error| format!("multipart field `{}`: {error}", name.text))?;
+                let filename = file
+                    .filename
+                    .clone()
+                    .unwrap_or_else(|| path.file_name().map_or_else(|| given.clone(), |name| name.to_string_lossy().into_owned()));
+                let content_type = file.content_type.clone().unwrap_or_else(|| crate::http::guess_content_type(&given).to_owned());
+                let file = crate::http::FilePart::new(given, filename, content_type, bytes);
+                crate::http::Part { name: name.text.clone(), value: None, file: Some(file) }
+            }
+        };
+        parts.push(part);
+    }
+    Ok(parts)
 }
 
 /// The `Authorization` header of `auth`; none when its token renders empty.
@@ -216,6 +263,7 @@ fn authorization(
             Ok((!token.is_empty()).then(|| format!("Bearer {token}")))
         }
         crate::model::Auth::Oauth2(_) => Ok(oauth_token.map(|token| format!("Bearer {token}"))),
+        crate::model::Auth::None => Ok(None),
     }
 }
 

@@ -172,6 +172,14 @@ pub struct StepResult {
     pub location: String,
 }
 
+impl StepResult {
+    /// How many times this step sent a request, retries and a called recipe's steps included
+    /// (a redirect hop belongs to its attempt, and an OAuth2 token request is none).
+    pub(crate) fn attempts_sent(&self) -> usize {
+        self.attempts.len() + self.inner.iter().map(StepResult::attempts_sent).sum::<usize>()
+    }
+}
+
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn milliseconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_u128(duration.as_millis())

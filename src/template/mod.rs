@@ -91,6 +91,60 @@ pub struct Callable {
     pub offset: usize,
     /// The names of that kind that do exist.
     pub known: Vec<String>,
+    /// What to write instead (a method's filter or test).
+    pub instead: Option<String>,
+}
+
+/// Methods people reach for (Python's), and minijinja's way to say each: its values have no
+/// methods, but filters and tests.
+const METHODS_INSTEAD: &[(&str, &str)] = &[
+    ("endswith", "x is endingwith('...')"),
+    ("startswith", "x is startingwith('...')"),
+    ("lower", "x | lower"),
+    ("upper", "x | upper"),
+    ("title", "x | title"),
+    ("capitalize", "x | capitalize"),
+    ("strip", "x | trim"),
+    ("lstrip", "x | trim"),
+    ("rstrip", "x | trim"),
+    ("trim", "x | trim"),
+    ("replace", "x | replace('a', 'b')"),
+    ("split", "x | split(',')"),
+    ("join", "x | join(',')"),
+    ("items", "x | items"),
+    ("keys", "x | list (a map lists its keys)"),
+    ("values", "x | items (pairs of key and value)"),
+    ("get", "x['key'] | default(none)"),
+    ("count", "x | length, or 'a' in x"),
+    ("find", "'a' in x"),
+    ("index", "'a' in x"),
+    ("contains", "'a' in x"),
+    ("len", "x | length"),
+    ("length", "x | length"),
+    ("format", "'%s' | format(x)"),
+    ("isdigit", "x is number, or x | int"),
+    ("sort", "x | sort"),
+    ("reverse", "x | reverse"),
+    ("append", "x + [item]"),
+    ("tojson", "x | tojson"),
+];
+
+/// The methods minijinja's own objects have: `loop.cycle(...)`, `loop.changed(...)`, and the
+/// blocks of `self` and `super()` in a template.
+fn has_method(receiver: &str, method: &str) -> bool {
+    matches!((receiver, method), ("loop", "cycle" | "changed") | ("self" | "caller" | "super", _))
+}
+
+/// A method call minijinja cannot make, with what to write instead.
+fn unknown_method(receiver: &str, method: &str, offset: usize) -> Option<Callable> {
+    if has_method(receiver, method) {
+        return None;
+    }
+    let instead = METHODS_INSTEAD.iter().find(|(name, _)| *name == method).map_or_else(
+        || format!("values have no methods in minijinja: use a filter (`x | {method}`) or a test (`x is {method}`) if one exists"),
+        |(_, instead)| format!("minijinja has no methods on values; write `{instead}`"),
+    );
+    Some(Callable { kind: "method", name: method.to_owned(), offset, known: Vec::new(), instead: Some(instead) })
 }
 
 const KEYWORDS: &[&str] = &["if", "else", "elif", "not", "and", "or", "in", "is", "for", "set", "loop", "caller", "super"];
@@ -303,7 +357,7 @@ impl Engine {
             for name in names {
                 named.insert(name.start);
                 if !known(kind, name.text) {
-                    found.push(Callable { kind, name: name.text.to_owned(), offset: name.start, known: known_names(kind) });
+                    found.push(Callable { kind, name: name.text.to_owned(), offset: name.start, known: known_names(kind), instead: None });
                 }
             }
         }
@@ -312,12 +366,33 @@ impl Engine {
         let macros: HashSet<&str> =
             calls.iter().filter(|name| code[..name.start].trim_end().ends_with("macro")).map(|name| name.text).collect();
         for name in calls {
-            // Methods (`x.items()`), filters and tests with arguments were seen above.
-            if name.text.contains('.') || named.contains(&name.start) || KEYWORDS.contains(&name.text) || macros.contains(name.text) {
+            // A method (`x.items()`, or `(x).lower()` after a bracket): minijinja values have none.
+            // Only with the bracket right after the name: `{{ a.b }} ({{ c }})` calls nothing.
+            let called = code.as_bytes().get(name.start + name.text.len()) == Some(&b'(');
+            if let (Some((receiver, method)), true) = (name.text.rsplit_once('.'), called) {
+                let root = receiver.split('.').next().unwrap_or_default();
+                found.extend(unknown_method(root, method, name.start + receiver.len() + 1));
+                continue;
+            }
+            if name.text.contains('.') {
+                continue;
+            }
+            if called && code[..name.start].ends_with('.') {
+                found.extend(unknown_method("", name.text, name.start));
+                continue;
+            }
+            // Filters and tests with arguments were seen above.
+            if named.contains(&name.start) || KEYWORDS.contains(&name.text) || macros.contains(name.text) {
                 continue;
             }
             if !known("function", name.text) {
-                found.push(Callable { kind: "function", name: name.text.to_owned(), offset: name.start, known: known_names("function") });
+                found.push(Callable {
+                    kind: "function",
+                    name: name.text.to_owned(),
+                    offset: name.start,
+                    known: known_names("function"),
+                    instead: None,
+                });
             }
         }
         found
@@ -789,7 +864,13 @@ mod tests {
             .collect();
         assert_eq!(
             found,
-            vec![("filter".into(), "b64encod".into()), ("test".into(), "definedd".into()), ("function".into(), "nwo".into())]
+            vec![
+                ("filter".into(), "b64encod".into()),
+                ("test".into(), "definedd".into()),
+                ("function".into(), "nwo".into()),
+                // minijinja's values have no methods (Python's `dict.items()` is `| items`).
+                ("method".into(), "items".into())
+            ]
         );
     }
 

@@ -1,10 +1,12 @@
 //! The live transport: one shared reqwest client, with the policies reqwest cannot apply for us.
 //!
-//! - Redirects are followed here, not by reqwest: only a `GET` or `HEAD` follows one (up to
-//!   `http.redirects`), without ever changing the method; any other method fails with the
-//!   `Location`, since sending a `POST` again elsewhere could create something twice. A hop to
-//!   another origin drops every credential header (and any header carrying a secret); no
-//!   `Referer` is ever sent.
+//! - Redirects are followed here, not by reqwest: a `GET` or `HEAD` follows one (up to the
+//!   request's `redirects` or `http.redirects`) without changing the method; any other method
+//!   fails with the `Location`, since sending a `POST` again elsewhere could create something
+//!   twice, unless the request opts in (`redirects: { unsafe: true }`). Then a 303 continues as
+//!   a `GET` (RFC 9110 15.4.4), a 301 or 302 after a `POST` too (as curl and browsers do), and a
+//!   307 or 308 sends the same method and body again. A hop to another origin drops every
+//!   credential header (and any header carrying a secret); no `Referer` is ever sent.
 //! - The body is read in chunks up to `http.max_body`, never whole when it is larger.
 //! - Failures are classified into [`FailureKind`]s, from reqwest's and hyper's errors.
 
@@ -191,7 +193,7 @@ impl Live {
         masker: &Masker,
         mut jar: Option<&mut Jar>,
     ) -> Sent {
-        let Ok(method) = reqwest::Method::from_bytes(request.method.as_bytes()) else {
+        let Ok(mut method) = reqwest::Method::from_bytes(request.method.as_bytes()) else {
             return Sent::failed(FailureKind::InvalidRequest, format!("invalid method `{}`", request.method));
         };
         let mut url = match url::Url::parse(&request.absolute_url) {
@@ -199,6 +201,7 @@ impl Live {
             Err(error) => return Sent::failed(FailureKind::InvalidRequest, format!("invalid URL `{}`: {error}", masked.absolute_url)),
         };
         let mut headers = request.headers.clone();
+        let mut body = request.body.as_ref().map(crate::http::Body::to_bytes);
         let own_cookie = headers.contains_key("cookie");
         let first_origin = origin(&url);
         let mut hops = Vec::new();
@@ -219,8 +222,8 @@ impl Live {
             for (name, value) in &headers {
                 builder = builder.header(name, value);
             }
-            if let Some(body) = &request.body {
-                builder = builder.body(body.to_bytes());
+            if let Some(body) = &body {
+                builder = builder.body(body.clone());
             }
             let response = match builder.send().await {
                 Ok(response) => response,
@@ -250,14 +253,14 @@ impl Live {
                     return sent;
                 };
                 let target_shown = masker.text(target.as_str());
-                if !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD) {
+                if !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD) && !limits.unsafe_redirects {
                     let mut sent = read(response, limits, &shown, &self.bodies).await;
                     sent.failure = Some(super::Failure::new(
                         FailureKind::RedirectRefused,
                         format!(
                             "{method} {shown} was answered with {status}, a redirect to {target_shown}; a {method} is never sent again \
                              automatically, since that could do it twice: check whether it took effect, then point the recipe at the \
-                             new location"
+                             new location, or let this request follow redirects with `redirects: {{ follow: 5, unsafe: true }}`"
                         ),
                     ));
                     sent.redirects = hops;
@@ -267,7 +270,11 @@ impl Live {
                     let mut sent = read(response, limits, &shown, &self.bodies).await;
                     sent.failure = Some(super::Failure::new(
                         FailureKind::TooManyRedirects,
-                        format!("more than {} redirect(s) (`http.redirects`); the last one pointed to {target_shown}", limits.redirects),
+                        format!(
+                            "more than {} redirect(s) (the request's `redirects` or `http.redirects`); the last one pointed to \
+                             {target_shown}",
+                            limits.redirects
+                        ),
                     ));
                     sent.redirects = hops;
                     return sent;
@@ -275,6 +282,7 @@ impl Live {
                 if origin(&target) != origin(&url) {
                     headers.retain(|name, value| !CREDENTIAL_HEADERS.contains(&name.as_str()) && masker.text(value) == *value);
                 }
+                next_method(status, &mut method, &mut body, &mut headers);
                 hops.push(Hop { status, location: target_shown, set_cookie });
                 url = target;
                 continue;
@@ -283,6 +291,22 @@ impl Live {
             sent.redirects = hops;
             return sent;
         }
+    }
+}
+
+/// The request after a `status` redirect: a `GET` without a body after a 303 (but a `HEAD`
+/// stays one), and after a 301 or 302 answering a `POST`, as curl and browsers do (RFC 9110
+/// 15.4.2 and 15.4.3 allow it). A 307 or 308 never changes the method.
+fn next_method(status: u16, method: &mut reqwest::Method, body: &mut Option<Vec<u8>>, headers: &mut BTreeMap<String, String>) {
+    let as_get = match status {
+        303 => *method != reqwest::Method::HEAD,
+        301 | 302 => *method == reqwest::Method::POST,
+        _ => false,
+    };
+    if as_get {
+        *method = reqwest::Method::GET;
+        *body = None;
+        headers.retain(|name, _| !matches!(name.as_str(), "content-type" | "content-length"));
     }
 }
 

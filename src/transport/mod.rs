@@ -67,8 +67,11 @@ pub struct Parts {
 pub struct Limits {
     /// For the whole exchange: connect, send, headers and body.
     pub timeout: Duration,
-    /// Redirects a `GET` or `HEAD` may follow.
+    /// Redirects a request may follow.
     pub redirects: u32,
+    /// Whether a method other than `GET` or `HEAD` follows redirects (a request's
+    /// `redirects: { unsafe: true }`).
+    pub unsafe_redirects: bool,
     pub max_body: u64,
 }
 

@@ -743,6 +743,7 @@ fn failed_rows_run_again_on_resume_unless_their_draft_may_exist() {
     let ran = run(batch(&server, &scratch, &args), &scratch, "first");
     assert_eq!(ran.code, Some(5), "in doubt outranks failed: {}", ran.stderr);
     assert_summary(&ran, [3, 2, 1, 0, 0]);
+    assert!(ran.stderr.contains(&format!("hint: each row's outcome, error and attempts are in {}", out.display())), "{}", ran.stderr);
     let results = journal(&out);
     let line = |vin: &str| *outcomes(&results).iter().find(|line| line["key"] == vin).unwrap();
     let (lookup_failed, created_failed, reset) = (line(&vins[0]), line(&vins[1]), line(&vins[2]));

@@ -37,7 +37,9 @@ fn curl_cases() {
 fn literal_credentials_are_never_copied_wherever_they_are() {
     let (code, stdout, stderr) = recipe(&["import", "curl", "tests/data/curl/literal_credentials.txt"]);
     assert_eq!(code, 0, "{stderr}");
-    for literal in ["UrlUserinfoPw66", "user2", "AKIALITERALKEY123", "LiteralClientSecret99", "JsonLiteralPw77", "UrlencTok55"] {
+    // The user name of basic credentials is kept; the password never.
+    assert!(stdout.contains("basic: { username: user2, password: \"{{ env.BASIC_AUTH_PASSWORD }}\" }"), "{stdout}");
+    for literal in ["UrlUserinfoPw66", "AKIALITERALKEY123", "LiteralClientSecret99", "JsonLiteralPw77", "UrlencTok55"] {
         assert!(!stdout.contains(literal), "`{literal}` was copied:\n{stdout}");
     }
     assert!(stdout.contains("author: Jane") && stdout.contains("grant_type=client_credentials"), "plain fields stay:\n{stdout}");

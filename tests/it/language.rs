@@ -36,6 +36,103 @@ fn check_rejects_unknown_filters_tests_and_functions() {
     );
 }
 
+/// minijinja's values have no methods: a Python habit (`url.endswith('/get')`) is a static
+/// error at the method, with minijinja's spelling as the hint.
+#[test]
+fn check_rejects_method_calls_minijinja_lacks_with_its_spelling() {
+    let text = "recipe: 1\nname: t\ninputs:\n  url: string\nsteps:\n  - id: a\n    set:\n      x: \"{{ inputs.url.endswith('/get') }}\"\n      y: \"{{ inputs.url.lower() }}\"\n      z: \"{{ (inputs.url).startswith('h') }}\"\n      w: \"{{ inputs.url.frobnicate() }}\"\n      fine: \"{% for i in [1, 2] %}{{ loop.cycle('a', 'b') }}{% endfor %}\"\n";
+    assert_eq!(
+        problems(text),
+        vec![
+            "8:25 unknown method `endswith`",
+            "9:25 unknown method `lower`",
+            "10:27 unknown method `startswith`",
+            "11:25 unknown method `frobnicate`"
+        ]
+    );
+    let shown = recipe::load_str("t.yaml", text).err().unwrap().to_string();
+    for hint in [
+        "write `x is endingwith('...')`",
+        "write `x | lower`",
+        "write `x is startingwith('...')`",
+        "use a filter (`x | frobnicate`) or a test (`x is frobnicate`) if one exists",
+    ] {
+        assert!(shown.contains(hint), "{hint}: {shown}");
+    }
+}
+
+/// Six independent typos, two of them in one step whose action cannot be decoded: six problems,
+/// each at its place, and nothing invented about the later steps that read that step.
+#[test]
+fn six_typos_are_six_problems_and_nothing_else() {
+    let text = r#"recipe: 1
+name: t
+inputs:
+  vin: string
+steps:
+  - id: a
+    request:
+      method: GTE
+      url: /token
+      retry: { attemps: 3 }
+    bind: { token: $.token }
+  - id: b
+    request:
+      method: GET
+      url: "/cars/{{ inputs.vim }}"
+      timeout: 10 seconds
+      headers: { Authorization: "Bearer {{ vars.token }}", X-Body: "{{ steps.a.body.id }}" }
+    expect: { stauts: 200 }
+  - id: c
+    set: { vin: "{{ inputs.vin | lowr }}", status: "{{ steps.a.status }}" }
+"#;
+    assert_eq!(
+        problems(text),
+        vec![
+            "8:15 unknown method `GTE`",
+            "10:16 unknown key `attemps` in retry",
+            "16:16 invalid duration",
+            "18:15 unknown key `stauts` in expect",
+            "15:22 no input named `vim` is declared",
+            "20:34 unknown filter `lowr`",
+        ]
+    );
+}
+
+/// A bind that selects nothing lists the keys where its path stopped matching, with a "did you
+/// mean"; so does an assertion's `path`.
+#[test]
+fn a_bind_that_selects_nothing_lists_the_keys_there() {
+    let server = block_on(FaultServer::start(vec![(
+        "POST",
+        "/anything",
+        vec![Fault::Respond(Reply::json(200, &json!({"json": {"access_token": "a1b2c3d4e5f6g7h8", "token_type": "bearer"}})))],
+    )]));
+    let text = "recipe: 1\nname: t\nenv:\n  BASE_URL: {}\nhttp:\n  base_url: \"{{ env.BASE_URL }}\"\nsteps:\n  - id: login\n    request: { method: POST, url: /anything, idempotent: true }\n    bind: { token: { path: $.json.acces_token, secret: true } }\n";
+    let result = run_unrecorded(text, server.url(""));
+    let reason = result.steps[0].reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains(
+            "`$.json.acces_token` selected nothing: `$.json` has no key `acces_token`; its keys: `access_token`, `token_type`; did \
+             you mean `$.json.access_token`?"
+        ),
+        "{reason}"
+    );
+    assert!(!reason.contains("a1b2c3d4e5f6g7h8"), "keys are shown, never values: {reason}");
+    let asserted = text.replace(
+        "    bind: { token: { path: $.json.acces_token, secret: true } }\n",
+        "    assert:\n      - { path: $.json.tokn_type, equals: bearer }\n",
+    );
+    let server = block_on(FaultServer::start(vec![(
+        "POST",
+        "/anything",
+        vec![Fault::Respond(Reply::json(200, &json!({"json": {"access_token": "a1b2c3d4e5f6g7h8", "token_type": "bearer"}})))],
+    )]));
+    let result = run_unrecorded(&asserted, server.url(""));
+    let reason = result.steps[0].reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("did you mean `$.json.token_type`?"), "{reason}");
+}
+
 #[test]
 fn check_rejects_reads_of_vars_a_guarded_or_optional_step_may_not_bind() {
     let text = "recipe: 1\nname: t\ninputs:\n  go: boolean\nsteps:\n  - id: a\n    when: \"{{ inputs.go }}\"\n    set: { x: 1 }\n  - id: b\n    set:\n      bare: \"{{ vars.x }}\"\n      defaulted: \"{{ vars.x | default(0) }}\"\n      tested: \"{{ vars.x if vars.x is defined else 0 }}\"\n";
@@ -54,9 +151,58 @@ fn shared_auth_that_reads_a_var_is_checked_at_the_first_request_that_sends_it() 
         vec!["5:23 `vars.token` is not bound by an earlier step, but step `login` (line 7) sends it"],
         "the log-in request itself would send the token"
     );
+    let hints = recipe::load_str("t.yaml", &early).err().unwrap().to_string();
+    assert!(hints.contains("give step `login` `auth: none` (it sends no `Authorization`), or its own `auth`"), "{hints}");
+    assert!(hints.contains("if step `login` only logs in, add `idempotent: true` too"), "{hints}");
     let fine = early.replace("url: /login }", "url: /login, auth: { basic: { username: u, password: p } } }");
     let fine = format!("{fine}  - id: me\n    request: {{ method: GET, url: /me }}\n");
     assert_eq!(problems(&fine), Vec::<String>::new());
+    let none = early.replace("url: /login }", "url: /login, auth: none }");
+    assert_eq!(problems(&none), Vec::<String>::new());
+    // A shared `Authorization` header is left out by `auth: none` as well; another header is not.
+    let header = early.replace("  auth: { bearer: \"{{ vars.token }}\" }\n", "  headers: { Authorization: \"Bearer {{ vars.token }}\" }\n");
+    assert!(problems(&header).len() == 1);
+    assert_eq!(problems(&header.replace("url: /login }", "url: /login, auth: none }")), Vec::<String>::new());
+    let other = header.replace("Authorization:", "X-Token:");
+    let hints = recipe::load_str("t.yaml", &other.replace("url: /login }", "url: /login, auth: none }")).err().unwrap().to_string();
+    assert!(hints.contains("give step `login` its own `X-Token` header (an empty value sends none)"), "{hints}");
+    // `none` is a request's, not the recipe's.
+    assert_eq!(
+        problems(&early.replace("auth: { bearer: \"{{ vars.token }}\" }", "auth: none")),
+        vec!["5:9 `auth: none` belongs to a request"]
+    );
+}
+
+const TOKEN_LOGIN: &str = r#"recipe: 1
+name: t
+env:
+  BASE_URL: {}
+http:
+  base_url: "{{ env.BASE_URL }}"
+  auth: { bearer: "{{ vars.token }}" }
+steps:
+  - id: login
+    request: { method: POST, url: /login, json: { user: ada }, auth: none, idempotent: true }
+    bind: { token: { path: $.token, secret: true } }
+  - id: me
+    request: { method: GET, url: /me }
+"#;
+
+/// `auth: none` on the log-in request: it sends no `Authorization`, and the requests after it
+/// send the token it bound.
+#[test]
+fn auth_none_sends_no_credential_and_later_requests_send_the_bound_token() {
+    let server = block_on(FaultServer::start(vec![
+        ("POST", "/login", vec![Fault::Respond(Reply::json(200, &json!({"token": "t0k3n-a1b2c3d4e5"})))]),
+        ("GET", "/me", vec![Fault::Respond(Reply::json(200, &json!({"name": "Ada"})))]),
+    ]));
+    let (result, fixture) = run_live(TOKEN_LOGIN, server.url(""), "unused-secret");
+    assert!(result.ok, "{:#?}", result.steps);
+    assert_eq!(result.exit(), recipe::Exit::Success, "a log-in marked idempotent creates nothing");
+    assert_eq!(authorizations(&server, "/login"), Vec::<String>::new());
+    assert_eq!(authorizations(&server, "/me"), vec!["Bearer t0k3n-a1b2c3d4e5".to_owned()]);
+    let recorded = serde_json::to_string(&fixture.unwrap()).unwrap();
+    assert!(!recorded.contains("t0k3n-a1b2c3d4e5"), "{recorded}");
 }
 
 #[test]

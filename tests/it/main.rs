@@ -5,6 +5,7 @@
 mod arazzo;
 mod architecture;
 mod batch;
+mod bodies;
 mod cases;
 mod cli;
 mod cli_docs;
@@ -17,6 +18,7 @@ mod leaks;
 mod live;
 mod lsp;
 mod network;
+mod redirects;
 mod reports;
 mod robustness;
 mod safety;

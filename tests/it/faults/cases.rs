@@ -224,7 +224,7 @@ fn a_502_and_a_504_on_a_get_are_retried() {
     let statuses: Vec<u16> = outcome.step("lookup").attempts.iter().map(|a| a.response.as_ref().unwrap().status).collect();
     assert_eq!(statuses, vec![502, 504, 200]);
     assert_eq!(outcome.waits, ms(&[100, 200]));
-    assert!(outcome.lines.iter().any(|l| l.trim() == "attempt 1: status 502; retrying in 100ms"), "{:#?}", outcome.lines);
+    assert!(outcome.lines.iter().any(|l| l.trim() == "lookup: attempt 1: status 502; retrying in 100ms"), "{:#?}", outcome.lines);
 }
 
 #[test]
@@ -278,7 +278,11 @@ fn a_429_waits_for_retry_after_in_seconds() {
     let (outcome, _server) = with_faults(vec![limited, ok_lookup()], vec![created()]);
     assert!(outcome.result.ok);
     assert_eq!(outcome.waits, ms(&[2000]));
-    assert!(outcome.lines.iter().any(|l| l.trim() == "attempt 1: status 429; retrying in 2s (Retry-After)"), "{:#?}", outcome.lines);
+    assert!(
+        outcome.lines.iter().any(|l| l.trim() == "lookup: attempt 1: status 429; retrying in 2s (Retry-After)"),
+        "{:#?}",
+        outcome.lines
+    );
 }
 
 #[test]
@@ -465,7 +469,7 @@ fn until_polls_while_the_condition_is_false() {
     assert!(outcome.result.ok, "{:#?}", outcome.result);
     assert_eq!(outcome.step("lookup").attempts.len(), 3);
     assert_eq!(outcome.waits, ms(&[100, 200]));
-    assert!(outcome.lines.iter().any(|l| l.trim() == "attempt 1: `until` is false; retrying in 100ms"), "{:#?}", outcome.lines);
+    assert!(outcome.lines.iter().any(|l| l.trim() == "lookup: attempt 1: `until` is false; retrying in 100ms"), "{:#?}", outcome.lines);
     assert_eq!(server.count("GET", "/lookup"), 3);
 
     let (outcome, _server) = block_on(async {
