@@ -47,7 +47,7 @@ impl Document {
 /// The recipe a text decodes to, even with problems the check reports, if it has a shape at all.
 fn decode(text: &str) -> Option<Recipe> {
     let (root, _) = crate::yaml::parse(text).ok()?;
-    crate::decode::decode_partial(&root).0
+    crate::decode::decode_with_broken(&root).0
 }
 
 /// The documents the editor has open, by URI.
