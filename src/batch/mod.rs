@@ -9,10 +9,13 @@
 //! The engine never prints: progress goes to a callback.
 
 mod exit;
+mod guard;
 pub(crate) mod journal;
 pub(crate) mod progress;
 pub(crate) mod rows;
 pub(crate) mod shard;
+
+pub(crate) use guard::parse_size;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -57,6 +60,8 @@ pub(crate) struct Options {
     pub max_time: Option<Duration>,
     /// Threads running rows (`--threads`); when absent, see [`threads`].
     pub threads: Option<usize>,
+    /// The most bytes a row may have (`--max-row-size`).
+    pub row_limit: u64,
 }
 
 impl Options {
@@ -105,7 +110,7 @@ pub(crate) struct Checked {
 /// Reads every row once and checks it, without running anything. A CSV column that is neither
 /// an input nor the key column is a problem of the whole file.
 pub(crate) fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
-    let mut reader = RowReader::open_as(&options.rows, &options.rows_name())?;
+    let mut reader = RowReader::open_as(&options.rows, &options.rows_name(), options.row_limit)?;
     let recipe = plan.recipe();
     if let Some(headers) = reader.headers() {
         let unknown: Vec<&String> = headers
@@ -291,7 +296,7 @@ pub(crate) fn run(
         invalid,
         factory,
         previous,
-        reader: Mutex::new(RowReader::open_as(&options.rows, &options.rows_name())?),
+        reader: Mutex::new(RowReader::open_as(&options.rows, &options.rows_name(), options.row_limit)?),
         journal,
         counts: Mutex::new(Counts::default()),
         stop: AtomicBool::new(false),
@@ -696,6 +701,7 @@ mod tests {
             inputs: InputSources::default(),
             max_time: None,
             threads,
+            row_limit: 1 << 20,
         }
     }
 

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
 
+use super::guard::Guard;
 use crate::inputs::{InputSources, coerce, resolve};
 use crate::model::Recipe;
 
@@ -42,8 +43,8 @@ pub(crate) enum Cell {
 }
 
 enum Inner {
-    Csv { reader: csv::Reader<BufReader<File>>, headers: Vec<String>, record: csv::StringRecord },
-    Lines { reader: BufReader<File>, line: u64, buffer: String },
+    Csv { reader: csv::Reader<Guard<BufReader<File>>>, headers: Vec<String>, record: csv::StringRecord },
+    Lines { reader: BufReader<File>, line: u64, buffer: Vec<u8>, limit: u64 },
 }
 
 pub(crate) struct RowReader {
@@ -87,8 +88,9 @@ impl Drop for Spool {
 
 impl RowReader {
     /// Opens a rows file, which messages call `name` (`stdin` for a [`Spool`]): CSV unless the
-    /// name ends in `.jsonl` or `.ndjson`, or the first character is `{`.
-    pub(crate) fn open_as(path: &Path, name: &str) -> Result<Self, String> {
+    /// name ends in `.jsonl` or `.ndjson`, or the first character is `{`. A row of more than
+    /// `limit` bytes is invalid (and never held whole).
+    pub(crate) fn open_as(path: &Path, name: &str, limit: u64) -> Result<Self, String> {
         let file = open_file(path, name)?;
         let mut buffered = BufReader::new(file);
         let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -98,10 +100,17 @@ impl RowReader {
             start.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
         };
         let inner = if json_lines {
-            Inner::Lines { reader: buffered, line: 0, buffer: String::new() }
+            Inner::Lines { reader: buffered, line: 0, buffer: Vec::new(), limit }
         } else {
-            let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(buffered);
-            let headers: Vec<String> = reader.headers().map_err(|e| format!("{name}: {e}"))?.iter().map(|h| h.trim().to_owned()).collect();
+            let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(Guard::new(buffered, limit));
+            let headers = reader.headers().map_err(|e| format!("{name}: {e}"))?.clone();
+            if let Some(opened) = reader.get_ref().unterminated() {
+                return Err(format!("{name}: the quoted field opened on line {opened} is never closed"));
+            }
+            if reader.get_ref().oversized(0) {
+                return Err(format!("{name}: the header row is over the limit of {} bytes (`--max-row-size`)", reader.get_ref().limit()));
+            }
+            let headers: Vec<String> = headers.iter().map(|h| h.trim().to_owned()).collect();
             if headers.iter().all(String::is_empty) {
                 return Err(format!("{name}: the CSV has no header row naming the inputs"));
             }
@@ -128,32 +137,56 @@ impl RowReader {
     /// The next row, or where it is (line, row number) and why it cannot be read.
     pub(crate) fn next_row(&mut self) -> Option<Result<Row, Unreadable>> {
         match &mut self.inner {
-            Inner::Csv { reader, headers, record } => match reader.read_record(record) {
-                Ok(false) => None,
-                Ok(true) => {
-                    self.number += 1;
-                    let line = record.position().map_or(0, csv::Position::line);
-                    let values = headers.iter().cloned().zip(record.iter().map(|cell| Cell::Text(cell.to_owned()))).collect();
-                    Some(Ok(Row { number: self.number, line, values }))
+            Inner::Csv { reader, headers, record } => {
+                let read = reader.read_record(record);
+                if matches!(read, Ok(false)) {
+                    return None;
                 }
-                Err(error) => {
-                    self.number += 1;
-                    let line = error.position().map_or(0, csv::Position::line);
-                    Some(Err(Unreadable { line, number: self.number, problem: format!("unreadable CSV row: {error}") }))
+                self.number += 1;
+                let guard = reader.get_ref();
+                let (line, problem) = match read {
+                    Err(error) => (error.position().map_or(0, csv::Position::line), format!("unreadable CSV row: {error}")),
+                    Ok(_) => (record.position().map_or(0, csv::Position::line), String::new()),
+                };
+                // Checked before the parser's own complaint: a cut row or a quote running to the
+                // end may also have the wrong number of cells.
+                let problem = if let Some(opened) = guard.unterminated() {
+                    format!("the quoted field opened on line {opened} is never closed: every line after it would be read into one cell")
+                } else if guard.oversized(self.number) {
+                    format!("the row is over the limit of {} bytes (`--max-row-size`)", guard.limit())
+                } else {
+                    problem
+                };
+                if !problem.is_empty() {
+                    return Some(Err(Unreadable { line, number: self.number, problem }));
                 }
-            },
-            Inner::Lines { reader, line, buffer } => loop {
+                let values = headers.iter().cloned().zip(record.iter().map(|cell| Cell::Text(cell.to_owned()))).collect();
+                Some(Ok(Row { number: self.number, line, values }))
+            }
+            Inner::Lines { reader, line, buffer, limit } => loop {
                 buffer.clear();
-                match reader.read_line(buffer) {
-                    Ok(0) => return None,
-                    Ok(_) => {
+                match read_line(reader, buffer, *limit) {
+                    Ok((0, _)) => return None,
+                    Ok((_, over)) => {
                         *line += 1;
-                        if buffer.trim().is_empty() {
+                        let Ok(text) = std::str::from_utf8(buffer) else {
+                            self.number += 1;
+                            return Some(Err(Unreadable {
+                                line: *line,
+                                number: self.number,
+                                problem: "unreadable line: not UTF-8".into(),
+                            }));
+                        };
+                        if text.trim().is_empty() && !over {
                             continue;
                         }
                         self.number += 1;
+                        if over {
+                            let problem = format!("the row is over the limit of {limit} bytes (`--max-row-size`)");
+                            return Some(Err(Unreadable { line: *line, number: self.number, problem }));
+                        }
                         // A byte order mark (an editor's "UTF-8 with BOM") is not content.
-                        let text = if *line == 1 { buffer.trim().trim_start_matches('\u{feff}') } else { buffer.trim() };
+                        let text = if *line == 1 { text.trim().trim_start_matches('\u{feff}') } else { text.trim() };
                         return Some(match serde_json::from_str::<Json>(text) {
                             Ok(Json::Object(map)) => Ok(Row {
                                 number: self.number,
@@ -175,6 +208,35 @@ impl RowReader {
                     }
                 }
             },
+        }
+    }
+}
+
+/// Reads one line into `buffer`, keeping at most `limit` bytes of it: how many bytes the line
+/// had, and whether it was over the limit (the rest is read and dropped, never held).
+fn read_line(reader: &mut BufReader<File>, buffer: &mut Vec<u8>, limit: u64) -> std::io::Result<(usize, bool)> {
+    let mut total = 0;
+    let mut over = false;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok((total, over));
+        }
+        let (taken, ends) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        let room = usize::try_from(limit).unwrap_or(usize::MAX).saturating_sub(buffer.len());
+        if taken > room && !(ends && taken == room + 1) {
+            over = true;
+        }
+        if !over {
+            buffer.extend_from_slice(&available[..taken]);
+        }
+        reader.consume(taken);
+        total += taken;
+        if ends {
+            return Ok((total, over));
         }
     }
 }

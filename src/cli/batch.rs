@@ -48,6 +48,7 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
         inputs: crate::inputs::InputSources { recorded: BTreeMap::new(), file: vars_file, cli: vars },
         max_time: args.max_time,
         threads: batch_args.threads.map(usize::from),
+        row_limit: batch_args.max_row_size,
     };
     let checked = batch::check_rows(plan, &options).map_err(Failure::usage)?;
     for bad in &checked.bad {

@@ -502,6 +502,72 @@ fn bad_json_lines_rows_are_listed_by_line() {
 }
 
 #[test]
+fn a_quote_never_closed_is_an_error_naming_its_line_and_nothing_is_sent() {
+    let scratch = Scratch::new("openquote");
+    let server = server(vec![created()]);
+    // Row 2's note opens a quote that never closes: read as the csv crate reads it, rows 3 and 4
+    // would become text in that row's cell, and the batch would say `2 ok`.
+    let rows =
+        scratch.write("rows.csv", &format!("vin,last_name\n{},Smith\n{},\"Jones\n{},Brown\n{},Green\n", vin(1), vin(2), vin(3), vin(4)));
+    let name = text(&rows);
+    let ran = run(batch(&server, &scratch, &["--rows", name]), &scratch, "refused");
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    let expected = format!(
+        "error: {name} line 3 (row 2): the quoted field opened on line 3 is never closed: every line after it would be read into one cell"
+    );
+    assert!(ran.stderr.lines().any(|line| line == expected), "expected `{expected}`, got:\n{}", ran.stderr);
+    assert_eq!(server.count("GET", "/lookup") + server.count("POST", "/draft"), 0);
+    // With `--skip-invalid` the row before it runs; the batch is not a success.
+    let out = scratch.path("results.jsonl");
+    let ran = run(batch(&server, &scratch, &["--rows", name, "--skip-invalid", "--out", text(&out)]), &scratch, "skipped");
+    assert_ne!(ran.code, Some(0), "{}", ran.stderr);
+    assert_summary(&ran, [1, 0, 0, 0, 1]);
+    assert_eq!(posts(&server), once_each(&[vin(1)]));
+    // A quote open in the header row: the whole file is refused.
+    let rows = scratch.write("header.csv", &format!("vin,\"last_name\n{},Smith\n", vin(1)));
+    let ran = run(batch(&server, &scratch, &["--rows", text(&rows)]), &scratch, "header");
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("the quoted field opened on line 1 is never closed"), "{}", ran.stderr);
+}
+
+#[test]
+fn a_row_over_the_size_limit_is_invalid_and_never_held_whole() {
+    let scratch = Scratch::new("bigrow");
+    let server = server(vec![created()]);
+    // A 2 MiB cell (over the default 1 MiB), in CSV and in JSON Lines.
+    let big = "x".repeat(2 << 20);
+    let rows = scratch.write("rows.csv", &format!("vin,last_name\n{},Smith\n{},\"{big}\"\n{},Brown\n", vin(1), vin(2), vin(3)));
+    let name = text(&rows);
+    let ran = run(batch(&server, &scratch, &["--rows", name]), &scratch, "csv");
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    let expected = format!("error: {name} line 3 (row 2): the row is over the limit of 1048576 bytes (`--max-row-size`)");
+    let errors: Vec<&str> = ran.stderr.lines().filter(|line| line.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 2, "{}", ran.stderr);
+    assert_eq!(errors[0], expected);
+    let lines = scratch.write(
+        "rows.jsonl",
+        &[json!({"vin": vin(1), "last_name": "A"}), json!({"vin": vin(2), "last_name": big}), json!({"vin": vin(3), "last_name": "C"})]
+            .map(|row| row.to_string())
+            .join("\n"),
+    );
+    let ran = run(batch(&server, &scratch, &["--rows", text(&lines)]), &scratch, "jsonl");
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(&format!("error: {} line 2 (row 2): the row is over the limit of 1048576 bytes", text(&lines))),
+        "{}",
+        ran.stderr
+    );
+    // The limit is configurable; the rows around the long one are read as they are.
+    let out = scratch.path("results.jsonl");
+    let rows = scratch.write("small.csv", &format!("vin,last_name\n{},Smith\n{},\"A, B and C\"\n{},Brown\n", vin(1), vin(2), vin(3)));
+    let args = ["--rows", text(&rows), "--max-row-size", "25", "--skip-invalid", "--out", text(&out), "--key", "vin"];
+    let ran = run(batch(&server, &scratch, &args), &scratch, "small");
+    assert_summary(&ran, [2, 0, 0, 0, 1]);
+    assert!(ran.stderr.contains("line 3 (row 2): the row is over the limit of 25 bytes"), "{}", ran.stderr);
+    assert_eq!(posts(&server), once_each(&[vin(1), vin(3)]));
+}
+
+#[test]
 fn an_unknown_column_is_an_error_of_the_whole_file() {
     let scratch = Scratch::new("columns");
     let server = server(vec![created()]);
