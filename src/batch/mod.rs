@@ -206,21 +206,30 @@ pub(crate) enum Progress {
     Row(Counts),
     /// About once a second.
     Tick(Counts),
-    /// Ctrl-C: no new rows start; the rows in flight finish.
-    Stopping(Counts),
+    /// Ctrl-C or SIGTERM: no new rows start; the rows in flight finish.
+    Stopping(Counts, Signal),
+}
+
+/// What asked a batch to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// Ctrl-C (SIGINT).
+    Interrupt,
+    /// SIGTERM: what Kubernetes, systemd and CI cancellation send.
+    Terminate,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Summary {
     pub counts: Counts,
     pub elapsed: Duration,
-    /// Stopped by Ctrl-C before every row ran.
-    pub interrupted: bool,
+    /// Stopped by Ctrl-C or SIGTERM before every row ran.
+    pub interrupted: Option<Signal>,
 }
 
 impl Summary {
     pub(crate) fn succeeded(&self) -> bool {
-        !self.interrupted && self.counts.failed == 0 && self.counts.in_doubt == 0 && self.counts.invalid == 0
+        self.interrupted.is_none() && self.counts.failed == 0 && self.counts.in_doubt == 0 && self.counts.invalid == 0
     }
 }
 
@@ -239,6 +248,8 @@ struct Batch<'a> {
     stop: AtomicBool,
     /// A second Ctrl-C: every thread drops its rows in flight.
     abort: AtomicBool,
+    /// The first signal that stopped the batch.
+    signal: Mutex<Option<Signal>>,
     aborted: tokio::sync::Notify,
     /// The first worker failure (the results file could not be written).
     failed: Mutex<Option<String>>,
@@ -262,16 +273,16 @@ pub(crate) fn threads(options: &Options) -> usize {
 
 /// Runs every row, with `--jobs` rows in flight spread over [`threads`] threads, each with its
 /// own single-threaded runtime and its own connection pool (a connection lives on the runtime
-/// that opened it). The calling thread runs its share of the rows and watches for Ctrl-C:
-/// `interrupt` is called for a future that resolves on it. Once it resolves no new rows start;
-/// if it resolves again the batch ends at once (the journal can still be resumed). `on` hears
-/// of progress, on the calling thread only.
+/// that opened it). The calling thread runs its share of the rows and watches for Ctrl-C and
+/// SIGTERM: `interrupt` is called for a future that resolves on either. Once it resolves no new
+/// rows start; if it resolves again the batch ends at once (the journal can still be resumed).
+/// `on` hears of progress, on the calling thread only.
 pub(crate) fn run(
     plan: &Plan,
     options: &Options,
     checked: &Checked,
     factory: &Factory<'_>,
-    interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = ()>>>,
+    interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = Signal>>>,
     on: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Summary, String> {
     // The results file is held first, then read: another batch cannot write it meanwhile.
@@ -301,6 +312,7 @@ pub(crate) fn run(
         counts: Mutex::new(Counts::default()),
         stop: AtomicBool::new(false),
         abort: AtomicBool::new(false),
+        signal: Mutex::new(None),
         aborted: tokio::sync::Notify::new(),
         failed: Mutex::new(None),
         seed: uuid::Uuid::new_v4().as_u64_pair().0,
@@ -342,7 +354,9 @@ pub(crate) fn run(
     if let Some(error) = batch.failure(&mut finished) {
         return Err(error);
     }
-    Ok(Summary { counts: batch.counts(), elapsed: started.elapsed(), interrupted: aborted || batch.stopped() })
+    let signal = *batch.signal.lock().unwrap_or_else(PoisonError::into_inner);
+    let interrupted = (aborted || batch.stopped()).then(|| signal.unwrap_or(Signal::Interrupt));
+    Ok(Summary { counts: batch.counts(), elapsed: started.elapsed(), interrupted })
 }
 
 /// What a results file is the journal of: the recipe, the key column, and a digest of the rows.
@@ -507,7 +521,7 @@ impl Batch<'_> {
         jobs: usize,
         helpers: usize,
         finished: &mut tokio::sync::mpsc::UnboundedReceiver<Result<(), String>>,
-        interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = ()>>>,
+        interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = Signal>>>,
         on: &mut (dyn FnMut(Progress) + Send),
     ) -> bool {
         // Progress is reported on this thread only, between awaits.
@@ -533,14 +547,15 @@ impl Batch<'_> {
             tokio::select! {
                 _ = &mut all_done => return false,
                 _ = ticks.tick() => tell(Progress::Tick(self.counts())),
-                () = &mut signal => {
+                received = &mut signal => {
                     if interrupted {
                         return true;
                     }
-                    // The first Ctrl-C: no new rows; the rows in flight finish.
+                    // The first Ctrl-C or SIGTERM: no new rows; the rows in flight finish.
                     interrupted = true;
+                    self.signal.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(received);
                     self.stop.store(true, Ordering::SeqCst);
-                    tell(Progress::Stopping(self.counts()));
+                    tell(Progress::Stopping(self.counts(), received));
                     signal = interrupt();
                 }
             }

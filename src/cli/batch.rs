@@ -65,13 +65,7 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
     let factory =
         batch::factory(plan, &options, &lookup, &dotenv, &args.network.settings()).map_err(|problems| Failure::usages(&problems))?;
     let mut display = progress::Display::new(checked.rows, std::io::IsTerminal::is_terminal(&std::io::stderr()), ui.quiet);
-    let mut interrupt = || -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
-        Box::pin(async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        })
-    };
+    let mut interrupt = || -> std::pin::Pin<Box<dyn std::future::Future<Output = batch::Signal>>> { Box::pin(super::signals::next()) };
     let outcome = batch::run(plan, &options, &checked, &factory, &mut interrupt, &mut |update| display.update(update));
     display.finish();
     let summary = outcome.map_err(|message| Failure::error(message, crate::exit::Exit::RunFailed))?;

@@ -16,6 +16,7 @@ mod import;
 mod output;
 mod run;
 mod serve;
+mod signals;
 mod test;
 
 use std::path::Path;

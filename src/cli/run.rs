@@ -65,7 +65,12 @@ pub(super) fn command(args: &RunArgs, ui: Ui) -> Outcome {
     let runtime = super::runtime()?;
     let width = crate::report::id_width(&plan);
     let started = std::time::Instant::now();
-    let result = runtime.block_on(run(&plan, &session.params, &mut session.transport, &mut |event| print_event(event, ui, width)));
+    let stop = std::sync::Arc::new(crate::run::Stop::default());
+    session.params.stop = Some(std::sync::Arc::clone(&stop));
+    let result = runtime.block_on(async {
+        super::signals::stop_on_sigterm(stop);
+        run(&plan, &session.params, &mut session.transport, &mut |event| print_event(event, ui, width)).await
+    });
     let duration = started.elapsed();
     // From here on, a failure to write must not hide what the run did: keep the worst status.
     let mut exit = Exit::Success;

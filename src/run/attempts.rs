@@ -98,7 +98,17 @@ async fn attempts(
         }
         let attempt_limits = Limits { timeout: remaining().map_or(limits.timeout, |r| r.min(limits.timeout)), ..limits };
         let started = Instant::now();
-        let sent = transport.send(&state.qualified(&step.id.text), spec, masked, attempt_limits, &state.masker).await;
+        let qualified = state.qualified(&step.id.text);
+        let sending = transport.send(&qualified, spec, masked, attempt_limits, &state.masker);
+        let Some(sent) = super::unless_stopped(state.params.stop.as_deref(), sending).await else {
+            // SIGTERM with the request in flight: whether it arrived is unknown.
+            let mut message = "stopped by SIGTERM while the request was in flight".to_owned();
+            if !idempotent {
+                trace.effect = Some(Effect::InDoubt);
+                message = in_doubt(request.method.as_str(), &message);
+            }
+            return Err(StepError::traced(Cause::Stopped, message, std::mem::take(trace)));
+        };
         let mut failure = sent.failure;
         if sent.response.is_none() && failure.is_none() {
             return Ok(None);
@@ -162,7 +172,12 @@ async fn attempts(
                     // The server asked everyone to wait, not only this run.
                     transport.pause(next);
                 }
-                clock.sleep(next).await;
+                if super::unless_stopped(state.params.stop.as_deref(), clock.sleep(next)).await.is_none() {
+                    let message = "stopped by SIGTERM while waiting to retry";
+                    let message =
+                        if trace.effect == Some(Effect::InDoubt) { in_doubt(request.method.as_str(), message) } else { message.to_owned() };
+                    return Err(StepError::traced(Cause::Stopped, message, std::mem::take(trace)));
+                }
                 wait = next;
             }
         }

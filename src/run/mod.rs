@@ -63,6 +63,46 @@ pub struct Params {
     pub keep_bodies: bool,
     /// Where the intent to send a non-idempotent request is recorded before it leaves.
     pub intents: Option<Arc<dyn IntentLog>>,
+    /// Asked to stop from outside (SIGTERM on a single run).
+    pub stop: Option<Arc<Stop>>,
+}
+
+/// A request to stop a run at once (SIGTERM): the request in flight is abandoned and reported
+/// as it stands (in doubt when it was not idempotent), a retry wait ends, and no later step
+/// starts. The outputs that can render still do, as after any side effect.
+#[derive(Debug, Default)]
+pub struct Stop {
+    asked: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Stop {
+    pub fn ask(&self) {
+        self.asked.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn asked(&self) -> bool {
+        self.asked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once asked.
+    async fn wait(&self) {
+        let notified = self.notify.notified();
+        if !self.asked() {
+            notified.await;
+        }
+    }
+}
+
+/// `work`, unless the run is asked to stop first (`None`).
+async fn unless_stopped<T>(stop: Option<&Stop>, work: impl Future<Output = T>) -> Option<T> {
+    let Some(stop) = stop else { return Some(work.await) };
+    tokio::select! {
+        biased;
+        () = stop.wait() => None,
+        done = work => Some(done),
+    }
 }
 
 /// A journal of intents: a crash can never hide that a non-idempotent request may have been
@@ -243,6 +283,10 @@ async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_even
     // Asked only of a dry run's failed step, not of every run (every batch row).
     let placeholders = || params.env.values.iter().any(|(name, value)| *value == crate::mask::placeholder(name));
     for step in &plan.recipe().steps {
+        if params.stop.as_deref().is_some_and(Stop::asked) {
+            ok = false;
+            break;
+        }
         let mut result = run_step(&mut state, step, transport, on_event).await;
         if transport.is_offline()
             && matches!(result.status, Status::Failed | Status::FailedOptional)
@@ -265,7 +309,14 @@ async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_even
         }
     }
     let outermost = prefix.is_empty();
-    let mut error = if outermost { transport.finish() } else { None };
+    let stopped = params.stop.as_deref().is_some_and(Stop::asked);
+    let mut error = if outermost && !stopped { transport.finish() } else { None };
+    if stopped && ok {
+        ok = false;
+    }
+    if stopped && results.iter().all(|step| step.cause != Some(Cause::Stopped)) {
+        error = Some("stopped by SIGTERM before the next step started".to_owned());
+    }
     if outermost && error.is_none() && params.dynamic.unused() > 0 {
         error =
             Some(format!("the fixture recorded {} dynamic value(s) the run did not use; re-record the fixture", params.dynamic.unused()));
@@ -291,6 +342,7 @@ async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_even
     }
     let mut run = RunResult::new(ok, results, outputs, error.map(|e| state.masker.text(&e)));
     run.secrets = state.secrets;
+    run.stopped = stopped;
     run
 }
 

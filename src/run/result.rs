@@ -56,6 +56,8 @@ pub enum Cause {
     Pages,
     /// No OAuth2 token could be had.
     Auth,
+    /// Stopped by SIGTERM while the request was in flight or waiting to be retried.
+    Stopped,
 }
 
 impl Cause {
@@ -76,6 +78,7 @@ impl Cause {
             Cause::Each => "for_each",
             Cause::Pages => "max_pages",
             Cause::Auth => "auth",
+            Cause::Stopped => "stopped",
         }
     }
 }
@@ -255,6 +258,9 @@ pub struct RunResult {
     /// Values bound with `secret: true` (placeholder name, value): a recording masks them too.
     #[serde(skip)]
     pub secrets: Vec<(String, String)>,
+    /// Stopped by SIGTERM ([`super::Stop`]) before it could finish.
+    #[serde(skip)]
+    pub stopped: bool,
 }
 
 impl RunResult {
@@ -288,7 +294,7 @@ impl RunResult {
                 }
             })
             .collect();
-        Self { ok, steps, outputs, error, optional_failures, side_effects, secrets: Vec::new() }
+        Self { ok, steps, outputs, error, optional_failures, side_effects, secrets: Vec::new(), stopped: false }
     }
 
     /// The side effect that makes a failed run's exit code: one in doubt outranks one created.
@@ -310,6 +316,7 @@ impl RunResult {
         match self.worst_effect() {
             Some(Effect::InDoubt) => Exit::InDoubt,
             Some(Effect::Created) => Exit::SideEffect,
+            None if self.stopped => Exit::Terminated,
             None => Exit::RunFailed,
         }
     }

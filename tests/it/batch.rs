@@ -890,6 +890,61 @@ fn a_second_ctrl_c_aborts_the_rows_in_flight_on_every_thread() {
     assert_eq!(words.len(), 4, "{words:?}");
 }
 
+/// Sends `signal` (`TERM`, `INT`) to a child.
+fn signal(child: &Child, signal: &str) {
+    assert!(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap().success());
+}
+
+#[test]
+fn sigterm_drains_like_the_first_ctrl_c_and_leaves_nothing_in_doubt() {
+    let scratch = Scratch::new("sigterm");
+    let server = server(vec![slow_created()]);
+    let vins = vins(0, 100);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let out = scratch.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "16", "--threads", "2"];
+    let started = Instant::now();
+    let mut child = start(batch(&server, &scratch, &args), &scratch, "first");
+    wait_for_lines(&out, 20, &mut child);
+    signal(&child, "TERM");
+    let ran = finish(child, &scratch, "first", started);
+    assert_eq!(ran.code, Some(143), "{}", ran.stderr);
+    assert!(ran.stderr.contains("stopping (SIGTERM): no new rows start"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("batch terminated: "), "{}", ran.stderr);
+    // The rows in flight finished: no intent lacks its outcome, no row is in doubt.
+    let words = last_words(&journal(&out));
+    assert_eq!(keys_with(&words, &["intent", "in_doubt", "failed"]), BTreeSet::new(), "{words:?}");
+    assert!(words.len() < 100, "every row ran: the signal came too late");
+    let ran = run(batch(&server, &scratch, &[&args[..], &["--resume"]].concat()), &scratch, "resume");
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_eq!(keys_with(&last_words(&journal(&out)), &["ok"]), set(&vins));
+    assert_eq!(posts(&server), once_each(&vins));
+}
+
+#[test]
+fn a_second_signal_after_sigterm_aborts() {
+    let scratch = Scratch::new("sigterm-abort");
+    let server = server(vec![Fault::Stall]);
+    let rows = scratch.write("rows.csv", &csv(&vins(0, 20)));
+    let out = scratch.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "4", "--threads", "2"];
+    let started = Instant::now();
+    let mut child = start(batch(&server, &scratch, &args), &scratch, "abort");
+    wait_for_lines(&out, 4, &mut child);
+    while server.count("POST", "/draft") < 4 {
+        assert!(started.elapsed() < LIMIT, "the drafts never reached the server");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for kind in ["TERM", "INT"] {
+        signal(&child, kind);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ran = finish(child, &scratch, "abort", started);
+    assert_eq!(ran.code, Some(143), "{}", ran.stderr);
+    assert!(ran.elapsed < Duration::from_secs(4), "the stalled drafts (5s timeout) were awaited: {:?}", ran.elapsed);
+    assert_eq!(keys_with(&last_words(&journal(&out)), &["intent"]).len(), 4);
+}
+
 /// A recipe that reads `/me` for each row's VIN with an OAuth2 token (1s timeout, no retry).
 fn whoami(scratch: &Scratch) -> PathBuf {
     scratch.write(

@@ -221,3 +221,48 @@ fn an_optional_post_in_doubt_stops_the_run_with_exit_5() {
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     assert!(ran.stderr.contains("1 optional step failed: draft"), "{}", ran.stderr);
 }
+
+#[test]
+fn sigterm_during_the_post_of_a_single_run_reports_it_in_doubt_with_the_outputs_so_far() {
+    let scratch = Scratch::new("sigterm");
+    let slow = std::fs::read_to_string(recipe(&scratch)).unwrap().replace("timeout: 300ms", "timeout: 20s");
+    let recipe = scratch.0.join("slow.yaml");
+    std::fs::write(&recipe, slow).unwrap();
+    let server = server(vec![Fault::Stall]);
+    let fixture = scratch.0.join("draft.fixture.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .arg("run")
+        .arg(&recipe)
+        .args(["--record", fixture.to_str().unwrap()])
+        .current_dir(&scratch.0)
+        .env("BASE_URL", server.url(""))
+        .env("API_KEY", SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while server.count("POST", "/draft") < 1 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the draft never reached the server");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "the stalled POST (20s timeout) was awaited");
+    assert_eq!(output.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("stopped by SIGTERM while the request was in flight"), "{stderr}");
+    assert!(says_it_may_have_acted(&stderr), "{stderr}");
+    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
+    let printed: Json = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}"));
+    assert_eq!(printed["outputs"]["found"], json!(true), "the outputs so far: {stdout}");
+    assert_eq!(printed["side_effects"][0]["effect"], "in_doubt", "{stdout}");
+    // What was recorded so far is kept beside the fixture it would have been.
+    let kept: Vec<String> = std::fs::read_dir(&scratch.0)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("draft.fixture"))
+        .collect();
+    assert!(!kept.is_empty() && kept.iter().all(|name| !name.ends_with(".tmp")), "{kept:?}\n{stderr}");
+}
