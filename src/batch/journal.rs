@@ -26,6 +26,10 @@ pub(crate) enum Line {
     Batch { batch: Identity },
     /// The row is about to send the non-idempotent request of step `intent`.
     Intent { row: u64, key: String, intent: String },
+    /// The last attempt of step `not_processed` was certainly not processed (a 429, a 503 with
+    /// `Retry-After`, a refused connection), and the row waits to retry: the intent before it is
+    /// withdrawn.
+    NotProcessed { row: u64, key: String, not_processed: String },
     /// The row ran to its end.
     Finished(Finished),
     /// The row did not run: it was refused (`invalid`), or left alone because an earlier run may
@@ -138,6 +142,9 @@ impl Previous {
             Err(error) => return Err(format!("cannot read the results file {}: {error}", path.display())),
         };
         let mut previous = Self::default();
+        // Intents not yet withdrawn, per row whose last word is an intent: the row is in doubt
+        // while any is open (an earlier step's intent has no line of its own saying it ended).
+        let mut open: HashMap<Digest, u32> = HashMap::new();
         let mut reader = BufReader::new(file);
         let mut bytes = Vec::new();
         loop {
@@ -158,7 +165,21 @@ impl Previous {
                     previous.batch = Some(batch);
                     continue;
                 }
-                Line::Intent { key, .. } => (key, Prior::InDoubt),
+                Line::Intent { key, .. } => {
+                    *open.entry(key_digest(&key)).or_default() += 1;
+                    (key, Prior::InDoubt)
+                }
+                Line::NotProcessed { key, .. } => {
+                    let digest = key_digest(&key);
+                    let Some(count) = open.get_mut(&digest) else { continue };
+                    *count = count.saturating_sub(1);
+                    if *count > 0 {
+                        continue;
+                    }
+                    open.remove(&digest);
+                    // Nothing this row sent may have acted: it runs again.
+                    (key, Prior::Retry)
+                }
                 // A row refused before it ran (a repeated key) says nothing about the row that
                 // holds that key.
                 Line::Finished(Finished { outcome: Outcome::Invalid, .. }) => continue,
@@ -178,7 +199,12 @@ impl Previous {
                     (key, if outcome == Outcome::Ok { Prior::Ok } else { Prior::InDoubt })
                 }
             };
-            previous.rows.insert(key_digest(&key), prior);
+            let digest = key_digest(&key);
+            if prior != Prior::InDoubt || !open.contains_key(&digest) {
+                // The row ended (or was skipped): its intents are settled.
+                open.remove(&digest);
+            }
+            previous.rows.insert(digest, prior);
         }
         Ok(previous)
     }
@@ -237,6 +263,11 @@ impl Journal {
     pub(crate) async fn intent(&self, row: u64, key: &str, step: &str) -> std::io::Result<()> {
         let line = self.write(&Line::Intent { row, key: key.to_owned(), intent: step.to_owned() })?;
         self.durable(line).await
+    }
+
+    /// Withdraws the intent of `row` for `step`: its last attempt was not processed.
+    pub(crate) fn not_processed(&self, row: u64, key: &str, step: &str) -> std::io::Result<()> {
+        self.write(&Line::NotProcessed { row, key: key.to_owned(), not_processed: step.to_owned() }).map(|_| ())
     }
 
     /// Records a finished row. A kill cannot lose a line once written; only a machine crash
@@ -310,6 +341,40 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         assert_eq!(previous.get("A"), Some(Prior::Ok), "not run again");
         assert_eq!(previous.get("B"), Some(Prior::InDoubt), "still in doubt");
+    }
+
+    #[test]
+    fn an_intent_withdrawn_by_an_unprocessed_attempt_leaves_the_row_to_run_again() {
+        let path = std::env::temp_dir().join(format!("recipe-journal-withdrawn-{}.jsonl", std::process::id()));
+        std::fs::write(
+            &path,
+            concat!(
+                // Withdrawn: run again.
+                "{\"row\":1,\"key\":\"A\",\"intent\":\"draft\"}\n",
+                "{\"row\":1,\"key\":\"A\",\"not_processed\":\"draft\"}\n",
+                // Withdrawn, then sent again: in doubt.
+                "{\"row\":2,\"key\":\"B\",\"intent\":\"draft\"}\n",
+                "{\"row\":2,\"key\":\"B\",\"not_processed\":\"draft\"}\n",
+                "{\"row\":2,\"key\":\"B\",\"intent\":\"draft\"}\n",
+                // An earlier step's intent is still open: in doubt.
+                "{\"row\":3,\"key\":\"C\",\"intent\":\"create\"}\n",
+                "{\"row\":3,\"key\":\"C\",\"intent\":\"draft\"}\n",
+                "{\"row\":3,\"key\":\"C\",\"not_processed\":\"draft\"}\n",
+                // In doubt in an earlier run, retried, withdrawn: still in doubt.
+                "{\"row\":4,\"key\":\"D\",\"intent\":\"draft\"}\n",
+                "{\"row\":4,\"key\":\"D\",\"outcome\":\"in_doubt\"}\n",
+                "{\"row\":4,\"key\":\"D\",\"intent\":\"draft\"}\n",
+                "{\"row\":4,\"key\":\"D\",\"not_processed\":\"draft\"}\n",
+            ),
+        )
+        .unwrap();
+        let previous = Previous::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(previous.get("A"), Some(Prior::Retry));
+        assert_eq!(previous.get("B"), Some(Prior::InDoubt));
+        assert_eq!(previous.get("C"), Some(Prior::InDoubt));
+        assert_eq!(previous.get("D"), Some(Prior::InDoubt));
+        assert_eq!(previous.unreadable, 0);
     }
 
     #[test]

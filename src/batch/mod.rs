@@ -664,6 +664,10 @@ impl IntentLog for RowIntents {
             self.journal.intent(self.row, &self.key, step).await.map_err(|error| format!("cannot write the results file: {error}"))
         })
     }
+
+    fn not_processed(&self, step: &str) -> Result<(), String> {
+        self.journal.not_processed(self.row, &self.key, step).map_err(|error| format!("cannot write the results file: {error}"))
+    }
 }
 
 /// How a row ended: `ok`, `in_doubt` or `failed`.

@@ -168,7 +168,7 @@ pub(crate) fn outcome_unknown(status: u16, retry_after: Option<&str>) -> bool {
 }
 
 /// The server certainly did not act on the request.
-fn unprocessed(observed: Observed) -> bool {
+pub(crate) fn unprocessed(observed: Observed) -> bool {
     match observed {
         Observed::Failure(kind) => kind.delivery() == Delivery::NotDelivered,
         Observed::Response { status: 429, .. } => true,

@@ -188,7 +188,13 @@ fn last_words(lines: &[Json]) -> BTreeMap<String, String> {
     let mut words = BTreeMap::new();
     for line in lines {
         let Some(key) = line["key"].as_str() else { continue };
-        let word = if line.get("intent").is_some() { "intent" } else { line["outcome"].as_str().unwrap() };
+        let word = if line.get("intent").is_some() {
+            "intent"
+        } else if line.get("not_processed").is_some() {
+            "not_processed"
+        } else {
+            line["outcome"].as_str().unwrap()
+        };
         words.insert(key.to_owned(), word.to_owned());
     }
     words
@@ -665,6 +671,66 @@ fn a_429_with_retry_after_pauses_every_worker() {
     let line = outcomes(&results).into_iter().find(|line| line["key"] == *refused_vin).unwrap();
     assert_eq!((&line["outcome"], &line["attempts"]), (&json!("ok"), &json!(3)), "{line}");
     assert!(ran.elapsed >= Duration::from_secs(1), "{:?}", ran.elapsed);
+}
+
+#[test]
+fn a_batch_killed_during_a_retry_after_pause_leaves_its_rows_resumable_not_in_doubt() {
+    let scratch = Scratch::new("pause-kill");
+    // The first draft is answered 429 with a 4 s `Retry-After`: every worker pauses, the rows
+    // waiting to send their draft among them.
+    let busy = Fault::Respond(Reply::json(429, &json!({"message": "slow down"})).header("retry-after", "4"));
+    let server = server(vec![busy, created()]);
+    let vins = vins(0, 12);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let out = scratch.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "4"];
+    let started = Instant::now();
+    let mut child = start(batch(&server, &scratch, &args), &scratch, "paused");
+    while server.count("POST", "/draft") < 1 {
+        assert!(started.elapsed() < LIMIT, "no draft reached the server");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Drafts already on their way when the 429 came may land; then nothing leaves.
+    std::thread::sleep(Duration::from_millis(300));
+    let before = server.count("POST", "/draft");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "the batch ended before the kill");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(server.count("POST", "/draft"), before, "a draft left during the pause");
+    let words = last_words(&journal(&out));
+    assert_eq!(keys_with(&words, &["intent", "in_doubt"]), BTreeSet::new(), "rows in doubt that sent nothing: {words:?}");
+    assert_eq!(keys_with(&words, &["not_processed"]).len(), 1, "{words:?}");
+
+    let ran = run(batch(&server, &scratch, &[&args[..], &["--resume"]].concat()), &scratch, "resume");
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let done = keys_with(&words, &["ok"]).len();
+    assert_summary(&ran, [12 - done, 0, 0, done, 0]);
+    assert_eq!(keys_with(&last_words(&journal(&out)), &["ok"]), set(&vins));
+    let refused = body(server.requests().iter().find(|r| r.method == "POST").unwrap())["vin"].as_str().unwrap().to_owned();
+    let mut expected = once_each(&vins);
+    expected.insert(refused, 2);
+    assert_eq!(posts(&server), expected, "the refused draft is sent again, every other once");
+}
+
+#[test]
+fn rows_killed_while_waiting_for_the_rate_limit_are_not_in_doubt() {
+    let scratch = Scratch::new("rate-kill");
+    let server = server(vec![created()]);
+    let vins = vins(0, 40);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let out = scratch.path("results.jsonl");
+    // Eight rows in flight, four requests a second: most rows wait at the gate for their draft.
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "8", "--rate", "4/s"];
+    let mut child = start(batch(&server, &scratch, &args), &scratch, "rate");
+    wait_for_lines(&out, 4, &mut child);
+    std::thread::sleep(Duration::from_millis(1200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let words = last_words(&journal(&out));
+    let sent = posts(&server);
+    let doubtful: Vec<&str> = keys_with(&words, &["intent"]).into_iter().filter(|key| !sent.contains_key(*key)).collect();
+    assert!(doubtful.is_empty(), "rows in doubt whose draft never left: {doubtful:?}");
 }
 
 /// Waits until the results file holds at least `lines` lines.
