@@ -13,7 +13,8 @@
 //! - its standard base64 encoding, with and without `=` padding;
 //! - as minijinja's `urlencode` filter writes it, and as the `url` crate writes it into the
 //!   user information (`user:password@`);
-//! - lowercased, as a URL's host is shown;
+//! - in any case: every form is matched with its ASCII letters in any case, as a server may echo
+//!   a secret upper-cased and a URL's host is shown lowercased;
 //! - JSON-escaped, as `serde_json` writes it inside a string (`"`, `\` and control characters
 //!   escaped), as minijinja's `tojson` does (also `< > & '` as `\u003c`...), and with every `/`
 //!   written `\/` as other JSON emitters do; a JSON number equal to a secret is masked too;
@@ -88,11 +89,17 @@ impl Masker {
         Self { secrets }
     }
 
+    /// `text` with every form of every secret replaced by its placeholder, whatever the case of
+    /// its ASCII letters: a server that echoes a secret upper-cased (or a header value a proxy
+    /// rewrote) must not show it.
     pub fn text(&self, text: &str) -> String {
         let mut out = text.to_owned();
+        let mut lower = out.to_ascii_lowercase();
         for (placeholder, value) in &self.secrets {
-            if out.contains(value.as_str()) {
-                out = out.replace(value.as_str(), placeholder);
+            let wanted = value.to_ascii_lowercase();
+            if lower.contains(wanted.as_str()) {
+                out = replace_ignoring_case(&out, &lower, &wanted, placeholder);
+                lower = out.to_ascii_lowercase();
             }
         }
         out
@@ -116,7 +123,7 @@ impl Masker {
             // A number that is a secret (a PIN) becomes its placeholder, a string.
             Json::Number(number) if !self.secrets.is_empty() => {
                 let text = number.to_string();
-                match self.secrets.iter().find(|(_, value)| *value == text) {
+                match self.secrets.iter().find(|(_, value)| value.eq_ignore_ascii_case(&text)) {
                     Some((placeholder, _)) => Json::String(placeholder.clone()),
                     None => value.clone(),
                 }
@@ -182,6 +189,21 @@ impl Masker {
             absolute_url: self.text(&request.absolute_url),
         }
     }
+}
+
+/// `text` with every occurrence of `wanted` (lowercase ASCII) replaced by `with`, comparing
+/// `lower` (`text` with its ASCII letters lowercased: the same bytes at the same places
+/// otherwise).
+fn replace_ignoring_case(text: &str, lower: &str, wanted: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for (at, _) in lower.match_indices(wanted) {
+        out.push_str(&text[from..at]);
+        out.push_str(with);
+        from = at + wanted.len();
+    }
+    out.push_str(&text[from..]);
+    out
 }
 
 /// True when a header value already carries a placeholder (replays use placeholders as values).
@@ -368,6 +390,35 @@ mod tests {
         assert_eq!(masker.text(url.as_str()), "http://user:<KEY>@host/");
         let tenant = Masker::new(&[("TENANT".into(), "TenantXyz42".into())]);
         assert_eq!(tenant.text("cannot connect to http://tenantxyz42.invalid/x"), "cannot connect to http://<TENANT>.invalid/x");
+    }
+
+    #[test]
+    fn masks_every_form_whatever_its_case() {
+        let secret = "s3cr3t-Value/x y";
+        let masker = Masker::new(&[("KEY".into(), secret.into())]);
+        let base64 = base64_encode(secret.as_bytes());
+        let forms = [
+            secret.to_owned(),
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string(),
+            secret.replace('/', "\\/"),
+            base64.clone(),
+            base64.trim_end_matches('=').to_owned(),
+        ];
+        for form in forms {
+            for shown in [form.clone(), form.to_ascii_uppercase(), form.to_ascii_lowercase(), mixed(&form)] {
+                let masked = masker.text(&format!("echo: {shown}!"));
+                assert_eq!(masked, "echo: <KEY>!", "{shown}");
+            }
+        }
+        // The text around a secret keeps its case, multi-byte characters included.
+        assert_eq!(masker.text("Élan S3CR3T-VALUE/X Y é"), "Élan <KEY> é");
+        assert_eq!(masker.json(&serde_json::json!({"k": "S3CR3T-VALUE/X Y"})), serde_json::json!({"k": "<KEY>"}));
+    }
+
+    /// Every other ASCII letter upper-cased.
+    fn mixed(text: &str) -> String {
+        text.chars().enumerate().map(|(i, c)| if i % 2 == 0 { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
     }
 
     #[test]
