@@ -50,6 +50,22 @@ const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq
 pub struct Masker {
     /// (placeholder, value), longest value first so overlapping secrets mask fully.
     secrets: Vec<(String, String)>,
+    /// Bound secrets too short or too common to mask by value (`"string"`): (placeholder,
+    /// value), masked only where the engine put them ([`Masker::request`]) and where they came
+    /// from ([`Masker::exact_json`] on the response a bind read).
+    exact: Vec<(String, String)>,
+}
+
+/// Whether a bound secret's value is unmistakable enough to mask wherever it appears: not
+/// shorter than [`MIN_SECRET_LEN`], and not a plain word (letters only, in one case or
+/// capitalised, up to 20 of them), which a fixture holds for other reasons (`string`, `true`,
+/// `Bearer`).
+pub(crate) fn unmistakable(value: &str) -> bool {
+    let letters = value.chars().count();
+    let word = value.chars().all(|c| c.is_ascii_alphabetic())
+        && letters <= 20
+        && (value.chars().skip(1).all(|c| c.is_ascii_lowercase()) || value.chars().all(|c| c.is_ascii_uppercase()));
+    letters >= MIN_SECRET_LEN && !word
 }
 
 /// Never prints the values: only the placeholders.
@@ -58,7 +74,8 @@ impl fmt::Debug for Masker {
         let mut names: Vec<&str> = self.secrets.iter().map(|(placeholder, _)| placeholder.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        f.debug_struct("Masker").field("secrets", &names).field("forms", &self.secrets.len()).finish()
+        let exact: Vec<&str> = self.exact.iter().map(|(placeholder, _)| placeholder.as_str()).collect();
+        f.debug_struct("Masker").field("secrets", &names).field("forms", &self.secrets.len()).field("exact", &exact).finish()
     }
 }
 
@@ -73,7 +90,54 @@ impl Masker {
             })
             .collect();
         secrets.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
-        Self { secrets }
+        Self { secrets, exact: Vec::new() }
+    }
+
+    /// This masker and one more secret masked only where it is sent and where it was read (a
+    /// bound value too short or too common to mask by value: see [`unmistakable`]).
+    #[must_use]
+    pub fn with_exact(&self, name: &str, value: &str) -> Self {
+        let mut masker = self.clone();
+        if !value.is_empty() {
+            masker.exact.push((placeholder(name), value.to_owned()));
+        }
+        masker
+    }
+
+    /// `value` with every string (or number) equal to an exactly-masked secret replaced by its
+    /// placeholder: for the response a secret was bound from, and what the run rendered from it.
+    pub fn exact_json(&self, value: &Json) -> Json {
+        if self.exact.is_empty() {
+            return value.clone();
+        }
+        match value {
+            Json::String(text) => match self.exact.iter().find(|(_, secret)| secret == text) {
+                Some((placeholder, _)) => Json::String(placeholder.clone()),
+                None => value.clone(),
+            },
+            Json::Number(number) => match self.exact.iter().find(|(_, secret)| *secret == number.to_string()) {
+                Some((placeholder, _)) => Json::String(placeholder.clone()),
+                None => value.clone(),
+            },
+            Json::Array(items) => Json::Array(items.iter().map(|item| self.exact_json(item)).collect()),
+            Json::Object(map) => Json::Object(map.iter().map(|(k, v)| (k.clone(), self.exact_json(v))).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// `text` with the exactly-masked secrets replaced where they stand in it whole (in a URL,
+    /// a header value, a text body the engine rendered).
+    fn exact_text(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (placeholder, secret) in &self.exact {
+            let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            for form in [secret.as_str(), encoded.as_str()] {
+                if out.contains(form) {
+                    out = out.replace(form, placeholder);
+                }
+            }
+        }
+        out
     }
 
     /// This masker and one more secret (a value bound at run time with `secret: true`), shown as
@@ -86,7 +150,7 @@ impl Masker {
             secrets.extend(forms(value).into_iter().map(|form| (placeholder.clone(), form)));
         }
         secrets.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
-        Self { secrets }
+        Self { secrets, exact: self.exact.clone() }
     }
 
     /// `text` with every form of every secret replaced by its placeholder, whatever the case of
@@ -175,18 +239,25 @@ impl Masker {
         }
     }
 
+    /// A request as the engine rendered it, masked: every secret by value, and the exactly-masked
+    /// ones where they stand (the engine put them there).
     pub fn request(&self, request: &RequestSpec) -> RequestSpec {
+        let exact_value = |text: &str| match self.exact.iter().find(|(_, secret)| secret == text) {
+            Some((placeholder, _)) => placeholder.clone(),
+            None => self.text(text),
+        };
         let body = request.body.as_ref().map(|body| match body {
-            crate::http::Body::Json(value) => crate::http::Body::Json(self.json(value)),
-            crate::http::Body::Form(pairs) => crate::http::Body::Form(pairs.iter().map(|(k, v)| (k.clone(), self.text(v))).collect()),
-            crate::http::Body::Text(text) => crate::http::Body::Text(self.text(text)),
+            crate::http::Body::Json(value) => crate::http::Body::Json(self.json(&self.exact_json(value))),
+            crate::http::Body::Form(pairs) => crate::http::Body::Form(pairs.iter().map(|(k, v)| (k.clone(), exact_value(v))).collect()),
+            crate::http::Body::Text(text) => crate::http::Body::Text(self.exact_text(&self.text(text))),
         });
+        let headers = request.headers.iter().map(|(name, value)| (name.clone(), self.exact_text(value))).collect();
         RequestSpec {
             method: request.method.clone(),
-            url: self.text(&request.url),
-            headers: self.headers(&request.headers),
+            url: self.exact_text(&self.text(&request.url)),
+            headers: self.headers(&headers),
             body,
-            absolute_url: self.text(&request.absolute_url),
+            absolute_url: self.exact_text(&self.text(&request.absolute_url)),
         }
     }
 }

@@ -150,6 +150,10 @@ struct State<'a> {
     masker: Arc<Masker>,
     /// (name, value) of every value bound with `secret: true`.
     secrets: Vec<(String, String)>,
+    /// (name, value) of the bound secrets masked only where they are sent and read.
+    exact: Vec<(String, String)>,
+    /// The steps whose responses such a secret was read from.
+    exact_sources: Vec<String>,
     /// Inside a `for_each` step: the element and its index.
     each: Option<(Context, usize)>,
     /// `inputs`, `env` and the run's source of dynamic values.
@@ -165,10 +169,20 @@ impl<'a> State<'a> {
         format!("{}{id}", self.prefix)
     }
 
-    /// Masks `value` as `<NAME>` from now on; true when it was not known yet.
+    /// Masks `value` as `<NAME>` from now on; true when it was not known yet. A value too short
+    /// or too common to mask wherever it appears (`"string"`) is masked only where the run sends
+    /// it and where it was read from ([`Self::exact`]).
     fn learn_secret(&mut self, name: &str, value: &str) -> bool {
-        if value.is_empty() || self.secrets.iter().any(|(known, text)| known == name && text == value) {
+        if value.is_empty()
+            || self.secrets.iter().any(|(known, text)| known == name && text == value)
+            || self.exact.iter().any(|(known, text)| known == name && text == value)
+        {
             return false;
+        }
+        if !crate::mask::unmistakable(value) {
+            self.masker = Arc::new(self.masker.with_exact(name, value));
+            self.exact.push((name.to_owned(), value.to_owned()));
+            return true;
         }
         self.masker = Arc::new(self.masker.with(name, value));
         self.secrets.push((name.to_owned(), value.to_owned()));
@@ -184,6 +198,8 @@ impl<'a> State<'a> {
             prefix: prefix.to_owned(),
             masker: Arc::clone(&params.masker),
             secrets: Vec::new(),
+            exact: Vec::new(),
+            exact_sources: Vec::new(),
             each: None,
             base,
             vars: BTreeMap::new(),
@@ -351,8 +367,19 @@ async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_even
     }
     let mut run = RunResult::new(ok, results, outputs, error.map(|e| state.masker.text(&e)));
     run.secrets = state.secrets;
+    run.exact_secrets = state.exact.into_iter().map(|(name, value)| (name, value, state.exact_sources.clone())).collect();
     run.stopped = stopped;
     run
+}
+
+/// Whether a template's text names `name` (`vars.token`).
+fn mentions(template: &Template, name: &str) -> bool {
+    match template {
+        Template::String(text) => text.text.contains(name),
+        Template::Seq(items) => items.iter().any(|item| mentions(item, name)),
+        Template::Map(entries) => entries.iter().any(|(_, item)| mentions(item, name)),
+        Template::Null | Template::Bool(_) | Template::Number(_) => false,
+    }
 }
 
 /// Every output that renders, and a message for each that does not.
@@ -364,7 +391,13 @@ fn render_outputs(state: &State) -> (Map<String, Json>, Vec<String>) {
     for (name, template) in &state.plan.recipe().outputs {
         match engine.render_tree(template, &context) {
             Ok(value) => {
-                outputs.insert(name.text.clone(), state.masker.json(&value));
+                let mut masked = state.masker.json(&value);
+                // An output rendered from a secret masked exactly shows its placeholder; others
+                // keep the same text (it is data there).
+                if state.exact.iter().any(|(secret, _)| mentions(template, secret)) {
+                    masked = state.masker.exact_json(&masked);
+                }
+                outputs.insert(name.text.clone(), masked);
             }
             Err(e) => problems.push(format!("cannot render output `{}`: {e}", name.text)),
         }
@@ -447,16 +480,35 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
     for (name, value) in &done.bindings {
         if step.secret_binds.contains(name) {
             let secret = format!("vars.{name}");
+            let exact = state.exact.len();
             for text in secret_texts(value) {
                 learned |= state.learn_secret(&secret, &text);
+            }
+            if state.exact.len() > exact {
+                // Once per bind: masking every occurrence of such a value would corrupt data.
+                result.warnings.push(format!(
+                    "`{secret}` is secret, but its value is short or a plain word: it is masked where it is sent and in this response, \
+                     not wherever the same text appears"
+                ));
+                state.exact_sources.push(result.id.clone());
             }
         }
     }
     if learned {
         result.remask(&state.masker);
+        if let Some(response) = &mut result.response {
+            response.body = response.body.take().map(|body| match body {
+                crate::http::ResponseBody::Json(json) => crate::http::ResponseBody::Json(Arc::new(state.masker.exact_json(&json))),
+                text @ crate::http::ResponseBody::Text(_) => text,
+            });
+        }
     }
     for (name, value) in &done.bindings {
-        result.bindings.insert(name.clone(), state.masker.json(value));
+        let mut masked = state.masker.json(value);
+        if step.secret_binds.contains(name) {
+            masked = state.masker.exact_json(&masked);
+        }
+        result.bindings.insert(name.clone(), masked);
         state.vars.insert(name.clone(), context(value));
     }
     for (name, value) in done.values.iter().flatten() {

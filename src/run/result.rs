@@ -258,6 +258,11 @@ pub struct RunResult {
     /// Values bound with `secret: true` (placeholder name, value): a recording masks them too.
     #[serde(skip)]
     pub secrets: Vec<(String, String)>,
+    /// Values bound with `secret: true` too short or common to mask by value (name, value, and
+    /// the steps whose responses they were read from): a recording masks them where they were
+    /// sent and in those responses only.
+    #[serde(skip)]
+    pub exact_secrets: Vec<(String, String, Vec<String>)>,
     /// Stopped by SIGTERM ([`super::Stop`]) before it could finish.
     #[serde(skip)]
     pub stopped: bool,
@@ -294,7 +299,7 @@ impl RunResult {
                 }
             })
             .collect();
-        Self { ok, steps, outputs, error, optional_failures, side_effects, secrets: Vec::new(), stopped: false }
+        Self { ok, steps, outputs, error, optional_failures, side_effects, secrets: Vec::new(), exact_secrets: Vec::new(), stopped: false }
     }
 
     /// The side effect that makes a failed run's exit code: one in doubt outranks one created.

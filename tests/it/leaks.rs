@@ -214,3 +214,54 @@ fn secrets_echoed_in_upper_lower_or_mixed_case_are_masked_in_every_output() {
     }
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[test]
+fn a_secret_equal_to_a_common_word_is_masked_where_it_is_sent_and_read_and_nowhere_else() {
+    // A mock server's login answers the literal token `"string"`, as Prism does; every other
+    // string field of its answers is `"string"` too.
+    let server = block_on(FaultServer::start(vec![
+        ("POST", "/login", vec![Fault::Respond(Reply::json(200, &json!({"token": "string", "kind": "bearer"})))]),
+        ("GET", "/pets/1", vec![Fault::Respond(Reply::json(200, &json!({"id": 1, "name": "string", "tag": "string"})))]),
+    ]));
+    let folder = folder("word");
+    let recipe = folder.join("word.yaml");
+    std::fs::write(
+        &recipe,
+        format!(
+            "{HEAD}steps:\n  - id: login\n    request: {{ method: POST, url: /login, idempotent: true }}\n    bind:\n      token: {{ path: $.token, secret: true }}\n  - id: pet\n    request: {{ method: GET, url: \"/pets/1?t={{{{ vars.token }}}}\", headers: {{ X-Token: \"{{{{ vars.token }}}}\" }} }}\n    bind:\n      name: $.name\noutputs:\n  name: \"{{{{ vars.name }}}}\"\n  token: \"{{{{ vars.token }}}}\"\n"
+        ),
+    )
+    .unwrap();
+    let fixture = folder.join("word.fixture.json");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))
+            .arg("run")
+            .arg(&recipe)
+            .args(args)
+            .current_dir(&folder)
+            .env("BASE_URL", server.url(""))
+            .env("API_KEY", API_KEY)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (code, stdout, stderr) = run(&["--record", fixture.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr.matches("`vars.token` is secret, but its value is short or a plain word").count(), 1, "warned once:\n{stderr}");
+    let outputs: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(outputs, json!({"name": "string", "token": "<vars.token>"}), "the pet's name is data, the token is not");
+    let recorded = std::fs::read_to_string(&fixture).unwrap();
+    for expected in [
+        "    json:\n      token: <vars.token>\n      kind: bearer\n",
+        "    url: /pets/1?t=<vars.token>\n    headers:\n      x-token: <vars.token>\n",
+        "    json:\n      id: 1\n      name: string\n      tag: string\n",
+    ] {
+        assert!(recorded.contains(expected), "expected `{expected}` in:\n{recorded}");
+    }
+    assert_eq!(recorded.matches("string").count(), 2, "only the pet's own values: {recorded}");
+    // The fixture replays as it was recorded.
+    let (code, _, stderr) = run(&["--replay", fixture.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let _ = std::fs::remove_dir_all(&folder);
+}
