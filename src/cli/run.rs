@@ -87,7 +87,7 @@ pub(super) fn command(args: &RunArgs, ui: Ui) -> Outcome {
             }
             (Err(message), _) => {
                 say(&format!("error: cannot write the fixture: {message}"));
-                exit = Exit::Usage;
+                exit = exit.worst(result.exit_after_write_failure());
             }
         }
     }
@@ -96,12 +96,15 @@ pub(super) fn command(args: &RunArgs, ui: Ui) -> Outcome {
         let document = RunReport { recipe: &plan.recipe().name, file: &args.file, inputs, duration, result: &result };
         if let Err(message) = write_report(*format, target, &run_report(*format, &document), ui) {
             say(&format!("error: {message}"));
-            exit = Exit::Usage;
+            exit = exit.worst(result.exit_after_write_failure());
         }
     }
     // With the report on stdout, what `run` prints there goes to stderr instead.
     let report_on_stdout = matches!(&report, Some((_, ReportTarget::Stdout)));
     let exit = conclude(args, &result, exit, report_on_stdout, ui);
+    if exit == Exit::SideEffect && result.ok {
+        say("note: the run created something (its outputs are above) but a file could not be written: check before running again");
+    }
     super::leave_to_exit((plan, session, result));
     Ok(exit)
 }

@@ -333,6 +333,14 @@ impl RunResult {
         if !self.ok && step_failed { crate::exit::Exit::RunFailed } else { crate::exit::Exit::Success }
     }
 
+    /// The status of a run after a file it was asked for (report, fixture) could not be written:
+    /// a usage error when the run changed nothing, but after a side effect 4 (5 in doubt), never
+    /// 2, so that no one runs it again blindly.
+    pub fn exit_after_write_failure(&self) -> crate::exit::Exit {
+        use crate::exit::Exit;
+        if self.side_effects.is_empty() { Exit::Usage } else { Exit::SideEffect.worst(self.exit()) }
+    }
+
     /// The status of a run whose outputs could not be delivered (stdout closed or full): a plain
     /// failure, unless the run created something, which must not be run again blindly.
     pub fn exit_without_outputs(&self) -> crate::exit::Exit {

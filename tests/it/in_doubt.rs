@@ -266,3 +266,36 @@ fn sigterm_during_the_post_of_a_single_run_reports_it_in_doubt_with_the_outputs_
         .collect();
     assert!(!kept.is_empty() && kept.iter().all(|name| !name.ends_with(".tmp")), "{kept:?}\n{stderr}");
 }
+
+#[test]
+fn a_report_that_cannot_be_written_after_the_draft_exits_4_and_leaves_no_torn_file() {
+    let scratch = Scratch::new("full");
+    let recipe = recipe(&scratch);
+    // A large draft answer: the report and the fixture hold it, and cannot be written under a
+    // 8 KiB file size limit (as on a full disk, the write fails part way).
+    let created = Reply::json(201, &json!({"id": "d-1", "padding": "x".repeat(64 * 1024)}));
+    let server = server(vec![Fault::Respond(created)]);
+    let report = scratch.0.join("report.json");
+    let fixture = scratch.0.join("draft.fixture.yaml");
+    let output = Command::new("sh")
+        .args(["-c", "trap '' XFSZ; ulimit -f 16; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_recipe"))
+        .arg("run")
+        .arg(&recipe)
+        .args(["--report", "json", "--report-file", report.to_str().unwrap(), "--record", fixture.to_str().unwrap()])
+        .current_dir(&scratch.0)
+        .env("BASE_URL", server.url(""))
+        .env("API_KEY", SECRET)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(server.count("POST", "/draft"), 1);
+    assert_eq!(output.status.code(), Some(4), "a draft was created: never 2\n{stderr}");
+    assert!(stderr.contains("error: cannot write the report"), "{stderr}");
+    assert!(stderr.contains("note: the run created something"), "{stderr}");
+    assert!(stdout.contains("d-1"), "the outputs are printed: {stdout}");
+    let left: Vec<String> =
+        std::fs::read_dir(&scratch.0).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!left.iter().any(|name| name.starts_with("report") || name.ends_with(".tmp")), "a torn or temporary file: {left:?}");
+}
