@@ -43,8 +43,11 @@ use shard::Shard;
 pub(crate) struct Options {
     pub rows: PathBuf,
     /// What messages call the rows instead of their path: `stdin` when they were read from
-    /// standard input and spooled to `rows` ([`rows::Spool`]).
+    /// standard input.
     pub rows_label: Option<String>,
+    /// The copy of rows that can be read only once (standard input, a pipe): read instead of
+    /// `rows`, whose name still says whether they are JSON Lines.
+    pub spool: Option<rows::Spool>,
     pub jobs: usize,
     pub rate: Option<Rate>,
     pub out: Option<PathBuf>,
@@ -110,7 +113,7 @@ pub(crate) struct Checked {
 /// Reads every row once and checks it, without running anything. A CSV column that is neither
 /// an input nor the key column is a problem of the whole file.
 pub(crate) fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
-    let mut reader = RowReader::open_as(&options.rows, &options.rows_name(), options.row_limit)?;
+    let mut reader = RowReader::open_as(&options.rows, options.spool.as_ref(), &options.rows_name(), options.row_limit)?;
     let recipe = plan.recipe();
     if let Some(headers) = reader.headers() {
         let unknown: Vec<&String> = headers
@@ -307,7 +310,7 @@ pub(crate) fn run(
         invalid,
         factory,
         previous,
-        reader: Mutex::new(RowReader::open_as(&options.rows, &options.rows_name(), options.row_limit)?),
+        reader: Mutex::new(RowReader::open_as(&options.rows, options.spool.as_ref(), &options.rows_name(), options.row_limit)?),
         journal,
         counts: Mutex::new(Counts::default()),
         stop: AtomicBool::new(false),
@@ -362,7 +365,7 @@ pub(crate) fn run(
 /// What a results file is the journal of: the recipe, the key column, and a digest of the rows.
 fn identity(plan: &Plan, options: &Options) -> Result<Identity, String> {
     use sha2::Digest;
-    let mut file = rows::open_file(&options.rows, &options.rows_name())?;
+    let mut file = rows::open_file(&options.rows, options.spool.as_ref(), &options.rows_name())?;
     let mut digest = sha2::Sha256::new();
     std::io::copy(&mut file, &mut digest).map_err(|error| format!("cannot read the rows: {error}"))?;
     let rows = digest.finalize().iter().take(16).fold(String::new(), |mut hex, byte| {
@@ -709,6 +712,7 @@ mod tests {
         Options {
             rows: PathBuf::from("rows.csv"),
             rows_label: None,
+            spool: None,
             jobs,
             rate: None,
             out: None,

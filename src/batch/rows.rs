@@ -1,6 +1,7 @@
 //! Rows: the inputs of a batch, one run each, streamed from a CSV file with a header row or from
-//! JSON Lines; never loaded whole. Standard input is spooled to a temporary file first ([`Spool`]),
-//! so that the rows can be checked in one pass and run in a second.
+//! JSON Lines; never loaded whole. Standard input and other rows that can be read only once are
+//! spooled to a temporary file first ([`Spool`]), so that the rows can be checked in one pass and
+//! run in a second.
 //!
 //! A CSV cell is text, converted to the input's declared type as `--var` text is; an empty cell
 //! gives no value (the input's default applies). A JSON Lines row is an object of typed values.
@@ -8,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value as Json;
 
@@ -52,46 +53,62 @@ pub(crate) struct RowReader {
     number: u64,
 }
 
-/// Standard input copied to a temporary file, streaming, so that it can be read twice; the file
-/// is removed when this is dropped.
+/// Rows that can be read only once (standard input, a named pipe, a process substitution)
+/// copied to a temporary file, streaming, so that they can be read several times (checked, then
+/// run). The file is removed from its folder as soon as it is open: it is reached only through
+/// this handle, and no crash, not even `kill -9`, leaves the customer data behind.
+#[derive(Debug, Clone)]
 pub(crate) struct Spool {
-    pub path: PathBuf,
+    file: std::sync::Arc<File>,
 }
 
 impl Spool {
     /// Rows are often personal data: the file is new (never one planted in its place, such as a
     /// symbolic link), has a name nobody can guess, and only its owner may read it.
-    pub(crate) fn stdin() -> Result<Self, String> {
-        let name = format!("recipe-rows-{}-{}.spool", std::process::id(), uuid::Uuid::new_v4().simple());
-        let path = std::env::temp_dir().join(name);
+    pub(crate) fn copy(from: &mut dyn std::io::Read, name: &str) -> Result<Self, String> {
+        let path = std::env::temp_dir().join(format!("recipe-rows-{}-{}.spool", std::process::id(), uuid::Uuid::new_v4().simple()));
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
+        options.read(true).write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let spool = Self { path };
-        std::io::copy(&mut std::io::stdin().lock(), &mut file).map_err(|e| format!("cannot read the rows from standard input: {e}"))?;
-        Ok(spool)
+        // On Windows an open file cannot be removed: it is removed when the process ends instead.
+        let _ = std::fs::remove_file(&path);
+        std::io::copy(from, &mut file).map_err(|e| format!("cannot read the rows from {name}: {e}"))?;
+        Ok(Self { file: std::sync::Arc::new(file) })
+    }
+
+    /// The rows from their start, for one more pass.
+    fn reopen(&self) -> std::io::Result<File> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = self.file.try_clone()?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(file)
     }
 }
 
-/// Opens a rows file, naming it `name` if it cannot be opened (as `fs_err` would name its path).
-pub(crate) fn open_file(path: &Path, name: &str) -> Result<File, String> {
-    File::open(path).map_err(|error| format!("failed to open file `{name}`: {error}"))
+/// Opens a rows file (or the spool holding its copy), naming it `name` if it cannot be opened
+/// (as `fs_err` would name its path).
+pub(crate) fn open_file(path: &Path, spool: Option<&Spool>, name: &str) -> Result<File, String> {
+    match spool {
+        Some(spool) => spool.reopen(),
+        None => File::open(path),
+    }
+    .map_err(|error| format!("failed to open file `{name}`: {error}"))
 }
 
-impl Drop for Spool {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+/// Whether rows at `path` can be read only once (a named pipe, a process substitution, a
+/// device): such rows are spooled like standard input.
+pub(crate) fn read_once(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|metadata| !metadata.is_file())
 }
 
 impl RowReader {
     /// Opens a rows file, which messages call `name` (`stdin` for a [`Spool`]): CSV unless the
     /// name ends in `.jsonl` or `.ndjson`, or the first character is `{`. A row of more than
     /// `limit` bytes is invalid (and never held whole).
-    pub(crate) fn open_as(path: &Path, name: &str, limit: u64) -> Result<Self, String> {
-        let file = open_file(path, name)?;
+    pub(crate) fn open_as(path: &Path, spool: Option<&Spool>, name: &str, limit: u64) -> Result<Self, String> {
+        let file = open_file(path, spool, name)?;
         let mut buffered = BufReader::new(file);
         let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
         let json_lines = matches!(extension.as_deref(), Some("jsonl" | "ndjson")) || {

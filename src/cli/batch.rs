@@ -32,11 +32,20 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
         Ok::<_, String>((crate::inputs::var_pairs(&args.vars)?, vars_file(args.vars_file.as_deref())?, dotenv(args.env_file.as_deref())?))
     })();
     let (vars, vars_file, dotenv) = prepared.map_err(Failure::usage)?;
-    // Standard input is read twice (checked, then run): keep a copy.
-    let spool = if rows == Path::new("-") { Some(batch::rows::Spool::stdin().map_err(Failure::usage)?) } else { None };
+    // Rows that can be read only once (standard input, a pipe) are read twice (checked, then run):
+    // keep a copy.
+    let spool = if rows == Path::new("-") {
+        Some(batch::rows::Spool::copy(&mut std::io::stdin().lock(), "standard input").map_err(Failure::usage)?)
+    } else if batch::rows::read_once(rows) {
+        let mut pipe = fs_err::File::open(rows).map_err(|error| Failure::usage(error.to_string()))?;
+        Some(batch::rows::Spool::copy(&mut pipe, &rows.display().to_string()).map_err(Failure::usage)?)
+    } else {
+        None
+    };
     let options = batch::Options {
-        rows: spool.as_ref().map_or_else(|| rows.to_path_buf(), |spool| spool.path.clone()),
-        rows_label: spool.as_ref().map(|_| "stdin".to_owned()),
+        rows: rows.to_path_buf(),
+        rows_label: (rows == Path::new("-")).then(|| "stdin".to_owned()),
+        spool,
         jobs: usize::from(batch_args.jobs),
         rate: batch_args.rate,
         out: batch_args.out.clone(),

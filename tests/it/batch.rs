@@ -733,6 +733,42 @@ fn rows_killed_while_waiting_for_the_rate_limit_are_not_in_doubt() {
     assert!(doubtful.is_empty(), "rows in doubt whose draft never left: {doubtful:?}");
 }
 
+#[test]
+fn rows_from_a_named_pipe_are_spooled_and_the_spool_never_outlives_its_opening() {
+    let scratch = Scratch::new("fifo");
+    let server = server(vec![slow_created()]);
+    let vins = vins(0, 12);
+    let fifo = scratch.path("rows.csv");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let rows = csv(&vins);
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, rows))
+    };
+    // The spool goes to a temporary folder of its own: nothing may be left in it, at any time.
+    let spools = scratch.path("tmp");
+    std::fs::create_dir_all(&spools).unwrap();
+    let out = scratch.path("results.jsonl");
+    let mut command = batch(&server, &scratch, &["--rows", text(&fifo), "--out", text(&out), "--key", "vin", "--jobs", "2"]);
+    command.env("TMPDIR", &spools);
+    let started = Instant::now();
+    let mut child = start(command, &scratch, "fifo");
+    let mut looked = 0;
+    while child.try_wait().unwrap().is_none() {
+        let held: Vec<_> = std::fs::read_dir(&spools).unwrap().collect();
+        assert!(held.is_empty(), "a spool of the rows is in {}: {held:?}", spools.display());
+        looked += 1;
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(started.elapsed() < LIMIT, "the batch did not finish");
+    }
+    writer.join().unwrap().unwrap();
+    let ran = finish(child, &scratch, "fifo", started);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_summary(&ran, [12, 0, 0, 0, 0]);
+    assert!(looked > 3, "the batch was too quick to watch");
+    assert_eq!(posts(&server), once_each(&vins));
+}
+
 /// Waits until the results file holds at least `lines` lines.
 fn wait_for_lines(path: &Path, lines: usize, child: &mut Child) {
     let deadline = Instant::now() + LIMIT;
