@@ -44,7 +44,7 @@ pub(crate) enum Cell {
 }
 
 enum Inner {
-    Csv { reader: csv::Reader<Guard<BufReader<File>>>, headers: Vec<String>, record: csv::StringRecord },
+    Csv { reader: Box<csv::Reader<Guard<BufReader<File>>>>, headers: Vec<String>, record: csv::StringRecord },
     Lines { reader: BufReader<File>, line: u64, buffer: Vec<u8>, limit: u64 },
 }
 
@@ -138,7 +138,7 @@ impl RowReader {
             {
                 return Err(format!("{name}: the column `{column}` appears twice in the header (column {})", at + 1));
             }
-            Inner::Csv { reader, headers, record: csv::StringRecord::new() }
+            Inner::Csv { reader: Box::new(reader), headers, record: csv::StringRecord::new() }
         };
         Ok(Self { inner, number: 0 })
     }

@@ -58,8 +58,9 @@ struct Last {
 }
 
 /// Sends the request until it succeeds or the retry policy stops; `None` when nothing was sent
-/// (a dry run without a fixture).
-#[allow(clippy::too_many_arguments)]
+/// (a dry run without a fixture). One linear loop, each phase commented: wait for the gate,
+/// journal the intent, send, judge, then wait to retry.
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
 async fn attempts(
     state: &State<'_>,
     step: &Step,

@@ -476,8 +476,27 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
     state.set_step(&step.id.text, done.object);
     // Commit the bindings; a secret one joins the masker first (each text and number of it: a
     // `for_each` step binds a list), and what this step already kept is masked again.
-    let mut learned = false;
+    learn_secrets(state, step, &done.bindings, &mut result);
     for (name, value) in &done.bindings {
+        let mut masked = state.masker.json(value);
+        if step.secret_binds.contains(name) {
+            masked = state.masker.exact_json(&masked);
+        }
+        result.bindings.insert(name.clone(), masked);
+        state.vars.insert(name.clone(), context(value));
+    }
+    for (name, value) in done.values.iter().flatten() {
+        result.bindings.insert(name.clone(), state.masker.json(value));
+    }
+    result
+}
+
+/// A step's secret bindings join the masker, and what the step already kept is masked again
+/// (exactly masked secrets in its response too); a value too plain to mask by value is warned
+/// about once per bind.
+fn learn_secrets(state: &mut State, step: &Step, bindings: &[(String, Json)], result: &mut StepResult) {
+    let mut learned = false;
+    for (name, value) in bindings {
         if step.secret_binds.contains(name) {
             let secret = format!("vars.{name}");
             let exact = state.exact.len();
@@ -503,18 +522,6 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
             });
         }
     }
-    for (name, value) in &done.bindings {
-        let mut masked = state.masker.json(value);
-        if step.secret_binds.contains(name) {
-            masked = state.masker.exact_json(&masked);
-        }
-        result.bindings.insert(name.clone(), masked);
-        state.vars.insert(name.clone(), context(value));
-    }
-    for (name, value) in done.values.iter().flatten() {
-        result.bindings.insert(name.clone(), state.masker.json(value));
-    }
-    result
 }
 
 /// What a step's action and bindings produced, before anything is committed.
