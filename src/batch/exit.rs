@@ -30,7 +30,7 @@ mod tests {
     use crate::exit::Exit;
 
     fn summary(counts: Counts, interrupted: bool) -> Summary {
-        Summary { counts, elapsed: Duration::ZERO, interrupted: interrupted.then_some(Signal::Interrupt) }
+        Summary { counts, elapsed: Duration::ZERO, interrupted: interrupted.then_some(Signal::Interrupt), broken: None }
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub(crate) struct Options {
     pub threads: Option<usize>,
     /// The most bytes a row may have (`--max-row-size`).
     pub row_limit: u64,
+    /// Stop taking rows after this many rows in a row failed the same way before anything was
+    /// accepted (`--breaker N`; `None`: never).
+    pub breaker: Option<usize>,
 }
 
 impl Options {
@@ -222,17 +225,23 @@ pub(crate) enum Signal {
     Terminate,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Summary {
     pub counts: Counts,
     pub elapsed: Duration,
     /// Stopped by Ctrl-C or SIGTERM before every row ran.
     pub interrupted: Option<Signal>,
+    /// Why the circuit breaker stopped the batch, if it did.
+    pub broken: Option<String>,
 }
 
 impl Summary {
     pub(crate) fn succeeded(&self) -> bool {
-        self.interrupted.is_none() && self.counts.failed == 0 && self.counts.in_doubt == 0 && self.counts.invalid == 0
+        self.interrupted.is_none()
+            && self.broken.is_none()
+            && self.counts.failed == 0
+            && self.counts.in_doubt == 0
+            && self.counts.invalid == 0
     }
 }
 
@@ -253,6 +262,9 @@ struct Batch<'a> {
     abort: AtomicBool,
     /// The first signal that stopped the batch.
     signal: Mutex<Option<Signal>>,
+    /// The rows that just failed the same way before anything was accepted: (reason, count),
+    /// and why the breaker stopped the batch.
+    breaker: Mutex<(Option<String>, usize, Option<String>)>,
     aborted: tokio::sync::Notify,
     /// The first worker failure (the results file could not be written).
     failed: Mutex<Option<String>>,
@@ -316,6 +328,7 @@ pub(crate) fn run(
         stop: AtomicBool::new(false),
         abort: AtomicBool::new(false),
         signal: Mutex::new(None),
+        breaker: Mutex::new((None, 0, None)),
         aborted: tokio::sync::Notify::new(),
         failed: Mutex::new(None),
         seed: uuid::Uuid::new_v4().as_u64_pair().0,
@@ -359,7 +372,9 @@ pub(crate) fn run(
     }
     let signal = *batch.signal.lock().unwrap_or_else(PoisonError::into_inner);
     let interrupted = (aborted || batch.stopped()).then(|| signal.unwrap_or(Signal::Interrupt));
-    Ok(Summary { counts: batch.counts(), elapsed: started.elapsed(), interrupted })
+    let broken = batch.breaker.lock().unwrap_or_else(PoisonError::into_inner).2.take();
+    let interrupted = interrupted.filter(|_| broken.is_none() || signal.is_some());
+    Ok(Summary { counts: batch.counts(), elapsed: started.elapsed(), interrupted, broken })
 }
 
 /// What a results file is the journal of: the recipe, the key column, and a digest of the rows.
@@ -627,6 +642,7 @@ impl Batch<'_> {
             let started = Instant::now();
             let result = self.run_row(live, row.number, &key, inputs).await;
             let outcome = outcome(&result);
+            self.watch(&result);
             if self.journal.is_some() {
                 self.write(&outcome_line(row.number, &key, &result, started.elapsed()))?;
             }
@@ -639,6 +655,31 @@ impl Batch<'_> {
                 }
             });
             report(counts);
+        }
+    }
+
+    /// The circuit breaker: when the last `--breaker` rows all failed the same way before the
+    /// server accepted anything (connection refused, DNS, TLS, 401, 403), every later row would
+    /// too: no new rows start, and the batch says why. Those rows failed without effect, so
+    /// `--resume` runs them again.
+    fn watch(&self, result: &RunResult) {
+        let Some(limit) = self.options.breaker else { return };
+        let mut breaker = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(reason) = refused_before_anything(result) else {
+            (breaker.0, breaker.1) = (None, 0);
+            return;
+        };
+        if breaker.0.as_deref() == Some(reason.as_str()) {
+            breaker.1 += 1;
+        } else {
+            (breaker.0, breaker.1) = (Some(reason.clone()), 1);
+        }
+        if breaker.1 >= limit && breaker.2.is_none() {
+            breaker.2 = Some(format!(
+                "the last {limit} rows all failed the same way before anything was accepted ({reason}); no new rows were started. \
+                 Fix the cause, then `--resume` (`--breaker 0` turns this off)"
+            ));
+            self.stop.store(true, Ordering::SeqCst);
         }
     }
 
@@ -670,6 +711,31 @@ impl IntentLog for RowIntents {
 
     fn not_processed(&self, step: &str) -> Result<(), String> {
         self.journal.not_processed(self.row, &self.key, step).map_err(|error| format!("cannot write the results file: {error}"))
+    }
+}
+
+/// Why a row failed before the server accepted anything, if it did: the transport could not
+/// reach it, or it refused the credentials.
+fn refused_before_anything(result: &RunResult) -> Option<String> {
+    use crate::transport::FailureKind;
+    if result.ok || result.worst_effect().is_some() {
+        return None;
+    }
+    let failed = result.steps.iter().find(|step| step.status == Status::Failed)?;
+    match failed.cause? {
+        crate::run::Cause::Transport(
+            kind @ (FailureKind::ConnectRefused
+            | FailureKind::Dns
+            | FailureKind::Tls
+            | FailureKind::Certificate
+            | FailureKind::ConnectTimeout
+            | FailureKind::Connect),
+        ) => Some(kind.as_str().to_owned()),
+        crate::run::Cause::Status => {
+            let status = failed.response.as_ref()?.status;
+            matches!(status, 401 | 403).then(|| format!("status {status}"))
+        }
+        _ => None,
     }
 }
 
@@ -725,6 +791,7 @@ mod tests {
             max_time: None,
             threads,
             row_limit: 1 << 20,
+            breaker: None,
         }
     }
 

@@ -102,6 +102,7 @@ pub(crate) fn summary(summary: &Summary) -> String {
     #[allow(clippy::cast_precision_loss)]
     let rate = ran as f64 / summary.elapsed.as_secs_f64().max(0.001);
     let state = match summary.interrupted {
+        None if summary.broken.is_some() => "stopped",
         None => "done",
         Some(super::Signal::Interrupt) => "interrupted",
         Some(super::Signal::Terminate) => "terminated",

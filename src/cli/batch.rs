@@ -58,6 +58,7 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
         max_time: args.max_time,
         threads: batch_args.threads.map(usize::from),
         row_limit: batch_args.max_row_size,
+        breaker: (batch_args.breaker > 0).then_some(batch_args.breaker),
     };
     let checked = batch::check_rows(plan, &options).map_err(Failure::usage)?;
     for bad in &checked.bad {
@@ -80,6 +81,9 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
     let summary = outcome.map_err(|message| Failure::error(message, crate::exit::Exit::RunFailed))?;
     if !(ui.quiet && summary.succeeded()) {
         say(&progress::summary(&summary));
+    }
+    if let Some(why) = &summary.broken {
+        say(&format!("error: {why}"));
     }
     Ok(summary.exit())
 }

@@ -769,6 +769,44 @@ fn rows_from_a_named_pipe_are_spooled_and_the_spool_never_outlives_its_opening()
     assert_eq!(posts(&server), once_each(&vins));
 }
 
+#[test]
+fn the_circuit_breaker_stops_a_batch_against_a_closed_port_and_the_journal_resumes() {
+    let scratch = Scratch::new("breaker");
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let vins = vins(0, 40);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let out = scratch.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "1", "--breaker", "5"];
+    let server = server(vec![created()]);
+    let mut command = batch(&server, &scratch, &args);
+    command.env("BASE_URL", format!("http://127.0.0.1:{closed}"));
+    let ran = run(command, &scratch, "closed");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(ran.stderr.contains("batch stopped: 0 ok, 5 failed"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("error: the last 5 rows all failed the same way before anything was accepted (connect_refused)"),
+        "{}",
+        ran.stderr
+    );
+    let words = last_words(&journal(&out));
+    assert_eq!(words.len(), 5, "no row started after the fifth: {words:?}");
+    // The server is back: the resume runs the failed rows again and the rest.
+    let ran = run(batch(&server, &scratch, &[&args[..], &["--resume"]].concat()), &scratch, "resume");
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_eq!(keys_with(&last_words(&journal(&out)), &["ok"]), set(&vins));
+    assert_eq!(posts(&server), once_each(&vins));
+    // `--breaker 0` turns it off: every row is tried.
+    let out = scratch.path("off.jsonl");
+    let off = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "8", "--breaker", "0"];
+    let mut command = batch(&server, &scratch, &off);
+    command.env("BASE_URL", format!("http://127.0.0.1:{closed}"));
+    let ran = run(command, &scratch, "off");
+    assert_summary(&ran, [0, 40, 0, 0, 0]);
+}
+
 /// Waits until the results file holds at least `lines` lines.
 fn wait_for_lines(path: &Path, lines: usize, child: &mut Child) {
     let deadline = Instant::now() + LIMIT;
