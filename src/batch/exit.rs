@@ -30,7 +30,13 @@ mod tests {
     use crate::exit::Exit;
 
     fn summary(counts: Counts, interrupted: bool) -> Summary {
-        Summary { counts, elapsed: Duration::ZERO, interrupted: interrupted.then_some(Signal::Interrupt), broken: None }
+        Summary {
+            counts,
+            elapsed: Duration::ZERO,
+            interrupted: interrupted.then_some(Signal::Interrupt),
+            broken: None,
+            warnings: Vec::new(),
+        }
     }
 
     #[test]

@@ -124,6 +124,9 @@ pub(crate) struct Previous {
     rows: HashMap<Digest, Prior>,
     /// Lines that could not be read (a torn last line after a kill).
     pub unreadable: usize,
+    /// The numbers of unreadable lines before the last one: not a kill's torn line, but damage
+    /// (an edit, a second writer), which the batch warns about.
+    pub garbled: Vec<u64>,
     /// What the last run said it was (`{"batch": ...}`): recipe, key column and rows.
     pub batch: Option<Identity>,
 }
@@ -147,6 +150,9 @@ impl Previous {
         let mut open: HashMap<Digest, u32> = HashMap::new();
         let mut reader = BufReader::new(file);
         let mut bytes = Vec::new();
+        let mut number = 0u64;
+        // The last unreadable line, not yet known to be the file's last.
+        let mut torn: Option<u64> = None;
         loop {
             bytes.clear();
             // Bytes, not text: a line torn inside a character (a kill, a full disk) is one
@@ -156,8 +162,14 @@ impl Previous {
             {
                 break;
             }
+            number += 1;
+            if bytes.trim_ascii().is_empty() {
+                continue;
+            }
+            previous.garbled.extend(torn.take());
             let Ok(line) = serde_json::from_slice::<Line>(&bytes) else {
-                previous.unreadable += usize::from(!bytes.trim_ascii().is_empty());
+                previous.unreadable += 1;
+                torn = Some(number);
                 continue;
             };
             let (key, prior) = match line {
@@ -375,6 +387,15 @@ mod tests {
         assert_eq!(previous.get("C"), Some(Prior::InDoubt));
         assert_eq!(previous.get("D"), Some(Prior::InDoubt));
         assert_eq!(previous.unreadable, 0);
+        let garbled = std::env::temp_dir().join(format!("recipe-journal-garbled-{}.jsonl", std::process::id()));
+        std::fs::write(
+            &garbled,
+            "{\"row\":1,\"key\":\"A\",\"outcome\":\"ok\"}\nnot json\n{\"row\":2,\"key\":\"B\",\"outcome\":\"ok\"}\n{\"row\"",
+        )
+        .unwrap();
+        let previous = Previous::read(&garbled).unwrap();
+        std::fs::remove_file(&garbled).unwrap();
+        assert_eq!((previous.garbled, previous.unreadable), (vec![2], 2));
     }
 
     #[test]
@@ -414,6 +435,7 @@ mod tests {
         assert_eq!(previous.get("d").unwrap(), Prior::FailedAfterEffect);
         assert_eq!(previous.get("e"), None);
         assert_eq!(previous.unreadable, 1);
+        assert_eq!(previous.garbled, Vec::<u64>::new(), "a torn last line is no damage");
         let journal = Journal::open(&path).unwrap();
         let skipped = Skipped { row: 5, key: Some("e".into()), line: None, outcome: Outcome::Ok, error: String::new() };
         journal.outcome(&Line::Skipped(skipped)).unwrap();

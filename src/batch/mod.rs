@@ -233,6 +233,8 @@ pub(crate) struct Summary {
     pub interrupted: Option<Signal>,
     /// Why the circuit breaker stopped the batch, if it did.
     pub broken: Option<String>,
+    /// Said once the batch is done (a damaged results file).
+    pub warnings: Vec<String>,
 }
 
 impl Summary {
@@ -374,7 +376,17 @@ pub(crate) fn run(
     let interrupted = (aborted || batch.stopped()).then(|| signal.unwrap_or(Signal::Interrupt));
     let broken = batch.breaker.lock().unwrap_or_else(PoisonError::into_inner).2.take();
     let interrupted = interrupted.filter(|_| broken.is_none() || signal.is_some());
-    Ok(Summary { counts: batch.counts(), elapsed: started.elapsed(), interrupted, broken })
+    let mut warnings = Vec::new();
+    if !batch.previous.garbled.is_empty() {
+        let lines: Vec<String> = batch.previous.garbled.iter().take(10).map(u64::to_string).collect();
+        warnings.push(format!(
+            "{} line(s) of the results file could not be read and were skipped (line {}): their rows' last words are lost, \
+             so such a row may have run again or be reported differently",
+            batch.previous.garbled.len(),
+            lines.join(", ")
+        ));
+    }
+    Ok(Summary { counts: batch.counts(), elapsed: started.elapsed(), interrupted, broken, warnings })
 }
 
 /// What a results file is the journal of: the recipe, the key column, and a digest of the rows.

@@ -82,6 +82,9 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
     if !(ui.quiet && summary.succeeded()) {
         say(&progress::summary(&summary));
     }
+    for warning in &summary.warnings {
+        say(&format!("warning: {warning}"));
+    }
     if let Some(why) = &summary.broken {
         say(&format!("error: {why}"));
     }
