@@ -17,7 +17,8 @@ pub enum Exit {
     SideEffect,
     /// A non-idempotent request's outcome is unknown: it may have taken effect.
     InDoubt,
-    /// A batch stopped by SIGTERM after draining its rows in flight (128 + SIGTERM).
+    /// Stopped by SIGTERM (128 + SIGTERM): a batch after draining its rows in flight, a single run
+    /// at once.
     Terminated,
     /// A batch stopped by Ctrl-C (128 + SIGINT, as shells report it).
     Interrupted,
@@ -60,7 +61,7 @@ impl Exit {
             Exit::SideEffect => "something was created but the run did not finish: check before running again",
             Exit::InDoubt => "a non-idempotent request's outcome is unknown (it may have taken effect): check before running again",
             Exit::Interrupted => "a batch stopped by Ctrl-C (SIGINT) after its rows in flight",
-            Exit::Terminated => "a batch stopped by SIGTERM after its rows in flight",
+            Exit::Terminated => "stopped by SIGTERM: a batch after its rows in flight, a run at once (5 if a request was left in doubt)",
         }
     }
 

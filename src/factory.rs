@@ -213,6 +213,7 @@ impl<'p> Factory<'p> {
             masker: Arc::clone(&self.masker),
             keep_bodies: self.keep_bodies,
             intents: start.intents,
+            stop: None,
         };
         Session { params, transport }
     }
@@ -280,6 +281,7 @@ pub(crate) fn called(caller: &Params, callee: &Plan, inputs: BTreeMap<String, Js
         masker: Arc::new(masker),
         keep_bodies: caller.keep_bodies,
         intents: caller.intents.clone(),
+        stop: caller.stop.clone(),
     }
 }
 

@@ -33,6 +33,28 @@ pub(crate) fn writable(path: &Path, what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes `bytes` to `path` atomically: to a new temporary file in the same folder (a rename
+/// stays on one file system), synced, then renamed over `path`. On any failure (a full disk, a
+/// file size limit) the temporary file is removed and `path` is left as it was: a report,
+/// fixture or snapshot is never torn.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs_err::create_dir_all(folder).map_err(|error| error.to_string())?;
+    let name = path.file_name().map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+    let temporary = folder.join(format!(".{name}.{}.{}.tmp", std::process::id(), uuid::Uuid::new_v4().simple()));
+    let written = (|| {
+        let mut file = fs_err::OpenOptions::new().write(true).create_new(true).open(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs_err::rename(&temporary, path)
+    })();
+    written.map_err(|error| {
+        let _ = std::fs::remove_file(&temporary);
+        format!("{error} (`{}` was left as it was)", path.display())
+    })
+}
+
 /// Whether two paths name one file (the second need not exist yet).
 pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     let resolve = |path: &Path| -> Option<PathBuf> {

@@ -105,12 +105,7 @@ impl Fixture {
     pub fn write(&self, path: &Path) -> Result<(), String> {
         let mut text = String::from("# Recorded by `recipe run --record`. Secrets are replaced by <NAME> placeholders.\n");
         text.push_str(&crate::yaml::to_string(self)?);
-        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        fs_err::create_dir_all(folder).map_err(|error| error.to_string())?;
-        let name = path.file_name().map_or_else(|| "fixture".into(), |n| n.to_string_lossy().into_owned());
-        let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
-        fs_err::write(&temporary, text).map_err(|error| error.to_string())?;
-        fs_err::rename(&temporary, path).map_err(|error| error.to_string())
+        crate::files::write_atomic(path, text.as_bytes())
     }
 }
 

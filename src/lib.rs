@@ -58,7 +58,7 @@ pub use exit::Exit;
 pub use factory::{Answers, Factory, Session, Setup, Start};
 pub use fixture::{Exchange, Fixture};
 pub use http::{Hop, RequestSpec, ResponseData};
-pub use run::{Cause, Effect, Event, Listener, RunResult, Status, StepResult, run};
+pub use run::{Cause, Effect, Event, Listener, RunResult, Status, StepResult, Stop, run};
 pub use session::{Mode, Options, prepare, replay_case};
 pub use setup::SetupError;
 pub use testing::TestError;

@@ -13,7 +13,8 @@
 //! - its standard base64 encoding, with and without `=` padding;
 //! - as minijinja's `urlencode` filter writes it, and as the `url` crate writes it into the
 //!   user information (`user:password@`);
-//! - lowercased, as a URL's host is shown;
+//! - in any case: every form is matched with its ASCII letters in any case, as a server may echo
+//!   a secret upper-cased and a URL's host is shown lowercased;
 //! - JSON-escaped, as `serde_json` writes it inside a string (`"`, `\` and control characters
 //!   escaped), as minijinja's `tojson` does (also `< > & '` as `\u003c`...), and with every `/`
 //!   written `\/` as other JSON emitters do; a JSON number equal to a secret is masked too;
@@ -49,6 +50,22 @@ const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq
 pub struct Masker {
     /// (placeholder, value), longest value first so overlapping secrets mask fully.
     secrets: Vec<(String, String)>,
+    /// Bound secrets too short or too common to mask by value (`"string"`): (placeholder,
+    /// value), masked only where the engine put them ([`Masker::request`]) and where they came
+    /// from ([`Masker::exact_json`] on the response a bind read).
+    exact: Vec<(String, String)>,
+}
+
+/// Whether a bound secret's value is unmistakable enough to mask wherever it appears: not
+/// shorter than [`MIN_SECRET_LEN`], and not a plain word (letters only, in one case or
+/// capitalised, up to 20 of them), which a fixture holds for other reasons (`string`, `true`,
+/// `Bearer`).
+pub(crate) fn unmistakable(value: &str) -> bool {
+    let letters = value.chars().count();
+    let word = value.chars().all(|c| c.is_ascii_alphabetic())
+        && letters <= 20
+        && (value.chars().skip(1).all(|c| c.is_ascii_lowercase()) || value.chars().all(|c| c.is_ascii_uppercase()));
+    letters >= MIN_SECRET_LEN && !word
 }
 
 /// Never prints the values: only the placeholders.
@@ -57,7 +74,8 @@ impl fmt::Debug for Masker {
         let mut names: Vec<&str> = self.secrets.iter().map(|(placeholder, _)| placeholder.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        f.debug_struct("Masker").field("secrets", &names).field("forms", &self.secrets.len()).finish()
+        let exact: Vec<&str> = self.exact.iter().map(|(placeholder, _)| placeholder.as_str()).collect();
+        f.debug_struct("Masker").field("secrets", &names).field("forms", &self.secrets.len()).field("exact", &exact).finish()
     }
 }
 
@@ -72,7 +90,54 @@ impl Masker {
             })
             .collect();
         secrets.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
-        Self { secrets }
+        Self { secrets, exact: Vec::new() }
+    }
+
+    /// This masker and one more secret masked only where it is sent and where it was read (a
+    /// bound value too short or too common to mask by value: see [`unmistakable`]).
+    #[must_use]
+    pub fn with_exact(&self, name: &str, value: &str) -> Self {
+        let mut masker = self.clone();
+        if !value.is_empty() {
+            masker.exact.push((placeholder(name), value.to_owned()));
+        }
+        masker
+    }
+
+    /// `value` with every string (or number) equal to an exactly-masked secret replaced by its
+    /// placeholder: for the response a secret was bound from, and what the run rendered from it.
+    pub fn exact_json(&self, value: &Json) -> Json {
+        if self.exact.is_empty() {
+            return value.clone();
+        }
+        match value {
+            Json::String(text) => match self.exact.iter().find(|(_, secret)| secret == text) {
+                Some((placeholder, _)) => Json::String(placeholder.clone()),
+                None => value.clone(),
+            },
+            Json::Number(number) => match self.exact.iter().find(|(_, secret)| *secret == number.to_string()) {
+                Some((placeholder, _)) => Json::String(placeholder.clone()),
+                None => value.clone(),
+            },
+            Json::Array(items) => Json::Array(items.iter().map(|item| self.exact_json(item)).collect()),
+            Json::Object(map) => Json::Object(map.iter().map(|(k, v)| (k.clone(), self.exact_json(v))).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// `text` with the exactly-masked secrets replaced where they stand in it whole (in a URL,
+    /// a header value, a text body the engine rendered).
+    fn exact_text(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (placeholder, secret) in &self.exact {
+            let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            for form in [secret.as_str(), encoded.as_str()] {
+                if out.contains(form) {
+                    out = out.replace(form, placeholder);
+                }
+            }
+        }
+        out
     }
 
     /// This masker and one more secret (a value bound at run time with `secret: true`), shown as
@@ -85,14 +150,20 @@ impl Masker {
             secrets.extend(forms(value).into_iter().map(|form| (placeholder.clone(), form)));
         }
         secrets.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
-        Self { secrets }
+        Self { secrets, exact: self.exact.clone() }
     }
 
+    /// `text` with every form of every secret replaced by its placeholder, whatever the case of
+    /// its ASCII letters: a server that echoes a secret upper-cased (or a header value a proxy
+    /// rewrote) must not show it.
     pub fn text(&self, text: &str) -> String {
         let mut out = text.to_owned();
+        let mut lower = out.to_ascii_lowercase();
         for (placeholder, value) in &self.secrets {
-            if out.contains(value.as_str()) {
-                out = out.replace(value.as_str(), placeholder);
+            let wanted = value.to_ascii_lowercase();
+            if lower.contains(wanted.as_str()) {
+                out = replace_ignoring_case(&out, &lower, &wanted, placeholder);
+                lower = out.to_ascii_lowercase();
             }
         }
         out
@@ -116,7 +187,7 @@ impl Masker {
             // A number that is a secret (a PIN) becomes its placeholder, a string.
             Json::Number(number) if !self.secrets.is_empty() => {
                 let text = number.to_string();
-                match self.secrets.iter().find(|(_, value)| *value == text) {
+                match self.secrets.iter().find(|(_, value)| value.eq_ignore_ascii_case(&text)) {
                     Some((placeholder, _)) => Json::String(placeholder.clone()),
                     None => value.clone(),
                 }
@@ -168,23 +239,45 @@ impl Masker {
         }
     }
 
+    /// A request as the engine rendered it, masked: every secret by value, and the exactly-masked
+    /// ones where they stand (the engine put them there).
     pub fn request(&self, request: &RequestSpec) -> RequestSpec {
+        let exact_value = |text: &str| match self.exact.iter().find(|(_, secret)| secret == text) {
+            Some((placeholder, _)) => placeholder.clone(),
+            None => self.text(text),
+        };
         let body = request.body.as_ref().map(|body| match body {
-            crate::http::Body::Json(value) => crate::http::Body::Json(self.json(value)),
-            crate::http::Body::Form(pairs) => crate::http::Body::Form(pairs.iter().map(|(k, v)| (k.clone(), self.text(v))).collect()),
-            crate::http::Body::Text(text) => crate::http::Body::Text(self.text(text)),
+            crate::http::Body::Json(value) => crate::http::Body::Json(self.json(&self.exact_json(value))),
+            crate::http::Body::Form(pairs) => crate::http::Body::Form(pairs.iter().map(|(k, v)| (k.clone(), exact_value(v))).collect()),
+            crate::http::Body::Text(text) => crate::http::Body::Text(self.exact_text(&self.text(text))),
             crate::http::Body::Multipart(parts) => crate::http::Body::Multipart(
-                parts.iter().map(|part| crate::http::Part { value: part.value.as_deref().map(|v| self.text(v)), ..part.clone() }).collect(),
+                parts.iter().map(|part| crate::http::Part { value: part.value.as_deref().map(&exact_value), ..part.clone() }).collect(),
             ),
         });
+        let headers = request.headers.iter().map(|(name, value)| (name.clone(), self.exact_text(value))).collect();
         RequestSpec {
             method: request.method.clone(),
-            url: self.text(&request.url),
-            headers: self.headers(&request.headers),
+            url: self.exact_text(&self.text(&request.url)),
+            headers: self.headers(&headers),
             body,
-            absolute_url: self.text(&request.absolute_url),
+            absolute_url: self.exact_text(&self.text(&request.absolute_url)),
         }
     }
+}
+
+/// `text` with every occurrence of `wanted` (lowercase ASCII) replaced by `with`, comparing
+/// `lower` (`text` with its ASCII letters lowercased: the same bytes at the same places
+/// otherwise).
+fn replace_ignoring_case(text: &str, lower: &str, wanted: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for (at, _) in lower.match_indices(wanted) {
+        out.push_str(&text[from..at]);
+        out.push_str(with);
+        from = at + wanted.len();
+    }
+    out.push_str(&text[from..]);
+    out
 }
 
 /// True when a header value already carries a placeholder (replays use placeholders as values).
@@ -371,6 +464,35 @@ mod tests {
         assert_eq!(masker.text(url.as_str()), "http://user:<KEY>@host/");
         let tenant = Masker::new(&[("TENANT".into(), "TenantXyz42".into())]);
         assert_eq!(tenant.text("cannot connect to http://tenantxyz42.invalid/x"), "cannot connect to http://<TENANT>.invalid/x");
+    }
+
+    #[test]
+    fn masks_every_form_whatever_its_case() {
+        let secret = "s3cr3t-Value/x y";
+        let masker = Masker::new(&[("KEY".into(), secret.into())]);
+        let base64 = base64_encode(secret.as_bytes());
+        let forms = [
+            secret.to_owned(),
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string(),
+            secret.replace('/', "\\/"),
+            base64.clone(),
+            base64.trim_end_matches('=').to_owned(),
+        ];
+        for form in forms {
+            for shown in [form.clone(), form.to_ascii_uppercase(), form.to_ascii_lowercase(), mixed(&form)] {
+                let masked = masker.text(&format!("echo: {shown}!"));
+                assert_eq!(masked, "echo: <KEY>!", "{shown}");
+            }
+        }
+        // The text around a secret keeps its case, multi-byte characters included.
+        assert_eq!(masker.text("Élan S3CR3T-VALUE/X Y é"), "Élan <KEY> é");
+        assert_eq!(masker.json(&serde_json::json!({"k": "S3CR3T-VALUE/X Y"})), serde_json::json!({"k": "<KEY>"}));
+    }
+
+    /// Every other ASCII letter upper-cased.
+    fn mixed(text: &str) -> String {
+        text.chars().enumerate().map(|(i, c)| if i % 2 == 0 { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
     }
 
     #[test]

@@ -100,6 +100,9 @@ impl Session {
     /// including the values the run bound with `secret: true`).
     pub fn fixture(&self, note: Option<String>, run: &crate::run::RunResult) -> Option<Fixture> {
         let masker = run.secrets.iter().fold((*self.params.masker).clone(), |masker, (name, value)| masker.with(name, value));
+        let masker = run.exact_secrets.iter().fold(masker, |masker, (name, value, _)| masker.with_exact(name, value));
+        // A secret masked exactly is masked in the responses it was read from, not in others.
+        let source = |step: &str| run.exact_secrets.iter().any(|(_, _, steps)| steps.iter().any(|s| s == step));
         let exchanges = self
             .transport
             .recorder()?
@@ -117,7 +120,15 @@ impl Session {
                         set_cookie: hop.set_cookie.as_deref().map(|set| masker.set_cookie(set)),
                     })
                     .collect(),
-                response: exchange.response.as_ref().map(|response| masker.response(response)),
+                response: exchange.response.as_ref().map(|response| {
+                    let mut masked = masker.response(response);
+                    if source(&exchange.step)
+                        && let Some(crate::http::ResponseBody::Json(json)) = &masked.body
+                    {
+                        masked.body = Some(crate::http::ResponseBody::Json(std::sync::Arc::new(masker.exact_json(json))));
+                    }
+                    masked
+                }),
                 failure: exchange.failure.clone().map(|mut failure| {
                     failure.message = masker.text(&failure.message);
                     failure

@@ -131,9 +131,7 @@ pub(crate) fn write(path: &Path, fixture: &Path, text: &str) -> Result<(), Strin
         && !input.contains(|c: char| c.is_control());
     let input = if plain { input } else { serde_json::to_string(&input).unwrap_or(input) };
     let file = format!("---\nsource: tests/it/cases.rs\nexpression: text\ninput_file: {input}\n---\n{}\n", text.trim_end());
-    let temporary = folder.join(format!(".{}.tmp", std::process::id()));
-    fs_err::write(&temporary, file).map_err(|e| e.to_string())?;
-    fs_err::rename(&temporary, path).map_err(|e| e.to_string())
+    crate::files::write_atomic(path, file.as_bytes())
 }
 
 /// A unified diff of two snapshot texts.

@@ -93,6 +93,12 @@ pub fn parse(text: &str) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
     if let Some(span) = nul(text) {
         return Err(vec![Diagnostic::at("invalid YAML: a NUL character (U+0000); YAML does not allow it", span)]);
     }
+    if text.len() > MAX_SIZE {
+        return Err(vec![Diagnostic::at(
+            format!("the file has {} bytes, over the limit of {MAX_SIZE} bytes for a recipe or data file", text.len()),
+            Span::new(1, 1, 1),
+        )]);
+    }
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     // Every document is scanned, so that anything after the first one is reported, not ignored.
@@ -102,7 +108,16 @@ pub fn parse(text: &str) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
         return Err(vec![Diagnostic::at(format!("invalid YAML: {}", error.info()), span)]);
     }
     let root = builder.root.unwrap_or(Node { value: Value::Map(Vec::new()), span: Span::new(1, 1, 1) });
-    Ok((root, builder.problems))
+    let mut problems = builder.problems;
+    if problems.len() > MAX_PROBLEMS {
+        // The same mistake repeated (a pasted block, a generated file) is said once per kind,
+        // not thousands of times.
+        let more = problems.len() - MAX_PROBLEMS;
+        let last = problems[MAX_PROBLEMS].span.unwrap_or(Span::new(1, 1, 1));
+        problems.truncate(MAX_PROBLEMS);
+        problems.push(Diagnostic::at(format!("{more} more problem(s) of the file are not shown; fix the ones above first"), last));
+    }
+    Ok((root, problems))
 }
 
 /// Where the first NUL character is, if any.
@@ -127,6 +142,8 @@ struct Builder {
     /// Values produced by expanding aliases so far.
     expanded: usize,
     too_large: bool,
+    /// A map went over [`MAX_KEYS`] (said once).
+    too_many_keys: bool,
     /// A `---` started another document, which is reported once and not read.
     second_document: bool,
 }
@@ -140,11 +157,22 @@ struct Open {
 
 enum Items {
     Seq(Vec<Node>),
-    /// The entries so far, and the key read before its value.
-    Map(Vec<(Key, Node)>, Option<Node>),
+    /// The entries so far, the key read before its value, and where each key is in the entries
+    /// (a duplicate is found in constant time, not by reading every key again).
+    Map(Vec<(Key, Node)>, Option<Node>, HashMap<String, usize>),
 }
 
 const MAX_EXPANDED_NODES: usize = 100_000;
+
+/// The most keys one map may have: far above any recipe or data file written by hand, and low
+/// enough that every later check of the map stays quick.
+const MAX_KEYS: usize = 10_000;
+
+/// The most bytes a recipe or data file may have.
+pub(crate) const MAX_SIZE: usize = 8 << 20;
+
+/// Problems listed one by one; the rest are counted in one last line.
+const MAX_PROBLEMS: usize = 50;
 
 fn size(node: &Node) -> usize {
     match &node.value {
@@ -199,7 +227,7 @@ impl MarkedEventReceiver for Builder {
                 let Some(Open { mark, anchor, items }) = self.open.pop() else { return };
                 let node = match items {
                     Items::Seq(items) => Node { value: Value::Seq(items), span: span_of(mark, 1) },
-                    Items::Map(entries, _) => {
+                    Items::Map(entries, _, _) => {
                         let span = entries.first().map_or(span_of(mark, 1), |(k, _)| k.span);
                         let entries = self.merged(entries);
                         Node { value: Value::Map(entries), span }
@@ -316,7 +344,7 @@ impl Builder {
         if let Some(tag) = tag.filter(|tag| !is_core(tag, if seq { "seq" } else { "map" })) {
             self.problems.push(unsupported_tag(tag, span_of(mark, 1)));
         }
-        let items = if seq { Items::Seq(Vec::new()) } else { Items::Map(Vec::new(), None) };
+        let items = if seq { Items::Seq(Vec::new()) } else { Items::Map(Vec::new(), None, HashMap::new()) };
         self.open.push(Open { mark, anchor, items });
     }
 
@@ -328,8 +356,8 @@ impl Builder {
         match self.open.last_mut().map(|open| &mut open.items) {
             None => self.root = Some(node),
             Some(Items::Seq(items)) => items.push(node),
-            Some(Items::Map(_, key @ None)) => *key = Some(node),
-            Some(Items::Map(entries, key)) => {
+            Some(Items::Map(_, key @ None, _)) => *key = Some(node),
+            Some(Items::Map(entries, key, index)) => {
                 let key_node = key.take().expect("a key was read");
                 let key = match key_node.value {
                     Value::String(text, _) => text,
@@ -343,13 +371,21 @@ impl Builder {
                         return;
                     }
                 };
-                if let Some((first, _)) = entries.iter().find(|(k, _)| k.text == key) {
+                if let Some(first) = index.get(&key).map(|&at| &entries[at].0) {
                     self.problems.push(
                         Diagnostic::at(format!("duplicate key `{key}`"), key_node.span)
                             .with_hint(format!("`{key}` is first defined at line {}, column {}", first.span.line, first.span.col)),
                     );
                     return;
                 }
+                if entries.len() >= MAX_KEYS {
+                    if !self.too_many_keys {
+                        self.too_many_keys = true;
+                        self.problems.push(Diagnostic::at(format!("a map may have at most {MAX_KEYS} keys"), key_node.span));
+                    }
+                    return;
+                }
+                index.insert(key.clone(), entries.len());
                 entries.push((Key { text: key, span: key_node.span }, node));
             }
         }
@@ -778,6 +814,26 @@ mod tests {
         let (_, problems) = parse(&text).unwrap();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].message, "aliases expand to too many values");
+    }
+
+    #[test]
+    fn too_many_keys_and_repeated_problems_are_said_once_and_quickly() {
+        let started = std::time::Instant::now();
+        let mut text = String::from("inputs:\n");
+        for i in 0..30_000 {
+            text.push_str(&format!("  k{i}: 1\n"));
+        }
+        let (node, problems) = parse(&text).unwrap();
+        let Value::Map(entries) = node.value else { panic!() };
+        let Value::Map(inputs) = &entries[0].1.value else { panic!() };
+        assert_eq!(inputs.len(), MAX_KEYS);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].message, "a map may have at most 10000 keys");
+        let duplicates = "k: 1\n".repeat(20_000);
+        let (_, problems) = parse(&duplicates).unwrap();
+        assert_eq!(problems.len(), MAX_PROBLEMS + 1);
+        assert_eq!(problems[MAX_PROBLEMS].message, "19949 more problem(s) of the file are not shown; fix the ones above first");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     #[test]

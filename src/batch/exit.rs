@@ -1,16 +1,19 @@
 //! The exit status of a batch, computed from its summary: the command line passes it on.
 
-use super::Summary;
+use super::{Signal, Summary};
 use crate::exit::Exit;
 
 impl Summary {
-    /// Success only when every row ran and succeeded; Ctrl-C says so before anything else, and a
-    /// row in doubt outranks rows that failed.
+    /// Success only when every row ran and succeeded; Ctrl-C or SIGTERM says so before anything
+    /// else, and a row in doubt outranks rows that failed.
     pub(crate) fn exit(&self) -> Exit {
         if self.succeeded() {
             Exit::Success
-        } else if self.interrupted {
-            Exit::Interrupted
+        } else if let Some(signal) = self.interrupted {
+            match signal {
+                Signal::Interrupt => Exit::Interrupted,
+                Signal::Terminate => Exit::Terminated,
+            }
         } else if self.counts.in_doubt > 0 {
             Exit::InDoubt
         } else {
@@ -23,11 +26,17 @@ impl Summary {
 mod tests {
     use std::time::Duration;
 
-    use super::super::{Counts, Summary};
+    use super::super::{Counts, Signal, Summary};
     use crate::exit::Exit;
 
     fn summary(counts: Counts, interrupted: bool) -> Summary {
-        Summary { counts, elapsed: Duration::ZERO, interrupted }
+        Summary {
+            counts,
+            elapsed: Duration::ZERO,
+            interrupted: interrupted.then_some(Signal::Interrupt),
+            broken: None,
+            warnings: Vec::new(),
+        }
     }
 
     #[test]
@@ -43,5 +52,7 @@ mod tests {
         assert_eq!(summary(doubt, false).exit(), Exit::InDoubt);
         assert_eq!(summary(doubt, true).exit(), Exit::Interrupted);
         assert_eq!(summary(Counts::default(), true).exit().code(), 130);
+        let terminated = Summary { interrupted: Some(Signal::Terminate), ..summary(doubt, false) };
+        assert_eq!(terminated.exit().code(), 143);
     }
 }

@@ -26,6 +26,10 @@ pub(crate) enum Line {
     Batch { batch: Identity },
     /// The row is about to send the non-idempotent request of step `intent`.
     Intent { row: u64, key: String, intent: String },
+    /// The last attempt of step `not_processed` was certainly not processed (a 429, a 503 with
+    /// `Retry-After`, a refused connection), and the row waits to retry: the intent before it is
+    /// withdrawn.
+    NotProcessed { row: u64, key: String, not_processed: String },
     /// The row ran to its end.
     Finished(Finished),
     /// The row did not run: it was refused (`invalid`), or left alone because an earlier run may
@@ -121,6 +125,9 @@ pub(crate) struct Previous {
     rows: HashMap<Digest, Prior>,
     /// Lines that could not be read (a torn last line after a kill).
     pub unreadable: usize,
+    /// The numbers of unreadable lines before the last one: not a kill's torn line, but damage
+    /// (an edit, a second writer), which the batch warns about.
+    pub garbled: Vec<u64>,
     /// What the last run said it was (`{"batch": ...}`): recipe, key column and rows.
     pub batch: Option<Identity>,
 }
@@ -139,8 +146,14 @@ impl Previous {
             Err(error) => return Err(format!("cannot read the results file {}: {error}", path.display())),
         };
         let mut previous = Self::default();
+        // Intents not yet withdrawn, per row whose last word is an intent: the row is in doubt
+        // while any is open (an earlier step's intent has no line of its own saying it ended).
+        let mut open: HashMap<Digest, u32> = HashMap::new();
         let mut reader = BufReader::new(file);
         let mut bytes = Vec::new();
+        let mut number = 0u64;
+        // The last unreadable line, not yet known to be the file's last.
+        let mut torn: Option<u64> = None;
         loop {
             bytes.clear();
             // Bytes, not text: a line torn inside a character (a kill, a full disk) is one
@@ -150,8 +163,14 @@ impl Previous {
             {
                 break;
             }
+            number += 1;
+            if bytes.trim_ascii().is_empty() {
+                continue;
+            }
+            previous.garbled.extend(torn.take());
             let Ok(line) = serde_json::from_slice::<Line>(&bytes) else {
-                previous.unreadable += usize::from(!bytes.trim_ascii().is_empty());
+                previous.unreadable += 1;
+                torn = Some(number);
                 continue;
             };
             let (key, prior) = match line {
@@ -159,7 +178,21 @@ impl Previous {
                     previous.batch = Some(batch);
                     continue;
                 }
-                Line::Intent { key, .. } => (key, Prior::InDoubt),
+                Line::Intent { key, .. } => {
+                    *open.entry(key_digest(&key)).or_default() += 1;
+                    (key, Prior::InDoubt)
+                }
+                Line::NotProcessed { key, .. } => {
+                    let digest = key_digest(&key);
+                    let Some(count) = open.get_mut(&digest) else { continue };
+                    *count = count.saturating_sub(1);
+                    if *count > 0 {
+                        continue;
+                    }
+                    open.remove(&digest);
+                    // Nothing this row sent may have acted: it runs again.
+                    (key, Prior::Retry)
+                }
                 // A row refused before it ran (a repeated key) says nothing about the row that
                 // holds that key.
                 Line::Finished(Finished { outcome: Outcome::Invalid, .. }) => continue,
@@ -179,7 +212,12 @@ impl Previous {
                     (key, if outcome == Outcome::Ok { Prior::Ok } else { Prior::InDoubt })
                 }
             };
-            previous.rows.insert(key_digest(&key), prior);
+            let digest = key_digest(&key);
+            if prior != Prior::InDoubt || !open.contains_key(&digest) {
+                // The row ended (or was skipped): its intents are settled.
+                open.remove(&digest);
+            }
+            previous.rows.insert(digest, prior);
         }
         Ok(previous)
     }
@@ -238,6 +276,11 @@ impl Journal {
     pub(crate) async fn intent(&self, row: u64, key: &str, step: &str) -> std::io::Result<()> {
         let line = self.write(&Line::Intent { row, key: key.to_owned(), intent: step.to_owned() })?;
         self.durable(line).await
+    }
+
+    /// Withdraws the intent of `row` for `step`: its last attempt was not processed.
+    pub(crate) fn not_processed(&self, row: u64, key: &str, step: &str) -> std::io::Result<()> {
+        self.write(&Line::NotProcessed { row, key: key.to_owned(), not_processed: step.to_owned() }).map(|_| ())
     }
 
     /// Records a finished row. A kill cannot lose a line once written; only a machine crash
@@ -314,6 +357,49 @@ mod tests {
     }
 
     #[test]
+    fn an_intent_withdrawn_by_an_unprocessed_attempt_leaves_the_row_to_run_again() {
+        let path = std::env::temp_dir().join(format!("recipe-journal-withdrawn-{}.jsonl", std::process::id()));
+        std::fs::write(
+            &path,
+            concat!(
+                // Withdrawn: run again.
+                "{\"row\":1,\"key\":\"A\",\"intent\":\"draft\"}\n",
+                "{\"row\":1,\"key\":\"A\",\"not_processed\":\"draft\"}\n",
+                // Withdrawn, then sent again: in doubt.
+                "{\"row\":2,\"key\":\"B\",\"intent\":\"draft\"}\n",
+                "{\"row\":2,\"key\":\"B\",\"not_processed\":\"draft\"}\n",
+                "{\"row\":2,\"key\":\"B\",\"intent\":\"draft\"}\n",
+                // An earlier step's intent is still open: in doubt.
+                "{\"row\":3,\"key\":\"C\",\"intent\":\"create\"}\n",
+                "{\"row\":3,\"key\":\"C\",\"intent\":\"draft\"}\n",
+                "{\"row\":3,\"key\":\"C\",\"not_processed\":\"draft\"}\n",
+                // In doubt in an earlier run, retried, withdrawn: still in doubt.
+                "{\"row\":4,\"key\":\"D\",\"intent\":\"draft\"}\n",
+                "{\"row\":4,\"key\":\"D\",\"outcome\":\"in_doubt\"}\n",
+                "{\"row\":4,\"key\":\"D\",\"intent\":\"draft\"}\n",
+                "{\"row\":4,\"key\":\"D\",\"not_processed\":\"draft\"}\n",
+            ),
+        )
+        .unwrap();
+        let previous = Previous::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(previous.get("A"), Some(Prior::Retry));
+        assert_eq!(previous.get("B"), Some(Prior::InDoubt));
+        assert_eq!(previous.get("C"), Some(Prior::InDoubt));
+        assert_eq!(previous.get("D"), Some(Prior::InDoubt));
+        assert_eq!(previous.unreadable, 0);
+        let garbled = std::env::temp_dir().join(format!("recipe-journal-garbled-{}.jsonl", std::process::id()));
+        std::fs::write(
+            &garbled,
+            "{\"row\":1,\"key\":\"A\",\"outcome\":\"ok\"}\nnot json\n{\"row\":2,\"key\":\"B\",\"outcome\":\"ok\"}\n{\"row\"",
+        )
+        .unwrap();
+        let previous = Previous::read(&garbled).unwrap();
+        std::fs::remove_file(&garbled).unwrap();
+        assert_eq!((previous.garbled, previous.unreadable), (vec![2], 2));
+    }
+
+    #[test]
     fn a_line_torn_inside_a_character_is_one_unreadable_line() {
         let path = std::env::temp_dir().join(format!("recipe-journal-torn-{}.jsonl", std::process::id()));
         let mut bytes = b"{\"row\":1,\"key\":\"row-\xc3\xbc\",\"outcome\":\"ok\"}\n".to_vec();
@@ -350,6 +436,7 @@ mod tests {
         assert_eq!(previous.get("d").unwrap(), Prior::FailedAfterEffect);
         assert_eq!(previous.get("e"), None);
         assert_eq!(previous.unreadable, 1);
+        assert_eq!(previous.garbled, Vec::<u64>::new(), "a torn last line is no damage");
         let journal = Journal::open(&path).unwrap();
         let skipped = Skipped { row: 5, key: Some("e".into()), line: None, outcome: Outcome::Ok, error: String::new() };
         journal.outcome(&Line::Skipped(skipped)).unwrap();

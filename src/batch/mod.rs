@@ -9,10 +9,13 @@
 //! The engine never prints: progress goes to a callback.
 
 mod exit;
+mod guard;
 pub(crate) mod journal;
 pub(crate) mod progress;
 pub(crate) mod rows;
 pub(crate) mod shard;
+
+pub(crate) use guard::parse_size;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -40,8 +43,11 @@ use shard::Shard;
 pub(crate) struct Options {
     pub rows: PathBuf,
     /// What messages call the rows instead of their path: `stdin` when they were read from
-    /// standard input and spooled to `rows` ([`rows::Spool`]).
+    /// standard input.
     pub rows_label: Option<String>,
+    /// The copy of rows that can be read only once (standard input, a pipe): read instead of
+    /// `rows`, whose name still says whether they are JSON Lines.
+    pub spool: Option<rows::Spool>,
     pub jobs: usize,
     pub rate: Option<Rate>,
     pub out: Option<PathBuf>,
@@ -57,6 +63,11 @@ pub(crate) struct Options {
     pub max_time: Option<Duration>,
     /// Threads running rows (`--threads`); when absent, see [`threads`].
     pub threads: Option<usize>,
+    /// The most bytes a row may have (`--max-row-size`).
+    pub row_limit: u64,
+    /// Stop taking rows after this many rows in a row failed the same way before anything was
+    /// accepted (`--breaker N`; `None`: never).
+    pub breaker: Option<usize>,
 }
 
 impl Options {
@@ -105,7 +116,7 @@ pub(crate) struct Checked {
 /// Reads every row once and checks it, without running anything. A CSV column that is neither
 /// an input nor the key column is a problem of the whole file.
 pub(crate) fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
-    let mut reader = RowReader::open_as(&options.rows, &options.rows_name())?;
+    let mut reader = RowReader::open_as(&options.rows, options.spool.as_ref(), &options.rows_name(), options.row_limit)?;
     let recipe = plan.recipe();
     if let Some(headers) = reader.headers() {
         let unknown: Vec<&String> = headers
@@ -201,21 +212,38 @@ pub(crate) enum Progress {
     Row(Counts),
     /// About once a second.
     Tick(Counts),
-    /// Ctrl-C: no new rows start; the rows in flight finish.
-    Stopping(Counts),
+    /// Ctrl-C or SIGTERM: no new rows start; the rows in flight finish.
+    Stopping(Counts, Signal),
 }
 
-#[derive(Debug, Clone, Copy)]
+/// What asked a batch to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// Ctrl-C (SIGINT).
+    Interrupt,
+    /// SIGTERM: what Kubernetes, systemd and CI cancellation send.
+    Terminate,
+}
+
+#[derive(Debug, Clone)]
 pub(crate) struct Summary {
     pub counts: Counts,
     pub elapsed: Duration,
-    /// Stopped by Ctrl-C before every row ran.
-    pub interrupted: bool,
+    /// Stopped by Ctrl-C or SIGTERM before every row ran.
+    pub interrupted: Option<Signal>,
+    /// Why the circuit breaker stopped the batch, if it did.
+    pub broken: Option<String>,
+    /// Said once the batch is done (a damaged results file).
+    pub warnings: Vec<String>,
 }
 
 impl Summary {
     pub(crate) fn succeeded(&self) -> bool {
-        !self.interrupted && self.counts.failed == 0 && self.counts.in_doubt == 0 && self.counts.invalid == 0
+        self.interrupted.is_none()
+            && self.broken.is_none()
+            && self.counts.failed == 0
+            && self.counts.in_doubt == 0
+            && self.counts.invalid == 0
     }
 }
 
@@ -234,6 +262,11 @@ struct Batch<'a> {
     stop: AtomicBool,
     /// A second Ctrl-C: every thread drops its rows in flight.
     abort: AtomicBool,
+    /// The first signal that stopped the batch.
+    signal: Mutex<Option<Signal>>,
+    /// The rows that just failed the same way before anything was accepted: (reason, count),
+    /// and why the breaker stopped the batch.
+    breaker: Mutex<(Option<String>, usize, Option<String>)>,
     aborted: tokio::sync::Notify,
     /// The first worker failure (the results file could not be written).
     failed: Mutex<Option<String>>,
@@ -257,16 +290,16 @@ pub(crate) fn threads(options: &Options) -> usize {
 
 /// Runs every row, with `--jobs` rows in flight spread over [`threads`] threads, each with its
 /// own single-threaded runtime and its own connection pool (a connection lives on the runtime
-/// that opened it). The calling thread runs its share of the rows and watches for Ctrl-C:
-/// `interrupt` is called for a future that resolves on it. Once it resolves no new rows start;
-/// if it resolves again the batch ends at once (the journal can still be resumed). `on` hears
-/// of progress, on the calling thread only.
+/// that opened it). The calling thread runs its share of the rows and watches for Ctrl-C and
+/// SIGTERM: `interrupt` is called for a future that resolves on either. Once it resolves no new
+/// rows start; if it resolves again the batch ends at once (the journal can still be resumed).
+/// `on` hears of progress, on the calling thread only.
 pub(crate) fn run(
     plan: &Plan,
     options: &Options,
     checked: &Checked,
     factory: &Factory<'_>,
-    interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = ()>>>,
+    interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = Signal>>>,
     on: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Summary, String> {
     // The results file is held first, then read: another batch cannot write it meanwhile.
@@ -291,11 +324,13 @@ pub(crate) fn run(
         invalid,
         factory,
         previous,
-        reader: Mutex::new(RowReader::open_as(&options.rows, &options.rows_name())?),
+        reader: Mutex::new(RowReader::open_as(&options.rows, options.spool.as_ref(), &options.rows_name(), options.row_limit)?),
         journal,
         counts: Mutex::new(Counts::default()),
         stop: AtomicBool::new(false),
         abort: AtomicBool::new(false),
+        signal: Mutex::new(None),
+        breaker: Mutex::new((None, 0, None)),
         aborted: tokio::sync::Notify::new(),
         failed: Mutex::new(None),
         seed: uuid::Uuid::new_v4().as_u64_pair().0,
@@ -337,13 +372,27 @@ pub(crate) fn run(
     if let Some(error) = batch.failure(&mut finished) {
         return Err(error);
     }
-    Ok(Summary { counts: batch.counts(), elapsed: started.elapsed(), interrupted: aborted || batch.stopped() })
+    let signal = *batch.signal.lock().unwrap_or_else(PoisonError::into_inner);
+    let interrupted = (aborted || batch.stopped()).then(|| signal.unwrap_or(Signal::Interrupt));
+    let broken = batch.breaker.lock().unwrap_or_else(PoisonError::into_inner).2.take();
+    let interrupted = interrupted.filter(|_| broken.is_none() || signal.is_some());
+    let mut warnings = Vec::new();
+    if !batch.previous.garbled.is_empty() {
+        let lines: Vec<String> = batch.previous.garbled.iter().take(10).map(u64::to_string).collect();
+        warnings.push(format!(
+            "{} line(s) of the results file could not be read and were skipped (line {}): their rows' last words are lost, \
+             so such a row may have run again or be reported differently",
+            batch.previous.garbled.len(),
+            lines.join(", ")
+        ));
+    }
+    Ok(Summary { counts: batch.counts(), elapsed: started.elapsed(), interrupted, broken, warnings })
 }
 
 /// What a results file is the journal of: the recipe, the key column, and a digest of the rows.
 fn identity(plan: &Plan, options: &Options) -> Result<Identity, String> {
     use sha2::Digest;
-    let mut file = rows::open_file(&options.rows, &options.rows_name())?;
+    let mut file = rows::open_file(&options.rows, options.spool.as_ref(), &options.rows_name())?;
     let mut digest = sha2::Sha256::new();
     std::io::copy(&mut file, &mut digest).map_err(|error| format!("cannot read the rows: {error}"))?;
     let rows = digest.finalize().iter().take(16).fold(String::new(), |mut hex, byte| {
@@ -502,7 +551,7 @@ impl Batch<'_> {
         jobs: usize,
         helpers: usize,
         finished: &mut tokio::sync::mpsc::UnboundedReceiver<Result<(), String>>,
-        interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = ()>>>,
+        interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = Signal>>>,
         on: &mut (dyn FnMut(Progress) + Send),
     ) -> bool {
         // Progress is reported on this thread only, between awaits.
@@ -528,14 +577,15 @@ impl Batch<'_> {
             tokio::select! {
                 _ = &mut all_done => return false,
                 _ = ticks.tick() => tell(Progress::Tick(self.counts())),
-                () = &mut signal => {
+                received = &mut signal => {
                     if interrupted {
                         return true;
                     }
-                    // The first Ctrl-C: no new rows; the rows in flight finish.
+                    // The first Ctrl-C or SIGTERM: no new rows; the rows in flight finish.
                     interrupted = true;
+                    self.signal.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(received);
                     self.stop.store(true, Ordering::SeqCst);
-                    tell(Progress::Stopping(self.counts()));
+                    tell(Progress::Stopping(self.counts(), received));
                     signal = interrupt();
                 }
             }
@@ -604,6 +654,7 @@ impl Batch<'_> {
             let started = Instant::now();
             let result = self.run_row(live, row.number, &key, inputs).await;
             let outcome = outcome(&result);
+            self.watch(&result);
             if self.journal.is_some() {
                 self.write(&outcome_line(row.number, &key, &result, started.elapsed()))?;
             }
@@ -616,6 +667,31 @@ impl Batch<'_> {
                 }
             });
             report(counts);
+        }
+    }
+
+    /// The circuit breaker: when the last `--breaker` rows all failed the same way before the
+    /// server accepted anything (connection refused, DNS, TLS, 401, 403), every later row would
+    /// too: no new rows start, and the batch says why. Those rows failed without effect, so
+    /// `--resume` runs them again.
+    fn watch(&self, result: &RunResult) {
+        let Some(limit) = self.options.breaker else { return };
+        let mut breaker = self.breaker.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(reason) = refused_before_anything(result) else {
+            (breaker.0, breaker.1) = (None, 0);
+            return;
+        };
+        if breaker.0.as_deref() == Some(reason.as_str()) {
+            breaker.1 += 1;
+        } else {
+            (breaker.0, breaker.1) = (Some(reason.clone()), 1);
+        }
+        if breaker.1 >= limit && breaker.2.is_none() {
+            breaker.2 = Some(format!(
+                "the last {limit} rows all failed the same way before anything was accepted ({reason}); no new rows were started. \
+                 Fix the cause, then `--resume` (`--breaker 0` turns this off)"
+            ));
+            self.stop.store(true, Ordering::SeqCst);
         }
     }
 
@@ -643,6 +719,35 @@ impl IntentLog for RowIntents {
         Box::pin(async move {
             self.journal.intent(self.row, &self.key, step).await.map_err(|error| format!("cannot write the results file: {error}"))
         })
+    }
+
+    fn not_processed(&self, step: &str) -> Result<(), String> {
+        self.journal.not_processed(self.row, &self.key, step).map_err(|error| format!("cannot write the results file: {error}"))
+    }
+}
+
+/// Why a row failed before the server accepted anything, if it did: the transport could not
+/// reach it, or it refused the credentials.
+fn refused_before_anything(result: &RunResult) -> Option<String> {
+    use crate::transport::FailureKind;
+    if result.ok || result.worst_effect().is_some() {
+        return None;
+    }
+    let failed = result.steps.iter().find(|step| step.status == Status::Failed)?;
+    match failed.cause? {
+        crate::run::Cause::Transport(
+            kind @ (FailureKind::ConnectRefused
+            | FailureKind::Dns
+            | FailureKind::Tls
+            | FailureKind::Certificate
+            | FailureKind::ConnectTimeout
+            | FailureKind::Connect),
+        ) => Some(kind.as_str().to_owned()),
+        crate::run::Cause::Status => {
+            let status = failed.response.as_ref()?.status;
+            matches!(status, 401 | 403).then(|| format!("status {status}"))
+        }
+        _ => None,
     }
 }
 
@@ -685,6 +790,7 @@ mod tests {
         Options {
             rows: PathBuf::from("rows.csv"),
             rows_label: None,
+            spool: None,
             jobs,
             rate: None,
             out: None,
@@ -696,6 +802,8 @@ mod tests {
             inputs: InputSources::default(),
             max_time: None,
             threads,
+            row_limit: 1 << 20,
+            breaker: None,
         }
     }
 

@@ -34,9 +34,12 @@ impl Display {
     }
 
     pub(crate) fn update(&mut self, progress: Progress) {
-        let (Progress::Row(counts) | Progress::Tick(counts) | Progress::Stopping(counts)) = progress;
-        if let Progress::Stopping(_) = progress {
-            self.say("stopping: no new rows start; the rows in flight finish (Ctrl-C again to abort; `--resume` continues)");
+        let (Progress::Row(counts) | Progress::Tick(counts) | Progress::Stopping(counts, _)) = progress;
+        if let Progress::Stopping(_, signal) = progress {
+            let by = if signal == super::Signal::Terminate { " (SIGTERM)" } else { "" };
+            self.say(&format!(
+                "stopping{by}: no new rows start; the rows in flight finish (Ctrl-C or SIGTERM again to abort; `--resume` continues)"
+            ));
         }
         match &self.bar {
             None if self.quiet => {}
@@ -98,7 +101,12 @@ pub(crate) fn summary(summary: &Summary) -> String {
     let ran = counts.ok + counts.failed + counts.in_doubt;
     #[allow(clippy::cast_precision_loss)]
     let rate = ran as f64 / summary.elapsed.as_secs_f64().max(0.001);
-    let state = if summary.interrupted { "interrupted" } else { "done" };
+    let state = match summary.interrupted {
+        None if summary.broken.is_some() => "stopped",
+        None => "done",
+        Some(super::Signal::Interrupt) => "interrupted",
+        Some(super::Signal::Terminate) => "terminated",
+    };
     format!(
         "batch {state}: {} ok, {} failed, {} in doubt, {} skipped, {} invalid in {:.2}s ({rate:.0} rows/s)",
         counts.ok,

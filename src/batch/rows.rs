@@ -1,6 +1,7 @@
 //! Rows: the inputs of a batch, one run each, streamed from a CSV file with a header row or from
-//! JSON Lines; never loaded whole. Standard input is spooled to a temporary file first ([`Spool`]),
-//! so that the rows can be checked in one pass and run in a second.
+//! JSON Lines; never loaded whole. Standard input and other rows that can be read only once are
+//! spooled to a temporary file first ([`Spool`]), so that the rows can be checked in one pass and
+//! run in a second.
 //!
 //! A CSV cell is text, converted to the input's declared type as `--var` text is; an empty cell
 //! gives no value (the input's default applies). A JSON Lines row is an object of typed values.
@@ -8,10 +9,11 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value as Json;
 
+use super::guard::Guard;
 use crate::inputs::{InputSources, coerce, resolve};
 use crate::model::Recipe;
 
@@ -42,8 +44,8 @@ pub(crate) enum Cell {
 }
 
 enum Inner {
-    Csv { reader: csv::Reader<BufReader<File>>, headers: Vec<String>, record: csv::StringRecord },
-    Lines { reader: BufReader<File>, line: u64, buffer: String },
+    Csv { reader: Box<csv::Reader<Guard<BufReader<File>>>>, headers: Vec<String>, record: csv::StringRecord },
+    Lines { reader: BufReader<File>, line: u64, buffer: Vec<u8>, limit: u64 },
 }
 
 pub(crate) struct RowReader {
@@ -51,45 +53,62 @@ pub(crate) struct RowReader {
     number: u64,
 }
 
-/// Standard input copied to a temporary file, streaming, so that it can be read twice; the file
-/// is removed when this is dropped.
+/// Rows that can be read only once (standard input, a named pipe, a process substitution)
+/// copied to a temporary file, streaming, so that they can be read several times (checked, then
+/// run). The file is removed from its folder as soon as it is open: it is reached only through
+/// this handle, and no crash, not even `kill -9`, leaves the customer data behind.
+#[derive(Debug, Clone)]
 pub(crate) struct Spool {
-    pub path: PathBuf,
+    file: std::sync::Arc<File>,
 }
 
 impl Spool {
     /// Rows are often personal data: the file is new (never one planted in its place, such as a
     /// symbolic link), has a name nobody can guess, and only its owner may read it.
-    pub(crate) fn stdin() -> Result<Self, String> {
-        let name = format!("recipe-rows-{}-{}.spool", std::process::id(), uuid::Uuid::new_v4().simple());
-        let path = std::env::temp_dir().join(name);
+    pub(crate) fn copy(from: &mut dyn std::io::Read, name: &str) -> Result<Self, String> {
+        let path = std::env::temp_dir().join(format!("recipe-rows-{}-{}.spool", std::process::id(), uuid::Uuid::new_v4().simple()));
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
+        options.read(true).write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let spool = Self { path };
-        std::io::copy(&mut std::io::stdin().lock(), &mut file).map_err(|e| format!("cannot read the rows from standard input: {e}"))?;
-        Ok(spool)
+        // On Windows an open file cannot be removed: it is removed when the process ends instead.
+        let _ = std::fs::remove_file(&path);
+        std::io::copy(from, &mut file).map_err(|e| format!("cannot read the rows from {name}: {e}"))?;
+        Ok(Self { file: std::sync::Arc::new(file) })
+    }
+
+    /// The rows from their start, for one more pass.
+    fn reopen(&self) -> std::io::Result<File> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = self.file.try_clone()?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(file)
     }
 }
 
-/// Opens a rows file, naming it `name` if it cannot be opened (as `fs_err` would name its path).
-pub(crate) fn open_file(path: &Path, name: &str) -> Result<File, String> {
-    File::open(path).map_err(|error| format!("failed to open file `{name}`: {error}"))
+/// Opens a rows file (or the spool holding its copy), naming it `name` if it cannot be opened
+/// (as `fs_err` would name its path).
+pub(crate) fn open_file(path: &Path, spool: Option<&Spool>, name: &str) -> Result<File, String> {
+    match spool {
+        Some(spool) => spool.reopen(),
+        None => File::open(path),
+    }
+    .map_err(|error| format!("failed to open file `{name}`: {error}"))
 }
 
-impl Drop for Spool {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+/// Whether rows at `path` can be read only once (a named pipe, a process substitution, a
+/// device): such rows are spooled like standard input.
+pub(crate) fn read_once(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|metadata| !metadata.is_file())
 }
 
 impl RowReader {
     /// Opens a rows file, which messages call `name` (`stdin` for a [`Spool`]): CSV unless the
-    /// name ends in `.jsonl` or `.ndjson`, or the first character is `{`.
-    pub(crate) fn open_as(path: &Path, name: &str) -> Result<Self, String> {
-        let file = open_file(path, name)?;
+    /// name ends in `.jsonl` or `.ndjson`, or the first character is `{`. A row of more than
+    /// `limit` bytes is invalid (and never held whole).
+    pub(crate) fn open_as(path: &Path, spool: Option<&Spool>, name: &str, limit: u64) -> Result<Self, String> {
+        let file = open_file(path, spool, name)?;
         let mut buffered = BufReader::new(file);
         let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
         let json_lines = matches!(extension.as_deref(), Some("jsonl" | "ndjson")) || {
@@ -98,10 +117,17 @@ impl RowReader {
             start.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
         };
         let inner = if json_lines {
-            Inner::Lines { reader: buffered, line: 0, buffer: String::new() }
+            Inner::Lines { reader: buffered, line: 0, buffer: Vec::new(), limit }
         } else {
-            let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(buffered);
-            let headers: Vec<String> = reader.headers().map_err(|e| format!("{name}: {e}"))?.iter().map(|h| h.trim().to_owned()).collect();
+            let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(Guard::new(buffered, limit));
+            let headers = reader.headers().map_err(|e| format!("{name}: {e}"))?.clone();
+            if let Some(opened) = reader.get_ref().unterminated() {
+                return Err(format!("{name}: the quoted field opened on line {opened} is never closed"));
+            }
+            if reader.get_ref().oversized(0) {
+                return Err(format!("{name}: the header row is over the limit of {} bytes (`--max-row-size`)", reader.get_ref().limit()));
+            }
+            let headers: Vec<String> = headers.iter().map(|h| h.trim().to_owned()).collect();
             if headers.iter().all(String::is_empty) {
                 return Err(format!("{name}: the CSV has no header row naming the inputs"));
             }
@@ -112,7 +138,7 @@ impl RowReader {
             {
                 return Err(format!("{name}: the column `{column}` appears twice in the header (column {})", at + 1));
             }
-            Inner::Csv { reader, headers, record: csv::StringRecord::new() }
+            Inner::Csv { reader: Box::new(reader), headers, record: csv::StringRecord::new() }
         };
         Ok(Self { inner, number: 0 })
     }
@@ -128,32 +154,56 @@ impl RowReader {
     /// The next row, or where it is (line, row number) and why it cannot be read.
     pub(crate) fn next_row(&mut self) -> Option<Result<Row, Unreadable>> {
         match &mut self.inner {
-            Inner::Csv { reader, headers, record } => match reader.read_record(record) {
-                Ok(false) => None,
-                Ok(true) => {
-                    self.number += 1;
-                    let line = record.position().map_or(0, csv::Position::line);
-                    let values = headers.iter().cloned().zip(record.iter().map(|cell| Cell::Text(cell.to_owned()))).collect();
-                    Some(Ok(Row { number: self.number, line, values }))
+            Inner::Csv { reader, headers, record } => {
+                let read = reader.read_record(record);
+                if matches!(read, Ok(false)) {
+                    return None;
                 }
-                Err(error) => {
-                    self.number += 1;
-                    let line = error.position().map_or(0, csv::Position::line);
-                    Some(Err(Unreadable { line, number: self.number, problem: format!("unreadable CSV row: {error}") }))
+                self.number += 1;
+                let guard = reader.get_ref();
+                let (line, problem) = match read {
+                    Err(error) => (error.position().map_or(0, csv::Position::line), format!("unreadable CSV row: {error}")),
+                    Ok(_) => (record.position().map_or(0, csv::Position::line), String::new()),
+                };
+                // Checked before the parser's own complaint: a cut row or a quote running to the
+                // end may also have the wrong number of cells.
+                let problem = if let Some(opened) = guard.unterminated() {
+                    format!("the quoted field opened on line {opened} is never closed: every line after it would be read into one cell")
+                } else if guard.oversized(self.number) {
+                    format!("the row is over the limit of {} bytes (`--max-row-size`)", guard.limit())
+                } else {
+                    problem
+                };
+                if !problem.is_empty() {
+                    return Some(Err(Unreadable { line, number: self.number, problem }));
                 }
-            },
-            Inner::Lines { reader, line, buffer } => loop {
+                let values = headers.iter().cloned().zip(record.iter().map(|cell| Cell::Text(cell.to_owned()))).collect();
+                Some(Ok(Row { number: self.number, line, values }))
+            }
+            Inner::Lines { reader, line, buffer, limit } => loop {
                 buffer.clear();
-                match reader.read_line(buffer) {
-                    Ok(0) => return None,
-                    Ok(_) => {
+                match read_line(reader, buffer, *limit) {
+                    Ok((0, _)) => return None,
+                    Ok((_, over)) => {
                         *line += 1;
-                        if buffer.trim().is_empty() {
+                        let Ok(text) = std::str::from_utf8(buffer) else {
+                            self.number += 1;
+                            return Some(Err(Unreadable {
+                                line: *line,
+                                number: self.number,
+                                problem: "unreadable line: not UTF-8".into(),
+                            }));
+                        };
+                        if text.trim().is_empty() && !over {
                             continue;
                         }
                         self.number += 1;
+                        if over {
+                            let problem = format!("the row is over the limit of {limit} bytes (`--max-row-size`)");
+                            return Some(Err(Unreadable { line: *line, number: self.number, problem }));
+                        }
                         // A byte order mark (an editor's "UTF-8 with BOM") is not content.
-                        let text = if *line == 1 { buffer.trim().trim_start_matches('\u{feff}') } else { buffer.trim() };
+                        let text = if *line == 1 { text.trim().trim_start_matches('\u{feff}') } else { text.trim() };
                         return Some(match serde_json::from_str::<Json>(text) {
                             Ok(Json::Object(map)) => Ok(Row {
                                 number: self.number,
@@ -175,6 +225,35 @@ impl RowReader {
                     }
                 }
             },
+        }
+    }
+}
+
+/// Reads one line into `buffer`, keeping at most `limit` bytes of it: how many bytes the line
+/// had, and whether it was over the limit (the rest is read and dropped, never held).
+fn read_line(reader: &mut BufReader<File>, buffer: &mut Vec<u8>, limit: u64) -> std::io::Result<(usize, bool)> {
+    let mut total = 0;
+    let mut over = false;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok((total, over));
+        }
+        let (taken, ends) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        let room = usize::try_from(limit).unwrap_or(usize::MAX).saturating_sub(buffer.len());
+        if taken > room && !(ends && taken == room + 1) {
+            over = true;
+        }
+        if !over {
+            buffer.extend_from_slice(&available[..taken]);
+        }
+        reader.consume(taken);
+        total += taken;
+        if ends {
+            return Ok((total, over));
         }
     }
 }

@@ -226,6 +226,13 @@ pub(super) struct BatchArgs {
     /// Only the rows whose key hashes to shard K of N (K from 0), e.g. `--shard 2/4`.
     #[arg(long, value_name = "K/N", requires = "rows", value_parser = crate::batch::shard::Shard::parse)]
     pub(super) shard: Option<crate::batch::shard::Shard>,
+    /// The most bytes one row may have (`512KiB`, `4MiB`); a longer row is invalid.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", requires = "rows", value_parser = crate::batch::parse_size)]
+    pub(super) max_row_size: u64,
+    /// Stop taking rows once this many rows in a row failed the same way before anything was
+    /// accepted (connection refused, DNS, TLS, 401, 403); 0 turns it off.
+    #[arg(long, value_name = "N", default_value_t = 20, requires = "rows")]
+    pub(super) breaker: usize,
 }
 
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {

@@ -32,11 +32,20 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
         Ok::<_, String>((crate::inputs::var_pairs(&args.vars)?, vars_file(args.vars_file.as_deref())?, dotenv(args.env_file.as_deref())?))
     })();
     let (vars, vars_file, dotenv) = prepared.map_err(Failure::usage)?;
-    // Standard input is read twice (checked, then run): keep a copy.
-    let spool = if rows == Path::new("-") { Some(batch::rows::Spool::stdin().map_err(Failure::usage)?) } else { None };
+    // Rows that can be read only once (standard input, a pipe) are read twice (checked, then run):
+    // keep a copy.
+    let spool = if rows == Path::new("-") {
+        Some(batch::rows::Spool::copy(&mut std::io::stdin().lock(), "standard input").map_err(Failure::usage)?)
+    } else if batch::rows::read_once(rows) {
+        let mut pipe = fs_err::File::open(rows).map_err(|error| Failure::usage(error.to_string()))?;
+        Some(batch::rows::Spool::copy(&mut pipe, &rows.display().to_string()).map_err(Failure::usage)?)
+    } else {
+        None
+    };
     let options = batch::Options {
-        rows: spool.as_ref().map_or_else(|| rows.to_path_buf(), |spool| spool.path.clone()),
-        rows_label: spool.as_ref().map(|_| "stdin".to_owned()),
+        rows: rows.to_path_buf(),
+        rows_label: (rows == Path::new("-")).then(|| "stdin".to_owned()),
+        spool,
         jobs: usize::from(batch_args.jobs),
         rate: batch_args.rate,
         out: batch_args.out.clone(),
@@ -48,6 +57,8 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
         inputs: crate::inputs::InputSources { recorded: BTreeMap::new(), file: vars_file, cli: vars },
         max_time: args.max_time,
         threads: batch_args.threads.map(usize::from),
+        row_limit: batch_args.max_row_size,
+        breaker: (batch_args.breaker > 0).then_some(batch_args.breaker),
     };
     let checked = batch::check_rows(plan, &options).map_err(Failure::usage)?;
     for bad in &checked.bad {
@@ -64,18 +75,18 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
     let factory =
         batch::factory(plan, &options, &lookup, &dotenv, &args.network.settings()).map_err(|error| Failure::usages(&error.problems()))?;
     let mut display = progress::Display::new(checked.rows, std::io::IsTerminal::is_terminal(&std::io::stderr()), ui.quiet);
-    let mut interrupt = || -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
-        Box::pin(async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        })
-    };
+    let mut interrupt = || -> std::pin::Pin<Box<dyn std::future::Future<Output = batch::Signal>>> { Box::pin(super::signals::next()) };
     let outcome = batch::run(plan, &options, &checked, &factory, &mut interrupt, &mut |update| display.update(update));
     display.finish();
     let summary = outcome.map_err(|message| Failure::error(message, crate::exit::Exit::RunFailed))?;
     if !(ui.quiet && summary.succeeded()) {
         say(&progress::summary(&summary));
+    }
+    for warning in &summary.warnings {
+        say(&format!("warning: {warning}"));
+    }
+    if let Some(why) = &summary.broken {
+        say(&format!("error: {why}"));
     }
     if summary.counts.failed + summary.counts.in_doubt > 0 {
         say(&match &options.out {

@@ -17,6 +17,7 @@ mod lsp;
 mod output;
 mod run;
 mod serve;
+mod signals;
 mod test;
 
 use std::path::Path;

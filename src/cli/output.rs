@@ -167,7 +167,7 @@ pub(super) fn write_report(format: ReportFormat, target: &ReportTarget, text: &s
     match target {
         ReportTarget::Stdout => out(text).map_err(|error| format!("cannot write the report to stdout: {error}")),
         ReportTarget::File(path) => {
-            fs_err::write(path, text).map_err(|error| format!("cannot write the report: {error}"))?;
+            crate::files::write_atomic(path, text.as_bytes()).map_err(|error| format!("cannot write the report: {error}"))?;
             if !ui.quiet {
                 say(&format!("wrote the {} report to {}", format.name(), path.display()));
             }

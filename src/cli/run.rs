@@ -65,7 +65,12 @@ pub(super) fn command(args: &RunArgs, ui: Ui) -> Outcome {
     let runtime = super::runtime()?;
     let width = crate::report::id_width(&plan);
     let started = std::time::Instant::now();
-    let result = runtime.block_on(run(&plan, &session.params, &mut session.transport, &mut |event| print_event(event, ui, width)));
+    let stop = std::sync::Arc::new(crate::run::Stop::default());
+    session.params.stop = Some(std::sync::Arc::clone(&stop));
+    let result = runtime.block_on(async {
+        super::signals::stop_on_sigterm(stop);
+        run(&plan, &session.params, &mut session.transport, &mut |event| print_event(event, ui, width)).await
+    });
     let duration = started.elapsed();
     // From here on, a failure to write must not hide what the run did: keep the worst status.
     let mut exit = Exit::Success;
@@ -82,7 +87,7 @@ pub(super) fn command(args: &RunArgs, ui: Ui) -> Outcome {
             }
             (Err(message), _) => {
                 say(&format!("error: cannot write the fixture: {message}"));
-                exit = Exit::Usage;
+                exit = exit.worst(result.exit_after_write_failure());
             }
         }
     }
@@ -91,12 +96,15 @@ pub(super) fn command(args: &RunArgs, ui: Ui) -> Outcome {
         let document = RunReport { recipe: &plan.recipe().name, file: &args.file, inputs, duration, result: &result };
         if let Err(message) = write_report(*format, target, &run_report(*format, &document), ui) {
             say(&format!("error: {message}"));
-            exit = Exit::Usage;
+            exit = exit.worst(result.exit_after_write_failure());
         }
     }
     // With the report on stdout, what `run` prints there goes to stderr instead.
     let report_on_stdout = matches!(&report, Some((_, ReportTarget::Stdout)));
     let exit = conclude(args, &result, exit, report_on_stdout, ui);
+    if exit == Exit::SideEffect && result.ok {
+        say("note: the run created something (its outputs are above) but a file could not be written: check before running again");
+    }
     super::leave_to_exit((plan, session, result));
     Ok(exit)
 }

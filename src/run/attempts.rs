@@ -58,8 +58,9 @@ struct Last {
 }
 
 /// Sends the request until it succeeds or the retry policy stops; `None` when nothing was sent
-/// (a dry run without a fixture).
-#[allow(clippy::too_many_arguments)]
+/// (a dry run without a fixture). One linear loop, each phase commented: wait for the gate,
+/// journal the intent, send, judge, then wait to retry.
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
 async fn attempts(
     state: &State<'_>,
     step: &Step,
@@ -83,23 +84,48 @@ async fn attempts(
     let first_started = clock.elapsed();
     let remaining = || state.params.max_time.map(|limit| limit.saturating_sub(clock.elapsed()));
     let mut wait = Duration::ZERO;
-    if !idempotent && !transport.is_offline() {
-        if let Some(intents) = &state.params.intents {
-            intents
-                .intent(&state.qualified(&step.id.text))
-                .await
-                .map_err(|reason| StepError::new(Cause::Journal, format!("not sent: {reason}")))?;
-        }
-        on_event(Event::Intent { step: &state.qualified(&step.id.text) });
-    }
+    let qualified = state.qualified(&step.id.text);
+    let stop = state.params.stop.as_deref();
+    let journaled = !idempotent && !transport.is_offline();
+    // An intent in the journal that no attempt since has proved unprocessed.
+    let mut intent_open = false;
     for number in 1.. {
         if remaining() == Some(Duration::ZERO) {
             let message = "the run's time limit (`--max-time`) was reached before this request was sent";
             return Err(StepError::traced(Cause::Transport(FailureKind::Deadline), message, std::mem::take(trace)));
         }
+        // The rate limit and any pause a server asked for come first: the intent is written
+        // immediately before the request leaves.
+        if super::unless_stopped(stop, transport.admit()).await.is_none() {
+            let message = "stopped by SIGTERM before the request was sent";
+            let message =
+                if trace.effect == Some(Effect::InDoubt) { in_doubt(request.method.as_str(), message) } else { message.to_owned() };
+            return Err(StepError::traced(Cause::Stopped, message, std::mem::take(trace)));
+        }
+        if journaled && !intent_open {
+            if let Some(intents) = &state.params.intents {
+                intents
+                    .intent(&qualified)
+                    .await
+                    .map_err(|reason| StepError::traced(Cause::Journal, format!("not sent: {reason}"), std::mem::take(trace)))?;
+            }
+            intent_open = true;
+            if number == 1 {
+                on_event(Event::Intent { step: &qualified });
+            }
+        }
         let attempt_limits = Limits { timeout: remaining().map_or(limits.timeout, |r| r.min(limits.timeout)), ..limits };
         let started = Instant::now();
-        let sent = transport.send(&state.qualified(&step.id.text), spec, masked, attempt_limits, &state.masker).await;
+        let sending = transport.send(&qualified, spec, masked, attempt_limits, &state.masker);
+        let Some(sent) = super::unless_stopped(stop, sending).await else {
+            // SIGTERM with the request in flight: whether it arrived is unknown.
+            let mut message = "stopped by SIGTERM while the request was in flight".to_owned();
+            if !idempotent {
+                trace.effect = Some(Effect::InDoubt);
+                message = in_doubt(request.method.as_str(), &message);
+            }
+            return Err(StepError::traced(Cause::Stopped, message, std::mem::take(trace)));
+        };
         let mut failure = sent.failure;
         if sent.response.is_none() && failure.is_none() {
             return Ok(None);
@@ -129,6 +155,7 @@ async fn attempts(
             },
             (None, None) => unreachable!("nothing sent is handled above"),
         };
+        let unprocessed = super::retry::unprocessed(observed);
         let decision = decide(
             &policy,
             request.method.as_str(),
@@ -157,13 +184,27 @@ async fn attempts(
             Decision::Stop => return Ok(Some(Last { response: sent.response, failure, until_unmet, gave_up: None })),
             Decision::GiveUp(reason) => return Ok(Some(Last { response: sent.response, failure, until_unmet, gave_up: Some(reason) })),
             Decision::Retry { wait: next, why, server_asked } => {
+                if intent_open && unprocessed && trace.effect.is_none() {
+                    // Killed during the wait, the row has provably not sent this step.
+                    if let Some(intents) = &state.params.intents {
+                        intents
+                            .not_processed(&qualified)
+                            .map_err(|reason| StepError::traced(Cause::Journal, reason, std::mem::take(trace)))?;
+                    }
+                    intent_open = false;
+                }
                 let attempt = trace.attempts.last().expect("an attempt was just kept");
-                on_event(Event::Retrying { step: &state.qualified(&step.id.text), attempt, wait: next, why: &why, server_asked });
+                on_event(Event::Retrying { step: &qualified, attempt, wait: next, why: &why, server_asked });
                 if server_asked {
                     // The server asked everyone to wait, not only this run.
                     transport.pause(next);
                 }
-                clock.sleep(next).await;
+                if super::unless_stopped(stop, clock.sleep(next)).await.is_none() {
+                    let message = "stopped by SIGTERM while waiting to retry";
+                    let message =
+                        if trace.effect == Some(Effect::InDoubt) { in_doubt(request.method.as_str(), message) } else { message.to_owned() };
+                    return Err(StepError::traced(Cause::Stopped, message, std::mem::take(trace)));
+                }
                 wait = next;
             }
         }

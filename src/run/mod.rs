@@ -63,6 +63,46 @@ pub struct Params {
     pub keep_bodies: bool,
     /// Where the intent to send a non-idempotent request is recorded before it leaves.
     pub intents: Option<Arc<dyn IntentLog>>,
+    /// Asked to stop from outside (SIGTERM on a single run).
+    pub stop: Option<Arc<Stop>>,
+}
+
+/// A request to stop a run at once (SIGTERM): the request in flight is abandoned and reported
+/// as it stands (in doubt when it was not idempotent), a retry wait ends, and no later step
+/// starts. The outputs that can render still do, as after any side effect.
+#[derive(Debug, Default)]
+pub struct Stop {
+    asked: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Stop {
+    pub fn ask(&self) {
+        self.asked.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn asked(&self) -> bool {
+        self.asked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once asked.
+    async fn wait(&self) {
+        let notified = self.notify.notified();
+        if !self.asked() {
+            notified.await;
+        }
+    }
+}
+
+/// `work`, unless the run is asked to stop first (`None`).
+async fn unless_stopped<T>(stop: Option<&Stop>, work: impl Future<Output = T>) -> Option<T> {
+    let Some(stop) = stop else { return Some(work.await) };
+    tokio::select! {
+        biased;
+        () = stop.wait() => None,
+        done = work => Some(done),
+    }
 }
 
 /// A journal of intents: a crash can never hide that a non-idempotent request may have been
@@ -71,6 +111,15 @@ pub trait IntentLog: Send + Sync {
     /// Records that `step` is about to send its request; the request waits for this, and is not
     /// sent if it fails.
     fn intent<'a>(&'a self, step: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+
+    /// Records that the last attempt of `step` was certainly not processed (a 429, a 503 with a
+    /// `Retry-After`, a connection refused) and that the run now waits to retry: a run killed
+    /// meanwhile has not had that step's effect. Not synced: a machine crash leaves the intent
+    /// as the last word, which errs on the safe side.
+    fn not_processed(&self, step: &str) -> Result<(), String> {
+        let _ = step;
+        Ok(())
+    }
 }
 
 /// Hears the runner's [`Event`]s. `Send`, like everything a run holds, so a run's future can
@@ -101,6 +150,10 @@ struct State<'a> {
     masker: Arc<Masker>,
     /// (name, value) of every value bound with `secret: true`.
     secrets: Vec<(String, String)>,
+    /// (name, value) of the bound secrets masked only where they are sent and read.
+    exact: Vec<(String, String)>,
+    /// The steps whose responses such a secret was read from.
+    exact_sources: Vec<String>,
     /// Inside a `for_each` step: the element and its index.
     each: Option<(Context, usize)>,
     /// `inputs`, `env` and the run's source of dynamic values.
@@ -116,10 +169,20 @@ impl<'a> State<'a> {
         format!("{}{id}", self.prefix)
     }
 
-    /// Masks `value` as `<NAME>` from now on; true when it was not known yet.
+    /// Masks `value` as `<NAME>` from now on; true when it was not known yet. A value too short
+    /// or too common to mask wherever it appears (`"string"`) is masked only where the run sends
+    /// it and where it was read from ([`Self::exact`]).
     fn learn_secret(&mut self, name: &str, value: &str) -> bool {
-        if value.is_empty() || self.secrets.iter().any(|(known, text)| known == name && text == value) {
+        if value.is_empty()
+            || self.secrets.iter().any(|(known, text)| known == name && text == value)
+            || self.exact.iter().any(|(known, text)| known == name && text == value)
+        {
             return false;
+        }
+        if !crate::mask::unmistakable(value) {
+            self.masker = Arc::new(self.masker.with_exact(name, value));
+            self.exact.push((name.to_owned(), value.to_owned()));
+            return true;
         }
         self.masker = Arc::new(self.masker.with(name, value));
         self.secrets.push((name.to_owned(), value.to_owned()));
@@ -135,6 +198,8 @@ impl<'a> State<'a> {
             prefix: prefix.to_owned(),
             masker: Arc::clone(&params.masker),
             secrets: Vec::new(),
+            exact: Vec::new(),
+            exact_sources: Vec::new(),
             each: None,
             base,
             vars: BTreeMap::new(),
@@ -243,6 +308,10 @@ async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_even
     // Asked only of a dry run's failed step, not of every run (every batch row).
     let placeholders = || params.env.values.iter().any(|(name, value)| *value == crate::mask::placeholder(name));
     for step in &plan.recipe().steps {
+        if params.stop.as_deref().is_some_and(Stop::asked) {
+            ok = false;
+            break;
+        }
         let mut result = run_step(&mut state, step, transport, on_event).await;
         if transport.is_offline()
             && matches!(result.status, Status::Failed | Status::FailedOptional)
@@ -265,7 +334,14 @@ async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_even
         }
     }
     let outermost = prefix.is_empty();
-    let mut error = if outermost { transport.finish() } else { None };
+    let stopped = params.stop.as_deref().is_some_and(Stop::asked);
+    let mut error = if outermost && !stopped { transport.finish() } else { None };
+    if stopped && ok {
+        ok = false;
+    }
+    if stopped && results.iter().all(|step| step.cause != Some(Cause::Stopped)) {
+        error = Some("stopped by SIGTERM before the next step started".to_owned());
+    }
     if outermost && error.is_none() && params.dynamic.unused() > 0 {
         error =
             Some(format!("the fixture recorded {} dynamic value(s) the run did not use; re-record the fixture", params.dynamic.unused()));
@@ -291,7 +367,19 @@ async fn run_as(plan: &Plan, params: &Params, transport: &mut Transport, on_even
     }
     let mut run = RunResult::new(ok, results, outputs, error.map(|e| state.masker.text(&e)));
     run.secrets = state.secrets;
+    run.exact_secrets = state.exact.into_iter().map(|(name, value)| (name, value, state.exact_sources.clone())).collect();
+    run.stopped = stopped;
     run
+}
+
+/// Whether a template's text names `name` (`vars.token`).
+fn mentions(template: &Template, name: &str) -> bool {
+    match template {
+        Template::String(text) => text.text.contains(name),
+        Template::Seq(items) => items.iter().any(|item| mentions(item, name)),
+        Template::Map(entries) => entries.iter().any(|(_, item)| mentions(item, name)),
+        Template::Null | Template::Bool(_) | Template::Number(_) => false,
+    }
 }
 
 /// Every output that renders, and a message for each that does not.
@@ -303,7 +391,13 @@ fn render_outputs(state: &State) -> (Map<String, Json>, Vec<String>) {
     for (name, template) in &state.plan.recipe().outputs {
         match engine.render_tree(template, &context) {
             Ok(value) => {
-                outputs.insert(name.text.clone(), state.masker.json(&value));
+                let mut masked = state.masker.json(&value);
+                // An output rendered from a secret masked exactly shows its placeholder; others
+                // keep the same text (it is data there).
+                if state.exact.iter().any(|(secret, _)| mentions(template, secret)) {
+                    masked = state.masker.exact_json(&masked);
+                }
+                outputs.insert(name.text.clone(), masked);
             }
             Err(e) => problems.push(format!("cannot render output `{}`: {e}", name.text)),
         }
@@ -382,26 +476,52 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
     state.set_step(&step.id.text, done.object);
     // Commit the bindings; a secret one joins the masker first (each text and number of it: a
     // `for_each` step binds a list), and what this step already kept is masked again.
-    let mut learned = false;
+    learn_secrets(state, step, &done.bindings, &mut result);
     for (name, value) in &done.bindings {
+        let mut masked = state.masker.json(value);
         if step.secret_binds.contains(name) {
-            let secret = format!("vars.{name}");
-            for text in secret_texts(value) {
-                learned |= state.learn_secret(&secret, &text);
-            }
+            masked = state.masker.exact_json(&masked);
         }
-    }
-    if learned {
-        result.remask(&state.masker);
-    }
-    for (name, value) in &done.bindings {
-        result.bindings.insert(name.clone(), state.masker.json(value));
+        result.bindings.insert(name.clone(), masked);
         state.vars.insert(name.clone(), context(value));
     }
     for (name, value) in done.values.iter().flatten() {
         result.bindings.insert(name.clone(), state.masker.json(value));
     }
     result
+}
+
+/// A step's secret bindings join the masker, and what the step already kept is masked again
+/// (exactly masked secrets in its response too); a value too plain to mask by value is warned
+/// about once per bind.
+fn learn_secrets(state: &mut State, step: &Step, bindings: &[(String, Json)], result: &mut StepResult) {
+    let mut learned = false;
+    for (name, value) in bindings {
+        if step.secret_binds.contains(name) {
+            let secret = format!("vars.{name}");
+            let exact = state.exact.len();
+            for text in secret_texts(value) {
+                learned |= state.learn_secret(&secret, &text);
+            }
+            if state.exact.len() > exact {
+                // Once per bind: masking every occurrence of such a value would corrupt data.
+                result.warnings.push(format!(
+                    "`{secret}` is secret, but its value is short or a plain word: it is masked where it is sent and in this response, \
+                     not wherever the same text appears"
+                ));
+                state.exact_sources.push(result.id.clone());
+            }
+        }
+    }
+    if learned {
+        result.remask(&state.masker);
+        if let Some(response) = &mut result.response {
+            response.body = response.body.take().map(|body| match body {
+                crate::http::ResponseBody::Json(json) => crate::http::ResponseBody::Json(Arc::new(state.masker.exact_json(&json))),
+                text @ crate::http::ResponseBody::Text(_) => text,
+            });
+        }
+    }
 }
 
 /// What a step's action and bindings produced, before anything is committed.

@@ -56,6 +56,8 @@ pub enum Cause {
     Pages,
     /// No OAuth2 token could be had.
     Auth,
+    /// Stopped by SIGTERM while the request was in flight or waiting to be retried.
+    Stopped,
 }
 
 impl Cause {
@@ -76,6 +78,7 @@ impl Cause {
             Cause::Each => "for_each",
             Cause::Pages => "max_pages",
             Cause::Auth => "auth",
+            Cause::Stopped => "stopped",
         }
     }
 }
@@ -263,6 +266,14 @@ pub struct RunResult {
     /// Values bound with `secret: true` (placeholder name, value): a recording masks them too.
     #[serde(skip)]
     pub secrets: Vec<(String, String)>,
+    /// Values bound with `secret: true` too short or common to mask by value (name, value, and
+    /// the steps whose responses they were read from): a recording masks them where they were
+    /// sent and in those responses only.
+    #[serde(skip)]
+    pub exact_secrets: Vec<(String, String, Vec<String>)>,
+    /// Stopped by SIGTERM ([`super::Stop`]) before it could finish.
+    #[serde(skip)]
+    pub stopped: bool,
 }
 
 impl RunResult {
@@ -296,7 +307,7 @@ impl RunResult {
                 }
             })
             .collect();
-        Self { ok, steps, outputs, error, optional_failures, side_effects, secrets: Vec::new() }
+        Self { ok, steps, outputs, error, optional_failures, side_effects, secrets: Vec::new(), exact_secrets: Vec::new(), stopped: false }
     }
 
     /// The side effect that makes a failed run's exit code: one in doubt outranks one created.
@@ -318,6 +329,7 @@ impl RunResult {
         match self.worst_effect() {
             Some(Effect::InDoubt) => Exit::InDoubt,
             Some(Effect::Created) => Exit::SideEffect,
+            None if self.stopped => Exit::Terminated,
             None => Exit::RunFailed,
         }
     }
@@ -327,6 +339,14 @@ impl RunResult {
     pub fn dry_run_exit(&self) -> crate::exit::Exit {
         let step_failed = self.steps.iter().any(|step| step.status == Status::Failed);
         if !self.ok && step_failed { crate::exit::Exit::RunFailed } else { crate::exit::Exit::Success }
+    }
+
+    /// The status of a run after a file it was asked for (report, fixture) could not be written:
+    /// a usage error when the run changed nothing, but after a side effect 4 (5 in doubt), never
+    /// 2, so that no one runs it again blindly.
+    pub fn exit_after_write_failure(&self) -> crate::exit::Exit {
+        use crate::exit::Exit;
+        if self.side_effects.is_empty() { Exit::Usage } else { Exit::SideEffect.worst(self.exit()) }
     }
 
     /// The status of a run whose outputs could not be delivered (stdout closed or full): a plain

@@ -168,7 +168,7 @@ pub(crate) fn outcome_unknown(status: u16, retry_after: Option<&str>) -> bool {
 }
 
 /// The server certainly did not act on the request.
-fn unprocessed(observed: Observed) -> bool {
+pub(crate) fn unprocessed(observed: Observed) -> bool {
     match observed {
         Observed::Failure(kind) => kind.delivery() == Delivery::NotDelivered,
         Observed::Response { status: 429, .. } => true,
@@ -208,6 +208,11 @@ pub(crate) fn retry_after(text: &str, date: Option<&str>, now: SystemTime) -> Op
     let text = text.trim();
     if let Ok(seconds) = text.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
+    }
+    // More seconds than a u64 holds is still a number of seconds: longer than any `max_delay`,
+    // not an absent header (which would mean a quick retry).
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::MAX);
     }
     let at = http_date(text)?;
     let reference = date.and_then(http_date).unwrap_or(now);
@@ -263,6 +268,14 @@ mod tests {
 
     fn decide_at(policy: &Policy, method: &str, attempt: u32, observed: Observed) -> Decision {
         decide(policy, method, method != "POST", attempt, observed, Duration::ZERO, None, SystemTime::UNIX_EPOCH, 7)
+    }
+
+    #[test]
+    fn a_retry_after_too_large_for_a_u64_is_a_very_long_wait_not_none() {
+        let now = SystemTime::UNIX_EPOCH;
+        assert_eq!(retry_after("18446744073709551616", None, now), Some(Duration::MAX));
+        assert_eq!(retry_after("18446744073709551615", None, now), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(retry_after("soon", None, now), None);
     }
 
     #[test]

@@ -143,19 +143,24 @@ impl Transport {
         }
     }
 
-    /// Sends one attempt. `masked` is the request as it may be shown or recorded.
+    /// Waits for the batch's gate (`--rate`, and a pause a server asked for): called before each
+    /// attempt, before its intent is journaled, so that a run killed while waiting has provably
+    /// sent nothing.
+    pub async fn admit(&self) {
+        if let (Some(gate), Backend::Live(_)) = (&self.gate, &self.backend) {
+            gate.admit().await;
+        }
+    }
+
+    /// Sends one attempt, admitted first ([`Transport::admit`]). `masked` is the request as it
+    /// may be shown or recorded.
     pub async fn send(&mut self, step: &str, request: &RequestSpec, masked: &RequestSpec, limits: Limits, masker: &Masker) -> Sent {
         // The jar's cookies go on the request as it is shown and recorded; a live client sends
         // them itself, hop by hop, as its redirects set them.
         let masked_with_cookies = self.cookies.as_ref().and_then(|jar| jar.give(masked));
         let masked = masked_with_cookies.as_ref().unwrap_or(masked);
         let sent = match &mut self.backend {
-            Backend::Live(live) => {
-                if let Some(gate) = &self.gate {
-                    gate.admit().await;
-                }
-                live.send(request, masked, limits, masker, self.cookies.as_mut()).await
-            }
+            Backend::Live(live) => live.send(request, masked, limits, masker, self.cookies.as_mut()).await,
             Backend::Replay(replay) => replay.send(step, masked),
             Backend::Offline => {
                 self.unanswered += 1;

@@ -188,7 +188,13 @@ fn last_words(lines: &[Json]) -> BTreeMap<String, String> {
     let mut words = BTreeMap::new();
     for line in lines {
         let Some(key) = line["key"].as_str() else { continue };
-        let word = if line.get("intent").is_some() { "intent" } else { line["outcome"].as_str().unwrap() };
+        let word = if line.get("intent").is_some() {
+            "intent"
+        } else if line.get("not_processed").is_some() {
+            "not_processed"
+        } else {
+            line["outcome"].as_str().unwrap()
+        };
         words.insert(key.to_owned(), word.to_owned());
     }
     words
@@ -502,6 +508,72 @@ fn bad_json_lines_rows_are_listed_by_line() {
 }
 
 #[test]
+fn a_quote_never_closed_is_an_error_naming_its_line_and_nothing_is_sent() {
+    let scratch = Scratch::new("openquote");
+    let server = server(vec![created()]);
+    // Row 2's note opens a quote that never closes: read as the csv crate reads it, rows 3 and 4
+    // would become text in that row's cell, and the batch would say `2 ok`.
+    let rows =
+        scratch.write("rows.csv", &format!("vin,last_name\n{},Smith\n{},\"Jones\n{},Brown\n{},Green\n", vin(1), vin(2), vin(3), vin(4)));
+    let name = text(&rows);
+    let ran = run(batch(&server, &scratch, &["--rows", name]), &scratch, "refused");
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    let expected = format!(
+        "error: {name} line 3 (row 2): the quoted field opened on line 3 is never closed: every line after it would be read into one cell"
+    );
+    assert!(ran.stderr.lines().any(|line| line == expected), "expected `{expected}`, got:\n{}", ran.stderr);
+    assert_eq!(server.count("GET", "/lookup") + server.count("POST", "/draft"), 0);
+    // With `--skip-invalid` the row before it runs; the batch is not a success.
+    let out = scratch.path("results.jsonl");
+    let ran = run(batch(&server, &scratch, &["--rows", name, "--skip-invalid", "--out", text(&out)]), &scratch, "skipped");
+    assert_ne!(ran.code, Some(0), "{}", ran.stderr);
+    assert_summary(&ran, [1, 0, 0, 0, 1]);
+    assert_eq!(posts(&server), once_each(&[vin(1)]));
+    // A quote open in the header row: the whole file is refused.
+    let rows = scratch.write("header.csv", &format!("vin,\"last_name\n{},Smith\n", vin(1)));
+    let ran = run(batch(&server, &scratch, &["--rows", text(&rows)]), &scratch, "header");
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("the quoted field opened on line 1 is never closed"), "{}", ran.stderr);
+}
+
+#[test]
+fn a_row_over_the_size_limit_is_invalid_and_never_held_whole() {
+    let scratch = Scratch::new("bigrow");
+    let server = server(vec![created()]);
+    // A 2 MiB cell (over the default 1 MiB), in CSV and in JSON Lines.
+    let big = "x".repeat(2 << 20);
+    let rows = scratch.write("rows.csv", &format!("vin,last_name\n{},Smith\n{},\"{big}\"\n{},Brown\n", vin(1), vin(2), vin(3)));
+    let name = text(&rows);
+    let ran = run(batch(&server, &scratch, &["--rows", name]), &scratch, "csv");
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    let expected = format!("error: {name} line 3 (row 2): the row is over the limit of 1048576 bytes (`--max-row-size`)");
+    let errors: Vec<&str> = ran.stderr.lines().filter(|line| line.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 2, "{}", ran.stderr);
+    assert_eq!(errors[0], expected);
+    let lines = scratch.write(
+        "rows.jsonl",
+        &[json!({"vin": vin(1), "last_name": "A"}), json!({"vin": vin(2), "last_name": big}), json!({"vin": vin(3), "last_name": "C"})]
+            .map(|row| row.to_string())
+            .join("\n"),
+    );
+    let ran = run(batch(&server, &scratch, &["--rows", text(&lines)]), &scratch, "jsonl");
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(&format!("error: {} line 2 (row 2): the row is over the limit of 1048576 bytes", text(&lines))),
+        "{}",
+        ran.stderr
+    );
+    // The limit is configurable; the rows around the long one are read as they are.
+    let out = scratch.path("results.jsonl");
+    let rows = scratch.write("small.csv", &format!("vin,last_name\n{},Smith\n{},\"A, B and C\"\n{},Brown\n", vin(1), vin(2), vin(3)));
+    let args = ["--rows", text(&rows), "--max-row-size", "25", "--skip-invalid", "--out", text(&out), "--key", "vin"];
+    let ran = run(batch(&server, &scratch, &args), &scratch, "small");
+    assert_summary(&ran, [2, 0, 0, 0, 1]);
+    assert!(ran.stderr.contains("line 3 (row 2): the row is over the limit of 25 bytes"), "{}", ran.stderr);
+    assert_eq!(posts(&server), once_each(&[vin(1), vin(3)]));
+}
+
+#[test]
 fn an_unknown_column_is_an_error_of_the_whole_file() {
     let scratch = Scratch::new("columns");
     let server = server(vec![created()]);
@@ -599,6 +671,140 @@ fn a_429_with_retry_after_pauses_every_worker() {
     let line = outcomes(&results).into_iter().find(|line| line["key"] == *refused_vin).unwrap();
     assert_eq!((&line["outcome"], &line["attempts"]), (&json!("ok"), &json!(3)), "{line}");
     assert!(ran.elapsed >= Duration::from_secs(1), "{:?}", ran.elapsed);
+}
+
+#[test]
+fn a_batch_killed_during_a_retry_after_pause_leaves_its_rows_resumable_not_in_doubt() {
+    let scratch = Scratch::new("pause-kill");
+    // The first draft is answered 429 with a 4 s `Retry-After`: every worker pauses, the rows
+    // waiting to send their draft among them.
+    let busy = Fault::Respond(Reply::json(429, &json!({"message": "slow down"})).header("retry-after", "4"));
+    let server = server(vec![busy, created()]);
+    let vins = vins(0, 12);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let out = scratch.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "4"];
+    let started = Instant::now();
+    let mut child = start(batch(&server, &scratch, &args), &scratch, "paused");
+    while server.count("POST", "/draft") < 1 {
+        assert!(started.elapsed() < LIMIT, "no draft reached the server");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Drafts already on their way when the 429 came may land; then nothing leaves.
+    std::thread::sleep(Duration::from_millis(300));
+    let before = server.count("POST", "/draft");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "the batch ended before the kill");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(server.count("POST", "/draft"), before, "a draft left during the pause");
+    let words = last_words(&journal(&out));
+    assert_eq!(keys_with(&words, &["intent", "in_doubt"]), BTreeSet::new(), "rows in doubt that sent nothing: {words:?}");
+    assert_eq!(keys_with(&words, &["not_processed"]).len(), 1, "{words:?}");
+
+    let ran = run(batch(&server, &scratch, &[&args[..], &["--resume"]].concat()), &scratch, "resume");
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let done = keys_with(&words, &["ok"]).len();
+    assert_summary(&ran, [12 - done, 0, 0, done, 0]);
+    assert_eq!(keys_with(&last_words(&journal(&out)), &["ok"]), set(&vins));
+    let refused = body(server.requests().iter().find(|r| r.method == "POST").unwrap())["vin"].as_str().unwrap().to_owned();
+    let mut expected = once_each(&vins);
+    expected.insert(refused, 2);
+    assert_eq!(posts(&server), expected, "the refused draft is sent again, every other once");
+}
+
+#[test]
+fn rows_killed_while_waiting_for_the_rate_limit_are_not_in_doubt() {
+    let scratch = Scratch::new("rate-kill");
+    let server = server(vec![created()]);
+    let vins = vins(0, 40);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let out = scratch.path("results.jsonl");
+    // Eight rows in flight, four requests a second: most rows wait at the gate for their draft.
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "8", "--rate", "4/s"];
+    let mut child = start(batch(&server, &scratch, &args), &scratch, "rate");
+    wait_for_lines(&out, 4, &mut child);
+    std::thread::sleep(Duration::from_millis(1200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let words = last_words(&journal(&out));
+    let sent = posts(&server);
+    let doubtful: Vec<&str> = keys_with(&words, &["intent"]).into_iter().filter(|key| !sent.contains_key(*key)).collect();
+    assert!(doubtful.is_empty(), "rows in doubt whose draft never left: {doubtful:?}");
+}
+
+#[test]
+fn rows_from_a_named_pipe_are_spooled_and_the_spool_never_outlives_its_opening() {
+    let scratch = Scratch::new("fifo");
+    let server = server(vec![slow_created()]);
+    let vins = vins(0, 12);
+    let fifo = scratch.path("rows.csv");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let rows = csv(&vins);
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, rows))
+    };
+    // The spool goes to a temporary folder of its own: nothing may be left in it, at any time.
+    let spools = scratch.path("tmp");
+    std::fs::create_dir_all(&spools).unwrap();
+    let out = scratch.path("results.jsonl");
+    let mut command = batch(&server, &scratch, &["--rows", text(&fifo), "--out", text(&out), "--key", "vin", "--jobs", "2"]);
+    command.env("TMPDIR", &spools);
+    let started = Instant::now();
+    let mut child = start(command, &scratch, "fifo");
+    let mut looked = 0;
+    while child.try_wait().unwrap().is_none() {
+        let held: Vec<_> = std::fs::read_dir(&spools).unwrap().collect();
+        assert!(held.is_empty(), "a spool of the rows is in {}: {held:?}", spools.display());
+        looked += 1;
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(started.elapsed() < LIMIT, "the batch did not finish");
+    }
+    writer.join().unwrap().unwrap();
+    let ran = finish(child, &scratch, "fifo", started);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_summary(&ran, [12, 0, 0, 0, 0]);
+    assert!(looked > 3, "the batch was too quick to watch");
+    assert_eq!(posts(&server), once_each(&vins));
+}
+
+#[test]
+fn the_circuit_breaker_stops_a_batch_against_a_closed_port_and_the_journal_resumes() {
+    let scratch = Scratch::new("breaker");
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let vins = vins(0, 40);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let out = scratch.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "1", "--breaker", "5"];
+    let server = server(vec![created()]);
+    let mut command = batch(&server, &scratch, &args);
+    command.env("BASE_URL", format!("http://127.0.0.1:{closed}"));
+    let ran = run(command, &scratch, "closed");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(ran.stderr.contains("batch stopped: 0 ok, 5 failed"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("error: the last 5 rows all failed the same way before anything was accepted (connect_refused)"),
+        "{}",
+        ran.stderr
+    );
+    let words = last_words(&journal(&out));
+    assert_eq!(words.len(), 5, "no row started after the fifth: {words:?}");
+    // The server is back: the resume runs the failed rows again and the rest.
+    let ran = run(batch(&server, &scratch, &[&args[..], &["--resume"]].concat()), &scratch, "resume");
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_eq!(keys_with(&last_words(&journal(&out)), &["ok"]), set(&vins));
+    assert_eq!(posts(&server), once_each(&vins));
+    // `--breaker 0` turns it off: every row is tried.
+    let out = scratch.path("off.jsonl");
+    let off = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "8", "--breaker", "0"];
+    let mut command = batch(&server, &scratch, &off);
+    command.env("BASE_URL", format!("http://127.0.0.1:{closed}"));
+    let ran = run(command, &scratch, "off");
+    assert_summary(&ran, [0, 40, 0, 0, 0]);
 }
 
 /// Waits until the results file holds at least `lines` lines.
@@ -823,6 +1029,61 @@ fn a_second_ctrl_c_aborts_the_rows_in_flight_on_every_thread() {
     let words = last_words(&journal(&out));
     assert_eq!(keys_with(&words, &["intent"]).len(), 4, "{words:?}");
     assert_eq!(words.len(), 4, "{words:?}");
+}
+
+/// Sends `signal` (`TERM`, `INT`) to a child.
+fn signal(child: &Child, signal: &str) {
+    assert!(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap().success());
+}
+
+#[test]
+fn sigterm_drains_like_the_first_ctrl_c_and_leaves_nothing_in_doubt() {
+    let scratch = Scratch::new("sigterm");
+    let server = server(vec![slow_created()]);
+    let vins = vins(0, 100);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let out = scratch.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "16", "--threads", "2"];
+    let started = Instant::now();
+    let mut child = start(batch(&server, &scratch, &args), &scratch, "first");
+    wait_for_lines(&out, 20, &mut child);
+    signal(&child, "TERM");
+    let ran = finish(child, &scratch, "first", started);
+    assert_eq!(ran.code, Some(143), "{}", ran.stderr);
+    assert!(ran.stderr.contains("stopping (SIGTERM): no new rows start"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("batch terminated: "), "{}", ran.stderr);
+    // The rows in flight finished: no intent lacks its outcome, no row is in doubt.
+    let words = last_words(&journal(&out));
+    assert_eq!(keys_with(&words, &["intent", "in_doubt", "failed"]), BTreeSet::new(), "{words:?}");
+    assert!(words.len() < 100, "every row ran: the signal came too late");
+    let ran = run(batch(&server, &scratch, &[&args[..], &["--resume"]].concat()), &scratch, "resume");
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_eq!(keys_with(&last_words(&journal(&out)), &["ok"]), set(&vins));
+    assert_eq!(posts(&server), once_each(&vins));
+}
+
+#[test]
+fn a_second_signal_after_sigterm_aborts() {
+    let scratch = Scratch::new("sigterm-abort");
+    let server = server(vec![Fault::Stall]);
+    let rows = scratch.write("rows.csv", &csv(&vins(0, 20)));
+    let out = scratch.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "4", "--threads", "2"];
+    let started = Instant::now();
+    let mut child = start(batch(&server, &scratch, &args), &scratch, "abort");
+    wait_for_lines(&out, 4, &mut child);
+    while server.count("POST", "/draft") < 4 {
+        assert!(started.elapsed() < LIMIT, "the drafts never reached the server");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for kind in ["TERM", "INT"] {
+        signal(&child, kind);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ran = finish(child, &scratch, "abort", started);
+    assert_eq!(ran.code, Some(143), "{}", ran.stderr);
+    assert!(ran.elapsed < Duration::from_secs(4), "the stalled drafts (5s timeout) were awaited: {:?}", ran.elapsed);
+    assert_eq!(keys_with(&last_words(&journal(&out)), &["intent"]).len(), 4);
 }
 
 /// A recipe that reads `/me` for each row's VIN with an OAuth2 token (1s timeout, no retry).

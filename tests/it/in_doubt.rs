@@ -221,3 +221,81 @@ fn an_optional_post_in_doubt_stops_the_run_with_exit_5() {
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     assert!(ran.stderr.contains("1 optional step failed: draft"), "{}", ran.stderr);
 }
+
+#[test]
+fn sigterm_during_the_post_of_a_single_run_reports_it_in_doubt_with_the_outputs_so_far() {
+    let scratch = Scratch::new("sigterm");
+    let slow = std::fs::read_to_string(recipe(&scratch)).unwrap().replace("timeout: 300ms", "timeout: 20s");
+    let recipe = scratch.0.join("slow.yaml");
+    std::fs::write(&recipe, slow).unwrap();
+    let server = server(vec![Fault::Stall]);
+    let fixture = scratch.0.join("draft.fixture.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .arg("run")
+        .arg(&recipe)
+        .args(["--record", fixture.to_str().unwrap()])
+        .current_dir(&scratch.0)
+        .env("BASE_URL", server.url(""))
+        .env("API_KEY", SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while server.count("POST", "/draft") < 1 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the draft never reached the server");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "the stalled POST (20s timeout) was awaited");
+    assert_eq!(output.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("stopped by SIGTERM while the request was in flight"), "{stderr}");
+    assert!(says_it_may_have_acted(&stderr), "{stderr}");
+    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
+    let printed: Json = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}"));
+    assert_eq!(printed["outputs"]["found"], json!(true), "the outputs so far: {stdout}");
+    assert_eq!(printed["side_effects"][0]["effect"], "in_doubt", "{stdout}");
+    // What was recorded so far is kept beside the fixture it would have been.
+    let kept: Vec<String> = std::fs::read_dir(&scratch.0)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("draft.fixture"))
+        .collect();
+    assert!(!kept.is_empty() && kept.iter().all(|name| !name.contains(".tmp")), "{kept:?}\n{stderr}");
+}
+
+#[test]
+fn a_report_that_cannot_be_written_after_the_draft_exits_4_and_leaves_no_torn_file() {
+    let scratch = Scratch::new("full");
+    let recipe = recipe(&scratch);
+    // A large draft answer: the report and the fixture hold it, and cannot be written under a
+    // 8 KiB file size limit (as on a full disk, the write fails part way).
+    let created = Reply::json(201, &json!({"id": "d-1", "padding": "x".repeat(64 * 1024)}));
+    let server = server(vec![Fault::Respond(created)]);
+    let report = scratch.0.join("report.json");
+    let fixture = scratch.0.join("draft.fixture.yaml");
+    let output = Command::new("sh")
+        .args(["-c", "trap '' XFSZ; ulimit -f 16; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_recipe"))
+        .arg("run")
+        .arg(&recipe)
+        .args(["--report", "json", "--report-file", report.to_str().unwrap(), "--record", fixture.to_str().unwrap()])
+        .current_dir(&scratch.0)
+        .env("BASE_URL", server.url(""))
+        .env("API_KEY", SECRET)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(server.count("POST", "/draft"), 1);
+    assert_eq!(output.status.code(), Some(4), "a draft was created: never 2\n{stderr}");
+    assert!(stderr.contains("error: cannot write the report"), "{stderr}");
+    assert!(stderr.contains("note: the run created something"), "{stderr}");
+    assert!(stdout.contains("d-1"), "the outputs are printed: {stdout}");
+    let left: Vec<String> =
+        std::fs::read_dir(&scratch.0).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!left.iter().any(|name| name.starts_with("report") || name.contains(".tmp")), "a torn or temporary file: {left:?}");
+}

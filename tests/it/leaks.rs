@@ -133,3 +133,135 @@ fn verbose_output_never_shows_a_secret_the_step_itself_binds() {
     assert!(!stderr.contains(TOKEN), "{stderr}");
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+/// Every ASCII letter's case flipped on every other character.
+fn mixed_case(text: &str) -> String {
+    text.chars().enumerate().map(|(i, c)| if i % 2 == 0 { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
+}
+
+/// Standard base64, padded.
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let group = (byte(0) << 16) | (byte(1) << 8) | byte(2);
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { char::from(ALPHABET[((group >> (18 - 6 * i)) & 0x3F) as usize]) } else { '=' });
+        }
+    }
+    out
+}
+
+#[test]
+fn secrets_echoed_in_upper_lower_or_mixed_case_are_masked_in_every_output() {
+    const KEY: &str = "Sweep-Key-7f3a91/q";
+    const BOUND: &str = "tok-Sweep-55e1c0x";
+    let echoes = |secret: &str| {
+        let encoded = format!("{}|{}", base64(secret), secret.replace('/', "%2F"));
+        [secret.to_ascii_uppercase(), secret.to_ascii_lowercase(), mixed_case(secret), encoded.to_ascii_uppercase(), mixed_case(&encoded)]
+    };
+    let mut body = serde_json::Map::new();
+    for (name, secret) in [("key", KEY), ("token", BOUND)] {
+        for (i, echo) in echoes(secret).into_iter().enumerate() {
+            body.insert(format!("{name}{i}"), json!(echo));
+        }
+    }
+    let echo = Reply::json(200, &serde_json::Value::Object(body))
+        .header("x-echo", &KEY.to_ascii_uppercase())
+        .header("x-token-echo", &mixed_case(BOUND));
+    let server = block_on(FaultServer::start(vec![
+        ("POST", "/login", vec![Fault::Respond(Reply::json(200, &json!({"token": BOUND})))]),
+        ("GET", "/echo", vec![Fault::Respond(echo)]),
+    ]));
+    let folder = folder("case");
+    let recipe = folder.join("sweep.yaml");
+    std::fs::write(
+        &recipe,
+        format!(
+            "{HEAD}steps:\n  - id: login\n    request: {{ method: POST, url: /login, idempotent: true, headers: {{ X-Api-Key: \"{{{{ env.API_KEY }}}}\" }} }}\n    bind:\n      token: {{ path: $.token, secret: true }}\n  - id: echo\n    request: {{ method: GET, url: /echo, headers: {{ X-Token: \"{{{{ vars.token }}}}\" }} }}\n    expect: {{ status: 500 }}\noutputs:\n  shout: \"{{{{ steps.echo.body.key0 }}}}\"\n"
+        ),
+    )
+    .unwrap();
+    let fixture = folder.join("sweep.fixture.json");
+    let report = folder.join("report.json");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .arg("run")
+        .arg(&recipe)
+        .args(["-vv", "--record", fixture.to_str().unwrap(), "--report", "json", "--report-file", report.to_str().unwrap()])
+        .current_dir(&folder)
+        .env("BASE_URL", server.url(""))
+        .env("API_KEY", KEY)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    // The echo step fails (it expects 500), so the failure message shows the body too.
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let mut everything = format!("{}\n{stderr}", String::from_utf8_lossy(&output.stdout));
+    for written in std::fs::read_dir(&folder).unwrap() {
+        let path = written.unwrap().path();
+        if path != recipe {
+            everything.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    assert!(everything.contains("x-echo") && everything.contains("token4"), "the echoes are not in the outputs:\n{everything}");
+    let lower = everything.to_ascii_lowercase();
+    for secret in [KEY, BOUND] {
+        for form in [secret.to_owned(), base64(secret), secret.replace('/', "%2F")] {
+            assert!(!lower.contains(&form.to_ascii_lowercase()), "`{form}` leaked in some case:\n{everything}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+#[test]
+fn a_secret_equal_to_a_common_word_is_masked_where_it_is_sent_and_read_and_nowhere_else() {
+    // A mock server's login answers the literal token `"string"`, as Prism does; every other
+    // string field of its answers is `"string"` too.
+    let server = block_on(FaultServer::start(vec![
+        ("POST", "/login", vec![Fault::Respond(Reply::json(200, &json!({"token": "string", "kind": "bearer"})))]),
+        ("GET", "/pets/1", vec![Fault::Respond(Reply::json(200, &json!({"id": 1, "name": "string", "tag": "string"})))]),
+    ]));
+    let folder = folder("word");
+    let recipe = folder.join("word.yaml");
+    std::fs::write(
+        &recipe,
+        format!(
+            "{HEAD}steps:\n  - id: login\n    request: {{ method: POST, url: /login, idempotent: true }}\n    bind:\n      token: {{ path: $.token, secret: true }}\n  - id: pet\n    request: {{ method: GET, url: \"/pets/1?t={{{{ vars.token }}}}\", headers: {{ X-Token: \"{{{{ vars.token }}}}\" }} }}\n    bind:\n      name: $.name\noutputs:\n  name: \"{{{{ vars.name }}}}\"\n  token: \"{{{{ vars.token }}}}\"\n"
+        ),
+    )
+    .unwrap();
+    let fixture = folder.join("word.fixture.json");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))
+            .arg("run")
+            .arg(&recipe)
+            .args(args)
+            .current_dir(&folder)
+            .env("BASE_URL", server.url(""))
+            .env("API_KEY", API_KEY)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (code, stdout, stderr) = run(&["--record", fixture.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr.matches("`vars.token` is secret, but its value is short or a plain word").count(), 1, "warned once:\n{stderr}");
+    let outputs: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(outputs, json!({"name": "string", "token": "<vars.token>"}), "the pet's name is data, the token is not");
+    let recorded = std::fs::read_to_string(&fixture).unwrap();
+    for expected in [
+        "    json:\n      token: <vars.token>\n      kind: bearer\n",
+        "    url: /pets/1?t=<vars.token>\n    headers:\n      x-token: <vars.token>\n",
+        "    json:\n      id: 1\n      name: string\n      tag: string\n",
+    ] {
+        assert!(recorded.contains(expected), "expected `{expected}` in:\n{recorded}");
+    }
+    assert_eq!(recorded.matches("string").count(), 2, "only the pet's own values: {recorded}");
+    // The fixture replays as it was recorded.
+    let (code, _, stderr) = run(&["--replay", fixture.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let _ = std::fs::remove_dir_all(&folder);
+}
