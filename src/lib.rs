@@ -51,6 +51,7 @@ mod testing;
 mod transport;
 mod yaml;
 
+pub use batch::BatchError;
 pub use check::{LoadError, Plan, load, load_str};
 pub use cli::main;
 pub use clock::Clock;

@@ -6,6 +6,7 @@
 //! Lines are appended and never rewritten, so a batch killed at any moment leaves a file that
 //! can be resumed; a torn last line is ignored.
 
+use super::error::BatchError;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -139,11 +140,12 @@ impl Previous {
     }
 
     /// Reads a journal; a missing file is an empty one.
-    pub(crate) fn read(path: &Path) -> Result<Self, String> {
+    pub(crate) fn read(path: &Path) -> Result<Self, BatchError> {
+        let unreadable = |source| BatchError::JournalRead { path: path.to_path_buf(), source };
         let file = match File::open(path) {
             Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(error) => return Err(format!("cannot read the results file {}: {error}", path.display())),
+            Err(error) => return Err(unreadable(error)),
         };
         let mut previous = Self::default();
         // Intents not yet withdrawn, per row whose last word is an intent: the row is in doubt
@@ -158,9 +160,7 @@ impl Previous {
             bytes.clear();
             // Bytes, not text: a line torn inside a character (a kill, a full disk) is one
             // unreadable line like any other torn line.
-            if reader.read_until(b'\n', &mut bytes).map_err(|error| format!("cannot read the results file {}: {error}", path.display()))?
-                == 0
-            {
+            if reader.read_until(b'\n', &mut bytes).map_err(unreadable)? == 0 {
                 break;
             }
             number += 1;
@@ -239,27 +239,22 @@ pub(crate) struct Journal {
 impl Journal {
     /// Opens the results file for appending, and holds it: a second batch on the same file
     /// (a resume started twice) would send every row again. A torn last line is closed first.
-    pub(crate) fn open(path: &Path) -> Result<Self, String> {
+    pub(crate) fn open(path: &Path) -> Result<Self, BatchError> {
         let mut file =
-            fs_err::OpenOptions::new().create(true).append(true).read(true).open(path).map_err(|e| e.to_string())?.into_parts().0;
+            fs_err::OpenOptions::new().create(true).append(true).read(true).open(path).map_err(BatchError::JournalOpen)?.into_parts().0;
         match file.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(format!(
-                    "the results file {} is in use by another batch; wait for it to end (or stop it), then `--resume`",
-                    path.display()
-                ));
-            }
+            Err(std::fs::TryLockError::WouldBlock) => return Err(BatchError::InUse(path.to_path_buf())),
             // A file system without locks (some network mounts): the batch goes on unguarded.
             Err(std::fs::TryLockError::Error(_)) => {}
         }
-        let length = file.metadata().map_err(|e| e.to_string())?.len();
+        let length = file.metadata().map_err(BatchError::Journal)?.len();
         if length > 0 {
             use std::io::{Read, Seek, SeekFrom};
             let mut last = [0u8; 1];
-            file.seek(SeekFrom::End(-1)).and_then(|_| file.read_exact(&mut last)).map_err(|e| e.to_string())?;
+            file.seek(SeekFrom::End(-1)).and_then(|_| file.read_exact(&mut last)).map_err(BatchError::Journal)?;
             if last[0] != b'\n' {
-                file.write_all(b"\n").map_err(|e| e.to_string())?;
+                file.write_all(b"\n").map_err(BatchError::Journal)?;
             }
         }
         Ok(Self { file: Mutex::new(file), written: AtomicU64::new(0), synced: AtomicU64::new(0), syncing: tokio::sync::Mutex::new(()) })

@@ -8,6 +8,7 @@
 //! Nothing per row is kept after its journal line: memory stays flat whatever the row count.
 //! The engine never prints: progress goes to a callback.
 
+mod error;
 mod exit;
 mod guard;
 pub(crate) mod journal;
@@ -15,6 +16,7 @@ pub(crate) mod progress;
 pub(crate) mod rows;
 pub(crate) mod shard;
 
+pub use error::BatchError;
 pub(crate) use guard::parse_size;
 
 use std::collections::{BTreeMap, HashMap};
@@ -115,7 +117,7 @@ pub(crate) struct Checked {
 
 /// Reads every row once and checks it, without running anything. A CSV column that is neither
 /// an input nor the key column is a problem of the whole file.
-pub(crate) fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, String> {
+pub(crate) fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, BatchError> {
     let mut reader = RowReader::open_as(&options.rows, options.spool.as_ref(), &options.rows_name(), options.row_limit)?;
     let recipe = plan.recipe();
     if let Some(headers) = reader.headers() {
@@ -124,20 +126,16 @@ pub(crate) fn check_rows(plan: &Plan, options: &Options) -> Result<Checked, Stri
             .filter(|h| Some(h.as_str()) != options.key.as_deref() && !recipe.inputs.iter().any(|input| input.name.text == **h))
             .collect();
         if !unknown.is_empty() {
-            let names: Vec<String> = unknown.iter().map(|h| format!("`{h}`")).collect();
-            let inputs: Vec<&str> = recipe.inputs.iter().map(|input| input.name.text.as_str()).collect();
-            return Err(format!(
-                "{}: unknown column{} {}; the inputs are {} (name the key column with `--key`)",
-                options.rows_name(),
-                if unknown.len() == 1 { "" } else { "s" },
-                names.join(", "),
-                inputs.join(", ")
-            ));
+            return Err(BatchError::UnknownColumns {
+                rows: options.rows_name(),
+                columns: unknown.into_iter().cloned().collect(),
+                inputs: recipe.inputs.iter().map(|input| input.name.text.clone()).collect(),
+            });
         }
         if let Some(key) = &options.key
             && !headers.contains(key)
         {
-            return Err(format!("{}: no column `{key}` for `--key`", options.rows_name()));
+            return Err(BatchError::NoKeyColumn { rows: options.rows_name(), key: key.clone() });
         }
     }
     let mut checked = Checked::default();
@@ -269,7 +267,7 @@ struct Batch<'a> {
     breaker: Mutex<(Option<String>, usize, Option<String>)>,
     aborted: tokio::sync::Notify,
     /// The first worker failure (the results file could not be written).
-    failed: Mutex<Option<String>>,
+    failed: Mutex<Option<BatchError>>,
     seed: u64,
 }
 
@@ -301,7 +299,7 @@ pub(crate) fn run(
     factory: &Factory<'_>,
     interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = Signal>>>,
     on: &mut (dyn FnMut(Progress) + Send),
-) -> Result<Summary, String> {
+) -> Result<Summary, BatchError> {
     // The results file is held first, then read: another batch cannot write it meanwhile.
     let journal = options.out.as_deref().map(Journal::open).transpose()?.map(Arc::new);
     let previous = match (&options.out, options.resume) {
@@ -313,7 +311,7 @@ pub(crate) fn run(
         if let Some(earlier) = &previous.batch {
             same_batch(earlier, &identity, options)?;
         }
-        journal.begin(&identity).map_err(|error| format!("cannot write the results file: {error}"))?;
+        journal.begin(&identity).map_err(BatchError::Journal)?;
     }
     // The rows the first pass refused (with `--skip-invalid`): a repeated or empty key is one,
     // though the row's inputs are fine, and it must not run.
@@ -340,8 +338,8 @@ pub(crate) fn run(
     // Thread `t` runs `share(t)` of the `jobs` workers; the shares add up to `jobs`.
     let share = |t: usize| jobs / threads + usize::from(t < jobs % threads);
     let started = Instant::now();
-    let runtime = crate::factory::runtime().map_err(|error| error.to_string())?;
-    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<Result<(), String>>();
+    let runtime = crate::factory::runtime()?;
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<Result<(), BatchError>>();
     let aborted = std::thread::scope(|scope| {
         // Whatever ends this thread's part (a panic too), the others stop at once.
         let _halt = Halt(&batch);
@@ -352,7 +350,7 @@ pub(crate) fn run(
             match std::thread::Builder::new().name(format!("rows-{t}")).spawn_scoped(scope, move || done.send(batch.helper(share(t)))) {
                 Ok(helper) => helpers.push(helper),
                 Err(error) => {
-                    batch.fail(format!("cannot start a thread for the rows: {error}"));
+                    batch.fail(BatchError::Thread(error));
                     break;
                 }
             }
@@ -364,7 +362,7 @@ pub(crate) fn run(
         }
         for helper in helpers {
             if helper.join().is_err() {
-                batch.fail("a thread running rows stopped unexpectedly (it panicked); `--resume` continues the batch".into());
+                batch.fail(BatchError::Panicked);
             }
         }
         aborted
@@ -390,11 +388,11 @@ pub(crate) fn run(
 }
 
 /// What a results file is the journal of: the recipe, the key column, and a digest of the rows.
-fn identity(plan: &Plan, options: &Options) -> Result<Identity, String> {
+fn identity(plan: &Plan, options: &Options) -> Result<Identity, BatchError> {
     use sha2::Digest;
     let mut file = rows::open_file(&options.rows, options.spool.as_ref(), &options.rows_name())?;
     let mut digest = sha2::Sha256::new();
-    std::io::copy(&mut file, &mut digest).map_err(|error| format!("cannot read the rows: {error}"))?;
+    std::io::copy(&mut file, &mut digest).map_err(|source| BatchError::Read { name: options.rows_name(), source })?;
     let rows = digest.finalize().iter().take(16).fold(String::new(), |mut hex, byte| {
         use std::fmt::Write as _;
         let _ = write!(hex, "{byte:02x}");
@@ -406,29 +404,16 @@ fn identity(plan: &Plan, options: &Options) -> Result<Identity, String> {
 /// Refuses to resume a batch that is not the one the results file was written for: another
 /// recipe, another key column (the keys would not match), or, when rows are known by their
 /// number, other rows (row 3 would be another customer).
-fn same_batch(earlier: &Identity, now: &Identity, options: &Options) -> Result<(), String> {
+fn same_batch(earlier: &Identity, now: &Identity, options: &Options) -> Result<(), BatchError> {
     let out = options.out.as_deref().map(|path| path.display().to_string()).unwrap_or_default();
-    let quoted = |text: &str| serde_json::to_string(text).unwrap_or_default();
     if earlier.recipe != now.recipe {
-        return Err(format!(
-            "{out} holds the results of the recipe {}, not {}; resume with that recipe, or write to another file",
-            quoted(&earlier.recipe),
-            quoted(&now.recipe)
-        ));
+        return Err(BatchError::OtherRecipe { out, earlier: earlier.recipe.clone(), now: now.recipe.clone() });
     }
     if earlier.key != now.key {
-        let shown =
-            |key: &Option<String>| key.as_ref().map_or_else(|| "row numbers (no `--key`)".to_owned(), |key| format!("`--key {key}`"));
-        return Err(format!(
-            "{out} was written with {} as row keys, and this run uses {}; resume with the same key",
-            shown(&earlier.key),
-            shown(&now.key)
-        ));
+        return Err(BatchError::OtherKey { out, earlier: earlier.key.clone(), now: now.key.clone() });
     }
     if now.key.is_none() && earlier.rows != now.rows {
-        return Err(format!(
-            "{out} was written for other rows: without `--key` a row is known by its number, so these rows would be taken for others; resume with the same rows, or use `--key`"
-        ));
+        return Err(BatchError::OtherRows { out });
     }
     Ok(())
 }
@@ -446,10 +431,10 @@ impl Drop for Halt<'_, '_> {
 }
 
 /// A helper thread's last word: its result, or that it ended without one (it panicked).
-struct Reporter(Option<tokio::sync::mpsc::UnboundedSender<Result<(), String>>>);
+struct Reporter(Option<tokio::sync::mpsc::UnboundedSender<Result<(), BatchError>>>);
 
 impl Reporter {
-    fn send(mut self, result: Result<(), String>) {
+    fn send(mut self, result: Result<(), BatchError>) {
         if let Some(done) = self.0.take() {
             let _ = done.send(result);
         }
@@ -459,7 +444,7 @@ impl Reporter {
 impl Drop for Reporter {
     fn drop(&mut self) {
         if let Some(done) = self.0.take() {
-            let _ = done.send(Err("a worker thread stopped unexpectedly".into()));
+            let _ = done.send(Err(BatchError::WorkerLost));
         }
     }
 }
@@ -486,15 +471,15 @@ impl Batch<'_> {
         self.aborted.notify_waiters();
     }
 
-    fn write(&self, line: &Line) -> Result<(), String> {
+    fn write(&self, line: &Line) -> Result<(), BatchError> {
         match &self.journal {
-            Some(journal) => journal.outcome(line).map_err(|error| format!("cannot write the results file: {error}")),
+            Some(journal) => journal.outcome(line).map_err(BatchError::Journal),
             None => Ok(()),
         }
     }
 
     /// The first failure of any thread, after they all ended.
-    fn failure(&self, finished: &mut tokio::sync::mpsc::UnboundedReceiver<Result<(), String>>) -> Option<String> {
+    fn failure(&self, finished: &mut tokio::sync::mpsc::UnboundedReceiver<Result<(), BatchError>>) -> Option<BatchError> {
         let mut failure = self.failed.lock().unwrap_or_else(PoisonError::into_inner).take();
         while let Ok(result) = finished.try_recv() {
             if let Err(error) = result {
@@ -505,16 +490,16 @@ impl Batch<'_> {
     }
 
     /// Records a worker's failure: the first one is the batch's error, and no new rows start.
-    fn fail(&self, error: String) {
+    fn fail(&self, error: BatchError) {
         self.failed.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(error);
         self.stop.store(true, Ordering::SeqCst);
     }
 
     /// A helper thread: its own runtime and connection pool, `jobs` workers, until the rows run
     /// out or the batch is aborted.
-    fn helper(&self, jobs: usize) -> Result<(), String> {
-        let runtime = crate::factory::runtime().map_err(|error| error.to_string())?;
-        let live = self.factory.client().transpose().map_err(|error| error.to_string())?;
+    fn helper(&self, jobs: usize) -> Result<(), BatchError> {
+        let runtime = crate::factory::runtime()?;
+        let live = self.factory.client().transpose()?;
         runtime.block_on(async {
             let quiet = |_: Counts| {};
             let workers = self.workers(jobs, live.as_ref(), &quiet);
@@ -550,7 +535,7 @@ impl Batch<'_> {
         &self,
         jobs: usize,
         helpers: usize,
-        finished: &mut tokio::sync::mpsc::UnboundedReceiver<Result<(), String>>,
+        finished: &mut tokio::sync::mpsc::UnboundedReceiver<Result<(), BatchError>>,
         interrupt: &mut dyn FnMut() -> Pin<Box<dyn Future<Output = Signal>>>,
         on: &mut (dyn FnMut(Progress) + Send),
     ) -> bool {
@@ -594,7 +579,7 @@ impl Batch<'_> {
 
     /// Takes rows until there are none left or the batch stops; `report` hears of each row
     /// starting and ending.
-    async fn worker(&self, live: Option<&Live>, report: &(dyn Fn(Counts) + Sync)) -> Result<(), String> {
+    async fn worker(&self, live: Option<&Live>, report: &(dyn Fn(Counts) + Sync)) -> Result<(), BatchError> {
         loop {
             if self.stopped() {
                 return Ok(());

@@ -6,6 +6,7 @@
 //! A CSV cell is text, converted to the input's declared type as `--var` text is; an empty cell
 //! gives no value (the input's default applies). A JSON Lines row is an object of typed values.
 
+use super::error::BatchError;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -65,16 +66,16 @@ pub(crate) struct Spool {
 impl Spool {
     /// Rows are often personal data: the file is new (never one planted in its place, such as a
     /// symbolic link), has a name nobody can guess, and only its owner may read it.
-    pub(crate) fn copy(from: &mut dyn std::io::Read, name: &str) -> Result<Self, String> {
+    pub(crate) fn copy(from: &mut dyn std::io::Read, name: &str) -> Result<Self, BatchError> {
         let path = std::env::temp_dir().join(format!("recipe-rows-{}-{}.spool", std::process::id(), uuid::Uuid::new_v4().simple()));
         let mut options = std::fs::OpenOptions::new();
         options.read(true).write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let mut file = options.open(&path).map_err(|source| BatchError::Spool { path: path.clone(), source })?;
         // On Windows an open file cannot be removed: it is removed when the process ends instead.
         let _ = std::fs::remove_file(&path);
-        std::io::copy(from, &mut file).map_err(|e| format!("cannot read the rows from {name}: {e}"))?;
+        std::io::copy(from, &mut file).map_err(|source| BatchError::Read { name: name.to_owned(), source })?;
         Ok(Self { file: std::sync::Arc::new(file) })
     }
 
@@ -89,12 +90,12 @@ impl Spool {
 
 /// Opens a rows file (or the spool holding its copy), naming it `name` if it cannot be opened
 /// (as `fs_err` would name its path).
-pub(crate) fn open_file(path: &Path, spool: Option<&Spool>, name: &str) -> Result<File, String> {
+pub(crate) fn open_file(path: &Path, spool: Option<&Spool>, name: &str) -> Result<File, BatchError> {
     match spool {
         Some(spool) => spool.reopen(),
         None => File::open(path),
     }
-    .map_err(|error| format!("failed to open file `{name}`: {error}"))
+    .map_err(|source| BatchError::Open { name: name.to_owned(), source })
 }
 
 /// Whether rows at `path` can be read only once (a named pipe, a process substitution, a
@@ -107,12 +108,12 @@ impl RowReader {
     /// Opens a rows file, which messages call `name` (`stdin` for a [`Spool`]): CSV unless the
     /// name ends in `.jsonl` or `.ndjson`, or the first character is `{`. A row of more than
     /// `limit` bytes is invalid (and never held whole).
-    pub(crate) fn open_as(path: &Path, spool: Option<&Spool>, name: &str, limit: u64) -> Result<Self, String> {
+    pub(crate) fn open_as(path: &Path, spool: Option<&Spool>, name: &str, limit: u64) -> Result<Self, BatchError> {
         let file = open_file(path, spool, name)?;
         let mut buffered = BufReader::new(file);
         let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
         let json_lines = matches!(extension.as_deref(), Some("jsonl" | "ndjson")) || {
-            let start = buffered.fill_buf().map_err(|e| format!("{name}: {e}"))?;
+            let start = buffered.fill_buf().map_err(|source| BatchError::Read { name: name.to_owned(), source })?;
             let start = start.strip_prefix(b"\xef\xbb\xbf").unwrap_or(start);
             start.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
         };
@@ -120,23 +121,23 @@ impl RowReader {
             Inner::Lines { reader: buffered, line: 0, buffer: Vec::new(), limit }
         } else {
             let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(Guard::new(buffered, limit));
-            let headers = reader.headers().map_err(|e| format!("{name}: {e}"))?.clone();
-            if let Some(opened) = reader.get_ref().unterminated() {
-                return Err(format!("{name}: the quoted field opened on line {opened} is never closed"));
+            let headers = reader.headers().map_err(|source| BatchError::Csv { name: name.to_owned(), source })?.clone();
+            if let Some(line) = reader.get_ref().unterminated() {
+                return Err(BatchError::Unterminated { name: name.to_owned(), line });
             }
             if reader.get_ref().oversized(0) {
-                return Err(format!("{name}: the header row is over the limit of {} bytes (`--max-row-size`)", reader.get_ref().limit()));
+                return Err(BatchError::HeaderTooLong { name: name.to_owned(), limit: reader.get_ref().limit() });
             }
             let headers: Vec<String> = headers.iter().map(|h| h.trim().to_owned()).collect();
             if headers.iter().all(String::is_empty) {
-                return Err(format!("{name}: the CSV has no header row naming the inputs"));
+                return Err(BatchError::NoHeader { name: name.to_owned() });
             }
             // Two columns of one name: the key would be read from one and the input from the
             // other.
             if let Some((at, column)) =
                 headers.iter().enumerate().find(|(at, column)| !column.is_empty() && headers[..*at].contains(column))
             {
-                return Err(format!("{name}: the column `{column}` appears twice in the header (column {})", at + 1));
+                return Err(BatchError::DuplicateColumn { name: name.to_owned(), column: column.clone(), at: at + 1 });
             }
             Inner::Csv { reader: Box::new(reader), headers, record: csv::StringRecord::new() }
         };

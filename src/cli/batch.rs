@@ -35,10 +35,10 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
     // Rows that can be read only once (standard input, a pipe) are read twice (checked, then run):
     // keep a copy.
     let spool = if rows == Path::new("-") {
-        Some(batch::rows::Spool::copy(&mut std::io::stdin().lock(), "standard input").map_err(Failure::usage)?)
+        Some(batch::rows::Spool::copy(&mut std::io::stdin().lock(), "standard input").map_err(failure)?)
     } else if batch::rows::read_once(rows) {
         let mut pipe = fs_err::File::open(rows).map_err(|error| Failure::usage(error.to_string()))?;
-        Some(batch::rows::Spool::copy(&mut pipe, &rows.display().to_string()).map_err(Failure::usage)?)
+        Some(batch::rows::Spool::copy(&mut pipe, &rows.display().to_string()).map_err(failure)?)
     } else {
         None
     };
@@ -60,7 +60,7 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
         row_limit: batch_args.max_row_size,
         breaker: (batch_args.breaker > 0).then_some(batch_args.breaker),
     };
-    let checked = batch::check_rows(plan, &options).map_err(Failure::usage)?;
+    let checked = batch::check_rows(plan, &options).map_err(failure)?;
     for bad in &checked.bad {
         say(&format!("error: {} line {} (row {}): {}", options.rows_name(), bad.line, bad.number, bad.problems.join("; ")));
     }
@@ -78,7 +78,7 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
     let mut interrupt = || -> std::pin::Pin<Box<dyn std::future::Future<Output = batch::Signal>>> { Box::pin(super::signals::next()) };
     let outcome = batch::run(plan, &options, &checked, &factory, &mut interrupt, &mut |update| display.update(update));
     display.finish();
-    let summary = outcome.map_err(|message| Failure::error(message, crate::exit::Exit::RunFailed))?;
+    let summary = outcome.map_err(failure)?;
     if !(ui.quiet && summary.succeeded()) {
         say(&progress::summary(&summary));
     }
@@ -95,4 +95,9 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
         });
     }
     Ok(summary.exit())
+}
+
+/// A batch's error, with the exit status it means.
+fn failure(error: batch::BatchError) -> Failure {
+    Failure::error(&error, error.exit())
 }
