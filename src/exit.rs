@@ -2,7 +2,7 @@
 //! [`Exit`] from a run's, a batch's or an error's data; the command line only passes it to the
 //! process. `docs/cli.md` and the man pages print [`Exit::ALL`].
 
-/// Why `recipe` ended, as its exit status says.
+/// Why `recipe` ended, as its exit status says. Declared from best to worst (see [`Exit::worst`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Exit {
     /// Everything asked for was done.
@@ -66,20 +66,11 @@ impl Exit {
     }
 
     /// The worse of two statuses, for a command that does several things: a side effect or a
-    /// doubt outranks a plain failure, which outranks success.
+    /// doubt outranks a plain failure, which outranks success. The variants are declared in that
+    /// order, so it is the larger one.
     #[must_use]
     pub fn worst(self, other: Exit) -> Exit {
-        let rank = |exit: Exit| match exit {
-            Exit::Success => 0,
-            Exit::RunFailed => 1,
-            Exit::Usage => 2,
-            Exit::InvalidRecipe => 3,
-            Exit::SideEffect => 4,
-            Exit::InDoubt => 5,
-            Exit::Terminated => 6,
-            Exit::Interrupted => 7,
-        };
-        if rank(other) > rank(self) { other } else { self }
+        self.max(other)
     }
 }
 

@@ -2,7 +2,7 @@
 //! a method other than `GET` or `HEAD` (a form login's `POST` answered by a 302 or 303), against
 //! the fault server on 127.0.0.1, recorded and replayed.
 
-use recipe::{Clock, FailureKind, Mode, Options, Strictness, prepare, run};
+use recipe::FailureKind;
 use serde_json::json;
 
 use crate::faults::server::{Fault, FaultServer, Received, Reply};
@@ -14,15 +14,7 @@ fn record_and_replay(name: &str, text: &str, base: &str) -> (recipe::RunResult, 
     std::fs::create_dir_all(&folder).unwrap();
     let path = folder.join("recipe.yaml");
     std::fs::write(&path, text).unwrap();
-    let plan = recipe::load(&path).unwrap_or_else(|report| panic!("{report}"));
-    let base = base.to_owned();
-    let lookup = move |name: &str| (name == "BASE_URL").then(|| base.clone());
-    let options = Options { clock: Some(Clock::fixed()), ..Options::new(&lookup, Mode::Record) };
-    let mut session = prepare(&plan, options).unwrap();
-    let result = block_on(run(&plan, &session.params, &mut session.transport, &mut |_| {}));
-    let fixture = session.fixture(None, &result).expect("a recording");
-    let mut replay = prepare(&plan, Options::new(&|_| None, Mode::Replay(fixture, Strictness::Exact))).unwrap();
-    let replayed = block_on(run(&plan, &replay.params, &mut replay.transport, &mut |_| {}));
+    let (result, _, replayed) = crate::support::record_and_replay(&path, base);
     std::fs::remove_dir_all(&folder).unwrap();
     (result, replayed)
 }

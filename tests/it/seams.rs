@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use recipe::Clock;
-use recipe::Strictness;
 use recipe::run;
 use recipe::{Mode, Options, prepare};
 use serde_json::json;
@@ -25,20 +23,9 @@ fn the_run_future_is_send() {
     assert!(result.ok);
 }
 
-/// Runs `text` (written to `file` in `folder`) live against `base` and records it; then replays
-/// the recording exactly.
+/// Records the recipe `file` of `folder` live against `base`, then replays it exactly.
 fn record_and_replay(folder: &std::path::Path, file: &str, base: &str) -> (recipe::RunResult, recipe::Fixture, recipe::RunResult) {
-    let path = folder.join(file);
-    let plan = recipe::load(&path).unwrap_or_else(|report| panic!("{report}"));
-    let base = base.to_owned();
-    let lookup = move |name: &str| (name == "BASE_URL").then(|| base.clone());
-    let options = Options { clock: Some(Clock::fixed()), ..Options::new(&lookup, Mode::Record) };
-    let mut session = prepare(&plan, options).unwrap();
-    let result = block_on(run(&plan, &session.params, &mut session.transport, &mut |_| {}));
-    let fixture = session.fixture(None, &result).expect("a recording");
-    let mut replay = prepare(&plan, Options::new(&|_| None, Mode::Replay(fixture.clone(), Strictness::Exact))).unwrap();
-    let replayed = block_on(run(&plan, &replay.params, &mut replay.transport, &mut |_| {}));
-    (result, fixture, replayed)
+    crate::support::record_and_replay(&folder.join(file), base)
 }
 
 fn folder(name: &str, files: &[(&str, &str)]) -> PathBuf {

@@ -61,3 +61,19 @@ pub fn shipped_recipes() -> Vec<String> {
     assert!(recipes.len() >= 8, "{recipes:?}");
     recipes
 }
+
+/// Runs the recipe at `path` live against `base` (its `BASE_URL`) and records it on a virtual
+/// clock; then replays the recording exactly: the live result, the fixture, the replayed result.
+pub fn record_and_replay(path: &Path, base: &str) -> (RunResult, Fixture, RunResult) {
+    let plan = plan(path);
+    let base = base.to_owned();
+    let lookup = move |name: &str| (name == "BASE_URL").then(|| base.clone());
+    let options = Options { clock: Some(recipe::Clock::fixed()), ..Options::new(&lookup, Mode::Record) };
+    let mut session = prepare(&plan, options).expect("the inputs and environment resolve");
+    let result = block_on(recipe::run(&plan, &session.params, &mut session.transport, &mut |_| {}));
+    let fixture = session.fixture(None, &result).expect("a recording");
+    let replay_options = Options::new(&|_| None, Mode::Replay(fixture.clone(), recipe::Strictness::Exact));
+    let mut replay = prepare(&plan, replay_options).expect("the fixture's inputs resolve");
+    let replayed = block_on(recipe::run(&plan, &replay.params, &mut replay.transport, &mut |_| {}));
+    (result, fixture, replayed)
+}
