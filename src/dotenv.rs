@@ -23,9 +23,9 @@ use std::collections::BTreeMap;
 /// variable, never its value (it may be a secret).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {problem}")]
-pub(crate) struct DotenvError {
-    pub line: usize,
-    pub problem: Problem,
+pub struct DotenvError {
+    pub(crate) line: usize,
+    pub(crate) problem: Problem,
 }
 
 /// What is wrong with a line.
@@ -250,8 +250,8 @@ fn value(raw: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, V
 mod tests {
     use super::*;
 
-    fn read(text: &str) -> Result<BTreeMap<String, String>, String> {
-        parse(text, &|name: &str| (name == "FROM_ENV").then(|| "process".to_owned())).map_err(|error| error.to_string())
+    fn read(text: &str) -> Result<BTreeMap<String, String>, DotenvError> {
+        parse(text, &|name: &str| (name == "FROM_ENV").then(|| "process".to_owned()))
     }
 
     fn one(text: &str) -> String {
@@ -342,7 +342,7 @@ mod tests {
             ("TOKEN s3cret\n", "line 1: expected `=` after the variable name (lines are `NAME=value`)"),
         ];
         for (text, expected) in cases {
-            let error = read(text).unwrap_err();
+            let error = read(text).unwrap_err().to_string();
             assert_eq!(error, expected, "{text:?}");
             assert!(!error.contains("s3cret"), "{error}");
         }

@@ -86,26 +86,38 @@ fn check_exchanges(root: &Node) -> Result<(), DataError> {
     Ok(())
 }
 
+/// Why a fixture cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("{0}")]
+    Read(std::io::Error),
+    /// Not a fixture: the message names the file and the place.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{}: unsupported fixture version {version}; this version of `recipe` reads `fixture: 1`", .path.display())]
+    Version { path: std::path::PathBuf, version: u32 },
+    #[error("{0}")]
+    Write(#[from] crate::files::FileError),
+    #[error("{0}")]
+    Yaml(#[from] crate::yaml::WriteError),
+}
+
 impl Fixture {
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let text = fs_err::read_to_string(path).map_err(|error| error.to_string())?;
-        let fixture: Fixture =
-            crate::yaml::from_str_checked(&text, check_exchanges).map_err(|error| error.in_file(path, "invalid fixture"))?;
+    pub fn read(path: &Path) -> Result<Self, FixtureError> {
+        let text = fs_err::read_to_string(path).map_err(FixtureError::Read)?;
+        let fixture: Fixture = crate::yaml::from_str_checked(&text, check_exchanges)
+            .map_err(|error| FixtureError::Invalid(error.in_file(path, "invalid fixture")))?;
         if fixture.fixture != 1 {
-            return Err(format!(
-                "{}: unsupported fixture version {}; this version of `recipe` reads `fixture: 1`",
-                path.display(),
-                fixture.fixture
-            ));
+            return Err(FixtureError::Version { path: path.to_owned(), version: fixture.fixture });
         }
         Ok(fixture)
     }
 
     /// Writes the fixture atomically: an interrupted run never leaves half a file.
-    pub fn write(&self, path: &Path) -> Result<(), String> {
+    pub fn write(&self, path: &Path) -> Result<(), FixtureError> {
         let mut text = String::from("# Recorded by `recipe run --record`. Secrets are replaced by <NAME> placeholders.\n");
         text.push_str(&crate::yaml::to_string(self)?);
-        crate::files::write_atomic(path, text.as_bytes())
+        Ok(crate::files::write_atomic(path, text.as_bytes())?)
     }
 }
 
@@ -113,19 +125,23 @@ impl Fixture {
 mod tests {
     use super::*;
 
-    fn read(exchange: &str) -> Result<Fixture, String> {
+    /// The problem `Fixture::read` finds in a fixture of this one exchange, without the file name.
+    fn problem(exchange: &str) -> Option<String> {
         let path = std::env::temp_dir().join(format!("recipe-fixture-{}-{}.yaml", std::process::id(), exchange.len()));
         std::fs::write(&path, format!("fixture: 1\nexchanges:\n{exchange}")).unwrap();
         let read = Fixture::read(&path);
         std::fs::remove_file(&path).unwrap();
         let file = format!("{}:", path.display());
-        read.map_err(|error| error.strip_prefix(&file).unwrap_or(&error).to_owned())
+        read.err().map(|error| {
+            let error = error.to_string();
+            error.strip_prefix(&file).unwrap_or(&error).to_owned()
+        })
     }
 
     #[test]
     fn a_hand_edited_exchange_is_read_as_written_or_refused_at_its_place() {
         let fine = "  - step: a\n    request: { method: POST, url: /a, json: { n: 1 } }\n    response: { status: 200, json: { id: 7 } }\n";
-        assert!(read(fine).is_ok());
+        assert_eq!(problem(fine), None);
         for (exchange, error) in [
             (
                 "  - step: a\n    request: { method: POST, url: /a, header: { x: y } }\n    response: { status: 200 }\n",
@@ -141,7 +157,7 @@ mod tests {
             ),
             ("  - step: a\n    request: { method: GET, url: /a }\n", "3:5: invalid fixture: an exchange has a `response` or a `failure`"),
         ] {
-            assert_eq!(read(exchange).unwrap_err(), error, "{exchange}");
+            assert_eq!(problem(exchange).as_deref(), Some(error), "{exchange}");
         }
     }
 }

@@ -47,6 +47,9 @@ pub(crate) enum InputError {
     /// `about` is the input's description, if it has one.
     #[error("missing input `{name}`{about}; give it with `--var {name}=...`")]
     Missing { name: String, about: String },
+    /// A `--var` without `=`.
+    #[error("`--var {0}` needs the form name=value")]
+    NotAPair(String),
 }
 
 /// A problem with a declared environment variable. Never its value: it may be a secret.
@@ -284,11 +287,11 @@ pub(crate) fn resolve_env(
 }
 
 /// Reads `--var name=value` pairs.
-pub(crate) fn var_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn var_pairs(pairs: &[String]) -> Result<Vec<(String, String)>, InputError> {
     pairs
         .iter()
         .map(|pair| {
-            let (name, value) = pair.split_once('=').ok_or_else(|| format!("`--var {pair}` needs the form name=value"))?;
+            let (name, value) = pair.split_once('=').ok_or_else(|| InputError::NotAPair(pair.clone()))?;
             Ok((name.trim().to_owned(), value.to_owned()))
         })
         .collect()

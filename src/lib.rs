@@ -55,9 +55,11 @@ pub use batch::BatchError;
 pub use check::{LoadError, Plan, load, load_str};
 pub use cli::main;
 pub use clock::Clock;
+pub use dotenv::DotenvError;
 pub use exit::Exit;
 pub use factory::{Answers, Factory, Session, Setup, Start};
-pub use fixture::{Exchange, Fixture};
+pub use files::FileError;
+pub use fixture::{Exchange, Fixture, FixtureError};
 pub use http::{Hop, RequestSpec, ResponseData};
 pub use run::{Cause, Effect, Event, Listener, RunResult, Status, StepResult, Stop, run};
 pub use session::{Mode, Options, prepare, replay_case};
@@ -90,7 +92,7 @@ pub mod hooks {
     }
 
     pub mod snapshot {
-        pub use crate::snapshot::{path_for, read, render, same, value};
+        pub use crate::snapshot::{SnapshotError, path_for, read, render, same, value};
     }
 
     pub mod testing {
@@ -98,6 +100,6 @@ pub mod hooks {
     }
 
     pub mod yaml {
-        pub use crate::yaml::{Node, Style, Value, from_str, parse, to_string};
+        pub use crate::yaml::{Node, Style, Value, WriteError, from_str, parse, to_string};
     }
 }

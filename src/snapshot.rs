@@ -87,21 +87,32 @@ pub fn path_for(fixture: &Path) -> PathBuf {
 /// The contents of an insta snapshot file (the part after its metadata header), with line endings
 /// normalised to `\n` as insta compares them; `None` when there is no snapshot yet. A file that
 /// cannot be read, or is not in insta's format, is an error: it is not a new case.
-pub fn read(path: &Path) -> Result<Option<String>, String> {
+pub fn read(path: &Path) -> Result<Option<String>, SnapshotError> {
     let text = match fs_err::read_to_string(path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(format!("the snapshot is unreadable: {error}")),
+        Err(error) => return Err(SnapshotError::Unreadable(error)),
     };
     let text = text.replace("\r\n", "\n");
     match contents(&text) {
         Some(contents) => Ok(Some(contents.to_owned())),
-        None => Err(format!(
-            "the snapshot {} is unreadable: it is not in insta's format (a `---` metadata header, then the contents); \
-             restore it, or delete it and run `recipe test --accept`",
-            path.display()
-        )),
+        None => Err(SnapshotError::NotInsta(path.to_owned())),
     }
+}
+
+/// Why a snapshot cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("the snapshot is unreadable: {0}")]
+    Unreadable(std::io::Error),
+    #[error(
+        "the snapshot {} is unreadable: it is not in insta's format (a `---` metadata header, then the contents); \
+         restore it, or delete it and run `recipe test --accept`",
+        .0.display()
+    )]
+    NotInsta(PathBuf),
+    #[error("{0}")]
+    Write(#[from] crate::files::FileError),
 }
 
 fn contents(text: &str) -> Option<&str> {
@@ -118,10 +129,9 @@ pub fn same(a: &str, b: &str) -> bool {
     a.replace("\r\n", "\n").trim_end() == b.replace("\r\n", "\n").trim_end()
 }
 
-/// Writes a snapshot in insta's format, atomically.
-pub(crate) fn write(path: &Path, fixture: &Path, text: &str) -> Result<(), String> {
-    let folder = path.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(folder).map_err(|e| e.to_string())?;
+/// Writes a snapshot in insta's format, atomically; its `source` says `recipe test --accept`
+/// wrote it (insta compares the contents only).
+pub(crate) fn write(path: &Path, fixture: &Path, text: &str) -> Result<(), SnapshotError> {
     let input = fixture.to_string_lossy().replace('\\', "/");
     // A file name YAML would read otherwise (`a: b #c.yaml`) is written as a quoted string.
     let plain = !input.contains(": ")
@@ -130,8 +140,8 @@ pub(crate) fn write(path: &Path, fixture: &Path, text: &str) -> Result<(), Strin
         && !input.starts_with(|c: char| "!&*-?{}[]|>'\"%@`#,".contains(c) || c.is_whitespace())
         && !input.contains(|c: char| c.is_control());
     let input = if plain { input } else { serde_json::to_string(&input).unwrap_or(input) };
-    let file = format!("---\nsource: tests/it/cases.rs\nexpression: text\ninput_file: {input}\n---\n{}\n", text.trim_end());
-    crate::files::write_atomic(path, file.as_bytes())
+    let file = format!("---\nsource: recipe test --accept\nexpression: text\ninput_file: {input}\n---\n{}\n", text.trim_end());
+    Ok(crate::files::write_atomic(path, file.as_bytes())?)
 }
 
 /// A unified diff of two snapshot texts.
@@ -149,10 +159,10 @@ mod tests {
     fn a_missing_snapshot_is_new_a_corrupt_one_is_an_error_and_crlf_reads_as_lf() {
         let folder = std::env::temp_dir().join(format!("recipe-snapshot-{}", std::process::id()));
         fs_err::create_dir_all(&folder).unwrap();
-        assert_eq!(read(&folder.join("missing.snap")), Ok(None));
+        assert_eq!(read(&folder.join("missing.snap")).unwrap(), None);
         let corrupt = folder.join("corrupt.snap");
         fs_err::write(&corrupt, "ok: true\n<<<<<<< HEAD\n").unwrap();
-        let error = read(&corrupt).unwrap_err();
+        let error = read(&corrupt).unwrap_err().to_string();
         assert!(error.contains("is not in insta's format"), "{error}");
         let crlf = folder.join("crlf.snap");
         fs_err::write(&crlf, "---\r\nsource: tests/it/cases.rs\r\n---\r\nok: true\r\nsteps: []\r\n").unwrap();

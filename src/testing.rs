@@ -192,7 +192,7 @@ fn cases_of(recipe: &Path) -> Result<Vec<Case>, TestError> {
 /// events.
 pub(crate) fn replay(case: &Case, listen: &mut CaseListener<'_>) -> Result<(String, bool), TestError> {
     let plan = crate::check::load(&case.recipe).map_err(|e| TestError::Case(e.to_string()))?;
-    let fixture = Fixture::read(&case.fixture).map_err(TestError::Case)?;
+    let fixture = Fixture::read(&case.fixture).map_err(|error| TestError::Case(error.to_string()))?;
     let mut on_event = |event: Event| listen(&plan, event);
     let result = crate::session::replay_case(&plan, fixture, &mut on_event).map_err(|error| TestError::Case(error.to_string()))?;
     Ok((crate::snapshot::render(&result), result.ok))
@@ -221,13 +221,13 @@ pub fn run(case: &Case, accept: bool, listen: &mut CaseListener<'_>) -> Outcome 
                     if accept {
                         match crate::snapshot::write(&snapshot_path, &case.fixture, &text) {
                             Ok(()) => Verdict::Accepted,
-                            Err(message) => Verdict::Error(format!("cannot write {}: {message}", snapshot_path.display())),
+                            Err(error) => Verdict::Error(format!("cannot write {}: {error}", snapshot_path.display())),
                         }
                     } else {
                         match old {
                             Ok(Some(old)) => Verdict::Changed(crate::snapshot::diff(&old, &text)),
                             Ok(None) => Verdict::New,
-                            Err(message) => Verdict::Error(message),
+                            Err(error) => Verdict::Error(error.to_string()),
                         }
                     }
                 }

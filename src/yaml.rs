@@ -509,10 +509,15 @@ pub(crate) fn from_str_checked<T: DeserializeOwned>(
 /// Writes `value` as YAML that every YAML reader reads back the same: `serde_yaml` leaves plain
 /// the strings YAML 1.2 reads as strings, but a YAML 1.1 reader takes `19:00:00` for the number
 /// 68400, `2026-07-22` for a date and `yes` for a boolean; those are single-quoted.
-pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
-    let text = serde_yaml::to_string(value).map_err(|e| e.to_string())?;
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, WriteError> {
+    let text = serde_yaml::to_string(value).map_err(WriteError)?;
     Ok(quote_yaml11(&text))
 }
+
+/// A value YAML cannot hold as it is (a map key that is not a string, for one).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write YAML: {0}")]
+pub struct WriteError(serde_yaml::Error);
 
 /// Quotes the plain scalars (keys and values) a YAML 1.1 reader would not read as strings.
 /// `serde_yaml` writes JSON numbers and booleans in forms these patterns never match, so every

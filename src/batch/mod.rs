@@ -34,7 +34,7 @@ use serde_json::Value as Json;
 use crate::check::Plan;
 use crate::factory::{Answers, Factory, Setup, Start};
 use crate::inputs::InputSources;
-use crate::run::{Effect, IntentLog, RunResult, Status};
+use crate::run::{Effect, IntentError, IntentLog, RunResult, Status};
 use crate::transport::{Live, Rate, Settings};
 use journal::{Finished, Identity, Journal, Line, Previous, Prior, Skipped};
 use rows::RowReader;
@@ -700,15 +700,17 @@ struct RowIntents {
 }
 
 impl IntentLog for RowIntents {
-    fn intent<'a>(&'a self, step: &'a str) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async move {
-            self.journal.intent(self.row, &self.key, step).await.map_err(|error| format!("cannot write the results file: {error}"))
-        })
+    fn intent<'a>(&'a self, step: &'a str) -> Pin<Box<dyn Future<Output = Result<(), IntentError>> + Send + 'a>> {
+        Box::pin(async move { self.journal.intent(self.row, &self.key, step).await.map_err(results_file) })
     }
 
-    fn not_processed(&self, step: &str) -> Result<(), String> {
-        self.journal.not_processed(self.row, &self.key, step).map_err(|error| format!("cannot write the results file: {error}"))
+    fn not_processed(&self, step: &str) -> Result<(), IntentError> {
+        self.journal.not_processed(self.row, &self.key, step).map_err(results_file)
     }
+}
+
+fn results_file(source: std::io::Error) -> IntentError {
+    IntentError { file: "the results file", source }
 }
 
 /// Why a row failed before the server accepted anything, if it did: the transport could not

@@ -20,18 +20,22 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
     let batch_args = &args.batch;
     let prepared = (|| {
         if let Some(out) = &batch_args.out {
-            writable(out, "the results file")?;
+            writable(out, "the results file").map_err(Failure::usage)?;
             let used = fs_err::metadata(out).is_ok_and(|m| m.len() > 0);
             if used && !batch_args.resume {
-                return Err(format!(
+                return Err(Failure::usage(format!(
                     "the results file {} already holds a batch: continue it with `--resume`, or choose another file",
                     out.display()
-                ));
+                )));
             }
         }
-        Ok::<_, String>((crate::inputs::var_pairs(&args.vars)?, vars_file(args.vars_file.as_deref())?, dotenv(args.env_file.as_deref())?))
+        Ok::<_, Failure>((
+            crate::inputs::var_pairs(&args.vars).map_err(Failure::usage)?,
+            vars_file(args.vars_file.as_deref()).map_err(Failure::usage)?,
+            dotenv(args.env_file.as_deref()).map_err(Failure::usage)?,
+        ))
     })();
-    let (vars, vars_file, dotenv) = prepared.map_err(Failure::usage)?;
+    let (vars, vars_file, dotenv) = prepared?;
     // Rows that can be read only once (standard input, a pipe) are read twice (checked, then run):
     // keep a copy.
     let spool = if rows == Path::new("-") {

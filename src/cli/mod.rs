@@ -78,7 +78,7 @@ fn dispatch(command: Command, ui: Ui) -> Outcome {
 fn load_plan(file: &Path) -> Result<Plan, Failure> {
     let loaded = if file == Path::new("-") {
         crate::files::read_input(file)
-            .map_err(LoadError::Io)
+            .map_err(|error| LoadError::Io(error.to_string()))
             .and_then(|text| crate::check::load_str("<stdin>", &text).map_err(LoadError::Invalid))
     } else {
         crate::check::load(file)

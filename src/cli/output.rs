@@ -163,11 +163,12 @@ impl ReportArgs {
 }
 
 /// Writes a report to its target; says where unless quiet.
-pub(super) fn write_report(format: ReportFormat, target: &ReportTarget, text: &str, ui: Ui) -> Result<(), String> {
+pub(super) fn write_report(format: ReportFormat, target: &ReportTarget, text: &str, ui: Ui) -> Result<(), Failure> {
     match target {
-        ReportTarget::Stdout => out(text).map_err(|error| format!("cannot write the report to stdout: {error}")),
+        ReportTarget::Stdout => out(text).map_err(|error| Failure::usage(format!("cannot write the report to stdout: {error}"))),
         ReportTarget::File(path) => {
-            crate::files::write_atomic(path, text.as_bytes()).map_err(|error| format!("cannot write the report: {error}"))?;
+            crate::files::write_atomic(path, text.as_bytes())
+                .map_err(|error| Failure::usage(format!("cannot write the report: {error}")))?;
             if !ui.quiet {
                 say(&format!("wrote the {} report to {}", format.name(), path.display()));
             }

@@ -30,25 +30,25 @@ pub(super) fn command(args: &RunArgs, ui: Ui) -> Outcome {
     // must not fail afterwards for want of a folder.
     let prepared = (|| {
         if let Some(path) = &args.record {
-            writable(path, "the fixture")?;
+            writable(path, "the fixture").map_err(Failure::usage)?;
         }
         if let Some(path) = args.report.file() {
-            writable(&path, "the report file")?;
+            writable(&path, "the report file").map_err(Failure::usage)?;
         }
         let mode = match (&args.replay, &args.record, args.dry_run) {
-            (Some(path), _, _) => Mode::Replay(Fixture::read(path)?, Strictness::Exact),
+            (Some(path), _, _) => Mode::Replay(Fixture::read(path).map_err(Failure::usage)?, Strictness::Exact),
             (None, Some(_), _) => Mode::Record,
             (None, None, true) => Mode::Offline,
             (None, None, false) => Mode::Live,
         };
-        Ok::<_, String>((
+        Ok::<_, Failure>((
             mode,
-            crate::inputs::var_pairs(&args.vars)?,
-            vars_file(args.vars_file.as_deref())?,
-            dotenv(args.env_file.as_deref())?,
+            crate::inputs::var_pairs(&args.vars).map_err(Failure::usage)?,
+            vars_file(args.vars_file.as_deref()).map_err(Failure::usage)?,
+            dotenv(args.env_file.as_deref()).map_err(Failure::usage)?,
         ))
     })();
-    let (mode, vars, vars_file, dotenv) = prepared.map_err(Failure::usage)?;
+    let (mode, vars, vars_file, dotenv) = prepared?;
     let lookup = |name: &str| std::env::var(name).ok();
     let options = Options {
         vars,
@@ -85,8 +85,8 @@ pub(super) fn command(args: &RunArgs, ui: Ui) -> Outcome {
             (Ok(()), Target::Beside { failed, kept }) => {
                 say(&format!("the run failed: recorded it to {} and kept the previous fixture {}", failed.display(), kept.display()));
             }
-            (Err(message), _) => {
-                say(&format!("error: cannot write the fixture: {message}"));
+            (Err(error), _) => {
+                say(&format!("error: cannot write the fixture: {error}"));
                 exit = exit.worst(result.exit_after_write_failure());
             }
         }
@@ -94,8 +94,8 @@ pub(super) fn command(args: &RunArgs, ui: Ui) -> Outcome {
     if let Some((format, target)) = &report {
         let inputs = session.params.inputs.iter().map(|(name, value)| (name.clone(), session.params.masker.json(value))).collect();
         let document = RunReport { recipe: &plan.recipe().name, file: &args.file, inputs, duration, result: &result };
-        if let Err(message) = write_report(*format, target, &run_report(*format, &document), ui) {
-            say(&format!("error: {message}"));
+        if let Err(failure) = write_report(*format, target, &run_report(*format, &document), ui) {
+            failure.print();
             exit = exit.worst(result.exit_after_write_failure());
         }
     }
@@ -111,7 +111,7 @@ pub(super) fn command(args: &RunArgs, ui: Ui) -> Outcome {
 
 /// What is wrong with a run's files before anything is read: two of them on standard input, or an
 /// output that would overwrite an input or another output.
-fn files_problem(args: &RunArgs) -> Result<(), String> {
+fn files_problem(args: &RunArgs) -> Result<(), crate::files::FileError> {
     let stdin = Path::new("-");
     let readers = [Some(args.file.as_path()), args.vars_file.as_deref(), args.batch.rows.as_deref()]
         .into_iter()
@@ -119,7 +119,7 @@ fn files_problem(args: &RunArgs) -> Result<(), String> {
         .filter(|p| *p == stdin)
         .count();
     if readers > 1 {
-        return Err("only one of the recipe, `--vars` and `--rows` can be `-` (standard input)".into());
+        return Err(crate::files::FileError::StdinTwice);
     }
     let report_file = args.report.file();
     let outputs = [

@@ -50,7 +50,7 @@ pub(super) fn command(args: &TestArgs, ui: Ui) -> Outcome {
             ReportFormat::Json => serde_json::to_string_pretty(&crate::report::json::test(&outcomes)).unwrap_or_default() + "\n",
             ReportFormat::Html => crate::report::html::test(&outcomes),
         };
-        write_report(*format, target, &text, ui).map_err(Failure::usage)?;
+        write_report(*format, target, &text, ui)?;
     }
     Ok(crate::testing::exit(&outcomes))
 }

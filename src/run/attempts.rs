@@ -15,7 +15,7 @@ use super::{Acted, Attempt, Cause, DEFAULT_TIMEOUT, Effect, Event, Listener, Sta
 use crate::envelope;
 use crate::http::{RequestSpec, ResponseBody, ResponseData};
 use crate::model::{Expect, Request, Step};
-use crate::transport::{Delivery, Failure, FailureKind, Limits, Transport};
+use crate::transport::{Delivery, FailureKind, Limits, Reply, Transport};
 
 const DEFAULT_REDIRECTS: u32 = 5;
 const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
@@ -50,8 +50,7 @@ pub(super) async fn page(
 
 /// The last attempt, and why no other followed.
 struct Last {
-    response: Option<ResponseData>,
-    failure: Option<Failure>,
+    reply: Reply,
     until_unmet: bool,
     /// The policy would have retried, but may not.
     gave_up: Option<String>,
@@ -89,7 +88,9 @@ async fn attempts(
     let journaled = !idempotent && !transport.is_offline();
     // An intent in the journal that no attempt since has proved unprocessed.
     let mut intent_open = false;
-    for number in 1.. {
+    let mut number = 0;
+    loop {
+        number += 1;
         if remaining() == Some(Duration::ZERO) {
             let message = "the run's time limit (`--max-time`) was reached before this request was sent";
             return Err(StepError::traced(Cause::Transport(FailureKind::Deadline), message, std::mem::take(trace)));
@@ -126,34 +127,30 @@ async fn attempts(
             }
             return Err(StepError::traced(Cause::Stopped, message, std::mem::take(trace)));
         };
-        let mut failure = sent.failure;
-        if sent.response.is_none() && failure.is_none() {
-            return Ok(None);
-        }
-        if let Some(failure) = &mut failure
+        let Some(mut reply) = sent.reply else { return Ok(None) };
+        if let Reply::Failed { failure, .. } = &mut reply
             && failure.kind == FailureKind::ResponseTimeout
             && attempt_limits.timeout < limits.timeout
         {
             failure.message.push_str(" (the run's time limit, `--max-time`, cut the request timeout short)");
         }
-        if !idempotent && may_have_acted(sent.response.as_ref(), failure.as_ref()) {
+        if !idempotent && may_have_acted(&reply) {
             trace.effect = Some(Effect::InDoubt);
         }
-        let until_unmet = match (&sent.response, &failure) {
-            (Some(response), None) => {
-                !until_met(state, &policy, response, context).map_err(|message| StepError::new(Cause::Render, message))?
+        let until_unmet = match &reply {
+            Reply::Answered(response) => {
+                !until_met(state, &policy, response, context).map_err(|error| StepError::new(Cause::Render, error.to_string()))?
             }
-            _ => false,
+            Reply::Failed { .. } => false,
         };
-        let observed = match (&sent.response, &failure) {
-            (_, Some(failure)) => Observed::Failure(failure.kind),
-            (Some(response), None) => Observed::Response {
+        let observed = match &reply {
+            Reply::Failed { failure, .. } => Observed::Failure(failure.kind),
+            Reply::Answered(response) => Observed::Response {
                 status: response.status,
                 retry_after: response.headers.get("retry-after").map(String::as_str),
                 date: response.headers.get("date").map(String::as_str),
                 until_unmet,
             },
-            (None, None) => unreachable!("nothing sent is handled above"),
         };
         let unprocessed = super::retry::unprocessed(observed);
         let decision = decide(
@@ -172,24 +169,24 @@ async fn attempts(
             request: format!("{} {}", masked.method, masked.url),
             wait,
             redirects: sent.redirects,
-            response: sent.response.as_ref().map(|r| state.kept(r)),
+            response: reply.response().map(|r| state.kept(r)),
             // Messages can quote what the server answered (a `Location`): masked like the rest.
-            failure: failure.clone().map(|mut failure| {
+            failure: reply.failure().cloned().map(|mut failure| {
                 failure.message = state.masker.text(&failure.message);
                 failure
             }),
             duration: started.elapsed(),
         });
         match decision {
-            Decision::Stop => return Ok(Some(Last { response: sent.response, failure, until_unmet, gave_up: None })),
-            Decision::GiveUp(reason) => return Ok(Some(Last { response: sent.response, failure, until_unmet, gave_up: Some(reason) })),
+            Decision::Stop => return Ok(Some(Last { reply, until_unmet, gave_up: None })),
+            Decision::GiveUp(reason) => return Ok(Some(Last { reply, until_unmet, gave_up: Some(reason) })),
             Decision::Retry { wait: next, why, server_asked } => {
                 if intent_open && unprocessed && trace.effect.is_none() {
                     // Killed during the wait, the row has provably not sent this step.
                     if let Some(intents) = &state.params.intents {
                         intents
                             .not_processed(&qualified)
-                            .map_err(|reason| StepError::traced(Cause::Journal, reason, std::mem::take(trace)))?;
+                            .map_err(|reason| StepError::traced(Cause::Journal, reason.to_string(), std::mem::take(trace)))?;
                     }
                     intent_open = false;
                 }
@@ -209,15 +206,14 @@ async fn attempts(
             }
         }
     }
-    unreachable!("the attempt loop returns")
 }
 
 /// Judges the last attempt: a failure, a response the step does not accept, or success; and
 /// whether a non-idempotent request created something. The body is moved, never copied, into
 /// what later steps read.
 fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace: Trace) -> Result<Acted, StepError> {
-    let Last { response, failure, until_unmet, gave_up } = last;
-    trace.kept = response.as_ref().map(|r| state.kept(r));
+    let Last { reply, until_unmet, gave_up } = last;
+    trace.kept = reply.response().map(|r| state.kept(r));
     let method = request.method.as_str();
     let explain = |message: String, trace: &Trace| {
         let message = match &gave_up {
@@ -226,12 +222,14 @@ fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace
         };
         if trace.effect == Some(Effect::InDoubt) { in_doubt(method, &message) } else { message }
     };
-    if let Some(failure) = failure {
-        let message = explain(failure.message, &trace);
-        trace.raw = response;
-        return Err(StepError::traced(Cause::Transport(failure.kind), message, trace));
-    }
-    let response = response.expect("a response when there is no failure");
+    let response = match reply {
+        Reply::Failed { failure, head } => {
+            let message = explain(failure.message, &trace);
+            trace.raw = head;
+            return Err(StepError::traced(Cause::Transport(failure.kind), message, trace));
+        }
+        Reply::Answered(response) => response,
+    };
     let checks_envelopes = step.expect.as_ref().and_then(|e| e.api_errors).unwrap_or(true);
     let api_errors = match (&response.body, &state.plan.recipe().http.api_errors) {
         (Some(ResponseBody::Json(body)), Some(setting)) if checks_envelopes => api_errors(&state.masker, setting, body),
@@ -307,13 +305,14 @@ fn is_empty(value: &Json) -> bool {
 /// but the answer could not be read in full (cut short, corrupt, too large), so it did process
 /// it; or the server answered a server error (500, 502, 503 without a `Retry-After` the policy
 /// honours, 504), which may come after it stored what was sent. A 4xx is a refusal.
-fn may_have_acted(response: Option<&ResponseData>, failure: Option<&Failure>) -> bool {
-    match (response, failure) {
-        (_, Some(failure)) => {
-            failure.kind.delivery() == Delivery::Unknown || response.is_some_and(|r| (200..300).contains(&r.status) || r.status == 303)
+fn may_have_acted(reply: &Reply) -> bool {
+    match reply {
+        Reply::Failed { failure, head } => {
+            failure.kind.delivery() == Delivery::Unknown || head.as_ref().is_some_and(|r| (200..300).contains(&r.status) || r.status == 303)
         }
-        (Some(response), None) => super::retry::outcome_unknown(response.status, response.headers.get("retry-after").map(String::as_str)),
-        (None, None) => false,
+        Reply::Answered(response) => {
+            super::retry::outcome_unknown(response.status, response.headers.get("retry-after").map(String::as_str))
+        }
     }
 }
 
@@ -323,14 +322,24 @@ fn in_doubt(method: &str, message: &str) -> String {
 }
 
 /// Whether the policy's `until` holds for this response (true without an `until`).
-fn until_met(state: &State, policy: &Policy, response: &ResponseData, context: &Context) -> Result<bool, String> {
+/// Why `retry.until` could not say whether to stop.
+#[derive(Debug, thiserror::Error)]
+enum UntilError {
+    /// What it rendered instead, masked and cut short.
+    #[error("`retry.until` must render to true or false, got {0}")]
+    NotABoolean(String),
+    #[error("cannot render `retry.until` ({text}): {reason}")]
+    Render { text: String, reason: crate::template::TemplateError },
+}
+
+fn until_met(state: &State, policy: &Policy, response: &ResponseData, context: &Context) -> Result<bool, UntilError> {
     let Some(until) = &policy.until else { return Ok(true) };
     let data = serde_json::json!({ "status": response.status, "headers": response.headers, "body": *body_value(response) });
     let context = minijinja::context! { response => crate::template::context(&data), ..context.clone() };
     match state.plan.engine.render(until, &context) {
         Ok(Json::Bool(met)) => Ok(met),
-        Ok(other) => Err(format!("`retry.until` must render to true or false, got {}", crate::select::short(&state.masker, &other))),
-        Err(error) => Err(format!("cannot render `retry.until` ({}): {error}", until.text)),
+        Ok(other) => Err(UntilError::NotABoolean(crate::select::short(&state.masker, &other))),
+        Err(reason) => Err(UntilError::Render { text: until.text.clone(), reason }),
     }
 }
 

@@ -110,16 +110,25 @@ async fn unless_stopped<T>(stop: Option<&Stop>, work: impl Future<Output = T>) -
 pub trait IntentLog: Send + Sync {
     /// Records that `step` is about to send its request; the request waits for this, and is not
     /// sent if it fails.
-    fn intent<'a>(&'a self, step: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+    fn intent<'a>(&'a self, step: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), IntentError>> + Send + 'a>>;
 
     /// Records that the last attempt of `step` was certainly not processed (a 429, a 503 with a
     /// `Retry-After`, a connection refused) and that the run now waits to retry: a run killed
     /// meanwhile has not had that step's effect. Not synced: a machine crash leaves the intent
     /// as the last word, which errs on the safe side.
-    fn not_processed(&self, step: &str) -> Result<(), String> {
+    fn not_processed(&self, step: &str) -> Result<(), IntentError> {
         let _ = step;
         Ok(())
     }
+}
+
+/// Why an intent log could not record a line: which file (in the log's words) and the I/O error.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {file}: {source}")]
+pub struct IntentError {
+    pub file: &'static str,
+    #[source]
+    pub source: std::io::Error,
 }
 
 /// Hears the runner's [`Event`]s. `Send`, like everything a run holds, so a run's future can

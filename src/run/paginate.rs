@@ -111,8 +111,8 @@ enum NextError {
     #[error("`paginate.next.query` must be a map")]
     QueryNotAMap,
     /// A query value that cannot be sent.
-    #[error("{0}")]
-    Query(String),
+    #[error(transparent)]
+    Query(super::query::MapValue),
     #[error("`paginate.next` may change `url` and `query`, not `{0}`")]
     Unknown(String),
 }

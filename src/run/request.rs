@@ -11,6 +11,7 @@ use super::query::query_values;
 use super::{Acted, Cause, DEFAULT_TIMEOUT, Listener, State, StepError};
 use crate::http::{Body, RequestSpec};
 use crate::model::{Request, Step};
+use crate::template::TemplateError;
 use crate::transport::Transport;
 
 pub(super) async fn send(
@@ -33,7 +34,7 @@ pub(super) async fn send(
     };
     // Replays and dry runs use the placeholder itself.
     let mut tokens: Vec<String> = token.iter().filter(|token| *token != "<oauth2>").cloned().collect();
-    let mut spec = render_request(state, request, context, token.as_deref()).map_err(|e| StepError::new(Cause::Render, e))?;
+    let mut spec = render_request(state, request, context, token.as_deref()).map_err(|e| StepError::new(Cause::Render, e.to_string()))?;
     let mut sent = page(state, step, request, context, transport, on_event, &spec, oauth.is_some()).await;
     // A 401 with a cached OAuth2 token: fetch a new one and send once more (later pages use it
     // too).
@@ -42,7 +43,7 @@ pub(super) async fn send(
     {
         let token = oauth_token(state, oauth, context, transport, token.as_deref()).await?;
         tokens.extend((token != "<oauth2>").then(|| token.clone()));
-        spec = render_request(state, request, context, Some(&token)).map_err(|e| StepError::new(Cause::Render, e))?;
+        spec = render_request(state, request, context, Some(&token)).map_err(|e| StepError::new(Cause::Render, e.to_string()))?;
         sent = page(state, step, request, context, transport, on_event, &spec, true).await;
     }
     // The access token is a secret from here on: a server may echo it (in a body or a header).
@@ -129,12 +130,36 @@ fn altered_url(url: &str) -> Option<String> {
     Some(format!("{problem}; if a value put it there, encode it with `| urlencode` or give its input a `pattern`"))
 }
 
-fn render_request(state: &State, request: &Request, context: &Context, oauth_token: Option<&str>) -> Result<RequestSpec, String> {
+/// Why a request could not be built from its templates; nothing was sent.
+#[derive(Debug, thiserror::Error)]
+enum BuildError {
+    /// A template failed; `what` names it (`` `url` (...)``, ``header `x` ``).
+    #[error("cannot render {what}: {reason}")]
+    Render { what: String, reason: TemplateError },
+    #[error("the url `{0}` is relative, but the recipe has no `http.base_url`")]
+    Relative(String),
+    /// The URL as sent, masked, and what would change it.
+    #[error("the URL `{url}` {problem}")]
+    Altered { url: String, problem: String },
+    #[error("invalid URL `{url}`: {source}")]
+    Invalid { url: String, source: url::ParseError },
+    #[error(transparent)]
+    Map(#[from] super::query::MapValue),
+    #[error("multipart field `{field}`: {source}")]
+    File { field: String, source: std::io::Error },
+}
+
+/// A closure that names what a failed template was rendering.
+fn rendering(what: impl std::fmt::Display) -> impl FnOnce(TemplateError) -> BuildError {
+    move |reason| BuildError::Render { what: what.to_string(), reason }
+}
+
+fn render_request(state: &State, request: &Request, context: &Context, oauth_token: Option<&str>) -> Result<RequestSpec, BuildError> {
     let engine = &state.plan.engine;
     let http = &state.plan.recipe().http;
-    let path = engine.render_text(&request.url, context).map_err(|e| format!("cannot render `url` ({}): {e}", request.url.text))?;
+    let path = engine.render_text(&request.url, context).map_err(rendering(format_args!("`url` ({})", request.url.text)))?;
     let base = match &http.base_url {
-        Some(base) => Some(engine.render_text(base, context).map_err(|e| format!("cannot render `http.base_url` ({}): {e}", base.text))?),
+        Some(base) => Some(engine.render_text(base, context).map_err(rendering(format_args!("`http.base_url` ({})", base.text)))?),
         None => None,
     };
     // Under replay an unset variable stands as `<NAME>`; the host never matters there.
@@ -142,17 +167,17 @@ fn render_request(state: &State, request: &Request, context: &Context, oauth_tok
     let absolute = if path.starts_with("http://") || path.starts_with("https://") {
         path.clone()
     } else {
-        let base = base.as_deref().ok_or_else(|| format!("the url `{path}` is relative, but the recipe has no `http.base_url`"))?;
+        let base = base.as_deref().ok_or_else(|| BuildError::Relative(path.clone()))?;
         format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
     };
     if let Some(problem) = altered_url(&absolute) {
-        return Err(format!("the URL `{}` {problem}", state.masker.text(&absolute)));
+        return Err(BuildError::Altered { url: state.masker.text(&absolute), problem });
     }
-    let mut url = url::Url::parse(&absolute).map_err(|e| format!("invalid URL `{}`: {e}", state.masker.text(&absolute)))?;
+    let mut url = url::Url::parse(&absolute).map_err(|source| BuildError::Invalid { url: state.masker.text(&absolute), source })?;
     if !request.query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (name, template) in &request.query {
-            let value = engine.render_tree(template, context).map_err(|e| format!("cannot render query `{}`: {e}", name.text))?;
+            let value = engine.render_tree(template, context).map_err(rendering(format_args!("query `{}`", name.text)))?;
             for text in query_values(&name.text, &value)? {
                 pairs.append_pair(&name.text, &text);
             }
@@ -169,7 +194,7 @@ fn render_request(state: &State, request: &Request, context: &Context, oauth_tok
     let no_auth = matches!(request.auth, Some(crate::model::Auth::None));
     let shared = http.headers.iter().filter(|(name, _)| !(no_auth && name.text.eq_ignore_ascii_case("authorization")));
     for (name, template) in shared.chain(&request.headers) {
-        let value = engine.render_text(template, context).map_err(|e| format!("cannot render header `{}`: {e}", name.text))?;
+        let value = engine.render_text(template, context).map_err(rendering(format_args!("header `{}`", name.text)))?;
         // A header that renders empty is not sent (`{{ ... if vars.token is defined else '' }}`).
         if value.is_empty() {
             headers.remove(&name.text.to_ascii_lowercase());
@@ -183,16 +208,16 @@ fn render_request(state: &State, request: &Request, context: &Context, oauth_tok
         headers.insert("authorization".into(), value);
     }
     let body = if let Some(json) = &request.json {
-        Some(Body::Json(engine.render_tree(json, context).map_err(|e| format!("cannot render the JSON body: {e}"))?))
+        Some(Body::Json(engine.render_tree(json, context).map_err(rendering("the JSON body"))?))
     } else if let Some(form) = &request.form {
         let mut pairs = Vec::new();
         for (name, template) in form {
-            let value = engine.render_tree(template, context).map_err(|e| format!("cannot render form field `{}`: {e}", name.text))?;
+            let value = engine.render_tree(template, context).map_err(rendering(format_args!("form field `{}`", name.text)))?;
             pairs.extend(query_values(&name.text, &value)?.into_iter().map(|v| (name.text.clone(), v)));
         }
         Some(Body::Form(pairs))
     } else if let Some(text) = &request.body {
-        Some(Body::Text(engine.render_text(text, context).map_err(|e| format!("cannot render `body`: {e}"))?))
+        Some(Body::Text(engine.render_text(text, context).map_err(rendering("`body`"))?))
     } else if let Some(fields) = &request.multipart {
         Some(Body::Multipart(multipart(state, fields, context)?))
     } else {
@@ -209,18 +234,15 @@ fn multipart(
     state: &State<'_>,
     fields: &[(crate::model::Name, crate::model::MultipartField)],
     context: &Context,
-) -> Result<Vec<crate::http::Part>, String> {
+) -> Result<Vec<crate::http::Part>, BuildError> {
     use crate::model::MultipartField;
     let folder = std::path::Path::new(&state.plan.source.name).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
     let mut parts = Vec::new();
     for (name, field) in fields {
         let part = match field {
             MultipartField::Text(template) => {
-                let value = state
-                    .plan
-                    .engine
-                    .render_text(template, context)
-                    .map_err(|e| format!("cannot render multipart field `{}`: {e}", name.text))?;
+                let value =
+                    state.plan.engine.render_text(template, context).map_err(rendering(format_args!("multipart field `{}`", name.text)))?;
                 crate::http::Part { name: name.text.clone(), value: Some(value), file: None }
             }
             MultipartField::File(file) => {
@@ -228,9 +250,9 @@ fn multipart(
                     .plan
                     .engine
                     .render_text(&file.file, context)
-                    .map_err(|e| format!("cannot render multipart field `{}`: {e}", name.text))?;
+                    .map_err(rendering(format_args!("multipart field `{}`", name.text)))?;
                 let path = folder.join(&given);
-                let bytes = fs_err::read(&path).map_err(|error| format!("multipart field `{}`: {error}", name.text))?;
+                let bytes = fs_err::read(&path).map_err(|source| BuildError::File { field: name.text.clone(), source })?;
                 let filename = file
                     .filename
                     .clone()
@@ -251,15 +273,15 @@ fn authorization(
     auth: &crate::model::Auth,
     context: &Context,
     oauth_token: Option<&str>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, BuildError> {
     match auth {
         crate::model::Auth::Basic { username, password } => {
-            let username = engine.render_text(username, context).map_err(|e| format!("cannot render `auth.basic.username`: {e}"))?;
-            let password = engine.render_text(password, context).map_err(|e| format!("cannot render `auth.basic.password`: {e}"))?;
+            let username = engine.render_text(username, context).map_err(rendering("`auth.basic.username`"))?;
+            let password = engine.render_text(password, context).map_err(rendering("`auth.basic.password`"))?;
             Ok(Some(format!("Basic {}", crate::mask::base64_encode(format!("{username}:{password}").as_bytes()))))
         }
         crate::model::Auth::Bearer(token) => {
-            let token = engine.render_text(token, context).map_err(|e| format!("cannot render `auth.bearer`: {e}"))?;
+            let token = engine.render_text(token, context).map_err(rendering("`auth.bearer`"))?;
             Ok((!token.is_empty()).then(|| format!("Bearer {token}")))
         }
         crate::model::Auth::Oauth2(_) => Ok(oauth_token.map(|token| format!("Bearer {token}"))),

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::Jar;
 use super::bodies::Bodies;
-use super::{FailureKind, Limits, Sent};
+use super::{FailureKind, Limits, Reply, Sent};
 use crate::http::{Hop, RequestSpec, ResponseBody, ResponseData};
 use crate::mask::Masker;
 
@@ -215,7 +215,7 @@ impl Live {
             let client = match self.client_for(&url) {
                 Ok(client) => client,
                 Err(message) => {
-                    return Sent { failure: Some(super::Failure::new(FailureKind::Tls, message)), redirects: hops, ..Sent::default() };
+                    return Sent { redirects: hops, ..Sent::failed(FailureKind::Tls, message) };
                 }
             };
             let mut builder = client.request(method.clone(), url.clone()).timeout(limits.timeout);
@@ -233,7 +233,7 @@ impl Live {
                     if let (Some(proxy), true) = (&self.proxy, error.is_connect()) {
                         message.push_str(&format!(" (through the proxy `{proxy}`)"));
                     }
-                    return Sent { failure: Some(super::Failure::new(kind, message)), redirects: hops, ..Sent::default() };
+                    return Sent { redirects: hops, ..Sent::failed(kind, message) };
                 }
             };
             let status = response.status().as_u16();
@@ -244,40 +244,37 @@ impl Live {
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
             if let (true, Some(location)) = (is_redirect(status) && limits.redirects > 0, location) {
                 let Ok(target) = url.join(&location) else {
-                    let mut sent = read(response, limits, &shown, &self.bodies).await;
-                    sent.failure = Some(super::Failure::new(
+                    let failure = super::Failure::new(
                         FailureKind::InvalidBody,
                         format!("status {status} with an invalid `Location`: {}", masker.text(&location)),
-                    ));
-                    sent.redirects = hops;
-                    return sent;
+                    );
+                    let sent = read(response, limits, &shown, &self.bodies).await.failing(failure);
+                    return Sent { redirects: hops, ..sent };
                 };
                 let target_shown = masker.text(target.as_str());
                 if !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD) && !limits.unsafe_redirects {
-                    let mut sent = read(response, limits, &shown, &self.bodies).await;
-                    sent.failure = Some(super::Failure::new(
+                    let failure = super::Failure::new(
                         FailureKind::RedirectRefused,
                         format!(
                             "{method} {shown} was answered with {status}, a redirect to {target_shown}; a {method} is never sent again \
                              automatically, since that could do it twice: check whether it took effect, then point the recipe at the \
                              new location, or let this request follow redirects with `redirects: {{ follow: 5, unsafe: true }}`"
                         ),
-                    ));
-                    sent.redirects = hops;
-                    return sent;
+                    );
+                    let sent = read(response, limits, &shown, &self.bodies).await.failing(failure);
+                    return Sent { redirects: hops, ..sent };
                 }
                 if hops.len() >= limits.redirects as usize {
-                    let mut sent = read(response, limits, &shown, &self.bodies).await;
-                    sent.failure = Some(super::Failure::new(
+                    let failure = super::Failure::new(
                         FailureKind::TooManyRedirects,
                         format!(
                             "more than {} redirect(s) (the request's `redirects` or `http.redirects`); the last one pointed to \
                              {target_shown}",
                             limits.redirects
                         ),
-                    ));
-                    sent.redirects = hops;
-                    return sent;
+                    );
+                    let sent = read(response, limits, &shown, &self.bodies).await.failing(failure);
+                    return Sent { redirects: hops, ..sent };
                 }
                 if origin(&target) != origin(&url) {
                     headers.retain(|name, value| !CREDENTIAL_HEADERS.contains(&name.as_str()) && masker.text(value) == *value);
@@ -350,24 +347,24 @@ async fn read(mut response: reqwest::Response, limits: Limits, shown: &str, bodi
     }
     let head = ResponseData { status, headers, body: None };
     let too_large = |size: String| {
-        Some(super::Failure::new(
+        super::Failure::new(
             FailureKind::BodyTooLarge,
             format!("the response body ({size}) is larger than `http.max_body` ({}); it was not read", bytes(limits.max_body)),
-        ))
+        )
+    };
+    let failed = |head: ResponseData, failure: super::Failure| Sent {
+        reply: Some(Reply::Failed { failure, head: Some(head) }),
+        redirects: Vec::new(),
     };
     if let Some(length) = response.content_length().filter(|length| *length > limits.max_body) {
-        return Sent { response: Some(head), failure: too_large(bytes(length)), ..Sent::default() };
+        return failed(head, too_large(bytes(length)));
     }
     let mut body = Vec::with_capacity(response.content_length().map_or(0, |length| usize::try_from(length).unwrap_or(0)));
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() as u64 + chunk.len() as u64 > limits.max_body {
-                    return Sent {
-                        response: Some(head),
-                        failure: too_large(format!("more than {}", bytes(limits.max_body))),
-                        ..Sent::default()
-                    };
+                    return failed(head, too_large(format!("more than {}", bytes(limits.max_body))));
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -388,7 +385,7 @@ async fn read(mut response: reqwest::Response, limits: Limits, shown: &str, bodi
                         format!("the body of {shown} (status {status}) was cut short after {} bytes: {}", body.len(), root_cause(&error)),
                     )
                 };
-                return Sent { response: Some(head), failure: Some(super::Failure::new(kind, message)), ..Sent::default() };
+                return failed(head, super::Failure::new(kind, message));
             }
         }
     }
@@ -402,9 +399,9 @@ async fn read(mut response: reqwest::Response, limits: Limits, shown: &str, bodi
             error.valid_up_to()
         );
         let head = ResponseData { body: None, ..data };
-        return Sent { response: Some(head), failure: Some(super::Failure::new(FailureKind::InvalidBody, message)), ..Sent::default() };
+        return failed(head, super::Failure::new(FailureKind::InvalidBody, message));
     }
-    Sent { response: Some(data), ..Sent::default() }
+    Sent { reply: Some(Reply::Answered(data)), redirects: Vec::new() }
 }
 
 /// Which kind of failure a reqwest error is, reading hyper's and the OS's errors beneath it.

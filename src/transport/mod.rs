@@ -75,20 +75,67 @@ pub struct Limits {
     pub max_body: u64,
 }
 
-/// What one attempt produced. With neither a response nor a failure, nothing was sent (a dry
-/// run without a fixture).
+/// What one attempt produced: its reply, `None` when nothing was sent (a dry run without a
+/// fixture), and the redirects it followed.
 #[derive(Debug, Clone, Default)]
 pub struct Sent {
-    /// The response, or its head when the body was refused (too large, not text) or the
-    /// redirect it asked for was not followed.
-    pub response: Option<ResponseData>,
-    pub failure: Option<Failure>,
+    pub reply: Option<Reply>,
     pub redirects: Vec<Hop>,
 }
 
+/// How an attempt that was sent ended.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A response, read whole.
+    Answered(ResponseData),
+    /// The attempt failed; `head` is the response (its head when the body was refused or cut
+    /// short) when one came, as when a redirect was not followed.
+    Failed { failure: Failure, head: Option<ResponseData> },
+}
+
+impl Reply {
+    /// A recorded exchange's parts; `None` when it holds neither.
+    pub fn from_parts(response: Option<ResponseData>, failure: Option<Failure>) -> Option<Self> {
+        match (response, failure) {
+            (head, Some(failure)) => Some(Self::Failed { failure, head }),
+            (Some(response), None) => Some(Self::Answered(response)),
+            (None, None) => None,
+        }
+    }
+
+    /// The response, or its head.
+    pub fn response(&self) -> Option<&ResponseData> {
+        match self {
+            Self::Answered(response) | Self::Failed { head: Some(response), .. } => Some(response),
+            Self::Failed { head: None, .. } => None,
+        }
+    }
+
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Self::Failed { failure, .. } => Some(failure),
+            Self::Answered(_) => None,
+        }
+    }
+}
+
 impl Sent {
+    /// An attempt that failed before any response came.
     pub fn failed(kind: FailureKind, message: impl Into<String>) -> Self {
-        Self { failure: Some(Failure::new(kind, message)), ..Self::default() }
+        Self { reply: Some(Reply::Failed { failure: Failure::new(kind, message), head: None }), redirects: Vec::new() }
+    }
+
+    /// The same attempt, failed for `failure`; what came back is kept as the response.
+    pub(crate) fn failing(self, failure: Failure) -> Self {
+        let head = self.reply.and_then(|reply| match reply {
+            Reply::Answered(response) | Reply::Failed { head: Some(response), .. } => Some(response),
+            Reply::Failed { head: None, .. } => None,
+        });
+        Self { reply: Some(Reply::Failed { failure, head }), redirects: self.redirects }
+    }
+
+    pub fn response(&self) -> Option<&ResponseData> {
+        self.reply.as_ref().and_then(Reply::response)
     }
 }
 
@@ -175,7 +222,7 @@ impl Transport {
             for set in sent.redirects.iter().filter_map(|hop| hop.set_cookie.as_deref()) {
                 jar.take_lines(set);
             }
-            if let Some(response) = &sent.response {
+            if let Some(response) = sent.response() {
                 jar.take(response);
             }
         }

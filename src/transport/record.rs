@@ -47,11 +47,9 @@ impl Recorder {
     }
 
     pub fn record(&mut self, step: &str, masked: &RequestSpec, sent: &Sent) {
-        if sent.response.is_none() && sent.failure.is_none() {
-            return;
-        }
+        let Some(reply) = &sent.reply else { return };
         let request = self.scrub.request(masked);
-        let response = sent.response.as_ref().map(|response| {
+        let response = reply.response().map(|response| {
             let mut kept = self.scrub.response(&self.masker.response(response));
             // A `Retry-After` date is relative to the server's `Date`: keep both, so replays wait alike.
             let dated = kept.headers.contains_key("retry-after");
@@ -60,7 +58,7 @@ impl Recorder {
             });
             kept
         });
-        let failure = sent.failure.clone().map(|mut failure| {
+        let failure = reply.failure().cloned().map(|mut failure| {
             failure.message = self.masker.text(&failure.message);
             failure
         });

@@ -1,7 +1,7 @@
 //! The replay transport: answers from a fixture, in order, after checking that each request is
 //! the one that was recorded. A difference is an error with a diff of the two requests.
 
-use super::{FailureKind, Sent};
+use super::{FailureKind, Reply, Sent};
 use crate::fixture::{Exchange, Fixture};
 use crate::http::RequestSpec;
 use crate::scrub::{Rules, Scrub};
@@ -74,7 +74,7 @@ impl Replay {
             message.push_str(&diff(&expected, &actual));
             return Sent::failed(FailureKind::Mismatch, message);
         }
-        Sent { response: recorded.response.clone(), failure: recorded.failure.clone(), redirects: recorded.redirects.clone() }
+        Sent { reply: Reply::from_parts(recorded.response.clone(), recorded.failure.clone()), redirects: recorded.redirects.clone() }
     }
 
     /// The recorded exchanges the run did not use, if any.
