@@ -230,12 +230,12 @@ fn network_settings(plan: &Plan, flags: &Settings, env: &crate::inputs::EnvValue
         && let Some(proxy) = &http.proxy
     {
         let context = crate::template::context(&serde_json::json!({ "env": env.values }));
-        let proxy = plan.engine.render_text(proxy, &context).map_err(|e| SetupError::Client(format!("cannot render `http.proxy`: {e}")))?;
+        let proxy = plan.engine.render_text(proxy, &context).map_err(|reason| SetupError::Proxy { reason })?;
         settings.proxy = (!proxy.is_empty()).then_some(proxy);
     }
     let folder = std::path::Path::new(&plan.source.name).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
     let read = |key: &str, file: &str| {
-        crate::transport::Pem::read(&folder.join(file)).map_err(|e| SetupError::Client(format!("`http.tls.{key}`: {e}")))
+        crate::transport::Pem::read(&folder.join(file)).map_err(|source| SetupError::Tls { key: key.to_owned(), source })
     };
     let tls = http.tls.as_ref();
     if settings.ca_certificates.is_none()

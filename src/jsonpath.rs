@@ -11,6 +11,11 @@ use serde_json::Value;
 
 use crate::diagnostic::Span;
 
+/// Why a text is no `JSONPath`, in the parser's words (`--> 1:12` and `= expected ...`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(String);
+
 #[derive(Debug, Clone)]
 pub struct Path {
     pub text: String,
@@ -21,9 +26,9 @@ pub struct Path {
 }
 
 impl Path {
-    /// Parses `text`; the error is the parser's message.
-    pub fn parse(text: &str, span: Span) -> Result<Self, String> {
-        let query = parse_json_path(text).map_err(|error| error.to_string())?;
+    /// Parses `text`; the error carries the parser's message.
+    pub fn parse(text: &str, span: Span) -> Result<Self, ParseError> {
+        let query = parse_json_path(text).map_err(|error| ParseError(error.to_string()))?;
         let walkable = query
             .segments
             .iter()

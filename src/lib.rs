@@ -65,7 +65,7 @@ pub use run::{Cause, Effect, Event, Listener, RunResult, Status, StepResult, Sto
 pub use session::{Mode, Options, prepare, replay_case};
 pub use setup::SetupError;
 pub use testing::TestError;
-pub use transport::{FailureKind, Strictness};
+pub use transport::{ClientError, FailureKind, PemError, Strictness};
 
 /// Hooks for the project's own tests and benchmarks into the engine's parts. Not an interface:
 /// they change whenever the parts do.

@@ -11,8 +11,13 @@ pub enum SetupError {
     #[error("{}", .0.join("\n"))]
     Problems(Vec<String>),
     /// The client's settings: a TLS file, a proxy, the client itself.
-    #[error("{0}")]
-    Client(String),
+    #[error(transparent)]
+    Client(#[from] crate::transport::ClientError),
+    #[error("cannot render `http.proxy`: {reason}")]
+    Proxy { reason: crate::template::TemplateError },
+    /// A file `http.tls` names.
+    #[error("`http.tls.{key}`: {source}")]
+    Tls { key: String, source: crate::transport::PemError },
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(#[source] std::io::Error),

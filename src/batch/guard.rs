@@ -159,26 +159,6 @@ impl<R: Read> Read for Guard<R> {
     }
 }
 
-/// Reads a size: bytes, or with `KiB`, `MiB` or `GiB` (`KB`, `MB`, `GB` are taken as the same).
-pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
-    let trimmed = text.trim();
-    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("invalid size `{text}`: write bytes, or a number with `KiB`, `MiB` or `GiB` (`1MiB`)")),
-    };
-    number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale))
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("invalid size `{text}`: write bytes, or a number with `KiB`, `MiB` or `GiB` (`1MiB`)"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,13 +190,5 @@ mod tests {
         let (text, guard) = pass("a,b\n1,short\n2,\"very long, with a comma\"\n3,\"ok\"\r\n", 12);
         assert_eq!(text, "a,b\n1,short\n2,\"very long\"\n3,\"ok\"\r\n");
         assert!(guard.oversized(2) && !guard.oversized(1) && !guard.oversized(3));
-    }
-
-    #[test]
-    fn sizes_read() {
-        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
-        assert_eq!(parse_size("512kb"), Ok(512 << 10));
-        assert_eq!(parse_size("2000"), Ok(2000));
-        assert!(parse_size("0").is_err() && parse_size("1TB").is_err() && parse_size("").is_err());
     }
 }

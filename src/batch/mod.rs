@@ -17,7 +17,6 @@ pub(crate) mod rows;
 pub(crate) mod shard;
 
 pub use error::BatchError;
-pub(crate) use guard::parse_size;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

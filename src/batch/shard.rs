@@ -2,6 +2,11 @@
 //! (a Kubernetes Indexed Job, a CI matrix) can split one rows file with no coordination. The hash
 //! is FNV-1a, fixed forever, so every machine agrees.
 
+/// A `--shard` that is not `K/N` with `0 <= K < N`.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid shard `{0}`: write K/N with 0 <= K < N, such as `0/4`")]
+pub(crate) struct InvalidShard(String);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Shard {
     pub index: u64,
@@ -9,8 +14,8 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    pub(crate) fn parse(text: &str) -> Result<Self, String> {
-        let invalid = || format!("invalid shard `{text}`: write K/N with 0 <= K < N, such as `0/4`");
+    pub(crate) fn parse(text: &str) -> Result<Self, InvalidShard> {
+        let invalid = || InvalidShard(text.to_owned());
         let (index, count) = text.split_once('/').ok_or_else(invalid)?;
         let index: u64 = index.trim().parse().map_err(|_| invalid())?;
         let count: u64 = count.trim().parse().map_err(|_| invalid())?;

@@ -177,18 +177,35 @@ impl NetworkArgs {
     }
 }
 
+/// A value on the command line that is not one of its kind; clap prints it after the flag.
+#[derive(Debug, thiserror::Error)]
+enum Invalid {
+    #[error("invalid proxy URL: {0}")]
+    ProxyUrl(url::ParseError),
+    #[error("write the proxy as `http://HOST:PORT` or `https://HOST:PORT`")]
+    Proxy,
+    #[error("invalid duration `{0}`: write `500ms`, `30s` or `2m` (at most a week, `10080m`)")]
+    Duration(String),
+    #[error("invalid size `{0}`: write bytes, or a number with `KiB`, `MiB` or `GiB` (`1MiB`); `KB`, `MB`, `GB` are powers of 1000")]
+    Size(String),
+}
+
 /// Reads a PEM file named on the command line: a missing or non-PEM file is a usage error before
 /// anything is sent.
-fn read_pem(text: &str) -> Result<Pem, String> {
+fn read_pem(text: &str) -> Result<Pem, crate::transport::PemError> {
     Pem::read(std::path::Path::new(text))
 }
 
-fn parse_proxy(text: &str) -> Result<String, String> {
-    let url = url::Url::parse(text).map_err(|error| format!("invalid proxy URL: {error}"))?;
+fn parse_proxy(text: &str) -> Result<String, Invalid> {
+    let url = url::Url::parse(text).map_err(Invalid::ProxyUrl)?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err("write the proxy as `http://HOST:PORT` or `https://HOST:PORT`".into());
+        return Err(Invalid::Proxy);
     }
     Ok(text.to_owned())
+}
+
+fn parse_size_arg(text: &str) -> Result<u64, Invalid> {
+    crate::decode::parse_size(text).ok_or_else(|| Invalid::Size(text.to_owned()))
 }
 
 #[derive(clap::Args)]
@@ -227,7 +244,7 @@ pub(super) struct BatchArgs {
     #[arg(long, value_name = "K/N", requires = "rows", value_parser = crate::batch::shard::Shard::parse)]
     pub(super) shard: Option<crate::batch::shard::Shard>,
     /// The most bytes one row may have (`512KiB`, `4MiB`); a longer row is invalid.
-    #[arg(long, value_name = "SIZE", default_value = "1MiB", requires = "rows", value_parser = crate::batch::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", requires = "rows", value_parser = parse_size_arg)]
     pub(super) max_row_size: u64,
     /// Stop taking rows once this many rows in a row failed the same way before anything was
     /// accepted (connection refused, DNS, TLS, 401, 403); 0 turns it off.
@@ -235,9 +252,8 @@ pub(super) struct BatchArgs {
     pub(super) breaker: usize,
 }
 
-fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
-    crate::decode::parse_duration(text)
-        .ok_or_else(|| format!("invalid duration `{text}`: write `500ms`, `30s` or `2m` (at most a week, `10080m`)"))
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, Invalid> {
+    crate::decode::parse_duration(text).ok_or_else(|| Invalid::Duration(text.to_owned()))
 }
 
 #[derive(Subcommand)]

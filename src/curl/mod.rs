@@ -21,7 +21,7 @@ pub fn import(text: &str, name: &str, source: &str) -> Result<Imported, ImportEr
     if scan.commands.is_empty() {
         return Err(ImportError::NoCommand);
     }
-    skeleton::build(&scan, name, source).map_err(ImportError::Commands)
+    skeleton::build(&scan, name, source)
 }
 
 /// Why curl commands could not become a recipe.
@@ -32,6 +32,6 @@ pub enum ImportError {
     #[error("no curl command found; a command starts with `curl` at the beginning of a line")]
     NoCommand,
     /// No command holds a request a recipe can send: what each lacks.
-    #[error("{0}")]
-    Commands(String),
+    #[error("no curl command could be imported: {}", .0.join("; "))]
+    NoneUsable(Vec<String>),
 }

@@ -44,7 +44,7 @@ static DEFINITION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\{\{\s*\$?([A-Za-z_][A-Za-z0-9_.\-]*)\s*\}\}\s*(?:-|–|—|:)\s*(\S.*)$").expect("a valid regex"));
 /// Builds the recipe for the commands of `scan`. `name` is the recipe's name and `source` how
 /// to call the input in its description.
-pub(crate) fn build(scan: &Scan, name: &str, source: &str) -> Result<Imported, String> {
+pub(crate) fn build(scan: &Scan, name: &str, source: &str) -> Result<Imported, super::ImportError> {
     let descriptions = definitions(&scan.prose);
     let mut warnings = Vec::new();
     let mut calls = Vec::new();
@@ -60,7 +60,7 @@ pub(crate) fn build(scan: &Scan, name: &str, source: &str) -> Result<Imported, S
     }
     let texts = calls.iter().flat_map(Call::texts);
     if calls.is_empty() {
-        return Err(format!("no curl command could be imported: {}", warnings.join("; ")));
+        return Err(super::ImportError::NoneUsable(warnings));
     }
     let mut names = Names::classify(texts, calls.iter().flat_map(|call| call.shell_vars.iter().map(String::as_str)), descriptions);
     // One base URL per host, whatever the scheme of each command: `https` when any uses it.
@@ -183,14 +183,23 @@ struct Call {
     timeout: Option<String>,
 }
 
+/// Why a curl command is left out of the recipe.
+#[derive(Debug, thiserror::Error)]
+enum Skipped {
+    #[error("the curl command has no URL")]
+    NoUrl,
+    #[error("recipes cannot send the method `{0}`")]
+    Method(String),
+}
+
 impl Call {
-    fn new(curl: &Curl, command: &Command, description: Option<String>) -> Result<Self, String> {
-        let url = curl.url.as_deref().ok_or("the curl command has no URL")?;
+    fn new(curl: &Curl, command: &Command, description: Option<String>) -> Result<Self, Skipped> {
+        let url = curl.url.as_deref().ok_or(Skipped::NoUrl)?;
         let data = (!curl.data.is_empty()).then(|| curl.data.clone());
         let default = if data.is_some() && !curl.get { "POST" } else { "GET" };
         let method = curl.method.clone().unwrap_or_else(|| curl.implied_method.unwrap_or(default).to_owned());
         if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&method.as_str()) {
-            return Err(format!("recipes cannot send the method `{method}`"));
+            return Err(Skipped::Method(method));
         }
         let (origin, rest) = split_origin(url);
         // `https://user:password@host`: curl sends basic credentials, as with `--user`; they are
@@ -473,7 +482,7 @@ fn duration(seconds: &str) -> Option<String> {
 
 /// Parses JSON data whose placeholders may stand outside strings (`"count": {{n}}`): each is
 /// replaced by a marker string first. Returns the value and the markers' placeholder names.
-fn parse_json(text: &str) -> Result<(Json, BTreeMap<String, String>), String> {
+fn parse_json(text: &str) -> Result<(Json, BTreeMap<String, String>), serde_json::Error> {
     let mut markers = BTreeMap::new();
     let mut replaced = String::with_capacity(text.len());
     let mut in_string = false;
@@ -503,7 +512,7 @@ fn parse_json(text: &str) -> Result<(Json, BTreeMap<String, String>), String> {
         replaced.push(c);
         rest = &rest[c.len_utf8()..];
     }
-    serde_json::from_str(&replaced).map(|value| (value, markers)).map_err(|error| error.to_string())
+    serde_json::from_str(&replaced).map(|value| (value, markers))
 }
 
 /// The step id: the last path segment that names something (not a placeholder, a version, a

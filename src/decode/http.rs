@@ -192,8 +192,9 @@ impl Decoder {
     }
 }
 
-/// `16MiB`, `512KiB`, `2MB`, `100B` or a bare number of bytes.
-pub(super) fn parse_size(text: &str) -> Option<u64> {
+/// `16MiB`, `512KiB`, `2MB`, `100B` or a bare number of bytes: the one grammar of sizes, in
+/// recipes and on the command line.
+pub(crate) fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);

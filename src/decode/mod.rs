@@ -15,6 +15,7 @@ use crate::model::{Cardinality, EnvVar, Format, Input, InputType, Method, Name, 
 use crate::template::classify;
 
 mod http;
+pub(crate) use http::parse_size;
 mod steps;
 use crate::yaml::{Key, Node, Style, Value};
 
@@ -345,7 +346,8 @@ impl Decoder {
     fn path_text(&mut self, text: &str, span: Span) -> Option<Path> {
         match Path::parse(text, span) {
             Ok(path) => Some(path),
-            Err(message) => {
+            Err(error) => {
+                let message = error.to_string();
                 let diagnostic = Diagnostic::at(format!("invalid JSONPath `{text}`"), span);
                 // Past the `$`, the parser says where and what it expected (`--> 1:12` and
                 // `= expected comparable`, in its grammar's words).

@@ -30,8 +30,31 @@ use lsp_types::{
 use documents::Documents;
 use fixtures::Fixtures;
 
+/// Why the session with the editor ended before its `exit`.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LspError {
+    #[error("the editor did not start the session: {0}")]
+    Start(lsp_server::ProtocolError),
+    #[error("the editor broke the protocol: {0}")]
+    Protocol(lsp_server::ProtocolError),
+    #[error("the connection to the editor broke: {0}")]
+    Broken(String),
+}
+
+/// Why a request has no answer; the editor is told as `InvalidParams`.
+#[derive(Debug, thiserror::Error)]
+enum RequestError {
+    /// The parameters are not the request's (the library's description).
+    #[error("{0}")]
+    Params(String),
+    #[error("cannot encode the answer: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error(transparent)]
+    Name(#[from] navigation::NotAName),
+}
+
 /// Serves one editor on stdin and stdout until it says `exit`.
-pub(crate) fn serve() -> Result<(), String> {
+pub(crate) fn serve() -> Result<(), LspError> {
     let (connection, threads) = Connection::stdio();
     let capabilities = ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
@@ -45,11 +68,11 @@ pub(crate) fn serve() -> Result<(), String> {
         rename_provider: Some(OneOf::Left(true)),
         ..ServerCapabilities::default()
     };
-    let capabilities = serde_json::to_value(capabilities).map_err(|error| error.to_string())?;
-    connection.initialize(capabilities).map_err(|error| format!("the editor did not start the session: {error}"))?;
+    let capabilities = serde_json::to_value(capabilities).unwrap_or_default();
+    connection.initialize(capabilities).map_err(LspError::Start)?;
     Server::default().run(&connection)?;
     drop(connection);
-    threads.join().map_err(|error| format!("the connection to the editor broke: {error}"))
+    threads.join().map_err(|error| LspError::Broken(error.to_string()))
 }
 
 #[derive(Default)]
@@ -61,7 +84,7 @@ struct Server {
 }
 
 impl Server {
-    fn run(&mut self, connection: &Connection) -> Result<(), String> {
+    fn run(&mut self, connection: &Connection) -> Result<(), LspError> {
         loop {
             let message = if self.changed.is_empty() {
                 match connection.receiver.recv() {
@@ -80,7 +103,7 @@ impl Server {
             };
             match message {
                 Message::Request(request) => {
-                    if connection.handle_shutdown(&request).map_err(|error| error.to_string())? {
+                    if connection.handle_shutdown(&request).map_err(LspError::Protocol)? {
                         return Ok(());
                     }
                     // A bug in one answer must not end the editor's session: it gets an error.
@@ -88,7 +111,7 @@ impl Server {
                     let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.answer(request))).unwrap_or_else(|_| {
                         Response::new_err(id, ErrorCode::InternalError as i32, "recipe lsp failed to answer; see its log".to_owned())
                     });
-                    connection.sender.send(response.into()).map_err(|error| error.to_string())?;
+                    connection.sender.send(response.into()).map_err(|error| LspError::Broken(error.to_string()))?;
                 }
                 Message::Notification(notification) => self.notice(notification),
                 Message::Response(_) => {}
@@ -169,16 +192,15 @@ impl Server {
                 };
                 let place = params.text_document_position;
                 let Some(document) = self.documents.get(&place.text_document.uri) else { return Response::new_ok(id, ()) };
-                match navigation::rename(document, place.position, &params.new_name) {
-                    Ok(edit) => Ok(serde_json::to_value(edit).unwrap_or_default()),
-                    Err(message) => return Response::new_err(id, ErrorCode::InvalidParams as i32, message),
-                }
+                navigation::rename(document, place.position, &params.new_name)
+                    .map_err(RequestError::from)
+                    .and_then(|edit| Ok(serde_json::to_value(edit)?))
             }
             _ => return Response::new_err(id, ErrorCode::MethodNotFound as i32, format!("unsupported request `{}`", request.method)),
         };
         match result {
             Ok(value) => Response::new_ok(id, value),
-            Err(message) => Response::new_err(id, ErrorCode::InvalidParams as i32, message),
+            Err(error) => Response::new_err(id, ErrorCode::InvalidParams as i32, error.to_string()),
         }
     }
 
@@ -188,9 +210,9 @@ impl Server {
         &mut self,
         request: Request,
         handle: impl FnOnce(&mut Self, R::Params) -> Option<T>,
-    ) -> Result<serde_json::Value, String> {
-        let (_, params) = request.extract::<R::Params>(R::METHOD).map_err(|error| format!("{error:?}"))?;
-        serde_json::to_value(handle(self, params)).map_err(|error| error.to_string())
+    ) -> Result<serde_json::Value, RequestError> {
+        let (_, params) = request.extract::<R::Params>(R::METHOD).map_err(|error| RequestError::Params(format!("{error:?}")))?;
+        Ok(serde_json::to_value(handle(self, params))?)
     }
 }
 

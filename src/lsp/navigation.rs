@@ -88,11 +88,16 @@ pub(super) fn references(document: &Document, at: Position, declaration: bool) -
 }
 
 /// The edits that rename the step id or var under the cursor everywhere in the recipe.
-pub(super) fn rename(document: &Document, at: Position, new_name: &str) -> Result<Option<WorkspaceEdit>, String> {
+/// A new name that is not one.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a name: a letter or `_`, then letters, digits and `_`")]
+pub(super) struct NotAName(String);
+
+pub(super) fn rename(document: &Document, at: Position, new_name: &str) -> Result<Option<WorkspaceEdit>, NotAName> {
     let valid = new_name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && new_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!("`{new_name}` is not a name: a letter or `_`, then letters, digits and `_`"));
+        return Err(NotAName(new_name.to_owned()));
     }
     let ranges = places(document, at, true);
     if ranges.is_empty() {

@@ -9,6 +9,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// A rate that is not one.
+#[derive(Debug, thiserror::Error)]
+pub enum RateError {
+    #[error("invalid rate `{0}`: write requests per second or per minute, such as `10/s` or `600/m`")]
+    Invalid(String),
+    #[error("the rate `{0}` is below one request an hour (`1/m` is one a minute)")]
+    TooSlow(String),
+}
+
 /// Requests per second, as `N/s` or `N/m`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
@@ -17,8 +26,8 @@ pub struct Rate {
 
 impl Rate {
     /// Parses `10/s`, `600/m` or `2.5/s`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let invalid = || format!("invalid rate `{text}`: write requests per second or per minute, such as `10/s` or `600/m`");
+    pub fn parse(text: &str) -> Result<Self, RateError> {
+        let invalid = || RateError::Invalid(text.to_owned());
         let (count, unit) = text.trim().split_once('/').ok_or_else(invalid)?;
         let count: f64 = count.trim().parse().map_err(|_| invalid())?;
         if !count.is_finite() || count <= 0.0 {
@@ -32,7 +41,7 @@ impl Rate {
         // One request an hour at the least: slower is surely a mistake (and an interval too long
         // to keep).
         if per_second < 1.0 / 3600.0 {
-            return Err(format!("the rate `{text}` is below one request an hour (`1/m` is one a minute)"));
+            return Err(RateError::TooSlow(text.to_owned()));
         }
         Ok(Self { per_second })
     }
@@ -122,7 +131,7 @@ mod tests {
         assert!(Rate::parse("0/s").is_err());
         assert!(Rate::parse("10").is_err());
         assert!(Rate::parse("10/h").is_err());
-        assert!(Rate::parse("1e-20/s").unwrap_err().contains("below one request an hour"), "its interval overflowed");
+        assert!(Rate::parse("1e-20/s").unwrap_err().to_string().contains("below one request an hour"), "its interval overflowed");
         assert!(Rate::parse("0.017/m").is_ok());
     }
 

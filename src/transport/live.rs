@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::Jar;
 use super::bodies::Bodies;
+use super::client_error::{ClientError, PemError, PostError};
 use super::{FailureKind, Limits, Reply, Sent};
 use crate::http::{Hop, RequestSpec, ResponseBody, ResponseData};
 use crate::mask::Masker;
@@ -48,10 +49,10 @@ pub struct Pem {
 
 impl Pem {
     /// Reads a PEM file: a missing or non-PEM file is an error naming it.
-    pub fn read(path: &std::path::Path) -> Result<Self, String> {
-        let bytes = fs_err::read(path).map_err(|error| error.to_string())?;
+    pub fn read(path: &std::path::Path) -> Result<Self, PemError> {
+        let bytes = fs_err::read(path).map_err(PemError::Read)?;
         if !bytes.windows(11).any(|window| window == b"-----BEGIN ") {
-            return Err(format!("`{}` is not a PEM file (no `-----BEGIN ...` line)", path.display()));
+            return Err(PemError::NotPem(path.to_owned()));
         }
         Ok(Self { path: path.to_path_buf(), bytes })
     }
@@ -69,7 +70,7 @@ pub struct Live {
     /// For `http` URLs, when there is no TLS flag and no proxy.
     plain: Option<reqwest::Client>,
     /// For everything else, built on first use unless `plain` is `None`.
-    full: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    full: Arc<OnceLock<Result<reqwest::Client, ClientError>>>,
     settings: Arc<Settings>,
     bodies: Arc<Bodies>,
     masker: Arc<Masker>,
@@ -81,7 +82,7 @@ pub struct Live {
 const PROXY_VARIABLES: &[&str] = &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
 
 impl Live {
-    pub fn new(settings: &Settings, masker: Arc<Masker>) -> Result<Self, String> {
+    pub fn new(settings: &Settings, masker: Arc<Masker>) -> Result<Self, ClientError> {
         let proxy = settings.proxy.as_deref().map(shown_proxy_url);
         let full = Arc::new(OnceLock::new());
         let tls_flags = settings.ca_certificates.is_some() || !settings.client_identity.is_empty() || settings.insecure;
@@ -97,7 +98,7 @@ impl Live {
 
     /// The client for `url`: the plain one for `http`, when there is one; else the full one,
     /// built now if it was not yet.
-    fn client_for(&self, url: &url::Url) -> Result<&reqwest::Client, String> {
+    fn client_for(&self, url: &url::Url) -> Result<&reqwest::Client, ClientError> {
         if let (Some(plain), "http") = (&self.plain, url.scheme()) {
             return Ok(plain);
         }
@@ -106,7 +107,7 @@ impl Live {
 
     /// A client with `settings`; without `trust_store`, it trusts no certificate (and is only
     /// used for plain `http`).
-    fn client(settings: &Settings, trust_store: bool) -> Result<reqwest::Client, String> {
+    fn client(settings: &Settings, trust_store: bool) -> Result<reqwest::Client, ClientError> {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("recipe/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
@@ -114,9 +115,8 @@ impl Live {
             .connect_timeout(settings.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
             .danger_accept_invalid_certs(settings.insecure);
         if let Some(pem) = &settings.ca_certificates {
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem.bytes).map_err(|error| {
-                format!("cannot read the certificates in `{}` (`--cacert` or `http.tls.ca`): {}", pem.path.display(), root_cause(&error))
-            })?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem.bytes)
+                .map_err(|error| ClientError::Certificates { path: pem.path.clone(), reason: root_cause(&error) })?;
             builder = builder.tls_certs_merge(certificates);
         }
         if !trust_store {
@@ -124,28 +124,20 @@ impl Live {
         }
         if !settings.client_identity.is_empty() {
             let bytes: Vec<u8> = settings.client_identity.iter().flat_map(|pem| [pem.bytes.as_slice(), b"\n"].concat()).collect();
-            let files: Vec<String> = settings.client_identity.iter().map(|pem| format!("`{}`", pem.path.display())).collect();
-            let identity = reqwest::Identity::from_pem(&bytes).map_err(|error| {
-                format!(
-                    "cannot use the client certificate in {} (`--client-cert` and `--client-key`, or `http.tls`): {}",
-                    files.join(" and "),
-                    root_cause(&error)
-                )
+            let identity = reqwest::Identity::from_pem(&bytes).map_err(|error| ClientError::Identity {
+                files: settings.client_identity.iter().map(|pem| pem.path.clone()).collect(),
+                reason: root_cause(&error),
             })?;
             builder = builder.identity(identity);
         }
         if let Some(proxy) = &settings.proxy {
             let shown = shown_proxy_url(proxy);
-            let proxy = reqwest::Proxy::all(proxy.as_str())
-                .map_err(|error| format!("invalid proxy `{shown}` (`--proxy`): {}", root_cause(&error)))?;
+            let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|error| ClientError::Proxy { shown, reason: root_cause(&error) })?;
             builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
         }
-        builder.build().map_err(|error| {
-            // The files that went into the client, so a bad one can be found.
-            let files: Vec<String> =
-                settings.ca_certificates.iter().chain(&settings.client_identity).map(|pem| format!("`{}`", pem.path.display())).collect();
-            let check = if files.is_empty() { String::new() } else { format!(" (check {})", files.join(", ")) };
-            format!("cannot start the HTTP client: {}{check}", root_cause(&error))
+        builder.build().map_err(|error| ClientError::Build {
+            reason: root_cause(&error),
+            files: settings.ca_certificates.iter().chain(&settings.client_identity).map(|pem| pem.path.clone()).collect(),
         })
     }
 
@@ -157,9 +149,9 @@ impl Live {
         form: &[(String, String)],
         authorization: &str,
         timeout: Duration,
-    ) -> Result<(u16, Vec<u8>), String> {
+    ) -> Result<(u16, Vec<u8>), PostError> {
         let shown = self.masker.text(url);
-        let parsed = url::Url::parse(url).map_err(|error| format!("invalid token endpoint URL {shown}: {error}"))?;
+        let parsed = url::Url::parse(url).map_err(|source| PostError::Url { shown: shown.clone(), source })?;
         // Encoded before the await: the serializer is not `Sync`, and the future must be `Send`.
         let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
         let response = self
@@ -172,9 +164,9 @@ impl Live {
             .body(body)
             .send()
             .await
-            .map_err(|error| format!("cannot reach the token endpoint {shown}: {}", root_cause(&error)))?;
+            .map_err(|error| PostError::Unreachable { shown: shown.clone(), reason: root_cause(&error) })?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|error| format!("the token endpoint {shown}: {}", root_cause(&error)))?;
+        let body = response.bytes().await.map_err(|error| PostError::Body { shown, reason: root_cause(&error) })?;
         Ok((status, body.to_vec()))
     }
 
@@ -215,7 +207,7 @@ impl Live {
             let client = match self.client_for(&url) {
                 Ok(client) => client,
                 Err(message) => {
-                    return Sent { redirects: hops, ..Sent::failed(FailureKind::Tls, message) };
+                    return Sent { redirects: hops, ..Sent::failed(FailureKind::Tls, message.to_string()) };
                 }
             };
             let mut builder = client.request(method.clone(), url.clone()).timeout(limits.timeout);

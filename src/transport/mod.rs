@@ -9,6 +9,7 @@
 //! module knows reqwest.
 
 pub(crate) mod bodies;
+mod client_error;
 mod cookies;
 mod error;
 mod gate;
@@ -19,6 +20,7 @@ mod tokens;
 
 use std::time::Duration;
 
+pub use client_error::{ClientError, PemError};
 pub(crate) use cookies::Jar;
 pub use error::FailureKind;
 pub(crate) use error::{Delivery, Failure};

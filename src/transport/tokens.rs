@@ -55,8 +55,8 @@ struct Fetched {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     /// The request did not get an answer (the client's own message, masked).
-    #[error("{0}")]
-    Unreachable(String),
+    #[error(transparent)]
+    Unreachable(#[from] super::client_error::PostError),
     #[error("the token endpoint answered {0}")]
     Status(u16),
     #[error("the token endpoint did not answer JSON")]
