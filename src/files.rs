@@ -85,20 +85,21 @@ pub(crate) fn writable(path: &Path, what: &str) -> Result<(), FileError> {
 /// fixture or snapshot is never torn.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     use std::io::Write as _;
+    let failed = |source| FileError::Write { path: path.to_owned(), source };
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs_err::create_dir_all(folder).map_err(|source| FileError::Write { path: path.to_owned(), source })?;
+    fs_err::create_dir_all(folder).map_err(failed)?;
     let name = path.file_name().map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-    let temporary = folder.join(format!(".{name}.{}.{}.tmp", std::process::id(), uuid::Uuid::new_v4().simple()));
-    let written = (|| {
-        let mut file = fs_err::OpenOptions::new().write(true).create_new(true).open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs_err::rename(&temporary, path)
-    })();
-    written.map_err(|source| {
-        let _ = std::fs::remove_file(&temporary);
-        FileError::Write { path: path.to_owned(), source }
-    })
+    // Dropped on any failure, the temporary file is removed. Created with the mode a new file
+    // gets (0666 less the umask), as the file it replaces would have been.
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut file = builder.tempfile_in(folder).map_err(failed)?;
+    file.write_all(bytes).map_err(failed)?;
+    file.as_file().sync_all().map_err(failed)?;
+    file.persist(path).map(drop).map_err(|error| failed(error.error))
 }
 
 /// Whether two paths name one file (the second need not exist yet).

@@ -99,7 +99,7 @@ pub enum FixtureError {
     #[error("{0}")]
     Write(#[from] crate::files::FileError),
     #[error("{0}")]
-    Yaml(#[from] crate::yaml::WriteError),
+    Yaml(#[from] crate::emit::WriteError),
 }
 
 impl Fixture {
@@ -116,7 +116,7 @@ impl Fixture {
     /// Writes the fixture atomically: an interrupted run never leaves half a file.
     pub fn write(&self, path: &Path) -> Result<(), FixtureError> {
         let mut text = String::from("# Recorded by `recipe run --record`. Secrets are replaced by <NAME> placeholders.\n");
-        text.push_str(&crate::yaml::to_string(self)?);
+        text.push_str(&crate::emit::to_string(self)?);
         Ok(crate::files::write_atomic(path, text.as_bytes())?)
     }
 }

@@ -100,6 +100,7 @@ pub mod hooks {
     }
 
     pub mod yaml {
-        pub use crate::yaml::{Node, Style, Value, WriteError, from_str, parse, to_string};
+        pub use crate::emit::{WriteError, to_string};
+        pub use crate::yaml::{Node, Style, Value, from_str, parse};
     }
 }

@@ -44,8 +44,6 @@ pub(crate) const MIN_SECRET_LEN: usize = 6;
 
 const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
 
-const BASE64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 #[derive(Clone, Default)]
 pub struct Masker {
     /// (placeholder, value), longest value first so overlapping secrets mask fully.
@@ -380,50 +378,23 @@ fn basic_credentials(value: &str) -> Option<String> {
     (text.contains(':') && !text.contains(char::is_control)).then_some(text)
 }
 
-/// Standard base64 (RFC 4648 alphabet), padded with `=`.
+/// Standard base64 (RFC 4648 alphabet): written padded with `=`, read padded or not.
+pub(crate) const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new().with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
 pub(crate) fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let byte = |i: usize| usize::from(chunk.get(i).copied().unwrap_or(0));
-        let group = (byte(0) << 16) | (byte(1) << 8) | byte(2);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64_ALPHABET[(group >> (18 - 6 * i)) & 0x3F]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::Engine::encode(&BASE64, bytes)
 }
 
-/// Decodes standard base64, padded or not; `None` when `text` is not base64.
+/// `None` when `text` is not base64. Padding is optional, but when there is some it is whole
+/// (`Zg==` or `Zg`, never `Zg=`).
 pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let data = text.strip_suffix("==").or_else(|| text.strip_suffix('=')).unwrap_or(text);
-    let padded = data.len() != text.len();
-    if data.is_empty() || data.len() % 4 == 1 || (padded && !text.len().is_multiple_of(4)) {
+    if text.ends_with('=') && !text.len().is_multiple_of(4) {
         return None;
     }
-    let sextet = |c: u8| -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some(u32::from(c - b'A')),
-            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    };
-    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 2);
-    for chunk in data.as_bytes().chunks(4) {
-        let mut group = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            group |= sextet(c)? << (18 - 6 * i);
-        }
-        // A chunk of n characters carries n - 1 bytes.
-        out.extend_from_slice(&group.to_be_bytes()[1..chunk.len()]);
-    }
-    Some(out)
+    base64::Engine::decode(&BASE64, text).ok()
 }
 
 #[cfg(test)]
@@ -590,7 +561,8 @@ mod tests {
             }
         }
         assert_eq!(base64_encode(&[0xfb, 0xff]), "+/8=");
-        for bad in ["", "Z", "Zg=", "Zg===", "Zm9v!", "Zm-v", "Zm9v\n"] {
+        assert_eq!(base64_decode("").as_deref(), Some(&b""[..]), "the empty text encodes nothing");
+        for bad in ["Z", "Zg=", "Zg===", "Zm9v!", "Zm-v", "Zm9v\n"] {
             assert_eq!(base64_decode(bad), None, "{bad:?}");
         }
         assert_eq!(basic_credentials("ZHJ5LXJ1bjpzZWNyZXQtdmFsdWUtOTk5").as_deref(), Some("dry-run:secret-value-999"));

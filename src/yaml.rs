@@ -4,12 +4,11 @@
 //! built from the marked events of `yaml-rust2`, so that every later diagnostic can point into
 //! the file. Duplicate keys and second documents are rejected here, with their places. Data
 //! files (vars files, fixtures) are read by the same parser, then into their types as JSON data.
-//! `serde_yaml` writes (fixtures, snapshots), and reads back only a data file holding U+2028 or
-//! U+2029, which it writes raw (see [`from_str`]).
+//! Writing is [`crate::emit`]'s. `serde_yaml` only reads a data file holding a raw U+2028 or
+//! U+2029, as fixtures and snapshots written by earlier builds of `recipe` may (see [`from_str`]).
 
 use std::collections::HashMap;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -49,6 +48,8 @@ pub enum Value {
 pub struct Key {
     pub text: String,
     pub span: Span,
+    /// A plain `<<`: a merge key (a quoted `"<<"` is a key like any other).
+    merge: bool,
 }
 
 impl Node {
@@ -305,14 +306,14 @@ impl Builder {
     /// map, where the `<<` was, unless the map gives the key itself (the first merged map wins
     /// over later ones). A merged value keeps the place it was written at.
     fn merged(&mut self, entries: Vec<(Key, Node)>) -> Vec<(Key, Node)> {
-        if !entries.iter().any(|(key, _)| key.text == "<<") {
+        if !entries.iter().any(|(key, _)| key.merge) {
             return entries;
         }
-        let own: Vec<String> = entries.iter().filter(|(key, _)| key.text != "<<").map(|(key, _)| key.text.clone()).collect();
+        let own: Vec<String> = entries.iter().filter(|(key, _)| !key.merge).map(|(key, _)| key.text.clone()).collect();
         let mut taken: Vec<String> = Vec::new();
         let mut out = Vec::new();
         for (key, node) in entries {
-            if key.text != "<<" {
+            if !key.merge {
                 out.push((key, node));
                 continue;
             }
@@ -359,6 +360,7 @@ impl Builder {
             Some(Items::Map(_, key @ None, _)) => *key = Some(node),
             Some(Items::Map(entries, key, index)) => {
                 let key_node = key.take().expect("a key was read");
+                let merge = matches!(&key_node.value, Value::String(text, Style::Plain) if text == "<<");
                 let key = match key_node.value {
                     Value::String(text, _) => text,
                     Value::Int(i) => i.to_string(),
@@ -386,7 +388,7 @@ impl Builder {
                     return;
                 }
                 index.insert(key.clone(), entries.len());
-                entries.push((Key { text: key, span: key_node.span }, node));
+                entries.push((Key { text: key, span: key_node.span, merge }, node));
             }
         }
     }
@@ -472,9 +474,10 @@ impl std::fmt::Display for DataError {
 /// Reads a data file (vars, fixtures) into `T`: the same parser as recipes, so a duplicate key
 /// or a second document is refused with its place, then the values as JSON data into `T`.
 ///
-/// Text holding U+2028 or U+2029 goes through `serde_yaml` instead (by way of its `Value`, which
-/// also refuses duplicate keys): `serde_yaml` writes these two raw, as the line breaks YAML 1.1
-/// takes them for, and only a YAML 1.1 reader reads such a file back as it was written.
+/// Text holding a raw U+2028 or U+2029 goes through `serde_yaml` instead (by way of its `Value`,
+/// which also refuses duplicate keys): earlier versions wrote data with `serde_yaml`, which
+/// writes these two raw, as the line breaks YAML 1.1 takes them for, and only a YAML 1.1 reader
+/// reads such a file back as it was written. [`crate::emit`] escapes them.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
     from_str_checked(text, |_| Ok(()))
 }
@@ -506,186 +509,9 @@ pub(crate) fn from_str_checked<T: DeserializeOwned>(
     serde_json::from_value(root.to_json()).map_err(|error| DataError { span: None, message: error.to_string() })
 }
 
-/// Writes `value` as YAML that every YAML reader reads back the same: `serde_yaml` leaves plain
-/// the strings YAML 1.2 reads as strings, but a YAML 1.1 reader takes `19:00:00` for the number
-/// 68400, `2026-07-22` for a date and `yes` for a boolean; those are single-quoted.
-pub fn to_string<T: Serialize>(value: &T) -> Result<String, WriteError> {
-    let text = serde_yaml::to_string(value).map_err(WriteError)?;
-    Ok(quote_yaml11(&text))
-}
-
-/// A value YAML cannot hold as it is (a map key that is not a string, for one).
-#[derive(Debug, thiserror::Error)]
-#[error("cannot write YAML: {0}")]
-pub struct WriteError(serde_yaml::Error);
-
-/// Quotes the plain scalars (keys and values) a YAML 1.1 reader would not read as strings.
-/// `serde_yaml` writes JSON numbers and booleans in forms these patterns never match, so every
-/// match is a string.
-fn quote_yaml11(text: &str) -> String {
-    static AMBIGUOUS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(concat!(
-            r"^(?:[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?", // sexagesimal: 19:00:00
-            r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9].*)?", // dates and timestamps
-            r"|[-+]?[0-9][0-9_]*_[0-9_]*(?:\.[0-9_]*)?",             // numbers with `_`
-            r"|y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$"
-        ))
-        .expect("a valid pattern")
-    });
-    let mut out = String::with_capacity(text.len() + 64);
-    // Inside a block scalar (`|`, `>`), lines indented deeper than its key are content.
-    let mut block: Option<usize> = None;
-    for line in text.split_inclusive('\n') {
-        let content = line.trim_end_matches('\n');
-        let indent = content.len() - content.trim_start().len();
-        if let Some(depth) = block {
-            if content.trim().is_empty() || indent > depth {
-                out.push_str(line);
-                continue;
-            }
-            block = None;
-        }
-        let (head, rest) = split_item(content);
-        // `? |-` and `: |-`: a complex key (a multi-line or long one) and its value, each read like
-        // a plain value (block lines are content).
-        let (head, rest) = match rest.strip_prefix("? ").or_else(|| rest.strip_prefix(": ")) {
-            Some(after) => (&content[..content.len() - after.len()], after),
-            None => (head, rest),
-        };
-        let (key, value) = split_key(rest);
-        let quote = |scalar: &str| if AMBIGUOUS.is_match(scalar) { format!("'{scalar}'") } else { scalar.to_owned() };
-        let mut rewritten = head.to_owned();
-        match key {
-            Some(key) => {
-                rewritten.push_str(&quote(key));
-                rewritten.push(':');
-                if let Some(value) = value {
-                    rewritten.push(' ');
-                    rewritten.push_str(&quote(value));
-                }
-            }
-            None => rewritten.push_str(&quote(rest)),
-        }
-        let value = value.unwrap_or(if key.is_none() { rest } else { "" });
-        if value.starts_with('|') || value.starts_with('>') {
-            block = Some(indent);
-        }
-        out.push_str(&rewritten);
-        if line.ends_with('\n') {
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// `  - - rest` -> (`  - - `, `rest`): the indentation and list dashes before an item.
-fn split_item(line: &str) -> (&str, &str) {
-    let mut index = 0;
-    let bytes = line.as_bytes();
-    loop {
-        while index < bytes.len() && bytes[index] == b' ' {
-            index += 1;
-        }
-        if bytes.get(index) == Some(&b'-') && matches!(bytes.get(index + 1), Some(b' ') | None) {
-            index = (index + 2).min(bytes.len());
-            continue;
-        }
-        return line.split_at(index);
-    }
-}
-
-/// `key: value` -> (`key`, `value`); `key:` -> (`key`, none); a plain scalar -> (none, none).
-/// Quoted, flow and block forms are left alone (None, None) unless they are the value.
-fn split_key(rest: &str) -> (Option<&str>, Option<&str>) {
-    if rest.starts_with(['\'', '"', '{', '[', '&', '*', '!', '|', '>', '?', '#']) {
-        return (None, None);
-    }
-    if let Some(key) = rest.strip_suffix(':') {
-        return (Some(key), None);
-    }
-    match rest.split_once(": ") {
-        Some((key, value)) if !key.is_empty() => (Some(key), Some(value)),
-        _ => (None, None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn data_reads_back_what_was_written() {
-        let strings = [
-            "50",
-            "00012",
-            "+1",
-            "-0",
-            "1.",
-            ".5",
-            "1e3",
-            "1E-3",
-            "0x10",
-            "0o17",
-            "1_000",
-            "NaN",
-            ".nan",
-            ".inf",
-            "-.inf",
-            "inf",
-            "Infinity",
-            "~",
-            "null",
-            "Null",
-            "NULL",
-            "TRUE",
-            "False",
-            "yes",
-            "No",
-            "2026-07-22",
-            "07:00:00",
-            "1:2",
-            "",
-            " lead",
-            "trail ",
-            "a: b",
-            "x #y",
-            "-d",
-            "- d",
-            "[1]",
-            "{a}",
-            "it's",
-            "\"q\"",
-            "tab\there",
-            "line\nbreak",
-            "9223372036854775808",
-            "18446744073709551616",
-            "<MYKAARMA_BASIC_AUTH>",
-            "!tag",
-            "&anchor",
-            "*alias",
-            "%x",
-            "@x",
-            "`x`",
-            "é",
-            "?",
-            ":",
-            "a\u{2028}b",
-            "end\u{2029}\nnext line\n",
-            "\u{feff}bom",
-            "a\nyes",
-            "2026-07-22\n19:00:00\n",
-        ];
-        let value = serde_json::json!({
-            "strings": strings.as_slice(),
-            "keys": strings.iter().map(|s| ((*s).to_owned(), serde_json::json!(1))).collect::<serde_json::Map<_, _>>(),
-            "numbers": [0, -1, 12, i64::MAX, i64::MIN, u64::MAX, 1.5, -0.25, 1e300, 5e-324],
-            "other": [true, false, null, [], {}, [[]], {"a": {"b": [1, {"c": null}]}}],
-            "complex": { "a\nb": "x\nyes\nc: on", "k".repeat(130): "yes\nno", "k2".repeat(70): "on" },
-        });
-        let text = to_string(&value).unwrap();
-        let back: serde_json::Value = from_str(&text).unwrap_or_else(|error| panic!("{error}\n{text}"));
-        assert_eq!(back, value, "{text}");
-    }
 
     #[test]
     fn data_keeps_leading_zeros_and_ignores_a_byte_order_mark() {
@@ -743,36 +569,6 @@ mod tests {
             error.in_file(std::path::Path::new("v.yaml"), "invalid vars file"),
             format!("v.yaml: invalid vars file: {}", error.message)
         );
-    }
-
-    #[test]
-    fn quotes_what_yaml_1_1_would_misread() {
-        let value = serde_json::json!({
-            "latest": "19:00:00", "date": "2026-07-22", "at": "2026-07-22T09:30:00", "word": "yes", "n": "1_000",
-            "plain": "hello: world", "number": 12, "time": "09:00", "list": ["no", "ok"],
-            "2026-07-22 10:00:00": { "vacant": true }, "text": "line one\n19:00:00\n"
-        });
-        let text = to_string(&value).unwrap();
-        assert!(
-            text.contains("latest: '19:00:00'") && text.contains("date: '2026-07-22'") && text.contains("at: '2026-07-22T09:30:00'"),
-            "{text}"
-        );
-        assert!(
-            text.contains("word: 'yes'")
-                && text.contains("'n': '1_000'")
-                && text.contains("- 'no'")
-                && text.contains("'2026-07-22 10:00:00':"),
-            "{text}"
-        );
-        assert!(text.contains("number: 12") && text.contains("- ok"), "{text}");
-        // Block scalar content is left as it is, and everything reads back unchanged.
-        assert!(text.contains("\n  19:00:00\n"), "{text}");
-        assert_eq!(from_str::<serde_json::Value>(&text).unwrap(), value);
-        // A key over 128 characters is written as a complex key (`? key` then `: value`).
-        let long = serde_json::json!({ "k".repeat(130): "yes" });
-        let text = to_string(&long).unwrap();
-        assert!(text.contains("? ") && text.contains(": 'yes'"), "{text}");
-        assert_eq!(from_str::<serde_json::Value>(&text).unwrap(), long);
     }
 
     #[test]

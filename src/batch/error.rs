@@ -15,8 +15,8 @@ pub enum BatchError {
     #[error("cannot read the rows from {name}: {source}")]
     Read { name: String, source: std::io::Error },
     /// The private copy of rows that can be read only once cannot be made.
-    #[error("cannot create {}: {source}", .path.display())]
-    Spool { path: PathBuf, source: std::io::Error },
+    #[error("cannot create a private copy of the rows in {}: {source}", .folder.display())]
+    Spool { folder: PathBuf, source: std::io::Error },
     #[error("{name}: {source}")]
     Csv { name: String, source: csv::Error },
     #[error("{name}: the quoted field opened on line {line} is never closed")]

@@ -67,14 +67,9 @@ impl Spool {
     /// Rows are often personal data: the file is new (never one planted in its place, such as a
     /// symbolic link), has a name nobody can guess, and only its owner may read it.
     pub(crate) fn copy(from: &mut dyn std::io::Read, name: &str) -> Result<Self, BatchError> {
-        let path = std::env::temp_dir().join(format!("recipe-rows-{}-{}.spool", std::process::id(), uuid::Uuid::new_v4().simple()));
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).map_err(|source| BatchError::Spool { path: path.clone(), source })?;
-        // On Windows an open file cannot be removed: it is removed when the process ends instead.
-        let _ = std::fs::remove_file(&path);
+        // `tempfile` makes it with no name at all where the system allows (`O_TMPFILE` on Linux),
+        // else removes its name at once; on Windows it is removed when the process ends.
+        let mut file = tempfile::tempfile().map_err(|source| BatchError::Spool { folder: std::env::temp_dir(), source })?;
         std::io::copy(from, &mut file).map_err(|source| BatchError::Read { name: name.to_owned(), source })?;
         Ok(Self { file: std::sync::Arc::new(file) })
     }

@@ -228,7 +228,7 @@ pub(crate) fn dry_run(result: &RunResult) -> String {
             Some(Rendered { step: &s.id, method: &request.method, url: shown_url(request), headers: &request.headers, body: &request.body })
         })
         .collect();
-    crate::yaml::to_string(&requests).unwrap_or_default()
+    crate::emit::to_string(&requests).unwrap_or_default()
 }
 
 /// One line per `recipe test` case, with the diff or error under it.

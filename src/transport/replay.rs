@@ -146,8 +146,8 @@ fn comparable(request: &RequestSpec, recorded: &RequestSpec) -> RequestSpec {
 
 /// A unified diff of two requests, as YAML.
 pub(super) fn diff(recorded: &RequestSpec, actual: &RequestSpec) -> String {
-    let left = crate::yaml::to_string(recorded).unwrap_or_default();
-    let right = crate::yaml::to_string(actual).unwrap_or_default();
+    let left = crate::emit::to_string(recorded).unwrap_or_default();
+    let right = crate::emit::to_string(actual).unwrap_or_default();
     similar::TextDiff::from_lines(&left, &right).unified_diff().context_radius(3).header("recorded", "sent").to_string()
 }
 

@@ -111,10 +111,11 @@ fn record_change_test_accept() {
     let failure = text(&failing);
     assert_eq!(failing.status.code(), Some(1), "{failure}");
     let changed: Vec<&str> =
-        failure.lines().filter(|l| l.trim_start().starts_with(['-', '+']) && !l.contains("---") && !l.contains("+++")).collect();
+        // The diff's own lines, indented by four: a marker first, then the snapshot's line.
+        failure.lines().filter(|l| l.strip_prefix("    ").is_some_and(|diff| diff.starts_with(['-', '+'])) && !l.contains("---") && !l.contains("+++")).collect();
     assert_eq!(changed.len(), 2, "{failure}");
-    assert!(changed[0].trim_start().starts_with('-') && changed[0].ends_with("source: email"), "{failure}");
-    assert!(changed[1].trim_start().starts_with('+') && changed[1].ends_with("source: sms"), "{failure}");
+    assert!(changed[0].trim_start().starts_with('-') && changed[0].ends_with("preFilledLinkMetaData: { source: email }"), "{failure}");
+    assert!(changed[1].trim_start().starts_with('+') && changed[1].ends_with("preFilledLinkMetaData: { source: sms }"), "{failure}");
 
     // 4. Accept: passes again, and the snapshot file changed by exactly that line.
     let accepted = recipe(&["test", "--accept"], &dir, &[]);
@@ -125,7 +126,7 @@ fn record_change_test_accept() {
         .filter(|c| c.tag() != similar::ChangeTag::Equal)
         .map(|c| format!("{}{}", c.tag(), c.value().trim()))
         .collect();
-    assert_eq!(diff, vec!["-source: email", "+source: sms"]);
+    assert_eq!(diff, vec!["-preFilledLinkMetaData: { source: email }", "+preFilledLinkMetaData: { source: sms }"]);
     assert!(recipe(&["test"], &dir, &[]).status.success());
     outputs.extend([failure, text(&accepted)]);
 
