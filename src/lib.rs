@@ -49,6 +49,7 @@ mod template_code;
 mod terminal;
 mod testing;
 mod transport;
+mod xpath;
 mod yaml;
 
 pub use batch::BatchError;

@@ -786,6 +786,14 @@ fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> 
             let found = captures.iter().skip(1).flatten().next().or_else(|| captures.get(0)).map_or("", |found| found.as_str());
             Ok(Json::String(found.to_owned()))
         }
+        Binding::XPath(xpath) => {
+            let namespaces = &state.plan.recipe().http.namespaces;
+            match crate::xpath::evaluate(&xpath.text, namespaces, value) {
+                Ok(Some(found)) => Ok(found),
+                Ok(None) => Err(format!("the XPath `{}` selected nothing in {}", xpath.text, select::short(&state.masker, value))),
+                Err(error) => Err(format!("`{}`: {} in {}", xpath.text, state.masker.text(&error.to_string()), select::short(&state.masker, value))),
+            }
+        }
     }
 }
 
