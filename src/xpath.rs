@@ -275,10 +275,11 @@ fn parse(text: &str) -> Result<anyxml::tree::Document, XmlError> {
     if text.contains("<!DOCTYPE") {
         return Err(XmlError::Doctype);
     }
+    let text = placeholders_as_text(text);
     let mut handler = TreeBuildHandler::with_handler(Errors::default());
     handler.coalescing = true;
     let mut reader = XMLReader::builder().set_handler(handler).build();
-    let parsed = reader.parse_str(text, None);
+    let parsed = reader.parse_str(&text, None);
     let handler = reader.handler;
     if let Some(first) = handler.handler.first {
         return Err(first);
@@ -289,6 +290,21 @@ fn parse(text: &str) -> Result<anyxml::tree::Document, XmlError> {
         Ok(()) if handler.fatal_error => Err(XmlError::NotWellFormed { line: 1, column: 1, message: "unreadable".to_owned() }),
         Ok(()) => Ok(handler.document),
     }
+}
+
+/// The body with the masker's placeholders (`<vars.token>`, `<API_KEY>`, `<oauth2>`,
+/// `<redacted>`, `<volatile:1>`) escaped as text, so that a recorded body, where a secret became
+/// its placeholder, is still XML and an XPath reads the placeholder as the replay binds it. A
+/// placeholder has no end tag: a real element of the same name (`<redacted>...</redacted>`) is
+/// left alone.
+fn placeholders_as_text(text: &str) -> std::borrow::Cow<'_, str> {
+    static PLACEHOLDER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"<(vars\.[A-Za-z_][A-Za-z0-9_]*|oauth2|redacted|volatile:[0-9]+|[A-Z_][A-Z0-9_]*)>").expect("a valid pattern")
+    });
+    PLACEHOLDER.replace_all(text, |found: &regex::Captures| {
+        let name = &found[1];
+        if text.contains(&format!("</{name}>")) { found[0].to_owned() } else { format!("&lt;{name}&gt;") }
+    })
 }
 
 /// Keeps the parser's first fatal error (anyxml's default handler would print it).
@@ -371,6 +387,14 @@ mod tests {
         assert_eq!(evaluate("/a", &[], &serde_json::json!({"a": 1})).unwrap_err(), XmlError::NotText);
         let bomb = "<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>";
         assert_eq!(evaluate("/a", &[], &Json::String(bomb.into())).unwrap_err(), XmlError::Doctype);
+    }
+
+    #[test]
+    fn a_recorded_placeholder_reads_as_text() {
+        let recorded = Json::String("<a><token><vars.token></token><key><API_KEY></key><redacted>x</redacted></a>".into());
+        assert_eq!(evaluate("/a/token", &[], &recorded).unwrap(), Some(Json::String("<vars.token>".into())));
+        assert_eq!(evaluate("/a/key", &[], &recorded).unwrap(), Some(Json::String("<API_KEY>".into())));
+        assert_eq!(evaluate("/a/redacted", &[], &recorded).unwrap(), Some(Json::String("x".into())), "a real element stays one");
     }
 
     #[test]
