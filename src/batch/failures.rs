@@ -110,12 +110,12 @@ mod tests {
         shown[1].key = "C-17".into();
         shown[1].in_doubt = true;
         shown[1].reason = format!("{}\nmore", "x".repeat(200));
-        let lines = lines(&shown, 100_000, Some(std::path::Path::new("results.jsonl")));
-        assert_eq!(lines.len(), 4, "{lines:#?}");
-        assert_eq!(lines[0], "failed rows (the first 2 of 100000, by row number):");
-        assert_eq!(lines[1], "  row 3: step `draft`: status 400 for row 3");
-        assert_eq!(lines[2], format!("  row 8 (key C-17): in doubt at step `draft`: {}...", "x".repeat(160)));
-        assert_eq!(lines[3], "  ... and 99998 more: see results.jsonl");
+        let named = lines(&shown, 100_000, Some(std::path::Path::new("results.jsonl")));
+        assert_eq!(named.len(), 4, "{named:#?}");
+        assert_eq!(named[0], "failed rows (the first 2 of 100000, by row number):");
+        assert_eq!(named[1], "  row 3: step `draft`: status 400 for row 3");
+        assert_eq!(named[2], format!("  row 8 (key C-17): in doubt at step `draft`: {}...", "x".repeat(160)));
+        assert_eq!(named[3], "  ... and 99998 more: see results.jsonl");
         assert_eq!(lines(&shown[..1], 1, None), ["failed rows:", "  row 3: step `draft`: status 400 for row 3"]);
         assert!(lines(&[], 0, None).is_empty());
     }
