@@ -44,6 +44,7 @@ mod serve;
 mod session;
 mod setup;
 mod snapshot;
+mod splice;
 mod template;
 mod template_code;
 mod terminal;

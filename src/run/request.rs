@@ -129,6 +129,27 @@ fn altered_url(url: &str) -> Option<String> {
     Some(format!("{problem}; if a value put it there, encode it with `| urlencode` or give its input a `pattern`"))
 }
 
+/// Refuses a value spliced into the URL's path that holds `?` or `#` (the check warned about
+/// it): the server would get another path and query than the recipe says. Only the expressions
+/// the check could not prove URL-safe are rendered again.
+fn spliced_values(state: &State, request: &Request, context: &Context) -> Result<(), String> {
+    for splice in crate::splice::unsafe_splices(&request.url.text, &state.plan.recipe().inputs) {
+        let text = format!("{{{{ {} }}}}", splice.expression);
+        let expression =
+            crate::model::TemplateString { kind: crate::template::classify(&text), text, span: request.url.span, style: request.url.style };
+        let value = state.plan.engine.render_text(&expression, context).map_err(|e| format!("cannot render `url` ({}): {e}", request.url.text))?;
+        if let Some(found) = crate::splice::changes_the_url(&value) {
+            let effect = if found == '?' { "start the query" } else { "start a fragment, never sent" };
+            return Err(format!(
+                "`{}` puts `{found}` into the URL's path (`{}`), which would {effect}: nothing was sent; encode it with `| urlencode`",
+                splice.expression,
+                state.masker.text(&value)
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn render_request(state: &State, request: &Request, context: &Context, oauth_token: Option<&str>) -> Result<RequestSpec, String> {
     let engine = &state.plan.engine;
     let http = &state.plan.recipe().http;
@@ -145,6 +166,7 @@ fn render_request(state: &State, request: &Request, context: &Context, oauth_tok
         let base = base.as_deref().ok_or_else(|| format!("the url `{path}` is relative, but the recipe has no `http.base_url`"))?;
         format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
     };
+    spliced_values(state, request, context)?;
     if let Some(problem) = altered_url(&absolute) {
         return Err(format!("the URL `{}` {problem}", state.masker.text(&absolute)));
     }
