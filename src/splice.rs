@@ -78,7 +78,7 @@ fn safe_input(input: &Input) -> bool {
         return true;
     }
     if let Some(allowed) = &input.allowed {
-        return allowed.iter().all(|value| !value.as_str().is_some_and(|text| changes_the_url(text).is_some()));
+        return allowed.iter().all(|value| value.as_str().is_none_or(|text| changes_the_url(text).is_none()));
     }
     input.pattern.as_deref().is_some_and(pattern_excludes)
 }
@@ -97,7 +97,9 @@ fn excludes(hir: &Hir) -> bool {
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => true,
         HirKind::Literal(literal) => !literal.0.iter().any(|byte| bad(char::from(*byte))),
-        HirKind::Class(Class::Unicode(class)) => !class.ranges().iter().any(|range| ['?', '#'].iter().any(|c| (range.start()..=range.end()).contains(c))),
+        HirKind::Class(Class::Unicode(class)) => {
+            !class.ranges().iter().any(|range| ['?', '#'].iter().any(|c| (range.start()..=range.end()).contains(c)))
+        }
         HirKind::Class(Class::Bytes(class)) => {
             !class.ranges().iter().any(|range| [b'?', b'#'].iter().any(|c| (range.start()..=range.end()).contains(c)))
         }

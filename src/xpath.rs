@@ -77,14 +77,14 @@ pub(crate) enum Problem {
 
 impl Problem {
     /// A hint for the diagnostic.
-    pub(crate) fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> String {
         match self {
-            Problem::Syntax(_) => Some("write an XPath 1.0 expression, for example `/order/id` or `count(//item)`".to_owned()),
-            Problem::UnknownFunction { suggestion: Some(suggestion), .. } => Some(format!("did you mean `{suggestion}`?")),
+            Problem::Syntax(_) => "write an XPath 1.0 expression, for example `/order/id` or `count(//item)`".to_owned(),
+            Problem::UnknownFunction { suggestion: Some(suggestion), .. } => format!("did you mean `{suggestion}`?"),
             Problem::UnknownFunction { suggestion: None, .. } => {
-                Some("XPath 1.0 has the core functions only (`count`, `string`, `contains`, `normalize-space`, ...)".to_owned())
+                "XPath 1.0 has the core functions only (`count`, `string`, `contains`, `normalize-space`, ...)".to_owned()
             }
-            Problem::Variable(_) => Some("write the value into the expression; a template is not rendered in `xpath`".to_owned()),
+            Problem::Variable(_) => "write the value into the expression; a template is not rendered in `xpath`".to_owned(),
         }
     }
 }
@@ -143,7 +143,9 @@ fn reason(debug: &str) -> String {
         words.push(c.to_ascii_lowercase());
     }
     match words.as_str() {
-        "invalid n c name" | "expression not terminated" | "unknown error" => "the expression is incomplete or has a stray character".to_owned(),
+        "invalid n c name" | "expression not terminated" | "unknown error" => {
+            "the expression is incomplete or has a stray character".to_owned()
+        }
         _ => words.replace("q name", "qualified name"),
     }
 }

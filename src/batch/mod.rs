@@ -630,7 +630,13 @@ impl Batch<'_> {
                 Some(Prior::FailedAfterEffect) => {
                     // Its side effect happened: running it again would repeat it.
                     self.count(|c| c.failed += 1);
-                    self.failed_row(row.number, &key, false, None, "failed after its side effect in an earlier run, so it is not run again");
+                    self.failed_row(
+                        row.number,
+                        &key,
+                        false,
+                        None,
+                        "failed after its side effect in an earlier run, so it is not run again",
+                    );
                     continue;
                 }
                 Some(Prior::InDoubt) if !self.options.retry_in_doubt => {

@@ -401,11 +401,7 @@ impl Decoder {
         let text = self.string(node)?;
         let problems = crate::xpath::problems(&text);
         for problem in &problems {
-            let mut diagnostic = Diagnostic::at(format!("{problem} in `{text}`"), node.span);
-            if let Some(hint) = problem.hint() {
-                diagnostic = diagnostic.with_hint(hint);
-            }
-            self.problems.push(diagnostic);
+            self.problems.push(Diagnostic::at(format!("{problem} in `{text}`"), node.span).with_hint(problem.hint()));
         }
         problems.is_empty().then_some(crate::xpath::XPath { text, span: node.span })
     }
@@ -424,8 +420,13 @@ impl Decoder {
             for prefix in crate::xpath::prefixes(&xpath.text) {
                 if !namespaces.iter().any(|(declared, _)| *declared == prefix) {
                     problems.push(
-                        Diagnostic::at(format!("the XPath `{}` uses the namespace prefix `{prefix}`, which is not declared", xpath.text), xpath.span)
-                            .with_hint(format!("declare it: `http: {{ namespaces: {{ {prefix}: \"urn:...\" }} }}`, the namespace URI the body uses")),
+                        Diagnostic::at(
+                            format!("the XPath `{}` uses the namespace prefix `{prefix}`, which is not declared", xpath.text),
+                            xpath.span,
+                        )
+                        .with_hint(format!(
+                            "declare it: `http: {{ namespaces: {{ {prefix}: \"urn:...\" }} }}`, the namespace URI the body uses"
+                        )),
                     );
                 }
             }

@@ -119,11 +119,9 @@ impl Decoder {
         let has_path = fields.get("path").is_some();
         let kinds = ["that", "path", "xpath"].iter().filter(|key| fields.get(key).is_some()).count();
         if kinds != 1 {
-            self.problems.push(
-                Diagnostic::at("an assertion has one of `that`, `path` or `xpath`", fields.span).with_hint(
-                    "`that: \"{{ steps.ID.count > 0 }}\"`, `path: $.state` with `equals` or `pattern`, or `xpath: /order/state` on an XML body",
-                ),
-            );
+            self.problems.push(Diagnostic::at("an assertion has one of `that`, `path` or `xpath`", fields.span).with_hint(
+                "`that: \"{{ steps.ID.count > 0 }}\"`, `path: $.state` with `equals` or `pattern`, or `xpath: /order/state` on an XML body",
+            ));
         } else if has_path && equals.is_none() && pattern.is_none() {
             self.error(fields.span, "an assertion on a `path` needs `equals` or `pattern`");
         }

@@ -115,7 +115,7 @@ fn xml_failure(
     let holds = found.as_ref().is_some_and(|found| {
         let equal = expected.as_ref().is_none_or(|expected| {
             let (a, b) = (text(found), text(expected));
-            a == b || matches!((a.trim().parse::<f64>(), b.trim().parse::<f64>()), (Ok(x), Ok(y)) if x == y)
+            a == b || matches!((a.trim().parse::<f64>(), b.trim().parse::<f64>()), (Ok(x), Ok(y)) if x.total_cmp(&y).is_eq())
         });
         equal && assertion.regex.as_ref().is_none_or(|regex| regex.is_match(&text(found)))
     });

@@ -240,7 +240,8 @@ fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace
     if !request.is_idempotent() && (200..300).contains(&response.status) && api_errors.is_empty() {
         // A success status with a body that is not the API's kind (an HTML login or proxy page
         // where JSON was expected) does not say that the API did it: in doubt, not created.
-        let foreign = step.expect.as_ref().and_then(|e| e.json).unwrap_or(!step.reads_xml()) && matches!(response.body, Some(ResponseBody::Text(_)));
+        let foreign =
+            step.expect.as_ref().and_then(|e| e.json).unwrap_or(!step.reads_xml()) && matches!(response.body, Some(ResponseBody::Text(_)));
         trace.effect = Some(if foreign { Effect::InDoubt } else { Effect::Created });
     }
     if let Err((cause, message)) = check_response(state, step.expect.as_ref(), step.reads_xml(), &response, &api_errors) {

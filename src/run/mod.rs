@@ -791,7 +791,9 @@ fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> 
             match crate::xpath::evaluate(&xpath.text, namespaces, value) {
                 Ok(Some(found)) => Ok(found),
                 Ok(None) => Err(format!("the XPath `{}` selected nothing in {}", xpath.text, select::short(&state.masker, value))),
-                Err(error) => Err(format!("`{}`: {} in {}", xpath.text, state.masker.text(&error.to_string()), select::short(&state.masker, value))),
+                Err(error) => {
+                    Err(format!("`{}`: {} in {}", xpath.text, state.masker.text(&error.to_string()), select::short(&state.masker, value)))
+                }
             }
         }
     }

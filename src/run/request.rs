@@ -137,7 +137,8 @@ fn spliced_values(state: &State, request: &Request, context: &Context) -> Result
         let text = format!("{{{{ {} }}}}", splice.expression);
         let expression =
             crate::model::TemplateString { kind: crate::template::classify(&text), text, span: request.url.span, style: request.url.style };
-        let value = state.plan.engine.render_text(&expression, context).map_err(|e| format!("cannot render `url` ({}): {e}", request.url.text))?;
+        let value =
+            state.plan.engine.render_text(&expression, context).map_err(|e| format!("cannot render `url` ({}): {e}", request.url.text))?;
         if let Some(found) = crate::splice::changes_the_url(&value) {
             let effect = if found == '?' { "start the query" } else { "start a fragment, never sent" };
             return Err(format!(

@@ -254,7 +254,12 @@ fn an_xpath_miss_a_false_assertion_and_a_body_that_is_not_xml_fail_the_step() {
     let absent = run_against(XML_ORDER, &ORDER_BODY.replace("<item>pear</item>", ""));
     assert!(absent.contains("the order has a second item: `/order/item[2]` does not hold"), "{absent}");
     let broken = run_against(XML_ORDER, "<order><id>1</order>");
-    assert!(broken.contains("the body is not well-formed XML (line 1, column 21: The start tag ('id') and end tag ('order') names do not match.)"), "{broken}");
+    assert!(
+        broken.contains(
+            "the body is not well-formed XML (line 1, column 21: The start tag ('id') and end tag ('order') names do not match.)"
+        ),
+        "{broken}"
+    );
     let html = run_against(XML_ORDER, "<!DOCTYPE html><html><body>Sign in</body></html>");
     assert!(html.contains("declares a DTD"), "{html}");
 }

@@ -649,17 +649,15 @@ steps:
 #[test]
 fn a_value_spliced_into_a_url_path_is_a_check_warning_at_its_place() {
     let plan = recipe::load_str("spliced.yaml", SPLICED).unwrap_or_else(|report| panic!("{report}"));
-    let warnings: Vec<String> = plan
-        .warnings
-        .iter()
-        .map(|w| format!("{}:{} {:?} {}", w.span.unwrap().line, w.span.unwrap().col, w.severity, w.message))
-        .collect();
+    let warnings: Vec<String> =
+        plan.warnings.iter().map(|w| format!("{}:{} {:?} {}", w.span.unwrap().line, w.span.unwrap().col, w.severity, w.message)).collect();
     assert_eq!(warnings, ["12:42 Warning `inputs.id` is put into the URL's path as is: a `?` or `#` in it would change the query"]);
 
     let folder = std::env::temp_dir().join(format!("recipe-spliced-{}", std::process::id()));
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join("spliced.yaml"), SPLICED).unwrap();
-    let checked = std::process::Command::new(env!("CARGO_BIN_EXE_recipe")).arg("check").arg("spliced.yaml").current_dir(&folder).output().unwrap();
+    let checked =
+        std::process::Command::new(env!("CARGO_BIN_EXE_recipe")).arg("check").arg("spliced.yaml").current_dir(&folder).output().unwrap();
     let stderr = String::from_utf8_lossy(&checked.stderr);
     assert_eq!(checked.status.code(), Some(0), "a warning does not fail the check: {stderr}");
     assert!(stderr.starts_with("warning: `inputs.id` is put into the URL's path as is"), "{stderr}");
