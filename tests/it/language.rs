@@ -221,7 +221,7 @@ fn check_places_problems_in_the_new_keys() {
     let found = problems(text);
     assert!(found.contains(&"5:16 `max_items` belongs with `for_each`".to_owned()), "{found:#?}");
     assert!(found.contains(&"6:19 `each` is only defined in a step with `for_each`".to_owned()), "{found:#?}");
-    assert!(found.contains(&"8:11 an assertion has either `that` or `path`".to_owned()), "{found:#?}");
+    assert!(found.contains(&"8:11 an assertion has one of `that`, `path` or `xpath`".to_owned()), "{found:#?}");
     assert!(found.contains(&"13:19 paginate is missing the key `next`".to_owned()), "{found:#?}");
 }
 
