@@ -11,6 +11,9 @@
 //! boolean, an `enum` of such values, or a `pattern` anchored with `^` and `$` that matches
 //! neither character. `&` is a plain character in a path; it splits the query only after a `?`.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 use crate::model::{Input, InputType};
@@ -80,7 +83,12 @@ fn safe_input(input: &Input) -> bool {
     if let Some(allowed) = &input.allowed {
         return allowed.iter().all(|value| value.as_str().is_none_or(|text| changes_the_url(text).is_none()));
     }
-    input.pattern.as_deref().is_some_and(pattern_excludes)
+    input.pattern.as_deref().is_some_and(|pattern| {
+        // Every request asks again: each pattern is analysed once per process.
+        static ANSWERS: LazyLock<Mutex<HashMap<String, bool>>> = LazyLock::new(Mutex::default);
+        let mut answers = ANSWERS.lock().unwrap_or_else(PoisonError::into_inner);
+        *answers.entry(pattern.to_owned()).or_insert_with(|| pattern_excludes(pattern))
+    })
 }
 
 /// Whether every string an input `pattern` accepts is free of `?` and `#`: the pattern is

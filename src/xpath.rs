@@ -58,6 +58,12 @@ const FUNCTIONS: &[&str] = &[
     "round",
 ];
 
+/// The deepest nesting of brackets an expression may have, and of elements a body may have:
+/// anyxml compiles, builds documents and evaluates by recursion, and 1,000 levels overflow a
+/// 2 MiB thread stack in a debug build. Real expressions and API responses stay far below.
+const MAX_EXPRESSION_DEPTH: usize = 64;
+const MAX_ELEMENT_DEPTH: usize = 256;
+
 /// Node tests that look like function calls (`text()`).
 const NODE_TYPES: &[&str] = &["node", "text", "comment", "processing-instruction"];
 
@@ -102,6 +108,10 @@ impl fmt::Display for Problem {
 /// Every problem of an expression that shows without a document: its syntax, its functions and
 /// its variables.
 pub(crate) fn problems(text: &str) -> Vec<Problem> {
+    // anyxml compiles by recursion: a deeper expression could overflow the stack.
+    if nesting(text) > MAX_EXPRESSION_DEPTH {
+        return vec![Problem::Syntax(format!("brackets nest more than {MAX_EXPRESSION_DEPTH} deep"))];
+    }
     if let Err(error) = compile(text) {
         return vec![Problem::Syntax(reason(&format!("{error:?}")))];
     }
@@ -117,6 +127,25 @@ pub(crate) fn problems(text: &str) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// How deep `(` and `[` nest in an expression, outside its string literals.
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest, mut quote) = (0usize, 0usize, None);
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(open), _) if c == open => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(' | '[') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, ')' | ']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// The namespace prefixes an expression uses (`o` in `/o:order/o:id`), in order, each once.
@@ -223,6 +252,8 @@ pub(crate) enum XmlError {
     Doctype,
     /// The body is not well-formed XML: the parser's first fatal error, with its place.
     NotWellFormed { line: usize, column: usize, message: String },
+    /// The body nests elements deeper than [`MAX_ELEMENT_DEPTH`].
+    TooDeep,
     /// anyxml could not evaluate the expression on this document.
     Evaluation(String),
 }
@@ -237,6 +268,7 @@ impl fmt::Display for XmlError {
             XmlError::NotWellFormed { line, column, message } => {
                 write!(f, "the body is not well-formed XML (line {line}, column {column}: {message})")
             }
+            XmlError::TooDeep => write!(f, "the XML body nests elements more than {MAX_ELEMENT_DEPTH} deep, which is not read"),
             XmlError::Evaluation(reason) => write!(f, "the XPath cannot be evaluated: {}", self::reason(reason)),
         }
     }
@@ -277,6 +309,9 @@ fn parse(text: &str) -> Result<anyxml::tree::Document, XmlError> {
     if text.contains("<!DOCTYPE") {
         return Err(XmlError::Doctype);
     }
+    if element_depth(text) > MAX_ELEMENT_DEPTH {
+        return Err(XmlError::TooDeep);
+    }
     let text = placeholders_as_text(text);
     let mut handler = TreeBuildHandler::with_handler(Errors::default());
     handler.coalescing = true;
@@ -292,6 +327,51 @@ fn parse(text: &str) -> Result<anyxml::tree::Document, XmlError> {
         Ok(()) if handler.fatal_error => Err(XmlError::NotWellFormed { line: 1, column: 1, message: "unreadable".to_owned() }),
         Ok(()) => Ok(handler.document),
     }
+}
+
+/// How deep the elements of a body nest, counted without parsing: start tags (not `<x/>`) open,
+/// end tags close; comments, CDATA sections and processing instructions are skipped, and quoted
+/// attribute values may hold `>`. On text that is not XML the count may be off; the parser then
+/// refuses it anyway.
+fn element_depth(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let (mut at, mut depth, mut deepest) = (0, 0usize, 0usize);
+    let skip_to = |from: usize, end: &str| text[from..].find(end).map_or(bytes.len(), |found| from + found + end.len());
+    while let Some(found) = text[at..].find('<') {
+        at += found;
+        let rest = &text[at..];
+        if rest.starts_with("<!--") {
+            at = skip_to(at, "-->");
+        } else if rest.starts_with("<![CDATA[") {
+            at = skip_to(at, "]]>");
+        } else if rest.starts_with("<?") {
+            at = skip_to(at, "?>");
+        } else if rest.starts_with("</") {
+            depth = depth.saturating_sub(1);
+            at = skip_to(at, ">");
+        } else {
+            let mut quote = None;
+            let mut end = at + 1;
+            while end < bytes.len() {
+                match (quote, bytes[end]) {
+                    (Some(open), byte) if byte == open => quote = None,
+                    (None, byte @ (b'"' | b'\'')) => quote = Some(byte),
+                    (None, b'>') => break,
+                    _ => {}
+                }
+                end += 1;
+            }
+            if bytes.get(end.wrapping_sub(1)) != Some(&b'/') {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            at = end + 1;
+        }
+        if at >= bytes.len() {
+            break;
+        }
+    }
+    deepest
 }
 
 /// The body with the masker's placeholders (`<vars.token>`, `<API_KEY>`, `<oauth2>`,
@@ -397,6 +477,21 @@ mod tests {
         assert_eq!(evaluate("/a/token", &[], &recorded).unwrap(), Some(Json::String("<vars.token>".into())));
         assert_eq!(evaluate("/a/key", &[], &recorded).unwrap(), Some(Json::String("<API_KEY>".into())));
         assert_eq!(evaluate("/a/redacted", &[], &recorded).unwrap(), Some(Json::String("x".into())), "a real element stays one");
+    }
+
+    #[test]
+    fn what_would_overflow_the_stack_is_refused() {
+        let deep = format!("{}{}", "<a>".repeat(MAX_ELEMENT_DEPTH + 1), "</a>".repeat(MAX_ELEMENT_DEPTH + 1));
+        assert_eq!(evaluate("count(//a)", &[], &Json::String(deep)).unwrap_err(), XmlError::TooDeep);
+        let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        assert_eq!(evaluate("/a", &[], &Json::String(deep)).unwrap_err(), XmlError::TooDeep, "refused before parsing");
+        let fine = format!("<r a='>'><!-- <x> --><![CDATA[<y>]]><?p <z>?>{}<e/>{}</r>", "<a>".repeat(200), "</a>".repeat(200));
+        assert_eq!(element_depth(&fine), 201);
+        assert_eq!(evaluate("count(//a)", &[], &Json::String(fine)).unwrap(), Some(Json::from(200)));
+        let nested = format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert_eq!(problems(&nested), [Problem::Syntax("brackets nest more than 64 deep".into())]);
+        assert!(problems(&format!("{}1{}", "(".repeat(64), ")".repeat(64))).is_empty());
+        assert!(problems("string('((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((')").is_empty());
     }
 
     #[test]
