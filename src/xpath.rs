@@ -268,7 +268,10 @@ impl fmt::Display for XmlError {
             XmlError::NotWellFormed { line, column, message } => {
                 write!(f, "the body is not well-formed XML (line {line}, column {column}: {message})")
             }
-            XmlError::TooDeep => write!(f, "the XML body nests elements more than {MAX_ELEMENT_DEPTH} deep, which is not read"),
+            XmlError::TooDeep => write!(
+                f,
+                "the body nests elements more than {MAX_ELEMENT_DEPTH} deep (or is not XML: an HTML page leaves tags open), which is not read"
+            ),
             XmlError::Evaluation(reason) => write!(f, "the XPath cannot be evaluated: {}", self::reason(reason)),
         }
     }
