@@ -55,6 +55,19 @@ pub(crate) fn unsafe_splices(url: &str, inputs: &[Input]) -> Vec<Splice> {
     found
 }
 
+/// A value spliced into a URL's path that would change the request, found before sending.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum SpliceError {
+    #[error("cannot render `{expression}` of the url: {reason}")]
+    Render { expression: String, reason: String },
+    /// `value` is masked.
+    #[error(
+        "`{expression}` puts `{found}` into the URL's path (`{value}`), which would {}: nothing was sent; encode it with `| urlencode`",
+        if *found == '?' { "start the query" } else { "start a fragment, never sent" }
+    )]
+    Changes { expression: String, found: char, value: String },
+}
+
 /// Why a rendered value spliced into a URL's path would change the request: the character.
 pub(crate) fn changes_the_url(value: &str) -> Option<char> {
     value.chars().find(|c| matches!(c, '?' | '#'))

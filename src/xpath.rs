@@ -105,6 +105,8 @@ impl fmt::Display for Problem {
     }
 }
 
+impl std::error::Error for Problem {}
+
 /// Every problem of an expression that shows without a document: its syntax, its functions and
 /// its variables.
 pub(crate) fn problems(text: &str) -> Vec<Problem> {

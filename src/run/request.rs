@@ -11,6 +11,7 @@ use super::query::query_values;
 use super::{Acted, Cause, DEFAULT_TIMEOUT, Listener, State, StepError};
 use crate::http::{Body, RequestSpec};
 use crate::model::{Request, Step};
+use crate::splice::SpliceError;
 use crate::transport::Transport;
 
 pub(super) async fn send(
@@ -132,20 +133,18 @@ fn altered_url(url: &str) -> Option<String> {
 /// Refuses a value spliced into the URL's path that holds `?` or `#` (the check warned about
 /// it): the server would get another path and query than the recipe says. Only the expressions
 /// the check could not prove URL-safe are rendered again.
-fn spliced_values(state: &State, request: &Request, context: &Context) -> Result<(), String> {
+fn spliced_values(state: &State, request: &Request, context: &Context) -> Result<(), SpliceError> {
     for splice in crate::splice::unsafe_splices(&request.url.text, &state.plan.recipe().inputs) {
         let text = format!("{{{{ {} }}}}", splice.expression);
         let expression =
             crate::model::TemplateString { kind: crate::template::classify(&text), text, span: request.url.span, style: request.url.style };
-        let value =
-            state.plan.engine.render_text(&expression, context).map_err(|e| format!("cannot render `url` ({}): {e}", request.url.text))?;
+        let value = state
+            .plan
+            .engine
+            .render_text(&expression, context)
+            .map_err(|e| SpliceError::Render { expression: splice.expression.clone(), reason: e.to_string() })?;
         if let Some(found) = crate::splice::changes_the_url(&value) {
-            let effect = if found == '?' { "start the query" } else { "start a fragment, never sent" };
-            return Err(format!(
-                "`{}` puts `{found}` into the URL's path (`{}`), which would {effect}: nothing was sent; encode it with `| urlencode`",
-                splice.expression,
-                state.masker.text(&value)
-            ));
+            return Err(SpliceError::Changes { expression: splice.expression, found, value: state.masker.text(&value) });
         }
     }
     Ok(())
@@ -167,7 +166,7 @@ fn render_request(state: &State, request: &Request, context: &Context, oauth_tok
         let base = base.as_deref().ok_or_else(|| format!("the url `{path}` is relative, but the recipe has no `http.base_url`"))?;
         format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
     };
-    spliced_values(state, request, context)?;
+    spliced_values(state, request, context).map_err(|error| error.to_string())?;
     if let Some(problem) = altered_url(&absolute) {
         return Err(format!("the URL `{}` {problem}", state.masker.text(&absolute)));
     }
