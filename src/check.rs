@@ -22,6 +22,8 @@ pub struct Plan {
     pub engine: Engine,
     /// The checked plans of the recipes its `call` steps run, by step id.
     pub calls: BTreeMap<String, std::sync::Arc<Plan>>,
+    /// What `recipe check` warns about in this file; the recipe runs all the same.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Plan {
@@ -90,7 +92,29 @@ fn load_called(name: &str, text: &str, stack: &mut Vec<std::path::PathBuf>) -> R
     if !diagnostics.is_empty() {
         return Err(fail(diagnostics));
     }
-    Ok(Plan { recipe, source, engine, calls })
+    let warnings = splice_warnings(&recipe, text);
+    Ok(Plan { recipe, source, engine, calls, warnings })
+}
+
+/// A warning at each value spliced into a request URL's path that may hold `?` or `#`
+/// ([`crate::splice`]); the run refuses such a value before sending.
+fn splice_warnings(recipe: &Recipe, source: &str) -> Vec<Diagnostic> {
+    let mut warnings = Vec::new();
+    for step in &recipe.steps {
+        let Action::Request(request) = &step.action else { continue };
+        for splice in crate::splice::unsafe_splices(&request.url.text, &recipe.inputs) {
+            let place = inside(source, &request.url, splice.start, splice.len);
+            warnings.push(
+                Diagnostic::at(format!("`{}` is put into the URL's path as is: a `?` or `#` in it would change the query", splice.expression), place)
+                    .with_hint(format!(
+                        "write `{{{{ {} | urlencode }}}}`, pass the value in `query:`, or give the input a `pattern` with `^...$` that excludes `?` and `#`",
+                        splice.expression
+                    ))
+                    .warning(),
+            );
+        }
+    }
+    warnings
 }
 
 /// A call gives the inputs the called recipe declares, all it requires, and every environment

@@ -72,11 +72,27 @@ pub struct Diagnostic {
     /// Shown under the caret, e.g. the actual value.
     pub label: Option<String>,
     pub hints: Vec<String>,
+    pub severity: Severity,
+}
+
+/// Whether a diagnostic stops the recipe (an error) or only points at a risk (a warning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
 }
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), span: None, label: None, hints: Vec::new() }
+        Self { message: message.into(), span: None, label: None, hints: Vec::new(), severity: Severity::Error }
+    }
+
+    /// The same diagnostic as a warning: shown, but the recipe still runs.
+    #[must_use]
+    pub fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
     }
 
     pub fn at(message: impl Into<String>, span: Span) -> Self {
@@ -97,7 +113,11 @@ impl Diagnostic {
 
     /// Renders this diagnostic against its source file.
     pub fn render(&self, source: &Source) -> String {
-        let mut out = format!("error: {}\n", self.message);
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut out = format!("{level}: {}\n", self.message);
         if let Some(span) = self.span {
             let gutter = span.line.to_string().len();
             let pad = " ".repeat(gutter);

@@ -44,11 +44,13 @@ mod serve;
 mod session;
 mod setup;
 mod snapshot;
+mod splice;
 mod template;
 mod template_code;
 mod terminal;
 mod testing;
 mod transport;
+mod xpath;
 mod yaml;
 
 pub use batch::BatchError;

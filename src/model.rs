@@ -12,6 +12,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use crate::diagnostic::Span;
 use crate::jsonpath::Path;
+use crate::xpath::XPath;
 use crate::yaml::Style;
 
 /// A whole recipe file.
@@ -193,6 +194,10 @@ pub struct Http {
     /// replayed (values masked).
     #[schemars(default)]
     pub cookies: bool,
+    /// XML namespace prefixes for every `xpath` of the recipe: prefix -> namespace URI
+    /// (`{ o: "urn:example:orders" }` lets `/o:order/o:id` select in that namespace).
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub namespaces: Vec<(String, String)>,
 }
 
 /// TLS settings of a recipe.
@@ -380,6 +385,14 @@ pub struct Step {
     pub span: Span,
 }
 
+impl Step {
+    /// Whether the step reads its result as XML (an `xpath` bind or assertion): its response is
+    /// then not expected to be JSON unless `expect.json` says so.
+    pub fn reads_xml(&self) -> bool {
+        self.bind.iter().any(|(_, binding)| matches!(binding, Binding::XPath(_))) || self.assert.iter().any(|a| a.xpath.is_some())
+    }
+}
+
 /// A binding: a `JSONPath` or template, or the full form with `secret`.
 #[allow(dead_code, reason = "a text form for the JSON Schema: described, never built")]
 #[derive(JsonSchema)]
@@ -401,6 +414,9 @@ pub(crate) struct BindSpec {
     /// A regular expression searched in the step's text body (or in the JSON text of its
     /// result): binds its first capture group, or the whole match without one.
     pub regex: Option<String>,
+    /// An XPath 1.0 expression evaluated on the step's XML body: a string, number or boolean
+    /// result as is, a node-set's first node's string value; selecting nothing fails the step.
+    pub xpath: Option<String>,
     /// Mask the bound value in every output (logs, reports, fixtures, snapshots).
     pub secret: Option<bool>,
 }
@@ -416,10 +432,15 @@ pub struct Assertion {
     pub path: Option<Path>,
     /// With `path`: the expected value.
     pub equals: Option<Template>,
-    /// With `path`: a regular expression the value must match.
+    /// With `path` or `xpath`: a regular expression the value must match.
     pub pattern: Option<String>,
     #[schemars(skip)]
     pub regex: Option<regex::Regex>,
+    /// An XPath 1.0 expression on the step's XML body: with `equals` or `pattern`, its value (as
+    /// in `bind`) is compared; alone, it must hold by XPath's `boolean()` (a node-set must select
+    /// something).
+    #[schemars(with = "Option<String>")]
+    pub xpath: Option<XPath>,
     /// Shown when the assertion fails.
     pub message: Option<TemplateString>,
     #[schemars(skip)]
@@ -857,6 +878,8 @@ pub enum Binding {
     /// `{ regex: '...' }`: the first capture group (or the whole match) in the step's text
     /// body, or in the JSON text of any other value.
     Regex(regex::Regex),
+    /// `{ xpath: '/order/id' }`: an XPath 1.0 expression on the step's XML body.
+    XPath(XPath),
 }
 
 /// A YAML value whose strings are templates; rendering keeps its shape.

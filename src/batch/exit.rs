@@ -36,6 +36,7 @@ mod tests {
             interrupted: interrupted.then_some(Signal::Interrupt),
             broken: None,
             warnings: Vec::new(),
+            failures: Vec::new(),
         }
     }
 

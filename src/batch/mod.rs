@@ -10,6 +10,7 @@
 
 mod error;
 mod exit;
+pub(crate) mod failures;
 mod guard;
 pub(crate) mod journal;
 pub(crate) mod progress;
@@ -232,6 +233,8 @@ pub(crate) struct Summary {
     pub broken: Option<String>,
     /// Said once the batch is done (a damaged results file).
     pub warnings: Vec<String>,
+    /// The first failed and in-doubt rows by row number, to name in the summary.
+    pub failures: Vec<failures::FailedRow>,
 }
 
 impl Summary {
@@ -267,6 +270,8 @@ struct Batch<'a> {
     aborted: tokio::sync::Notify,
     /// The first worker failure (the results file could not be written).
     failed: Mutex<Option<BatchError>>,
+    /// The failed rows the summary names.
+    failures: Mutex<failures::Failures>,
     seed: u64,
 }
 
@@ -330,6 +335,7 @@ pub(crate) fn run(
         breaker: Mutex::new((None, 0, None)),
         aborted: tokio::sync::Notify::new(),
         failed: Mutex::new(None),
+        failures: Mutex::new(failures::Failures::default()),
         seed: uuid::Uuid::new_v4().as_u64_pair().0,
     };
     let threads = threads(options);
@@ -383,7 +389,8 @@ pub(crate) fn run(
             lines.join(", ")
         ));
     }
-    Ok(Summary { counts: batch.counts(), elapsed: started.elapsed(), interrupted, broken, warnings })
+    let failures = std::mem::take(&mut *batch.failures.lock().unwrap_or_else(PoisonError::into_inner)).into_sorted();
+    Ok(Summary { counts: batch.counts(), elapsed: started.elapsed(), interrupted, broken, warnings, failures })
 }
 
 /// What a results file is the journal of: the recipe, the key column, and a digest of the rows.
@@ -451,6 +458,12 @@ impl Drop for Reporter {
 impl Batch<'_> {
     fn counts(&self) -> Counts {
         *self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps a failed or in-doubt row for the summary (the first ones by row number only).
+    fn failed_row(&self, row: u64, key: &str, in_doubt: bool, step: Option<&str>, reason: &str) {
+        let failed = failures::FailedRow { row, key: key.to_owned(), in_doubt, step: step.map(str::to_owned), reason: reason.to_owned() };
+        self.failures.lock().unwrap_or_else(PoisonError::into_inner).add(failed);
     }
 
     fn count(&self, change: impl FnOnce(&mut Counts)) -> Counts {
@@ -616,11 +629,19 @@ impl Batch<'_> {
                 Some(Prior::FailedAfterEffect) => {
                     // Its side effect happened: running it again would repeat it.
                     self.count(|c| c.failed += 1);
+                    self.failed_row(
+                        row.number,
+                        &key,
+                        false,
+                        None,
+                        "failed after its side effect in an earlier run, so it is not run again",
+                    );
                     continue;
                 }
                 Some(Prior::InDoubt) if !self.options.retry_in_doubt => {
                     self.count(|c| c.in_doubt += 1);
                     let why = "a non-idempotent request may have been sent by an earlier run; check it, then rerun with `--retry-in-doubt`";
+                    self.failed_row(row.number, &key, true, None, why);
                     self.write(&skipped(row.number, &key, journal::Outcome::InDoubt, why.to_owned()))?;
                     continue;
                 }
@@ -638,6 +659,12 @@ impl Batch<'_> {
             let started = Instant::now();
             let result = self.run_row(live, row.number, &key, inputs).await;
             let outcome = outcome(&result);
+            if outcome != journal::Outcome::Ok {
+                let failed = result.steps.iter().find(|step| step.status == Status::Failed);
+                let reason = failed.and_then(|step| step.reason.as_deref()).or(result.error.as_deref()).unwrap_or("failed");
+                let step = failed.map(|step| step.id.as_str());
+                self.failed_row(row.number, &key, outcome == journal::Outcome::InDoubt, step, reason);
+            }
             self.watch(&result);
             if self.journal.is_some() {
                 self.write(&outcome_line(row.number, &key, &result, started.elapsed()))?;

@@ -92,7 +92,13 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
     if let Some(why) = &summary.broken {
         say(&format!("error: {why}"));
     }
-    if summary.counts.failed + summary.counts.in_doubt > 0 {
+    let failed = summary.counts.failed + summary.counts.in_doubt;
+    for line in batch::failures::lines(&summary.failures, failed, options.out.as_deref()) {
+        say(&line);
+    }
+    // Past the rows named, the last line already says where the others are.
+    let more_named = !summary.failures.is_empty() && failed > summary.failures.len() as u64;
+    if failed > 0 && !more_named {
         say(&match &options.out {
             Some(out) => format!("hint: each row's outcome, error and attempts are in {}", out.display()),
             None => "hint: run again with `--out FILE` to keep each row's outcome, error and attempts (and to `--resume`)".to_owned(),

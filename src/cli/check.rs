@@ -15,8 +15,16 @@ pub(super) fn command(files: &[PathBuf], ui: Ui) -> Exit {
                 continue;
             }
         };
+        for warning in &plan.warnings {
+            say(warning.render(&plan.source).trim_end());
+        }
         if !ui.quiet {
-            say(&format!("{}: ok ({} steps)", file.display(), plan.recipe().steps.len()));
+            let warned = match plan.warnings.len() {
+                0 => String::new(),
+                1 => ", 1 warning".to_owned(),
+                count => format!(", {count} warnings"),
+            };
+            say(&format!("{}: ok ({} steps{warned})", file.display(), plan.recipe().steps.len()));
         }
         // Only the last plan: memory must not grow with the number of files.
         if index + 1 == files.len() {

@@ -29,6 +29,7 @@ impl Decoder {
             api_errors: fields.get("api_errors").and_then(|node| self.api_errors(node)),
             proxy: fields.get("proxy").and_then(|node| self.template_string(node)),
             cookies: self.optional_bool(&fields, "cookies").unwrap_or(false),
+            namespaces: fields.get("namespaces").map(|node| self.namespaces(node)).unwrap_or_default(),
             tls: fields.get("tls").and_then(|node| {
                 let tls = self.fields(node, "tls", &[TLS_KEYS])?;
                 let client_key = self.optional_string(&tls, "client_key");
@@ -45,6 +46,28 @@ impl Decoder {
                 Some(Tls { ca: self.optional_string(&tls, "ca"), client_cert: self.optional_string(&tls, "client_cert"), client_key })
             }),
         }
+    }
+
+    /// `namespaces: { o: "urn:example:orders" }`: XML namespace prefixes for every `xpath`.
+    fn namespaces(&mut self, node: &Node) -> Vec<(String, String)> {
+        let mut namespaces = Vec::new();
+        for (key, value) in self.user_map(node, "namespaces") {
+            let valid = key.text.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                && key.text.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !valid || key.text.eq_ignore_ascii_case("xml") || key.text.eq_ignore_ascii_case("xmlns") {
+                self.problems.push(
+                    Diagnostic::at(format!("`{}` cannot be a namespace prefix", key.text), key.span)
+                        .with_hint("a prefix is a name without `:` (not `xml` or `xmlns`), such as `o` or `soap`"),
+                );
+                continue;
+            }
+            match self.string(value) {
+                Some(uri) if !uri.is_empty() => namespaces.push((key.text.clone(), uri)),
+                Some(_) => self.error(value.span, "a namespace URI cannot be empty"),
+                None => {}
+            }
+        }
+        namespaces
     }
 
     fn api_errors(&mut self, node: &Node) -> Option<ApiErrors> {

@@ -36,14 +36,15 @@ pub const HTTP_KEYS: &[&str] = &[
     "proxy",
     "tls",
     "cookies",
+    "namespaces",
 ];
 pub(crate) const TLS_KEYS: &[&str] = &["ca", "client_cert", "client_key"];
 pub(crate) const AUTH_KEYS: &[&str] = &["basic", "bearer", "oauth2"];
 pub(crate) const OAUTH2_KEYS: &[&str] = &["token_url", "client_id", "client_secret", "scope"];
 pub(crate) const BASIC_KEYS: &[&str] = &["username", "password"];
 pub(crate) const PAGINATE_KEYS: &[&str] = &["next", "items", "max_pages"];
-pub(crate) const ASSERT_KEYS: &[&str] = &["that", "path", "equals", "pattern", "message"];
-pub(crate) const BIND_KEYS: &[&str] = &["path", "value", "regex", "secret"];
+pub(crate) const ASSERT_KEYS: &[&str] = &["that", "path", "xpath", "equals", "pattern", "message"];
+pub(crate) const BIND_KEYS: &[&str] = &["path", "value", "regex", "xpath", "secret"];
 pub(crate) const RETRY_KEYS: &[&str] = &["attempts", "delay", "max_delay", "backoff", "jitter", "on", "max_elapsed", "until", "unsafe"];
 pub const STEP_KEYS: &[&str] = &[
     "id",
@@ -396,6 +397,47 @@ impl Decoder {
         }
     }
 
+    /// An XPath 1.0 expression: its syntax, functions and variables checked at its place (its
+    /// prefixes are checked against `http.namespaces` once the recipe is read).
+    fn xpath(&mut self, node: &Node) -> Option<crate::xpath::XPath> {
+        let text = self.string(node)?;
+        let problems = crate::xpath::problems(&text);
+        for problem in &problems {
+            self.problems.push(Diagnostic::at(format!("{problem} in `{text}`"), node.span).with_hint(problem.hint()));
+        }
+        problems.is_empty().then_some(crate::xpath::XPath { text, span: node.span })
+    }
+
+    /// Every prefix an `xpath` uses must be declared in `http.namespaces`.
+    fn xpath_prefixes(&mut self, steps: &[crate::model::Step], namespaces: &[(String, String)]) {
+        let xpaths = steps.iter().flat_map(|step| {
+            let binds = step.bind.iter().filter_map(|(_, binding)| match binding {
+                crate::model::Binding::XPath(xpath) => Some(xpath),
+                _ => None,
+            });
+            binds.chain(step.assert.iter().filter_map(|assertion| assertion.xpath.as_ref()))
+        });
+        let mut problems = Vec::new();
+        for xpath in xpaths {
+            for prefix in crate::xpath::prefixes(&xpath.text) {
+                if !namespaces.iter().any(|(declared, _)| *declared == prefix) {
+                    problems.push(
+                        Diagnostic::at(
+                            format!("the XPath `{}` uses the namespace prefix `{prefix}`, which is not declared", xpath.text),
+                            xpath.span,
+                        )
+                        .with_hint(format!(
+                            "declare it: `http: {{ namespaces: {{ {prefix}: \"urn:...\" }} }}`, the namespace URI the body uses"
+                        )),
+                    );
+                }
+            }
+        }
+        for problem in problems {
+            self.problems.push(problem);
+        }
+    }
+
     fn recipe(&mut self, root: &Node) -> Option<Recipe> {
         let fields = self.fields(root, "the recipe", &[RECIPE_KEYS])?;
         let version = self.required(&fields, "recipe", "the recipe").and_then(|node| {
@@ -430,6 +472,7 @@ impl Decoder {
             }
             None => Vec::new(),
         };
+        self.xpath_prefixes(&steps, &http.namespaces);
         let outputs = fields.get("outputs").map(|node| self.template_map(node, "outputs")).unwrap_or_default();
         let recording = fields.get("recording").map(|node| self.recording(node)).unwrap_or_default();
         Some(Recipe { version: version?, name: name?, description, inputs, env, http, steps, outputs, recording })

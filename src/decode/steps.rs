@@ -112,21 +112,23 @@ impl Decoder {
         let fields = self.fields(node, "an assertion", &[ASSERT_KEYS])?;
         let that = fields.get("that").and_then(|node| self.template_string(node));
         let path = fields.get("path").and_then(|node| self.path(node));
+        let xpath = fields.get("xpath").and_then(|node| self.xpath(node));
         let equals = fields.get("equals").map(|node| self.template(node));
         let pattern = fields.get("pattern").and_then(|node| self.string(node).map(|text| (text, node.span)));
         let regex = pattern.as_ref().and_then(|(text, span)| self.regex(text, *span));
         let has_path = fields.get("path").is_some();
-        if fields.get("that").is_some() == has_path {
-            self.problems.push(
-                Diagnostic::at("an assertion has either `that` or `path`", fields.span)
-                    .with_hint("`that: \"{{ steps.ID.count > 0 }}\"`, or `path: $.state` with `equals` or `pattern`"),
-            );
+        let kinds = ["that", "path", "xpath"].iter().filter(|key| fields.get(key).is_some()).count();
+        if kinds != 1 {
+            self.problems.push(Diagnostic::at("an assertion has one of `that`, `path` or `xpath`", fields.span).with_hint(
+                "`that: \"{{ steps.ID.count > 0 }}\"`, `path: $.state` with `equals` or `pattern`, or `xpath: /order/state` on an XML body",
+            ));
         } else if has_path && equals.is_none() && pattern.is_none() {
             self.error(fields.span, "an assertion on a `path` needs `equals` or `pattern`");
         }
         Some(Assertion {
             that,
             path,
+            xpath,
             equals,
             pattern: pattern.map(|(text, _)| text),
             regex,
@@ -386,22 +388,23 @@ impl Decoder {
         (bindings, secrets)
     }
 
-    /// `{ path: $.x, secret: true }`, `{ value: "{{ ... }}", secret: true }` or
-    /// `{ regex: 'id=(\d+)' }`.
+    /// `{ path: $.x, secret: true }`, `{ value: "{{ ... }}", secret: true }`,
+    /// `{ regex: 'id=(\d+)' }` or `{ xpath: /order/id }`.
     fn full_binding(&mut self, node: &Node, name: &Name, secrets: &mut Vec<String>) -> Option<Binding> {
         let fields = self.fields(node, "a binding", &[BIND_KEYS])?;
         if self.optional_bool(&fields, "secret").unwrap_or(false) {
             secrets.push(name.text.clone());
         }
-        match (fields.get("path"), fields.get("value"), fields.get("regex")) {
-            (Some(path), None, None) => self.path(path).map(Binding::Path),
-            (None, Some(value), None) => Some(Binding::Template(self.template(value))),
-            (None, None, Some(regex)) => {
+        match (fields.get("path"), fields.get("value"), fields.get("regex"), fields.get("xpath")) {
+            (Some(path), None, None, None) => self.path(path).map(Binding::Path),
+            (None, Some(value), None, None) => Some(Binding::Template(self.template(value))),
+            (None, None, Some(regex), None) => {
                 let text = self.string(regex)?;
                 self.regex(&text, regex.span).map(Binding::Regex)
             }
+            (None, None, None, Some(xpath)) => self.xpath(xpath).map(Binding::XPath),
             _ => {
-                self.error(fields.span, "a binding has one of `path`, `value` or `regex`");
+                self.error(fields.span, "a binding has one of `path`, `value`, `regex` or `xpath`");
                 None
             }
         }

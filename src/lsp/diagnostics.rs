@@ -20,7 +20,10 @@ pub(super) fn of(document: &Document) -> Vec<lsp_types::Diagnostic> {
         return Vec::new();
     }
     let name = document.name();
-    let Err(report) = crate::check::load_str(&name, &document.text) else { return Vec::new() };
+    let report = match crate::check::load_str(&name, &document.text) {
+        Ok(plan) => return plan.warnings.iter().map(|warning| convert(&document.text, warning, warning.span, "")).collect(),
+        Err(report) => report,
+    };
     if report.source.name == name {
         return report.diagnostics.iter().map(|problem| convert(&document.text, problem, problem.span, "")).collect();
     }
@@ -60,7 +63,10 @@ fn convert(text: &str, problem: &Diagnostic, span: Option<Span>, prefix: &str) -
     }
     lsp_types::Diagnostic {
         range,
-        severity: Some(DiagnosticSeverity::ERROR),
+        severity: Some(match problem.severity {
+            crate::diagnostic::Severity::Error => DiagnosticSeverity::ERROR,
+            crate::diagnostic::Severity::Warning => DiagnosticSeverity::WARNING,
+        }),
         source: Some("recipe".to_owned()),
         message,
         ..lsp_types::Diagnostic::default()

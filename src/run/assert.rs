@@ -46,6 +46,9 @@ fn failure(state: &State, assertion: &Assertion, value: &Json, context: &Context
             )),
         };
     }
+    if let Some(xpath) = &assertion.xpath {
+        return xml_failure(state, assertion, xpath, value, context);
+    }
     let Some(path) = &assertion.path else { return Ok(None) };
     let nodes = path.select(value);
     let expected =
@@ -73,6 +76,59 @@ fn failure(state: &State, assertion: &Assertion, value: &Json, context: &Context
         many => format!("[{}]", many.iter().take(5).map(|n| short(&state.masker, n)).collect::<Vec<_>>().join(", ")),
     };
     Ok(Some(format!("`{}` is {found}, expected {wanted}", path.text)))
+}
+
+/// What is wrong with an `xpath` assertion on the step's XML body, or `None` when it holds.
+/// XPath yields text for what it selects, so `equals` compares texts (numbers by value).
+fn xml_failure(
+    state: &State,
+    assertion: &Assertion,
+    xpath: &crate::xpath::XPath,
+    value: &Json,
+    context: &Context,
+) -> Result<Option<String>, StepError> {
+    let namespaces = &state.plan.recipe().http.namespaces;
+    let unreadable = |error: crate::xpath::XmlError| {
+        Some(format!("`{}` cannot be read: {} in {}", xpath.text, state.masker.text(&error.to_string()), short(&state.masker, value)))
+    };
+    if assertion.equals.is_none() && assertion.regex.is_none() {
+        return Ok(match crate::xpath::holds(&xpath.text, namespaces, value) {
+            Ok(true) => None,
+            Ok(false) => Some(format!("`{}` does not hold in {}", xpath.text, short(&state.masker, value))),
+            Err(error) => unreadable(error),
+        });
+    }
+    let expected = assertion
+        .equals
+        .as_ref()
+        .map(|equals| state.plan.engine.render_tree(equals, context))
+        .transpose()
+        .map_err(|e| StepError::new(Cause::Render, format!("cannot render `equals`: {e}")))?;
+    let found = match crate::xpath::evaluate(&xpath.text, namespaces, value) {
+        Ok(found) => found,
+        Err(error) => return Ok(unreadable(error)),
+    };
+    let text = |json: &Json| match json {
+        Json::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let holds = found.as_ref().is_some_and(|found| {
+        let equal = expected.as_ref().is_none_or(|expected| {
+            let (a, b) = (text(found), text(expected));
+            a == b || matches!((a.trim().parse::<f64>(), b.trim().parse::<f64>()), (Ok(x), Ok(y)) if x.total_cmp(&y).is_eq())
+        });
+        equal && assertion.regex.as_ref().is_none_or(|regex| regex.is_match(&text(found)))
+    });
+    if holds {
+        return Ok(None);
+    }
+    let wanted = match (&expected, &assertion.pattern) {
+        (Some(expected), Some(pattern)) => format!("{} matching `{pattern}`", short(&state.masker, expected)),
+        (Some(expected), None) => short(&state.masker, expected),
+        (None, pattern) => format!("a value matching `{}`", pattern.as_deref().unwrap_or_default()),
+    };
+    let found = found.map_or_else(|| format!("nothing in {}", short(&state.masker, value)), |found| short(&state.masker, &found));
+    Ok(Some(format!("`{}` is {found}, expected {wanted}", xpath.text)))
 }
 
 /// ` (steps.poll.body.state = "pending", ...)`: the values the expression read.

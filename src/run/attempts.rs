@@ -238,10 +238,11 @@ fn conclude(state: &State, step: &Step, request: &Request, last: Last, mut trace
     if !request.is_idempotent() && (200..300).contains(&response.status) && api_errors.is_empty() {
         // A success status with a body that is not the API's kind (an HTML login or proxy page
         // where JSON was expected) does not say that the API did it: in doubt, not created.
-        let foreign = step.expect.as_ref().and_then(|e| e.json).unwrap_or(true) && matches!(response.body, Some(ResponseBody::Text(_)));
+        let foreign =
+            step.expect.as_ref().and_then(|e| e.json).unwrap_or(!step.reads_xml()) && matches!(response.body, Some(ResponseBody::Text(_)));
         trace.effect = Some(if foreign { Effect::InDoubt } else { Effect::Created });
     }
-    if let Err((cause, message)) = check_response(state, step.expect.as_ref(), &response, &api_errors) {
+    if let Err((cause, message)) = check_response(state, step.expect.as_ref(), step.reads_xml(), &response, &api_errors) {
         let message = explain(message, &trace);
         trace.raw = Some(response);
         return Err(StepError::traced(cause, message, trace));
@@ -361,7 +362,15 @@ pub(super) fn body_value(response: &ResponseData) -> Arc<Json> {
 }
 
 /// Status, JSON-ness and API error envelopes, in that order.
-fn check_response(state: &State, expect: Option<&Expect>, response: &ResponseData, api_errors: &[String]) -> Result<(), (Cause, String)> {
+/// `reads_xml`: the step reads its body with XPath, so a text body is what it expects unless
+/// `expect.json` says otherwise.
+fn check_response(
+    state: &State,
+    expect: Option<&Expect>,
+    reads_xml: bool,
+    response: &ResponseData,
+    api_errors: &[String],
+) -> Result<(), (Cause, String)> {
     let status_ok = match expect.map(|e| e.status.as_slice()) {
         Some(codes) if !codes.is_empty() => codes.contains(&response.status),
         _ => (200..300).contains(&response.status),
@@ -388,7 +397,7 @@ fn check_response(state: &State, expect: Option<&Expect>, response: &ResponseDat
         }
         return Err((Cause::Status, message));
     }
-    let wants_json = expect.and_then(|e| e.json).unwrap_or(true);
+    let wants_json = expect.and_then(|e| e.json).unwrap_or(!reads_xml);
     if wants_json && let Some(ResponseBody::Text(text)) = &response.body {
         return Err((
             Cause::NotJson,

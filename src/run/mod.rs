@@ -573,8 +573,8 @@ async fn act_and_bind(
     for (name, binding) in &step.bind {
         match bind(state, binding, &acted.value) {
             Ok(value) => bindings.push((name.text.clone(), value)),
-            Err(message) => {
-                return Err(StepError::traced(Cause::Bind, format!("cannot bind `{}`: {message}", name.text), acted.trace));
+            Err(error) => {
+                return Err(StepError::traced(Cause::Bind, format!("cannot bind `{}`: {error}", name.text), acted.trace));
             }
         }
     }
@@ -768,7 +768,25 @@ fn restore(vars: &mut BTreeMap<String, Context>, previous: Vec<(String, Option<C
     }
 }
 
-fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> {
+/// Why a binding has no value; what was there is masked and cut short.
+#[derive(Debug, thiserror::Error)]
+enum BindError {
+    #[error("`{path}` selected nothing: {why}")]
+    Stopped { path: String, why: String },
+    #[error("`{path}` selected nothing in {excerpt}")]
+    Nothing { path: String, excerpt: String },
+    #[error("{0}")]
+    Template(crate::template::TemplateError),
+    #[error("the regular expression `{pattern}` matches nothing in {excerpt}")]
+    NoMatch { pattern: String, excerpt: String },
+    #[error("the XPath `{xpath}` selected nothing in {excerpt}")]
+    NoNode { xpath: String, excerpt: String },
+    #[error("`{xpath}`: {reason} in {excerpt}")]
+    XPath { xpath: String, reason: String, excerpt: String },
+}
+
+fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, BindError> {
+    let excerpt = || select::short(&state.masker, value);
     match binding {
         // Nothing to bind from (an `optional` filter that matched nothing, an empty body).
         Binding::Path(_) if value.is_null() => Ok(Json::Null),
@@ -776,24 +794,33 @@ fn bind(state: &State, binding: &Binding, value: &Json) -> Result<Json, String> 
             let nodes = path.select(value);
             if path.is_definite() {
                 nodes.first().map(|node| (*node).clone()).ok_or_else(|| match path.why_nothing(value) {
-                    Some(why) => format!("`{}` selected nothing: {}", path.text, state.masker.text(&why)),
-                    None => format!("`{}` selected nothing in {}", path.text, select::short(&state.masker, value)),
+                    Some(why) => BindError::Stopped { path: path.text.clone(), why: state.masker.text(&why) },
+                    None => BindError::Nothing { path: path.text.clone(), excerpt: excerpt() },
                 })
             } else {
                 Ok(Json::Array(nodes.into_iter().cloned().collect()))
             }
         }
-        Binding::Template(template) => state.plan.engine.render_tree(template, &state.context()).map_err(|e| e.to_string()),
+        Binding::Template(template) => state.plan.engine.render_tree(template, &state.context()).map_err(BindError::Template),
         Binding::Regex(regex) => {
             let text = match value {
                 Json::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
                 other => std::borrow::Cow::Owned(other.to_string()),
             };
-            let captures = regex.captures(&text).ok_or_else(|| {
-                format!("the regular expression `{}` matches nothing in {}", regex.as_str(), select::short(&state.masker, value))
-            })?;
+            let captures =
+                regex.captures(&text).ok_or_else(|| BindError::NoMatch { pattern: regex.as_str().to_owned(), excerpt: excerpt() })?;
             let found = captures.iter().skip(1).flatten().next().or_else(|| captures.get(0)).map_or("", |found| found.as_str());
             Ok(Json::String(found.to_owned()))
+        }
+        Binding::XPath(xpath) => {
+            let namespaces = &state.plan.recipe().http.namespaces;
+            match crate::xpath::evaluate(&xpath.text, namespaces, value) {
+                Ok(Some(found)) => Ok(found),
+                Ok(None) => Err(BindError::NoNode { xpath: xpath.text.clone(), excerpt: excerpt() }),
+                Err(error) => {
+                    Err(BindError::XPath { xpath: xpath.text.clone(), reason: state.masker.text(&error.to_string()), excerpt: excerpt() })
+                }
+            }
         }
     }
 }

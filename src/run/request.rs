@@ -11,6 +11,7 @@ use super::query::query_values;
 use super::{Acted, Cause, DEFAULT_TIMEOUT, Listener, State, StepError};
 use crate::http::{Body, RequestSpec};
 use crate::model::{Request, Step};
+use crate::splice::SpliceError;
 use crate::template::TemplateError;
 use crate::transport::Transport;
 
@@ -147,11 +148,33 @@ enum BuildError {
     Map(#[from] super::query::MapValue),
     #[error("multipart field `{field}`: {source}")]
     File { field: String, source: std::io::Error },
+    #[error(transparent)]
+    Splice(#[from] SpliceError),
 }
 
 /// A closure that names what a failed template was rendering.
 fn rendering(what: impl std::fmt::Display) -> impl FnOnce(TemplateError) -> BuildError {
     move |reason| BuildError::Render { what: what.to_string(), reason }
+}
+
+/// Refuses a value spliced into the URL's path that holds `?` or `#` (the check warned about
+/// it): the server would get another path and query than the recipe says. Only the expressions
+/// the check could not prove URL-safe are rendered again.
+fn spliced_values(state: &State, request: &Request, context: &Context) -> Result<(), SpliceError> {
+    for splice in crate::splice::unsafe_splices(&request.url.text, &state.plan.recipe().inputs) {
+        let text = format!("{{{{ {} }}}}", splice.expression);
+        let expression =
+            crate::model::TemplateString { kind: crate::template::classify(&text), text, span: request.url.span, style: request.url.style };
+        let value = state
+            .plan
+            .engine
+            .render_text(&expression, context)
+            .map_err(|e| SpliceError::Render { expression: splice.expression.clone(), reason: e.to_string() })?;
+        if let Some(found) = crate::splice::changes_the_url(&value) {
+            return Err(SpliceError::Changes { expression: splice.expression, found, value: state.masker.text(&value) });
+        }
+    }
+    Ok(())
 }
 
 fn render_request(state: &State, request: &Request, context: &Context, oauth_token: Option<&str>) -> Result<RequestSpec, BuildError> {
@@ -170,6 +193,7 @@ fn render_request(state: &State, request: &Request, context: &Context, oauth_tok
         let base = base.as_deref().ok_or_else(|| BuildError::Relative(path.clone()))?;
         format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
     };
+    spliced_values(state, request, context)?;
     if let Some(problem) = altered_url(&absolute) {
         return Err(BuildError::Altered { url: state.masker.text(&absolute), problem });
     }

@@ -57,6 +57,8 @@ struct State {
     next: Instant,
     /// No request leaves before this (a server asked to wait).
     paused_until: Instant,
+    /// When the last request left (or will leave, when it waits to keep its distance).
+    left: Option<Instant>,
 }
 
 /// What a request must do to pass the gate.
@@ -77,25 +79,44 @@ pub struct Gate {
 impl Gate {
     pub fn new(rate: Option<Rate>) -> Self {
         let now = Instant::now();
-        Self { rate, state: Mutex::new(State { next: now, paused_until: now }) }
+        Self { rate, state: Mutex::new(State { next: now, paused_until: now, left: None }) }
     }
 
     /// Waits until a request may leave, and takes its slot.
     pub async fn admit(&self) {
         loop {
             match self.take() {
-                Admission::Go => return,
+                Admission::Go => {}
                 Admission::At(slot) => {
                     tokio::time::sleep_until(slot).await;
                     // A pause that began while this request waited for its slot holds it too;
                     // it then takes a new slot, after the pause.
-                    if self.state.lock().unwrap_or_else(PoisonError::into_inner).paused_until <= Instant::now() {
-                        return;
+                    if self.state.lock().unwrap_or_else(PoisonError::into_inner).paused_until > Instant::now() {
+                        continue;
                     }
                 }
-                Admission::Paused(until) => tokio::time::sleep_until(until).await,
+                Admission::Paused(until) => {
+                    tokio::time::sleep_until(until).await;
+                    continue;
+                }
             }
+            if let Some(at) = self.depart() {
+                tokio::time::sleep_until(at).await;
+            }
+            return;
         }
+    }
+
+    /// At its slot, a request still keeps one interval from the one that left before it, as
+    /// both really leave: requests that woke late (a busy machine) leave one by one, never in a
+    /// burst. `Some` when it must wait until then.
+    fn depart(&self) -> Option<Instant> {
+        let rate = self.rate?;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let at = state.left.map_or(now, |left| (left + rate.interval()).max(now));
+        state.left = Some(at);
+        (at > now).then_some(at)
     }
 
     fn take(&self) -> Admission {
@@ -149,6 +170,35 @@ mod tests {
             gate.pause(Duration::from_secs(2));
             gate.admit().await;
             assert_eq!(start.elapsed(), Duration::from_millis(2400));
+        });
+    }
+
+    #[test]
+    fn requests_that_wake_late_leave_one_interval_apart_not_in_a_burst() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(async {
+            let gate = std::sync::Arc::new(Gate::new(Some(Rate::parse("10/s").unwrap())));
+            let start = Instant::now();
+            let waiting: Vec<_> = (0..5)
+                .map(|_| {
+                    let gate = std::sync::Arc::clone(&gate);
+                    tokio::spawn(async move {
+                        gate.admit().await;
+                        start.elapsed()
+                    })
+                })
+                .collect();
+            // They take the slots at 0, 100, 200, 300 and 400ms; then the clock jumps a second
+            // before any of the others runs again, as when a busy machine wakes them late.
+            tokio::task::yield_now().await;
+            tokio::time::advance(Duration::from_secs(1)).await;
+            let mut left = Vec::new();
+            for task in waiting {
+                left.push(task.await.unwrap());
+            }
+            left.sort();
+            let ms = Duration::from_millis;
+            assert_eq!(left, [ms(0), ms(1000), ms(1100), ms(1200), ms(1300)]);
         });
     }
 

@@ -624,7 +624,8 @@ fn the_rate_limit_holds_over_every_worker() {
     assert_eq!(arrivals.len(), 80);
     let span = arrivals[79];
     let rate = 79.0 / span;
-    assert!((36.0..=44.0).contains(&rate), "{rate:.1} requests/s over {span:.3}s; arrivals: {arrivals:.3?}");
+    // A busy machine may make it slower (requests that wake late keep their distance), never faster.
+    assert!((32.0..=44.0).contains(&rate), "{rate:.1} requests/s over {span:.3}s; arrivals: {arrivals:.3?}");
     // No burst anywhere: any half second holds at most 20 (and one for arrival jitter).
     let densest = arrivals.iter().map(|&from| arrivals.iter().filter(|&&at| at >= from && at < from + 0.5).count()).max().unwrap();
     assert!(densest <= 21, "{densest} requests within half a second; arrivals: {arrivals:.3?}");
@@ -934,6 +935,31 @@ fn a_used_results_file_needs_resume() {
     assert_eq!(server.count("GET", "/lookup") + server.count("POST", "/draft"), 0);
 }
 
+/// Many failed rows: the summary names the first ten by row number, whatever order they
+/// finished in, and counts the others, pointing at the results file (or at `--out`).
+#[test]
+fn the_summary_names_the_first_failed_rows_and_counts_the_rest() {
+    let scratch = Scratch::new("named");
+    let server = server_with(vec![Fault::Respond(Reply::json(400, &json!({"message": "unknown vin"})))], vec![created()]);
+    let rows = scratch.write("rows.csv", &csv(&vins(0, 15)));
+    let ran = run(batch(&server, &scratch, &["--rows", text(&rows), "--jobs", "4"]), &scratch, "named");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert_summary(&ran, [0, 15, 0, 0, 0]);
+    let lines: Vec<&str> = ran.stderr.lines().skip_while(|line| !line.starts_with("failed rows")).collect();
+    assert_eq!(lines[0], "failed rows (the first 10 of 15, by row number):", "{}", ran.stderr);
+    for (index, line) in lines[1..=10].iter().enumerate() {
+        let start = format!("  row {}: step `lookup`: ", index + 1);
+        assert!(line.starts_with(&start) && line.contains("400"), "{line}\n{}", ran.stderr);
+    }
+    assert_eq!(lines[11], "  ... and 5 more: run again with `--out FILE` to keep every row's error", "{}", ran.stderr);
+    assert_eq!(lines.len(), 12, "no other hint: {}", ran.stderr);
+
+    let out = scratch.path("results.jsonl");
+    let ran = run(batch(&server, &scratch, &["--rows", text(&rows), "--jobs", "4", "--out", text(&out)]), &scratch, "named-out");
+    assert!(ran.stderr.contains(&format!("  ... and 5 more: see {}", out.display())), "{}", ran.stderr);
+    assert_eq!(server.count("POST", "/draft"), 0);
+}
+
 #[test]
 fn failed_rows_run_again_on_resume_unless_their_draft_may_exist() {
     let scratch = Scratch::new("failed");
@@ -950,6 +976,11 @@ fn failed_rows_run_again_on_resume_unless_their_draft_may_exist() {
     assert_eq!(ran.code, Some(5), "in doubt outranks failed: {}", ran.stderr);
     assert_summary(&ran, [3, 2, 1, 0, 0]);
     assert!(ran.stderr.contains(&format!("hint: each row's outcome, error and attempts are in {}", out.display())), "{}", ran.stderr);
+    // The summary names the three rows: key, step and the short reason.
+    let named: Vec<&str> = ran.stderr.lines().skip_while(|line| *line != "failed rows:").skip(1).take(3).collect();
+    assert!(named[0].starts_with(&format!("  row 1 (key {}): step `lookup`: ", vins[0])) && named[0].contains("500"), "{}", ran.stderr);
+    assert!(named[1].starts_with(&format!("  row 2 (key {}): failed: cannot render output `draft_id`", vins[1])), "{}", ran.stderr);
+    assert!(named[2].starts_with(&format!("  row 3 (key {}): in doubt at step `draft`: ", vins[2])), "{}", ran.stderr);
     let results = journal(&out);
     let line = |vin: &str| *outcomes(&results).iter().find(|line| line["key"] == vin).unwrap();
     let (lookup_failed, created_failed, reset) = (line(&vins[0]), line(&vins[1]), line(&vins[2]));

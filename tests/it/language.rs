@@ -221,7 +221,7 @@ fn check_places_problems_in_the_new_keys() {
     let found = problems(text);
     assert!(found.contains(&"5:16 `max_items` belongs with `for_each`".to_owned()), "{found:#?}");
     assert!(found.contains(&"6:19 `each` is only defined in a step with `for_each`".to_owned()), "{found:#?}");
-    assert!(found.contains(&"8:11 an assertion has either `that` or `path`".to_owned()), "{found:#?}");
+    assert!(found.contains(&"8:11 an assertion has one of `that`, `path` or `xpath`".to_owned()), "{found:#?}");
     assert!(found.contains(&"13:19 paginate is missing the key `next`".to_owned()), "{found:#?}");
 }
 
@@ -625,4 +625,78 @@ fn a_cookie_jar_sends_cookies_back_records_them_masked_and_replays() {
     assert!(recorded.contains("cookie: sid=<redacted>; theme=<redacted>"), "{recorded}");
     let replayed = replay_exactly("cookies", &text, &fixture);
     assert!(replayed.ok, "{:#?}", replayed.steps);
+}
+
+const SPLICED: &str = r#"recipe: 1
+name: spliced
+inputs:
+  id: string
+  vin: { type: string, pattern: "^[A-HJ-NPR-Z0-9]{17}$" }
+env:
+  BASE_URL: {}
+http:
+  base_url: "{{ env.BASE_URL }}"
+steps:
+  - id: user
+    request: { method: GET, url: "/users/{{ inputs.id }}/cars/{{ inputs.vin }}?full=1" }
+  - id: safe
+    request: { method: GET, url: "/users/{{ inputs.id | urlencode }}" }
+"#;
+
+/// A value put into a URL's path as is, that may hold `?` or `#`, is a warning at its place
+/// (`recipe check` still passes); one known to be URL-safe (a pattern that excludes them, or
+/// `| urlencode`) is not.
+#[test]
+fn a_value_spliced_into_a_url_path_is_a_check_warning_at_its_place() {
+    let plan = recipe::load_str("spliced.yaml", SPLICED).unwrap_or_else(|report| panic!("{report}"));
+    let warnings: Vec<String> =
+        plan.warnings.iter().map(|w| format!("{}:{} {:?} {}", w.span.unwrap().line, w.span.unwrap().col, w.severity, w.message)).collect();
+    assert_eq!(warnings, ["12:42 Warning `inputs.id` is put into the URL's path as is: a `?` or `#` in it would change the query"]);
+
+    let folder = std::env::temp_dir().join(format!("recipe-spliced-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("spliced.yaml"), SPLICED).unwrap();
+    let checked =
+        std::process::Command::new(env!("CARGO_BIN_EXE_recipe")).arg("check").arg("spliced.yaml").current_dir(&folder).output().unwrap();
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(0), "a warning does not fail the check: {stderr}");
+    assert!(stderr.starts_with("warning: `inputs.id` is put into the URL's path as is"), "{stderr}");
+    assert!(stderr.contains("--> spliced.yaml:12:42\n"), "{stderr}");
+    assert!(stderr.contains("hint: write `{{ inputs.id | urlencode }}`"), "{stderr}");
+    assert!(stderr.contains("spliced.yaml: ok (2 steps, 1 warning)"), "{stderr}");
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+/// At run time, a spliced value holding `?` fails the step before anything is sent, instead of
+/// sending another path and query; `| urlencode` sends it inside the path.
+#[test]
+fn a_question_mark_spliced_into_a_url_path_fails_before_sending() {
+    let server = block_on(FaultServer::start(vec![("GET", "/health", vec![Fault::Respond(Reply::json(200, &json!({})))])]));
+    let run_with = |text: &str, id: &str| {
+        let plan = recipe::load_str("spliced.yaml", text).unwrap();
+        let base = server.url("");
+        let lookup = move |name: &str| (name == "BASE_URL").then(|| base.clone());
+        let mut options = Options::new(&lookup, Mode::Live);
+        options.vars = vec![("id".to_owned(), id.to_owned()), ("vin".to_owned(), "1HGCM82633A004352".to_owned())];
+        let mut session = prepare(&plan, options).unwrap();
+        block_on(run(&plan, &session.params, &mut session.transport, &mut |_| {}))
+    };
+    let refused = run_with(SPLICED, "42?admin=1");
+    assert!(!refused.ok);
+    let reason = refused.steps[0].reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("`inputs.id` puts `?` into the URL's path (`42?admin=1`), which would start the query: nothing was sent"),
+        "{reason}"
+    );
+    assert!(server.requests().is_empty(), "nothing was sent: {:?}", server.requests().iter().map(|r| &r.target).collect::<Vec<_>>());
+    let hash = run_with(SPLICED, "42#x");
+    assert!(hash.steps[0].reason.as_deref().unwrap_or_default().contains("puts `#` into the URL's path"), "{:?}", hash.steps[0].reason);
+
+    run_with(SPLICED, "42");
+    assert_eq!(server.requests()[0].target, "/users/42/cars/1HGCM82633A004352?full=1", "a plain value is sent as written");
+    let encoded = SPLICED.replace("/users/{{ inputs.id }}/cars", "/users/{{ inputs.id | urlencode }}/cars");
+    assert!(recipe::load_str("spliced.yaml", &encoded).unwrap().warnings.is_empty());
+    run_with(&encoded, "42?admin=1");
+    let targets: Vec<String> = server.requests().iter().map(|r| r.target.clone()).collect();
+    assert_eq!(targets.last().unwrap(), "/users/42%3Fadmin%3D1/cars/1HGCM82633A004352?full=1", "{targets:?}");
 }

@@ -425,3 +425,22 @@ fn a_called_recipes_problem_shows_on_the_call_step_and_the_call_leads_to_its_fil
     assert!(definition["uri"].as_str().unwrap().ends_with("/callee.yaml"), "{definition}");
     client.stop();
 }
+
+/// A sound recipe with a value spliced into a URL's path: the editor gets the check's warning,
+/// with the warning severity, at the expression.
+#[test]
+fn a_check_warning_is_published_as_a_warning() {
+    let (mut client, _) = Client::start();
+    let uri = uri(&std::env::temp_dir().join("recipe-lsp-warning.yaml"));
+    let text = "recipe: 1\nname: w\ninputs:\n  id: string\nsteps:\n  - id: a\n    request: { method: GET, url: \"http://h.test/users/{{ inputs.id }}\" }\n";
+    client.open(&uri, text);
+    let published = client.diagnostics(&uri);
+    let start = after(text, "/users/", 0);
+    let end = json!({ "line": start["line"], "character": start["character"].as_u64().unwrap() + "{{ inputs.id }}".len() as u64 });
+    assert_eq!(published["diagnostics"][0]["range"], json!({ "start": start, "end": end }), "{published}");
+    assert_eq!(published["diagnostics"][0]["severity"], json!(2), "{published}");
+    let message = published["diagnostics"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("`inputs.id` is put into the URL's path as is"), "{message}");
+    assert_eq!(published["diagnostics"].as_array().unwrap().len(), 1, "{published}");
+    client.stop();
+}
