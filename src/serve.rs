@@ -108,9 +108,11 @@ pub async fn start(fixtures: Vec<Fixture>, port: u16) -> Result<Server, ServeErr
 pub async fn start_with(fixtures: Vec<Fixture>, port: u16, limits: Limits) -> Result<Server, ServeError> {
     let several = fixtures.len() > 1;
     for (number, fixture) in (1..).zip(&fixtures) {
-        validate(&fixture.exchanges).map_err(|problems| {
-            ServeError::Unservable(if several { prefix_lines(&format!("fixture {number}: "), &problems) } else { problems })
-        })?;
+        let problems = unservable(&fixture.exchanges);
+        if !problems.is_empty() {
+            let problems = problems.join("\n");
+            return Err(ServeError::Unservable(if several { prefix_lines(&format!("fixture {number}: "), &problems) } else { problems }));
+        }
     }
     let listen = |source| ServeError::Listen { port, source };
     let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(listen)?;
@@ -139,18 +141,17 @@ pub async fn start_with(fixtures: Vec<Fixture>, port: u16, limits: Limits) -> Re
     Ok(Server { address })
 }
 
-/// Checks that every recorded response can be sent as it is; each problem names its exchange,
-/// one a line (the lines are the whole of the error: `ServeError::Unservable` prefixes them).
-fn validate(exchanges: &[Exchange]) -> Result<(), String> {
-    let problems: Vec<String> = exchanges
+/// Why recorded responses cannot be sent as they are: one line a problem, each naming its
+/// exchange (`ServeError::Unservable` prefixes them); none when every one can.
+fn unservable(exchanges: &[Exchange]) -> Vec<String> {
+    exchanges
         .iter()
         .enumerate()
         .filter_map(|(index, exchange)| {
             let problem = recorded(exchange).and_then(|response| check(response).err())?;
             Some(format!("`exchanges[{index}]` (step `{}`): {problem}", exchange.step))
         })
-        .collect();
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+        .collect()
 }
 
 /// The recorded response of an exchange, the one place that reads `exchange.response`.
