@@ -117,6 +117,16 @@ impl Live {
             let certificates = reqwest::Certificate::from_pem_bundle(&pem.bytes).map_err(|error| {
                 format!("cannot read the certificates in `{}` (`--cacert` or `http.tls.ca`): {}", pem.path.display(), root_cause(&error))
             })?;
+            // A bundle of nothing but keys (or other PEM blocks) would trust nothing new: the
+            // user meant something else, so say so before anything is sent.
+            if certificates.is_empty() {
+                return Err(format!(
+                    "`{}` holds no certificate (`--cacert` or `http.tls.ca`): it needs at least one \
+                     `-----BEGIN CERTIFICATE-----` block{}",
+                    pem.path.display(),
+                    if pem.bytes.windows(11).any(|window| window == b"PRIVATE KEY") { ", and it holds a private key" } else { "" }
+                ));
+            }
             builder = builder.tls_certs_merge(certificates);
         }
         if !trust_store {
