@@ -97,12 +97,17 @@ impl Diagnostic {
 
     /// Renders this diagnostic against its source file.
     pub fn render(&self, source: &Source) -> String {
+        self.render_line(&source.name, self.span.and_then(|span| source.line(span.line)))
+    }
+
+    /// Renders this diagnostic with `text`, the source line its span points at.
+    fn render_line(&self, name: &str, text: Option<&str>) -> String {
         let mut out = format!("error: {}\n", self.message);
         if let Some(span) = self.span {
             let gutter = span.line.to_string().len();
             let pad = " ".repeat(gutter);
-            let _ = writeln!(out, "{pad}--> {}:{}:{}", source.name, span.line, span.col);
-            if let Some(text) = source.line(span.line) {
+            let _ = writeln!(out, "{pad}--> {name}:{}:{}", span.line, span.col);
+            if let Some(text) = text {
                 let _ = writeln!(out, "{pad} |");
                 let _ = writeln!(out, "{} | {}", span.line, text.trim_end());
                 let width = span.len.max(1);
@@ -116,7 +121,7 @@ impl Diagnostic {
                 }
             }
         } else {
-            let _ = writeln!(out, " --> {}", source.name);
+            let _ = writeln!(out, " --> {name}");
         }
         for hint in &self.hints {
             let _ = writeln!(out, "hint: {hint}");
@@ -132,12 +137,23 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// The most diagnostics a report draws; the rest are counted in one line. The same mistake
+/// repeated through a generated file would otherwise print tens of thousands of lines.
+const SHOWN: usize = 50;
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut sorted: Vec<&Diagnostic> = self.diagnostics.iter().collect();
         sorted.sort_by_key(|d| d.span);
-        for diagnostic in sorted {
-            writeln!(f, "{}", diagnostic.render(&self.source))?;
+        // The file's lines, found once: looking each diagnostic's line up from the start would
+        // take time in the product of the file's size and the number of problems.
+        let lines: Vec<&str> = if sorted.iter().any(|d| d.span.is_some()) { lines(&self.source.text).collect() } else { Vec::new() };
+        for diagnostic in sorted.iter().take(SHOWN) {
+            let text = diagnostic.span.and_then(|span| lines.get(span.line.checked_sub(1)?).copied());
+            writeln!(f, "{}", diagnostic.render_line(&self.source.name, text))?;
+        }
+        if sorted.len() > SHOWN {
+            writeln!(f, "... and {} more problem(s), not shown; fix the ones above first\n", sorted.len() - SHOWN)?;
         }
         let count = self.diagnostics.len();
         let noun = if count == 1 { "problem" } else { "problems" };
@@ -220,6 +236,20 @@ mod tests {
         assert_eq!(lines("").count(), 0);
         let source = Source::new("r.yaml", "a: 1\rbad: 2\n");
         assert_eq!(source.line(2), Some("bad: 2"));
+    }
+
+    #[test]
+    fn a_report_draws_fifty_problems_and_counts_the_rest_quickly() {
+        // 20,000 problems, one per line of a 20,000-line file: each line is found once.
+        let text: String = (0..20_000).map(|i| format!("  sett{i}: 1\n")).collect();
+        let diagnostics = (1..=20_000).map(|line| Diagnostic::at("unknown key", Span::new(line, 3, 4))).collect();
+        let report = Report { source: Source::new("big.yaml", text), diagnostics };
+        let started = std::time::Instant::now();
+        let shown = report.to_string();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+        assert_eq!(shown.matches("error: unknown key").count(), SHOWN);
+        assert!(shown.contains("50 |   sett49: 1\n") && !shown.contains("sett50"), "{shown}");
+        assert!(shown.ends_with("... and 19950 more problem(s), not shown; fix the ones above first\n\nbig.yaml: 20000 problems found"));
     }
 
     #[test]
