@@ -183,19 +183,86 @@ impl Diagnostics {
     }
 }
 
-/// The closest candidate to `word`, if it is close enough to be a likely typo.
+/// The closest candidate to `word`, if it is close enough to be a likely typo (the first of the
+/// closest, when several are as close).
+///
+/// A generated recipe can ask this thousands of times over thousands of names in scope, so a
+/// candidate is dropped as soon as it cannot beat the best so far: by its length first, then
+/// row by row of the distance table, which is computed in two reused rows and never in full.
 pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|candidate| (edit_distance(word, candidate), candidate))
-        .filter(|(distance, _)| *distance <= limit)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
+    let word: Vec<char> = word.chars().flat_map(char::to_lowercase).collect();
+    let limit = (word.len() / 3).max(1);
+    let mut table = Table::default();
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        // Only a closer candidate than the best so far can change the answer.
+        let bound = best.map_or(limit, |(distance, _)| distance - 1);
+        if let Some(distance) = table.distance_within(&word, candidate, bound) {
+            best = Some((distance, candidate));
+            if distance == 0 {
+                break;
+            }
+        }
+    }
+    best.map(|(_, candidate)| candidate)
 }
 
-/// Edit distance (optimal string alignment: a swap of two neighbours counts once),
-/// case-insensitive.
+/// The rows of an edit-distance table, kept between candidates.
+#[derive(Default)]
+struct Table {
+    other: Vec<char>,
+    before: Vec<usize>,
+    previous: Vec<usize>,
+    current: Vec<usize>,
+}
+
+impl Table {
+    /// The edit distance of `word` (lower-cased) and `other` (optimal string alignment: a swap
+    /// of two neighbours counts once), case-insensitive, if it is at most `bound`.
+    fn distance_within(&mut self, word: &[char], other: &str, bound: usize) -> Option<usize> {
+        self.other.clear();
+        self.other.extend(other.chars().flat_map(char::to_lowercase));
+        let (a, b) = (word, &self.other);
+        if a.len().abs_diff(b.len()) > bound {
+            return None;
+        }
+        let width = b.len() + 1;
+        for row in [&mut self.before, &mut self.previous, &mut self.current] {
+            row.clear();
+            row.resize(width, 0);
+        }
+        for (j, cell) in self.previous.iter_mut().enumerate() {
+            *cell = j;
+        }
+        let mut previous_over = false;
+        for i in 1..=a.len() {
+            self.current[0] = i;
+            for j in 1..width {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut best = (self.previous[j] + 1).min(self.current[j - 1] + 1).min(self.previous[j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(self.before[j - 2] + 1);
+                }
+                self.current[j] = best;
+            }
+            // A cell depends on the two rows above and the one to its left: two whole rows over
+            // the bound mean every later one is too.
+            let over = self.current.iter().all(|&cell| cell > bound);
+            if over && previous_over {
+                return None;
+            }
+            previous_over = over;
+            std::mem::swap(&mut self.before, &mut self.previous);
+            std::mem::swap(&mut self.previous, &mut self.current);
+        }
+        let distance = self.previous[b.len()];
+        (distance <= bound).then_some(distance)
+    }
+}
+
+/// Edit distance (optimal string alignment), case-insensitive, in full: the reference the
+/// bounded one is tested against.
+#[cfg(test)]
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.to_lowercase().chars().collect();
     let b: Vec<char> = b.to_lowercase().chars().collect();
@@ -227,6 +294,25 @@ mod tests {
     fn suggests_close_names_only() {
         assert_eq!(did_you_mean("reqest", ["request", "filter"]), Some("request"));
         assert_eq!(did_you_mean("zzz", ["request", "filter"]), None);
+    }
+
+    #[test]
+    fn the_bounded_distance_agrees_with_the_full_table() {
+        let words = ["", "a", "ab", "ba", "abc", "acb", "request", "reqeust", "Request", "input_12", "inptu_12", "naïve", "NAÏVE", "xyzzy"];
+        let mut table = Table::default();
+        for a in words {
+            let lowered: Vec<char> = a.chars().flat_map(char::to_lowercase).collect();
+            for b in words {
+                let full = edit_distance(a, b);
+                for bound in 0..6 {
+                    let expected = (full <= bound).then_some(full);
+                    assert_eq!(table.distance_within(&lowered, b, bound), expected, "{a:?} {b:?} within {bound}");
+                }
+            }
+        }
+        // The first of the closest wins, as before.
+        assert_eq!(did_you_mean("inptu_1", ["input_2", "input_1", "inptu_1x"]), Some("input_1"));
+        assert_eq!(did_you_mean("abcd", ["abdc", "abce"]), Some("abdc"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ them finishes on its own. Every process but the last gets one of:
 - `ulimit -f` so small that the results file fills up part way (exit 1 or 4, with a message);
 - nothing (it may finish: then the campaign ends).
 
-Every process runs with `--resume`. The server misbehaves on purpose: 500s, 503 and 429 with
+Every process runs with `--resume`. The server misbehaves on purpose: 500s, 422s, 503 and 429 with
 `Retry-After`, resets before and after creating a draft, slow answers, and it echoes the API key
 back upper-cased, lower-cased and mixed in every body. It counts the drafts it creates per row.
 
@@ -24,7 +24,7 @@ base64 and URL-encoded. It exits 1 if a row got two drafts, a row was lost, a pr
 or a secret leaked.
 
     cargo build --release --locked
-    python3 benches/faults/run.py                          # 60 campaigns of 40 rows, seed 20
+    python3 benches/faults/run.py                          # 75 campaigns of 40 rows, seed 20
     python3 benches/faults/run.py --campaigns 5 --rows 20  # a quick look
     python3 benches/faults/run.py --seed 7 --keep /tmp/faults   # keep every output
 
@@ -115,10 +115,12 @@ def handler(books):
             body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))) or b"{}")
             vin = body.get("vin", "")
             draw = books.draw()
-            if draw < 0.04:
+            if draw < 0.02:
                 return self.reply(503, {"message": f"busy, key {echoes(key)['lower']}"}, [("retry-after", "1")])
-            if draw < 0.08:
+            if draw < 0.04:
                 return self.reply(429, {"message": "slow down"}, [("retry-after", "1")])
+            if draw < 0.08:
+                return self.reply(422, {"message": f"refused for {echoes(key)['upper']}: vin {vin}"})  # a plain failure
             if draw < 0.12:
                 return self.reset()  # not created, but the client cannot know
             if draw < 0.16:
@@ -135,8 +137,13 @@ def handler(books):
     return Handler
 
 
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client killed mid-answer: expected here
+
+
 def start_server(books):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(books))
+    server = Server(("127.0.0.1", 0), handler(books))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -193,9 +200,9 @@ def tear(path, rng):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", default="target/release/recipe")
-    parser.add_argument("--campaigns", type=int, default=60)
+    parser.add_argument("--campaigns", type=int, default=75)
     parser.add_argument("--rows", type=int, default=40)
-    parser.add_argument("--jobs", type=int, default=4)
+    parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--max-processes", type=int, default=12, help="per campaign, the last one left alone")
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--keep", help="write every output under this folder and keep it")
