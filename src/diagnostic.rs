@@ -178,6 +178,11 @@ impl Diagnostics {
         self.push(Diagnostic::at(message, span));
     }
 
+    /// How many were found so far.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
     pub(crate) fn into_vec(self) -> Vec<Diagnostic> {
         self.items
     }

@@ -7,7 +7,8 @@ each campaign is one CSV of rows and one results file, driven by batch processes
 them finishes on its own. Every process but the last gets one of:
 
 - `kill -9` after a random delay, and then, one time in three, a torn journal (its last line cut
-  part way, or a half line appended);
+  part way, unless it is an intent, which was synced before its request left; or half a line
+  appended);
 - SIGTERM after a random delay (the batch drains; exit 143);
 - `ulimit -f` so small that the results file fills up part way (exit 1 or 4, with a message);
 - nothing (it may finish: then the campaign ends).
@@ -181,16 +182,20 @@ def last_words(path):
 
 
 def tear(path, rng):
-    """Tears the journal as a crash mid-write would: cuts its last line, or appends half a line."""
+    """Tears the journal as a crash mid-write would: cuts its last line part way, or appends half
+    a line. A whole intent line is never cut: its request left only once the line was synced, so
+    no crash can tear it afterwards (cutting it would model a disk that loses synced data, which
+    no journal survives)."""
     try:
-        size = os.path.getsize(path)
+        data = open(path, "rb").read()
     except FileNotFoundError:
         return False
-    if size == 0:
+    if not data:
         return False
-    if rng.random() < 0.5:
+    last = data.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    if rng.random() < 0.5 and b'"intent"' not in last:
         with open(path, "r+b") as f:
-            f.truncate(max(0, size - rng.randint(1, 40)))
+            f.truncate(max(0, len(data) - rng.randint(1, min(40, len(last)))))
     else:
         with open(path, "ab") as f:
             f.write(b'{"row": 3, "key": "torn", "outco')
