@@ -741,8 +741,9 @@ mod tests {
 
     #[test]
     fn only_the_first_problems_get_a_did_you_mean_among_hundreds() {
-        let inputs: String = (0..1000).map(|i| format!("  input_{i}: {{ type: string, default: x }}\n")).collect();
-        let steps: String = (0..400).map(|i| format!("  - id: s{i}\n    set: {{ x: \"{{{{ inputs.inptu_{i} }}}}\" }}\n")).collect();
+        let inputs = (0..1000).map(|i| format!("  input_{i}: {{ type: string, default: x }}\n")).collect::<Vec<_>>().concat();
+        let steps =
+            (0..400).map(|i| format!("  - id: s{i}\n    set: {{ x: \"{{{{ inputs.inptu_{i} }}}}\" }}\n")).collect::<Vec<_>>().concat();
         let text = format!("recipe: 1\nname: t\ninputs:\n{inputs}steps:\n{steps}");
         let report = load_str("t.yaml", &text).err().expect("400 problems");
         assert_eq!(report.diagnostics.len(), 400);

@@ -226,7 +226,7 @@ fn why_failed(result: &crate::run::RunResult, discrepancies: &crate::transport::
         let failed = result.steps.iter().find(|step| step.status == crate::run::Status::Failed);
         match (failed, &result.error) {
             (Some(step), _) => {
-                lines.push(format!("step `{}` failed: {}", step.id, first_line(step.reason.as_deref().unwrap_or("no reason"))))
+                lines.push(format!("step `{}` failed: {}", step.id, first_line(step.reason.as_deref().unwrap_or("no reason"))));
             }
             (None, Some(error)) => lines.push(first_line(error)),
             (None, None) => {}
@@ -249,7 +249,7 @@ pub fn run(case: &Case, accept: bool, listen: &mut CaseListener<'_>) -> Outcome 
         Err(error) => (Verdict::Error(error.to_string()), None),
         Ok(Replayed { ok, why, .. }) if ok == expects_failure(case) => {
             let expected = if ok { "fail (its name starts with `err_`)" } else { "succeed" };
-            let because: String = why.iter().map(|line| format!("\n    {line}")).collect();
+            let because: String = why.iter().map(|line| ["\n    ", line.as_str()].concat()).collect();
             (Verdict::Error(format!("the run should {expected}, but it {}{because}", if ok { "succeeded" } else { "failed" })), Some(ok))
         }
         Ok(Replayed { snapshot: text, ok, .. }) => {
