@@ -56,8 +56,9 @@ pub(crate) struct RowReader {
 
 /// Rows that can be read only once (standard input, a named pipe, a process substitution)
 /// copied to a temporary file, streaming, so that they can be read several times (checked, then
-/// run). The file is removed from its folder as soon as it is open: it is reached only through
-/// this handle, and no crash, not even `kill -9`, leaves the customer data behind.
+/// run). The file has no name in its folder (on Linux it never has one; elsewhere it is removed
+/// as soon as it is open): it is reached only through this handle, and no crash, not even
+/// `kill -9`, leaves the customer data behind.
 #[derive(Debug, Clone)]
 pub(crate) struct Spool {
     file: std::sync::Arc<File>,
@@ -67,16 +68,37 @@ impl Spool {
     /// Rows are often personal data: the file is new (never one planted in its place, such as a
     /// symbolic link), has a name nobody can guess, and only its owner may read it.
     pub(crate) fn copy(from: &mut dyn std::io::Read, name: &str) -> Result<Self, BatchError> {
+        let mut file = match Self::unnamed() {
+            Some(file) => file,
+            None => Self::named()?,
+        };
+        std::io::copy(from, &mut file).map_err(|source| BatchError::Read { name: name.to_owned(), source })?;
+        Ok(Self { file: std::sync::Arc::new(file) })
+    }
+
+    /// On Linux, a file that never has a name (`O_TMPFILE`), so not even for a moment can another
+    /// process see it in the folder; `None` where the file system does not support it.
+    fn unnamed() -> Option<File> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            std::fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_TMPFILE).mode(0o600).open(std::env::temp_dir()).ok()
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
+
+    /// A new file with a name nobody can guess, removed from its folder as soon as it is open.
+    fn named() -> Result<File, BatchError> {
         let path = std::env::temp_dir().join(format!("recipe-rows-{}-{}.spool", std::process::id(), uuid::Uuid::new_v4().simple()));
         let mut options = std::fs::OpenOptions::new();
         options.read(true).write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).map_err(|source| BatchError::Spool { path: path.clone(), source })?;
+        let file = options.open(&path).map_err(|source| BatchError::Spool { path: path.clone(), source })?;
         // On Windows an open file cannot be removed: it is removed when the process ends instead.
         let _ = std::fs::remove_file(&path);
-        std::io::copy(from, &mut file).map_err(|source| BatchError::Read { name: name.to_owned(), source })?;
-        Ok(Self { file: std::sync::Arc::new(file) })
+        Ok(file)
     }
 
     /// The rows from their start, for one more pass.
