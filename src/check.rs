@@ -99,11 +99,12 @@ fn load_called(name: &str, text: &str, stack: &mut Vec<std::path::PathBuf>) -> R
 /// A warning at each value spliced into a request URL's path that may hold `?` or `#`
 /// ([`crate::splice`]); the run refuses such a value before sending.
 fn splice_warnings(recipe: &Recipe, source: &str) -> Vec<Diagnostic> {
+    let source = Lines { text: source, starts: std::rc::Rc::default() };
     let mut warnings = Vec::new();
     for step in &recipe.steps {
         let Action::Request(request) = &step.action else { continue };
         for splice in crate::splice::unsafe_splices(&request.url.text, &recipe.inputs) {
-            let place = inside(source, &request.url, splice.start, splice.len);
+            let place = inside(&source, &request.url, splice.start, splice.len);
             warnings.push(
                 Diagnostic::at(format!("`{}` is put into the URL's path as is: a `?` or `#` in it would change the query", splice.expression), place)
                     .with_hint(format!(
@@ -225,13 +226,16 @@ struct Scope<'a> {
     bound_at: BTreeMap<&'a str, (&'a str, usize)>,
 }
 
+/// The problems of one check that get a "did you mean" hint: the first ones found.
+const HINTED: usize = 200;
+
 struct Checker<'a> {
     engine: &'a Engine,
     problems: Diagnostics,
     /// Shared header and auth templates already reported (one report each).
     reported_shared: BTreeSet<(usize, usize)>,
     /// The recipe's text, to place a caret inside a template only where it is written as is.
-    source: &'a str,
+    source: Lines<'a>,
     /// The recipe file's name: the files it names are relative to its folder.
     name: &'a str,
     /// Each call step's called recipe's outputs.
@@ -245,6 +249,7 @@ fn check<'a>(
     call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
     broken: &'a [BrokenStep],
 ) -> Vec<Diagnostic> {
+    let source = Lines { text: source, starts: std::rc::Rc::default() };
     let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source, name, call_outputs };
     let mut scope = Scope {
         inputs: recipe.inputs.iter().map(|input| input.name.text.as_str()).collect(),
@@ -472,7 +477,7 @@ impl<'a> Checker<'a> {
                 engine: self.engine,
                 problems: Diagnostics::default(),
                 reported_shared: BTreeSet::new(),
-                source: self.source,
+                source: self.source.clone(),
                 name: self.name,
                 call_outputs: self.call_outputs,
             };
@@ -546,7 +551,7 @@ impl<'a> Checker<'a> {
                 let span = match &error.range {
                     Some(range) => {
                         let len = template.text.get(range.clone()).map_or(1, |t| t.chars().count().max(1));
-                        inside(self.source, template, range.start, len)
+                        inside(&self.source, template, range.start, len)
                     }
                     None => template.span,
                 };
@@ -562,7 +567,7 @@ impl<'a> Checker<'a> {
             }
             if let Some(problem) = self.resolve(&variable, scope).or_else(|| maybe_unbound(template, &variable, scope)) {
                 let head = variable.split('.').take(2).collect::<Vec<_>>().join(".");
-                let span = template.text.find(&head).map_or(template.span, |at| inside(self.source, template, at, head.chars().count()));
+                let span = template.text.find(&head).map_or(template.span, |at| inside(&self.source, template, at, head.chars().count()));
                 let mut diagnostic = Diagnostic::at(problem.0, span);
                 if let Some(hint) = problem.1 {
                     diagnostic = diagnostic.with_hint(hint);
@@ -571,15 +576,25 @@ impl<'a> Checker<'a> {
             }
         }
         for callable in unknown {
-            let span = inside(self.source, template, callable.offset, callable.name.chars().count());
+            let span = inside(&self.source, template, callable.offset, callable.name.chars().count());
             let mut diagnostic = Diagnostic::at(format!("unknown {} `{}`", callable.kind, callable.name), span);
             if let Some(instead) = &callable.instead {
                 diagnostic = diagnostic.with_hint(instead.clone());
-            } else if let Some(suggestion) = did_you_mean(&callable.name, callable.known.iter().map(String::as_str)) {
+            } else if let Some(suggestion) =
+                self.hinting().then(|| did_you_mean(&callable.name, callable.known.iter().map(String::as_str))).flatten()
+            {
                 diagnostic = diagnostic.with_hint(format!("did you mean `{suggestion}`?"));
             }
             self.problems.push(diagnostic);
         }
+    }
+
+    /// Whether a new problem still gets a "did you mean" hint. Each one compares a name with
+    /// every name in scope; a generated recipe with thousands of misspelt names over thousands
+    /// of inputs would spend minutes on hints of problems that are never shown (a report draws
+    /// 50).
+    fn hinting(&self) -> bool {
+        self.problems.len() < HINTED
     }
 
     /// Why `variable` (a dotted path) cannot be read here, with a hint.
@@ -587,7 +602,9 @@ impl<'a> Checker<'a> {
         let mut parts = variable.split('.');
         let root = parts.next().unwrap_or_default();
         let name = parts.next();
-        let suggest = |word: &str, names: &mut dyn Iterator<Item = &str>| did_you_mean(word, names).map(|s| format!("did you mean `{s}`?"));
+        let suggest = |word: &str, names: &mut dyn Iterator<Item = &str>| {
+            self.hinting().then(|| did_you_mean(word, names)).flatten().map(|s| format!("did you mean `{s}`?"))
+        };
         match root {
             "inputs" | "env" | "vars" => {
                 let name = name?;
@@ -697,14 +714,36 @@ fn guarded(text: &str, name: &str) -> bool {
 /// The place of `len` characters at byte `start` of a template's text, when its scalar is written
 /// as is on one line of `source` (no escapes such as `\t` or `''`, no folded lines, not a block);
 /// the whole scalar otherwise, since a place inside it would point at the wrong characters.
-fn inside(source: &str, template: &TemplateString, start: usize, len: usize) -> Span {
+/// A recipe's text by lines, as `str::lines` splits them; where each line starts is found once,
+/// when a caret is first placed, so placing thousands of carets in a large file stays quick.
+#[derive(Clone)]
+struct Lines<'a> {
+    text: &'a str,
+    /// Shared by the checkers of one recipe.
+    starts: std::rc::Rc<std::cell::OnceCell<Vec<usize>>>,
+}
+
+impl<'a> Lines<'a> {
+    /// The 1-based line `number`, without its line break.
+    fn line(&self, number: usize) -> Option<&'a str> {
+        let starts = self.starts.get_or_init(|| {
+            std::iter::once(0).chain(self.text.match_indices('\n').map(|(at, _)| at + 1)).filter(|&at| at < self.text.len()).collect()
+        });
+        let start = *starts.get(number.checked_sub(1)?)?;
+        let rest = &self.text[start..];
+        let line = rest.split('\n').next().unwrap_or_default();
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
+}
+
+fn inside(source: &Lines<'_>, template: &TemplateString, start: usize, len: usize) -> Span {
     if template.style == Style::Block || template.text.contains('\n') || start > template.text.len() {
         return template.span;
     }
     let quote = usize::from(template.style == Style::Quoted);
     let (before, rest) = template.text.split_at(start);
     let shown: String = before.chars().chain(rest.chars().take(len)).collect();
-    let written = source.lines().nth(template.span.line.saturating_sub(1)).is_some_and(|line| {
+    let written = source.line(template.span.line).is_some_and(|line| {
         let from: String = line.chars().skip(template.span.col.saturating_sub(1) + quote).take(shown.chars().count()).collect();
         from == shown
     });
@@ -723,6 +762,21 @@ mod tests {
                 report.diagnostics.iter().map(|d| format!("{}:{} {}", d.span.unwrap().line, d.span.unwrap().col, d.message)).collect()
             }
         }
+    }
+
+    #[test]
+    fn only_the_first_problems_get_a_did_you_mean_among_hundreds() {
+        let inputs = (0..1000).map(|i| format!("  input_{i}: {{ type: string, default: x }}\n")).collect::<Vec<_>>().concat();
+        let steps =
+            (0..400).map(|i| format!("  - id: s{i}\n    set: {{ x: \"{{{{ inputs.inptu_{i} }}}}\" }}\n")).collect::<Vec<_>>().concat();
+        let text = format!("recipe: 1\nname: t\ninputs:\n{inputs}steps:\n{steps}");
+        let report = load_str("t.yaml", &text).err().expect("400 problems");
+        assert_eq!(report.diagnostics.len(), 400);
+        let hinted = report.diagnostics.iter().filter(|d| !d.hints.is_empty()).count();
+        assert_eq!(hinted, HINTED);
+        assert_eq!(report.diagnostics[0].hints, ["did you mean `input_0`?"]);
+        // Each caret is still placed inside its template.
+        assert!(report.diagnostics.iter().all(|d| d.span.is_some_and(|span| span.col == 19)), "{:?}", report.diagnostics[399].span);
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! It lets a recipe run through the live transport without the real API (`recipe serve`, and
 //! the project's own tests of the real HTTP path). A request is answered by the first recorded
 //! exchange with the same method and URL that has not been served yet (or, once all have, the
-//! last one that matches); anything else gets a 404 whose JSON body lists what it knows.
+//! last one that matches); anything else gets a 404 whose JSON body lists what it knows. A
+//! response recorded without its whole body (the body was cut off, too large, or timed out when
+//! it was recorded: the exchange has a `failure` beside its `response`) is never served as if it
+//! were complete: it gets a 502 whose JSON body says so and names the step.
 //!
 //! It owns its own robustness too: every recorded response is checked at start, before binding,
 //! so a recording it cannot serve (a bad status, a bad header, a framing header) is an error that
@@ -214,22 +217,44 @@ async fn answer(book: Arc<Mutex<Book>>, max_body_bytes: usize, request: Request<
         if let Some(i) = chosen {
             book.served[i] = true;
         }
-        chosen.map(|i| recorded(&book.exchanges[i]).cloned()).ok_or_else(|| {
+        chosen.map(|i| (recorded(&book.exchanges[i]).cloned(), body_lost(&book.exchanges[i]))).ok_or_else(|| {
             let known: Vec<String> = book.exchanges.iter().map(|e| format!("{} {}", e.request.method, e.request.url)).collect();
             known
         })
     };
     match found {
-        Ok(Some(response)) => Ok(replay(&response).unwrap_or_else(|problem| {
+        Ok((Some(response), Some(lost))) => {
+            let body = serde_json::json!({
+                "error": format!(
+                    "cannot serve the recorded response to {method} {url}: {lost}; the recording has its status {} and headers, \
+                     not its body, so it is not served as if it were complete",
+                    response.status
+                )
+            });
+            Ok(json_response(StatusCode::BAD_GATEWAY, &body))
+        }
+        Ok((Some(response), None)) => Ok(replay(&response).unwrap_or_else(|problem| {
             let body = serde_json::json!({"error": format!("cannot serve the recorded response to {method} {url}: {problem}")});
             json_response(StatusCode::INTERNAL_SERVER_ERROR, &body)
         })),
         // A recorded transport failure: fail the connection the same way.
-        Ok(None) => Err(format!("the recording of {method} {url} has no response").into()),
+        Ok((None, _)) => Err(format!("the recording of {method} {url} has no response").into()),
         Err(known) => {
             let body = serde_json::json!({"error": format!("no recorded exchange for {method} {url}"), "known": known});
             Ok(json_response(StatusCode::NOT_FOUND, &body))
         }
+    }
+}
+
+/// Why the recorded response of `exchange` lacks its body, if it does: the attempt failed after
+/// the response's head (a body cut off, over `http.max_body`, or too slow), so the recording
+/// holds a status and headers, and no body. A refused redirect is recorded whole.
+fn body_lost(exchange: &Exchange) -> Option<String> {
+    use crate::transport::FailureKind;
+    let failure = exchange.failure.as_ref()?;
+    match failure.kind {
+        FailureKind::RedirectRefused | FailureKind::TooManyRedirects => None,
+        kind => Some(format!("step `{}` recorded it without its whole body ({kind}: {})", exchange.step, failure.message)),
     }
 }
 

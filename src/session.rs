@@ -157,8 +157,19 @@ impl Session {
 /// Replays a fixture case as `recipe test` does: hermetic (no process environment), and
 /// matching requests by route, so the snapshot shows what changed.
 pub fn replay_case(plan: &Plan, fixture: Fixture, on_event: &mut crate::run::Listener<'_>) -> Result<crate::run::RunResult, SetupError> {
+    replay_case_compared(plan, fixture, on_event).map(|(result, _)| result)
+}
+
+/// The same, with where the run and the recording part ways (what `recipe test` says of a
+/// case that failed).
+pub(crate) fn replay_case_compared(
+    plan: &Plan,
+    fixture: Fixture,
+    on_event: &mut crate::run::Listener<'_>,
+) -> Result<(crate::run::RunResult, crate::transport::Discrepancies), SetupError> {
     let options = Options::new(&|_| None, Mode::Replay(fixture, Strictness::Route));
     let mut session = prepare(plan, options)?;
     let runtime = crate::factory::runtime()?;
-    Ok(runtime.block_on(crate::run::run(plan, &session.params, &mut session.transport, on_event)))
+    let result = runtime.block_on(crate::run::run(plan, &session.params, &mut session.transport, on_event));
+    Ok((result, session.transport.discrepancies()))
 }

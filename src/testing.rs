@@ -188,14 +188,51 @@ fn cases_of(recipe: &Path) -> Result<Vec<Case>, TestError> {
     Ok(fixtures.into_iter().map(|fixture| case(recipe.to_path_buf(), fixture)).collect())
 }
 
-/// Replays one case: the snapshot text and whether the run succeeded; `listen` hears the run's
-/// events.
-pub(crate) fn replay(case: &Case, listen: &mut CaseListener<'_>) -> Result<(String, bool), TestError> {
+/// A replayed case: its snapshot text, whether the run succeeded, and if it failed, why, in a
+/// few short lines.
+pub(crate) struct Replayed {
+    pub snapshot: String,
+    pub ok: bool,
+    pub why: Vec<String>,
+}
+
+/// Replays one case; `listen` hears the run's events.
+pub(crate) fn replay(case: &Case, listen: &mut CaseListener<'_>) -> Result<Replayed, TestError> {
     let plan = crate::check::load(&case.recipe).map_err(|e| TestError::Case(e.to_string()))?;
     let fixture = Fixture::read(&case.fixture).map_err(|error| TestError::Case(error.to_string()))?;
     let mut on_event = |event: Event| listen(&plan, event);
-    let result = crate::session::replay_case(&plan, fixture, &mut on_event).map_err(|error| TestError::Case(error.to_string()))?;
-    Ok((crate::snapshot::render(&result), result.ok))
+    let (result, discrepancies) =
+        crate::session::replay_case_compared(&plan, fixture, &mut on_event).map_err(|error| TestError::Case(error.to_string()))?;
+    let why = if result.ok { Vec::new() } else { why_failed(&result, &discrepancies) };
+    Ok(Replayed { snapshot: crate::snapshot::render(&result), ok: result.ok, why })
+}
+
+/// The most exchanges of one kind named; the rest are counted.
+const NAMED: usize = 5;
+
+/// Why a replayed run failed, one short line each, without `-v`: the recorded exchanges it did
+/// not make and the requests it made that were not recorded (step, method, path), else the
+/// first line of the failed step's reason.
+fn why_failed(result: &crate::run::RunResult, discrepancies: &crate::transport::Discrepancies) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (label, routes) in [("expected but not made", &discrepancies.not_made), ("made but not recorded", &discrepancies.not_recorded)] {
+        lines.extend(routes.iter().take(NAMED).map(|route| format!("{label}: {route}")));
+        if routes.len() > NAMED {
+            lines.push(format!("{label}: {} more", routes.len() - NAMED));
+        }
+    }
+    if lines.is_empty() {
+        let first_line = |text: &str| text.lines().next().unwrap_or_default().to_owned();
+        let failed = result.steps.iter().find(|step| step.status == crate::run::Status::Failed);
+        match (failed, &result.error) {
+            (Some(step), _) => {
+                lines.push(format!("step `{}` failed: {}", step.id, first_line(step.reason.as_deref().unwrap_or("no reason"))));
+            }
+            (None, Some(error)) => lines.push(first_line(error)),
+            (None, None) => {}
+        }
+    }
+    lines
 }
 
 /// Cases named `err_*` record a failing run; every other case a successful one.
@@ -210,11 +247,12 @@ pub fn run(case: &Case, accept: bool, listen: &mut CaseListener<'_>) -> Outcome 
     let snapshot_path = crate::snapshot::path_for(&case.fixture);
     let (verdict, run_ok) = match replay(case, listen) {
         Err(error) => (Verdict::Error(error.to_string()), None),
-        Ok((_, ok)) if ok == expects_failure(case) => {
+        Ok(Replayed { ok, why, .. }) if ok == expects_failure(case) => {
             let expected = if ok { "fail (its name starts with `err_`)" } else { "succeed" };
-            (Verdict::Error(format!("the run should {expected}, but it {}", if ok { "succeeded" } else { "failed" })), Some(ok))
+            let because: String = why.iter().map(|line| ["\n    ", line.as_str()].concat()).collect();
+            (Verdict::Error(format!("the run should {expected}, but it {}{because}", if ok { "succeeded" } else { "failed" })), Some(ok))
         }
-        Ok((text, ok)) => {
+        Ok(Replayed { snapshot: text, ok, .. }) => {
             let verdict = match crate::snapshot::read(&snapshot_path) {
                 Ok(Some(old)) if crate::snapshot::same(&old, &text) => Verdict::Passed,
                 old => {

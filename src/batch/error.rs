@@ -37,9 +37,20 @@ pub enum BatchError {
     UnknownColumns { rows: String, columns: Vec<String>, inputs: Vec<String> },
     #[error("{rows}: no column `{key}` for `--key`")]
     NoKeyColumn { rows: String, key: String },
-    /// The results file (the journal) cannot be opened, read or written.
-    #[error("cannot write the results file: {0}")]
-    Journal(#[source] std::io::Error),
+    /// The results file (the journal) cannot be written (a full disk, `ulimit -f`): no new row
+    /// starts. After a side effect the status says so (4), since a row that created something
+    /// may have no outcome in the file.
+    #[error(
+        "cannot write the results file {}: {source}; no new rows were started{}",
+        .path.display(),
+        if *.side_effect {
+            ". Rows of this batch created something, and a row whose outcome is missing from the file is reported in doubt by \
+             `--resume`: check those before `--retry-in-doubt`"
+        } else {
+            ", and `--resume` continues the batch once the file can be written"
+        }
+    )]
+    Journal { path: PathBuf, source: std::io::Error, side_effect: bool },
     #[error("cannot read the results file {}: {source}", .path.display())]
     JournalRead { path: PathBuf, source: std::io::Error },
     /// The results file cannot be opened (the error names it).
@@ -87,7 +98,8 @@ impl BatchError {
             | BatchError::DuplicateColumn { .. }
             | BatchError::UnknownColumns { .. }
             | BatchError::NoKeyColumn { .. } => Exit::Usage,
-            BatchError::Journal(_)
+            BatchError::Journal { side_effect: true, .. } => Exit::SideEffect,
+            BatchError::Journal { side_effect: false, .. }
             | BatchError::JournalRead { .. }
             | BatchError::JournalOpen(_)
             | BatchError::InUse(_)
@@ -118,5 +130,21 @@ mod tests {
         );
         assert_eq!(key.exit(), Exit::RunFailed);
         assert_eq!(BatchError::Panicked.exit(), Exit::RunFailed);
+    }
+
+    #[test]
+    fn a_results_file_that_cannot_be_written_is_named_and_exits_4_after_a_side_effect() {
+        let full = |side_effect| BatchError::Journal {
+            path: "out/results.jsonl".into(),
+            source: std::io::Error::from_raw_os_error(27),
+            side_effect,
+        };
+        let before = full(false);
+        assert!(before.to_string().starts_with("cannot write the results file out/results.jsonl: "), "{before}");
+        assert!(before.to_string().contains("no new rows were started, and `--resume` continues"), "{before}");
+        assert_eq!(before.exit(), Exit::RunFailed);
+        let after = full(true);
+        assert!(after.to_string().contains("reported in doubt by `--resume`"), "{after}");
+        assert_eq!(after.exit(), Exit::SideEffect);
     }
 }

@@ -10,7 +10,7 @@ use super::error::BatchError;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -227,7 +227,10 @@ impl Previous {
 /// with group commit: while one `fdatasync` runs (off the async thread), the intents written
 /// meanwhile wait for the next one, so one sync covers many rows.
 pub(crate) struct Journal {
+    path: PathBuf,
     file: Mutex<File>,
+    /// The file's length after its last whole line (changed with `file` locked).
+    length: AtomicU64,
     /// Lines written so far.
     written: AtomicU64,
     /// Lines known to be on disk.
@@ -240,6 +243,7 @@ impl Journal {
     /// Opens the results file for appending, and holds it: a second batch on the same file
     /// (a resume started twice) would send every row again. A torn last line is closed first.
     pub(crate) fn open(path: &Path) -> Result<Self, BatchError> {
+        let failed = |source| BatchError::Journal { path: path.to_path_buf(), source, side_effect: false };
         let mut file =
             fs_err::OpenOptions::new().create(true).append(true).read(true).open(path).map_err(BatchError::JournalOpen)?.into_parts().0;
         match file.try_lock() {
@@ -248,16 +252,29 @@ impl Journal {
             // A file system without locks (some network mounts): the batch goes on unguarded.
             Err(std::fs::TryLockError::Error(_)) => {}
         }
-        let length = file.metadata().map_err(BatchError::Journal)?.len();
+        let mut length = file.metadata().map_err(failed)?.len();
         if length > 0 {
             use std::io::{Read, Seek, SeekFrom};
             let mut last = [0u8; 1];
-            file.seek(SeekFrom::End(-1)).and_then(|_| file.read_exact(&mut last)).map_err(BatchError::Journal)?;
+            file.seek(SeekFrom::End(-1)).and_then(|_| file.read_exact(&mut last)).map_err(failed)?;
             if last[0] != b'\n' {
-                file.write_all(b"\n").map_err(BatchError::Journal)?;
+                file.write_all(b"\n").map_err(failed)?;
+                length += 1;
             }
         }
-        Ok(Self { file: Mutex::new(file), written: AtomicU64::new(0), synced: AtomicU64::new(0), syncing: tokio::sync::Mutex::new(()) })
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            length: AtomicU64::new(length),
+            written: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
+            syncing: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The batch's error for a failed write of this file.
+    pub(crate) fn failed(&self, source: std::io::Error, side_effect: bool) -> BatchError {
+        BatchError::Journal { path: self.path.clone(), source, side_effect }
     }
 
     /// Says what this run is (recipe, key column, rows), so that a resume can tell it continues
@@ -285,12 +302,18 @@ impl Journal {
     }
 
     /// Appends one line (one write: a kill leaves whole lines, or a torn last one); returns its
-    /// number.
+    /// number. A write that fails part way (a full disk, `ulimit -f`) is cut back off, so the
+    /// file still ends with a whole line.
     fn write(&self, line: &Line) -> std::io::Result<u64> {
         let mut text = serde_json::to_string(line).unwrap_or_default();
         text.push('\n');
-        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        file.write_all(text.as_bytes())?;
+        let file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        let length = self.length.load(Ordering::SeqCst);
+        if let Err(error) = (&*file).write_all(text.as_bytes()) {
+            let _ = file.set_len(length);
+            return Err(error);
+        }
+        self.length.store(length + text.len() as u64, Ordering::SeqCst);
         Ok(self.written.fetch_add(1, Ordering::SeqCst) + 1)
     }
 

@@ -272,6 +272,9 @@ struct Batch<'a> {
     failed: Mutex<Option<BatchError>>,
     /// The failed rows the summary names.
     failures: Mutex<failures::Failures>,
+    /// A row of this run created something, or may have: a results file that cannot be written
+    /// then exits 4, not 1.
+    side_effect: AtomicBool,
     seed: u64,
 }
 
@@ -315,7 +318,7 @@ pub(crate) fn run(
         if let Some(earlier) = &previous.batch {
             same_batch(earlier, &identity, options)?;
         }
-        journal.begin(&identity).map_err(BatchError::Journal)?;
+        journal.begin(&identity).map_err(|source| journal.failed(source, false))?;
     }
     // The rows the first pass refused (with `--skip-invalid`): a repeated or empty key is one,
     // though the row's inputs are fine, and it must not run.
@@ -336,6 +339,7 @@ pub(crate) fn run(
         aborted: tokio::sync::Notify::new(),
         failed: Mutex::new(None),
         failures: Mutex::new(failures::Failures::default()),
+        side_effect: AtomicBool::new(false),
         seed: uuid::Uuid::new_v4().as_u64_pair().0,
     };
     let threads = threads(options);
@@ -372,7 +376,11 @@ pub(crate) fn run(
         }
         aborted
     });
-    if let Some(error) = batch.failure(&mut finished) {
+    if let Some(mut error) = batch.failure(&mut finished) {
+        // Which row's write failed first says nothing about what the others did.
+        if let BatchError::Journal { side_effect, .. } = &mut error {
+            *side_effect |= batch.side_effect.load(Ordering::SeqCst);
+        }
         return Err(error);
     }
     let signal = *batch.signal.lock().unwrap_or_else(PoisonError::into_inner);
@@ -485,7 +493,7 @@ impl Batch<'_> {
 
     fn write(&self, line: &Line) -> Result<(), BatchError> {
         match &self.journal {
-            Some(journal) => journal.outcome(line).map_err(BatchError::Journal),
+            Some(journal) => journal.outcome(line).map_err(|source| journal.failed(source, false)),
             None => Ok(()),
         }
     }
@@ -666,6 +674,9 @@ impl Batch<'_> {
                 self.failed_row(row.number, &key, outcome == journal::Outcome::InDoubt, step, reason);
             }
             self.watch(&result);
+            if result.worst_effect().is_some() {
+                self.side_effect.store(true, Ordering::SeqCst);
+            }
             if self.journal.is_some() {
                 self.write(&outcome_line(row.number, &key, &result, started.elapsed()))?;
             }

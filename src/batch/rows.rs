@@ -56,8 +56,9 @@ pub(crate) struct RowReader {
 
 /// Rows that can be read only once (standard input, a named pipe, a process substitution)
 /// copied to a temporary file, streaming, so that they can be read several times (checked, then
-/// run). The file is removed from its folder as soon as it is open: it is reached only through
-/// this handle, and no crash, not even `kill -9`, leaves the customer data behind.
+/// run). The file has no name in its folder (on Linux it never has one; elsewhere it is removed
+/// as soon as it is open): it is reached only through this handle, and no crash, not even
+/// `kill -9`, leaves the customer data behind.
 #[derive(Debug, Clone)]
 pub(crate) struct Spool {
     file: std::sync::Arc<File>,

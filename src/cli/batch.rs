@@ -17,6 +17,7 @@ pub(super) fn command(args: &RunArgs, plan: &Plan, rows: &Path, ui: Ui) -> Outco
              error and attempts are in `--out`, and `recipe run FILE --var ...` with `-v` shows one row's exchanges",
         ));
     }
+    super::signals::survive_file_size_limit();
     let batch_args = &args.batch;
     let prepared = (|| {
         if let Some(out) = &batch_args.out {

@@ -69,6 +69,7 @@ pub(super) fn command(args: &RunArgs, ui: Ui) -> Outcome {
     session.params.stop = Some(std::sync::Arc::clone(&stop));
     let result = runtime.block_on(async {
         super::signals::stop_on_sigterm(stop);
+        super::signals::survive_file_size_limit();
         run(&plan, &session.params, &mut session.transport, &mut |event| print_event(event, ui, width)).await
     });
     let duration = started.elapsed();

@@ -1,6 +1,7 @@
 //! Ctrl-C (SIGINT) and SIGTERM, as the commands hear them. Kubernetes, systemd and CI
 //! cancellation stop a process with SIGTERM, so a batch drains on it as on the first Ctrl-C, and
-//! a single run reports the request it leaves in flight.
+//! a single run reports the request it leaves in flight. Also SIGXFSZ, which must not end a
+//! process whose file outgrew `ulimit -f` before it says so.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -54,4 +55,26 @@ pub(super) fn stop_on_sigterm(stop: std::sync::Arc<crate::run::Stop>) {
     }
     #[cfg(not(unix))]
     let _ = stop;
+}
+
+/// Keeps SIGXFSZ from ending the process: a write past the file size limit (`ulimit -f`) then
+/// fails with `EFBIG`, like a full disk, and the command says which file it could not write
+/// (the results file of a batch, a report, a fixture) and exits with its status. Without this,
+/// the signal's default action ends the process with no message, between a request and its
+/// journal line. The handler stays for the life of the process; outside a runtime a small one
+/// installs it.
+pub(super) fn survive_file_size_limit() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = || {
+            // Only the installed handler matters, not the stream: dropping it keeps the handler.
+            let _ = signal(SignalKind::from_raw(libc::SIGXFSZ));
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            install();
+        } else if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_io().build() {
+            runtime.block_on(async { install() });
+        }
+    }
 }

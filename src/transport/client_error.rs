@@ -20,6 +20,12 @@ pub enum ClientError {
     #[error("cannot read the certificates in `{}` (`--cacert` or `http.tls.ca`): {reason}", .path.display())]
     Certificates { path: PathBuf, reason: String },
     #[error(
+        "`{}` holds no certificate (`--cacert` or `http.tls.ca`): it needs at least one `-----BEGIN CERTIFICATE-----` block{}",
+        .path.display(),
+        if *.holds_key { ", and it holds a private key" } else { "" }
+    )]
+    NoCertificate { path: PathBuf, holds_key: bool },
+    #[error(
         "cannot use the client certificate in {} (`--client-cert` and `--client-key`, or `http.tls`): {reason}",
         listed(.files, " and ")
     )]

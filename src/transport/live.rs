@@ -117,6 +117,14 @@ impl Live {
         if let Some(pem) = &settings.ca_certificates {
             let certificates = reqwest::Certificate::from_pem_bundle(&pem.bytes)
                 .map_err(|error| ClientError::Certificates { path: pem.path.clone(), reason: root_cause(&error) })?;
+            // A bundle of nothing but keys (or other PEM blocks) would trust nothing new: the
+            // user meant something else, so say so before anything is sent.
+            if certificates.is_empty() {
+                return Err(ClientError::NoCertificate {
+                    path: pem.path.clone(),
+                    holds_key: pem.bytes.windows(11).any(|window| window == b"PRIVATE KEY"),
+                });
+            }
             builder = builder.tls_certs_merge(certificates);
         }
         if !trust_store {

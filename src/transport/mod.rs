@@ -27,6 +27,7 @@ pub(crate) use error::{Delivery, Failure};
 pub(crate) use gate::{Gate, Rate};
 pub(crate) use live::{Live, Pem, Settings};
 pub(crate) use record::Recorder;
+pub(crate) use replay::Discrepancies;
 pub(crate) use replay::Replay;
 pub use replay::Strictness;
 pub(crate) use tokens::{TokenRequest, Tokens};
@@ -263,6 +264,14 @@ impl Transport {
         match &self.backend {
             Backend::Replay(replay) => replay.unused(),
             Backend::Live(_) | Backend::Offline => None,
+        }
+    }
+
+    /// A replay's exchanges not sent and requests not recorded; none for other backends.
+    pub(crate) fn discrepancies(&self) -> Discrepancies {
+        match &self.backend {
+            Backend::Replay(replay) => replay.discrepancies(),
+            Backend::Live(_) | Backend::Offline => Discrepancies::default(),
         }
     }
 }

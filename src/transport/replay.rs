@@ -9,6 +9,10 @@ use crate::scrub::{Rules, Scrub};
 pub struct Replay {
     exchanges: Vec<Exchange>,
     next: usize,
+    /// Recorded exchanges whose place another request took (by index).
+    replaced: Vec<usize>,
+    /// Requests sent that no recorded exchange answered.
+    unrecorded: Vec<Route>,
     /// The recipe's `recording.redact` paths, applied to sent requests as when recording.
     scrub: Scrub,
     strictness: Strictness,
@@ -27,7 +31,7 @@ pub enum Strictness {
 impl Replay {
     pub fn new(fixture: Fixture, rules: &Rules, strictness: Strictness) -> Self {
         let scrub = Scrub::new(rules.redact.clone(), rules.volatile.clone());
-        Self { exchanges: fixture.exchanges, next: 0, scrub, strictness }
+        Self { exchanges: fixture.exchanges, next: 0, replaced: Vec::new(), unrecorded: Vec::new(), scrub, strictness }
     }
 
     /// A called recipe starts: its `recording.redact` applies to its requests.
@@ -42,6 +46,7 @@ impl Replay {
 
     pub fn send(&mut self, step: &str, request: &RequestSpec) -> Sent {
         let Some(recorded) = self.exchanges.get(self.next) else {
+            self.unrecorded.push(Route::of(step, request));
             let recorded = match self.exchanges.last() {
                 Some(last) => format!("only {} (the last for step `{}`)", self.exchanges.len(), last.step),
                 None => "none".to_owned(),
@@ -66,6 +71,8 @@ impl Replay {
             Strictness::Route => actual.method != expected.method || route(&actual.url) != route(&expected.url),
         };
         if differs {
+            self.replaced.push(self.next - 1);
+            self.unrecorded.push(Route::of(step, request));
             let mut message = format!("step `{step}` sent a request that differs from the recording (exchange {}", self.next);
             if recorded.step != step {
                 message.push_str(&format!(", recorded for step `{}`", recorded.step));
@@ -96,6 +103,46 @@ impl Replay {
         }
         let list: Vec<String> = rest.iter().map(|e| format!("  - step `{}`: {} {}", e.step, e.request.method, e.request.url)).collect();
         Some(format!("{expected}; not sent:\n{}", list.join("\n")))
+    }
+}
+
+/// An exchange as `recipe test` names it in short: the step, the method and the path (the route
+/// it is matched by), without the query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub step: String,
+    pub method: String,
+    pub path: String,
+}
+
+impl Route {
+    fn of(step: &str, request: &RequestSpec) -> Self {
+        Self { step: step.to_owned(), method: request.method.clone(), path: route(&request.url).to_owned() }
+    }
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "step `{}`: {} {}", self.step, self.method, self.path)
+    }
+}
+
+/// Where a replayed run and its recording part ways, exchange by exchange.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Discrepancies {
+    /// Recorded, but not sent: the run stopped before them, or sent another request instead.
+    pub not_made: Vec<Route>,
+    /// Sent, but not recorded at that place.
+    pub not_recorded: Vec<Route>,
+}
+
+impl Replay {
+    /// What the run did not send of the recording, and what it sent that was not recorded.
+    pub(crate) fn discrepancies(&self) -> Discrepancies {
+        let rest = self.exchanges.iter().skip(self.next);
+        let not_made = self.replaced.iter().filter_map(|&index| self.exchanges.get(index)).chain(rest);
+        let not_made = not_made.map(|exchange| Route::of(&exchange.step, &exchange.request)).collect();
+        Discrepancies { not_made, not_recorded: self.unrecorded.clone() }
     }
 }
 

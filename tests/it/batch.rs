@@ -1268,3 +1268,59 @@ fn quiet_batches_print_nothing_when_every_row_succeeds_and_the_summary_when_one_
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
     assert_summary(&ran, [0, 3, 0, 0, 0]);
 }
+
+/// The batch command under `ulimit -f BLOCKS` (512-byte blocks in `sh`): a file that outgrows it
+/// fails to write (`EFBIG`) instead of ending the process with SIGXFSZ.
+fn limited(blocks: u32, server: &FaultServer, scratch: &Scratch, args: &[&str]) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", &format!("ulimit -f {blocks} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_recipe"), "run"])
+        .arg(root().join("tests/data/batch.yaml"))
+        .args(args)
+        .current_dir(&scratch.0)
+        .env("BASE_URL", server.url(""))
+        .env("API_KEY", SECRET)
+        .stdin(Stdio::null());
+    command
+}
+
+#[test]
+fn a_results_file_over_the_file_size_limit_stops_the_batch_with_a_message_and_exit_4() {
+    let scratch = Scratch::new("ulimit");
+    let server = server(vec![created()]);
+    let vins = vins(0, 40);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let out = scratch.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "1"];
+    // 2 KiB hold the batch line and a few rows (each row writes about 300 bytes), not 40.
+    let ran = run(limited(4, &server, &scratch, &args), &scratch, "limited");
+    assert_eq!(ran.code, Some(4), "drafts were created, so 4, and not a death by SIGXFSZ: {}", ran.stderr);
+    assert!(ran.stderr.contains(&format!("error: cannot write the results file {}: File too large", out.display())), "{}", ran.stderr);
+    assert!(ran.stderr.contains("no new rows were started") && ran.stderr.contains("reported in doubt by `--resume`"), "{}", ran.stderr);
+    let sent = server.count("POST", "/draft");
+    assert!((1..10).contains(&sent), "the batch stopped taking rows: {sent} drafts");
+    assert!(std::fs::metadata(&out).unwrap().len() <= 2048);
+
+    // With room again, the resume finishes the batch: no draft twice, no row lost, and only a row
+    // whose outcome the full file missed may be in doubt.
+    let resumed = run(batch(&server, &scratch, &[&args[..], &["--resume"]].concat()), &scratch, "resume");
+    assert!(matches!(resumed.code, Some(0 | 5)), "{}", resumed.stderr);
+    let words = last_words(&journal(&out));
+    assert_eq!(words.len(), 40, "{words:?}");
+    assert!(keys_with(&words, &["in_doubt"]).len() <= 1, "{words:?}");
+    assert_eq!(keys_with(&words, &["ok", "in_doubt"]).len(), 40, "{words:?}");
+    assert_eq!(posts(&server), once_each(&vins));
+
+    // A limit that the first line already passes: nothing is sent, and it says so (exit 1).
+    let before = server.requests().len();
+    let other = Scratch::new("ulimit-zero");
+    let out = other.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin"];
+    // Through a pipe: the limit holds for every file the process writes, its stderr file too.
+    let ran = limited(0, &server, &other, &args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert_eq!(ran.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("cannot write the results file {}", out.display())), "{stderr}");
+    assert!(stderr.contains("`--resume` continues the batch once the file can be written"), "{stderr}");
+    assert_eq!(server.requests().len(), before, "nothing is sent");
+}

@@ -207,6 +207,13 @@ fn a_recipe_with_a_second_document_is_refused_at_the_dashes() {
 }
 
 #[test]
+fn test_names_the_exchanges_a_case_did_not_make_or_did_not_record_without_verbose() {
+    // `extra` recorded a request the recipe no longer makes, `missing` lacks one it now makes,
+    // and `moved` recorded the second at another path: each line says which, in short.
+    insta::assert_snapshot!(run(&["test", "tests/data/test-cases"], &[]));
+}
+
+#[test]
 fn verbose_shows_the_exchanges_of_each_test_case_and_is_refused_by_a_batch() {
     let plain = run(&["test", "recipes/advisors.yaml"], &[]);
     assert!(plain.contains("ok advisors/found") && !plain.contains("< 200 OK"), "{plain}");

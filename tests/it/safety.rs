@@ -205,3 +205,28 @@ fn recorded_retries_replay_the_same_without_waiting() {
     assert!(Path::new(&fixture).exists());
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+#[test]
+fn a_report_over_the_file_size_limit_is_an_error_after_the_run_not_a_silent_death() {
+    // `ulimit -f 2` (1 KiB) in `sh`: the JSON report of the draft replay is larger. SIGXFSZ is
+    // ignored, so the write fails, the temporary file goes, and the draft's outputs are printed
+    // with exit 4 (it was created).
+    let folder = std::env::temp_dir().join(format!("recipe-ulimit-report-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let report = folder.join("report.json");
+    let output = Command::new("sh")
+        .args(["-c", "ulimit -f 2 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_recipe"), "run", "recipes/draft.yaml"])
+        .args(["--replay", "recipes/fixtures/draft/happy_path.yaml", "--report", "json", "--report-file"])
+        .arg(&report)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (code, stdout, stderr) = text(&output);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("cannot write the report") && stderr.contains("File too large"), "{stderr}");
+    assert!(stdout.contains("\"scheduler_link\""), "{stdout}");
+    let left: Vec<_> = std::fs::read_dir(&folder).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    std::fs::remove_dir_all(&folder).unwrap();
+}

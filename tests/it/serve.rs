@@ -161,3 +161,41 @@ fn recipe_serve_suggests_a_command_that_fits_the_fixture() {
     let other = hint("tests/data/replays/whoami-401.yaml");
     assert!(other.starts_with("try: point the recipe's `http.base_url` at http://127.0.0.1:"), "{other}");
 }
+
+#[test]
+fn a_response_recorded_without_its_whole_body_is_not_served_as_complete() {
+    // As `--record` keeps a 201 whose body was cut off: the head, and the failure beside it. The
+    // second exchange is a refused redirect, which is recorded whole and served as it is.
+    let exchange = |url: &str, response: serde_json::Value, failure: serde_json::Value| serde_json::json!({"step": "draft", "request": {"method": "POST", "url": url}, "response": response, "failure": failure});
+    let fixture: Fixture = serde_json::from_value(serde_json::json!({"fixture": 1, "exchanges": [
+        exchange(
+            "/cut",
+            serde_json::json!({"status": 201, "headers": {"content-type": "application/json"}}),
+            serde_json::json!({"kind": "invalid_body", "message": "error decoding response body: connection closed before message completed"}),
+        ),
+        exchange(
+            "/moved",
+            serde_json::json!({"status": 303, "headers": {"location": "/elsewhere"}}),
+            serde_json::json!({"kind": "redirect_refused", "message": "a redirect after POST is not followed"}),
+        ),
+    ]}))
+    .expect("a valid fixture");
+    block_on(async {
+        let server = start(vec![fixture], 0).await.unwrap();
+        let request = |url: &str| format!("POST {url} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+        let cut = exchange_raw(server.address, request("/cut").as_bytes()).await;
+        assert!(cut.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{cut}");
+        let body: serde_json::Value = serde_json::from_str(cut.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        let error = body["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("cannot serve the recorded response to POST /cut: step `draft` recorded it without its whole body"),
+            "{error}"
+        );
+        assert!(
+            error.contains("(invalid_body: error decoding response body") && error.contains("status 201 and headers, not its body"),
+            "{error}"
+        );
+        let moved = exchange_raw(server.address, request("/moved").as_bytes()).await;
+        assert!(moved.starts_with("HTTP/1.1 303 See Other\r\n") && moved.contains("location: /elsewhere\r\n"), "{moved}");
+    });
+}

@@ -255,3 +255,30 @@ fn a_server_that_requires_a_client_certificate_gets_the_one_given() {
     assert!(succeeded(&keys), "{}", text(&keys));
     assert_eq!(server.answered.load(Ordering::SeqCst), 3);
 }
+
+#[test]
+fn a_cacert_file_without_a_certificate_is_refused_before_anything_is_sent() {
+    let server = TlsServer::start(false);
+    let folder = pki().folder.join("no-certificate");
+    std::fs::create_dir_all(&folder).unwrap();
+    // A private key alone (the usual mix-up of `--cacert` and `--client-key`), an empty file,
+    // bytes that are not PEM, and a PEM block of another kind.
+    let cases = [
+        ("key-only.pem", KeyPair::generate().unwrap().serialize_pem(), "holds no certificate"),
+        ("empty.pem", String::new(), "is not a PEM file"),
+        ("garbage.pem", "\u{1}\u{2}garbage\u{7f} no pem here\n".to_owned(), "is not a PEM file"),
+        ("other.pem", "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n".to_owned(), "holds no certificate"),
+    ];
+    for (name, contents, expected) in cases {
+        let path = folder.join(name);
+        std::fs::write(&path, contents).unwrap();
+        let output = ping(&ping_yaml(), &server.url(), &["--cacert", path.to_str().unwrap()]);
+        let shown = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{name}: {shown}");
+        assert!(shown.contains(expected) && shown.contains(&path.display().to_string()), "{name}: {shown}");
+        assert!(!shown.contains("FAILED") && !shown.contains("retrying"), "{name}: {shown}");
+    }
+    let key_only = text(&ping(&ping_yaml(), &server.url(), &["--cacert", folder.join("key-only.pem").to_str().unwrap()]));
+    assert!(key_only.contains("`-----BEGIN CERTIFICATE-----`") && key_only.contains("it holds a private key"), "{key_only}");
+    assert_eq!(server.answered.load(Ordering::SeqCst), 0);
+}
