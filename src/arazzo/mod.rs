@@ -1,47 +1,67 @@
-//! `recipe export arazzo`: a checked recipe as an Arazzo 1.0.1 workflow, with the OpenAPI 3.1
-//! description of the endpoints it calls.
+//! `recipe export arazzo`: a checked recipe as an Arazzo 1.0.1 workflow that a runner (Redocly's
+//! Respect) runs as it is, with the OpenAPI 3.1 description of the endpoints it calls, or
+//! pointing into an existing one (`--openapi`, [`described`]).
 //!
-//! Every request step is an Arazzo step whose `operationPath` points into that description
-//! ([`openapi`]); its URL's templated parts are path parameters, its `query` and headers (with
-//! `http.headers`) parameters, a `json`, `form` or `body` its `requestBody`, `expect.status` its
-//! `successCriteria`, and its definite `bind` paths its `outputs`. Templates become runtime
-//! expressions where the languages meet ([`expression`]). What Arazzo cannot express is kept in
-//! `x-recipe-*` extensions, never dropped: filter, pick, set, fail and call steps
-//! (`x-recipe-steps`, on the request step they run before, or on the workflow after the last
-//! one), untranslatable values (`x-recipe-template`), bindings (`x-recipe-outputs`, where a
-//! `for_each` step's always go), `when`, `optional`, request options, a request step's other keys
-//! (`x-recipe-for_each`, `x-recipe-assert`...) and HTTP defaults. This module builds plain JSON values; writing them is the caller's business.
+//! Every request step is an Arazzo step whose `operationPath` (or reused `operationId`) names
+//! its operation ([`openapi`]); its URL's templated parts are path parameters, its `query` and
+//! headers (with `http.headers`) parameters, a `json`, `form` or `body` its `requestBody`,
+//! `expect.status` its `successCriteria` and the operation's explicit responses, its `auth` a
+//! security scheme and an `x-security` entry ([`security`]), and its definite `bind` paths its
+//! `outputs`. A `pick` or `filter` that selects by position from one response (the first item,
+//! or all of them) becomes outputs of that response's step. Templates become runtime
+//! expressions where the languages meet ([`expression`]). What Arazzo cannot express is a
+//! warning naming the step and the reason, and goes along as recipe text in `x-recipe-*`
+//! extensions, only where the specification allows extensions (steps, parameters, request
+//! bodies, the workflow), never inside a JSON Schema and never as a `null` value. This module
+//! builds plain JSON values; writing them is the caller's business.
 
+pub(crate) mod described;
+pub(crate) mod error;
+pub(crate) mod import;
 pub(crate) mod expression;
+
 pub(crate) mod openapi;
+pub(crate) mod security;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value as Json, json};
 
 use crate::check::Plan;
-use crate::model::{Action, Format, InputType, Recipe, Request, Step, Template, TemplateKind};
-use expression::{Translated, Translator};
+use crate::model::{Action, Binding, Cardinality, Format, InputType, Recipe, Request, Selection, Step, Strategy, Template, TemplateKind};
+pub(crate) use error::ArazzoError;
+use expression::{Selected, Translated, Translator};
 use openapi::{Api, Operation, Parameter, Piece};
+use security::{Credential, Security};
 
-/// The Arazzo document, and the OpenAPI description its `sourceDescriptions` names.
+/// The Arazzo document, the OpenAPI description its `sourceDescriptions` names when it was
+/// written here, and what could not be expressed (one line each, naming the step).
 pub(crate) struct Export {
     pub arazzo: Json,
-    pub openapi: Json,
+    pub openapi: Option<Json>,
+    pub warnings: Vec<String>,
+}
+
+/// The OpenAPI description the workflow points at.
+pub(crate) enum Source {
+    /// Written by the export, at this URL (relative to the Arazzo document).
+    Written(String),
+    /// An existing description (`--openapi`), at this URL, whose operations are reused.
+    Existing { url: String, document: Json },
 }
 
 /// The name of the one source description.
 const SOURCE: &str = "api";
 
-/// Exports a checked recipe; `openapi_url` is where the Arazzo document will find the OpenAPI
-/// description (relative to itself). A recipe without a request step cannot be a workflow.
-pub(crate) fn export(plan: &Plan, openapi_url: &str) -> Result<Export, String> {
+/// Exports a checked recipe against `source`. A recipe without a request step cannot be a
+/// workflow.
+pub(crate) fn export(plan: &Plan, source: &Source) -> Result<Export, ArazzoError> {
     let recipe = plan.recipe();
     let raw = crate::yaml::parse(&plan.source.text).map_or(Json::Null, |(node, _)| node.to_json());
     let requests: BTreeSet<String> =
         recipe.steps.iter().filter(|step| matches!(step.action, Action::Request(_))).map(|step| step.id.text.clone()).collect();
     if requests.is_empty() {
-        return Err(format!("the recipe `{}` sends no request, and an Arazzo workflow needs at least one step", recipe.name));
+        return Err(ArazzoError::NoRequest(recipe.name.clone()));
     }
     let env_inputs: BTreeMap<String, String> = recipe
         .env
@@ -59,7 +79,16 @@ pub(crate) fn export(plan: &Plan, openapi_url: &str) -> Result<Export, String> {
         .map(|step| step.id.text.clone())
         .collect();
     let translator = Translator::new(requests, env_inputs.clone()).with_repeated(repeated);
-    let mut writer = Writer { recipe, raw: &raw, translator, api: Api::new(servers(recipe)) };
+    let mut warnings = Vec::new();
+    let (servers, url) = match source {
+        Source::Written(url) => (servers(recipe, &mut warnings), url.clone()),
+        Source::Existing { url, .. } => (Vec::new(), url.clone()),
+    };
+    let described = match source {
+        Source::Existing { document, .. } => Some(described::Document::new(document)),
+        Source::Written(_) => None,
+    };
+    let mut writer = Writer { recipe, raw: &raw, translator, api: Api::new(servers), described, warnings };
     let mut steps: Vec<StepOut> = Vec::new();
     let mut pending = Vec::new();
     for (index, step) in recipe.steps.iter().enumerate() {
@@ -69,11 +98,7 @@ pub(crate) fn export(plan: &Plan, openapi_url: &str) -> Result<Export, String> {
             out.before = std::mem::take(&mut pending);
             steps.push(out);
         } else {
-            // Values of filter, pick and set steps have no runtime expression.
-            let set = if let Action::Set(values) = &step.action { values.as_slice() } else { &[] };
-            for name in set.iter().map(|(name, _)| name).chain(step.bind.iter().map(|(name, _)| name)) {
-                writer.translator.bind(&name.text, None);
-            }
+            writer.other_step(step);
             pending.push(extension_step(&raw["steps"][index]));
         }
     }
@@ -87,10 +112,11 @@ pub(crate) fn export(plan: &Plan, openapi_url: &str) -> Result<Export, String> {
     let arazzo = json!({
         "arazzo": "1.0.1",
         "info": info,
-        "sourceDescriptions": [{ "name": SOURCE, "url": openapi_url, "type": "openapi" }],
+        "sourceDescriptions": [{ "name": SOURCE, "url": url, "type": "openapi" }],
         "workflows": [workflow],
     });
-    Ok(Export { arazzo, openapi: writer.api.document(&recipe.name) })
+    let openapi = matches!(source, Source::Written(_)).then(|| writer.api.document(&recipe.name));
+    Ok(Export { arazzo, openapi, warnings: writer.warnings })
 }
 
 /// One request step, before its outputs are known (later steps may add some).
@@ -111,13 +137,98 @@ struct Writer<'a> {
     raw: &'a Json,
     translator: Translator,
     api: Api,
+    /// The existing description (`--openapi`), when there is one.
+    described: Option<described::Document>,
+    warnings: Vec<String>,
+}
+
+/// How a step names its operation.
+enum Target {
+    Path(String),
+    Id(String),
+    /// No operation of the existing description: Respect's `x-operation`.
+    Unmatched,
 }
 
 impl Writer<'_> {
+    fn warn(&mut self, step: &str, message: impl std::fmt::Display) {
+        self.warnings.push(format!("step `{step}`: {message}"));
+    }
+
+    /// A filter, pick, set, fail or call step: what it binds is an output where it selects by
+    /// position from one response; otherwise it has no runtime expression, and a warning says so.
+    fn other_step(&mut self, step: &Step) {
+        let id = step.id.text.clone();
+        let selected = match &step.action {
+            Action::Pick(pick) if pick.strategy == Strategy::First && pick.by.is_none() => self.selected(&pick.selection, "item"),
+            Action::Filter(filter) => match filter.expect {
+                Cardinality::First => self.selected(&filter.selection, "item"),
+                Cardinality::All => self.selected(&filter.selection, "items"),
+                _ => None,
+            },
+            _ => None,
+        };
+        let kind = match &step.action {
+            Action::Request(_) => "request",
+            Action::Filter(_) => "filter",
+            Action::Pick(_) => "pick",
+            Action::Set(_) => "set",
+            Action::Fail(_) => "fail",
+            Action::Call(_) => "call",
+        };
+        let Some(selected) = selected else {
+            let set = if let Action::Set(values) = &step.action { values.as_slice() } else { &[] };
+            for name in set.iter().map(|(name, _)| name).chain(step.bind.iter().map(|(name, _)| name)) {
+                self.translator.bind(&name.text, None);
+            }
+            let reason = match kind {
+                "pick" | "filter" => "selects by conditions, a strategy or a count that no runtime expression states (only the first item, or all items, of one response's list can be)",
+                "set" => "computes values with templates, which have no runtime expression",
+                "fail" => "is a guard, which Arazzo cannot state",
+                _ => "calls another recipe, which is no workflow of this document",
+            };
+            self.warn(&id, format!("a `{kind}` step {reason}; it is kept as recipe text in `x-recipe-steps`, and what reads it is not exported"));
+            return;
+        };
+        let field = selected.field;
+        self.translator.select(&id, selected);
+        for (name, binding) in &step.bind {
+            let expressed = match binding {
+                Binding::Path(path) if field == "item" => path.pointer().and_then(|pointer| self.translator.bind_selected(&name.text, &id, &pointer)),
+                _ => None,
+            };
+            if expressed.is_none() {
+                self.translator.bind(&name.text, None);
+                self.warn(&id, format!("`bind.{}` is no definite path into the selected item, so no output holds it", name.text));
+            }
+        }
+        if step.when.is_some() {
+            self.warn(&id, "its `when` has no Arazzo form; the selection is exported as if it always ran");
+        }
+    }
+
+    /// The place of a selection by position (`item`: the first; `items`: all) in one request
+    /// step's response: no conditions, `items` a list path (`$.orders[*]`).
+    fn selected(&self, selection: &Selection, field: &'static str) -> Option<Selected> {
+        if !selection.matches.is_empty() || selection.where_.is_some() || selection.entries {
+            return None;
+        }
+        let (step, base) = self.translator.body_of(&selection.from)?;
+        let list = match &selection.items {
+            None => String::new(),
+            Some(path) => {
+                let prefix = path.text.strip_suffix("[*]")?;
+                crate::jsonpath::Path::parse(prefix, path.span).ok()?.pointer()?
+            }
+        };
+        let pointer = if field == "item" { format!("{base}{list}/0") } else { format!("{base}{list}") };
+        Some(Selected { step, pointer, field })
+    }
+
     /// Query parameters from the URL and from `query:`, one parameter per name: a repeated name
     /// (`status=open&status=closed`) is one parameter whose value is the list; a name without `=`
     /// (`?verbose`) has the empty value; literal text is percent-decoded.
-    fn query_parameters(&mut self, url_query: Option<&str>, request: &Request) -> Vec<Json> {
+    fn query_parameters(&mut self, url_query: Option<&str>, request: &Request) -> Vec<(String, Translated)> {
         let decoded = |text: &str| {
             if text.contains("{{") { text.to_owned() } else { percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned() }
         };
@@ -147,7 +258,7 @@ impl Writer<'_> {
                     });
                     Translated::Value(Json::Array(items.collect()))
                 };
-                parameter(&name, "query", value)
+                (name, value)
             })
             .collect()
     }
@@ -156,14 +267,40 @@ impl Writer<'_> {
         let raw_step = &self.raw["steps"][index];
         let id = step.id.text.clone();
         let url = openapi::split_url(&request.url.text);
-        let (template, names) = self.api.path(&url.path);
+        let method = request.method.as_str().to_ascii_lowercase();
+        let templates: Vec<&String> = url.path.iter().filter_map(|piece| if let Piece::Template(text) = piece { Some(text) } else { None }).collect();
         let mut parameters = Vec::new();
-        let templates = url.path.iter().filter_map(|piece| if let Piece::Template(text) = piece { Some(text) } else { None });
-        for (name, text) in names.iter().zip(templates) {
-            let value = self.translator.text(text);
-            parameters.push(parameter(name, "path", value));
+        let target = if let Some(described) = &self.described {
+            match described.find(&method, &url.path) {
+                Some(found) => {
+                    for (name, value) in found.names {
+                        let value = match value {
+                            described::PathValue::Template(index) => self.translator.text(templates[index]),
+                            described::PathValue::Literal(text) => Translated::Value(json!(text)),
+                        };
+                        parameters.push(self.parameter(&id, &name, "path", value));
+                    }
+                    found.operation_id.map_or(Target::Path(found.pointer), Target::Id)
+                }
+                None => Target::Unmatched,
+            }
+        } else {
+            Target::Path(String::new())
+        };
+        let template = if matches!(target, Target::Path(ref pointer) if pointer.is_empty()) {
+            let (template, names) = self.api.path(&url.path);
+            for (name, text) in names.iter().zip(&templates) {
+                let value = self.translator.text(text);
+                parameters.push(self.parameter(&id, name, "path", value));
+            }
+            Some(template)
+        } else {
+            None
+        };
+        let query = self.query_parameters(url.query.as_deref(), request);
+        for (name, value) in query {
+            parameters.push(self.parameter(&id, &name, "query", value));
         }
-        parameters.extend(self.query_parameters(url.query.as_deref(), request));
         let mut headers: Vec<(&str, &str)> = Vec::new();
         for (name, value) in self.recipe.http.headers.iter().chain(&request.headers) {
             headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name.text));
@@ -171,38 +308,61 @@ impl Writer<'_> {
         }
         for (name, value) in headers {
             let value = self.translator.text(value);
-            parameters.push(parameter(name, "header", value));
+            parameters.push(self.parameter(&id, name, "header", value));
         }
-        let (request_body, content_type) = self.request_body(request, &parameters);
+        let (request_body, content_type) = self.request_body(&id, request, &parameters);
+        let (security, x_security) = self.security(&id, request);
         let statuses = step.expect.as_ref().map(|expect| expect.status.clone()).unwrap_or_default();
-        let declared: Vec<Parameter> = parameters
-            .iter()
-            .map(|parameter| Parameter {
-                name: parameter["name"].as_str().unwrap_or_default().to_owned(),
-                location: match parameter["in"].as_str() {
-                    Some("path") => "path",
-                    Some("query") => "query",
-                    _ => "header",
-                },
-                schema: self.schema_of(&parameter["value"]),
-            })
-            .collect();
-        let operation = Operation {
-            method: request.method.as_str().to_ascii_lowercase(),
-            operation_id: id.clone(),
-            summary: step.description.clone(),
-            parameters: declared,
-            content_type,
-            statuses: statuses.clone(),
-            server: url.origin.clone(),
-        };
-        let pointer = self.api.operation(&template, operation);
         let mut fields = Map::new();
         fields.insert("stepId".into(), json!(id));
         if let Some(description) = &step.description {
             fields.insert("description".into(), json!(description));
         }
-        fields.insert("operationPath".into(), json!(format!("{{$sourceDescriptions.{SOURCE}.url}}#{pointer}")));
+        match target {
+            Target::Id(operation_id) => {
+                fields.insert("operationId".into(), json!(operation_id));
+            }
+            Target::Path(pointer) if template.is_none() => {
+                fields.insert("operationPath".into(), json!(format!("{{$sourceDescriptions.{SOURCE}.url}}#{pointer}")));
+            }
+            Target::Path(_) => {
+                let declared: Vec<Parameter> = parameters
+                    .iter()
+                    .map(|parameter| Parameter {
+                        name: parameter["name"].as_str().unwrap_or_default().to_owned(),
+                        location: match parameter["in"].as_str() {
+                            Some("path") => "path",
+                            Some("query") => "query",
+                            _ => "header",
+                        },
+                        schema: self.schema_of(&parameter["value"]),
+                    })
+                    .collect();
+                let operation = Operation {
+                    method: method.clone(),
+                    operation_id: id.clone(),
+                    summary: step.description.clone(),
+                    parameters: declared,
+                    content_type,
+                    statuses: statuses.clone(),
+                    server: url.origin.clone(),
+                    security,
+                };
+                let pointer = self.api.operation(template.as_deref().unwrap_or_default(), operation);
+                fields.insert("operationPath".into(), json!(format!("{{$sourceDescriptions.{SOURCE}.url}}#{pointer}")));
+            }
+            Target::Unmatched => {
+                self.warn(&id, format!("no operation of the OpenAPI description is `{} {}`; the step names its request with Respect's `x-operation`", request.method.as_str(), request.url.text));
+                let url = match self.translator.text(&request.url.text) {
+                    Translated::Value(Json::String(url)) => url,
+                    _ => request.url.text.clone(),
+                };
+                fields.insert("x-operation".into(), json!({ "method": method, "url": url }));
+            }
+        }
+        if let Some(entry) = x_security {
+            fields.insert("x-security".into(), entry);
+        }
         if !parameters.is_empty() {
             fields.insert("parameters".into(), Json::Array(parameters));
         }
@@ -217,29 +377,84 @@ impl Writer<'_> {
             // one response says: such bindings stay recipe text.
             if self.translator.bind(&name.text, (!repeated).then_some(binding)).is_none() {
                 untranslated.insert(name.text.clone(), raw_step["bind"][&name.text].clone());
+                let why = if repeated { "is bound once per `for_each` element" } else { "is no definite JSONPath or plain template" };
+                self.warn(&id, format!("`bind.{}` {why}, so no output holds it (kept in `x-recipe-outputs`)", name.text));
             }
         }
+        let extensions = self.step_extensions(&id, step, raw_step);
+        StepOut { id, fields, optional: step.optional, untranslated, before: Vec::new(), extensions }
+    }
+
+    /// The recipe keys of a request step that Arazzo cannot state, as `x-recipe-*` extensions,
+    /// each with a warning.
+    fn step_extensions(&mut self, id: &str, step: &Step, raw_step: &Json) -> Map<String, Json> {
         let mut extensions = Map::new();
         if let Some(when) = &step.when {
             extensions.insert("x-recipe-when".into(), json!(when.text));
+            self.warn(id, "its `when` has no Arazzo form; the step always runs (the condition is kept in `x-recipe-when`)");
         }
-        if step.optional {
-            extensions.insert("x-recipe-optional".into(), json!(true));
-        }
-        let request_extras = without(&raw_step["request"], &["method", "url", "query", "headers", "json", "form", "body"]);
+        let request_extras = without(&raw_step["request"], &["method", "url", "query", "headers", "json", "form", "body", "auth", "idempotent"]);
         if !request_extras.is_empty() {
+            let keys: Vec<String> = request_extras.keys().map(|key| format!("`{key}`")).collect();
+            self.warn(id, format!("request option(s) {} have no Arazzo form (kept in `x-recipe-request`)", keys.join(", ")));
             extensions.insert("x-recipe-request".into(), Json::Object(request_extras));
         }
         let expect_extras = without(&raw_step["expect"], &["status"]);
         if !expect_extras.is_empty() {
+            let keys: Vec<String> = expect_extras.keys().map(|key| format!("`expect.{key}`")).collect();
+            self.warn(id, format!("{} {} no Arazzo criterion (kept in `x-recipe-expect`)", keys.join(", "), if keys.len() == 1 { "has" } else { "have" }));
             extensions.insert("x-recipe-expect".into(), Json::Object(expect_extras));
         }
         // Every other key of the step (`for_each`, `max_items`, `concurrency`, `assert`, and any
         // added later) goes along as recipe text, never dropped.
         for (key, value) in without(raw_step, &["id", "description", "when", "optional", "request", "expect", "bind"]) {
+            self.warn(id, format!("`{key}` has no Arazzo form (kept in `x-recipe-{key}`)"));
             extensions.insert(format!("x-recipe-{key}"), value);
         }
-        StepOut { id, fields, optional: step.optional, untranslated, before: Vec::new(), extensions }
+        extensions
+    }
+
+    /// The operation's security and the step's `x-security`, from the request's credential.
+    fn security(&mut self, id: &str, request: &Request) -> (Security, Option<Json>) {
+        match security::credential(self.recipe.http.auth.as_ref(), request.auth.as_ref()) {
+            Credential::None => (Security::Unspecified, None),
+            Credential::Anonymous => (Security::Anonymous, None),
+            Credential::Unexpressed(reason) => {
+                self.warn(id, reason);
+                (Security::Unspecified, None)
+            }
+            Credential::Sent { scheme, values } => {
+                let mut written = Map::new();
+                for (key, text) in values {
+                    match self.translator.text(text) {
+                        Translated::Value(value) => {
+                            written.insert(key.to_owned(), value);
+                        }
+                        Translated::Template(text) => {
+                            self.warn(id, format!("the credential's `{key}` is `{text}`, which has no runtime expression; the step sends no credential"));
+                            return (Security::Scheme(scheme), None);
+                        }
+                    }
+                }
+                let declared = match &self.described {
+                    Some(document) => document.scheme_name(scheme).map(str::to_owned),
+                    None => Some(scheme.name().to_owned()),
+                };
+                (Security::Scheme(scheme), Some(security::step_entry(scheme, declared.as_deref(), written)))
+            }
+        }
+    }
+
+    /// A parameter: a value, or the recipe text where no runtime expression says it (with a
+    /// warning; never `null`).
+    fn parameter(&mut self, step: &str, name: &str, location: &str, value: Translated) -> Json {
+        match value {
+            Translated::Value(value) => json!({ "name": name, "in": location, "value": value }),
+            Translated::Template(text) => {
+                self.warn(step, format!("{location} parameter `{name}` is `{text}`, which has no runtime expression (written as that text, marked `x-recipe-template`)"));
+                json!({ "name": name, "in": location, "value": text, "x-recipe-template": true })
+            }
+        }
     }
 
     /// A template tree as a parameter value: whole, or with the parts that stay templates.
@@ -253,13 +468,15 @@ impl Writer<'_> {
         }
     }
 
-    /// The `requestBody` and its content type, from `json`, `form` or `body`.
-    fn request_body(&mut self, request: &Request, parameters: &[Json]) -> (Option<Json>, Option<String>) {
+    /// The `requestBody` and its content type, from `json`, `form` or `body`. A part with no
+    /// runtime expression is written as its recipe text, listed by JSON Pointer in
+    /// `x-recipe-template`, with a warning.
+    fn request_body(&mut self, id: &str, request: &Request, parameters: &[Json]) -> (Option<Json>, Option<String>) {
         let header =
             parameters.iter().find(|p| p["in"] == "header" && p["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case("content-type")));
         let declared = header.and_then(|p| p["value"].as_str()).filter(|v| !v.starts_with('$')).map(str::to_owned);
         let mut templates = BTreeMap::new();
-        let (content_type, payload) = if let Some(json) = &request.json {
+        let (content_type, mut payload) = if let Some(json) = &request.json {
             (declared.unwrap_or_else(|| "application/json".into()), self.translator.tree(json, "", &mut templates))
         } else if let Some(form) = &request.form {
             let entries = form.iter().map(|(name, value)| {
@@ -277,8 +494,18 @@ impl Writer<'_> {
             };
             (declared.unwrap_or_else(|| "text/plain".into()), value)
         } else {
+            if request.multipart.is_some() {
+                self.warn(id, "a `multipart` body has no Arazzo payload form; the step is written without a body");
+            }
             return (None, None);
         };
+        for (pointer, text) in &templates {
+            if let Some(node) = if pointer.is_empty() { Some(&mut payload) } else { payload.pointer_mut(pointer) } {
+                *node = json!(text);
+            }
+            let place = if pointer.is_empty() { "the body".to_owned() } else { format!("the body's `{pointer}`") };
+            self.warn(id, format!("{place} is `{text}`, which has no runtime expression (written as that text, listed in `x-recipe-template`)"));
+        }
         let mut body = json!({ "contentType": content_type, "payload": payload });
         if !templates.is_empty() {
             body["x-recipe-template"] = json!(templates);
@@ -317,7 +544,9 @@ impl Writer<'_> {
             if let Some(expression) = translated {
                 outputs.insert(name.text.clone(), json!(expression));
             } else {
-                untranslated.insert(name.text.clone(), self.raw["outputs"][&name.text].clone());
+                let text = self.raw["outputs"][&name.text].clone();
+                self.warnings.push(format!("output `{}` is `{}`, which has no runtime expression (kept in `x-recipe-outputs`)", name.text, text.as_str().map_or_else(|| text.to_string(), str::to_owned)));
+                untranslated.insert(name.text.clone(), text);
             }
         }
         let mut workflow = Map::new();
@@ -328,6 +557,18 @@ impl Writer<'_> {
             workflow.insert("description".into(), json!(description));
         }
         workflow.insert("inputs".into(), self.inputs(env_inputs));
+        // Which inputs are environment variables: an extension of the workflow, where the
+        // specification allows one (never inside the inputs' JSON Schema).
+        let env: Map<String, Json> = self
+            .recipe
+            .env
+            .iter()
+            .filter(|var| self.translator.used_env().contains(&var.name.text))
+            .map(|var| (env_inputs[&var.name.text].clone(), json!(var.name.text)))
+            .collect();
+        if !env.is_empty() {
+            workflow.insert("x-recipe-env".into(), Json::Object(env));
+        }
         let written: Vec<Json> = steps.iter().enumerate().map(|(index, step)| self.step_json(step, steps.get(index + 1))).collect();
         workflow.insert("steps".into(), Json::Array(written));
         if !outputs.is_empty() {
@@ -339,8 +580,10 @@ impl Writer<'_> {
         if !after.is_empty() {
             workflow.insert("x-recipe-steps".into(), Json::Array(after));
         }
-        let http = without(&self.raw["http"], &["base_url", "headers"]);
+        let http = without(&self.raw["http"], &["base_url", "headers", "auth"]);
         if !http.is_empty() {
+            let keys: Vec<String> = http.keys().map(|key| format!("`http.{key}`")).collect();
+            self.warnings.push(format!("{} {} no Arazzo form (kept in the workflow's `x-recipe-http`)", keys.join(", "), if keys.len() == 1 { "has" } else { "have" }));
             workflow.insert("x-recipe-http".into(), Json::Object(http));
         }
         if let Some(recording) = self.raw.get("recording") {
@@ -373,7 +616,8 @@ impl Writer<'_> {
     }
 
     /// The workflow's inputs: a JSON Schema object of the recipe's typed inputs, and of the
-    /// environment variables its steps read (marked `x-recipe-env`).
+    /// environment variables its steps read (a secret one is `format: password`). Nothing but
+    /// JSON Schema goes in: runners validate it strictly.
     fn inputs(&self, env_inputs: &BTreeMap<String, String>) -> Json {
         let mut properties = Map::new();
         let mut required = Vec::new();
@@ -413,9 +657,9 @@ impl Writer<'_> {
             } else {
                 required.push(json!(env_inputs[&var.name.text]));
             }
-            schema["x-recipe-env"] = json!(var.name.text);
             if var.secret {
-                schema["x-recipe-secret"] = json!(true);
+                // A standard JSON Schema annotation: runners mask such inputs.
+                schema["format"] = json!("password");
             }
             properties.insert(env_inputs[&var.name.text].clone(), schema);
         }
@@ -427,33 +671,40 @@ impl Writer<'_> {
     }
 }
 
-/// The OpenAPI servers for `http.base_url`: environment variables become server variables with
-/// their defaults (`{MYKAARMA_BASE_URL}`), a literal URL is itself.
-fn servers(recipe: &Recipe) -> Vec<Json> {
+/// The OpenAPI servers for `http.base_url`: an environment variable's default in place of the
+/// variable, so the URL resolves without any variable (runners override it, e.g. Respect's
+/// `--server api=URL`); `x-recipe-env` names the variable. A base URL with no default, or
+/// computed by a template, is `/` with a warning.
+fn servers(recipe: &Recipe, warnings: &mut Vec<String>) -> Vec<Json> {
     let Some(base) = &recipe.http.base_url else { return Vec::new() };
-    let mut variables = Map::new();
+    let mut names = Vec::new();
     let mut url = String::new();
     let mut last = 0;
     let pattern = regex::Regex::new(r"\{\{-?\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}").expect("a valid regex");
+    let unresolved = |warnings: &mut Vec<String>, why: &str| {
+        warnings.push(format!("`http.base_url` is `{}`, {why}; the OpenAPI server is `/` (give the runner the URL, e.g. `--server {SOURCE}=URL`)", base.text));
+        vec![json!({ "url": "/", "x-recipe-template": base.text })]
+    };
     for captures in pattern.captures_iter(&base.text) {
         let whole = captures.get(0).expect("a match has a whole");
         let name = &captures[1];
         let Some(default) = recipe.env.iter().find(|var| var.name.text == name).and_then(|var| var.default.clone()) else {
-            return vec![json!({ "url": "/", "x-recipe-template": base.text })];
+            return unresolved(warnings, &format!("and `{name}` has no default"));
         };
         url.push_str(&base.text[last..whole.start()]);
-        url.push_str(&format!("{{{name}}}"));
-        variables
-            .insert(name.to_owned(), json!({ "default": default, "description": format!("the recipe's environment variable `{name}`") }));
+        url.push_str(&default);
+        names.push(name.to_owned());
         last = whole.end();
     }
     url.push_str(&base.text[last..]);
     if url.contains("{{") || url.contains("{%") {
-        return vec![json!({ "url": "/", "x-recipe-template": base.text })];
+        return unresolved(warnings, "which a template computes");
     }
     let mut server = json!({ "url": url });
-    if !variables.is_empty() {
-        server["variables"] = Json::Object(variables);
+    if let [name] = names.as_slice() {
+        server["x-recipe-env"] = json!(name);
+    } else if !names.is_empty() {
+        server["x-recipe-template"] = json!(base.text);
     }
     vec![server]
 }
@@ -466,13 +717,6 @@ fn success_criteria(statuses: &[u16]) -> Json {
             let condition = statuses.iter().map(|status| format!("$statusCode == {status}")).collect::<Vec<_>>().join(" || ");
             json!([{ "condition": condition }])
         }
-    }
-}
-
-fn parameter(name: &str, location: &str, value: Translated) -> Json {
-    match value {
-        Translated::Value(value) => json!({ "name": name, "in": location, "value": value }),
-        Translated::Template(text) => json!({ "name": name, "in": location, "value": null, "x-recipe-template": text }),
     }
 }
 

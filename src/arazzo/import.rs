@@ -1,0 +1,584 @@
+//! `recipe import arazzo FILE`: an Arazzo 1.0 workflow, with the OpenAPI description it names,
+//! as a recipe.
+//!
+//! Each step becomes a request step: its operation (`operationId`, `operationPath` or Respect's
+//! `x-operation`) gives the method and path, its path parameters fill the path, its query and
+//! header parameters become `query` and `headers`, its `requestBody` a `json`, `form` or `body`,
+//! its `$statusCode == N` criteria `expect.status`, its outputs `bind`s (a body pointer is a
+//! JSONPath) and its `x-security` the request's `auth`. Runtime expressions become templates:
+//! `$inputs.x` is `{{ inputs.x }}` (or `{{ env.X }}` for the inputs an export marked as
+//! environment variables), `$steps.S.outputs.o` the variable that output was bound to. The
+//! first server of the description is `http.base_url`, read from an environment variable whose
+//! default it is. What has no recipe form (a step running another workflow, JSONPath or regex
+//! criteria, actions, cookie parameters) is a warning naming its place (a JSON Pointer into the
+//! Arazzo document). Reading the files is [`read`]; [`recipe`] is pure.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value as Json, json};
+
+use super::error::ArazzoError;
+use crate::emit::{Entry, Node};
+
+/// The Arazzo document and the OpenAPI descriptions it names, by source name.
+pub(crate) struct Documents {
+    pub file: String,
+    pub arazzo: Json,
+    pub sources: Vec<(String, Json)>,
+    /// Problems met while reading (a source that is no OpenAPI description).
+    pub warnings: Vec<String>,
+}
+
+/// What the import produced.
+pub(crate) struct Imported {
+    pub yaml: String,
+    pub steps: usize,
+    pub warnings: Vec<String>,
+}
+
+/// Reads an Arazzo document and its `openapi` source descriptions (file URLs, relative to it).
+pub(crate) fn read(file: &Path) -> Result<Documents, ArazzoError> {
+    let shown = file.display().to_string();
+    let arazzo = read_json(file)?;
+    if !arazzo["arazzo"].as_str().is_some_and(|version| version.starts_with("1.")) {
+        return Err(ArazzoError::Unreadable { file: shown, message: "not an Arazzo 1.x document (no `arazzo: 1.x` version)".into() });
+    }
+    let folder = file.parent().unwrap_or(Path::new("."));
+    let mut sources = Vec::new();
+    let mut warnings = Vec::new();
+    for (index, source) in arazzo["sourceDescriptions"].as_array().into_iter().flatten().enumerate() {
+        let name = source["name"].as_str().unwrap_or_default().to_owned();
+        if source["type"].as_str().unwrap_or("openapi") != "openapi" {
+            continue;
+        }
+        let url = source["url"].as_str().unwrap_or_default();
+        if url.contains("://") {
+            warnings.push(format!("/sourceDescriptions/{index}: `{url}` is not a local file; its operations are unknown"));
+            continue;
+        }
+        let document = read_json(&folder.join(url))?;
+        sources.push((name, document));
+    }
+    Ok(Documents { file: shown, arazzo, sources, warnings })
+}
+
+fn read_json(file: &Path) -> Result<Json, ArazzoError> {
+    let shown = file.display().to_string();
+    let text = fs_err::read_to_string(file).map_err(|error| ArazzoError::Unreadable { file: shown.clone(), message: error.to_string() })?;
+    crate::yaml::from_str(&text).map_err(|error| ArazzoError::Unreadable { file: shown, message: error.to_string() })
+}
+
+/// A runtime expression as a whole string (`$inputs.x`), or embedded (`{$inputs.x}`).
+static EMBEDDED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{(\$[^{}]+)\}").expect("a valid regex"));
+static TEMPLATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{\{.*?\}\}").expect("a valid regex"));
+static STATUS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\$statusCode\s*==\s*([1-5][0-9][0-9])$").expect("a valid regex"));
+
+/// The recipe for one workflow (`workflow`, or the first).
+pub(crate) fn recipe(documents: &Documents, workflow: Option<&str>, name: &str) -> Result<Imported, ArazzoError> {
+    let file = documents.file.clone();
+    let workflows = documents.arazzo["workflows"].as_array().cloned().unwrap_or_default();
+    let index = match workflow {
+        Some(id) => workflows.iter().position(|w| w["workflowId"] == id).ok_or_else(|| {
+            let known: Vec<&str> = workflows.iter().filter_map(|w| w["workflowId"].as_str()).collect();
+            ArazzoError::Unsupported { file: file.clone(), place: "/workflows".into(), message: format!("no workflow `{id}` (there are: {})", known.join(", ")) }
+        })?,
+        None if workflows.is_empty() => {
+            return Err(ArazzoError::Unsupported { file, place: "/workflows".into(), message: "the document has no workflow".into() });
+        }
+        None => 0,
+    };
+    let mut builder = Builder { documents, warnings: documents.warnings.clone(), vars: BTreeMap::new(), step_ids: BTreeMap::new(), env: Vec::new(), inputs: Vec::new() };
+    if workflows.len() > 1 && workflow.is_none() {
+        let others: Vec<&str> = workflows.iter().skip(1).filter_map(|w| w["workflowId"].as_str()).collect();
+        builder.warn("/workflows", format!("only the first workflow is imported; the others ({}) can be with `--workflow ID`", others.join(", ")));
+    }
+    builder.build(&workflows[index], &format!("/workflows/{index}"), name)
+}
+
+struct Builder<'a> {
+    documents: &'a Documents,
+    warnings: Vec<String>,
+    /// `(step, output)` -> the recipe variable it is bound to.
+    vars: BTreeMap<(String, String), String>,
+    /// Arazzo step id -> recipe step id.
+    step_ids: BTreeMap<String, String>,
+    /// Environment variables: name, default, secret, description.
+    env: Vec<(String, Option<String>, bool, Option<String>)>,
+    inputs: Vec<Entry>,
+}
+
+/// A request: method, path (with templates), and the operation's security scheme names.
+struct Located {
+    method: String,
+    path: String,
+    source: Option<usize>,
+    security: Vec<String>,
+}
+
+impl Builder<'_> {
+    fn warn(&mut self, place: &str, message: impl std::fmt::Display) {
+        self.warnings.push(format!("{}: at `{place}`: {message}", self.documents.file));
+    }
+
+    fn build(mut self, workflow: &Json, place: &str, name: &str) -> Result<Imported, ArazzoError> {
+        let env_map: BTreeMap<String, String> = workflow["x-recipe-env"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(input, var)| Some((input.clone(), var.as_str()?.to_owned())))
+            .collect();
+        self.inputs(workflow, place, &env_map);
+        let base_url = self.base_url();
+        let mut headers = Vec::new();
+        for (index, parameter) in workflow["parameters"].as_array().into_iter().flatten().enumerate() {
+            let here = format!("{place}/parameters/{index}");
+            match (parameter["in"].as_str(), parameter["name"].as_str()) {
+                (Some("header"), Some(header)) => {
+                    if let Some(value) = self.value(&parameter["value"], &here, &env_map) {
+                        headers.push(Entry::new(header, Node::Scalar(value)));
+                    }
+                }
+                _ => self.warn(&here, "a workflow parameter other than a header has no recipe form; it is left out"),
+            }
+        }
+        let mut steps = Vec::new();
+        for (index, step) in workflow["steps"].as_array().into_iter().flatten().enumerate() {
+            let here = format!("{place}/steps/{index}");
+            if let Some(node) = self.step(step, &here, &env_map) {
+                steps.push(node);
+            }
+        }
+        if steps.is_empty() {
+            return Err(ArazzoError::Unsupported { file: self.documents.file.clone(), place: format!("{place}/steps"), message: "no step can be imported as a request".into() });
+        }
+        let mut outputs = Vec::new();
+        for (output, expression) in workflow["outputs"].as_object().into_iter().flatten() {
+            let here = format!("{place}/outputs/{}", crate::jsonpath::pointer_token(output));
+            if let Some(value) = self.value(expression, &here, &env_map) {
+                outputs.push(Entry::new(identifier(output), Node::Scalar(value)));
+            }
+        }
+        let count = steps.len();
+        let mut entries = vec![Entry::new("recipe", Node::Scalar(json!(1))), Entry::new("name", Node::text(name))];
+        let description = workflow["description"].as_str().or(workflow["summary"].as_str()).or(self.documents.arazzo["info"]["title"].as_str());
+        if let Some(description) = description {
+            entries.push(Entry::new("description", Node::text(description.trim())));
+        }
+        if !self.inputs.is_empty() {
+            entries.push(Entry::new("inputs", Node::Map(std::mem::take(&mut self.inputs))));
+        }
+        if !self.env.is_empty() {
+            let vars = self.env.iter().map(|(var, default, secret, description)| {
+                let mut fields = Vec::new();
+                if let Some(default) = default {
+                    fields.push(Entry::new("default", Node::text(default)));
+                }
+                if *secret {
+                    fields.push(Entry::new("secret", Node::Scalar(json!(true))));
+                }
+                if let Some(description) = description {
+                    fields.push(Entry::new("description", Node::text(description)));
+                }
+                Entry::new(var, Node::Map(fields))
+            });
+            entries.push(Entry::new("env", Node::Map(vars.collect())));
+        }
+        let mut http = vec![Entry::new("base_url", Node::text(base_url))];
+        if !headers.is_empty() {
+            http.push(Entry::new("headers", Node::Map(headers)));
+        }
+        entries.push(Entry::new("http", Node::Map(http)));
+        entries.push(Entry::new("steps", Node::Seq { items: steps, spaced: true }));
+        if !outputs.is_empty() {
+            entries.push(Entry::new("outputs", Node::Map(outputs)));
+        }
+        let header = [format!("Imported by `recipe import arazzo` from {}.", self.documents.file)];
+        Ok(Imported { yaml: crate::emit::document(&header, &entries), steps: count, warnings: self.warnings })
+    }
+
+    /// The workflow's inputs: typed recipe inputs, or environment variables for those the
+    /// export marked (`x-recipe-env`).
+    fn inputs(&mut self, workflow: &Json, place: &str, env_map: &BTreeMap<String, String>) {
+        let mut schema = workflow["inputs"].clone();
+        if let Some(reference) = schema["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+            schema = self.documents.arazzo.pointer(reference).cloned().unwrap_or(Json::Null);
+        }
+        let required: Vec<&str> = schema["required"].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
+        for (input, property) in schema["properties"].as_object().into_iter().flatten() {
+            let description = property["description"].as_str().map(str::to_owned);
+            if let Some(var) = env_map.get(input) {
+                let default = property["default"].as_str().map(str::to_owned);
+                self.env.push((var.clone(), default, property["format"] == "password", description));
+                continue;
+            }
+            let mut fields = Vec::new();
+            let kind = property["type"].as_str().unwrap_or("string");
+            if matches!(kind, "string" | "integer" | "number" | "boolean" | "array" | "object") {
+                fields.push(Entry::new("type", Node::text(kind)));
+            } else {
+                self.warn(&format!("{place}/inputs/properties/{input}"), format!("type `{}` has no recipe form; the input is a string", property["type"]));
+            }
+            if let Some(description) = description {
+                fields.push(Entry::new("description", Node::text(description)));
+            }
+            if let Some(default) = property.get("default") {
+                fields.push(Entry::new("default", Node::from_json(default)));
+            } else if !required.contains(&input.as_str()) {
+                fields.push(Entry::new("required", Node::Scalar(json!(false))));
+            }
+            for key in ["pattern", "enum"] {
+                if let Some(value) = property.get(key) {
+                    fields.push(Entry::new(key, Node::from_json(value)));
+                }
+            }
+            if let Some(format) = property["format"].as_str().filter(|f| ["date", "date-time", "email"].contains(f)) {
+                fields.push(Entry::new("format", Node::text(format)));
+            }
+            self.inputs.push(Entry::new(identifier(input), Node::Map(fields)));
+        }
+    }
+
+    /// `http.base_url`: the first OpenAPI server, read from an environment variable whose
+    /// default it is (the one an export named, else `API_BASE_URL`).
+    fn base_url(&mut self) -> String {
+        let server = self.documents.sources.first().map(|(_, document)| document["servers"][0].clone()).unwrap_or(Json::Null);
+        let mut url = server["url"].as_str().unwrap_or_default().to_owned();
+        for (variable, definition) in server["variables"].as_object().into_iter().flatten() {
+            url = url.replace(&format!("{{{variable}}}"), definition["default"].as_str().unwrap_or_default());
+        }
+        let var = server["x-recipe-env"].as_str().map_or_else(|| "API_BASE_URL".to_owned(), str::to_owned);
+        let default = url.contains("://").then(|| url.trim_end_matches('/').to_owned());
+        if default.is_none() {
+            self.warn("/sourceDescriptions", format!("the OpenAPI description has no absolute server URL; set `{var}`"));
+        }
+        self.env.insert(0, (var.clone(), default, false, Some("the API's base URL".into())));
+        format!("{{{{ env.{var} }}}}")
+    }
+
+    /// The method, path and security of a step's operation.
+    fn locate(&mut self, step: &Json, place: &str) -> Option<Located> {
+        if let Some(operation) = step.get("x-operation") {
+            let method = operation["method"].as_str().unwrap_or("get").to_ascii_lowercase();
+            return Some(Located { method, path: operation["url"].as_str().unwrap_or_default().to_owned(), source: None, security: Vec::new() });
+        }
+        if let Some(id) = step["operationId"].as_str() {
+            let id = id.strip_prefix("$sourceDescriptions.").unwrap_or(id);
+            for (index, (name, document)) in self.documents.sources.iter().enumerate() {
+                let wanted = id.strip_prefix(&format!("{name}.")).unwrap_or(id);
+                for (path, item) in document["paths"].as_object().into_iter().flatten() {
+                    for (method, operation) in item.as_object().into_iter().flatten() {
+                        if operation["operationId"] == wanted {
+                            return Some(self.located(method, path, operation, index));
+                        }
+                    }
+                }
+            }
+            self.warn(place, format!("no operation `{id}` in the OpenAPI description; the step is left out"));
+            return None;
+        }
+        if let Some(operation_path) = step["operationPath"].as_str() {
+            let (source, pointer) = operation_path.split_once('#')?;
+            let source = source.trim_start_matches('{').trim_end_matches('}').trim_start_matches("$sourceDescriptions.").trim_end_matches(".url");
+            let index = self.documents.sources.iter().position(|(name, _)| name == source).or((!self.documents.sources.is_empty()).then_some(0))?;
+            let tokens: Vec<String> = pointer.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+            if let [first, path, method] = tokens.as_slice()
+                && first == "paths"
+                && let Some(operation) = self.documents.sources[index].1.pointer(pointer).cloned()
+            {
+                return Some(self.located(method, path, &operation, index));
+            }
+            self.warn(place, format!("`{operation_path}` names no operation of the OpenAPI description; the step is left out"));
+            return None;
+        }
+        if step.get("workflowId").is_some() {
+            self.warn(place, "a step that runs another workflow has no recipe form (a `call` needs a recipe file); the step is left out");
+        } else {
+            self.warn(place, "the step names no operation; it is left out");
+        }
+        None
+    }
+
+    fn located(&self, method: &str, path: &str, operation: &Json, source: usize) -> Located {
+        let document = &self.documents.sources[source].1;
+        let requirements = operation.get("security").or(document.get("security"));
+        let security = requirements.and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_object).flat_map(|r| r.keys().cloned()).collect();
+        Located { method: method.to_ascii_lowercase(), path: path.to_owned(), source: Some(source), security }
+    }
+
+    fn step(&mut self, step: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Option<Node> {
+        let arazzo_id = step["stepId"].as_str().unwrap_or("step").to_owned();
+        let located = self.locate(step, place)?;
+        let id = unique(&identifier(&arazzo_id), |candidate| self.step_ids.values().any(|taken| taken == candidate));
+        self.step_ids.insert(arazzo_id.clone(), id.clone());
+        let mut path = located.path.clone();
+        let mut query = Vec::new();
+        let mut headers = Vec::new();
+        for (index, parameter) in step["parameters"].as_array().into_iter().flatten().enumerate() {
+            let here = format!("{place}/parameters/{index}");
+            let name = parameter["name"].as_str().unwrap_or_default();
+            let value = if parameter.get("x-recipe-template").is_some() { Some(parameter["value"].clone()) } else { self.value(&parameter["value"], &here, env_map) };
+            let Some(value) = value else { continue };
+            match parameter["in"].as_str() {
+                Some("path") => {
+                    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                    path = path.replace(&format!("{{{name}}}"), &text);
+                }
+                Some("query") => query.push(Entry::new(name, Node::from_json(&value))),
+                Some("header") => headers.push(Entry::new(name, Node::Scalar(json!(value.as_str().map_or_else(|| value.to_string(), str::to_owned))))),
+                _ => self.warn(&here, format!("parameter `{name}` in `{}` has no recipe form; it is left out", parameter["in"])),
+            }
+        }
+        if TEMPLATE.replace_all(&path, "").contains('{') {
+            self.warn(place, format!("the path `{path}` keeps parameters no step parameter gives"));
+        }
+        let mut request = vec![Entry::new("method", Node::text(located.method.to_ascii_uppercase())), Entry::new("url", Node::text(path))];
+        if !query.is_empty() {
+            request.push(Entry::new("query", Node::Map(query)));
+        }
+        if !headers.is_empty() {
+            request.push(Entry::new("headers", Node::Map(headers)));
+        }
+        if let Some(auth) = self.auth(step, &located, place, env_map) {
+            request.push(Entry::new("auth", auth));
+        }
+        if !matches!(located.method.as_str(), "get" | "head" | "options" | "put" | "delete") {
+            // What the Arazzo step does is what it was written for; no recipe guard applies.
+            request.push(Entry::new("idempotent", Node::Scalar(json!(true))));
+        }
+        if let Some(body) = step.get("requestBody") {
+            if let Some(entry) = self.body(body, &format!("{place}/requestBody"), env_map) {
+                request.push(entry);
+            }
+        }
+        let mut fields = vec![Entry::new("id", Node::text(&id))];
+        if let Some(description) = step["description"].as_str() {
+            fields.push(Entry::new("description", Node::text(description.trim())));
+        }
+        fields.push(Entry::new("request", Node::Map(request)));
+        if let Some(statuses) = self.criteria(step, place) {
+            fields.push(Entry::new("expect", Node::Map(vec![Entry::new("status", Node::from_json(&json!(statuses)))])));
+        }
+        for key in ["onSuccess", "onFailure"] {
+            for (index, action) in step[key].as_array().into_iter().flatten().enumerate() {
+                if key == "onFailure" && action["name"] == "optional" && action["type"] == "goto" {
+                    fields.push(Entry::new("optional", Node::Scalar(json!(true))));
+                } else {
+                    self.warn(&format!("{place}/{key}/{index}"), format!("the `{}` action has no recipe form; it is left out", action["type"].as_str().unwrap_or("?")));
+                }
+            }
+        }
+        let mut bind = Vec::new();
+        for (output, expression) in step["outputs"].as_object().into_iter().flatten() {
+            let here = format!("{place}/outputs/{}", crate::jsonpath::pointer_token(output));
+            let Some(binding) = self.output(expression.as_str().unwrap_or_default(), &id, &here) else { continue };
+            let var = unique(&identifier(output), |candidate| self.vars.values().any(|taken| taken == candidate));
+            self.vars.insert((arazzo_id.clone(), output.clone()), var.clone());
+            bind.push(Entry::new(var, Node::text(binding)));
+        }
+        if !bind.is_empty() {
+            fields.push(Entry::new("bind", Node::Map(bind)));
+        }
+        for key in step.as_object().into_iter().flatten().map(|(key, _)| key).filter(|key| key.starts_with("x-recipe-")) {
+            self.warn(place, format!("`{key}` (recipe text an export kept) is not restored"));
+        }
+        Some(Node::Map(fields))
+    }
+
+    /// `x-security` (or none) as the request's `auth`.
+    fn auth(&mut self, step: &Json, located: &Located, place: &str, env_map: &BTreeMap<String, String>) -> Option<Node> {
+        let Some(entry) = step["x-security"].as_array().and_then(|entries| entries.first()) else {
+            if !located.security.is_empty() {
+                self.warn(place, format!("the operation asks for `{}` and the step gives no `x-security`; the request sends no credential of its own", located.security.join("`, `")));
+            }
+            return None;
+        };
+        let scheme = match entry["schemeName"].as_str() {
+            Some(name) => located.source.and_then(|source| self.documents.sources[source].1["components"]["securitySchemes"].get(name).cloned()).unwrap_or(Json::Null),
+            None => entry["scheme"].clone(),
+        };
+        let here = format!("{place}/x-security/0");
+        let value = |key: &str, this: &mut Self| this.value(&entry["values"][key], &format!("{here}/values/{key}"), env_map).and_then(|v| v.as_str().map(str::to_owned));
+        match (scheme["type"].as_str(), scheme["scheme"].as_str().map(str::to_ascii_lowercase).as_deref()) {
+            (Some("http"), Some("basic")) => {
+                let (username, password) = (value("username", self)?, value("password", self)?);
+                Some(Node::Map(vec![Entry::new("basic", Node::Map(vec![Entry::new("username", Node::text(username)), Entry::new("password", Node::text(password))]))]))
+            }
+            (Some("http"), Some("bearer")) => Some(Node::Map(vec![Entry::new("bearer", Node::text(value("token", self)?))])),
+            _ => {
+                self.warn(&here, "only HTTP basic and bearer schemes become a recipe `auth`; the step sends no credential");
+                None
+            }
+        }
+    }
+
+    /// A request body as `json`, `form` or `body`.
+    fn body(&mut self, body: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Option<Entry> {
+        let mut payload = body["payload"].clone();
+        for (index, replacement) in body["payloadReplacements"].as_array().into_iter().flatten().enumerate() {
+            let target = replacement["target"].as_str().unwrap_or_default();
+            match payload.pointer_mut(target) {
+                Some(node) if target.starts_with('/') || target.is_empty() => *node = replacement["value"].clone(),
+                _ => self.warn(&format!("{place}/payloadReplacements/{index}"), format!("target `{target}` is no JSON Pointer into the payload; left out")),
+            }
+        }
+        let kept: Map<String, Json> = body["x-recipe-template"].as_object().cloned().unwrap_or_default();
+        let payload = self.tree(&payload, place, "", &kept, env_map);
+        let content_type = body["contentType"].as_str().unwrap_or(if payload.is_string() { "text/plain" } else { "application/json" });
+        if content_type.contains("json") {
+            Some(Entry::new("json", Node::from_json(&payload)))
+        } else if content_type.starts_with("application/x-www-form-urlencoded") && payload.is_object() {
+            Some(Entry::new("form", Node::from_json(&payload)))
+        } else if let Some(text) = payload.as_str() {
+            Some(Entry::new("body", Node::text(text)))
+        } else {
+            self.warn(place, format!("a `{content_type}` payload that is not text has no recipe form; left out"));
+            None
+        }
+    }
+
+    /// A payload with its runtime expressions as templates (parts an export kept as recipe text
+    /// as they are).
+    fn tree(&mut self, value: &Json, place: &str, pointer: &str, kept: &Map<String, Json>, env_map: &BTreeMap<String, String>) -> Json {
+        if kept.contains_key(pointer) {
+            return value.clone();
+        }
+        match value {
+            Json::Array(items) => Json::Array(items.iter().enumerate().map(|(i, item)| self.tree(item, place, &format!("{pointer}/{i}"), kept, env_map)).collect()),
+            Json::Object(entries) => Json::Object(
+                entries.iter().map(|(k, v)| (k.clone(), self.tree(v, place, &format!("{pointer}/{}", crate::jsonpath::pointer_token(k)), kept, env_map))).collect(),
+            ),
+            Json::String(_) => self.value(value, &format!("{place}/payload{pointer}"), env_map).unwrap_or(Json::Null),
+            other => other.clone(),
+        }
+    }
+
+    /// `$statusCode == N` criteria (joined by `||`) as the statuses expected; `None` when the
+    /// step has none, or only the any-2xx pair an export writes.
+    fn criteria(&mut self, step: &Json, place: &str) -> Option<Vec<u16>> {
+        let mut statuses = Vec::new();
+        for (index, criterion) in step["successCriteria"].as_array().into_iter().flatten().enumerate() {
+            let condition = criterion["condition"].as_str().unwrap_or_default().trim();
+            let simple = criterion.get("type").is_none_or(|kind| kind == "simple") && criterion.get("context").is_none();
+            if simple && matches!(condition, "$statusCode >= 200" | "$statusCode < 300") {
+                continue;
+            }
+            let parsed: Option<Vec<u16>> = simple
+                .then(|| condition.split("||").map(|part| STATUS.captures(part.trim()).and_then(|c| c[1].parse().ok())).collect())
+                .flatten();
+            match parsed {
+                Some(codes) => statuses.extend(codes),
+                None => self.warn(&format!("{place}/successCriteria/{index}"), format!("the criterion `{condition}` has no recipe form; only `$statusCode == N` becomes `expect.status` (left out)")),
+            }
+        }
+        (!statuses.is_empty()).then_some(statuses)
+    }
+
+    /// A step output as a binding: a JSONPath, or a template of the step's status or header.
+    fn output(&mut self, expression: &str, step: &str, place: &str) -> Option<String> {
+        if let Some(pointer) = expression.strip_prefix("$response.body") {
+            let pointer = pointer.strip_prefix('#').unwrap_or(pointer);
+            if pointer.is_empty() || pointer.starts_with('/') {
+                return Some(json_path(pointer));
+            }
+        }
+        if expression == "$statusCode" {
+            return Some(format!("{{{{ steps.{step}.status }}}}"));
+        }
+        if let Some(header) = expression.strip_prefix("$response.header.") {
+            return Some(format!("{{{{ steps.{step}.headers['{}'] }}}}", header.to_ascii_lowercase()));
+        }
+        self.warn(place, format!("the output `{expression}` has no recipe form; left out"));
+        None
+    }
+
+    /// A value with its runtime expressions as templates; `None` (with a warning) when one has
+    /// no recipe form.
+    fn value(&mut self, value: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Option<Json> {
+        let Some(text) = value.as_str() else { return Some(value.clone()) };
+        if text.starts_with('$') {
+            return match self.expression(text, env_map) {
+                Some(template) => Some(json!(format!("{{{{ {template} }}}}"))),
+                None => {
+                    self.warn(place, format!("the runtime expression `{text}` has no recipe form; left out"));
+                    None
+                }
+            };
+        }
+        if text.contains("{{") || text.contains("{%") {
+            self.warn(place, "the text holds `{{` or `{%`, which a recipe would read as a template; left out");
+            return None;
+        }
+        let mut out = String::new();
+        let mut last = 0;
+        for captures in EMBEDDED.captures_iter(text) {
+            let whole = captures.get(0)?;
+            out.push_str(&text[last..whole.start()]);
+            let Some(template) = self.expression(&captures[1], env_map) else {
+                self.warn(place, format!("the runtime expression `{}` has no recipe form; left out", &captures[1]));
+                return None;
+            };
+            out.push_str(&format!("{{{{ {template} }}}}"));
+            last = whole.end();
+        }
+        out.push_str(&text[last..]);
+        Some(json!(out))
+    }
+
+    /// One runtime expression as a minijinja expression.
+    fn expression(&self, expression: &str, env_map: &BTreeMap<String, String>) -> Option<String> {
+        if let Some(input) = expression.strip_prefix("$inputs.") {
+            return Some(match env_map.get(input) {
+                Some(var) => format!("env.{var}"),
+                None => format!("inputs.{}", identifier(input)),
+            });
+        }
+        let rest = expression.strip_prefix("$steps.")?;
+        let (step, output) = rest.split_once(".outputs.")?;
+        self.vars.get(&(step.to_owned(), output.to_owned())).map(|var| format!("vars.{var}"))
+    }
+}
+
+/// A JSON Pointer (RFC 6901) as a JSONPath: `/a/0/b c` is `$.a[0]['b c']`.
+fn json_path(pointer: &str) -> String {
+    let mut path = "$".to_owned();
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        if !token.is_empty() && token.chars().all(|c| c.is_ascii_digit()) {
+            path.push_str(&format!("[{token}]"));
+        } else if token.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            path.push('.');
+            path.push_str(&token);
+        } else {
+            path.push_str(&format!("['{}']", token.replace('\\', "\\\\").replace('\'', "\\'")));
+        }
+    }
+    path
+}
+
+/// A name templates can read: letters, digits and `_`, not starting with a digit.
+fn identifier(name: &str) -> String {
+    let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        out.insert(0, '_');
+    }
+    out
+}
+
+use super::unique;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_become_json_paths_and_names_identifiers() {
+        assert_eq!(json_path(""), "$");
+        assert_eq!(json_path("/orders/0/id"), "$.orders[0].id");
+        assert_eq!(json_path("/a~1b/it's"), "$['a/b']['it\\'s']");
+        assert_eq!(identifier("get-museum-hours"), "get_museum_hours");
+        assert_eq!(identifier("2fa"), "_2fa");
+    }
+}
