@@ -44,6 +44,8 @@ pub(crate) enum PathValue {
 
 /// The operations of an OpenAPI document, and its server paths and security schemes.
 pub(crate) struct Document {
+    /// The first server's URL, for requests it has no operation for.
+    pub server: Option<String>,
     operations: Vec<Described>,
     prefixes: Vec<Vec<String>>,
     schemes: Vec<(String, Json)>,
@@ -76,7 +78,8 @@ impl Document {
             .flatten()
             .map(|(name, scheme)| (name.clone(), scheme.clone()))
             .collect();
-        Self { operations, prefixes, schemes }
+        let server = document["servers"][0]["url"].as_str().map(|url| url.trim_end_matches('/').to_owned());
+        Self { server, operations, prefixes, schemes }
     }
 
     /// The declared scheme's name for `scheme`, if the document has one.

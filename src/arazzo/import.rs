@@ -152,7 +152,9 @@ impl Builder<'_> {
             }
         }
         if steps.is_empty() {
-            return Err(ArazzoError::Unsupported { file: self.documents.file.clone(), place: format!("{place}/steps"), message: "no step can be imported as a request".into() });
+            let why: String = self.warnings.iter().map(|warning| format!("\n  {warning}")).collect();
+            let message = format!("no step can be imported as a request:{why}");
+            return Err(ArazzoError::Unsupported { file: self.documents.file.clone(), place: format!("{place}/steps"), message });
         }
         let mut outputs = Vec::new();
         for (output, expression) in workflow["outputs"].as_object().into_iter().flatten() {
@@ -344,9 +346,8 @@ impl Builder<'_> {
         if let Some(auth) = self.auth(step, &located, place, env_map) {
             request.push(Entry::new("auth", auth));
         }
-        if !matches!(located.method.as_str(), "get" | "head" | "options" | "put" | "delete") {
-            // What the Arazzo step does is what it was written for; no recipe guard applies.
-            request.push(Entry::new("idempotent", Node::Scalar(json!(true))));
+        if let Some(idempotent) = step["x-recipe-request"]["idempotent"].as_bool() {
+            request.push(Entry::new("idempotent", Node::Scalar(json!(idempotent))));
         }
         if let Some(body) = step.get("requestBody") {
             if let Some(entry) = self.body(body, &format!("{place}/requestBody"), env_map) {
@@ -361,14 +362,18 @@ impl Builder<'_> {
         if let Some(statuses) = self.criteria(step, place) {
             fields.push(Entry::new("expect", Node::Map(vec![Entry::new("status", Node::from_json(&json!(statuses)))])));
         }
+        let mut optional = step["x-recipe-optional"] == true;
         for key in ["onSuccess", "onFailure"] {
             for (index, action) in step[key].as_array().into_iter().flatten().enumerate() {
                 if key == "onFailure" && action["name"] == "optional" && action["type"] == "goto" {
-                    fields.push(Entry::new("optional", Node::Scalar(json!(true))));
+                    optional = true;
                 } else {
                     self.warn(&format!("{place}/{key}/{index}"), format!("the `{}` action has no recipe form; it is left out", action["type"].as_str().unwrap_or("?")));
                 }
             }
+        }
+        if optional {
+            fields.push(Entry::new("optional", Node::Scalar(json!(true))));
         }
         let mut bind = Vec::new();
         for (output, expression) in step["outputs"].as_object().into_iter().flatten() {
@@ -381,7 +386,12 @@ impl Builder<'_> {
         if !bind.is_empty() {
             fields.push(Entry::new("bind", Node::Map(bind)));
         }
-        for key in step.as_object().into_iter().flatten().map(|(key, _)| key).filter(|key| key.starts_with("x-recipe-")) {
+        let request_extras: Vec<&String> = step["x-recipe-request"].as_object().into_iter().flatten().map(|(key, _)| key).filter(|key| *key != "idempotent").collect();
+        if !request_extras.is_empty() {
+            self.warn(place, format!("`x-recipe-request` options {request_extras:?} are not restored"));
+        }
+        let restored = ["x-recipe-optional", "x-recipe-request"];
+        for key in step.as_object().into_iter().flatten().map(|(key, _)| key).filter(|key| key.starts_with("x-recipe-") && !restored.contains(&key.as_str())) {
             self.warn(place, format!("`{key}` (recipe text an export kept) is not restored"));
         }
         Some(Node::Map(fields))

@@ -97,8 +97,8 @@ pub(crate) fn export(plan: &Plan, source: &Source) -> Result<Export, ArazzoError
             let mut out = writer.request_step(index, step, request);
             out.before = std::mem::take(&mut pending);
             steps.push(out);
-        } else {
-            writer.other_step(step);
+        } else if !writer.other_step(step) {
+            // A selection that became outputs is expressed; anything else goes along as text.
             pending.push(extension_step(&raw["steps"][index]));
         }
     }
@@ -156,8 +156,9 @@ impl Writer<'_> {
     }
 
     /// A filter, pick, set, fail or call step: what it binds is an output where it selects by
-    /// position from one response; otherwise it has no runtime expression, and a warning says so.
-    fn other_step(&mut self, step: &Step) {
+    /// position from one response (then it returns true); otherwise it has no runtime
+    /// expression, and a warning says so.
+    fn other_step(&mut self, step: &Step) -> bool {
         let id = step.id.text.clone();
         let selected = match &step.action {
             Action::Pick(pick) if pick.strategy == Strategy::First && pick.by.is_none() => self.selected(&pick.selection, "item"),
@@ -188,7 +189,7 @@ impl Writer<'_> {
                 _ => "calls another recipe, which is no workflow of this document",
             };
             self.warn(&id, format!("a `{kind}` step {reason}; it is kept as recipe text in `x-recipe-steps`, and what reads it is not exported"));
-            return;
+            return false;
         };
         let field = selected.field;
         self.translator.select(&id, selected);
@@ -205,6 +206,7 @@ impl Writer<'_> {
         if step.when.is_some() {
             self.warn(&id, "its `when` has no Arazzo form; the selection is exported as if it always ran");
         }
+        true
     }
 
     /// The place of a selection by position (`item`: the first; `items`: all) in one request
@@ -353,10 +355,14 @@ impl Writer<'_> {
             }
             Target::Unmatched => {
                 self.warn(&id, format!("no operation of the OpenAPI description is `{} {}`; the step names its request with Respect's `x-operation`", request.method.as_str(), request.url.text));
-                let url = match self.translator.text(&request.url.text) {
+                let mut url = match self.translator.text(&request.url.text) {
                     Translated::Value(Json::String(url)) => url,
                     _ => request.url.text.clone(),
                 };
+                if url.starts_with('/') {
+                    let server = self.described.as_ref().and_then(|document| document.server.clone()).unwrap_or_default();
+                    url = format!("{server}{url}");
+                }
                 fields.insert("x-operation".into(), json!({ "method": method, "url": url }));
             }
         }
@@ -393,10 +399,17 @@ impl Writer<'_> {
             extensions.insert("x-recipe-when".into(), json!(when.text));
             self.warn(id, "its `when` has no Arazzo form; the step always runs (the condition is kept in `x-recipe-when`)");
         }
-        let request_extras = without(&raw_step["request"], &["method", "url", "query", "headers", "json", "form", "body", "auth", "idempotent"]);
-        if !request_extras.is_empty() {
-            let keys: Vec<String> = request_extras.keys().map(|key| format!("`{key}`")).collect();
+        if step.optional {
+            // Said by the `onFailure` action too; kept for the step with no next step.
+            extensions.insert("x-recipe-optional".into(), json!(true));
+        }
+        let request_extras = without(&raw_step["request"], &["method", "url", "query", "headers", "json", "form", "body", "auth"]);
+        // `idempotent` changes what the recipe's runner guards, not the request: no warning.
+        let keys: Vec<String> = request_extras.keys().filter(|key| *key != "idempotent").map(|key| format!("`{key}`")).collect();
+        if !keys.is_empty() {
             self.warn(id, format!("request option(s) {} have no Arazzo form (kept in `x-recipe-request`)", keys.join(", ")));
+        }
+        if !request_extras.is_empty() {
             extensions.insert("x-recipe-request".into(), Json::Object(request_extras));
         }
         let expect_extras = without(&raw_step["expect"], &["status"]);

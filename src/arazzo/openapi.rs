@@ -258,7 +258,7 @@ fn operation_object(operation: &Operation) -> Json {
         object.insert("requestBody".into(), json!({ "required": true, "content": { content_type: { "schema": {} } } }));
     }
     let responses: Map<String, Json> = if operation.statuses.is_empty() {
-        ANY_SUCCESS.iter().map(|status| (status.to_string(), json!({ "description": "success: the recipe accepts any 2xx" }))).collect()
+        ANY_SUCCESS.iter().map(|status| (status.to_string(), json!({ "description": "success (the recipe accepts any 2xx)" }))).collect()
     } else {
         operation.statuses.iter().map(|status| (status.to_string(), json!({ "description": "the status the recipe expects" }))).collect()
     };
