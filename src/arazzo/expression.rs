@@ -345,12 +345,15 @@ mod tests {
             assert_eq!(t.text(text), Translated::Template(text.into()), "{text}");
         }
         assert!(t.outputs("search").is_empty());
-        assert_eq!(t.body_of(&Template::String(crate::model::TemplateString {
-            text: "{{ steps.search.body }}".into(),
-            span: crate::diagnostic::Span::default(),
-            style: crate::yaml::Style::Quoted,
-            kind: TemplateKind::Expression("steps.search.body".into()),
-        })), None);
+        assert_eq!(
+            t.body_of(&Template::String(crate::model::TemplateString {
+                text: "{{ steps.search.body }}".into(),
+                span: crate::diagnostic::Span::default(),
+                style: crate::yaml::Style::Quoted,
+                kind: TemplateKind::Expression("steps.search.body".into()),
+            })),
+            None
+        );
         // Its own templates (an `assert`, run per element) read each element's response.
         t.enter(Some("search"));
         assert_eq!(t.text("{{ steps.search.status }}"), Translated::Value(value("$statusCode")));

@@ -5,11 +5,11 @@
 //! `x-operation`) gives the method and path, its path parameters fill the path, its query and
 //! header parameters become `query` and `headers`, its `requestBody` a `json`, `form` or `body`,
 //! its `$statusCode == N` criteria `expect.status`, its outputs `bind`s (a body pointer is a
-//! JSONPath) and its `x-security` the request's `auth`. Runtime expressions become templates:
+//! `JSONPath`) and its `x-security` the request's `auth`. Runtime expressions become templates:
 //! `$inputs.x` is `{{ inputs.x }}` (or `{{ env.X }}` for the inputs an export marked as
 //! environment variables), `$steps.S.outputs.o` the variable that output was bound to. The
 //! first server of the description is `http.base_url`, read from an environment variable whose
-//! default it is. What has no recipe form (a step running another workflow, JSONPath or regex
+//! default it is. What has no recipe form (a step running another workflow, `JSONPath` or regex
 //! criteria, actions, cookie parameters) is a warning naming its place (a JSON Pointer into the
 //! Arazzo document). Reading the files is [`read`]; [`recipe`] is pure.
 
@@ -83,17 +83,31 @@ pub(crate) fn recipe(documents: &Documents, workflow: Option<&str>, name: &str) 
     let index = match workflow {
         Some(id) => workflows.iter().position(|w| w["workflowId"] == id).ok_or_else(|| {
             let known: Vec<&str> = workflows.iter().filter_map(|w| w["workflowId"].as_str()).collect();
-            ArazzoError::Unsupported { file: file.clone(), place: "/workflows".into(), message: format!("no workflow `{id}` (there are: {})", known.join(", ")) }
+            ArazzoError::Unsupported {
+                file: file.clone(),
+                place: "/workflows".into(),
+                message: format!("no workflow `{id}` (there are: {})", known.join(", ")),
+            }
         })?,
         None if workflows.is_empty() => {
             return Err(ArazzoError::Unsupported { file, place: "/workflows".into(), message: "the document has no workflow".into() });
         }
         None => 0,
     };
-    let mut builder = Builder { documents, warnings: documents.warnings.clone(), vars: BTreeMap::new(), step_ids: BTreeMap::new(), env: Vec::new(), inputs: Vec::new() };
+    let mut builder = Builder {
+        documents,
+        warnings: documents.warnings.clone(),
+        vars: BTreeMap::new(),
+        step_ids: BTreeMap::new(),
+        env: Vec::new(),
+        inputs: Vec::new(),
+    };
     if workflows.len() > 1 && workflow.is_none() {
         let others: Vec<&str> = workflows.iter().skip(1).filter_map(|w| w["workflowId"].as_str()).collect();
-        builder.warn("/workflows", format!("only the first workflow is imported; the others ({}) can be with `--workflow ID`", others.join(", ")));
+        builder.warn(
+            "/workflows",
+            format!("only the first workflow is imported; the others ({}) can be with `--workflow ID`", others.join(", ")),
+        );
     }
     builder.build(&workflows[index], &format!("/workflows/{index}"), name)
 }
@@ -152,7 +166,7 @@ impl Builder<'_> {
             }
         }
         if steps.is_empty() {
-            let why: String = self.warnings.iter().map(|warning| format!("\n  {warning}")).collect();
+            let why: String = self.warnings.iter().fold(String::new(), |why, warning| why + "\n  " + warning);
             let message = format!("no step can be imported as a request:{why}");
             return Err(ArazzoError::Unsupported { file: self.documents.file.clone(), place: format!("{place}/steps"), message });
         }
@@ -165,7 +179,8 @@ impl Builder<'_> {
         }
         let count = steps.len();
         let mut entries = vec![Entry::new("recipe", Node::Scalar(json!(1))), Entry::new("name", Node::text(name))];
-        let description = workflow["description"].as_str().or(workflow["summary"].as_str()).or(self.documents.arazzo["info"]["title"].as_str());
+        let description =
+            workflow["description"].as_str().or(workflow["summary"].as_str()).or(self.documents.arazzo["info"]["title"].as_str());
         if let Some(description) = description {
             entries.push(Entry::new("description", Node::text(description.trim())));
         }
@@ -221,7 +236,10 @@ impl Builder<'_> {
             if matches!(kind, "string" | "integer" | "number" | "boolean" | "array" | "object") {
                 fields.push(Entry::new("type", Node::text(kind)));
             } else {
-                self.warn(&format!("{place}/inputs/properties/{input}"), format!("type `{}` has no recipe form; the input is a string", property["type"]));
+                self.warn(
+                    &format!("{place}/inputs/properties/{input}"),
+                    format!("type `{}` has no recipe form; the input is a string", property["type"]),
+                );
             }
             if let Some(description) = description {
                 fields.push(Entry::new("description", Node::text(description)));
@@ -246,7 +264,7 @@ impl Builder<'_> {
     /// `http.base_url`: the first OpenAPI server, read from an environment variable whose
     /// default it is (the one an export named, else `API_BASE_URL`).
     fn base_url(&mut self) -> String {
-        let server = self.documents.sources.first().map(|(_, document)| document["servers"][0].clone()).unwrap_or(Json::Null);
+        let server = self.documents.sources.first().map_or(Json::Null, |(_, document)| document["servers"][0].clone());
         let mut url = server["url"].as_str().unwrap_or_default().to_owned();
         for (variable, definition) in server["variables"].as_object().into_iter().flatten() {
             url = url.replace(&format!("{{{variable}}}"), definition["default"].as_str().unwrap_or_default());
@@ -264,7 +282,12 @@ impl Builder<'_> {
     fn locate(&mut self, step: &Json, place: &str) -> Option<Located> {
         if let Some(operation) = step.get("x-operation") {
             let method = operation["method"].as_str().unwrap_or("get").to_ascii_lowercase();
-            return Some(Located { method, path: operation["url"].as_str().unwrap_or_default().to_owned(), source: None, security: Vec::new() });
+            return Some(Located {
+                method,
+                path: operation["url"].as_str().unwrap_or_default().to_owned(),
+                source: None,
+                security: Vec::new(),
+            });
         }
         if let Some(id) = step["operationId"].as_str() {
             let id = id.strip_prefix("$sourceDescriptions.").unwrap_or(id);
@@ -283,8 +306,10 @@ impl Builder<'_> {
         }
         if let Some(operation_path) = step["operationPath"].as_str() {
             let (source, pointer) = operation_path.split_once('#')?;
-            let source = source.trim_start_matches('{').trim_end_matches('}').trim_start_matches("$sourceDescriptions.").trim_end_matches(".url");
-            let index = self.documents.sources.iter().position(|(name, _)| name == source).or((!self.documents.sources.is_empty()).then_some(0))?;
+            let source =
+                source.trim_start_matches('{').trim_end_matches('}').trim_start_matches("$sourceDescriptions.").trim_end_matches(".url");
+            let index =
+                self.documents.sources.iter().position(|(name, _)| name == source).or((!self.documents.sources.is_empty()).then_some(0))?;
             let tokens: Vec<String> = pointer.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
             if let [first, path, method] = tokens.as_slice()
                 && first == "paths"
@@ -306,7 +331,13 @@ impl Builder<'_> {
     fn located(&self, method: &str, path: &str, operation: &Json, source: usize) -> Located {
         let document = &self.documents.sources[source].1;
         let requirements = operation.get("security").or(document.get("security"));
-        let security = requirements.and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_object).flat_map(|r| r.keys().cloned()).collect();
+        let security = requirements
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_object)
+            .flat_map(|r| r.keys().cloned())
+            .collect();
         Located { method: method.to_ascii_lowercase(), path: path.to_owned(), source: Some(source), security }
     }
 
@@ -321,7 +352,11 @@ impl Builder<'_> {
         for (index, parameter) in step["parameters"].as_array().into_iter().flatten().enumerate() {
             let here = format!("{place}/parameters/{index}");
             let name = parameter["name"].as_str().unwrap_or_default();
-            let value = if parameter.get("x-recipe-template").is_some() { Some(parameter["value"].clone()) } else { self.value(&parameter["value"], &here, env_map) };
+            let value = if parameter.get("x-recipe-template").is_some() {
+                Some(parameter["value"].clone())
+            } else {
+                self.value(&parameter["value"], &here, env_map)
+            };
             let Some(value) = value else { continue };
             match parameter["in"].as_str() {
                 Some("path") => {
@@ -329,7 +364,9 @@ impl Builder<'_> {
                     path = path.replace(&format!("{{{name}}}"), &text);
                 }
                 Some("query") => query.push(Entry::new(name, Node::from_json(&value))),
-                Some("header") => headers.push(Entry::new(name, Node::Scalar(json!(value.as_str().map_or_else(|| value.to_string(), str::to_owned))))),
+                Some("header") => {
+                    headers.push(Entry::new(name, Node::Scalar(json!(value.as_str().map_or_else(|| value.to_string(), str::to_owned)))));
+                }
                 _ => self.warn(&here, format!("parameter `{name}` in `{}` has no recipe form; it is left out", parameter["in"])),
             }
         }
@@ -349,10 +386,10 @@ impl Builder<'_> {
         if let Some(idempotent) = step["x-recipe-request"]["idempotent"].as_bool() {
             request.push(Entry::new("idempotent", Node::Scalar(json!(idempotent))));
         }
-        if let Some(body) = step.get("requestBody") {
-            if let Some(entry) = self.body(body, &format!("{place}/requestBody"), env_map) {
-                request.push(entry);
-            }
+        if let Some(body) = step.get("requestBody")
+            && let Some(entry) = self.body(body, &format!("{place}/requestBody"), env_map)
+        {
+            request.push(entry);
         }
         let mut fields = vec![Entry::new("id", Node::text(&id))];
         if let Some(description) = step["description"].as_str() {
@@ -368,7 +405,10 @@ impl Builder<'_> {
                 if key == "onFailure" && action["name"] == "optional" && action["type"] == "goto" {
                     optional = true;
                 } else {
-                    self.warn(&format!("{place}/{key}/{index}"), format!("the `{}` action has no recipe form; it is left out", action["type"].as_str().unwrap_or("?")));
+                    self.warn(
+                        &format!("{place}/{key}/{index}"),
+                        format!("the `{}` action has no recipe form; it is left out", action["type"].as_str().unwrap_or("?")),
+                    );
                 }
             }
         }
@@ -386,12 +426,19 @@ impl Builder<'_> {
         if !bind.is_empty() {
             fields.push(Entry::new("bind", Node::Map(bind)));
         }
-        let request_extras: Vec<&String> = step["x-recipe-request"].as_object().into_iter().flatten().map(|(key, _)| key).filter(|key| *key != "idempotent").collect();
+        let request_extras: Vec<&String> =
+            step["x-recipe-request"].as_object().into_iter().flatten().map(|(key, _)| key).filter(|key| *key != "idempotent").collect();
         if !request_extras.is_empty() {
             self.warn(place, format!("`x-recipe-request` options {request_extras:?} are not restored"));
         }
         let restored = ["x-recipe-optional", "x-recipe-request"];
-        for key in step.as_object().into_iter().flatten().map(|(key, _)| key).filter(|key| key.starts_with("x-recipe-") && !restored.contains(&key.as_str())) {
+        for key in step
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(key, _)| key)
+            .filter(|key| key.starts_with("x-recipe-") && !restored.contains(&key.as_str()))
+        {
             self.warn(place, format!("`{key}` (recipe text an export kept) is not restored"));
         }
         Some(Node::Map(fields))
@@ -401,20 +448,34 @@ impl Builder<'_> {
     fn auth(&mut self, step: &Json, located: &Located, place: &str, env_map: &BTreeMap<String, String>) -> Option<Node> {
         let Some(entry) = step["x-security"].as_array().and_then(|entries| entries.first()) else {
             if !located.security.is_empty() {
-                self.warn(place, format!("the operation asks for `{}` and the step gives no `x-security`; the request sends no credential of its own", located.security.join("`, `")));
+                self.warn(
+                    place,
+                    format!(
+                        "the operation asks for `{}` and the step gives no `x-security`; the request sends no credential of its own",
+                        located.security.join("`, `")
+                    ),
+                );
             }
             return None;
         };
         let scheme = match entry["schemeName"].as_str() {
-            Some(name) => located.source.and_then(|source| self.documents.sources[source].1["components"]["securitySchemes"].get(name).cloned()).unwrap_or(Json::Null),
+            Some(name) => located
+                .source
+                .and_then(|source| self.documents.sources[source].1["components"]["securitySchemes"].get(name).cloned())
+                .unwrap_or(Json::Null),
             None => entry["scheme"].clone(),
         };
         let here = format!("{place}/x-security/0");
-        let value = |key: &str, this: &mut Self| this.value(&entry["values"][key], &format!("{here}/values/{key}"), env_map).and_then(|v| v.as_str().map(str::to_owned));
+        let value = |key: &str, this: &mut Self| {
+            this.value(&entry["values"][key], &format!("{here}/values/{key}"), env_map).and_then(|v| v.as_str().map(str::to_owned))
+        };
         match (scheme["type"].as_str(), scheme["scheme"].as_str().map(str::to_ascii_lowercase).as_deref()) {
             (Some("http"), Some("basic")) => {
                 let (username, password) = (value("username", self)?, value("password", self)?);
-                Some(Node::Map(vec![Entry::new("basic", Node::Map(vec![Entry::new("username", Node::text(username)), Entry::new("password", Node::text(password))]))]))
+                Some(Node::Map(vec![Entry::new(
+                    "basic",
+                    Node::Map(vec![Entry::new("username", Node::text(username)), Entry::new("password", Node::text(password))]),
+                )]))
             }
             (Some("http"), Some("bearer")) => Some(Node::Map(vec![Entry::new("bearer", Node::text(value("token", self)?))])),
             _ => {
@@ -431,7 +492,10 @@ impl Builder<'_> {
             let target = replacement["target"].as_str().unwrap_or_default();
             match payload.pointer_mut(target) {
                 Some(node) if target.starts_with('/') || target.is_empty() => *node = replacement["value"].clone(),
-                _ => self.warn(&format!("{place}/payloadReplacements/{index}"), format!("target `{target}` is no JSON Pointer into the payload; left out")),
+                _ => self.warn(
+                    &format!("{place}/payloadReplacements/{index}"),
+                    format!("target `{target}` is no JSON Pointer into the payload; left out"),
+                ),
             }
         }
         let kept: Map<String, Json> = body["x-recipe-template"].as_object().cloned().unwrap_or_default();
@@ -456,9 +520,16 @@ impl Builder<'_> {
             return value.clone();
         }
         match value {
-            Json::Array(items) => Json::Array(items.iter().enumerate().map(|(i, item)| self.tree(item, place, &format!("{pointer}/{i}"), kept, env_map)).collect()),
+            Json::Array(items) => Json::Array(
+                items.iter().enumerate().map(|(i, item)| self.tree(item, place, &format!("{pointer}/{i}"), kept, env_map)).collect(),
+            ),
             Json::Object(entries) => Json::Object(
-                entries.iter().map(|(k, v)| (k.clone(), self.tree(v, place, &format!("{pointer}/{}", crate::jsonpath::pointer_token(k)), kept, env_map))).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        (k.clone(), self.tree(v, place, &format!("{pointer}/{}", crate::jsonpath::pointer_token(k)), kept, env_map))
+                    })
+                    .collect(),
             ),
             Json::String(_) => self.value(value, &format!("{place}/payload{pointer}"), env_map).unwrap_or(Json::Null),
             other => other.clone(),
@@ -480,13 +551,16 @@ impl Builder<'_> {
                 .flatten();
             match parsed {
                 Some(codes) => statuses.extend(codes),
-                None => self.warn(&format!("{place}/successCriteria/{index}"), format!("the criterion `{condition}` has no recipe form; only `$statusCode == N` becomes `expect.status` (left out)")),
+                None => self.warn(
+                    &format!("{place}/successCriteria/{index}"),
+                    format!("the criterion `{condition}` has no recipe form; only `$statusCode == N` becomes `expect.status` (left out)"),
+                ),
             }
         }
         (!statuses.is_empty()).then_some(statuses)
     }
 
-    /// A step output as a binding: a JSONPath, or a template of the step's status or header.
+    /// A step output as a binding: a `JSONPath`, or a template of the step's status or header.
     fn output(&mut self, expression: &str, step: &str, place: &str) -> Option<String> {
         if let Some(pointer) = expression.strip_prefix("$response.body") {
             let pointer = pointer.strip_prefix('#').unwrap_or(pointer);
@@ -509,13 +583,11 @@ impl Builder<'_> {
     fn value(&mut self, value: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Option<Json> {
         let Some(text) = value.as_str() else { return Some(value.clone()) };
         if text.starts_with('$') {
-            return match self.expression(text, env_map) {
-                Some(template) => Some(json!(format!("{{{{ {template} }}}}"))),
-                None => {
-                    self.warn(place, format!("the runtime expression `{text}` has no recipe form; left out"));
-                    None
-                }
+            let Some(template) = self.expression(text, env_map) else {
+                self.warn(place, format!("the runtime expression `{text}` has no recipe form; left out"));
+                return None;
             };
+            return Some(json!(format!("{{{{ {template} }}}}")));
         }
         if text.contains("{{") || text.contains("{%") {
             self.warn(place, "the text holds `{{` or `{%`, which a recipe would read as a template; left out");
@@ -551,14 +623,16 @@ impl Builder<'_> {
     }
 }
 
-/// A JSON Pointer (RFC 6901) as a JSONPath: `/a/0/b c` is `$.a[0]['b c']`.
+/// A JSON Pointer (RFC 6901) as a `JSONPath`: `/a/0/b c` is `$.a[0]['b c']`.
 fn json_path(pointer: &str) -> String {
     let mut path = "$".to_owned();
     for token in pointer.split('/').skip(1) {
         let token = token.replace("~1", "/").replace("~0", "~");
         if !token.is_empty() && token.chars().all(|c| c.is_ascii_digit()) {
             path.push_str(&format!("[{token}]"));
-        } else if token.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        } else if token.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             path.push('.');
             path.push_str(&token);
         } else {

@@ -17,8 +17,8 @@
 
 pub(crate) mod described;
 pub(crate) mod error;
-pub(crate) mod import;
 pub(crate) mod expression;
+pub(crate) mod import;
 
 pub(crate) mod openapi;
 pub(crate) mod security;
@@ -183,19 +183,26 @@ impl Writer<'_> {
                 self.translator.bind(&name.text, None);
             }
             let reason = match kind {
-                "pick" | "filter" => "selects by conditions, a strategy or a count that no runtime expression states (only the first item, or all items, of one response's list can be)",
+                "pick" | "filter" => {
+                    "selects by conditions, a strategy or a count (only the first item, or all items, of one response's list have a runtime expression)"
+                }
                 "set" => "computes values with templates, which have no runtime expression",
                 "fail" => "is a guard, which Arazzo cannot state",
                 _ => "calls another recipe, which is no workflow of this document",
             };
-            self.warn(&id, format!("a `{kind}` step {reason}; it is kept as recipe text in `x-recipe-steps`, and what reads it is not exported"));
+            self.warn(
+                &id,
+                format!("a `{kind}` step {reason}; it is kept as recipe text in `x-recipe-steps`, and what reads it is not exported"),
+            );
             return false;
         };
         let field = selected.field;
         self.translator.select(&id, selected);
         for (name, binding) in &step.bind {
             let expressed = match binding {
-                Binding::Path(path) if field == "item" => path.pointer().and_then(|pointer| self.translator.bind_selected(&name.text, &id, &pointer)),
+                Binding::Path(path) if field == "item" => {
+                    path.pointer().and_then(|pointer| self.translator.bind_selected(&name.text, &id, &pointer))
+                }
                 _ => None,
             };
             if expressed.is_none() {
@@ -270,35 +277,10 @@ impl Writer<'_> {
         let id = step.id.text.clone();
         let url = openapi::split_url(&request.url.text);
         let method = request.method.as_str().to_ascii_lowercase();
-        let templates: Vec<&String> = url.path.iter().filter_map(|piece| if let Piece::Template(text) = piece { Some(text) } else { None }).collect();
+        let templates: Vec<&String> =
+            url.path.iter().filter_map(|piece| if let Piece::Template(text) = piece { Some(text) } else { None }).collect();
         let mut parameters = Vec::new();
-        let target = if let Some(described) = &self.described {
-            match described.find(&method, &url.path) {
-                Some(found) => {
-                    for (name, value) in found.names {
-                        let value = match value {
-                            described::PathValue::Template(index) => self.translator.text(templates[index]),
-                            described::PathValue::Literal(text) => Translated::Value(json!(text)),
-                        };
-                        parameters.push(self.parameter(&id, &name, "path", value));
-                    }
-                    found.operation_id.map_or(Target::Path(found.pointer), Target::Id)
-                }
-                None => Target::Unmatched,
-            }
-        } else {
-            Target::Path(String::new())
-        };
-        let template = if matches!(target, Target::Path(ref pointer) if pointer.is_empty()) {
-            let (template, names) = self.api.path(&url.path);
-            for (name, text) in names.iter().zip(&templates) {
-                let value = self.translator.text(text);
-                parameters.push(self.parameter(&id, name, "path", value));
-            }
-            Some(template)
-        } else {
-            None
-        };
+        let (target, template) = self.target(&id, &method, &url.path, &templates, &mut parameters);
         let query = self.query_parameters(url.query.as_deref(), request);
         for (name, value) in query {
             parameters.push(self.parameter(&id, &name, "query", value));
@@ -320,26 +302,9 @@ impl Writer<'_> {
         if let Some(description) = &step.description {
             fields.insert("description".into(), json!(description));
         }
-        match target {
-            Target::Id(operation_id) => {
-                fields.insert("operationId".into(), json!(operation_id));
-            }
-            Target::Path(pointer) if template.is_none() => {
-                fields.insert("operationPath".into(), json!(format!("{{$sourceDescriptions.{SOURCE}.url}}#{pointer}")));
-            }
-            Target::Path(_) => {
-                let declared: Vec<Parameter> = parameters
-                    .iter()
-                    .map(|parameter| Parameter {
-                        name: parameter["name"].as_str().unwrap_or_default().to_owned(),
-                        location: match parameter["in"].as_str() {
-                            Some("path") => "path",
-                            Some("query") => "query",
-                            _ => "header",
-                        },
-                        schema: self.schema_of(&parameter["value"]),
-                    })
-                    .collect();
+        let operation = match target {
+            Target::Path(_) if template.is_some() => {
+                let declared = parameters.iter().map(|parameter| self.declared(parameter)).collect();
                 let operation = Operation {
                     method: method.clone(),
                     operation_id: id.clone(),
@@ -350,22 +315,11 @@ impl Writer<'_> {
                     server: url.origin.clone(),
                     security,
                 };
-                let pointer = self.api.operation(template.as_deref().unwrap_or_default(), operation);
-                fields.insert("operationPath".into(), json!(format!("{{$sourceDescriptions.{SOURCE}.url}}#{pointer}")));
+                Target::Path(self.api.operation(template.as_deref().unwrap_or_default(), operation))
             }
-            Target::Unmatched => {
-                self.warn(&id, format!("no operation of the OpenAPI description is `{} {}`; the step names its request with Respect's `x-operation`", request.method.as_str(), request.url.text));
-                let mut url = match self.translator.text(&request.url.text) {
-                    Translated::Value(Json::String(url)) => url,
-                    _ => request.url.text.clone(),
-                };
-                if url.starts_with('/') {
-                    let server = self.described.as_ref().and_then(|document| document.server.clone()).unwrap_or_default();
-                    url = format!("{server}{url}");
-                }
-                fields.insert("x-operation".into(), json!({ "method": method, "url": url }));
-            }
-        }
+            target => target,
+        };
+        self.name_operation(&mut fields, operation, &id, request);
         if let Some(entry) = x_security {
             fields.insert("x-security".into(), entry);
         }
@@ -389,6 +343,80 @@ impl Writer<'_> {
         }
         let extensions = self.step_extensions(&id, step, raw_step);
         StepOut { id, fields, optional: step.optional, untranslated, before: Vec::new(), extensions }
+    }
+
+    /// The operation a request calls: in the existing description (its path parameters added
+    /// under the description's names), or a path of the written one (`Target::Path` empty, and
+    /// the path template returned).
+    fn target(
+        &mut self,
+        id: &str,
+        method: &str,
+        path: &[Piece],
+        templates: &[&String],
+        parameters: &mut Vec<Json>,
+    ) -> (Target, Option<String>) {
+        let Some(described) = &self.described else {
+            let (template, names) = self.api.path(path);
+            for (name, text) in names.iter().zip(templates) {
+                let value = self.translator.text(text);
+                parameters.push(self.parameter(id, name, "path", value));
+            }
+            return (Target::Path(String::new()), Some(template));
+        };
+        let Some(found) = described.find(method, path) else { return (Target::Unmatched, None) };
+        for (name, value) in found.names {
+            let value = match value {
+                described::PathValue::Template(index) => self.translator.text(templates[index]),
+                described::PathValue::Literal(text) => Translated::Value(json!(text)),
+            };
+            parameters.push(self.parameter(id, &name, "path", value));
+        }
+        (found.operation_id.map_or(Target::Path(found.pointer), Target::Id), None)
+    }
+
+    /// A parameter as the written operation declares it.
+    fn declared(&self, parameter: &Json) -> Parameter {
+        Parameter {
+            name: parameter["name"].as_str().unwrap_or_default().to_owned(),
+            location: match parameter["in"].as_str() {
+                Some("path") => "path",
+                Some("query") => "query",
+                _ => "header",
+            },
+            schema: self.schema_of(&parameter["value"]),
+        }
+    }
+
+    /// The step's `operationId`, `operationPath` or (with a warning) `x-operation`.
+    fn name_operation(&mut self, fields: &mut Map<String, Json>, target: Target, id: &str, request: &Request) {
+        match target {
+            Target::Id(operation_id) => {
+                fields.insert("operationId".into(), json!(operation_id));
+            }
+            Target::Path(pointer) => {
+                fields.insert("operationPath".into(), json!(format!("{{$sourceDescriptions.{SOURCE}.url}}#{pointer}")));
+            }
+            Target::Unmatched => {
+                let method = request.method.as_str();
+                self.warn(
+                    id,
+                    format!(
+                        "no operation of the OpenAPI description is `{method} {}`; the step names its request with Respect's `x-operation`",
+                        request.url.text
+                    ),
+                );
+                let mut url = match self.translator.text(&request.url.text) {
+                    Translated::Value(Json::String(url)) => url,
+                    _ => request.url.text.clone(),
+                };
+                if url.starts_with('/') {
+                    let server = self.described.as_ref().and_then(|document| document.server.clone()).unwrap_or_default();
+                    url = format!("{server}{url}");
+                }
+                fields.insert("x-operation".into(), json!({ "method": method.to_ascii_lowercase(), "url": url }));
+            }
+        }
     }
 
     /// The recipe keys of a request step that Arazzo cannot state, as `x-recipe-*` extensions,
@@ -415,7 +443,14 @@ impl Writer<'_> {
         let expect_extras = without(&raw_step["expect"], &["status"]);
         if !expect_extras.is_empty() {
             let keys: Vec<String> = expect_extras.keys().map(|key| format!("`expect.{key}`")).collect();
-            self.warn(id, format!("{} {} no Arazzo criterion (kept in `x-recipe-expect`)", keys.join(", "), if keys.len() == 1 { "has" } else { "have" }));
+            self.warn(
+                id,
+                format!(
+                    "{} {} no Arazzo criterion (kept in `x-recipe-expect`)",
+                    keys.join(", "),
+                    if keys.len() == 1 { "has" } else { "have" }
+                ),
+            );
             extensions.insert("x-recipe-expect".into(), Json::Object(expect_extras));
         }
         // Every other key of the step (`for_each`, `max_items`, `concurrency`, `assert`, and any
@@ -444,7 +479,12 @@ impl Writer<'_> {
                             written.insert(key.to_owned(), value);
                         }
                         Translated::Template(text) => {
-                            self.warn(id, format!("the credential's `{key}` is `{text}`, which has no runtime expression; the step sends no credential"));
+                            self.warn(
+                                id,
+                                format!(
+                                    "the credential's `{key}` is `{text}`, which has no runtime expression; the step sends no credential"
+                                ),
+                            );
                             return (Security::Scheme(scheme), None);
                         }
                     }
@@ -517,7 +557,10 @@ impl Writer<'_> {
                 *node = json!(text);
             }
             let place = if pointer.is_empty() { "the body".to_owned() } else { format!("the body's `{pointer}`") };
-            self.warn(id, format!("{place} is `{text}`, which has no runtime expression (written as that text, listed in `x-recipe-template`)"));
+            self.warn(
+                id,
+                format!("{place} is `{text}`, which has no runtime expression (written as that text, listed in `x-recipe-template`)"),
+            );
         }
         let mut body = json!({ "contentType": content_type, "payload": payload });
         if !templates.is_empty() {
@@ -558,7 +601,11 @@ impl Writer<'_> {
                 outputs.insert(name.text.clone(), json!(expression));
             } else {
                 let text = self.raw["outputs"][&name.text].clone();
-                self.warnings.push(format!("output `{}` is `{}`, which has no runtime expression (kept in `x-recipe-outputs`)", name.text, text.as_str().map_or_else(|| text.to_string(), str::to_owned)));
+                self.warnings.push(format!(
+                    "output `{}` is `{}`, which has no runtime expression (kept in `x-recipe-outputs`)",
+                    name.text,
+                    text.as_str().map_or_else(|| text.to_string(), str::to_owned)
+                ));
                 untranslated.insert(name.text.clone(), text);
             }
         }
@@ -596,7 +643,11 @@ impl Writer<'_> {
         let http = without(&self.raw["http"], &["base_url", "headers", "auth"]);
         if !http.is_empty() {
             let keys: Vec<String> = http.keys().map(|key| format!("`http.{key}`")).collect();
-            self.warnings.push(format!("{} {} no Arazzo form (kept in the workflow's `x-recipe-http`)", keys.join(", "), if keys.len() == 1 { "has" } else { "have" }));
+            self.warnings.push(format!(
+                "{} {} no Arazzo form (kept in the workflow's `x-recipe-http`)",
+                keys.join(", "),
+                if keys.len() == 1 { "has" } else { "have" }
+            ));
             workflow.insert("x-recipe-http".into(), Json::Object(http));
         }
         if let Some(recording) = self.raw.get("recording") {
@@ -695,7 +746,10 @@ fn servers(recipe: &Recipe, warnings: &mut Vec<String>) -> Vec<Json> {
     let mut last = 0;
     let pattern = regex::Regex::new(r"\{\{-?\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}").expect("a valid regex");
     let unresolved = |warnings: &mut Vec<String>, why: &str| {
-        warnings.push(format!("`http.base_url` is `{}`, {why}; the OpenAPI server is `/` (give the runner the URL, e.g. `--server {SOURCE}=URL`)", base.text));
+        warnings.push(format!(
+            "`http.base_url` is `{}`, {why}; the OpenAPI server is `/` (give the runner the URL, e.g. `--server {SOURCE}=URL`)",
+            base.text
+        ));
         vec![json!({ "url": "/", "x-recipe-template": base.text })]
     };
     for captures in pattern.captures_iter(&base.text) {

@@ -36,7 +36,10 @@ impl Scheme {
 
     /// Whether a Security Scheme Object of some document is this scheme.
     pub(crate) fn matches(self, object: &Json) -> bool {
-        object["type"] == "http" && object["scheme"].as_str().is_some_and(|scheme| scheme.eq_ignore_ascii_case(self.object()["scheme"].as_str().unwrap_or_default()))
+        object["type"] == "http"
+            && object["scheme"]
+                .as_str()
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case(self.object()["scheme"].as_str().unwrap_or_default()))
     }
 }
 
@@ -55,7 +58,10 @@ pub(crate) enum Security {
 pub(crate) enum Credential<'a> {
     None,
     Anonymous,
-    Sent { scheme: Scheme, values: Vec<(&'static str, &'a str)> },
+    Sent {
+        scheme: Scheme,
+        values: Vec<(&'static str, &'a str)>,
+    },
     /// OAuth2 client credentials: no `x-security` form.
     Unexpressed(&'static str),
 }

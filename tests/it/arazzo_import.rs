@@ -29,7 +29,6 @@ fn yaml(path: &Path) -> Json {
     recipe::hooks::yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-
 /// Runs a recipe live: its outputs.
 fn run(recipe_path: &Path, env: &[(&str, String)], inputs: &[(&str, &str)]) -> Json {
     let mut command = Command::new(env!("CARGO_BIN_EXE_recipe"));
@@ -44,19 +43,12 @@ fn run(recipe_path: &Path, env: &[(&str, String)], inputs: &[(&str, &str)]) -> J
 
 #[test]
 fn exported_recipes_import_back_and_give_the_same_outputs() {
-    let cases: [(&str, &str, &[(&str, &str)], &str, &str, &[(&str, &str)]); 2] = [
-        ("shop", "tests/data/arazzo/shop.fixture.yaml", &[("customer_id", "C-100")], "SHOP_BASE_URL", "", &[
-            ("SHOP_CLIENT_ID", "shop-client"),
-            ("SHOP_CLIENT_SECRET", "s3cret-for-the-test"),
-        ]),
-        ("notes", "tests/data/arazzo/notes.fixture.yaml", &[("title", "Groceries")], "NOTES_BASE_URL", "/api", &[(
-            "NOTES_API_KEY",
-            "k3y-for-the-test",
-        )]),
-    ];
-    for (name, fixture, inputs, base, base_path, env) in cases {
+    // The recipes Respect runs in tests/it/respect.rs, with their fixtures, inputs and variables.
+    for case in crate::respect::CASES.iter().filter(|case| case.openapi.is_none()) {
+        let name = Path::new(case.recipe).file_stem().unwrap().to_str().unwrap();
+        let (fixture, inputs, (base, base_path), env) = (case.fixture, case.inputs, case.base, case.env);
         let folder = folder(name);
-        let original = root().join(format!("tests/data/arazzo/{name}.yaml"));
+        let original = root().join(case.recipe);
         let exported = folder.join(format!("{name}.arazzo.yaml"));
         let output = recipe(&["export", "arazzo", original.to_str().unwrap(), "-o", exported.to_str().unwrap()]);
         assert!(output.status.success(), "{}", stderr(&output));
@@ -113,21 +105,26 @@ fn redoclys_museum_workflows_import_with_warnings_at_their_places() {
     }
     let crud = yaml(&crud);
     let steps = crud["steps"].as_array().unwrap();
-    let requests: Vec<String> = steps.iter().map(|s| format!("{} {}", s["request"]["method"].as_str().unwrap(), s["request"]["url"].as_str().unwrap())).collect();
-    assert_eq!(requests, [
-        "GET /special-events",
-        "POST /special-events",
-        "GET /special-events/{{ vars.createdEventId }}",
-        "PATCH /special-events/{{ vars.createdEventId }}",
-        "DELETE /special-events/{{ vars.updatedEventId }}",
-    ]);
+    let requests: Vec<String> =
+        steps.iter().map(|s| format!("{} {}", s["request"]["method"].as_str().unwrap(), s["request"]["url"].as_str().unwrap())).collect();
+    assert_eq!(
+        requests,
+        [
+            "GET /special-events",
+            "POST /special-events",
+            "GET /special-events/{{ vars.createdEventId }}",
+            "PATCH /special-events/{{ vars.createdEventId }}",
+            "DELETE /special-events/{{ vars.updatedEventId }}",
+        ]
+    );
     assert_eq!(steps[1]["request"]["json"]["price"], 0);
     assert_eq!(steps[1]["bind"]["createdEventId"], "$.eventId");
     assert_eq!(steps[4]["expect"]["status"], serde_json::json!([204]));
 
     // The tickets workflow: an operation with a security scheme and no `x-security`.
     let tickets = folder.join("tickets.yaml");
-    let output = recipe(&["import", "arazzo", "tests/data/arazzo/museum/arazzo/museum-tickets.arazzo.yaml", "-o", tickets.to_str().unwrap()]);
+    let output =
+        recipe(&["import", "arazzo", "tests/data/arazzo/museum/arazzo/museum-tickets.arazzo.yaml", "-o", tickets.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
     let tickets = yaml(&tickets);
     assert_eq!(tickets["steps"][0]["request"]["url"], "/tickets");
@@ -193,7 +190,10 @@ fn what_arazzo_cannot_express_is_a_warning_naming_the_step_never_null() {
     assert_eq!(unexpressed(&arazzo), ["order: each"]);
     // The token is sent as a security scheme, not left in an extension.
     let steps = arazzo["workflows"][0]["steps"].as_array().unwrap();
-    assert_eq!(steps[1]["x-security"][0], serde_json::json!({ "schemeName": "bearerAuth", "values": { "token": "$steps.login.outputs.token" } }));
+    assert_eq!(
+        steps[1]["x-security"][0],
+        serde_json::json!({ "schemeName": "bearerAuth", "values": { "token": "$steps.login.outputs.token" } })
+    );
     let openapi = yaml(&folder.join("token-auth.openapi.yaml"));
     assert_eq!(openapi["components"]["securitySchemes"]["basicAuth"], serde_json::json!({ "type": "http", "scheme": "basic" }));
     assert_eq!(openapi["servers"][0], serde_json::json!({ "url": "https://shop.example.com", "x-recipe-env": "SHOP_BASE_URL" }));
@@ -210,7 +210,13 @@ fn what_arazzo_cannot_express_is_a_warning_naming_the_step_never_null() {
     for line in found {
         let (step, what) = line.split_once(": ").unwrap();
         let what = what.strip_prefix("body ").map_or_else(|| format!("parameter `{what}`"), |pointer| format!("the body's `{pointer}`"));
-        assert!(text.contains(&format!("step `{step}`: {what}")) || text.contains(&format!("step `{step}`: query {what}")) || text.contains(&format!("step `{step}`: path {what}")) || text.contains(&format!("step `{step}`: header {what}")), "no warning for {step} {what}:\n{text}");
+        assert!(
+            text.contains(&format!("step `{step}`: {what}"))
+                || text.contains(&format!("step `{step}`: query {what}"))
+                || text.contains(&format!("step `{step}`: path {what}"))
+                || text.contains(&format!("step `{step}`: header {what}")),
+            "no warning for {step} {what}:\n{text}"
+        );
     }
     let _ = std::fs::remove_dir_all(&folder);
 }
@@ -219,7 +225,15 @@ fn what_arazzo_cannot_express_is_a_warning_naming_the_step_never_null() {
 fn an_existing_openapi_description_lends_its_operation_ids() {
     let folder = folder("openapi");
     let out = folder.join("shop.arazzo.yaml");
-    let output = recipe(&["export", "arazzo", "tests/data/arazzo/shop.yaml", "--openapi", "tests/data/arazzo/shop.openapi.yaml", "-o", out.to_str().unwrap()]);
+    let output = recipe(&[
+        "export",
+        "arazzo",
+        "tests/data/arazzo/shop.yaml",
+        "--openapi",
+        "tests/data/arazzo/shop.openapi.yaml",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(!folder.join("shop.openapi.yaml").exists(), "no description is written");
     let arazzo = yaml(&out);
@@ -230,19 +244,31 @@ fn an_existing_openapi_description_lends_its_operation_ids() {
     assert_eq!(ids, ["issueToken", "listCustomerOrders", "getOrder"]);
     // The description's parameter and scheme names, not the recipe's.
     assert_eq!(steps[1]["parameters"][0], serde_json::json!({ "name": "customerId", "in": "path", "value": "$inputs.customer_id" }));
-    assert_eq!(steps[2]["parameters"][0], serde_json::json!({ "name": "orderId", "in": "path", "value": "$steps.orders.outputs.order_id" }));
+    assert_eq!(
+        steps[2]["parameters"][0],
+        serde_json::json!({ "name": "orderId", "in": "path", "value": "$steps.orders.outputs.order_id" })
+    );
     assert_eq!(steps[0]["x-security"][0]["schemeName"], "ShopClient");
     assert_eq!(steps[2]["x-security"][0]["schemeName"], "ShopToken");
 
     // A request the description does not have is a warning, and the step says its request itself.
     let recipe_path = folder.join("extra.yaml");
-    let text = std::fs::read_to_string(root().join("tests/data/arazzo/shop.yaml")).unwrap().replace("url: /orders/{{ vars.order_id }}", "url: /archive/{{ vars.order_id }}");
+    let text = std::fs::read_to_string(root().join("tests/data/arazzo/shop.yaml"))
+        .unwrap()
+        .replace("url: /orders/{{ vars.order_id }}", "url: /archive/{{ vars.order_id }}");
     std::fs::write(&recipe_path, text).unwrap();
     let output = recipe(&["export", "arazzo", recipe_path.to_str().unwrap(), "--openapi", "tests/data/arazzo/shop.openapi.yaml"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stderr(&output).contains("warning: step `order`: no operation of the OpenAPI description is `GET /archive/{{ vars.order_id }}`"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("warning: step `order`: no operation of the OpenAPI description is `GET /archive/{{ vars.order_id }}`"),
+        "{}",
+        stderr(&output)
+    );
     let arazzo: Json = recipe::hooks::yaml::from_str(&String::from_utf8_lossy(&output.stdout)).unwrap();
-    assert_eq!(arazzo["workflows"][0]["steps"][2]["x-operation"], serde_json::json!({ "method": "get", "url": "https://shop.example.com/archive/{$steps.orders.outputs.order_id}" }));
+    assert_eq!(
+        arazzo["workflows"][0]["steps"][2]["x-operation"],
+        serde_json::json!({ "method": "get", "url": "https://shop.example.com/archive/{$steps.orders.outputs.order_id}" })
+    );
 
     // A file that is no OpenAPI description is an error naming it.
     let output = recipe(&["export", "arazzo", "tests/data/arazzo/shop.yaml", "--openapi", "tests/data/arazzo/shop.fixture.yaml"]);

@@ -14,17 +14,17 @@ use crate::support::{root, serve_in_background};
 
 /// A recipe Arazzo can express whole, its fixture, inputs, and environment (the base URL's
 /// variable first, its value a path under the server's origin).
-struct Case {
-    recipe: &'static str,
-    fixture: &'static str,
-    inputs: &'static [(&'static str, &'static str)],
-    base: (&'static str, &'static str),
-    env: &'static [(&'static str, &'static str)],
+pub struct Case {
+    pub recipe: &'static str,
+    pub fixture: &'static str,
+    pub inputs: &'static [(&'static str, &'static str)],
+    pub base: (&'static str, &'static str),
+    pub env: &'static [(&'static str, &'static str)],
     /// The existing OpenAPI description to export against (`--openapi`), if any.
-    openapi: Option<&'static str>,
+    pub openapi: Option<&'static str>,
 }
 
-const CASES: [Case; 3] = [
+pub const CASES: [Case; 3] = [
     Case {
         recipe: "tests/data/arazzo/shop.yaml",
         fixture: "tests/data/arazzo/shop.fixture.yaml",
@@ -51,7 +51,6 @@ const CASES: [Case; 3] = [
         openapi: Some("tests/data/arazzo/shop.openapi.yaml"),
     },
 ];
-
 
 fn folder(name: &str) -> PathBuf {
     let folder = std::env::temp_dir().join(format!("recipe-respect-{}-{name}", std::process::id()));
@@ -132,6 +131,7 @@ fn workflow_outputs(arazzo: &Json, log: &Json) -> Json {
 }
 
 #[test]
+#[allow(clippy::print_stderr, reason = "a skipped test says why, where cargo test shows it")]
 fn respect_runs_exported_recipes_with_the_recipes_outputs() {
     let Some(redocly) = std::env::var_os("RECIPE_REDOCLY").map(PathBuf::from) else {
         eprintln!("skipped: RECIPE_REDOCLY is not set (.ci/run sets it to the redocly command it installs)");
@@ -147,7 +147,8 @@ fn respect_runs_exported_recipes_with_the_recipes_outputs() {
         let folder = folder(&name);
         let (arazzo, log) = respect(&redocly, case, &origin, &folder);
         if case.openapi.is_some() {
-            let ids: Vec<&str> = arazzo["workflows"][0]["steps"].as_array().unwrap().iter().filter_map(|s| s["operationId"].as_str()).collect();
+            let ids: Vec<&str> =
+                arazzo["workflows"][0]["steps"].as_array().unwrap().iter().filter_map(|s| s["operationId"].as_str()).collect();
             assert_eq!(ids, ["issueToken", "listCustomerOrders", "getOrder"]);
         }
         let got = workflow_outputs(&arazzo, &log);
