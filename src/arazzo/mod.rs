@@ -22,15 +22,16 @@ pub(crate) mod import;
 
 pub(crate) mod openapi;
 pub(crate) mod security;
+pub(crate) mod selection;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value as Json, json};
 
 use crate::check::Plan;
-use crate::model::{Action, Binding, Cardinality, Format, InputType, Recipe, Request, Selection, Step, Strategy, Template, TemplateKind};
+use crate::model::{Action, Binding, Format, InputType, Recipe, Request, Step, Template, TemplateKind};
 pub(crate) use error::ArazzoError;
-use expression::{Selected, Translated, Translator};
+use expression::{Translated, Translator};
 use openapi::{Api, Operation, Parameter, Piece};
 use security::{Credential, Security};
 
@@ -88,7 +89,7 @@ pub(crate) fn export(plan: &Plan, source: &Source) -> Result<Export, ArazzoError
         Source::Existing { document, .. } => Some(described::Document::new(document)),
         Source::Written(_) => None,
     };
-    let mut writer = Writer { recipe, raw: &raw, translator, api: Api::new(servers), described, warnings };
+    let mut writer = Writer { recipe, raw: &raw, translator, api: Api::new(servers), described, warnings, criteria: BTreeMap::new() };
     let mut steps: Vec<StepOut> = Vec::new();
     let mut pending = Vec::new();
     for (index, step) in recipe.steps.iter().enumerate() {
@@ -140,6 +141,8 @@ struct Writer<'a> {
     /// The existing description (`--openapi`), when there is one.
     described: Option<described::Document>,
     warnings: Vec<String>,
+    /// Criteria that later selection steps add to a request step, by its id.
+    criteria: BTreeMap<String, Vec<Json>>,
 }
 
 /// How a step names its operation.
@@ -160,15 +163,6 @@ impl Writer<'_> {
     /// expression, and a warning says so.
     fn other_step(&mut self, step: &Step) -> bool {
         let id = step.id.text.clone();
-        let selected = match &step.action {
-            Action::Pick(pick) if pick.strategy == Strategy::First && pick.by.is_none() => self.selected(&pick.selection, "item"),
-            Action::Filter(filter) => match filter.expect {
-                Cardinality::First => self.selected(&filter.selection, "item"),
-                Cardinality::All => self.selected(&filter.selection, "items"),
-                _ => None,
-            },
-            _ => None,
-        };
         let kind = match &step.action {
             Action::Request(_) => "request",
             Action::Filter(_) => "filter",
@@ -177,23 +171,41 @@ impl Writer<'_> {
             Action::Fail(_) => "fail",
             Action::Call(_) => "call",
         };
-        let Some(selected) = selected else {
+        let (expressed, unfit) = match selection::express(&step.action, &self.translator) {
+            selection::Fit::Expressed(expressed) => (Some(expressed), None),
+            selection::Fit::Unfit(reason) => (None, Some(reason)),
+            selection::Fit::Other => (None, None),
+        };
+        if let Some(expressed) = &expressed {
+            if let Some(criterion) = &expressed.criterion {
+                self.criteria.entry(expressed.step.clone()).or_default().push(criterion.clone());
+            }
+            if step.when.is_some() {
+                self.warn(&id, "its `when` has no Arazzo form; the selection is exported as if it always ran");
+            }
+        }
+        let Some(selected) = expressed.as_ref().and_then(|expressed| expressed.selected.clone()) else {
             let set = if let Action::Set(values) = &step.action { values.as_slice() } else { &[] };
             for name in set.iter().map(|(name, _)| name).chain(step.bind.iter().map(|(name, _)| name)) {
                 self.translator.bind(&name.text, None);
             }
-            let reason = match kind {
-                "pick" | "filter" => {
-                    "selects by conditions, a strategy or a count (only the first item, or all items, of one response's list have a runtime expression)"
+            if let Some(expressed) = expressed.as_ref().filter(|expressed| expressed.conditional) {
+                // The check is expressed; what the conditions select is not, and only what
+                // reads it (a binding here, a template elsewhere) is warned about.
+                let source = &expressed.step;
+                for (name, _) in &step.bind {
+                    self.warn(&id, format!("`bind.{}` reads the item its conditions select, which has no runtime expression (the count is checked on step `{source}`)", name.text));
                 }
-                "set" => "computes values with templates, which have no runtime expression",
-                "fail" => "is a guard, which Arazzo cannot state",
-                _ => "calls another recipe, which is no workflow of this document",
+                return step.bind.is_empty();
+            }
+            let reason = match (kind, unfit) {
+                (_, Some(reason)) => reason,
+                (_, None) if expressed.is_some() => "checks its count with a JSONPath criterion, but chooses by a strategy".to_owned(),
+                ("set", None) => "computes values with templates, which have no runtime expression".to_owned(),
+                ("fail", None) => "is a guard, which Arazzo cannot state".to_owned(),
+                _ => "calls another recipe, which is no workflow of this document".to_owned(),
             };
-            self.warn(
-                &id,
-                format!("a `{kind}` step {reason}; it is kept as recipe text in `x-recipe-steps`, and what reads it is not exported"),
-            );
+            self.warn(&id, format!("a `{kind}` step {reason}; it is kept as recipe text in `x-recipe-steps`, and what reads it is not exported"));
             return false;
         };
         let field = selected.field;
@@ -210,28 +222,7 @@ impl Writer<'_> {
                 self.warn(&id, format!("`bind.{}` is no definite path into the selected item, so no output holds it", name.text));
             }
         }
-        if step.when.is_some() {
-            self.warn(&id, "its `when` has no Arazzo form; the selection is exported as if it always ran");
-        }
         true
-    }
-
-    /// The place of a selection by position (`item`: the first; `items`: all) in one request
-    /// step's response: no conditions, `items` a list path (`$.orders[*]`).
-    fn selected(&self, selection: &Selection, field: &'static str) -> Option<Selected> {
-        if !selection.matches.is_empty() || selection.where_.is_some() || selection.entries {
-            return None;
-        }
-        let (step, base) = self.translator.body_of(&selection.from)?;
-        let list = match &selection.items {
-            None => String::new(),
-            Some(path) => {
-                let prefix = path.text.strip_suffix("[*]")?;
-                crate::jsonpath::Path::parse(prefix, path.span).ok()?.pointer()?
-            }
-        };
-        let pointer = if field == "item" { format!("{base}{list}/0") } else { format!("{base}{list}") };
-        Some(Selected { step, pointer, field })
     }
 
     /// Query parameters from the URL and from `query:`, one parameter per name: a repeated name
@@ -663,6 +654,9 @@ impl Writer<'_> {
         {
             // An optional step's failure does not stop the run: go on with the next step.
             fields.insert("onFailure".into(), json!([{ "name": "optional", "type": "goto", "stepId": next.id }]));
+        }
+        if let Some(Json::Array(criteria)) = fields.get_mut("successCriteria") {
+            criteria.extend(self.criteria.get(&step.id).into_iter().flatten().cloned());
         }
         let outputs: Map<String, Json> =
             self.translator.outputs(&step.id).iter().map(|(name, value)| (name.clone(), json!(value))).collect();

@@ -154,6 +154,13 @@ fn check_step(step: &Json, workflow: &Json, step_ids: &[&str], known: &Known, p:
     for criterion in step["successCriteria"].as_array().into_iter().flatten() {
         let condition = criterion["condition"].as_str().unwrap_or_default();
         p.check(!condition.is_empty(), || format!("step `{step_id}`: a criterion has no condition"));
+        if criterion.get("type").is_some() {
+            // A JSONPath criterion: its context is a runtime expression, its condition a query.
+            p.check(criterion["type"] == "jsonpath" && criterion["context"] == "$response.body" && condition.starts_with("$[?"), || {
+                format!("step `{step_id}`: criterion {criterion}")
+            });
+            continue;
+        }
         for token in condition.split_whitespace().filter(|token| token.starts_with('$')) {
             check_expression(token, workflow, true, p);
         }

@@ -204,7 +204,8 @@ fn what_arazzo_cannot_express_is_a_warning_naming_the_step_never_null() {
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stderr(&output);
     assert!(text.contains("warning: step `draft`: the body's `/appointmentStartDateTime` is `{{ vars.start }}`"), "{text}");
-    assert!(text.contains("warning: step `vehicle`: a `pick` step selects by conditions"), "{text}");
+    assert!(text.contains("warning: step `vehicle`: a `pick` step selects from a value that is no single response's body"), "{text}");
+    assert!(text.contains("warning: step `owners`: a `filter` step selects with a `where` template"), "{text}");
     let found = unexpressed(&yaml(&out));
     assert!(found.contains(&"draft: body /appointmentStartDateTime".to_owned()), "{found:?}");
     for line in found {

@@ -18,10 +18,15 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 
 use super::error::ArazzoError;
 use crate::emit::{Entry, Node};
+use values::identifier;
+
+mod criteria;
+mod operation;
+mod values;
 
 /// The Arazzo document and the OpenAPI descriptions it names, by source name.
 pub(crate) struct Documents {
@@ -72,9 +77,9 @@ fn read_json(file: &Path) -> Result<Json, ArazzoError> {
 }
 
 /// A runtime expression as a whole string (`$inputs.x`), or embedded (`{$inputs.x}`).
-static EMBEDDED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{(\$[^{}]+)\}").expect("a valid regex"));
+pub(super) static EMBEDDED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{(\$[^{}]+)\}").expect("a valid regex"));
 static TEMPLATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{\{.*?\}\}").expect("a valid regex"));
-static STATUS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\$statusCode\s*==\s*([1-5][0-9][0-9])$").expect("a valid regex"));
+pub(super) static STATUS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\$statusCode\s*==\s*([1-5][0-9][0-9])$").expect("a valid regex"));
 
 /// The recipe for one workflow (`workflow`, or the first).
 pub(crate) fn recipe(documents: &Documents, workflow: Option<&str>, name: &str) -> Result<Imported, ArazzoError> {
@@ -161,9 +166,8 @@ impl Builder<'_> {
         let mut steps = Vec::new();
         for (index, step) in workflow["steps"].as_array().into_iter().flatten().enumerate() {
             let here = format!("{place}/steps/{index}");
-            if let Some(node) = self.step(step, &here, &env_map) {
-                steps.push(node);
-            }
+            let imported = self.step(step, &here, &env_map);
+            steps.extend(imported);
         }
         if steps.is_empty() {
             let why: String = self.warnings.iter().fold(String::new(), |why, warning| why + "\n  " + warning);
@@ -278,72 +282,11 @@ impl Builder<'_> {
         format!("{{{{ env.{var} }}}}")
     }
 
-    /// The method, path and security of a step's operation.
-    fn locate(&mut self, step: &Json, place: &str) -> Option<Located> {
-        if let Some(operation) = step.get("x-operation") {
-            let method = operation["method"].as_str().unwrap_or("get").to_ascii_lowercase();
-            return Some(Located {
-                method,
-                path: operation["url"].as_str().unwrap_or_default().to_owned(),
-                source: None,
-                security: Vec::new(),
-            });
-        }
-        if let Some(id) = step["operationId"].as_str() {
-            let id = id.strip_prefix("$sourceDescriptions.").unwrap_or(id);
-            for (index, (name, document)) in self.documents.sources.iter().enumerate() {
-                let wanted = id.strip_prefix(&format!("{name}.")).unwrap_or(id);
-                for (path, item) in document["paths"].as_object().into_iter().flatten() {
-                    for (method, operation) in item.as_object().into_iter().flatten() {
-                        if operation["operationId"] == wanted {
-                            return Some(self.located(method, path, operation, index));
-                        }
-                    }
-                }
-            }
-            self.warn(place, format!("no operation `{id}` in the OpenAPI description; the step is left out"));
-            return None;
-        }
-        if let Some(operation_path) = step["operationPath"].as_str() {
-            let (source, pointer) = operation_path.split_once('#')?;
-            let source =
-                source.trim_start_matches('{').trim_end_matches('}').trim_start_matches("$sourceDescriptions.").trim_end_matches(".url");
-            let index =
-                self.documents.sources.iter().position(|(name, _)| name == source).or((!self.documents.sources.is_empty()).then_some(0))?;
-            let tokens: Vec<String> = pointer.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
-            if let [first, path, method] = tokens.as_slice()
-                && first == "paths"
-                && let Some(operation) = self.documents.sources[index].1.pointer(pointer).cloned()
-            {
-                return Some(self.located(method, path, &operation, index));
-            }
-            self.warn(place, format!("`{operation_path}` names no operation of the OpenAPI description; the step is left out"));
-            return None;
-        }
-        if step.get("workflowId").is_some() {
-            self.warn(place, "a step that runs another workflow has no recipe form (a `call` needs a recipe file); the step is left out");
-        } else {
-            self.warn(place, "the step names no operation; it is left out");
-        }
-        None
-    }
-
-    fn located(&self, method: &str, path: &str, operation: &Json, source: usize) -> Located {
-        let document = &self.documents.sources[source].1;
-        let requirements = operation.get("security").or(document.get("security"));
-        let security = requirements
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Json::as_object)
-            .flat_map(|r| r.keys().cloned())
-            .collect();
-        Located { method: method.to_ascii_lowercase(), path: path.to_owned(), source: Some(source), security }
-    }
-
-    fn step(&mut self, step: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Option<Node> {
+    /// A request step, and the `filter` steps of its count checks after it; none when the step
+    /// cannot be imported.
+    fn step(&mut self, step: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Vec<Node> {
         let arazzo_id = step["stepId"].as_str().unwrap_or("step").to_owned();
-        let located = self.locate(step, place)?;
+        let Some(located) = self.locate(step, place) else { return Vec::new() };
         let id = unique(&identifier(&arazzo_id), |candidate| self.step_ids.values().any(|taken| taken == candidate));
         self.step_ids.insert(arazzo_id.clone(), id.clone());
         let mut path = located.path.clone();
@@ -396,7 +339,8 @@ impl Builder<'_> {
             fields.push(Entry::new("description", Node::text(description.trim())));
         }
         fields.push(Entry::new("request", Node::Map(request)));
-        if let Some(statuses) = self.criteria(step, place) {
+        let criteria = self.criteria(step, &id, place);
+        if let Some(statuses) = criteria.statuses {
             fields.push(Entry::new("expect", Node::Map(vec![Entry::new("status", Node::from_json(&json!(statuses)))])));
         }
         let mut optional = step["x-recipe-optional"] == true;
@@ -441,228 +385,11 @@ impl Builder<'_> {
         {
             self.warn(place, format!("`{key}` (recipe text an export kept) is not restored"));
         }
-        Some(Node::Map(fields))
+        let mut steps = vec![Node::Map(fields)];
+        steps.extend(criteria.checks);
+        steps
     }
 
-    /// `x-security` (or none) as the request's `auth`.
-    fn auth(&mut self, step: &Json, located: &Located, place: &str, env_map: &BTreeMap<String, String>) -> Option<Node> {
-        let Some(entry) = step["x-security"].as_array().and_then(|entries| entries.first()) else {
-            if !located.security.is_empty() {
-                self.warn(
-                    place,
-                    format!(
-                        "the operation asks for `{}` and the step gives no `x-security`; the request sends no credential of its own",
-                        located.security.join("`, `")
-                    ),
-                );
-            }
-            return None;
-        };
-        let scheme = match entry["schemeName"].as_str() {
-            Some(name) => located
-                .source
-                .and_then(|source| self.documents.sources[source].1["components"]["securitySchemes"].get(name).cloned())
-                .unwrap_or(Json::Null),
-            None => entry["scheme"].clone(),
-        };
-        let here = format!("{place}/x-security/0");
-        let value = |key: &str, this: &mut Self| {
-            this.value(&entry["values"][key], &format!("{here}/values/{key}"), env_map).and_then(|v| v.as_str().map(str::to_owned))
-        };
-        match (scheme["type"].as_str(), scheme["scheme"].as_str().map(str::to_ascii_lowercase).as_deref()) {
-            (Some("http"), Some("basic")) => {
-                let (username, password) = (value("username", self)?, value("password", self)?);
-                Some(Node::Map(vec![Entry::new(
-                    "basic",
-                    Node::Map(vec![Entry::new("username", Node::text(username)), Entry::new("password", Node::text(password))]),
-                )]))
-            }
-            (Some("http"), Some("bearer")) => Some(Node::Map(vec![Entry::new("bearer", Node::text(value("token", self)?))])),
-            _ => {
-                self.warn(&here, "only HTTP basic and bearer schemes become a recipe `auth`; the step sends no credential");
-                None
-            }
-        }
-    }
-
-    /// A request body as `json`, `form` or `body`.
-    fn body(&mut self, body: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Option<Entry> {
-        let mut payload = body["payload"].clone();
-        for (index, replacement) in body["payloadReplacements"].as_array().into_iter().flatten().enumerate() {
-            let target = replacement["target"].as_str().unwrap_or_default();
-            match payload.pointer_mut(target) {
-                Some(node) if target.starts_with('/') || target.is_empty() => *node = replacement["value"].clone(),
-                _ => self.warn(
-                    &format!("{place}/payloadReplacements/{index}"),
-                    format!("target `{target}` is no JSON Pointer into the payload; left out"),
-                ),
-            }
-        }
-        let kept: Map<String, Json> = body["x-recipe-template"].as_object().cloned().unwrap_or_default();
-        let payload = self.tree(&payload, place, "", &kept, env_map);
-        let content_type = body["contentType"].as_str().unwrap_or(if payload.is_string() { "text/plain" } else { "application/json" });
-        if content_type.contains("json") {
-            Some(Entry::new("json", Node::from_json(&payload)))
-        } else if content_type.starts_with("application/x-www-form-urlencoded") && payload.is_object() {
-            Some(Entry::new("form", Node::from_json(&payload)))
-        } else if let Some(text) = payload.as_str() {
-            Some(Entry::new("body", Node::text(text)))
-        } else {
-            self.warn(place, format!("a `{content_type}` payload that is not text has no recipe form; left out"));
-            None
-        }
-    }
-
-    /// A payload with its runtime expressions as templates (parts an export kept as recipe text
-    /// as they are).
-    fn tree(&mut self, value: &Json, place: &str, pointer: &str, kept: &Map<String, Json>, env_map: &BTreeMap<String, String>) -> Json {
-        if kept.contains_key(pointer) {
-            return value.clone();
-        }
-        match value {
-            Json::Array(items) => Json::Array(
-                items.iter().enumerate().map(|(i, item)| self.tree(item, place, &format!("{pointer}/{i}"), kept, env_map)).collect(),
-            ),
-            Json::Object(entries) => Json::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| {
-                        (k.clone(), self.tree(v, place, &format!("{pointer}/{}", crate::jsonpath::pointer_token(k)), kept, env_map))
-                    })
-                    .collect(),
-            ),
-            Json::String(_) => self.value(value, &format!("{place}/payload{pointer}"), env_map).unwrap_or(Json::Null),
-            other => other.clone(),
-        }
-    }
-
-    /// `$statusCode == N` criteria (joined by `||`) as the statuses expected; `None` when the
-    /// step has none, or only the any-2xx pair an export writes.
-    fn criteria(&mut self, step: &Json, place: &str) -> Option<Vec<u16>> {
-        let mut statuses = Vec::new();
-        for (index, criterion) in step["successCriteria"].as_array().into_iter().flatten().enumerate() {
-            let condition = criterion["condition"].as_str().unwrap_or_default().trim();
-            let simple = criterion.get("type").is_none_or(|kind| kind == "simple") && criterion.get("context").is_none();
-            if simple && matches!(condition, "$statusCode >= 200" | "$statusCode < 300") {
-                continue;
-            }
-            let parsed: Option<Vec<u16>> = simple
-                .then(|| condition.split("||").map(|part| STATUS.captures(part.trim()).and_then(|c| c[1].parse().ok())).collect())
-                .flatten();
-            match parsed {
-                Some(codes) => statuses.extend(codes),
-                None => self.warn(
-                    &format!("{place}/successCriteria/{index}"),
-                    format!("the criterion `{condition}` has no recipe form; only `$statusCode == N` becomes `expect.status` (left out)"),
-                ),
-            }
-        }
-        (!statuses.is_empty()).then_some(statuses)
-    }
-
-    /// A step output as a binding: a `JSONPath`, or a template of the step's status or header.
-    fn output(&mut self, expression: &str, step: &str, place: &str) -> Option<String> {
-        if let Some(pointer) = expression.strip_prefix("$response.body") {
-            let pointer = pointer.strip_prefix('#').unwrap_or(pointer);
-            if pointer.is_empty() || pointer.starts_with('/') {
-                return Some(json_path(pointer));
-            }
-        }
-        if expression == "$statusCode" {
-            return Some(format!("{{{{ steps.{step}.status }}}}"));
-        }
-        if let Some(header) = expression.strip_prefix("$response.header.") {
-            return Some(format!("{{{{ steps.{step}.headers['{}'] }}}}", header.to_ascii_lowercase()));
-        }
-        self.warn(place, format!("the output `{expression}` has no recipe form; left out"));
-        None
-    }
-
-    /// A value with its runtime expressions as templates; `None` (with a warning) when one has
-    /// no recipe form.
-    fn value(&mut self, value: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Option<Json> {
-        let Some(text) = value.as_str() else { return Some(value.clone()) };
-        if text.starts_with('$') {
-            let Some(template) = self.expression(text, env_map) else {
-                self.warn(place, format!("the runtime expression `{text}` has no recipe form; left out"));
-                return None;
-            };
-            return Some(json!(format!("{{{{ {template} }}}}")));
-        }
-        if text.contains("{{") || text.contains("{%") {
-            self.warn(place, "the text holds `{{` or `{%`, which a recipe would read as a template; left out");
-            return None;
-        }
-        let mut out = String::new();
-        let mut last = 0;
-        for captures in EMBEDDED.captures_iter(text) {
-            let whole = captures.get(0)?;
-            out.push_str(&text[last..whole.start()]);
-            let Some(template) = self.expression(&captures[1], env_map) else {
-                self.warn(place, format!("the runtime expression `{}` has no recipe form; left out", &captures[1]));
-                return None;
-            };
-            out.push_str(&format!("{{{{ {template} }}}}"));
-            last = whole.end();
-        }
-        out.push_str(&text[last..]);
-        Some(json!(out))
-    }
-
-    /// One runtime expression as a minijinja expression.
-    fn expression(&self, expression: &str, env_map: &BTreeMap<String, String>) -> Option<String> {
-        if let Some(input) = expression.strip_prefix("$inputs.") {
-            return Some(match env_map.get(input) {
-                Some(var) => format!("env.{var}"),
-                None => format!("inputs.{}", identifier(input)),
-            });
-        }
-        let rest = expression.strip_prefix("$steps.")?;
-        let (step, output) = rest.split_once(".outputs.")?;
-        self.vars.get(&(step.to_owned(), output.to_owned())).map(|var| format!("vars.{var}"))
-    }
-}
-
-/// A JSON Pointer (RFC 6901) as a `JSONPath`: `/a/0/b c` is `$.a[0]['b c']`.
-fn json_path(pointer: &str) -> String {
-    let mut path = "$".to_owned();
-    for token in pointer.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        if !token.is_empty() && token.chars().all(|c| c.is_ascii_digit()) {
-            path.push_str(&format!("[{token}]"));
-        } else if token.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            path.push('.');
-            path.push_str(&token);
-        } else {
-            path.push_str(&format!("['{}']", token.replace('\\', "\\\\").replace('\'', "\\'")));
-        }
-    }
-    path
-}
-
-/// A name templates can read: letters, digits and `_`, not starting with a digit.
-fn identifier(name: &str) -> String {
-    let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
-    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        out.insert(0, '_');
-    }
-    out
 }
 
 use super::unique;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pointers_become_json_paths_and_names_identifiers() {
-        assert_eq!(json_path(""), "$");
-        assert_eq!(json_path("/orders/0/id"), "$.orders[0].id");
-        assert_eq!(json_path("/a~1b/it's"), "$['a/b']['it\\'s']");
-        assert_eq!(identifier("get-museum-hours"), "get_museum_hours");
-        assert_eq!(identifier("2fa"), "_2fa");
-    }
-}

@@ -1,0 +1,167 @@
+//! Runtime expressions as templates, for an imported step: values (`$inputs.x`,
+//! `{$steps.S.outputs.o}` in text), request bodies, and outputs as bindings.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value as Json, json};
+
+use super::{Builder, EMBEDDED};
+use crate::emit::{Entry, Node};
+
+impl Builder<'_> {
+    /// A request body as `json`, `form` or `body`.
+    pub(super) fn body(&mut self, body: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Option<Entry> {
+        let mut payload = body["payload"].clone();
+        for (index, replacement) in body["payloadReplacements"].as_array().into_iter().flatten().enumerate() {
+            let target = replacement["target"].as_str().unwrap_or_default();
+            match payload.pointer_mut(target) {
+                Some(node) if target.starts_with('/') || target.is_empty() => *node = replacement["value"].clone(),
+                _ => self.warn(
+                    &format!("{place}/payloadReplacements/{index}"),
+                    format!("target `{target}` is no JSON Pointer into the payload; left out"),
+                ),
+            }
+        }
+        let kept: Map<String, Json> = body["x-recipe-template"].as_object().cloned().unwrap_or_default();
+        let payload = self.tree(&payload, place, "", &kept, env_map);
+        let content_type = body["contentType"].as_str().unwrap_or(if payload.is_string() { "text/plain" } else { "application/json" });
+        if content_type.contains("json") {
+            Some(Entry::new("json", Node::from_json(&payload)))
+        } else if content_type.starts_with("application/x-www-form-urlencoded") && payload.is_object() {
+            Some(Entry::new("form", Node::from_json(&payload)))
+        } else if let Some(text) = payload.as_str() {
+            Some(Entry::new("body", Node::text(text)))
+        } else {
+            self.warn(place, format!("a `{content_type}` payload that is not text has no recipe form; left out"));
+            None
+        }
+    }
+
+    /// A payload with its runtime expressions as templates (parts an export kept as recipe text
+    /// as they are).
+    pub(super) fn tree(&mut self, value: &Json, place: &str, pointer: &str, kept: &Map<String, Json>, env_map: &BTreeMap<String, String>) -> Json {
+        if kept.contains_key(pointer) {
+            return value.clone();
+        }
+        match value {
+            Json::Array(items) => Json::Array(
+                items.iter().enumerate().map(|(i, item)| self.tree(item, place, &format!("{pointer}/{i}"), kept, env_map)).collect(),
+            ),
+            Json::Object(entries) => Json::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        (k.clone(), self.tree(v, place, &format!("{pointer}/{}", crate::jsonpath::pointer_token(k)), kept, env_map))
+                    })
+                    .collect(),
+            ),
+            Json::String(_) => self.value(value, &format!("{place}/payload{pointer}"), env_map).unwrap_or(Json::Null),
+            other => other.clone(),
+        }
+    }
+
+
+    /// A step output as a binding: a `JSONPath`, or a template of the step's status or header.
+    pub(super) fn output(&mut self, expression: &str, step: &str, place: &str) -> Option<String> {
+        if let Some(pointer) = expression.strip_prefix("$response.body") {
+            let pointer = pointer.strip_prefix('#').unwrap_or(pointer);
+            if pointer.is_empty() || pointer.starts_with('/') {
+                return Some(json_path(pointer));
+            }
+        }
+        if expression == "$statusCode" {
+            return Some(format!("{{{{ steps.{step}.status }}}}"));
+        }
+        if let Some(header) = expression.strip_prefix("$response.header.") {
+            return Some(format!("{{{{ steps.{step}.headers['{}'] }}}}", header.to_ascii_lowercase()));
+        }
+        self.warn(place, format!("the output `{expression}` has no recipe form; left out"));
+        None
+    }
+
+    /// A value with its runtime expressions as templates; `None` (with a warning) when one has
+    /// no recipe form.
+    pub(super) fn value(&mut self, value: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Option<Json> {
+        let Some(text) = value.as_str() else { return Some(value.clone()) };
+        if text.starts_with('$') {
+            let Some(template) = self.expression(text, env_map) else {
+                self.warn(place, format!("the runtime expression `{text}` has no recipe form; left out"));
+                return None;
+            };
+            return Some(json!(format!("{{{{ {template} }}}}")));
+        }
+        if text.contains("{{") || text.contains("{%") {
+            self.warn(place, "the text holds `{{` or `{%`, which a recipe would read as a template; left out");
+            return None;
+        }
+        let mut out = String::new();
+        let mut last = 0;
+        for captures in EMBEDDED.captures_iter(text) {
+            let whole = captures.get(0)?;
+            out.push_str(&text[last..whole.start()]);
+            let Some(template) = self.expression(&captures[1], env_map) else {
+                self.warn(place, format!("the runtime expression `{}` has no recipe form; left out", &captures[1]));
+                return None;
+            };
+            out.push_str(&format!("{{{{ {template} }}}}"));
+            last = whole.end();
+        }
+        out.push_str(&text[last..]);
+        Some(json!(out))
+    }
+
+    /// One runtime expression as a minijinja expression.
+    pub(super) fn expression(&self, expression: &str, env_map: &BTreeMap<String, String>) -> Option<String> {
+        if let Some(input) = expression.strip_prefix("$inputs.") {
+            return Some(match env_map.get(input) {
+                Some(var) => format!("env.{var}"),
+                None => format!("inputs.{}", identifier(input)),
+            });
+        }
+        let rest = expression.strip_prefix("$steps.")?;
+        let (step, output) = rest.split_once(".outputs.")?;
+        self.vars.get(&(step.to_owned(), output.to_owned())).map(|var| format!("vars.{var}"))
+    }
+}
+
+/// A JSON Pointer (RFC 6901) as a `JSONPath`: `/a/0/b c` is `$.a[0]['b c']`.
+pub(super) fn json_path(pointer: &str) -> String {
+    let mut path = "$".to_owned();
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        if !token.is_empty() && token.chars().all(|c| c.is_ascii_digit()) {
+            path.push_str(&format!("[{token}]"));
+        } else if token.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            path.push('.');
+            path.push_str(&token);
+        } else {
+            path.push_str(&format!("['{}']", token.replace('\\', "\\\\").replace('\'', "\\'")));
+        }
+    }
+    path
+}
+
+/// A name templates can read: letters, digits and `_`, not starting with a digit.
+pub(super) fn identifier(name: &str) -> String {
+    let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        out.insert(0, '_');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_become_json_paths_and_names_identifiers() {
+        assert_eq!(json_path(""), "$");
+        assert_eq!(json_path("/orders/0/id"), "$.orders[0].id");
+        assert_eq!(json_path("/a~1b/it's"), "$['a/b']['it\\'s']");
+        assert_eq!(identifier("get-museum-hours"), "get_museum_hours");
+        assert_eq!(identifier("2fa"), "_2fa");
+    }
+}
