@@ -15,6 +15,7 @@
 //! bodies, the workflow), never inside a JSON Schema and never as a `null` value. This module
 //! builds plain JSON values; writing them is the caller's business.
 
+pub(crate) mod criteria;
 pub(crate) mod described;
 pub(crate) mod error;
 pub(crate) mod expression;
@@ -22,7 +23,6 @@ pub(crate) mod import;
 
 pub(crate) mod openapi;
 pub(crate) mod security;
-pub(crate) mod selection;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -171,10 +171,10 @@ impl Writer<'_> {
             Action::Fail(_) => "fail",
             Action::Call(_) => "call",
         };
-        let (expressed, unfit) = match selection::express(&step.action, &self.translator) {
-            selection::Fit::Expressed(expressed) => (Some(expressed), None),
-            selection::Fit::Unfit(reason) => (None, Some(reason)),
-            selection::Fit::Other => (None, None),
+        let (expressed, unfit) = match criteria::express(&step.action, &self.translator) {
+            criteria::Fit::Expressed(expressed) => (Some(expressed), None),
+            criteria::Fit::Unfit(reason) => (None, Some(reason)),
+            criteria::Fit::Other => (None, None),
         };
         if let Some(expressed) = &expressed {
             if let Some(criterion) = &expressed.criterion {
@@ -205,7 +205,10 @@ impl Writer<'_> {
                 ("fail", None) => "is a guard, which Arazzo cannot state".to_owned(),
                 _ => "calls another recipe, which is no workflow of this document".to_owned(),
             };
-            self.warn(&id, format!("a `{kind}` step {reason}; it is kept as recipe text in `x-recipe-steps`, and what reads it is not exported"));
+            self.warn(
+                &id,
+                format!("a `{kind}` step {reason}; it is kept as recipe text in `x-recipe-steps`, and what reads it is not exported"),
+            );
             return false;
         };
         let field = selected.field;
@@ -444,9 +447,17 @@ impl Writer<'_> {
             );
             extensions.insert("x-recipe-expect".into(), Json::Object(expect_extras));
         }
+        // Assertions of one response that JSONPath says are criteria of the step.
+        let asserted = (step.for_each.is_none() && !step.assert.is_empty()).then(|| criteria::assertions(&step.assert)).flatten();
+        let expressed_keys: &[&str] = if asserted.is_some() { &["assert"] } else { &[] };
+        if let Some(asserted) = asserted {
+            self.criteria.entry(id.to_owned()).or_default().extend(asserted);
+        }
         // Every other key of the step (`for_each`, `max_items`, `concurrency`, `assert`, and any
         // added later) goes along as recipe text, never dropped.
-        for (key, value) in without(raw_step, &["id", "description", "when", "optional", "request", "expect", "bind"]) {
+        let skipped: Vec<&str> =
+            ["id", "description", "when", "optional", "request", "expect", "bind"].iter().chain(expressed_keys).copied().collect();
+        for (key, value) in without(raw_step, &skipped) {
             self.warn(id, format!("`{key}` has no Arazzo form (kept in `x-recipe-{key}`)"));
             extensions.insert(format!("x-recipe-{key}"), value);
         }

@@ -72,8 +72,23 @@ fn recipe_outputs(case: &Case, origin: &str) -> Json {
     serde_json::from_slice(&output.stdout).expect("the outputs are JSON")
 }
 
-/// Runs Respect on the exported workflow; returns the exported document and Respect's JSON log.
+/// Runs Respect on the exported workflow; returns the exported document and Respect's JSON log
+/// (it must have succeeded).
 fn respect(redocly: &Path, case: &Case, origin: &str, folder: &Path) -> (Json, Json) {
+    let (arazzo, log, output) = run_respect(redocly, case, origin, folder);
+    assert!(
+        output.status.success(),
+        "respect failed on {}:\n{}{}",
+        case.recipe,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (arazzo, log)
+}
+
+/// Exports the case's recipe and runs Respect on it: the document, Respect's JSON log, and how
+/// Respect ended.
+fn run_respect(redocly: &Path, case: &Case, origin: &str, folder: &Path) -> (Json, Json, std::process::Output) {
     let arazzo_path = folder.join("flow.arazzo.yaml");
     let mut export = Command::new(env!("CARGO_BIN_EXE_recipe"));
     export.args(["export", "arazzo", case.recipe, "-o"]).arg(&arazzo_path).current_dir(root());
@@ -90,11 +105,9 @@ fn respect(redocly: &Path, case: &Case, origin: &str, folder: &Path) -> (Json, J
         command.args(["--input", &format!("{name}={value}")]);
     }
     let output = command.output().expect("redocly runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "respect failed on {}:\n{text}", case.recipe);
-    let log: Json = serde_json::from_str(&std::fs::read_to_string(folder.join("log.json")).unwrap()).unwrap();
+    let log = std::fs::read_to_string(folder.join("log.json")).map_or(Json::Null, |text| serde_json::from_str(&text).unwrap());
     let arazzo: Json = recipe::hooks::yaml::from_str(&std::fs::read_to_string(&arazzo_path).unwrap()).unwrap();
-    (arazzo, log)
+    (arazzo, log, output)
 }
 
 /// The workflow's outputs, computed from the responses Respect received, by the runtime
@@ -154,6 +167,50 @@ fn respect_runs_exported_recipes_with_the_recipes_outputs() {
         let got = workflow_outputs(&arazzo, &log);
         assert_eq!(got, expected, "{}: Respect's outputs differ from the recipe's", case.recipe);
         assert!(expected.as_object().is_some_and(|outputs| outputs.len() >= 4), "{expected}");
+        let _ = std::fs::remove_dir_all(&folder);
+    }
+}
+
+/// The checks the export turns into JSONPath criteria fail where the recipe's fail: the shop's
+/// guard (`open_orders`, a criterion of `orders`) when no order is open, its assertion (a
+/// criterion of `order`) when the order read is not open.
+#[test]
+fn respect_fails_where_the_recipe_fails() {
+    let Some(redocly) = std::env::var_os("RECIPE_REDOCLY").map(PathBuf::from) else { return };
+    let case = &CASES[0];
+    let fixture = std::fs::read_to_string(root().join(case.fixture)).unwrap();
+    let variants = [
+        (
+            "orders: [{ id: O-7, status: open }, { id: O-9, status: open }]",
+            "orders: [{ id: O-7, status: closed }]",
+            "open_orders",
+            "orders",
+        ),
+        ("json: { id: O-7, status: open, total", "json: { id: O-7, status: held, total", "order", "order"),
+    ];
+    for (index, (from, to, recipe_step, arazzo_step)) in variants.into_iter().enumerate() {
+        assert!(fixture.contains(from), "{from}");
+        let folder = folder(&format!("fails-{index}"));
+        let path = folder.join("variant.fixture.yaml");
+        std::fs::write(&path, fixture.replace(from, to)).unwrap();
+
+        let server = serve_in_background(&path);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_recipe"));
+        command.args(["run", case.recipe, "--var", "customer_id=C-100"]).current_dir(root());
+        command.env(case.base.0, &server.origin).envs(case.env.iter().copied());
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.lines().any(|line| line.contains("FAIL") && line.contains(recipe_step)), "{recipe_step}:\n{stderr}");
+
+        let server = serve_in_background(&path);
+        let (_, log, output) = run_respect(&redocly, case, &server.origin, &folder);
+        assert!(!output.status.success(), "respect passed on {to}");
+        let steps = log["files"]["flow.arazzo.yaml"]["executedWorkflows"][0]["executedSteps"].as_array().cloned().unwrap_or_default();
+        let failed = steps.iter().find(|step| step["status"] != "success").unwrap_or_else(|| panic!("a failed step in {log}"));
+        assert_eq!(failed["stepId"], arazzo_step, "{failed}");
+        let check = failed["checks"].as_array().unwrap().iter().find(|check| check["passed"] == false).unwrap();
+        assert!(check["condition"].as_str().is_some_and(|condition| condition.starts_with("$[?")), "{check}");
         let _ = std::fs::remove_dir_all(&folder);
     }
 }

@@ -1,8 +1,9 @@
 //! An imported step's success criteria: `$statusCode == N` (joined by `||`) is `expect.status`,
 //! and a JSONPath count check of the response body (as `recipe export arazzo` writes for a
 //! `filter` or `pick`, and the Arazzo specification's examples do: `$[?count(@.pets) > 0]`)
-//! is a `filter` step after the request, whose `expect` says the count. Anything else is a
-//! warning at its place.
+//! is a `filter` step after the request, whose `expect` says the count; an equality of the
+//! body (`$[?@.name == 'x']`, or the Goessner draft's `$.name == 'x'`) is an `assert`; a regex
+//! `^200$` on `$statusCode` a status. Anything else is a warning at its place.
 
 use std::sync::LazyLock;
 
@@ -14,14 +15,22 @@ use crate::emit::{Entry, Node};
 
 /// Name and index segments of an RFC 9535 singular query: `.a`, `['a']`, `[0]`.
 const SEGMENTS: &str = r"(?:\.[A-Za-z_][A-Za-z0-9_]*|\['(?:[^'\\]|\\.)*'\]|\[[0-9]+\])*";
+/// A literal: a single-quoted string, a number, `true` or `false`.
+const LITERAL: &str = r"'(?:[^'\\]|\\.)*'|-?[0-9]+(?:\.[0-9]+)?|true|false";
 
 /// `$[?count(@LIST[*]) OP N]` or `$[?count(@LIST[?CONDITIONS]) OP N]`.
 static COUNT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"^\$\[\?\s*count\(@({SEGMENTS})\[(\*|\?(.+))\]\)\s*(==|>=|<=|>|<)\s*([0-9]+)\s*\]$")).expect("a valid regex")
 });
+/// An equality of the body: `$[?@PATH == LITERAL]` (RFC 9535 on the body, as Respect reads it)
+/// or `$.PATH == LITERAL` (the Goessner draft's form of the specification's examples).
+static ASSERTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"^(?:\$\[\?\s*@({SEGMENTS})\s*==\s*({LITERAL})\s*\]|\$({SEGMENTS})\s*==\s*({LITERAL}))$")).expect("a valid regex")
+});
+/// A regular expression on the status: `^200$`.
+static STATUS_PATTERN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\^?([1-5][0-9][0-9])\$?$").expect("a valid regex"));
 /// One condition: `@PATH == LITERAL`.
-static EQUALS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!(r"^@({SEGMENTS})\s*==\s*('(?:[^'\\]|\\.)*'|-?[0-9]+(?:\.[0-9]+)?|true|false)$")).expect("a valid regex"));
+static EQUALS: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"^@({SEGMENTS})\s*==\s*({LITERAL})$")).expect("a valid regex"));
 
 /// What a step's criteria become.
 pub(super) struct Criteria {
@@ -29,6 +38,8 @@ pub(super) struct Criteria {
     pub statuses: Option<Vec<u16>>,
     /// `filter` steps that run after the request.
     pub checks: Vec<Node>,
+    /// The step's `assert` list: equalities of the body.
+    pub assertions: Vec<Node>,
 }
 
 impl Builder<'_> {
@@ -36,15 +47,27 @@ impl Builder<'_> {
     pub(super) fn criteria(&mut self, step: &Json, id: &str, place: &str) -> Criteria {
         let mut statuses = Vec::new();
         let mut checks = Vec::new();
+        let mut assertions = Vec::new();
         for (index, criterion) in step["successCriteria"].as_array().into_iter().flatten().enumerate() {
             let here = format!("{place}/successCriteria/{index}");
             let condition = criterion["condition"].as_str().unwrap_or_default().trim();
             let kind = criterion["type"].as_str().or(criterion["type"]["type"].as_str()).unwrap_or("simple");
             if kind == "jsonpath" && criterion["context"] == "$response.body" {
-                match count_check(condition, id, checks.len() + 1) {
-                    Some(check) => checks.push(check),
-                    None => self.warn(&here, format!("the JSONPath criterion `{condition}` has no recipe form; only a count check (`$[?count(@.list[?@.a == 'x']) >= 1]`) becomes a `filter` step (left out)")),
+                if let Some(assertion) = assertion(condition) {
+                    assertions.push(assertion);
+                } else if let Some(check) = count_check(condition, id, checks.len() + 1) {
+                    checks.push(check);
+                } else {
+                    let known = "a count check (`$[?count(@.list[?@.a == 'x']) >= 1]`) becomes a `filter` step, an equality (`$[?@.a == 'x']`, `$.a == 'x'`) an `assert`";
+                    self.warn(&here, format!("the JSONPath criterion `{condition}` has no recipe form; only {known} (left out)"));
                 }
+                continue;
+            }
+            if kind == "regex"
+                && criterion["context"] == "$statusCode"
+                && let Some(status) = STATUS_PATTERN.captures(condition).and_then(|c| c[1].parse().ok())
+            {
+                statuses.push(status);
                 continue;
             }
             let simple = kind == "simple" && criterion.get("context").is_none();
@@ -56,10 +79,13 @@ impl Builder<'_> {
                 .flatten();
             match parsed {
                 Some(codes) => statuses.extend(codes),
-                None => self.warn(&here, format!("the criterion `{condition}` has no recipe form; only `$statusCode == N` becomes `expect.status` (left out)")),
+                None => self.warn(
+                    &here,
+                    format!("the criterion `{condition}` has no recipe form; only `$statusCode == N` becomes `expect.status` (left out)"),
+                ),
             }
         }
-        Criteria { statuses: (!statuses.is_empty()).then_some(statuses), checks }
+        Criteria { statuses: (!statuses.is_empty()).then_some(statuses), checks, assertions }
     }
 }
 
@@ -81,7 +107,8 @@ fn count_check(condition: &str, id: &str, number: usize) -> Option<Node> {
         }
     }
     debug_assert!(selector == "*" || !matches.is_empty());
-    let mut filter = vec![Entry::new("from", Node::text(format!("{{{{ steps.{id}.body }}}}"))), Entry::new("items", Node::text(format!("${list}[*]")))];
+    let mut filter =
+        vec![Entry::new("from", Node::text(format!("{{{{ steps.{id}.body }}}}"))), Entry::new("items", Node::text(format!("${list}[*]")))];
     if !matches.is_empty() {
         filter.push(Entry::new("match", Node::Map(matches)));
     }
@@ -91,6 +118,16 @@ fn count_check(condition: &str, id: &str, number: usize) -> Option<Node> {
         Entry::new("description", Node::text(format!("A count check of step `{id}`'s response (an Arazzo JSONPath criterion)."))),
         Entry::new("filter", Node::Map(filter)),
     ]))
+}
+
+/// An equality of the body as an `assert` entry: `{ path, equals }`.
+fn assertion(condition: &str) -> Option<Node> {
+    let captures = ASSERTION.captures(condition)?;
+    let (path, value) = match (captures.get(1), captures.get(2)) {
+        (Some(path), Some(value)) => (path.as_str(), value.as_str()),
+        _ => (captures.get(3)?.as_str(), captures.get(4)?.as_str()),
+    };
+    Some(Node::Map(vec![Entry::new("path", Node::text(format!("${path}"))), Entry::new("equals", Node::Scalar(literal(value)?))]))
 }
 
 /// An RFC 9535 literal as JSON.
@@ -121,5 +158,10 @@ mod tests {
         assert!(count_check("$[?count(@.pets) > 0]", "s", 1).is_none(), "a count of the list itself, not of its items");
         assert!(count_check("$[?count(@.pets[*]) == 3]", "s", 1).is_none());
         assert_eq!(literal("'it\\'s'"), Some(json!("it's")));
+        for condition in ["$[?@['name'] == 'Orca']", "$.name == 'Orca'"] {
+            let text = crate::emit::document(&[], &[Entry::new("assert", assertion(condition).expect(condition))]);
+            assert!(text.contains("equals: Orca"), "{text}");
+        }
+        assert!(assertion("$.name != 'Orca'").is_none());
     }
 }

@@ -79,7 +79,8 @@ fn read_json(file: &Path) -> Result<Json, ArazzoError> {
 /// A runtime expression as a whole string (`$inputs.x`), or embedded (`{$inputs.x}`).
 pub(super) static EMBEDDED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{(\$[^{}]+)\}").expect("a valid regex"));
 static TEMPLATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{\{.*?\}\}").expect("a valid regex"));
-pub(super) static STATUS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\$statusCode\s*==\s*([1-5][0-9][0-9])$").expect("a valid regex"));
+pub(super) static STATUS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\$statusCode\s*==\s*([1-5][0-9][0-9])$").expect("a valid regex"));
 
 /// The recipe for one workflow (`workflow`, or the first).
 pub(crate) fn recipe(documents: &Documents, workflow: Option<&str>, name: &str) -> Result<Imported, ArazzoError> {
@@ -343,6 +344,9 @@ impl Builder<'_> {
         if let Some(statuses) = criteria.statuses {
             fields.push(Entry::new("expect", Node::Map(vec![Entry::new("status", Node::from_json(&json!(statuses)))])));
         }
+        if !criteria.assertions.is_empty() {
+            fields.push(Entry::new("assert", Node::list(criteria.assertions)));
+        }
         let mut optional = step["x-recipe-optional"] == true;
         for key in ["onSuccess", "onFailure"] {
             for (index, action) in step[key].as_array().into_iter().flatten().enumerate() {
@@ -389,7 +393,6 @@ impl Builder<'_> {
         steps.extend(criteria.checks);
         steps
     }
-
 }
 
 use super::unique;

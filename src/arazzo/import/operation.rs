@@ -72,7 +72,6 @@ impl Builder<'_> {
         Located { method: method.to_ascii_lowercase(), path: path.to_owned(), source: Some(source), security }
     }
 
-
     /// `x-security` (or none) as the request's `auth`.
     pub(super) fn auth(&mut self, step: &Json, located: &Located, place: &str, env_map: &BTreeMap<String, String>) -> Option<Node> {
         let Some(entry) = step["x-security"].as_array().and_then(|entries| entries.first()) else {
@@ -113,5 +112,4 @@ impl Builder<'_> {
             }
         }
     }
-
 }

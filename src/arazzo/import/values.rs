@@ -39,7 +39,14 @@ impl Builder<'_> {
 
     /// A payload with its runtime expressions as templates (parts an export kept as recipe text
     /// as they are).
-    pub(super) fn tree(&mut self, value: &Json, place: &str, pointer: &str, kept: &Map<String, Json>, env_map: &BTreeMap<String, String>) -> Json {
+    pub(super) fn tree(
+        &mut self,
+        value: &Json,
+        place: &str,
+        pointer: &str,
+        kept: &Map<String, Json>,
+        env_map: &BTreeMap<String, String>,
+    ) -> Json {
         if kept.contains_key(pointer) {
             return value.clone();
         }
@@ -59,7 +66,6 @@ impl Builder<'_> {
             other => other.clone(),
         }
     }
-
 
     /// A step output as a binding: a `JSONPath`, or a template of the step's status or header.
     pub(super) fn output(&mut self, expression: &str, step: &str, place: &str) -> Option<String> {

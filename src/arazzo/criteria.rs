@@ -1,17 +1,20 @@
-//! `filter` and `pick` steps in Arazzo terms, where they fit: a selection from the list of one
-//! request step's response (`from: "{{ steps.S.body... }}"`, `items: $.list[*]`) whose
-//! conditions are equalities with literals.
+//! `filter`, `pick` and `assert` in Arazzo terms, where they fit: JSONPath criteria (RFC 9535,
+//! on the response body as the Arazzo specification's examples write them, and as Respect
+//! evaluates them: the body is the one node of `$`).
 //!
-//! Its count check becomes a JSONPath criterion of step `S` (RFC 9535, on the response body as
-//! the Arazzo specification's examples write it: `$[?count(@.list[?@.status == 'open']) >= 1]`),
-//! and, without conditions, what it selects by position becomes a place in that response: the
-//! first item (`$response.body#/list/0`) or the whole list. Anything else (a `where`, matchers
-//! with options or templates, strategies other than `first`, `entries`) is not expressed here.
+//! A selection from the list of one request step's response (`from: "{{ steps.S.body... }}"`,
+//! `items: $.list[*]`) whose conditions are equalities with literals has its count check as a
+//! criterion of step `S` (`$[?count(@.list[?@.status == 'open']) >= 1]`), and, without
+//! conditions, what it selects by position becomes a place in that response: the first item
+//! (`$response.body#/list/0`) or the whole list. A request step's `assert` of a definite path
+//! equal to a literal is a criterion of the step itself (`$[?@.status == 'open']`). Anything
+//! else (a `where`, matchers with options or templates, strategies other than `first`,
+//! `entries`, `that` templates) is not expressed here.
 
 use serde_json::{Value as Json, json};
 
 use super::expression::{Selected, Translator};
-use crate::model::{Action, Cardinality, Selection, Strategy, Template};
+use crate::model::{Action, Assertion, Cardinality, Selection, Strategy, Template, TemplateKind};
 
 /// What a selection step becomes.
 pub(crate) struct Expressed {
@@ -68,7 +71,9 @@ pub(crate) fn express(action: &Action, translator: &Translator) -> Fit {
     };
     let list_pointer = format!("{base}{list}");
     let Some(condition) = conditions(selection) else {
-        return Fit::Unfit("has a `match` with options (`ignore_case`, `trim`, `pattern`), a template, `null` or a path that is not definite".into());
+        return Fit::Unfit(
+            "has a `match` with options (`ignore_case`, `trim`, `pattern`), a template, `null` or a path that is not definite".into(),
+        );
     };
     let criterion = comparison.map(|comparison| {
         let nodes = if condition.is_empty() { "[*]".to_owned() } else { format!("[?{condition}]") };
@@ -94,15 +99,36 @@ fn conditions(selection: &Selection) -> Option<String> {
         if matcher.pattern.is_some() || matcher.ignore_case || matcher.trim {
             return None;
         }
-        let literal = match matcher.equals.as_ref()? {
-            Template::Bool(value) => value.to_string(),
-            Template::Number(number) => number.to_string(),
-            Template::String(text) if text.kind == crate::model::TemplateKind::Literal => string(&text.text),
-            _ => return None,
-        };
-        parts.push(format!("@{} == {literal}", query(&condition.path.pointer()?)));
+        parts.push(format!("@{} == {}", query(&condition.path.pointer()?), literal(matcher.equals.as_ref()?)?));
     }
     Some(parts.join(" && "))
+}
+
+/// A literal recipe value as an RFC 9535 literal; `None` for templates, `null` (which a missing
+/// node never equals in RFC 9535) and structures.
+fn literal(template: &Template) -> Option<String> {
+    match template {
+        Template::Bool(value) => Some(value.to_string()),
+        Template::Number(number) => Some(number.to_string()),
+        Template::String(text) if text.kind == TemplateKind::Literal => Some(string(&text.text)),
+        _ => None,
+    }
+}
+
+/// A request step's assertions as criteria of its own response, when every one is a definite
+/// path equal to a literal (a `message` has no Arazzo form and is not kept).
+pub(crate) fn assertions(assertions: &[Assertion]) -> Option<Vec<Json>> {
+    assertions
+        .iter()
+        .map(|assertion| {
+            if assertion.that.is_some() || assertion.pattern.is_some() {
+                return None;
+            }
+            let path = query(&assertion.path.as_ref()?.pointer()?);
+            let condition = format!("$[?@{path} == {}]", literal(assertion.equals.as_ref()?)?);
+            Some(json!({ "context": "$response.body", "condition": condition, "type": "jsonpath" }))
+        })
+        .collect()
 }
 
 /// A JSON Pointer as the segments of an RFC 9535 query (`/a/0` is `['a'][0]`).
@@ -111,7 +137,13 @@ fn query(pointer: &str) -> String {
         .split('/')
         .skip(1)
         .map(|token| token.replace("~1", "/").replace("~0", "~"))
-        .map(|token| if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) { format!("[{token}]") } else { format!("[{}]", string(&token)) })
+        .map(|token| {
+            if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
+                format!("[{token}]")
+            } else {
+                format!("[{}]", string(&token))
+            }
+        })
         .collect()
 }
 
