@@ -1,4 +1,4 @@
-//! `filter`, `pick` and `assert` in Arazzo terms, where they fit: JSONPath criteria (RFC 9535,
+//! `filter`, `pick` and `assert` in Arazzo terms, where they fit: `JSONPath` criteria (RFC 9535,
 //! on the response body as the Arazzo specification's examples write them, and as Respect
 //! evaluates them: the body is the one node of `$`).
 //!

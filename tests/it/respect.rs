@@ -171,7 +171,7 @@ fn respect_runs_exported_recipes_with_the_recipes_outputs() {
     }
 }
 
-/// The checks the export turns into JSONPath criteria fail where the recipe's fail: the shop's
+/// The checks the export turns into `JSONPath` criteria fail where the recipe's fail: the shop's
 /// guard (`open_orders`, a criterion of `orders`) when no order is open, its assertion (a
 /// criterion of `order`) when the order read is not open.
 #[test]

@@ -1,5 +1,5 @@
 //! An imported step's success criteria: `$statusCode == N` (joined by `||`) is `expect.status`,
-//! and a JSONPath count check of the response body (as `recipe export arazzo` writes for a
+//! and a `JSONPath` count check of the response body (as `recipe export arazzo` writes for a
 //! `filter` or `pick`, and the Arazzo specification's examples do: `$[?count(@.pets) > 0]`)
 //! is a `filter` step after the request, whose `expect` says the count; an equality of the
 //! body (`$[?@.name == 'x']`, or the Goessner draft's `$.name == 'x'`) is an `assert`; a regex

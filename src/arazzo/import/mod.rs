@@ -283,13 +283,9 @@ impl Builder<'_> {
         format!("{{{{ env.{var} }}}}")
     }
 
-    /// A request step, and the `filter` steps of its count checks after it; none when the step
-    /// cannot be imported.
-    fn step(&mut self, step: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Vec<Node> {
-        let arazzo_id = step["stepId"].as_str().unwrap_or("step").to_owned();
-        let Some(located) = self.locate(step, place) else { return Vec::new() };
-        let id = unique(&identifier(&arazzo_id), |candidate| self.step_ids.values().any(|taken| taken == candidate));
-        self.step_ids.insert(arazzo_id.clone(), id.clone());
+    /// The `request` of a step: its operation's method and path, the path filled in by path
+    /// parameters, query and header parameters, `auth`, and the body.
+    fn request(&mut self, step: &Json, located: &Located, place: &str, env_map: &BTreeMap<String, String>) -> Vec<Entry> {
         let mut path = located.path.clone();
         let mut query = Vec::new();
         let mut headers = Vec::new();
@@ -324,7 +320,7 @@ impl Builder<'_> {
         if !headers.is_empty() {
             request.push(Entry::new("headers", Node::Map(headers)));
         }
-        if let Some(auth) = self.auth(step, &located, place, env_map) {
+        if let Some(auth) = self.auth(step, located, place, env_map) {
             request.push(Entry::new("auth", auth));
         }
         if let Some(idempotent) = step["x-recipe-request"]["idempotent"].as_bool() {
@@ -335,6 +331,17 @@ impl Builder<'_> {
         {
             request.push(entry);
         }
+        request
+    }
+
+    /// A request step, and the `filter` steps of its count checks after it; none when the step
+    /// cannot be imported.
+    fn step(&mut self, step: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Vec<Node> {
+        let arazzo_id = step["stepId"].as_str().unwrap_or("step").to_owned();
+        let Some(located) = self.locate(step, place) else { return Vec::new() };
+        let id = unique(&identifier(&arazzo_id), |candidate| self.step_ids.values().any(|taken| taken == candidate));
+        self.step_ids.insert(arazzo_id.clone(), id.clone());
+        let request = self.request(step, &located, place, env_map);
         let mut fields = vec![Entry::new("id", Node::text(&id))];
         if let Some(description) = step["description"].as_str() {
             fields.push(Entry::new("description", Node::text(description.trim())));
