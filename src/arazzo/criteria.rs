@@ -70,10 +70,9 @@ pub(crate) fn express(action: &Action, translator: &Translator) -> Fit {
         return Fit::Unfit("selects `items` by a path that is no definite list path ending in `[*]`".into());
     };
     let list_pointer = format!("{base}{list}");
-    let Some(condition) = conditions(selection) else {
-        return Fit::Unfit(
-            "has a `match` with options (`ignore_case`, `trim`, `pattern`), a template, `null` or a path that is not definite".into(),
-        );
+    let condition = match conditions(selection) {
+        Ok(condition) => condition,
+        Err(Unfit(reason)) => return Fit::Unfit(reason),
     };
     let criterion = comparison.map(|comparison| {
         let nodes = if condition.is_empty() { "[*]".to_owned() } else { format!("[?{condition}]") };
@@ -90,18 +89,32 @@ pub(crate) fn express(action: &Action, translator: &Translator) -> Fit {
     Fit::Expressed(Expressed { step, criterion, selected, conditional })
 }
 
-/// The `match` conditions as an RFC 9535 logical expression on `@` (empty for none); `None`
-/// when one is not an equality of a definite path with a literal.
-fn conditions(selection: &Selection) -> Option<String> {
+/// Why a selection's conditions have no `JSONPath` form.
+struct Unfit(String);
+
+/// The `match` conditions as an RFC 9535 logical expression on `@` (empty for none), or why
+/// one is not an equality of a definite path with a literal.
+fn conditions(selection: &Selection) -> Result<String, Unfit> {
     let mut parts = Vec::new();
     for condition in &selection.matches {
-        let matcher = &condition.matcher;
-        if matcher.pattern.is_some() || matcher.ignore_case || matcher.trim {
-            return None;
+        let (matcher, path) = (&condition.matcher, &condition.path.text);
+        let options: Vec<&str> =
+            [("`ignore_case`", matcher.ignore_case), ("`trim`", matcher.trim), ("`pattern`", matcher.pattern.is_some())]
+                .into_iter()
+                .filter_map(|(name, set)| set.then_some(name))
+                .collect();
+        if !options.is_empty() {
+            return Err(Unfit(format!("matches `{path}` with {}, which a JSONPath equality cannot say", options.join(" and "))));
         }
-        parts.push(format!("@{} == {}", query(&condition.path.pointer()?), literal(matcher.equals.as_ref()?)?));
+        let Some(pointer) = condition.path.pointer() else {
+            return Err(Unfit(format!("matches `{path}`, a path that may select several nodes (any of which matches)")));
+        };
+        let Some(literal) = matcher.equals.as_ref().and_then(literal) else {
+            return Err(Unfit(format!("matches `{path}` against a template, `null` or a structure, not a literal")));
+        };
+        parts.push(format!("@{} == {literal}", query(&pointer)));
     }
-    Some(parts.join(" && "))
+    Ok(parts.join(" && "))
 }
 
 /// A literal recipe value as an RFC 9535 literal; `None` for templates, `null` (which a missing

@@ -82,7 +82,11 @@ fn redoclys_museum_workflows_import_with_warnings_at_their_places() {
     let output = recipe(&["import", "arazzo", file, "-o", out.to_str().unwrap()]);
     let text = stderr(&output);
     assert!(output.status.success(), "{text}");
-    assert!(text.contains("at `/workflows/0/steps/1`: a step that runs another workflow has no recipe form"), "{text}");
+    // Each place is the file's line and column, and the JSON Pointer of the node.
+    assert!(
+        text.contains("museum-api.arazzo.yaml:35:9: at `/workflows/0/steps/1`: a step that runs another workflow has no recipe form"),
+        "{text}"
+    );
     assert!(text.contains("only the first workflow is imported; the others (events-crud)"), "{text}");
     let hours = yaml(&out);
     assert_eq!(hours["http"]["base_url"], "{{ env.API_BASE_URL }}");

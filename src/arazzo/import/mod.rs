@@ -32,6 +32,8 @@ mod values;
 pub(crate) struct Documents {
     pub file: String,
     pub arazzo: Json,
+    /// The Arazzo document with the place of every node, for messages.
+    pub located: Option<crate::yaml::Node>,
     pub sources: Vec<(String, Json)>,
     /// Problems met while reading (a source that is no OpenAPI description).
     pub warnings: Vec<String>,
@@ -48,6 +50,7 @@ pub(crate) struct Imported {
 pub(crate) fn read(file: &Path) -> Result<Documents, ArazzoError> {
     let shown = file.display().to_string();
     let arazzo = read_json(file)?;
+    let located = fs_err::read_to_string(file).ok().and_then(|text| crate::yaml::parse(&text).ok()).map(|(node, _)| node);
     if !arazzo["arazzo"].as_str().is_some_and(|version| version.starts_with("1.")) {
         return Err(ArazzoError::Unreadable { file: shown, message: "not an Arazzo 1.x document (no `arazzo: 1.x` version)".into() });
     }
@@ -61,13 +64,30 @@ pub(crate) fn read(file: &Path) -> Result<Documents, ArazzoError> {
         }
         let url = source["url"].as_str().unwrap_or_default();
         if url.contains("://") {
-            warnings.push(format!("/sourceDescriptions/{index}: `{url}` is not a local file; its operations are unknown"));
+            let place = format!("/sourceDescriptions/{index}");
+            warnings.push(format!(
+                "{}: at `{place}`: `{url}` is not a local file; its operations are unknown",
+                at(&shown, located.as_ref(), &place)
+            ));
             continue;
         }
         let document = read_json(&folder.join(url))?;
         sources.push((name, document));
     }
-    Ok(Documents { file: shown, arazzo, sources, warnings })
+    Ok(Documents { file: shown, arazzo, located, sources, warnings })
+}
+
+/// `file:line:col` of the node at `pointer` (a JSON Pointer), or `file` when it is not found.
+fn at(file: &str, located: Option<&crate::yaml::Node>, pointer: &str) -> String {
+    let mut node = located;
+    for token in pointer.split('/').skip(1).map(|token| token.replace("~1", "/").replace("~0", "~")) {
+        node = node.and_then(|node| match &node.value {
+            crate::yaml::Value::Map(entries) => entries.iter().find(|(key, _)| key.text == token).map(|(_, value)| value),
+            crate::yaml::Value::Seq(items) => token.parse::<usize>().ok().and_then(|index| items.get(index)),
+            _ => None,
+        });
+    }
+    node.map_or_else(|| file.to_owned(), |node| format!("{file}:{}:{}", node.span.line, node.span.col))
 }
 
 fn read_json(file: &Path) -> Result<Json, ArazzoError> {
@@ -84,7 +104,7 @@ pub(super) static STATUS: LazyLock<Regex> =
 
 /// The recipe for one workflow (`workflow`, or the first).
 pub(crate) fn recipe(documents: &Documents, workflow: Option<&str>, name: &str) -> Result<Imported, ArazzoError> {
-    let file = documents.file.clone();
+    let file = at(&documents.file, documents.located.as_ref(), "/workflows");
     let workflows = documents.arazzo["workflows"].as_array().cloned().unwrap_or_default();
     let index = match workflow {
         Some(id) => workflows.iter().position(|w| w["workflowId"] == id).ok_or_else(|| {
@@ -140,7 +160,12 @@ struct Located {
 
 impl Builder<'_> {
     fn warn(&mut self, place: &str, message: impl std::fmt::Display) {
-        self.warnings.push(format!("{}: at `{place}`: {message}", self.documents.file));
+        self.warnings.push(format!("{}: at `{place}`: {message}", self.file_at(place)));
+    }
+
+    /// `file:line:col` of a place in the Arazzo document.
+    fn file_at(&self, place: &str) -> String {
+        at(&self.documents.file, self.documents.located.as_ref(), place)
     }
 
     fn build(mut self, workflow: &Json, place: &str, name: &str) -> Result<Imported, ArazzoError> {
@@ -173,7 +198,8 @@ impl Builder<'_> {
         if steps.is_empty() {
             let why: String = self.warnings.iter().fold(String::new(), |why, warning| why + "\n  " + warning);
             let message = format!("no step can be imported as a request:{why}");
-            return Err(ArazzoError::Unsupported { file: self.documents.file.clone(), place: format!("{place}/steps"), message });
+            let place = format!("{place}/steps");
+            return Err(ArazzoError::Unsupported { file: self.file_at(&place), place, message });
         }
         let mut outputs = Vec::new();
         for (output, expression) in workflow["outputs"].as_object().into_iter().flatten() {
