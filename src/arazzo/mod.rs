@@ -831,3 +831,27 @@ pub(crate) fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
     }
     candidate
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn servers_of(base_url: &str, env: &str) -> (Vec<Json>, Vec<String>) {
+        let text = format!(
+            "recipe: 1\nname: s\nenv:\n{env}http:\n  base_url: \"{base_url}\"\nsteps:\n  - id: a\n    request: {{ method: GET, url: /a }}\n"
+        );
+        let plan = crate::check::load_str("s.yaml", &text).unwrap_or_else(|report| panic!("{report}"));
+        let mut warnings = Vec::new();
+        (servers(plan.recipe(), &mut warnings), warnings)
+    }
+
+    #[test]
+    fn a_server_url_resolves_without_variables() {
+        let (servers, warnings) = servers_of("{{ env.API }}/v2", "  API: { default: \"https://api.test\" }\n");
+        assert_eq!(servers, [json!({ "url": "https://api.test/v2", "x-recipe-env": "API" })]);
+        assert!(warnings.is_empty());
+        let (servers, warnings) = servers_of("{{ env.API }}", "  API: {}\n");
+        assert_eq!(servers[0]["url"], "/");
+        assert!(warnings[0].contains("`API` has no default"), "{warnings:?}");
+    }
+}

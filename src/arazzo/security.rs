@@ -89,3 +89,37 @@ pub(crate) fn step_entry(scheme: Scheme, declared: Option<&str>, values: Map<Str
         None => json!([{ "scheme": scheme.object(), "values": values }]),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TemplateString;
+
+    fn template(text: &str) -> TemplateString {
+        TemplateString {
+            text: text.into(),
+            span: crate::diagnostic::Span::default(),
+            style: crate::yaml::Style::Quoted,
+            kind: crate::template::classify(text),
+        }
+    }
+
+    #[test]
+    fn a_requests_own_auth_wins_over_the_default() {
+        let default = Auth::Bearer(template("{{ vars.token }}"));
+        let login = Auth::Basic { username: template("me"), password: template("{{ env.SECRET }}") };
+        let Credential::Sent { scheme, values } = credential(Some(&default), Some(&login)) else { panic!("basic") };
+        assert_eq!((scheme, values), (Scheme::Basic, vec![("username", "me"), ("password", "{{ env.SECRET }}")]));
+        assert!(matches!(credential(Some(&default), None), Credential::Sent { scheme: Scheme::Bearer, .. }));
+        assert!(matches!(credential(Some(&default), Some(&Auth::None)), Credential::Anonymous));
+        assert!(matches!(credential(None, None), Credential::None));
+    }
+
+    #[test]
+    fn schemes_of_another_document_match_by_type_and_scheme() {
+        assert!(Scheme::Bearer.matches(&json!({ "type": "http", "scheme": "Bearer", "bearerFormat": "JWT" })));
+        assert!(!Scheme::Bearer.matches(&json!({ "type": "http", "scheme": "basic" })));
+        assert!(!Scheme::Basic.matches(&json!({ "type": "apiKey", "in": "header", "name": "X-Key" })));
+        assert_eq!(step_entry(Scheme::Basic, None, Map::new())[0]["scheme"], json!({ "type": "http", "scheme": "basic" }));
+    }
+}
