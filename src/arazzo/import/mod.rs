@@ -22,7 +22,6 @@ use serde_json::{Value as Json, json};
 
 use super::error::ArazzoError;
 use crate::emit::{Entry, Node};
-use values::identifier;
 
 mod criteria;
 mod operation;
@@ -428,4 +427,24 @@ impl Builder<'_> {
     }
 }
 
+/// A name templates can read: letters, digits and `_`, not starting with a digit.
+fn identifier(name: &str) -> String {
+    let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        out.insert(0, '_');
+    }
+    out
+}
+
 use super::unique;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_identifiers() {
+        assert_eq!(identifier("get-museum-hours"), "get_museum_hours");
+        assert_eq!(identifier("2fa"), "_2fa");
+    }
+}

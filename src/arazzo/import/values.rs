@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json, json};
 
-use super::{Builder, EMBEDDED};
+use super::{Builder, EMBEDDED, identifier};
 use crate::emit::{Entry, Node};
 
 impl Builder<'_> {
@@ -149,25 +149,14 @@ pub(super) fn json_path(pointer: &str) -> String {
     path
 }
 
-/// A name templates can read: letters, digits and `_`, not starting with a digit.
-pub(super) fn identifier(name: &str) -> String {
-    let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
-    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        out.insert(0, '_');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn pointers_become_json_paths_and_names_identifiers() {
+    fn pointers_become_json_paths() {
         assert_eq!(json_path(""), "$");
         assert_eq!(json_path("/orders/0/id"), "$.orders[0].id");
         assert_eq!(json_path("/a~1b/it's"), "$['a/b']['it\\'s']");
-        assert_eq!(identifier("get-museum-hours"), "get_museum_hours");
-        assert_eq!(identifier("2fa"), "_2fa");
     }
 }
