@@ -283,3 +283,29 @@ fn an_existing_openapi_description_lends_its_operation_ids() {
     assert!(stderr(&output).contains("tests/data/arazzo/shop.fixture.yaml: not an OpenAPI 3 description"), "{}", stderr(&output));
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[test]
+fn every_shipped_recipes_export_imports_to_a_recipe_that_passes_the_check() {
+    let folder = folder("shipped");
+    for recipe_path in crate::support::shipped_recipes() {
+        let name = Path::new(&recipe_path).file_stem().unwrap().to_str().unwrap().to_owned();
+        let exported = folder.join(format!("{name}.arazzo.yaml"));
+        let output = recipe(&["export", "arazzo", &recipe_path, "-o", exported.to_str().unwrap()]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let imported = folder.join(format!("{name}.yaml"));
+        let output = recipe(&["import", "arazzo", exported.to_str().unwrap(), "-o", imported.to_str().unwrap()]);
+        // `import` checks what it wrote, and exits 3 when the check fails.
+        assert!(output.status.success(), "{recipe_path}: {}", stderr(&output));
+        let plan = crate::support::plan(&imported);
+        assert!(!plan.recipe().steps.is_empty(), "{recipe_path}");
+    }
+    // What an export kept as recipe text reads what is not restored (`each` of a loop): an
+    // input stands in for it, with a warning at its place.
+    let output = recipe(&["import", "arazzo", folder.join("token-auth.arazzo.yaml").to_str().unwrap()]);
+    let text = stderr(&output);
+    assert!(text.contains("at `/workflows/0/steps/2/parameters/0`: recipe text `{{ each }}` an export kept (what it reads is not restored) has no recipe form; the recipe asks for it as the input `each`"), "{text}");
+    let imported: Json = recipe::hooks::yaml::from_str(&String::from_utf8_lossy(&output.stdout)).unwrap();
+    assert_eq!(imported["steps"][2]["request"]["url"], "/orders/{{ inputs.each }}");
+    assert_eq!(imported["inputs"]["each"]["type"], "string");
+    let _ = std::fs::remove_dir_all(&folder);
+}

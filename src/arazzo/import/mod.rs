@@ -97,6 +97,7 @@ fn read_json(file: &Path) -> Result<Json, ArazzoError> {
 
 /// A runtime expression as a whole string (`$inputs.x`), or embedded (`{$inputs.x}`).
 pub(super) static EMBEDDED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{(\$[^{}]+)\}").expect("a valid regex"));
+static PATH_PARAMETER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{([^{}]+)\}").expect("a valid regex"));
 static TEMPLATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{\{.*?\}\}").expect("a valid regex"));
 pub(super) static STATUS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\$statusCode\s*==\s*([1-5][0-9][0-9])$").expect("a valid regex"));
@@ -160,6 +161,17 @@ struct Located {
 impl Builder<'_> {
     fn warn(&mut self, place: &str, message: impl std::fmt::Display) {
         self.warnings.push(format!("{}: at `{place}`: {message}", self.file_at(place)));
+    }
+
+    /// An input the recipe asks for where `what` has no recipe form: `{{ inputs.NAME }}`, named
+    /// after `hint`, with a warning at `place`.
+    fn stand_in(&mut self, hint: &str, place: &str, what: &str) -> Json {
+        let name = unique(&identifier(hint), |candidate| self.inputs.iter().any(|entry| entry.key == candidate));
+        let description = format!("stands in for {what} at `{place}` of the Arazzo document");
+        self.warn(place, format!("{what} has no recipe form; the recipe asks for it as the input `{name}`"));
+        let fields = vec![Entry::new("type", Node::text("string")), Entry::new("description", Node::text(description))];
+        self.inputs.push(Entry::new(name.clone(), Node::Map(fields)));
+        json!(format!("{{{{ inputs.{name} }}}}"))
     }
 
     /// `file:line:col` of a place in the Arazzo document.
@@ -318,9 +330,13 @@ impl Builder<'_> {
             let here = format!("{place}/parameters/{index}");
             let name = parameter["name"].as_str().unwrap_or_default();
             let value = if parameter.get("x-recipe-template").is_some() {
-                Some(parameter["value"].clone())
+                let what = format!(
+                    "recipe text `{}` an export kept (what it reads is not restored)",
+                    parameter["value"].as_str().unwrap_or_default()
+                );
+                Some(self.stand_in(name, &here, &what))
             } else {
-                self.value(&parameter["value"], &here, env_map)
+                self.value_or(&parameter["value"], &here, env_map, Some(name))
             };
             let Some(value) = value else { continue };
             match parameter["in"].as_str() {
@@ -335,8 +351,11 @@ impl Builder<'_> {
                 _ => self.warn(&here, format!("parameter `{name}` in `{}` has no recipe form; it is left out", parameter["in"])),
             }
         }
-        if TEMPLATE.replace_all(&path, "").contains('{') {
-            self.warn(place, format!("the path `{path}` keeps parameters no step parameter gives"));
+        let untemplated = TEMPLATE.replace_all(&path, "").into_owned();
+        for parameter in PATH_PARAMETER.captures_iter(&untemplated).map(|captures| captures[1].to_owned()).collect::<Vec<_>>() {
+            let what = format!("the path parameter `{parameter}`, which no step parameter gives,");
+            let value = self.stand_in(&parameter, place, &what);
+            path = path.replace(&format!("{{{parameter}}}"), value.as_str().unwrap_or_default());
         }
         let mut request = vec![Entry::new("method", Node::text(located.method.to_ascii_uppercase())), Entry::new("url", Node::text(path))];
         if !query.is_empty() {

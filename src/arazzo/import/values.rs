@@ -47,8 +47,11 @@ impl Builder<'_> {
         kept: &Map<String, Json>,
         env_map: &BTreeMap<String, String>,
     ) -> Json {
-        if kept.contains_key(pointer) {
-            return value.clone();
+        let hint =
+            pointer.rsplit('/').find(|token| !token.is_empty() && !token.bytes().all(|b| b.is_ascii_digit())).unwrap_or("body").to_owned();
+        if let Some(text) = kept.get(pointer) {
+            let what = format!("recipe text `{}` an export kept (what it reads is not restored)", text.as_str().unwrap_or_default());
+            return self.stand_in(&hint, &format!("{place}/payload{pointer}"), &what);
         }
         match value {
             Json::Array(items) => Json::Array(
@@ -62,7 +65,7 @@ impl Builder<'_> {
                     })
                     .collect(),
             ),
-            Json::String(_) => self.value(value, &format!("{place}/payload{pointer}"), env_map).unwrap_or(Json::Null),
+            Json::String(_) => self.value_or(value, &format!("{place}/payload{pointer}"), env_map, Some(&hint)).unwrap_or(Json::Null),
             other => other.clone(),
         }
     }
@@ -88,32 +91,51 @@ impl Builder<'_> {
     /// A value with its runtime expressions as templates; `None` (with a warning) when one has
     /// no recipe form.
     pub(super) fn value(&mut self, value: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Option<Json> {
+        self.value_or(value, place, env_map, None)
+    }
+
+    /// [`Self::value`], or, where it has no recipe form and `stand_in` names one, an input of
+    /// that name the recipe asks for instead (with a warning).
+    pub(super) fn value_or(
+        &mut self,
+        value: &Json,
+        place: &str,
+        env_map: &BTreeMap<String, String>,
+        stand_in: Option<&str>,
+    ) -> Option<Json> {
         let Some(text) = value.as_str() else { return Some(value.clone()) };
-        if text.starts_with('$') {
-            let Some(template) = self.expression(text, env_map) else {
-                self.warn(place, format!("the runtime expression `{text}` has no recipe form; left out"));
-                return None;
-            };
-            return Some(json!(format!("{{{{ {template} }}}}")));
+        let translated = if text.starts_with('$') {
+            self.expression(text, env_map)
+                .map(|template| json!(format!("{{{{ {template} }}}}")))
+                .ok_or_else(|| format!("the runtime expression `{text}`"))
+        } else if text.contains("{{") || text.contains("{%") {
+            Err(format!("the text `{text}` (a recipe would read its `{{{{` or `{{%` as a template)"))
+        } else {
+            self.embedded(text, env_map)
+        };
+        match (translated, stand_in) {
+            (Ok(value), _) => Some(value),
+            (Err(what), Some(hint)) => Some(self.stand_in(hint, place, &what)),
+            (Err(what), None) => {
+                self.warn(place, format!("{what} has no recipe form; left out"));
+                None
+            }
         }
-        if text.contains("{{") || text.contains("{%") {
-            self.warn(place, "the text holds `{{` or `{%`, which a recipe would read as a template; left out");
-            return None;
-        }
+    }
+
+    /// Text with `{$...}` runtime expressions embedded, as a template; else what has no form.
+    fn embedded(&self, text: &str, env_map: &BTreeMap<String, String>) -> Result<Json, String> {
         let mut out = String::new();
         let mut last = 0;
         for captures in EMBEDDED.captures_iter(text) {
-            let whole = captures.get(0)?;
+            let whole = captures.get(0).expect("a match has a whole");
             out.push_str(&text[last..whole.start()]);
-            let Some(template) = self.expression(&captures[1], env_map) else {
-                self.warn(place, format!("the runtime expression `{}` has no recipe form; left out", &captures[1]));
-                return None;
-            };
+            let template = self.expression(&captures[1], env_map).ok_or_else(|| format!("the runtime expression `{}`", &captures[1]))?;
             out.push_str(&format!("{{{{ {template} }}}}"));
             last = whole.end();
         }
         out.push_str(&text[last..]);
-        Some(json!(out))
+        Ok(json!(out))
     }
 
     /// One runtime expression as a minijinja expression.
