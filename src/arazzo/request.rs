@@ -12,8 +12,18 @@ use super::security::{self, Credential, Security};
 use super::{SOURCE, StepOut, Writer, criteria, described, type_name, without};
 use crate::model::{Request, Step, Template};
 
-/// How a step names its operation.
+/// Where a request's operation is.
 enum Target {
+    /// At a path template of the description the export writes; the operation is added once the
+    /// step's parameters are known.
+    Written(String),
+    /// In the existing description, or not there.
+    Described(Named),
+}
+
+/// How a step names its operation.
+enum Named {
+    /// An `operationPath` pointer.
     Path(String),
     Id(String),
     /// No operation of the existing description: Respect's `x-operation`.
@@ -67,7 +77,7 @@ impl Writer<'_> {
         let templates: Vec<&String> =
             url.path.iter().filter_map(|piece| if let Piece::Template(text) = piece { Some(text) } else { None }).collect();
         let mut parameters = Vec::new();
-        let (target, template) = self.target(&id, &method, &url.path, &templates, &mut parameters);
+        let target = self.target(&id, &method, &url.path, &templates, &mut parameters);
         let query = self.query_parameters(url.query.as_deref(), request);
         for (name, value) in query {
             parameters.push(self.parameter(&id, &name, "query", value));
@@ -90,7 +100,7 @@ impl Writer<'_> {
             fields.insert("description".into(), json!(description));
         }
         let operation = match target {
-            Target::Path(_) if template.is_some() => {
+            Target::Written(template) => {
                 let declared = parameters.iter().map(|parameter| self.declared(parameter)).collect();
                 let operation = Operation {
                     method: method.clone(),
@@ -102,9 +112,9 @@ impl Writer<'_> {
                     server: url.origin.clone(),
                     security,
                 };
-                Target::Path(self.api.operation(template.as_deref().unwrap_or_default(), operation))
+                Named::Path(self.api.operation(&template, operation))
             }
-            target => target,
+            Target::Described(named) => named,
         };
         self.name_operation(&mut fields, operation, &id, request);
         if let Some(entry) = x_security {
@@ -133,25 +143,17 @@ impl Writer<'_> {
     }
 
     /// The operation a request calls: in the existing description (its path parameters added
-    /// under the description's names), or a path of the written one (`Target::Path` empty, and
-    /// the path template returned).
-    fn target(
-        &mut self,
-        id: &str,
-        method: &str,
-        path: &[Piece],
-        templates: &[&String],
-        parameters: &mut Vec<Json>,
-    ) -> (Target, Option<String>) {
+    /// under the description's names), or a path of the written one.
+    fn target(&mut self, id: &str, method: &str, path: &[Piece], templates: &[&String], parameters: &mut Vec<Json>) -> Target {
         let Some(described) = &self.described else {
             let (template, names) = self.api.path(path);
             for (name, text) in names.iter().zip(templates) {
                 let value = self.translator.text(text);
                 parameters.push(self.parameter(id, name, "path", value));
             }
-            return (Target::Path(String::new()), Some(template));
+            return Target::Written(template);
         };
-        let Some(found) = described.find(method, path) else { return (Target::Unmatched, None) };
+        let Some(found) = described.find(method, path) else { return Target::Described(Named::Unmatched) };
         for (name, value) in found.names {
             let value = match value {
                 described::PathValue::Template(index) => self.translator.text(templates[index]),
@@ -159,7 +161,7 @@ impl Writer<'_> {
             };
             parameters.push(self.parameter(id, &name, "path", value));
         }
-        (found.operation_id.map_or(Target::Path(found.pointer), Target::Id), None)
+        Target::Described(found.operation_id.map_or(Named::Path(found.pointer), Named::Id))
     }
 
     /// A parameter as the written operation declares it.
@@ -176,15 +178,15 @@ impl Writer<'_> {
     }
 
     /// The step's `operationId`, `operationPath` or (with a warning) `x-operation`.
-    fn name_operation(&mut self, fields: &mut Map<String, Json>, target: Target, id: &str, request: &Request) {
-        match target {
-            Target::Id(operation_id) => {
+    fn name_operation(&mut self, fields: &mut Map<String, Json>, named: Named, id: &str, request: &Request) {
+        match named {
+            Named::Id(operation_id) => {
                 fields.insert("operationId".into(), json!(operation_id));
             }
-            Target::Path(pointer) => {
+            Named::Path(pointer) => {
                 fields.insert("operationPath".into(), json!(format!("{{$sourceDescriptions.{SOURCE}.url}}#{pointer}")));
             }
-            Target::Unmatched => {
+            Named::Unmatched => {
                 let method = request.method.as_str();
                 self.warn(
                     id,
