@@ -2,13 +2,15 @@
 //! Respect) runs as it is, with the OpenAPI 3.1 description of the endpoints it calls, or
 //! pointing into an existing one (`--openapi`, [`described`]).
 //!
-//! Every request step is an Arazzo step whose `operationPath` (or reused `operationId`) names
-//! its operation ([`openapi`]); its URL's templated parts are path parameters, its `query` and
-//! headers (with `http.headers`) parameters, a `json`, `form` or `body` its `requestBody`,
-//! `expect.status` its `successCriteria` and the operation's explicit responses, its `auth` a
-//! security scheme and an `x-security` entry ([`security`]), and its definite `bind` paths its
-//! `outputs`. A `pick` or `filter` that selects by position from one response (the first item,
-//! or all of them) becomes outputs of that response's step. Templates become runtime
+//! Every request step is an Arazzo step ([`request`]) whose `operationPath` (or reused
+//! `operationId`) names its operation ([`openapi`]); its URL's templated parts are path
+//! parameters, its `query` and headers (with `http.headers`) parameters, a `json`, `form` or
+//! `body` its `requestBody`, `expect.status` its `successCriteria` and the operation's explicit
+//! responses, its `auth` a security scheme and an `x-security` entry ([`security`]), and its
+//! definite `bind` paths its `outputs`. A `pick` or `filter` from one response's list has its
+//! count check as a `JSONPath` criterion of that step, and what it selects by position (the first
+//! item, or all of them) becomes outputs; an `assert` equality is a criterion too
+//! ([`criteria`]). This module writes the workflow around the steps. Templates become runtime
 //! expressions where the languages meet ([`expression`]). What Arazzo cannot express is a
 //! warning naming the step and the reason, and goes along as recipe text in `x-recipe-*`
 //! extensions, only where the specification allows extensions (steps, parameters, request
