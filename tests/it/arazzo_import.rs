@@ -309,3 +309,42 @@ fn every_shipped_recipes_export_imports_to_a_recipe_that_passes_the_check() {
     assert_eq!(imported["inputs"]["each"]["type"], "string");
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[test]
+fn auth_none_is_an_operation_without_security_and_oauth2_a_warning() {
+    let folder = folder("auth");
+    let path = folder.join("auth.yaml");
+    let text = r#"recipe: 1
+name: auth
+env:
+  TOKEN_SECRET: { secret: true }
+http:
+  base_url: "https://api.test"
+  auth: { bearer: "{{ vars.token }}" }
+steps:
+  - id: login
+    request: { method: POST, url: /login, auth: none, idempotent: true, json: { key: "{{ env.TOKEN_SECRET }}" } }
+    bind: { token: $.token }
+  - id: me
+    request: { method: GET, url: /me }
+  - id: partner
+    request:
+      method: GET
+      url: https://partner.test/items
+      auth: { oauth2: { token_url: https://partner.test/token, client_id: me, client_secret: "{{ env.TOKEN_SECRET }}" } }
+"#;
+    std::fs::write(&path, text).unwrap();
+    let out = folder.join("auth.arazzo.yaml");
+    let output = recipe(&["export", "arazzo", path.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("warning: step `partner`: OAuth2 client credentials (`auth: oauth2`) have no `x-security` form"), "{text}");
+    let (arazzo, openapi) = (yaml(&out), yaml(&folder.join("auth.openapi.yaml")));
+    let steps = arazzo["workflows"][0]["steps"].as_array().unwrap();
+    assert!(steps[0].get("x-security").is_none() && steps[2].get("x-security").is_none(), "{steps:?}");
+    assert_eq!(steps[1]["x-security"][0]["values"]["token"], "$steps.login.outputs.token");
+    assert_eq!(openapi["paths"]["/login"]["post"]["security"], serde_json::json!([]));
+    assert_eq!(openapi["paths"]["/me"]["get"]["security"], serde_json::json!([{ "bearerAuth": [] }]));
+    assert_eq!(openapi["paths"]["/items"]["get"]["servers"], serde_json::json!([{ "url": "https://partner.test" }]));
+    let _ = std::fs::remove_dir_all(&folder);
+}
