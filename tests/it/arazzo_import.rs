@@ -348,3 +348,35 @@ steps:
     assert_eq!(openapi["paths"]["/items"]["get"]["servers"], serde_json::json!([{ "url": "https://partner.test" }]));
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[test]
+fn more_of_arazzo_maps_to_the_recipe_or_warns_at_its_place() {
+    let output = recipe(&["import", "arazzo", "tests/data/arazzo/features/flow.arazzo.yaml"]);
+    let text = stderr(&output);
+    assert!(output.status.success(), "{text}");
+    let imported: Json = recipe::hooks::yaml::from_str(&String::from_utf8_lossy(&output.stdout)).unwrap();
+    // The server's variable at its default; the path's parameter from an undeclared input, which
+    // an input stands in for; the API key from a secret variable, never an input.
+    assert_eq!(imported["env"]["API_BASE_URL"]["default"], "https://eu.api.test/v1");
+    let request = &imported["steps"][0]["request"];
+    assert_eq!(request["method"], "PUT");
+    assert_eq!(request["url"], "/items/{{ inputs.itemId }}");
+    assert_eq!(imported["inputs"]["itemId"]["type"], "string");
+    assert_eq!(imported["env"]["APIKEY"]["secret"], true);
+    assert_eq!(request["headers"], serde_json::json!({ "X-Trace": "trace-{{ inputs.name }}", "X-Key": "{{ env.APIKEY }}" }));
+    // The payload replacement applied; statuses, header and status outputs kept.
+    assert_eq!(request["json"], serde_json::json!({ "name": "{{ inputs.name }}", "size": 1 }));
+    assert_eq!(imported["steps"][0]["expect"]["status"], serde_json::json!([200]));
+    assert_eq!(imported["steps"][0]["bind"]["etag"], "{{ steps.put.headers['etag'] }}");
+    assert_eq!(imported["outputs"]["status"], "{{ vars.status }}");
+    for expected in [
+        "flow.arazzo.yaml:21:15: at `/workflows/0/steps/0/parameters/0`: the runtime expression `$inputs.item` has no recipe form; the recipe asks for it as the input `itemId`",
+        "at `/workflows/0/steps/0/x-security/0/values/apiKey`: the runtime expression `$inputs.key` has no recipe form; the recipe reads the secret environment variable `APIKEY` instead",
+        "at `/workflows/0/steps/0/parameters/1`: parameter `session` in `cookie` has no recipe form",
+        "at `/workflows/0/steps/0/successCriteria/1`: the criterion `$response.header.ETag != null` has no recipe form",
+        "at `/workflows/0/steps/0/onSuccess/0`: the `end` action has no recipe form",
+        "at `/workflows/0/steps/0/outputs/link`: the output `$url` has no recipe form",
+    ] {
+        assert!(text.contains(expected), "`{expected}` not in:\n{text}");
+    }
+}

@@ -150,6 +150,28 @@ struct Builder<'a> {
     inputs: Vec<Entry>,
 }
 
+/// What stands in for a value with no recipe form.
+#[derive(Clone, Copy)]
+enum Fallback<'a> {
+    /// Nothing: the value is left out.
+    Nothing,
+    /// An input of about this name.
+    Input(&'a str),
+    /// A secret environment variable of about this name (for credentials, which inputs would
+    /// record in fixtures).
+    Secret(&'a str),
+}
+
+/// What an `x-security` entry sends.
+enum Credential {
+    /// A recipe `auth`.
+    Auth(Node),
+    /// An API key header: name and value.
+    Header(String, String),
+    /// An API key query parameter: name and value.
+    Query(String, String),
+}
+
 /// A request: method, path (with templates), and the operation's security scheme names.
 struct Located {
     method: String,
@@ -174,19 +196,28 @@ impl Builder<'_> {
         json!(format!("{{{{ inputs.{name} }}}}"))
     }
 
+    /// A secret environment variable the recipe reads where a credential's `what` has no recipe
+    /// form (an input would be recorded in fixtures): `{{ env.NAME }}`, with a warning.
+    fn stand_in_secret(&mut self, hint: &str, place: &str, what: &str) -> String {
+        let name = unique(&identifier(hint).to_ascii_uppercase(), |candidate| self.env.iter().any(|(var, ..)| var == candidate));
+        self.warn(place, format!("{what} has no recipe form; the recipe reads the secret environment variable `{name}` instead"));
+        self.env.push((name.clone(), None, true, Some(format!("stands in for {what} at `{place}` of the Arazzo document"))));
+        format!("{{{{ env.{name} }}}}")
+    }
+
     /// `file:line:col` of a place in the Arazzo document.
     fn file_at(&self, place: &str) -> String {
         at(&self.documents.file, self.documents.located.as_ref(), place)
     }
 
     fn build(mut self, workflow: &Json, place: &str, name: &str) -> Result<Imported, ArazzoError> {
-        let env_map: BTreeMap<String, String> = workflow["x-recipe-env"]
+        let mut env_map: BTreeMap<String, String> = workflow["x-recipe-env"]
             .as_object()
             .into_iter()
             .flatten()
             .filter_map(|(input, var)| Some((input.clone(), var.as_str()?.to_owned())))
             .collect();
-        self.inputs(workflow, place, &env_map);
+        self.inputs(workflow, place, &mut env_map);
         let base_url = self.base_url();
         let mut headers = Vec::new();
         for (index, parameter) in workflow["parameters"].as_array().into_iter().flatten().enumerate() {
@@ -260,7 +291,7 @@ impl Builder<'_> {
 
     /// The workflow's inputs: typed recipe inputs, or environment variables for those the
     /// export marked (`x-recipe-env`).
-    fn inputs(&mut self, workflow: &Json, place: &str, env_map: &BTreeMap<String, String>) {
+    fn inputs(&mut self, workflow: &Json, place: &str, env_map: &mut BTreeMap<String, String>) {
         let mut schema = workflow["inputs"].clone();
         if let Some(reference) = schema["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
             schema = self.documents.arazzo.pointer(reference).cloned().unwrap_or(Json::Null);
@@ -268,9 +299,14 @@ impl Builder<'_> {
         let required: Vec<&str> = schema["required"].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
         for (input, property) in schema["properties"].as_object().into_iter().flatten() {
             let description = property["description"].as_str().map(str::to_owned);
+            let secret = property["format"] == "password" || property["writeOnly"] == true;
+            if secret && !env_map.contains_key(input) {
+                // A secret is read from the environment, so that no fixture records it.
+                env_map.insert(input.clone(), identifier(input).to_ascii_uppercase());
+            }
             if let Some(var) = env_map.get(input) {
                 let default = property["default"].as_str().map(str::to_owned);
-                self.env.push((var.clone(), default, property["format"] == "password", description));
+                self.env.push((var.clone(), default, secret, description));
                 continue;
             }
             let mut fields = Vec::new();
@@ -336,7 +372,7 @@ impl Builder<'_> {
                 );
                 Some(self.stand_in(name, &here, &what))
             } else {
-                self.value_or(&parameter["value"], &here, env_map, Some(name))
+                self.value_or(&parameter["value"], &here, env_map, Fallback::Input(name))
             };
             let Some(value) = value else { continue };
             match parameter["in"].as_str() {
@@ -348,7 +384,7 @@ impl Builder<'_> {
                 Some("header") => {
                     headers.push(Entry::new(name, Node::Scalar(json!(value.as_str().map_or_else(|| value.to_string(), str::to_owned)))));
                 }
-                _ => self.warn(&here, format!("parameter `{name}` in `{}` has no recipe form; it is left out", parameter["in"])),
+                other => self.warn(&here, format!("parameter `{name}` in `{}` has no recipe form; it is left out", other.unwrap_or("?"))),
             }
         }
         let untemplated = TEMPLATE.replace_all(&path, "").into_owned();
@@ -357,6 +393,13 @@ impl Builder<'_> {
             let value = self.stand_in(&parameter, place, &what);
             path = path.replace(&format!("{{{parameter}}}"), value.as_str().unwrap_or_default());
         }
+        let mut auth = None;
+        match self.auth(step, located, place, env_map) {
+            Some(Credential::Auth(node)) => auth = Some(node),
+            Some(Credential::Header(name, value)) => headers.push(Entry::new(name, Node::text(value))),
+            Some(Credential::Query(name, value)) => query.push(Entry::new(name, Node::text(value))),
+            None => {}
+        }
         let mut request = vec![Entry::new("method", Node::text(located.method.to_ascii_uppercase())), Entry::new("url", Node::text(path))];
         if !query.is_empty() {
             request.push(Entry::new("query", Node::Map(query)));
@@ -364,7 +407,7 @@ impl Builder<'_> {
         if !headers.is_empty() {
             request.push(Entry::new("headers", Node::Map(headers)));
         }
-        if let Some(auth) = self.auth(step, located, place, env_map) {
+        if let Some(auth) = auth {
             request.push(Entry::new("auth", auth));
         }
         if let Some(idempotent) = step["x-recipe-request"]["idempotent"].as_bool() {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
-use super::{Builder, Located};
+use super::{Builder, Credential, Fallback, Located};
 use crate::emit::{Entry, Node};
 
 impl Builder<'_> {
@@ -72,8 +72,9 @@ impl Builder<'_> {
         Located { method: method.to_ascii_lowercase(), path: path.to_owned(), source: Some(source), security }
     }
 
-    /// `x-security` (or none) as the request's `auth`.
-    pub(super) fn auth(&mut self, step: &Json, located: &Located, place: &str, env_map: &BTreeMap<String, String>) -> Option<Node> {
+    /// `x-security` (or none) as the request's `auth`, or an API key header or query parameter.
+    /// A value with no recipe form is read from a secret environment variable instead.
+    pub(super) fn auth(&mut self, step: &Json, located: &Located, place: &str, env_map: &BTreeMap<String, String>) -> Option<Credential> {
         let Some(entry) = step["x-security"].as_array().and_then(|entries| entries.first()) else {
             if !located.security.is_empty() {
                 self.warn(
@@ -95,19 +96,35 @@ impl Builder<'_> {
         };
         let here = format!("{place}/x-security/0");
         let value = |key: &str, this: &mut Self| {
-            this.value(&entry["values"][key], &format!("{here}/values/{key}"), env_map).and_then(|v| v.as_str().map(str::to_owned))
+            let place = format!("{here}/values/{key}");
+            let written = &entry["values"][key];
+            match this.value_or(written, &place, env_map, Fallback::Secret(key)).and_then(|v| v.as_str().map(str::to_owned)) {
+                Some(value) => value,
+                None => this.stand_in_secret(key, &place, &format!("the credential's `{key}` (`{written}`, not text)")),
+            }
         };
         match (scheme["type"].as_str(), scheme["scheme"].as_str().map(str::to_ascii_lowercase).as_deref()) {
             (Some("http"), Some("basic")) => {
-                let (username, password) = (value("username", self)?, value("password", self)?);
-                Some(Node::Map(vec![Entry::new(
-                    "basic",
-                    Node::Map(vec![Entry::new("username", Node::text(username)), Entry::new("password", Node::text(password))]),
-                )]))
+                let (username, password) = (value("username", self), value("password", self));
+                let fields = vec![Entry::new("username", Node::text(username)), Entry::new("password", Node::text(password))];
+                Some(Credential::Auth(Node::Map(vec![Entry::new("basic", Node::Map(fields))])))
             }
-            (Some("http"), Some("bearer")) => Some(Node::Map(vec![Entry::new("bearer", Node::text(value("token", self)?))])),
+            (Some("http"), Some("bearer")) => {
+                Some(Credential::Auth(Node::Map(vec![Entry::new("bearer", Node::text(value("token", self)))])))
+            }
+            (Some("apiKey"), _) => {
+                let name = scheme["name"].as_str().unwrap_or("X-Api-Key").to_owned();
+                match scheme["in"].as_str() {
+                    Some("query") => Some(Credential::Query(name, value("apiKey", self))),
+                    Some("header") => Some(Credential::Header(name, value("apiKey", self))),
+                    _ => {
+                        self.warn(&here, "an API key in a cookie has no recipe form; the step sends no credential");
+                        None
+                    }
+                }
+            }
             _ => {
-                self.warn(&here, "only HTTP basic and bearer schemes become a recipe `auth`; the step sends no credential");
+                self.warn(&here, "only HTTP basic and bearer schemes and API keys become a recipe credential; the step sends none");
                 None
             }
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json, json};
 
-use super::{Builder, EMBEDDED, identifier};
+use super::{Builder, EMBEDDED, Fallback, identifier};
 use crate::emit::{Entry, Node};
 
 impl Builder<'_> {
@@ -65,7 +65,9 @@ impl Builder<'_> {
                     })
                     .collect(),
             ),
-            Json::String(_) => self.value_or(value, &format!("{place}/payload{pointer}"), env_map, Some(&hint)).unwrap_or(Json::Null),
+            Json::String(_) => {
+                self.value_or(value, &format!("{place}/payload{pointer}"), env_map, Fallback::Input(&hint)).unwrap_or(Json::Null)
+            }
             other => other.clone(),
         }
     }
@@ -91,17 +93,17 @@ impl Builder<'_> {
     /// A value with its runtime expressions as templates; `None` (with a warning) when one has
     /// no recipe form.
     pub(super) fn value(&mut self, value: &Json, place: &str, env_map: &BTreeMap<String, String>) -> Option<Json> {
-        self.value_or(value, place, env_map, None)
+        self.value_or(value, place, env_map, Fallback::Nothing)
     }
 
-    /// [`Self::value`], or, where it has no recipe form and `stand_in` names one, an input of
-    /// that name the recipe asks for instead (with a warning).
+    /// [`Self::value`], or, where it has no recipe form, what `fallback` says stands in for it
+    /// (with one warning either way).
     pub(super) fn value_or(
         &mut self,
         value: &Json,
         place: &str,
         env_map: &BTreeMap<String, String>,
-        stand_in: Option<&str>,
+        fallback: Fallback<'_>,
     ) -> Option<Json> {
         let Some(text) = value.as_str() else { return Some(value.clone()) };
         let translated = if text.starts_with('$') {
@@ -113,10 +115,11 @@ impl Builder<'_> {
         } else {
             self.embedded(text, env_map)
         };
-        match (translated, stand_in) {
+        match (translated, fallback) {
             (Ok(value), _) => Some(value),
-            (Err(what), Some(hint)) => Some(self.stand_in(hint, place, &what)),
-            (Err(what), None) => {
+            (Err(what), Fallback::Input(hint)) => Some(self.stand_in(hint, place, &what)),
+            (Err(what), Fallback::Secret(hint)) => Some(json!(self.stand_in_secret(hint, place, &what))),
+            (Err(what), Fallback::Nothing) => {
                 self.warn(place, format!("{what} has no recipe form; left out"));
                 None
             }
@@ -141,10 +144,12 @@ impl Builder<'_> {
     /// One runtime expression as a minijinja expression.
     pub(super) fn expression(&self, expression: &str, env_map: &BTreeMap<String, String>) -> Option<String> {
         if let Some(input) = expression.strip_prefix("$inputs.") {
-            return Some(match env_map.get(input) {
-                Some(var) => format!("env.{var}"),
-                None => format!("inputs.{}", identifier(input)),
-            });
+            if let Some(var) = env_map.get(input) {
+                return Some(format!("env.{var}"));
+            }
+            // An input the workflow does not declare is no recipe input either (a stand-in is).
+            let name = identifier(input);
+            return self.inputs.iter().any(|entry| entry.key == name).then(|| format!("inputs.{name}"));
         }
         let rest = expression.strip_prefix("$steps.")?;
         let (step, output) = rest.split_once(".outputs.")?;
