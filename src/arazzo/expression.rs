@@ -49,6 +49,20 @@ pub(crate) struct Translator {
     used_env: BTreeSet<String>,
     /// The step being written: its own response is `$response`, not `$steps.S.outputs`.
     current: Option<String>,
+    /// `pick` and `filter` steps that select by position from one request step's response:
+    /// their `item` (or `items`) as that step and a JSON Pointer into its body.
+    selections: BTreeMap<String, Selected>,
+}
+
+/// What a `pick` or `filter` step stands for: a place in one request step's response body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Selected {
+    /// The request step whose body it selects from.
+    pub step: String,
+    /// The JSON Pointer of the selected value in that body.
+    pub pointer: String,
+    /// `item` (one value) or `items` (the list).
+    pub field: &'static str,
 }
 
 impl Translator {
@@ -61,6 +75,7 @@ impl Translator {
             env_inputs,
             used_env: BTreeSet::new(),
             current: None,
+            selections: BTreeMap::new(),
         }
     }
 
@@ -107,6 +122,38 @@ impl Translator {
         };
         self.vars.insert(name.to_owned(), target);
         expression
+    }
+
+    /// The request step and body pointer a `from:` template reads (`{{ steps.S.body.a }}`), when
+    /// it is one response's body: a `for_each` step's is not.
+    pub(crate) fn body_of(&self, from: &Template) -> Option<(String, String)> {
+        let Template::String(text) = from else { return None };
+        let TemplateKind::Expression(expression) = &text.kind else { return None };
+        if !DOTTED.is_match(expression.trim()) {
+            return None;
+        }
+        let parts: Vec<&str> = PART.find_iter(expression).map(|found| found.as_str()).collect();
+        match parts.as_slice() {
+            ["steps", step, "body", rest @ ..] if self.request_steps.contains(*step) && !self.repeated.contains(*step) => {
+                Some(((*step).to_owned(), rest.iter().flat_map(|part| ["/".to_owned(), pointer_token(part)]).collect()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Records that the `pick` or `filter` step `id` stands for a place in a response.
+    pub(crate) fn select(&mut self, id: &str, selected: Selected) {
+        self.selections.insert(id.to_owned(), selected);
+    }
+
+    /// Records a binding of a selecting step: a definite path into what it selected, as an
+    /// output of the request step it selects from. Returns the output's expression.
+    pub(crate) fn bind_selected(&mut self, name: &str, selection: &str, pointer: &str) -> Option<String> {
+        let selected = self.selections.get(selection)?.clone();
+        let expression = body_expression(&format!("{}{pointer}", selected.pointer));
+        let output = self.add_output(&selected.step, name, &expression);
+        self.vars.insert(name.to_owned(), Some((selected.step, output)));
+        Some(expression)
     }
 
     /// A template string: a literal, a runtime expression, text with embedded expressions, or
@@ -195,6 +242,13 @@ impl Translator {
             ["vars", name] => {
                 let (step, output) = self.vars.get(*name)?.clone()?;
                 Some(format!("$steps.{step}.outputs.{output}"))
+            }
+            ["steps", step, field, rest @ ..] if self.selections.get(*step).is_some_and(|selected| selected.field == *field) => {
+                let selected = self.selections[*step].clone();
+                let pointer: String = rest.iter().flat_map(|part| ["/".to_owned(), pointer_token(part)]).collect();
+                let hint = rest.iter().rev().find(|part| !part.chars().all(|c| c.is_ascii_digit())).copied().unwrap_or(step);
+                let output = self.add_output(&selected.step, hint, &body_expression(&format!("{}{pointer}", selected.pointer)));
+                Some(format!("$steps.{}.outputs.{output}", selected.step))
             }
             ["steps", step, field, rest @ ..]
                 if self.request_steps.contains(*step) && (!self.repeated.contains(*step) || self.current.as_deref() == Some(*step)) =>
@@ -291,8 +345,34 @@ mod tests {
             assert_eq!(t.text(text), Translated::Template(text.into()), "{text}");
         }
         assert!(t.outputs("search").is_empty());
+        assert_eq!(
+            t.body_of(&Template::String(crate::model::TemplateString {
+                text: "{{ steps.search.body }}".into(),
+                span: crate::diagnostic::Span::default(),
+                style: crate::yaml::Style::Quoted,
+                kind: TemplateKind::Expression("steps.search.body".into()),
+            })),
+            None
+        );
         // Its own templates (an `assert`, run per element) read each element's response.
         t.enter(Some("search"));
         assert_eq!(t.text("{{ steps.search.status }}"), Translated::Value(value("$statusCode")));
+    }
+}
+
+#[cfg(test)]
+mod selection_tests {
+    use super::*;
+
+    #[test]
+    fn a_selection_by_position_reads_the_response_it_selects_from() {
+        let mut t = Translator::new(["orders".to_owned()].into(), BTreeMap::new());
+        t.select("first", Selected { step: "orders".into(), pointer: "/orders/0".into(), field: "item" });
+        t.enter(Some("order"));
+        assert_eq!(t.text("{{ steps.first.item.id }}"), Translated::Value(Json::String("$steps.orders.outputs.id".into())));
+        assert_eq!(t.bind_selected("total", "first", "/total").as_deref(), Some("$response.body#/orders/0/total"));
+        assert_eq!(t.text("{{ vars.total }}"), Translated::Value(Json::String("$steps.orders.outputs.total".into())));
+        assert_eq!(t.text("{{ steps.first.items }}"), Translated::Template("{{ steps.first.items }}".into()));
+        assert_eq!(t.outputs("orders").len(), 2);
     }
 }

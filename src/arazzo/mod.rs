@@ -1,47 +1,69 @@
-//! `recipe export arazzo`: a checked recipe as an Arazzo 1.0.1 workflow, with the OpenAPI 3.1
-//! description of the endpoints it calls.
+//! `recipe export arazzo`: a checked recipe as an Arazzo 1.0.1 workflow that a runner (Redocly's
+//! Respect) runs as it is, with the OpenAPI 3.1 description of the endpoints it calls, or
+//! pointing into an existing one (`--openapi`, [`described`]).
 //!
-//! Every request step is an Arazzo step whose `operationPath` points into that description
-//! ([`openapi`]); its URL's templated parts are path parameters, its `query` and headers (with
-//! `http.headers`) parameters, a `json`, `form` or `body` its `requestBody`, `expect.status` its
-//! `successCriteria`, and its definite `bind` paths its `outputs`. Templates become runtime
-//! expressions where the languages meet ([`expression`]). What Arazzo cannot express is kept in
-//! `x-recipe-*` extensions, never dropped: filter, pick, set, fail and call steps
-//! (`x-recipe-steps`, on the request step they run before, or on the workflow after the last
-//! one), untranslatable values (`x-recipe-template`), bindings (`x-recipe-outputs`, where a
-//! `for_each` step's always go), `when`, `optional`, request options, a request step's other keys
-//! (`x-recipe-for_each`, `x-recipe-assert`...) and HTTP defaults. This module builds plain JSON values; writing them is the caller's business.
+//! Every request step is an Arazzo step ([`request`]) whose `operationPath` (or reused
+//! `operationId`) names its operation ([`openapi`]); its URL's templated parts are path
+//! parameters, its `query` and headers (with `http.headers`) parameters, a `json`, `form` or
+//! `body` its `requestBody`, `expect.status` its `successCriteria` and the operation's explicit
+//! responses, its `auth` a security scheme and an `x-security` entry ([`security`]), and its
+//! definite `bind` paths its `outputs`. A `pick` or `filter` from one response's list has its
+//! count check as a `JSONPath` criterion of that step, and what it selects by position (the first
+//! item, or all of them) becomes outputs; an `assert` equality is a criterion too
+//! ([`criteria`]). This module writes the workflow around the steps. Templates become runtime
+//! expressions where the languages meet ([`expression`]). What Arazzo cannot express is a
+//! warning naming the step and the reason, and goes along as recipe text in `x-recipe-*`
+//! extensions, only where the specification allows extensions (steps, parameters, request
+//! bodies, the workflow), never inside a JSON Schema and never as a `null` value. This module
+//! builds plain JSON values; writing them is the caller's business.
 
+pub(crate) mod criteria;
+pub(crate) mod described;
+pub(crate) mod error;
 pub(crate) mod expression;
+pub(crate) mod import;
 pub(crate) mod openapi;
+mod request;
+pub(crate) mod security;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value as Json, json};
 
 use crate::check::Plan;
-use crate::model::{Action, Format, InputType, Recipe, Request, Step, Template, TemplateKind};
-use expression::{Translated, Translator};
-use openapi::{Api, Operation, Parameter, Piece};
+use crate::model::{Action, Binding, Format, InputType, Recipe, Step, Template, TemplateKind};
+pub(crate) use error::ArazzoError;
+use expression::Translator;
+use openapi::Api;
 
-/// The Arazzo document, and the OpenAPI description its `sourceDescriptions` names.
+/// The Arazzo document, the OpenAPI description its `sourceDescriptions` names when it was
+/// written here, and what could not be expressed (one line each, naming the step).
 pub(crate) struct Export {
     pub arazzo: Json,
-    pub openapi: Json,
+    pub openapi: Option<Json>,
+    pub warnings: Vec<String>,
+}
+
+/// The OpenAPI description the workflow points at.
+pub(crate) enum Source {
+    /// Written by the export, at this URL (relative to the Arazzo document).
+    Written(String),
+    /// An existing description (`--openapi`), at this URL, whose operations are reused.
+    Existing { url: String, document: Json },
 }
 
 /// The name of the one source description.
 const SOURCE: &str = "api";
 
-/// Exports a checked recipe; `openapi_url` is where the Arazzo document will find the OpenAPI
-/// description (relative to itself). A recipe without a request step cannot be a workflow.
-pub(crate) fn export(plan: &Plan, openapi_url: &str) -> Result<Export, String> {
+/// Exports a checked recipe against `source`. A recipe without a request step cannot be a
+/// workflow.
+pub(crate) fn export(plan: &Plan, source: &Source) -> Result<Export, ArazzoError> {
     let recipe = plan.recipe();
     let raw = crate::yaml::parse(&plan.source.text).map_or(Json::Null, |(node, _)| node.to_json());
     let requests: BTreeSet<String> =
         recipe.steps.iter().filter(|step| matches!(step.action, Action::Request(_))).map(|step| step.id.text.clone()).collect();
     if requests.is_empty() {
-        return Err(format!("the recipe `{}` sends no request, and an Arazzo workflow needs at least one step", recipe.name));
+        return Err(ArazzoError::NoRequest(recipe.name.clone()));
     }
     let env_inputs: BTreeMap<String, String> = recipe
         .env
@@ -59,7 +81,16 @@ pub(crate) fn export(plan: &Plan, openapi_url: &str) -> Result<Export, String> {
         .map(|step| step.id.text.clone())
         .collect();
     let translator = Translator::new(requests, env_inputs.clone()).with_repeated(repeated);
-    let mut writer = Writer { recipe, raw: &raw, translator, api: Api::new(servers(recipe)) };
+    let mut warnings = Vec::new();
+    let (servers, url) = match source {
+        Source::Written(url) => (servers(recipe, &mut warnings), url.clone()),
+        Source::Existing { url, .. } => (Vec::new(), url.clone()),
+    };
+    let described = match source {
+        Source::Existing { document, .. } => Some(described::Document::new(document)),
+        Source::Written(_) => None,
+    };
+    let mut writer = Writer { recipe, raw: &raw, translator, api: Api::new(servers), described, warnings, criteria: BTreeMap::new() };
     let mut steps: Vec<StepOut> = Vec::new();
     let mut pending = Vec::new();
     for (index, step) in recipe.steps.iter().enumerate() {
@@ -68,12 +99,8 @@ pub(crate) fn export(plan: &Plan, openapi_url: &str) -> Result<Export, String> {
             let mut out = writer.request_step(index, step, request);
             out.before = std::mem::take(&mut pending);
             steps.push(out);
-        } else {
-            // Values of filter, pick and set steps have no runtime expression.
-            let set = if let Action::Set(values) = &step.action { values.as_slice() } else { &[] };
-            for name in set.iter().map(|(name, _)| name).chain(step.bind.iter().map(|(name, _)| name)) {
-                writer.translator.bind(&name.text, None);
-            }
+        } else if !writer.other_step(step) {
+            // A selection that became outputs is expressed; anything else goes along as text.
             pending.push(extension_step(&raw["steps"][index]));
         }
     }
@@ -87,10 +114,11 @@ pub(crate) fn export(plan: &Plan, openapi_url: &str) -> Result<Export, String> {
     let arazzo = json!({
         "arazzo": "1.0.1",
         "info": info,
-        "sourceDescriptions": [{ "name": SOURCE, "url": openapi_url, "type": "openapi" }],
+        "sourceDescriptions": [{ "name": SOURCE, "url": url, "type": "openapi" }],
         "workflows": [workflow],
     });
-    Ok(Export { arazzo, openapi: writer.api.document(&recipe.name) })
+    let openapi = matches!(source, Source::Written(_)).then(|| writer.api.document(&recipe.name));
+    Ok(Export { arazzo, openapi, warnings: writer.warnings })
 }
 
 /// One request step, before its outputs are known (later steps may add some).
@@ -111,196 +139,86 @@ struct Writer<'a> {
     raw: &'a Json,
     translator: Translator,
     api: Api,
+    /// The existing description (`--openapi`), when there is one.
+    described: Option<described::Document>,
+    warnings: Vec<String>,
+    /// Criteria that later selection steps add to a request step, by its id.
+    criteria: BTreeMap<String, Vec<Json>>,
 }
 
 impl Writer<'_> {
-    /// Query parameters from the URL and from `query:`, one parameter per name: a repeated name
-    /// (`status=open&status=closed`) is one parameter whose value is the list; a name without `=`
-    /// (`?verbose`) has the empty value; literal text is percent-decoded.
-    fn query_parameters(&mut self, url_query: Option<&str>, request: &Request) -> Vec<Json> {
-        let decoded = |text: &str| {
-            if text.contains("{{") { text.to_owned() } else { percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned() }
-        };
-        let mut query: Vec<(String, Vec<Translated>)> = Vec::new();
-        let mut add = |name: String, value: Translated| match query.iter_mut().find(|(known, _)| *known == name) {
-            Some((_, values)) => values.push(value),
-            None => query.push((name, vec![value])),
-        };
-        for pair in url_query.iter().flat_map(|query| query.split('&')).filter(|pair| !pair.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            add(decoded(name), self.translator.text(&decoded(value)));
-        }
-        for (name, value) in &request.query {
-            if !matches!(value, Template::Null) {
-                add(name.text.clone(), self.tree_value(value));
-            }
-        }
-        query
-            .into_iter()
-            .map(|(name, mut values)| {
-                let value = if values.len() == 1 {
-                    values.remove(0)
-                } else {
-                    let items = values.into_iter().map(|value| match value {
-                        Translated::Value(value) => value,
-                        Translated::Template(text) => Json::String(text),
-                    });
-                    Translated::Value(Json::Array(items.collect()))
-                };
-                parameter(&name, "query", value)
-            })
-            .collect()
+    fn warn(&mut self, step: &str, message: impl std::fmt::Display) {
+        self.warnings.push(format!("step `{step}`: {message}"));
     }
 
-    fn request_step(&mut self, index: usize, step: &Step, request: &Request) -> StepOut {
-        let raw_step = &self.raw["steps"][index];
+    /// A filter, pick, set, fail or call step: what it binds is an output where it selects by
+    /// position from one response (then it returns true); otherwise it has no runtime
+    /// expression, and a warning says so.
+    fn other_step(&mut self, step: &Step) -> bool {
         let id = step.id.text.clone();
-        let url = openapi::split_url(&request.url.text);
-        let (template, names) = self.api.path(&url.path);
-        let mut parameters = Vec::new();
-        let templates = url.path.iter().filter_map(|piece| if let Piece::Template(text) = piece { Some(text) } else { None });
-        for (name, text) in names.iter().zip(templates) {
-            let value = self.translator.text(text);
-            parameters.push(parameter(name, "path", value));
-        }
-        parameters.extend(self.query_parameters(url.query.as_deref(), request));
-        let mut headers: Vec<(&str, &str)> = Vec::new();
-        for (name, value) in self.recipe.http.headers.iter().chain(&request.headers) {
-            headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name.text));
-            headers.push((&name.text, &value.text));
-        }
-        for (name, value) in headers {
-            let value = self.translator.text(value);
-            parameters.push(parameter(name, "header", value));
-        }
-        let (request_body, content_type) = self.request_body(request, &parameters);
-        let statuses = step.expect.as_ref().map(|expect| expect.status.clone()).unwrap_or_default();
-        let declared: Vec<Parameter> = parameters
-            .iter()
-            .map(|parameter| Parameter {
-                name: parameter["name"].as_str().unwrap_or_default().to_owned(),
-                location: match parameter["in"].as_str() {
-                    Some("path") => "path",
-                    Some("query") => "query",
-                    _ => "header",
-                },
-                schema: self.schema_of(&parameter["value"]),
-            })
-            .collect();
-        let operation = Operation {
-            method: request.method.as_str().to_ascii_lowercase(),
-            operation_id: id.clone(),
-            summary: step.description.clone(),
-            parameters: declared,
-            content_type,
-            statuses: statuses.clone(),
-            server: url.origin.clone(),
+        let kind = match &step.action {
+            Action::Request(_) => "request",
+            Action::Filter(_) => "filter",
+            Action::Pick(_) => "pick",
+            Action::Set(_) => "set",
+            Action::Fail(_) => "fail",
+            Action::Call(_) => "call",
         };
-        let pointer = self.api.operation(&template, operation);
-        let mut fields = Map::new();
-        fields.insert("stepId".into(), json!(id));
-        if let Some(description) = &step.description {
-            fields.insert("description".into(), json!(description));
-        }
-        fields.insert("operationPath".into(), json!(format!("{{$sourceDescriptions.{SOURCE}.url}}#{pointer}")));
-        if !parameters.is_empty() {
-            fields.insert("parameters".into(), Json::Array(parameters));
-        }
-        if let Some(body) = request_body {
-            fields.insert("requestBody".into(), body);
-        }
-        fields.insert("successCriteria".into(), success_criteria(&statuses));
-        let mut untranslated = Map::new();
-        let repeated = step.for_each.is_some();
-        for (name, binding) in &step.bind {
-            // A `for_each` step binds one value per element, which no `$response` expression of
-            // one response says: such bindings stay recipe text.
-            if self.translator.bind(&name.text, (!repeated).then_some(binding)).is_none() {
-                untranslated.insert(name.text.clone(), raw_step["bind"][&name.text].clone());
+        let (expressed, unfit) = match criteria::express(&step.action, &self.translator) {
+            criteria::Fit::Expressed(expressed) => (Some(expressed), None),
+            criteria::Fit::Unfit(reason) => (None, Some(reason)),
+            criteria::Fit::Other => (None, None),
+        };
+        if let Some(expressed) = &expressed {
+            if let Some(criterion) = &expressed.criterion {
+                self.criteria.entry(expressed.step.clone()).or_default().push(criterion.clone());
+            }
+            if step.when.is_some() {
+                self.warn(&id, "its `when` has no Arazzo form; the selection is exported as if it always ran");
             }
         }
-        let mut extensions = Map::new();
-        if let Some(when) = &step.when {
-            extensions.insert("x-recipe-when".into(), json!(when.text));
-        }
-        if step.optional {
-            extensions.insert("x-recipe-optional".into(), json!(true));
-        }
-        let request_extras = without(&raw_step["request"], &["method", "url", "query", "headers", "json", "form", "body"]);
-        if !request_extras.is_empty() {
-            extensions.insert("x-recipe-request".into(), Json::Object(request_extras));
-        }
-        let expect_extras = without(&raw_step["expect"], &["status"]);
-        if !expect_extras.is_empty() {
-            extensions.insert("x-recipe-expect".into(), Json::Object(expect_extras));
-        }
-        // Every other key of the step (`for_each`, `max_items`, `concurrency`, `assert`, and any
-        // added later) goes along as recipe text, never dropped.
-        for (key, value) in without(raw_step, &["id", "description", "when", "optional", "request", "expect", "bind"]) {
-            extensions.insert(format!("x-recipe-{key}"), value);
-        }
-        StepOut { id, fields, optional: step.optional, untranslated, before: Vec::new(), extensions }
-    }
-
-    /// A template tree as a parameter value: whole, or with the parts that stay templates.
-    fn tree_value(&mut self, template: &Template) -> Translated {
-        let mut templates = BTreeMap::new();
-        let value = self.translator.tree(template, "", &mut templates);
-        match templates.remove("") {
-            Some(text) => Translated::Template(text),
-            None if templates.is_empty() => Translated::Value(value),
-            None => Translated::Template(serde_json::to_string(&templates).unwrap_or_default()),
-        }
-    }
-
-    /// The `requestBody` and its content type, from `json`, `form` or `body`.
-    fn request_body(&mut self, request: &Request, parameters: &[Json]) -> (Option<Json>, Option<String>) {
-        let header =
-            parameters.iter().find(|p| p["in"] == "header" && p["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case("content-type")));
-        let declared = header.and_then(|p| p["value"].as_str()).filter(|v| !v.starts_with('$')).map(str::to_owned);
-        let mut templates = BTreeMap::new();
-        let (content_type, payload) = if let Some(json) = &request.json {
-            (declared.unwrap_or_else(|| "application/json".into()), self.translator.tree(json, "", &mut templates))
-        } else if let Some(form) = &request.form {
-            let entries = form.iter().map(|(name, value)| {
-                let value = self.translator.tree(value, &format!("/{}", crate::jsonpath::pointer_token(&name.text)), &mut templates);
-                (name.text.clone(), value)
-            });
-            ("application/x-www-form-urlencoded".to_owned(), Json::Object(entries.collect()))
-        } else if let Some(body) = &request.body {
-            let value = match self.translator.text(&body.text) {
-                Translated::Value(value) => value,
-                Translated::Template(text) => {
-                    templates.insert(String::new(), text);
-                    Json::Null
+        let Some(selected) = expressed.as_ref().and_then(|expressed| expressed.selected.clone()) else {
+            let set = if let Action::Set(values) = &step.action { values.as_slice() } else { &[] };
+            for name in set.iter().map(|(name, _)| name).chain(step.bind.iter().map(|(name, _)| name)) {
+                self.translator.bind(&name.text, None);
+            }
+            if let Some(expressed) = expressed.as_ref().filter(|expressed| expressed.conditional) {
+                // The check is expressed; what the conditions select is not, and only what
+                // reads it (a binding here, a template elsewhere) is warned about.
+                let source = &expressed.step;
+                for (name, _) in &step.bind {
+                    self.warn(&id, format!("`bind.{}` reads the item its conditions select, which has no runtime expression (the count is checked on step `{source}`)", name.text));
                 }
+                return step.bind.is_empty();
+            }
+            let reason = match (kind, unfit) {
+                (_, Some(reason)) => reason,
+                (_, None) if expressed.is_some() => "checks its count with a JSONPath criterion, but chooses by a strategy".to_owned(),
+                ("set", None) => "computes values with templates, which have no runtime expression".to_owned(),
+                ("fail", None) => "is a guard, which Arazzo cannot state".to_owned(),
+                _ => "calls another recipe, which is no workflow of this document".to_owned(),
             };
-            (declared.unwrap_or_else(|| "text/plain".into()), value)
-        } else {
-            return (None, None);
+            self.warn(
+                &id,
+                format!("a `{kind}` step {reason}; it is kept as recipe text in `x-recipe-steps`, and what reads it is not exported"),
+            );
+            return false;
         };
-        let mut body = json!({ "contentType": content_type, "payload": payload });
-        if !templates.is_empty() {
-            body["x-recipe-template"] = json!(templates);
+        let field = selected.field;
+        self.translator.select(&id, selected);
+        for (name, binding) in &step.bind {
+            let expressed = match binding {
+                Binding::Path(path) if field == "item" => {
+                    path.pointer().and_then(|pointer| self.translator.bind_selected(&name.text, &id, &pointer))
+                }
+                _ => None,
+            };
+            if expressed.is_none() {
+                self.translator.bind(&name.text, None);
+                self.warn(&id, format!("`bind.{}` is no definite path into the selected item, so no output holds it", name.text));
+            }
         }
-        (Some(body), Some(content_type))
-    }
-
-    /// A parameter's schema: its input's type, or its literal's.
-    fn schema_of(&self, value: &Json) -> Json {
-        let input = value
-            .as_str()
-            .and_then(|text| text.strip_prefix("$inputs."))
-            .and_then(|name| self.recipe.inputs.iter().find(|input| input.name.text == name));
-        match (input, value) {
-            (Some(input), _) => json!({ "type": type_name(input.kind) }),
-            (None, Json::Bool(_)) => json!({ "type": "boolean" }),
-            (None, Json::Number(number)) if number.is_i64() || number.is_u64() => json!({ "type": "integer" }),
-            (None, Json::Number(_)) => json!({ "type": "number" }),
-            (None, Json::Array(_)) => json!({ "type": "array" }),
-            (None, Json::Object(_)) => json!({ "type": "object" }),
-            (None, _) => json!({ "type": "string" }),
-        }
+        true
     }
 
     fn workflow(&mut self, steps: &[StepOut], after: Vec<Json>, env_inputs: &BTreeMap<String, String>) -> Json {
@@ -317,7 +235,13 @@ impl Writer<'_> {
             if let Some(expression) = translated {
                 outputs.insert(name.text.clone(), json!(expression));
             } else {
-                untranslated.insert(name.text.clone(), self.raw["outputs"][&name.text].clone());
+                let text = self.raw["outputs"][&name.text].clone();
+                self.warnings.push(format!(
+                    "output `{}` is `{}`, which has no runtime expression (kept in `x-recipe-outputs`)",
+                    name.text,
+                    text.as_str().map_or_else(|| text.to_string(), str::to_owned)
+                ));
+                untranslated.insert(name.text.clone(), text);
             }
         }
         let mut workflow = Map::new();
@@ -328,6 +252,18 @@ impl Writer<'_> {
             workflow.insert("description".into(), json!(description));
         }
         workflow.insert("inputs".into(), self.inputs(env_inputs));
+        // Which inputs are environment variables: an extension of the workflow, where the
+        // specification allows one (never inside the inputs' JSON Schema).
+        let env: Map<String, Json> = self
+            .recipe
+            .env
+            .iter()
+            .filter(|var| self.translator.used_env().contains(&var.name.text))
+            .map(|var| (env_inputs[&var.name.text].clone(), json!(var.name.text)))
+            .collect();
+        if !env.is_empty() {
+            workflow.insert("x-recipe-env".into(), Json::Object(env));
+        }
         let written: Vec<Json> = steps.iter().enumerate().map(|(index, step)| self.step_json(step, steps.get(index + 1))).collect();
         workflow.insert("steps".into(), Json::Array(written));
         if !outputs.is_empty() {
@@ -339,8 +275,14 @@ impl Writer<'_> {
         if !after.is_empty() {
             workflow.insert("x-recipe-steps".into(), Json::Array(after));
         }
-        let http = without(&self.raw["http"], &["base_url", "headers"]);
+        let http = without(&self.raw["http"], &["base_url", "headers", "auth"]);
         if !http.is_empty() {
+            let keys: Vec<String> = http.keys().map(|key| format!("`http.{key}`")).collect();
+            self.warnings.push(format!(
+                "{} {} no Arazzo form (kept in the workflow's `x-recipe-http`)",
+                keys.join(", "),
+                if keys.len() == 1 { "has" } else { "have" }
+            ));
             workflow.insert("x-recipe-http".into(), Json::Object(http));
         }
         if let Some(recording) = self.raw.get("recording") {
@@ -356,6 +298,9 @@ impl Writer<'_> {
         {
             // An optional step's failure does not stop the run: go on with the next step.
             fields.insert("onFailure".into(), json!([{ "name": "optional", "type": "goto", "stepId": next.id }]));
+        }
+        if let Some(Json::Array(criteria)) = fields.get_mut("successCriteria") {
+            criteria.extend(self.criteria.get(&step.id).into_iter().flatten().cloned());
         }
         let outputs: Map<String, Json> =
             self.translator.outputs(&step.id).iter().map(|(name, value)| (name.clone(), json!(value))).collect();
@@ -373,7 +318,8 @@ impl Writer<'_> {
     }
 
     /// The workflow's inputs: a JSON Schema object of the recipe's typed inputs, and of the
-    /// environment variables its steps read (marked `x-recipe-env`).
+    /// environment variables its steps read (a secret one is `format: password`). Nothing but
+    /// JSON Schema goes in: runners validate it strictly.
     fn inputs(&self, env_inputs: &BTreeMap<String, String>) -> Json {
         let mut properties = Map::new();
         let mut required = Vec::new();
@@ -413,9 +359,9 @@ impl Writer<'_> {
             } else {
                 required.push(json!(env_inputs[&var.name.text]));
             }
-            schema["x-recipe-env"] = json!(var.name.text);
             if var.secret {
-                schema["x-recipe-secret"] = json!(true);
+                // A standard JSON Schema annotation: runners mask such inputs.
+                schema["format"] = json!("password");
             }
             properties.insert(env_inputs[&var.name.text].clone(), schema);
         }
@@ -427,53 +373,45 @@ impl Writer<'_> {
     }
 }
 
-/// The OpenAPI servers for `http.base_url`: environment variables become server variables with
-/// their defaults (`{MYKAARMA_BASE_URL}`), a literal URL is itself.
-fn servers(recipe: &Recipe) -> Vec<Json> {
+/// The OpenAPI servers for `http.base_url`: an environment variable's default in place of the
+/// variable, so the URL resolves without any variable (runners override it, e.g. Respect's
+/// `--server api=URL`); `x-recipe-env` names the variable. A base URL with no default, or
+/// computed by a template, is `/` with a warning.
+fn servers(recipe: &Recipe, warnings: &mut Vec<String>) -> Vec<Json> {
     let Some(base) = &recipe.http.base_url else { return Vec::new() };
-    let mut variables = Map::new();
+    let mut names = Vec::new();
     let mut url = String::new();
     let mut last = 0;
     let pattern = regex::Regex::new(r"\{\{-?\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}").expect("a valid regex");
+    let unresolved = |warnings: &mut Vec<String>, why: &str| {
+        warnings.push(format!(
+            "`http.base_url` is `{}`, {why}; the OpenAPI server is `/` (give the runner the URL, e.g. `--server {SOURCE}=URL`)",
+            base.text
+        ));
+        vec![json!({ "url": "/", "x-recipe-template": base.text })]
+    };
     for captures in pattern.captures_iter(&base.text) {
         let whole = captures.get(0).expect("a match has a whole");
         let name = &captures[1];
         let Some(default) = recipe.env.iter().find(|var| var.name.text == name).and_then(|var| var.default.clone()) else {
-            return vec![json!({ "url": "/", "x-recipe-template": base.text })];
+            return unresolved(warnings, &format!("and `{name}` has no default"));
         };
         url.push_str(&base.text[last..whole.start()]);
-        url.push_str(&format!("{{{name}}}"));
-        variables
-            .insert(name.to_owned(), json!({ "default": default, "description": format!("the recipe's environment variable `{name}`") }));
+        url.push_str(&default);
+        names.push(name.to_owned());
         last = whole.end();
     }
     url.push_str(&base.text[last..]);
     if url.contains("{{") || url.contains("{%") {
-        return vec![json!({ "url": "/", "x-recipe-template": base.text })];
+        return unresolved(warnings, "which a template computes");
     }
     let mut server = json!({ "url": url });
-    if !variables.is_empty() {
-        server["variables"] = Json::Object(variables);
+    if let [name] = names.as_slice() {
+        server["x-recipe-env"] = json!(name);
+    } else if !names.is_empty() {
+        server["x-recipe-template"] = json!(base.text);
     }
     vec![server]
-}
-
-/// `expect.status` as criteria: any 2xx by default.
-fn success_criteria(statuses: &[u16]) -> Json {
-    match statuses {
-        [] => json!([{ "condition": "$statusCode >= 200" }, { "condition": "$statusCode < 300" }]),
-        statuses => {
-            let condition = statuses.iter().map(|status| format!("$statusCode == {status}")).collect::<Vec<_>>().join(" || ");
-            json!([{ "condition": condition }])
-        }
-    }
-}
-
-fn parameter(name: &str, location: &str, value: Translated) -> Json {
-    match value {
-        Translated::Value(value) => json!({ "name": name, "in": location, "value": value }),
-        Translated::Template(text) => json!({ "name": name, "in": location, "value": null, "x-recipe-template": text }),
-    }
 }
 
 /// A filter, pick, set, fail or call step as recipe text, its action key prefixed:
@@ -514,4 +452,28 @@ pub(crate) fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
         candidate = format!("{base}_{number}");
     }
     candidate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn servers_of(base_url: &str, env: &str) -> (Vec<Json>, Vec<String>) {
+        let text = format!(
+            "recipe: 1\nname: s\nenv:\n{env}http:\n  base_url: \"{base_url}\"\nsteps:\n  - id: a\n    request: {{ method: GET, url: /a }}\n"
+        );
+        let plan = crate::check::load_str("s.yaml", &text).unwrap_or_else(|report| panic!("{report}"));
+        let mut warnings = Vec::new();
+        (servers(plan.recipe(), &mut warnings), warnings)
+    }
+
+    #[test]
+    fn a_server_url_resolves_without_variables() {
+        let (servers, warnings) = servers_of("{{ env.API }}/v2", "  API: { default: \"https://api.test\" }\n");
+        assert_eq!(servers, [json!({ "url": "https://api.test/v2", "x-recipe-env": "API" })]);
+        assert!(warnings.is_empty());
+        let (servers, warnings) = servers_of("{{ env.API }}", "  API: {}\n");
+        assert_eq!(servers[0]["url"], "/");
+        assert!(warnings[0].contains("`API` has no default"), "{warnings:?}");
+    }
 }

@@ -7,15 +7,21 @@
 //! names are one path, as OpenAPI requires. It knows nothing of runtime expressions (that is
 //! `expression`).
 
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
 use serde_json::{Map, Value as Json, json};
 
+use super::security::{Scheme, Security};
 use crate::jsonpath::pointer_token;
 
 static EXPRESSION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{\{-?\s*(.*?)\s*-?\}\}").expect("a valid regex"));
 static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").expect("a valid regex"));
+
+/// The statuses written for a request that accepts any 2xx: every 2xx status RFC 9110 defines,
+/// explicit because runners check the response's status against the described ones.
+pub(crate) const ANY_SUCCESS: [u16; 7] = [200, 201, 202, 203, 204, 205, 206];
 
 /// Header parameters OpenAPI ignores (they are described by other fields).
 const IGNORED_HEADERS: &[&str] = &["accept", "content-type", "authorization"];
@@ -74,9 +80,17 @@ pub(crate) fn split_url(text: &str) -> Url {
     Url { origin, path, query: query.filter(|query| !query.is_empty()) }
 }
 
+/// A path value's template without its last `| urlencode`: a runner encodes a path parameter's
+/// value itself (OpenAPI's `style: simple`), so `{{ each | urlencode }}` is `$...` of `each`.
+pub(crate) fn unencoded(template: &str) -> String {
+    static ENCODED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\{\{-?\s*(.*?)\s*\|\s*urlencode\s*-?\}\}$").expect("a valid regex"));
+    ENCODED.replace(template, "{{ $1 }}").into_owned()
+}
+
 /// The name a path parameter gets from its template: the last name it reads.
 fn parameter_name(template: &str) -> String {
-    let inner = EXPRESSION.captures(template).map_or_else(|| template.to_owned(), |captures| captures[1].to_owned());
+    let template = unencoded(template);
+    let inner = EXPRESSION.captures(&template).map_or_else(|| template.clone(), |captures| captures[1].to_owned());
     let names: Vec<&str> = NAME.find_iter(&inner).map(|found| found.as_str()).collect();
     match names.as_slice() {
         [.., last] if inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') => (*last).to_owned(),
@@ -105,6 +119,7 @@ pub(crate) struct Operation {
     pub statuses: Vec<u16>,
     /// An absolute URL's origin, when it is not the base URL.
     pub server: Option<String>,
+    pub security: Security,
 }
 
 struct PathItem {
@@ -119,11 +134,12 @@ struct PathItem {
 pub(crate) struct Api {
     servers: Vec<Json>,
     paths: Vec<PathItem>,
+    schemes: BTreeSet<Scheme>,
 }
 
 impl Api {
     pub(crate) fn new(servers: Vec<Json>) -> Self {
-        Self { servers, paths: Vec::new() }
+        Self { servers, paths: Vec::new(), schemes: BTreeSet::new() }
     }
 
     /// The path template for these parts, and its parameter names in order (those of the first
@@ -160,6 +176,9 @@ impl Api {
     /// returns the JSON Pointer of the operation in the document.
     pub(crate) fn operation(&mut self, template: &str, operation: Operation) -> String {
         let pointer = format!("/paths/{}/{}", pointer_token(template), operation.method);
+        if let Security::Scheme(scheme) = operation.security {
+            self.schemes.insert(scheme);
+        }
         let Some(item) = self.paths.iter_mut().find(|item| item.template == template) else { return pointer };
         match item.operations.iter_mut().find(|existing| existing.method == operation.method) {
             Some(existing) => {
@@ -201,6 +220,10 @@ impl Api {
             document["servers"] = Json::Array(self.servers.clone());
         }
         document["paths"] = Json::Object(paths);
+        if !self.schemes.is_empty() {
+            let schemes: Map<String, Json> = self.schemes.iter().map(|scheme| (scheme.name().to_owned(), scheme.object())).collect();
+            document["components"] = json!({ "securitySchemes": schemes });
+        }
         document
     }
 }
@@ -213,6 +236,15 @@ fn operation_object(operation: &Operation) -> Json {
     }
     if let Some(server) = &operation.server {
         object.insert("servers".into(), json!([{ "url": server }]));
+    }
+    match operation.security {
+        Security::Unspecified => {}
+        Security::Anonymous => {
+            object.insert("security".into(), json!([]));
+        }
+        Security::Scheme(scheme) => {
+            object.insert("security".into(), json!([{ scheme.name(): [] }]));
+        }
     }
     let parameters: Vec<Json> = operation
         .parameters
@@ -234,7 +266,7 @@ fn operation_object(operation: &Operation) -> Json {
         object.insert("requestBody".into(), json!({ "required": true, "content": { content_type: { "schema": {} } } }));
     }
     let responses: Map<String, Json> = if operation.statuses.is_empty() {
-        [("2XX".to_owned(), json!({ "description": "success (any 2xx)" }))].into_iter().collect()
+        ANY_SUCCESS.iter().map(|status| (status.to_string(), json!({ "description": "success (the recipe accepts any 2xx)" }))).collect()
     } else {
         operation.statuses.iter().map(|status| (status.to_string(), json!({ "description": "the status the recipe expects" }))).collect()
     };
@@ -264,6 +296,14 @@ mod tests {
     }
 
     #[test]
+    fn an_encoded_path_value_is_named_and_read_as_its_value() {
+        assert_eq!(unencoded("{{ each | urlencode }}"), "{{ each }}");
+        assert_eq!(unencoded("{{ inputs.id|urlencode }}"), "{{ inputs.id }}");
+        assert_eq!(unencoded("{{ inputs.id | upper }}"), "{{ inputs.id | upper }}");
+        assert_eq!(parameter_name("{{ inputs.customer_id | urlencode }}"), "customer_id");
+    }
+
+    #[test]
     fn same_shaped_paths_are_one_path() {
         let mut api = Api::new(Vec::new());
         let first = api.path(&[literal("/a/"), template("{{ inputs.dealer_uuid }}"), literal("/b/"), template("{{ vars.x | upper }}")]);
@@ -278,6 +318,7 @@ mod tests {
             content_type: None,
             statuses: Vec::new(),
             server: None,
+            security: Security::Unspecified,
         };
         assert_eq!(api.operation(&first.0, operation), "/paths/~1a~1{dealer_uuid}~1b~1{param}/get");
     }

@@ -270,6 +270,18 @@ pub(super) enum ImportCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Turn an Arazzo 1.0 workflow (with the OpenAPI description it names, read relative to
+    /// it) into a recipe, which must pass `recipe check`; what has no recipe form is a warning.
+    Arazzo {
+        /// The Arazzo document (YAML or JSON).
+        file: PathBuf,
+        /// Write the recipe here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The workflow to import (default: the first).
+        #[arg(long, value_name = "ID")]
+        workflow: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -282,6 +294,10 @@ pub(super) enum ExportCommand {
         /// Write the Arazzo document here (the OpenAPI file goes beside it); stdout otherwise.
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
+        /// Point the steps at this existing OpenAPI description (YAML or JSON) instead of writing
+        /// one: operations matched by method and path, their operationIds reused.
+        #[arg(long, value_name = "FILE")]
+        openapi: Option<PathBuf>,
     },
 }
 

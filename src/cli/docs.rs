@@ -24,9 +24,19 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
     ("man", "Read the page of `recipe run`", "recipe man run > recipe-run.1 && man ./recipe-run.1"),
     ("import curl", "Turn the curl commands of a vendor's docs into a recipe", "recipe import curl vendor-docs.txt -o recipes/vendor.yaml"),
     (
+        "import arazzo",
+        "Turn an Arazzo workflow into a recipe",
+        "recipe import arazzo museum.arazzo.yaml --workflow events-crud -o recipes/museum.yaml",
+    ),
+    (
         "export arazzo",
         "Write the recipe as an Arazzo workflow and its OpenAPI description",
         "recipe export arazzo recipes/draft.yaml -o draft.arazzo.yaml",
+    ),
+    (
+        "export arazzo",
+        "Point the workflow at the API's own OpenAPI description",
+        "recipe export arazzo recipes/draft.yaml --openapi mykaarma.openapi.yaml -o draft.arazzo.yaml",
     ),
 ];
 

@@ -1,4 +1,5 @@
-//! `recipe import curl FILE`: curl commands into a recipe skeleton, which must pass `recipe check`.
+//! `recipe import curl FILE` and `recipe import arazzo FILE`: curl commands, or an Arazzo workflow,
+//! into a recipe, which must pass `recipe check`.
 
 use std::path::Path;
 
@@ -46,6 +47,39 @@ pub(super) fn curl(file: &Path, output: Option<&Path>, name: Option<&str>) -> Ou
         output.map(|path| format!(" into {}", path.display())).unwrap_or_default(),
         imported.inputs.len(),
         imported.env.len()
+    ));
+    Ok(Exit::Success)
+}
+
+/// `recipe import arazzo FILE`: an Arazzo workflow into a recipe, which must pass `recipe check`.
+pub(super) fn arazzo(file: &Path, output: Option<&Path>, workflow: Option<&str>) -> Outcome {
+    no_overwriting(&[("the output", output)], &[("the Arazzo document", Some(file))]).map_err(Failure::usage)?;
+    if let Some(path) = output {
+        writable(path, "the output").map_err(Failure::usage)?;
+    }
+    let fail = |error: crate::arazzo::ArazzoError| Failure::error(&error, error.exit());
+    let documents = crate::arazzo::import::read(file).map_err(fail)?;
+    let default_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let default_name = default_name.split('.').next().filter(|n| !n.is_empty()).unwrap_or("imported").to_owned();
+    let imported = crate::arazzo::import::recipe(&documents, workflow, &default_name).map_err(fail)?;
+    for warning in &imported.warnings {
+        say(&format!("warning: {warning}"));
+    }
+    match output {
+        Some(path) => fs_err::write(path, &imported.yaml).map_err(Failure::usage)?,
+        None => out(&imported.yaml).map_err(|error| Failure::usage(format!("cannot write to stdout: {error}")))?,
+    }
+    let shown = output.map_or_else(|| "recipe".to_owned(), |path| path.display().to_string());
+    if let Err(report) = crate::check::load_str(&shown, &imported.yaml) {
+        say(&format!("{report}"));
+        say("error: the imported recipe does not pass `recipe check`; please report this with the Arazzo document");
+        return Ok(Exit::InvalidRecipe);
+    }
+    say(&format!(
+        "imported {} step(s){}{}",
+        imported.steps,
+        output.map(|path| format!(" into {}", path.display())).unwrap_or_default(),
+        if imported.warnings.is_empty() { String::new() } else { format!(", with {} warning(s)", imported.warnings.len()) }
     ));
     Ok(Exit::Success)
 }

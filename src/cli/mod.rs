@@ -69,7 +69,8 @@ fn dispatch(command: Command, ui: Ui) -> Outcome {
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { subcommand } => docs::man(subcommand.as_deref()),
         Command::Import(ImportCommand::Curl { file, output, name }) => import::curl(&file, output.as_deref(), name.as_deref()),
-        Command::Export(ExportCommand::Arazzo { file, output }) => export::arazzo(&file, output.as_deref()),
+        Command::Import(ImportCommand::Arazzo { file, output, workflow }) => import::arazzo(&file, output.as_deref(), workflow.as_deref()),
+        Command::Export(ExportCommand::Arazzo { file, output, openapi }) => export::arazzo(&file, output.as_deref(), openapi.as_deref()),
     }
 }
 

@@ -154,6 +154,13 @@ fn check_step(step: &Json, workflow: &Json, step_ids: &[&str], known: &Known, p:
     for criterion in step["successCriteria"].as_array().into_iter().flatten() {
         let condition = criterion["condition"].as_str().unwrap_or_default();
         p.check(!condition.is_empty(), || format!("step `{step_id}`: a criterion has no condition"));
+        if criterion.get("type").is_some() {
+            // A JSONPath criterion: its context is a runtime expression, its condition a query.
+            p.check(criterion["type"] == "jsonpath" && criterion["context"] == "$response.body" && condition.starts_with("$[?"), || {
+                format!("step `{step_id}`: criterion {criterion}")
+            });
+            continue;
+        }
         for token in condition.split_whitespace().filter(|token| token.starts_with('$')) {
             check_expression(token, workflow, true, p);
         }
@@ -285,6 +292,18 @@ fn step_ids(recipe: &str, arazzo: &Json) -> (Vec<String>, BTreeSet<String>) {
     (all, kept)
 }
 
+/// Every key of every map in a value.
+fn keys_in(value: &Json, found: &mut Vec<String>) {
+    match value {
+        Json::Object(map) => map.iter().for_each(|(key, value)| {
+            found.push(key.clone());
+            keys_in(value, found);
+        }),
+        Json::Array(items) => items.iter().for_each(|item| keys_in(item, found)),
+        _ => {}
+    }
+}
+
 #[test]
 fn the_draft_recipe_exports_to_valid_arazzo_and_openapi() {
     let (arazzo_text, openapi_text) = export("recipes/draft.yaml");
@@ -313,7 +332,13 @@ fn the_draft_recipe_exports_to_valid_arazzo_and_openapi() {
     let kept_before_opcodes: Vec<&str> =
         workflow["steps"][2]["x-recipe-steps"].as_array().unwrap().iter().map(|step| step["id"].as_str().unwrap()).collect();
     assert!(kept_before_opcodes.contains(&"customer") && kept_before_opcodes.contains(&"vehicle"), "{kept_before_opcodes:?}");
-    assert_eq!(workflow["inputs"]["properties"]["MYKAARMA_BASIC_AUTH"]["x-recipe-secret"], true);
+    // A secret is a JSON Schema annotation, and which inputs are environment variables is said
+    // outside the schema: runners validate the schema strictly.
+    assert_eq!(workflow["inputs"]["properties"]["MYKAARMA_BASIC_AUTH"]["format"], "password");
+    assert_eq!(workflow["x-recipe-env"]["MYKAARMA_BASIC_AUTH"], "MYKAARMA_BASIC_AUTH");
+    let mut found = Vec::new();
+    keys_in(&workflow["inputs"], &mut found);
+    assert!(found.iter().all(|key| !key.starts_with("x-")), "{found:?}");
 
     insta::assert_snapshot!("draft_arazzo", arazzo_text);
     insta::assert_snapshot!("draft_openapi", openapi_text);

@@ -3,6 +3,7 @@
 #![allow(unreachable_pub)]
 
 mod arazzo;
+mod arazzo_import;
 mod architecture;
 mod batch;
 mod bodies;
@@ -20,6 +21,7 @@ mod lsp;
 mod network;
 mod redirects;
 mod reports;
+mod respect;
 mod robustness;
 mod safety;
 mod schema;

@@ -77,3 +77,25 @@ pub fn record_and_replay(path: &Path, base: &str) -> (RunResult, Fixture, RunRes
     let replayed = block_on(recipe::run(&plan, &replay.params, &mut replay.transport, &mut |_| {}));
     (result, fixture, replayed)
 }
+
+/// A fixture served by `recipe serve`'s server on a free port of 127.0.0.1, on a thread of its
+/// own; dropping it stops the server.
+pub struct Served {
+    pub origin: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+pub fn serve_in_background(fixture: &Path) -> Served {
+    let fixture = Fixture::read(fixture).expect("the fixture reads");
+    let (address_sender, address) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        block_on(async move {
+            let server = recipe::hooks::serve::start(vec![fixture], 0).await.expect("the server starts");
+            address_sender.send(server.address).expect("the test waits for the address");
+            let _ = stopped.await;
+        });
+    });
+    let address = address.recv_timeout(std::time::Duration::from_secs(10)).expect("the server listens");
+    Served { origin: format!("http://{address}"), _stop: stop }
+}
