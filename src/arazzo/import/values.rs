@@ -109,16 +109,16 @@ impl Builder<'_> {
         let translated = if text.starts_with('$') {
             self.expression(text, env_map)
                 .map(|template| json!(format!("{{{{ {template} }}}}")))
-                .ok_or_else(|| format!("the runtime expression `{text}`"))
+                .ok_or_else(|| Formless::Expression(text.to_owned()))
         } else if text.contains("{{") || text.contains("{%") {
-            Err(format!("the text `{text}` (a recipe would read its `{{{{` or `{{%` as a template)"))
+            Err(Formless::Template(text.to_owned()))
         } else {
             self.embedded(text, env_map)
         };
         match (translated, fallback) {
             (Ok(value), _) => Some(value),
-            (Err(what), Fallback::Input(hint)) => Some(self.stand_in(hint, place, &what)),
-            (Err(what), Fallback::Secret(hint)) => Some(json!(self.stand_in_secret(hint, place, &what))),
+            (Err(what), Fallback::Input(hint)) => Some(self.stand_in(hint, place, &what.to_string())),
+            (Err(what), Fallback::Secret(hint)) => Some(json!(self.stand_in_secret(hint, place, &what.to_string()))),
             (Err(what), Fallback::Nothing) => {
                 self.warn(place, format!("{what} has no recipe form; left out"));
                 None
@@ -127,13 +127,13 @@ impl Builder<'_> {
     }
 
     /// Text with `{$...}` runtime expressions embedded, as a template; else what has no form.
-    fn embedded(&self, text: &str, env_map: &BTreeMap<String, String>) -> Result<Json, String> {
+    fn embedded(&self, text: &str, env_map: &BTreeMap<String, String>) -> Result<Json, Formless> {
         let mut out = String::new();
         let mut last = 0;
         for captures in EMBEDDED.captures_iter(text) {
             let whole = captures.get(0).expect("a match has a whole");
             out.push_str(&text[last..whole.start()]);
-            let template = self.expression(&captures[1], env_map).ok_or_else(|| format!("the runtime expression `{}`", &captures[1]))?;
+            let template = self.expression(&captures[1], env_map).ok_or_else(|| Formless::Expression(captures[1].to_owned()))?;
             out.push_str(&format!("{{{{ {template} }}}}"));
             last = whole.end();
         }
@@ -155,6 +155,15 @@ impl Builder<'_> {
         let (step, output) = rest.split_once(".outputs.")?;
         self.vars.get(&(step.to_owned(), output.to_owned())).map(|var| format!("vars.{var}"))
     }
+}
+
+/// A value with no recipe form, as a warning names it.
+#[derive(Debug, thiserror::Error)]
+enum Formless {
+    #[error("the runtime expression `{0}`")]
+    Expression(String),
+    #[error("the text `{0}` (a recipe would read its `{{{{` or `{{%` as a template)")]
+    Template(String),
 }
 
 /// A JSON Pointer (RFC 6901) as a `JSONPath`: `/a/0/b c` is `$.a[0]['b c']`.
