@@ -18,7 +18,7 @@ use serde_json::Value as Json;
 #[error("cannot write YAML: {0}")]
 pub struct WriteError(serde_json::Error);
 
-/// Writes data as YAML (a fixture, a snapshot): its JSON form, laid out as [`document`] does.
+/// Writes data as YAML (a fixture, a snapshot): its JSON form, laid out as `document` does.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String, WriteError> {
     let value = serde_json::to_value(value).map_err(WriteError)?;
     Ok(data(&value))

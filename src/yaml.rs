@@ -477,7 +477,7 @@ impl std::fmt::Display for DataError {
 /// Text holding a raw U+2028 or U+2029 goes through `serde_yaml` instead (by way of its `Value`,
 /// which also refuses duplicate keys): earlier versions wrote data with `serde_yaml`, which
 /// writes these two raw, as the line breaks YAML 1.1 takes them for, and only a YAML 1.1 reader
-/// reads such a file back as it was written. [`crate::emit`] escapes them.
+/// reads such a file back as it was written. `emit.rs` escapes them.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DataError> {
     from_str_checked(text, |_| Ok(()))
 }
