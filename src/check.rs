@@ -22,6 +22,8 @@ pub struct Plan {
     pub engine: Engine,
     /// The checked plans of the recipes its `call` steps run, by step id.
     pub calls: BTreeMap<String, std::sync::Arc<Plan>>,
+    /// What the recipe reads of each request step's response body.
+    pub reads: crate::reads::Reads,
 }
 
 impl Plan {
@@ -85,12 +87,14 @@ fn load_called(name: &str, text: &str, stack: &mut Vec<std::path::PathBuf>) -> R
         })
         .collect();
     let engine = Engine::new();
-    diagnostics.extend(check(&recipe, &engine, (name, text), &outputs, &broken));
+    let (checked, seen) = check(&recipe, &engine, (name, text), &outputs, &broken);
+    diagnostics.extend(checked);
     diagnostics.extend(problems);
     if !diagnostics.is_empty() {
         return Err(fail(diagnostics));
     }
-    Ok(Plan { recipe, source, engine, calls })
+    let reads = crate::reads::analyse(&recipe, &seen);
+    Ok(Plan { recipe, source, engine, calls, reads })
 }
 
 /// A call gives the inputs the called recipe declares, all it requires, and every environment
@@ -212,6 +216,10 @@ struct Checker<'a> {
     name: &'a str,
     /// Each call step's called recipe's outputs.
     call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
+    /// Every template checked, for [`crate::reads`].
+    seen: Vec<crate::reads::Seen>,
+    /// The step being checked.
+    current: Option<&'a str>,
 }
 
 fn check<'a>(
@@ -220,8 +228,17 @@ fn check<'a>(
     (name, source): (&'a str, &'a str),
     call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
     broken: &'a [BrokenStep],
-) -> Vec<Diagnostic> {
-    let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source, name, call_outputs };
+) -> (Vec<Diagnostic>, Vec<crate::reads::Seen>) {
+    let mut checker = Checker {
+        engine,
+        problems: Diagnostics::default(),
+        reported_shared: BTreeSet::new(),
+        source,
+        name,
+        call_outputs,
+        seen: Vec::new(),
+        current: None,
+    };
     let mut scope = Scope {
         inputs: recipe.inputs.iter().map(|input| input.name.text.as_str()).collect(),
         env: recipe.env.iter().map(|var| var.name.text.as_str()).collect(),
@@ -275,13 +292,15 @@ fn check<'a>(
             );
         }
         seen.insert(&step.id.text, step.id.span);
+        checker.current = Some(&step.id.text);
         checker.step(recipe, step, &mut scope);
+        checker.current = None;
     }
     broken_at(recipe.steps.len(), &mut scope);
     for (_, output) in &recipe.outputs {
         checker.template(output, &scope);
     }
-    checker.problems.into_vec()
+    (checker.problems.into_vec(), checker.seen)
 }
 
 impl<'a> Checker<'a> {
@@ -451,8 +470,11 @@ impl<'a> Checker<'a> {
                 source: self.source,
                 name: self.name,
                 call_outputs: self.call_outputs,
+                seen: Vec::new(),
+                current: self.current,
             };
             local.template_string(template, scope);
+            self.seen.append(&mut local.seen);
             let problems = local.problems.into_vec();
             if problems.is_empty() || !self.reported_shared.insert(key) {
                 continue;
@@ -516,6 +538,15 @@ impl<'a> Checker<'a> {
     }
 
     fn template_string(&mut self, template: &TemplateString, scope: &Scope) {
+        if template.kind != crate::model::TemplateKind::Literal {
+            self.seen.push(crate::reads::Seen {
+                code: crate::template_code::code_only(&template.text),
+                span: template.span,
+                step: self.current.map(str::to_owned),
+                item: scope.item,
+                response: scope.response,
+            });
+        }
         let variables = match self.engine.variables(template) {
             Ok(variables) => variables,
             Err(error) => {

@@ -8,11 +8,17 @@
 //! stack shared by the whole parse, then builds each map or vector once, at its final size. The
 //! result is the value `serde_json` would give, keys in document order; a repeated key keeps its
 //! first place and its last value, as `serde_json` does.
+//!
+//! [`parse_projected`] reads the same text through the same deserializer, but builds only what a
+//! [`Projection`] reads: every other value is still read (so the same texts are accepted and
+//! refused, with the same errors) but nothing is allocated for it.
 
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value as Json};
+
+use crate::projection::Projection;
 
 /// Parses JSON text (the whole slice, with surrounding whitespace allowed).
 ///
@@ -22,6 +28,19 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Json, serde_json::Error> {
     let mut scratch = Scratch::default();
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = Seed(&mut scratch).deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// Parses JSON text as [`parse`] does, keeping only what `projection` reads: the members it does
+/// not read are left out, the elements it does not read are `null` (indexes and lengths stay).
+///
+/// # Errors
+/// The `serde_json` error for text that is not one JSON value, exactly as [`parse`].
+pub(crate) fn parse_projected(bytes: &[u8], projection: &Projection) -> Result<Json, serde_json::Error> {
+    let mut scratch = Scratch::default();
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = Projected(&mut scratch, projection).deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
 }
@@ -122,6 +141,231 @@ impl<'de> Visitor<'de> for Seed<'_> {
             return Err(error);
         }
         Ok(Json::Object(scratch.entries.drain(start..).collect::<Map<String, Json>>()))
+    }
+}
+
+/// Reads one value as far as the projection goes.
+struct Projected<'s, 'p>(&'s mut Scratch, &'p Projection);
+
+impl<'de> DeserializeSeed<'de> for Projected<'_, '_> {
+    type Value = Json;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+        if self.1.is_whole() {
+            return Seed(self.0).deserialize(deserializer);
+        }
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Projected<'_, '_> {
+    type Value = Json;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Json, E> {
+        Ok(Json::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Json, E> {
+        Ok(Json::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Json, E> {
+        Ok(Json::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Json, E> {
+        Ok(Number::from_f64(value).map_or(Json::Null, Json::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Json, E> {
+        Ok(Json::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Json, E> {
+        Ok(Json::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let (scratch, projection) = (self.0, self.1);
+        let start = scratch.items.len();
+        let mut index = 0;
+        loop {
+            let next = match projection.element(index) {
+                Some(read) => seq.next_element_seed(Projected(scratch, read)),
+                None => seq.next_element_seed(Skip).map(|skipped| skipped.map(|()| Json::Null)),
+            };
+            match next {
+                Ok(Some(item)) => scratch.items.push(item),
+                Ok(None) => break,
+                Err(error) => {
+                    scratch.items.truncate(start);
+                    return Err(error);
+                }
+            }
+            index += 1;
+        }
+        Ok(Json::Array(scratch.items.drain(start..).collect()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let (scratch, projection) = (self.0, self.1);
+        let start = scratch.entries.len();
+        let read = loop {
+            let key = match map.next_key_seed(KeySeed) {
+                Ok(Some(key)) => key,
+                Ok(None) => break Ok(()),
+                Err(error) => break Err(error),
+            };
+            let Some(read) = projection.member(key.as_str()) else {
+                match map.next_value_seed(Skip) {
+                    Ok(()) => continue,
+                    Err(error) => break Err(error),
+                }
+            };
+            match map.next_value_seed(Projected(scratch, read)) {
+                Ok(value) => scratch.entries.push((key.into_owned(), value)),
+                Err(error) => break Err(error),
+            }
+        };
+        if let Err(error) = read {
+            scratch.entries.truncate(start);
+            return Err(error);
+        }
+        Ok(Json::Object(scratch.entries.drain(start..).collect::<Map<String, Json>>()))
+    }
+}
+
+/// An object's key, borrowed from the text when it has no escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(text) => text,
+            Key::Owned(text) => text,
+        }
+    }
+
+    fn into_owned(self) -> String {
+        match self {
+            Key::Borrowed(text) => text.to_owned(),
+            Key::Owned(text) => text,
+        }
+    }
+}
+
+/// Reads a key without copying it when it can.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Key<'de>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Key<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a string key")
+    }
+
+    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key::Borrowed(value))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Key<'de>, E> {
+        Ok(Key::Owned(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Key<'de>, E> {
+        Ok(Key::Owned(value))
+    }
+}
+
+/// Reads one value and keeps nothing of it. Unlike `serde::de::IgnoredAny`, strings and numbers
+/// go through the same checks as when they are kept (UTF-8, escapes, surrogates), so a text is
+/// refused exactly when [`parse`] refuses it.
+struct Skip;
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Skip)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(Skip)?.is_some() {
+            map.next_value_seed(Skip)?;
+        }
+        Ok(())
     }
 }
 

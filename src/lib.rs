@@ -35,6 +35,8 @@ mod mask;
 mod model;
 mod pattern;
 mod printable;
+mod projection;
+mod reads;
 mod recording;
 mod report;
 mod run;

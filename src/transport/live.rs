@@ -229,7 +229,7 @@ impl Live {
                 Ok(response) => response,
                 Err(error) => {
                     let kind = classify(&error);
-                    let mut message = describe(kind, &error, limits, &shown);
+                    let mut message = describe(kind, &error, &limits, &shown);
                     if let (Some(proxy), true) = (&self.proxy, error.is_connect()) {
                         message.push_str(&format!(" (through the proxy `{proxy}`)"));
                     }
@@ -244,7 +244,7 @@ impl Live {
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
             if let (true, Some(location)) = (is_redirect(status) && limits.redirects > 0, location) {
                 let Ok(target) = url.join(&location) else {
-                    let mut sent = read(response, limits, &shown, &self.bodies).await;
+                    let mut sent = read(response, &limits, &shown, &self.bodies).await;
                     sent.failure = Some(super::Failure::new(
                         FailureKind::InvalidBody,
                         format!("status {status} with an invalid `Location`: {}", masker.text(&location)),
@@ -254,7 +254,7 @@ impl Live {
                 };
                 let target_shown = masker.text(target.as_str());
                 if !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD) && !limits.unsafe_redirects {
-                    let mut sent = read(response, limits, &shown, &self.bodies).await;
+                    let mut sent = read(response, &limits, &shown, &self.bodies).await;
                     sent.failure = Some(super::Failure::new(
                         FailureKind::RedirectRefused,
                         format!(
@@ -267,7 +267,7 @@ impl Live {
                     return sent;
                 }
                 if hops.len() >= limits.redirects as usize {
-                    let mut sent = read(response, limits, &shown, &self.bodies).await;
+                    let mut sent = read(response, &limits, &shown, &self.bodies).await;
                     sent.failure = Some(super::Failure::new(
                         FailureKind::TooManyRedirects,
                         format!(
@@ -287,7 +287,7 @@ impl Live {
                 url = target;
                 continue;
             }
-            let mut sent = read(response, limits, &shown, &self.bodies).await;
+            let mut sent = read(response, &limits, &shown, &self.bodies).await;
             sent.redirects = hops;
             return sent;
         }
@@ -337,7 +337,7 @@ fn origin(url: &url::Url) -> (String, Option<String>, Option<u16>) {
 }
 
 /// Reads the body up to the size limit; the response head is kept whatever happens.
-async fn read(mut response: reqwest::Response, limits: Limits, shown: &str, bodies: &Bodies) -> Sent {
+async fn read(mut response: reqwest::Response, limits: &Limits, shown: &str, bodies: &Bodies) -> Sent {
     let status = response.status().as_u16();
     // Repeated headers (several `Set-Cookie`) are joined by newlines.
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
@@ -392,7 +392,10 @@ async fn read(mut response: reqwest::Response, limits: Limits, shown: &str, bodi
             }
         }
     }
-    let data = ResponseData::from_bytes_parsed(status, head.headers, &body, |bytes| bodies.parse(bytes, crate::json::parse).ok());
+    let data = ResponseData::from_bytes_parsed(status, head.headers, &body, |bytes| match &limits.reads {
+        Some(reads) => bodies.parse_projected(bytes, reads).ok(),
+        None => bodies.parse(bytes, crate::json::parse).ok(),
+    });
     if let Some(ResponseBody::Text(_)) = &data.body
         && let Err(error) = std::str::from_utf8(&body)
     {
@@ -537,7 +540,7 @@ fn io_kind(error: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKi
     error.downcast_ref::<std::io::Error>().map(std::io::Error::kind)
 }
 
-fn describe(kind: FailureKind, error: &reqwest::Error, limits: Limits, url: &str) -> String {
+fn describe(kind: FailureKind, error: &reqwest::Error, limits: &Limits, url: &str) -> String {
     let cause = root_cause(error);
     match kind {
         FailureKind::ResponseTimeout => format!("no response from {url} within {}", humanise(limits.timeout)),
