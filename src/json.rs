@@ -491,4 +491,114 @@ mod tests {
             same(&text);
         }
     }
+
+    mod projected {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::projection::Segment;
+
+        fn document() -> impl Strategy<Value = Json> {
+            let leaf = prop_oneof![
+                Just(Json::Null),
+                any::<bool>().prop_map(Json::Bool),
+                any::<i64>().prop_map(Json::from),
+                (-1e6f64..1e6).prop_map(Json::from),
+                "[ab\u{e9}\"\\\\]{0,3}".prop_map(Json::String),
+            ];
+            leaf.prop_recursive(5, 60, 5, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Json::Array),
+                    prop::collection::vec(("[a-c]", inner), 0..5).prop_map(|entries| Json::Object(entries.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn segment() -> impl Strategy<Value = Segment> {
+            prop_oneof!["[a-c]".prop_map(Segment::Key), (0usize..4).prop_map(Segment::Index), Just(Segment::Every)]
+        }
+
+        fn projection(paths: &[Vec<Segment>]) -> Projection {
+            let mut projection = Projection::default();
+            for path in paths {
+                projection.read(path);
+            }
+            projection.settle()
+        }
+
+        /// The `JSONPath` of plain segments.
+        fn json_path(path: &[Segment]) -> String {
+            let mut text = "$".to_owned();
+            for segment in path {
+                match segment {
+                    Segment::Key(key) => text.push_str(&format!("['{key}']")),
+                    Segment::Index(index) => text.push_str(&format!("[{index}]")),
+                    Segment::Every => text.push_str("[*]"),
+                }
+            }
+            text
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+            /// Parse-then-select and project-then-select find the same nodes, for every path
+            /// the projection reads, and the projected parse is the projection of the whole.
+            #[test]
+            fn project_then_select_is_parse_then_select(document in document(), paths in prop::collection::vec(prop::collection::vec(segment(), 0..4), 0..4)) {
+                let text = serde_json::to_string(&document).unwrap();
+                let projection = projection(&paths);
+                let whole = parse(text.as_bytes()).unwrap();
+                let projected = parse_projected(text.as_bytes(), &projection).unwrap();
+                prop_assert_eq!(&projected, &projection.apply(&whole));
+                for path in &paths {
+                    let path = crate::jsonpath::Path::parse(&json_path(path), crate::diagnostic::Span::default()).unwrap();
+                    prop_assert_eq!(path.select(&projected), path.select(&whole), "{}", path.text);
+                }
+            }
+        }
+
+        #[test]
+        fn projected_parses_accept_and_refuse_what_whole_parses_do() {
+            let mut reads = Projection::default();
+            reads.read(&[Segment::Key("k1".to_owned()), Segment::Index(0)]);
+            reads.read(&[Segment::Every, Segment::Key("k3".to_owned())]);
+            let reads = reads.settle();
+            let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            // Repeated keys, escapes and every kind of number, as text.
+            for _ in 0..500 {
+                let mut text = String::new();
+                super::build(&mut next, 0, &mut text);
+                let whole = parse(text.as_bytes()).unwrap();
+                assert_eq!(parse_projected(text.as_bytes(), &reads).unwrap(), reads.apply(&whole), "{text}");
+            }
+            // Refused in a part that is not read: the same error.
+            for text in [
+                r#"{"x": [1, 2"#,
+                r#"{"x": "\ud800"}"#,
+                r#"{"x": "\q"}"#,
+                r#"{"x": 01}"#,
+                r#"{"x": [1,]}"#,
+                "{\"x\": \"\u{1}\"}",
+                r#"{"k1": [1], "x": {}} x"#,
+                "",
+            ] {
+                let whole = parse(text.as_bytes()).map(|_| ()).map_err(|error| error.to_string());
+                let projected = parse_projected(text.as_bytes(), &reads).map(|_| ()).map_err(|error| error.to_string());
+                assert_eq!(projected, whole, "{text}");
+                assert!(whole.is_err(), "{text}");
+            }
+            let invalid_utf8 = b"{\"x\": \"a\xff\"}";
+            assert_eq!(
+                parse_projected(invalid_utf8, &reads).unwrap_err().to_string(),
+                parse(invalid_utf8).unwrap_err().to_string()
+            );
+        }
+    }
 }

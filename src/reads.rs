@@ -291,4 +291,55 @@ mod tests {
         assert_eq!(plain_body_path("{{ steps.search.body | first }}"), None);
         assert_eq!(plain_body_path("{{ steps.search.status }}"), None);
     }
+
+    fn projected(plan: &crate::check::Plan, step: &str, document: &serde_json::Value) -> Option<serde_json::Value> {
+        plan.reads.of(step).map(|projection| projection.apply(document))
+    }
+
+    #[test]
+    fn the_benchmark_flow_reads_four_fields_per_customer() {
+        let plan = crate::check::load_str("benches/flow.yaml", include_str!("../benches/flow.yaml")).unwrap();
+        let search = serde_json::json!({
+            "requestId": "r1",
+            "customers": [
+                {"uuid": "c1", "firstName": "A", "lastName": "Target", "vehicles": [{"vin": "VIN123", "uuid": "v1", "make": "M"}, {"vin": "V2"}]},
+                {"uuid": "c2", "lastName": "Other", "phones": ["1"], "vehicles": []}
+            ],
+            "total": 2
+        });
+        assert_eq!(
+            projected(&plan, "search", &search),
+            Some(serde_json::json!({"customers": [
+                {"uuid": "c1", "lastName": "Target", "vehicles": [{"vin": "VIN123", "uuid": "v1"}, null]},
+                {"uuid": "c2", "lastName": "Other", "vehicles": []}
+            ]}))
+        );
+        let advisors = serde_json::json!({"advisors": [{"uuid": "a1", "name": "N"}, {"uuid": "a2"}], "dealer": "d"});
+        assert_eq!(projected(&plan, "advisors", &advisors), Some(serde_json::json!({"advisors": [{"uuid": "a1"}, {"uuid": "a2"}]})));
+        let slots = serde_json::json!({"requestId": "r", "slots": [{"start": "s1", "end": "e1"}, {"start": "s2"}]});
+        assert_eq!(projected(&plan, "availability", &slots), Some(serde_json::json!({"slots": [{"start": "s1"}, null]})));
+        let draft = serde_json::json!({"requestId": "r", "draftUuid": "d1", "status": "new"});
+        assert_eq!(projected(&plan, "draft", &draft), Some(serde_json::json!({"draftUuid": "d1"})));
+    }
+
+    #[test]
+    fn what_cannot_be_followed_is_read_whole() {
+        let text = "recipe: 1\nname: x\nsteps:\n\
+            - { id: a, request: { method: GET, url: /a } }\n\
+            - { id: b, request: { method: GET, url: /b } }\n\
+            - { id: c, request: { method: GET, url: /c }, bind: { token: { regex: 'id=(\\d+)' } } }\n\
+            - { id: d, request: { method: GET, url: /d } }\n\
+            - { id: e, request: { method: GET, url: /e } }\n\
+            - { id: f, request: { method: GET, url: /f } }\n\
+            - { id: g, filter: { from: '{{ steps.f.body.list }}', where: '{{ item.x.y > 1 }}', expect: all } }\n\
+            - id: s\n  set:\n    whole: '{{ steps.a.body }}'\n    count: '{{ steps.b.body.list | length }}'\n    \
+                  computed: '{{ steps.d.body.map[steps.e.status] }}'\n    status: '{{ steps.e.status }}'\n    first: '{{ steps.g.items[0].z }}'\n";
+        let plan = crate::check::load_str("x.yaml", text).unwrap();
+        assert!(plan.reads.of("a").is_none() && plan.reads.of("c").is_none());
+        let document = serde_json::json!({"list": [{"x": {"y": 2, "w": 1}, "z": 3, "v": 4}], "map": {"k": 1}, "n": 1});
+        assert_eq!(projected(&plan, "b", &document), Some(serde_json::json!({"list": [{"x": {"y": 2, "w": 1}, "z": 3, "v": 4}]})));
+        assert_eq!(projected(&plan, "d", &document), Some(serde_json::json!({"map": {"k": 1}})));
+        assert_eq!(projected(&plan, "e", &document), Some(serde_json::json!({})));
+        assert_eq!(projected(&plan, "f", &document), Some(serde_json::json!({"list": [{"x": {"y": 2}, "z": 3}]})));
+    }
 }
