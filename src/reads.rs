@@ -8,8 +8,9 @@
 //! conditions and its bindings then reads inside that body. A path is read up to its first part
 //! that is not a plain name or a non-negative index (a filter, a method, a computed index), and
 //! from there whole. Anything this cannot follow reads the whole body: `steps.ID` alone or with
-//! a computed name, `steps` itself, a `regex` binding, `for_each`, `paginate`, `retry.until`,
-//! API error envelopes (`http.api_errors`). A recipe that reads nothing of a body gets an empty
+//! a computed name, `steps` itself, a `regex` binding, `for_each`, `paginate`, `retry.until`.
+//! With API error envelopes (`http.api_errors`) every body's envelope fields are read too
+//! (`envelope::FIELDS`). A recipe that reads nothing of a body gets an empty
 //! projection. Only a batch run uses it: a single run, a recording and a report show whole
 //! bodies.
 
@@ -53,7 +54,7 @@ struct Items {
 
 /// What `recipe` reads of each request step's body, given every template the check saw.
 pub(crate) fn analyse(recipe: &Recipe, seen: &[Seen]) -> Reads {
-    if recipe.http.api_errors.is_some() || recipe.http.retry.as_ref().is_some_and(|retry| retry.until.is_some()) {
+    if recipe.http.retry.as_ref().is_some_and(|retry| retry.until.is_some()) {
         return Reads::default();
     }
     let mut reads: BTreeMap<String, Projection> = BTreeMap::new();
@@ -67,6 +68,11 @@ pub(crate) fn analyse(recipe: &Recipe, seen: &[Seen]) -> Reads {
                     && request.paginate.is_none()
                     && request.retry.as_ref().is_none_or(|retry| retry.until.is_none());
                 let mut projection = if projectable { Projection::default() } else { Projection::whole() };
+                if recipe.http.api_errors.is_some() {
+                    for field in crate::envelope::FIELDS {
+                        projection.read(&[Segment::Key((*field).to_owned())]);
+                    }
+                }
                 read_bindings(&mut projection, step, &[]);
                 reads.insert(step.id.text.clone(), projection);
             }
@@ -341,5 +347,16 @@ mod tests {
         assert_eq!(projected(&plan, "d", &document), Some(serde_json::json!({"map": {"k": 1}})));
         assert_eq!(projected(&plan, "e", &document), Some(serde_json::json!({})));
         assert_eq!(projected(&plan, "f", &document), Some(serde_json::json!({"list": [{"x": {"y": 2}, "z": 3}]})));
+    }
+
+    #[test]
+    fn api_error_envelopes_are_read_from_every_body() {
+        let text = "recipe: 1\nname: x\nhttp: { api_errors: mykaarma }\nsteps:\n- { id: a, request: { method: GET, url: /a } }\n";
+        let plan = crate::check::load_str("x.yaml", text).unwrap();
+        let document = serde_json::json!({"errors": [{"code": 1}], "error": "e", "warnings": [], "statusCode": 500, "data": [1]});
+        assert_eq!(
+            projected(&plan, "a", &document),
+            Some(serde_json::json!({"errors": [{"code": 1}], "error": "e", "warnings": [], "statusCode": 500}))
+        );
     }
 }
