@@ -26,10 +26,25 @@ use crate::projection::Projection;
 /// The `serde_json` error for text that is not one JSON value.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Json, serde_json::Error> {
     let mut scratch = Scratch::default();
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = Seed(&mut scratch).deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    Ok(value)
+    read(bytes, Seed(&mut scratch))
+}
+
+/// Reads one JSON value with `seed`: through a `&str` reader when the whole text is UTF-8
+/// (checked once, rather than string by string), else through the byte reader, which then gives
+/// `serde_json`'s own error for the bad byte.
+fn read<S: for<'de> DeserializeSeed<'de, Value = Json>>(bytes: &[u8], seed: S) -> Result<Json, serde_json::Error> {
+    fn finish<'de, R: serde_json::de::Read<'de>>(
+        mut deserializer: serde_json::Deserializer<R>,
+        seed: impl DeserializeSeed<'de, Value = Json>,
+    ) -> Result<Json, serde_json::Error> {
+        let value = seed.deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(value)
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => finish(serde_json::Deserializer::from_str(text), seed),
+        Err(_) => finish(serde_json::Deserializer::from_slice(bytes), seed),
+    }
 }
 
 /// Parses JSON text as [`parse`] does, keeping only what `projection` reads: the members it does
@@ -39,10 +54,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Json, serde_json::Error> {
 /// The `serde_json` error for text that is not one JSON value, exactly as [`parse`].
 pub(crate) fn parse_projected(bytes: &[u8], projection: &Projection) -> Result<Json, serde_json::Error> {
     let mut scratch = Scratch::default();
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = Projected(&mut scratch, projection).deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    Ok(value)
+    read(bytes, Projected(&mut scratch, projection))
 }
 
 /// Entries and items of the objects and arrays still open, innermost last.

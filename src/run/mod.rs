@@ -209,7 +209,10 @@ impl<'a> State<'a> {
     }
 
     fn context(&self) -> Context {
-        let context = minijinja::context! { vars => Context::from(self.vars.clone()), steps => Context::from(self.steps.clone()), ..self.base.clone() };
+        // Maps of the values as they are (shared, not copied), keyed by the names themselves
+        // (short names need no allocation), rather than copies of `vars` and `steps`.
+        let map = |entries: &BTreeMap<String, Context>| entries.iter().map(|(name, value)| (Context::from(name.as_str()), value.clone())).collect::<Context>();
+        let context = minijinja::context! { vars => map(&self.vars), steps => map(&self.steps), ..self.base.clone() };
         match &self.each {
             Some((each, index)) => minijinja::context! { each => each.clone(), index => *index, ..context },
             None => context,
@@ -654,7 +657,7 @@ fn step_object(step: &Step, values: Vec<(&'static str, Context)>, outcome: &str,
     for (field, value) in values {
         object.insert(field, value);
     }
-    Context::from(object.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<BTreeMap<String, Context>>())
+    object.into_iter().collect()
 }
 
 async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_event: &mut Listener<'_>) -> Result<Acted, StepError> {
