@@ -38,11 +38,14 @@ fn search_response() -> Vec<u8> {
 
 /// The other three answers of a row, shaped like the mock's: 10 advisors, 20 slots, a draft.
 fn other_responses() -> [Vec<u8>; 3] {
-    let advisors: Vec<Json> = (0..10).map(|i| json!({"uuid": format!("adv-{i}"), "name": format!("Advisor {i}"), "active": true, "shop": "main"})).collect();
-    let slots: Vec<Json> =
-        (0..20).map(|i| json!({"start": format!("2030-01-15T{:02}:{:02}:00Z", 8 + i / 4, i % 4 * 15), "end": "later", "advisorUuid": "adv-0"})).collect();
+    let advisors: Vec<Json> =
+        (0..10).map(|i| json!({"uuid": format!("adv-{i}"), "name": format!("Advisor {i}"), "active": true, "shop": "main"})).collect();
+    let slots: Vec<Json> = (0..20)
+        .map(|i| json!({"start": format!("2030-01-15T{:02}:{:02}:00Z", 8 + i / 4, i % 4 * 15), "end": "later", "advisorUuid": "adv-0"}))
+        .collect();
     let draft = json!({"requestId": "0f3c2a", "draftUuid": "draft-1", "schedulerLink": "http://127.0.0.1:18080/scheduler/draft-1"});
-    [json!({"advisors": advisors}), json!({"requestId": "0f3c2a", "slots": slots}), draft].map(|value| serde_json::to_vec(&value).expect("JSON"))
+    [json!({"advisors": advisors}), json!({"requestId": "0f3c2a", "slots": slots}), draft]
+        .map(|value| serde_json::to_vec(&value).expect("JSON"))
 }
 
 fn hot_paths(c: &mut Criterion) {

@@ -607,10 +607,7 @@ mod tests {
                 assert!(whole.is_err(), "{text}");
             }
             let invalid_utf8 = b"{\"x\": \"a\xff\"}";
-            assert_eq!(
-                parse_projected(invalid_utf8, &reads).unwrap_err().to_string(),
-                parse(invalid_utf8).unwrap_err().to_string()
-            );
+            assert_eq!(parse_projected(invalid_utf8, &reads).unwrap_err().to_string(), parse(invalid_utf8).unwrap_err().to_string());
         }
     }
 }

@@ -156,10 +156,7 @@ mod tests {
             "total": {"n": 2},
             "other": [1, 2]
         });
-        assert_eq!(
-            projection.apply(&document),
-            json!({"customers": [{"uuid": "a"}, {"uuid": "b", "name": "B"}], "total": {"n": 2}})
-        );
+        assert_eq!(projection.apply(&document), json!({"customers": [{"uuid": "a"}, {"uuid": "b", "name": "B"}], "total": {"n": 2}}));
         let mut first = Projection::default();
         first.read(&[key("other"), Segment::Index(1)]);
         assert_eq!(first.settle().apply(&document), json!({"other": [null, 2]}));

@@ -127,7 +127,13 @@ pub(crate) fn analyse(recipe: &Recipe, seen: &[Seen]) -> Reads {
             }
         }
     }
-    Reads(reads.into_iter().filter(|(_, projection)| !projection.is_whole()).map(|(id, projection)| (id, Arc::new(projection.settle()))).collect())
+    Reads(
+        reads
+            .into_iter()
+            .filter(|(_, projection)| !projection.is_whole())
+            .map(|(id, projection)| (id, Arc::new(projection.settle())))
+            .collect(),
+    )
 }
 
 fn key(span: Span) -> (usize, usize, usize) {
