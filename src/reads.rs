@@ -182,16 +182,12 @@ fn select(
         projection.read(&path);
         return;
     }
-    match &selection.items {
-        None => path.push(Segment::Every),
-        Some(items_path) => match items_path.segments() {
-            Some(segments) => path.extend(segments),
-            None => {
-                projection.read(&path);
-                return;
-            }
-        },
-    }
+    // Without `items`, `from` itself is the list.
+    let Some(items_path) = selection.items.as_ref().map_or(Some(vec![Segment::Every]), crate::jsonpath::Path::segments) else {
+        projection.read(&path);
+        return;
+    };
+    path.extend(items_path);
     for condition in &selection.matches {
         projection.read(&[&path[..], &condition.path.segments().unwrap_or_default()].concat());
     }
