@@ -392,9 +392,10 @@ async fn read(mut response: reqwest::Response, limits: &Limits, shown: &str, bod
             }
         }
     }
+    // Only a success is projected: any other status's body may be quoted whole in an error.
     let data = ResponseData::from_bytes_parsed(status, head.headers, &body, |bytes| match &limits.reads {
-        Some(reads) => bodies.parse_projected(bytes, reads).ok(),
-        None => bodies.parse(bytes, crate::json::parse).ok(),
+        Some(reads) if (200..300).contains(&status) => bodies.parse_projected(bytes, reads).ok(),
+        _ => bodies.parse(bytes, crate::json::parse).ok(),
     });
     if let Some(ResponseBody::Text(_)) = &data.body
         && let Err(error) = std::str::from_utf8(&body)

@@ -74,7 +74,7 @@ pub struct Limits {
     pub unsafe_redirects: bool,
     pub max_body: u64,
     /// The parts of a JSON body the run reads (a batch row's, see `crate::reads`): a live
-    /// transport without a recorder builds only those. `None`: the whole body.
+    /// transport without a recorder builds only those, for a 2xx answer. `None`: the whole body.
     pub(crate) reads: Option<std::sync::Arc<crate::projection::Projection>>,
 }
 

@@ -1305,3 +1305,21 @@ fn a_batch_parses_only_what_its_recipe_reads_and_every_output_is_the_same() {
         assert_eq!(line["outputs"], expected, "row {i}");
     }
 }
+
+#[test]
+fn a_failed_status_shows_its_whole_body_in_the_results_even_when_the_recipe_reads_part_of_it() {
+    // Only a 2xx answer is parsed into what the recipe reads: an error quotes the body as sent.
+    let scratch = Scratch::new("projected-error");
+    let refused = json!({"message": "the dealer is closed today", "customers": []});
+    let server = block_on(FaultServer::start(vec![("GET", "/lookup", vec![Fault::Respond(Reply::json(503, &refused))])]));
+    let recipe = scratch.write("projected.yaml", PROJECTED);
+    let rows = scratch.write("rows.csv", &csv(&vins(0, 2)));
+    let out = scratch.path("results.jsonl");
+    let ran = run(batch_of(&recipe, &server, &scratch, &["--rows", text(&rows), "--out", text(&out)]), &scratch, "refused");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    let results = journal(&out);
+    for line in outcomes(&results) {
+        let error = line["error"].as_str().unwrap_or_default();
+        assert!(error.contains("the dealer is closed today"), "{line}");
+    }
+}
