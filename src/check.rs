@@ -217,7 +217,7 @@ struct Checker<'a> {
     /// Each call step's called recipe's outputs.
     call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
     /// Every template checked, for [`crate::reads`].
-    seen: Vec<crate::reads::Seen>,
+    seen: Vec<crate::reads::Seen<'a>>,
     /// The step being checked.
     current: Option<&'a str>,
 }
@@ -228,7 +228,7 @@ fn check<'a>(
     (name, source): (&'a str, &'a str),
     call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
     broken: &'a [BrokenStep],
-) -> (Vec<Diagnostic>, Vec<crate::reads::Seen>) {
+) -> (Vec<Diagnostic>, Vec<crate::reads::Seen<'a>>) {
     let mut checker = Checker {
         engine,
         problems: Diagnostics::default(),
@@ -538,11 +538,13 @@ impl<'a> Checker<'a> {
     }
 
     fn template_string(&mut self, template: &TemplateString, scope: &Scope) {
-        if template.kind != crate::model::TemplateKind::Literal {
+        // Only a template that may read a response body matters to `crate::reads`.
+        let may_read = template.text.contains("steps") || (scope.item && template.text.contains("item")) || scope.response;
+        if template.kind != crate::model::TemplateKind::Literal && may_read {
             self.seen.push(crate::reads::Seen {
                 code: crate::template_code::code_only(&template.text),
                 span: template.span,
-                step: self.current.map(str::to_owned),
+                step: self.current,
                 item: scope.item,
                 response: scope.response,
             });

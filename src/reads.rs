@@ -21,14 +21,15 @@ use crate::diagnostic::Span;
 use crate::model::{Action, Binding, Cardinality, Recipe, Selection, Step, Template};
 use crate::projection::{Projection, Segment};
 
-/// A template the check saw, and where.
+/// A template the check saw that may read a body (it names `steps`, or `item` or `response`
+/// where those are bodies), and where.
 #[derive(Debug, Clone)]
-pub(crate) struct Seen {
+pub(crate) struct Seen<'a> {
     /// Its code only (`template_code::code_only`).
     pub code: String,
     pub span: Span,
     /// The step it belongs to (`None` for the recipe's outputs and `http` settings).
-    pub step: Option<String>,
+    pub step: Option<&'a str>,
     /// It may read `item` (a selection's `where`, `by`, `describe`).
     pub item: bool,
     /// It may read `response` (`retry.until`, `paginate.next`).
@@ -53,7 +54,7 @@ struct Items {
 }
 
 /// What `recipe` reads of each request step's body, given every template the check saw.
-pub(crate) fn analyse(recipe: &Recipe, seen: &[Seen]) -> Reads {
+pub(crate) fn analyse(recipe: &Recipe, seen: &[Seen<'_>]) -> Reads {
     if recipe.http.retry.as_ref().is_some_and(|retry| retry.until.is_some()) {
         return Reads::default();
     }
@@ -89,12 +90,12 @@ pub(crate) fn analyse(recipe: &Recipe, seen: &[Seen]) -> Reads {
             continue;
         }
         if template.response
-            && let Some(projection) = template.step.as_ref().and_then(|step| reads.get_mut(step))
+            && let Some(projection) = template.step.and_then(|step| reads.get_mut(step))
         {
             *projection = Projection::whole();
         }
         if template.item
-            && let Some(selected) = template.step.as_ref().and_then(|step| items.get(step))
+            && let Some(selected) = template.step.and_then(|step| items.get(step))
         {
             for path in paths_after(&template.code, "item") {
                 read_at(&mut reads, &selected.source, &selected.path, &path);
