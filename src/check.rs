@@ -538,17 +538,6 @@ impl<'a> Checker<'a> {
     }
 
     fn template_string(&mut self, template: &TemplateString, scope: &Scope) {
-        // Only a template that may read a response body matters to `crate::reads`.
-        let may_read = template.text.contains("steps") || (scope.item && template.text.contains("item")) || scope.response;
-        if template.kind != crate::model::TemplateKind::Literal && may_read {
-            self.seen.push(crate::reads::Seen {
-                code: crate::template_code::code_only(&template.text),
-                span: template.span,
-                step: self.current,
-                item: scope.item,
-                response: scope.response,
-            });
-        }
         let variables = match self.engine.variables(template) {
             Ok(variables) => variables,
             Err(error) => {
@@ -563,7 +552,8 @@ impl<'a> Checker<'a> {
                 return;
             }
         };
-        let unknown = crate::template::Engine::unknown_callables(template);
+        let code = crate::template_code::code_only(&template.text);
+        let unknown = crate::template::Engine::unknown_callables_in(&code);
         for variable in variables {
             // An unknown function is reported as such, not also as an unknown variable.
             if unknown.iter().any(|callable| callable.kind == "function" && callable.name == variable) {
@@ -588,6 +578,18 @@ impl<'a> Checker<'a> {
                 diagnostic = diagnostic.with_hint(format!("did you mean `{suggestion}`?"));
             }
             self.problems.push(diagnostic);
+        }
+        // Only a template that may read a response body matters to `crate::reads` (its code is
+        // the one just scanned for callables).
+        let may_read = code.contains("steps") || (scope.item && code.contains("item")) || scope.response;
+        if template.kind != crate::model::TemplateKind::Literal && may_read {
+            self.seen.push(crate::reads::Seen {
+                code,
+                span: template.span,
+                step: self.current,
+                item: scope.item,
+                response: scope.response,
+            });
         }
     }
 
