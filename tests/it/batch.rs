@@ -1323,3 +1323,26 @@ fn a_failed_status_shows_its_whole_body_in_the_results_even_when_the_recipe_read
         assert!(error.contains("the dealer is closed today"), "{line}");
     }
 }
+
+#[test]
+fn a_step_that_expects_one_status_is_read_whole() {
+    // With `expect.status`, a 2xx may still be an error that quotes the body: no projection.
+    let scratch = Scratch::new("projected-expect");
+    let answer = json!({"message": "created elsewhere, not here", "customers": []});
+    let server = block_on(FaultServer::start(vec![("GET", "/lookup", vec![Fault::Respond(Reply::json(200, &answer))])]));
+    let text_of = PROJECTED.replace(
+        "request: { method: GET, url: /lookup, query: { vin: \"{{ inputs.vin }}\" } }",
+        "request: { method: GET, url: /lookup, query: { vin: \"{{ inputs.vin }}\" } }\n    expect: { status: 201 }",
+    );
+    assert_ne!(text_of, PROJECTED);
+    let recipe = scratch.write("projected.yaml", &text_of);
+    let rows = scratch.write("rows.csv", &csv(&vins(0, 2)));
+    let out = scratch.path("results.jsonl");
+    let ran = run(batch_of(&recipe, &server, &scratch, &["--rows", text(&rows), "--out", text(&out)]), &scratch, "expect");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    let results = journal(&out);
+    for line in outcomes(&results) {
+        let error = line["error"].as_str().unwrap_or_default();
+        assert!(error.contains("created elsewhere, not here"), "{line}");
+    }
+}
