@@ -1,6 +1,8 @@
 //! Criterion benchmarks of the per-flow hot paths of `benches/flow.yaml`: parsing the ~20 KB
-//! customer search response, the filter that keeps one customer out of 50, and rendering the
-//! availability request body. Run with `cargo bench --bench hot_paths`.
+//! customer search response whole and into what the flow reads of it (`src/reads.rs`), the
+//! filter that keeps one customer out of 50, rendering the availability request body, a row's
+//! four bodies parsed and selected from (whole and projected), and loading and checking the
+//! draft recipe. Run with `cargo bench --bench hot_paths`.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -31,7 +33,19 @@ fn search_response() -> Vec<u8> {
             })
         })
         .collect();
-    serde_json::to_vec(&json!({"customers": customers, "total": 50})).expect("JSON")
+    serde_json::to_vec(&json!({"requestId": "0f3c2a", "customers": customers, "total": 50})).expect("JSON")
+}
+
+/// The other three answers of a row, shaped like the mock's: 10 advisors, 20 slots, a draft.
+fn other_responses() -> [Vec<u8>; 3] {
+    let advisors: Vec<Json> =
+        (0..10).map(|i| json!({"uuid": format!("adv-{i}"), "name": format!("Advisor {i}"), "active": true, "shop": "main"})).collect();
+    let slots: Vec<Json> = (0..20)
+        .map(|i| json!({"start": format!("2030-01-15T{:02}:{:02}:00Z", 8 + i / 4, i % 4 * 15), "end": "later", "advisorUuid": "adv-0"}))
+        .collect();
+    let draft = json!({"requestId": "0f3c2a", "draftUuid": "draft-1", "schedulerLink": "http://127.0.0.1:18080/scheduler/draft-1"});
+    [json!({"advisors": advisors}), json!({"requestId": "0f3c2a", "slots": slots}), draft]
+        .map(|value| serde_json::to_vec(&value).expect("JSON"))
 }
 
 fn hot_paths(c: &mut Criterion) {
@@ -42,6 +56,31 @@ fn hot_paths(c: &mut Criterion) {
     c.bench_function("parse the 20 KB search response with serde_json::from_slice (baseline)", |b| {
         b.iter(|| serde_json::from_slice::<Json>(black_box(&bytes)).expect("JSON"));
     });
+    c.bench_function("parse the 20 KB search response into what the flow reads", |b| {
+        b.iter(|| recipe::hooks::parse_as_read(&plan, "search", black_box(&bytes)).expect("JSON"));
+    });
+
+    // A row's parsing and selecting, without the network: the four answers, the filter and the pick.
+    let [advisors, slots, draft] = other_responses();
+    let Action::Pick(pick) = &plan.recipe().steps[3].action else { panic!("step 4 of flow.yaml is the advisor pick") };
+    let masker = recipe::hooks::Masker::default();
+    let empty = recipe::hooks::context(&json!({}));
+    let Action::Filter(customer) = &plan.recipe().steps[1].action else { panic!("step 2 of flow.yaml is the customer filter") };
+    let row = |parse: &dyn Fn(&str, &[u8]) -> Json| {
+        let search = parse("search", &bytes);
+        let chosen = recipe::hooks::filter(&plan.engine, &masker, customer, &search, &empty).expect("one customer");
+        let advisors = parse("advisors", &advisors);
+        let first = recipe::hooks::pick(&plan.engine, &masker, pick, &advisors, None, &empty).expect("an advisor");
+        (chosen, first, parse("availability", &slots), parse("draft", &draft))
+    };
+    c.bench_function("a row's four answers parsed whole, the filter and the pick", |b| {
+        b.iter(|| row(&|_, bytes| recipe::hooks::parse_whole(black_box(bytes)).expect("JSON")));
+    });
+    c.bench_function("a row's four answers parsed into what the flow reads, the filter and the pick", |b| {
+        b.iter(|| row(&|step, bytes| recipe::hooks::parse_as_read(&plan, step, black_box(bytes)).expect("JSON")));
+    });
+    let draft_recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/draft.yaml");
+    c.bench_function("load and check recipes/draft.yaml", |b| b.iter(|| recipe::load(black_box(&draft_recipe)).expect("draft.yaml loads")));
 
     let body: Json = serde_json::from_slice(&bytes).expect("JSON");
     let context = recipe::hooks::context(&json!({}));

@@ -24,6 +24,8 @@ pub struct Plan {
     pub calls: BTreeMap<String, std::sync::Arc<Plan>>,
     /// What `recipe check` warns about in this file; the recipe runs all the same.
     pub warnings: Vec<Diagnostic>,
+    /// What the recipe reads of each request step's response body.
+    pub reads: crate::reads::Reads,
 }
 
 impl Plan {
@@ -87,13 +89,15 @@ fn load_called(name: &str, text: &str, stack: &mut Vec<std::path::PathBuf>) -> R
         })
         .collect();
     let engine = Engine::new();
-    diagnostics.extend(check(&recipe, &engine, (name, text), &outputs, &broken));
+    let (checked, seen) = check(&recipe, &engine, (name, text), &outputs, &broken);
+    diagnostics.extend(checked);
     diagnostics.extend(problems);
     if !diagnostics.is_empty() {
         return Err(fail(diagnostics));
     }
     let warnings = splice_warnings(&recipe, text);
-    Ok(Plan { recipe, source, engine, calls, warnings })
+    let reads = crate::reads::analyse(&recipe, &seen);
+    Ok(Plan { recipe, source, engine, calls, warnings, reads })
 }
 
 /// A warning at each value spliced into a request URL's path that may hold `?` or `#`
@@ -240,6 +244,10 @@ struct Checker<'a> {
     name: &'a str,
     /// Each call step's called recipe's outputs.
     call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
+    /// Every template checked, for [`crate::reads`].
+    seen: Vec<crate::reads::Seen<'a>>,
+    /// The step being checked.
+    current: Option<&'a str>,
 }
 
 fn check<'a>(
@@ -248,9 +256,17 @@ fn check<'a>(
     (name, source): (&'a str, &'a str),
     call_outputs: &'a BTreeMap<&'a str, Vec<&'a str>>,
     broken: &'a [BrokenStep],
-) -> Vec<Diagnostic> {
-    let source = Lines { text: source, starts: std::rc::Rc::default() };
-    let mut checker = Checker { engine, problems: Diagnostics::default(), reported_shared: BTreeSet::new(), source, name, call_outputs };
+) -> (Vec<Diagnostic>, Vec<crate::reads::Seen<'a>>) {
+    let mut checker = Checker {
+        engine,
+        problems: Diagnostics::default(),
+        reported_shared: BTreeSet::new(),
+        source: Lines { text: source, starts: std::rc::Rc::default() },
+        name,
+        call_outputs,
+        seen: Vec::new(),
+        current: None,
+    };
     let mut scope = Scope {
         inputs: recipe.inputs.iter().map(|input| input.name.text.as_str()).collect(),
         env: recipe.env.iter().map(|var| var.name.text.as_str()).collect(),
@@ -304,13 +320,15 @@ fn check<'a>(
             );
         }
         seen.insert(&step.id.text, step.id.span);
+        checker.current = Some(&step.id.text);
         checker.step(recipe, step, &mut scope);
+        checker.current = None;
     }
     broken_at(recipe.steps.len(), &mut scope);
     for (_, output) in &recipe.outputs {
         checker.template(output, &scope);
     }
-    checker.problems.into_vec()
+    (checker.problems.into_vec(), checker.seen)
 }
 
 impl<'a> Checker<'a> {
@@ -480,8 +498,11 @@ impl<'a> Checker<'a> {
                 source: self.source.clone(),
                 name: self.name,
                 call_outputs: self.call_outputs,
+                seen: Vec::new(),
+                current: self.current,
             };
             local.template_string(template, scope);
+            self.seen.append(&mut local.seen);
             let problems = local.problems.into_vec();
             if problems.is_empty() || !self.reported_shared.insert(key) {
                 continue;
@@ -559,7 +580,8 @@ impl<'a> Checker<'a> {
                 return;
             }
         };
-        let unknown = crate::template::Engine::unknown_callables(template);
+        let code = crate::template_code::code_only(&template.text);
+        let unknown = crate::template::Engine::unknown_callables_in(&code);
         for variable in variables {
             // An unknown function is reported as such, not also as an unknown variable.
             if unknown.iter().any(|callable| callable.kind == "function" && callable.name == variable) {
@@ -586,6 +608,18 @@ impl<'a> Checker<'a> {
                 diagnostic = diagnostic.with_hint(format!("did you mean `{suggestion}`?"));
             }
             self.problems.push(diagnostic);
+        }
+        // Only a template that may read a response body matters to `crate::reads` (its code is
+        // the one just scanned for callables).
+        let may_read = code.contains("steps") || (scope.item && code.contains("item")) || scope.response;
+        if template.kind != crate::model::TemplateKind::Literal && may_read {
+            self.seen.push(crate::reads::Seen {
+                code,
+                span: template.span,
+                step: self.current,
+                item: scope.item,
+                response: scope.response,
+            });
         }
     }
 

@@ -18,6 +18,8 @@
 use crate::mask::Masker;
 use serde_json::Value as Json;
 
+/// The top-level fields [`errors`] and [`warnings`] read (each whole).
+pub(crate) const FIELDS: &[&str] = &["errors", "error", "warnings", "statusCode"];
 const ERROR_CODE: &[&str] = &["errorCode", "code"];
 const ERROR_TITLE: &[&str] = &["errorTitle", "errorName"];
 const ERROR_MESSAGE: &[&str] = &["errorMessage", "errorDescription", "description", "message"];

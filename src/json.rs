@@ -8,11 +8,17 @@
 //! stack shared by the whole parse, then builds each map or vector once, at its final size. The
 //! result is the value `serde_json` would give, keys in document order; a repeated key keeps its
 //! first place and its last value, as `serde_json` does.
+//!
+//! [`parse_projected`] reads the same text through the same deserializer, but builds only what a
+//! [`Projection`] reads: every other value is still read (so the same texts are accepted and
+//! refused, with the same errors) but nothing is allocated for it.
 
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value as Json};
+
+use crate::projection::Projection;
 
 /// Parses JSON text (the whole slice, with surrounding whitespace allowed).
 ///
@@ -20,10 +26,35 @@ use serde_json::{Map, Number, Value as Json};
 /// The `serde_json` error for text that is not one JSON value.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Json, serde_json::Error> {
     let mut scratch = Scratch::default();
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = Seed(&mut scratch).deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    Ok(value)
+    read(bytes, Seed(&mut scratch))
+}
+
+/// Reads one JSON value with `seed`: through a `&str` reader when the whole text is UTF-8
+/// (checked once, rather than string by string), else through the byte reader, which then gives
+/// `serde_json`'s own error for the bad byte.
+fn read<S: for<'de> DeserializeSeed<'de, Value = Json>>(bytes: &[u8], seed: S) -> Result<Json, serde_json::Error> {
+    fn finish<'de, R: serde_json::de::Read<'de>>(
+        mut deserializer: serde_json::Deserializer<R>,
+        seed: impl DeserializeSeed<'de, Value = Json>,
+    ) -> Result<Json, serde_json::Error> {
+        let value = seed.deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(value)
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => finish(serde_json::Deserializer::from_str(text), seed),
+        Err(_) => finish(serde_json::Deserializer::from_slice(bytes), seed),
+    }
+}
+
+/// Parses JSON text as [`parse`] does, keeping only what `projection` reads: the members it does
+/// not read are left out, the elements it does not read are `null` (indexes and lengths stay).
+///
+/// # Errors
+/// The `serde_json` error for text that is not one JSON value, exactly as [`parse`].
+pub(crate) fn parse_projected(bytes: &[u8], projection: &Projection) -> Result<Json, serde_json::Error> {
+    let mut scratch = Scratch::default();
+    read(bytes, Projected(&mut scratch, projection))
 }
 
 /// Entries and items of the objects and arrays still open, innermost last.
@@ -122,6 +153,231 @@ impl<'de> Visitor<'de> for Seed<'_> {
             return Err(error);
         }
         Ok(Json::Object(scratch.entries.drain(start..).collect::<Map<String, Json>>()))
+    }
+}
+
+/// Reads one value as far as the projection goes.
+struct Projected<'s, 'p>(&'s mut Scratch, &'p Projection);
+
+impl<'de> DeserializeSeed<'de> for Projected<'_, '_> {
+    type Value = Json;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+        if self.1.is_whole() {
+            return Seed(self.0).deserialize(deserializer);
+        }
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Projected<'_, '_> {
+    type Value = Json;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Json, E> {
+        Ok(Json::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Json, E> {
+        Ok(Json::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Json, E> {
+        Ok(Json::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Json, E> {
+        Ok(Number::from_f64(value).map_or(Json::Null, Json::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Json, E> {
+        Ok(Json::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Json, E> {
+        Ok(Json::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let (scratch, projection) = (self.0, self.1);
+        let start = scratch.items.len();
+        let mut index = 0;
+        loop {
+            let next = match projection.element(index) {
+                Some(read) => seq.next_element_seed(Projected(scratch, read)),
+                None => seq.next_element_seed(Skip).map(|skipped| skipped.map(|()| Json::Null)),
+            };
+            match next {
+                Ok(Some(item)) => scratch.items.push(item),
+                Ok(None) => break,
+                Err(error) => {
+                    scratch.items.truncate(start);
+                    return Err(error);
+                }
+            }
+            index += 1;
+        }
+        Ok(Json::Array(scratch.items.drain(start..).collect()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let (scratch, projection) = (self.0, self.1);
+        let start = scratch.entries.len();
+        let read = loop {
+            let key = match map.next_key_seed(KeySeed) {
+                Ok(Some(key)) => key,
+                Ok(None) => break Ok(()),
+                Err(error) => break Err(error),
+            };
+            let Some(read) = projection.member(key.as_str()) else {
+                match map.next_value_seed(Skip) {
+                    Ok(()) => continue,
+                    Err(error) => break Err(error),
+                }
+            };
+            match map.next_value_seed(Projected(scratch, read)) {
+                Ok(value) => scratch.entries.push((key.into_owned(), value)),
+                Err(error) => break Err(error),
+            }
+        };
+        if let Err(error) = read {
+            scratch.entries.truncate(start);
+            return Err(error);
+        }
+        Ok(Json::Object(scratch.entries.drain(start..).collect::<Map<String, Json>>()))
+    }
+}
+
+/// An object's key, borrowed from the text when it has no escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(text) => text,
+            Key::Owned(text) => text,
+        }
+    }
+
+    fn into_owned(self) -> String {
+        match self {
+            Key::Borrowed(text) => text.to_owned(),
+            Key::Owned(text) => text,
+        }
+    }
+}
+
+/// Reads a key without copying it when it can.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Key<'de>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Key<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a string key")
+    }
+
+    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key::Borrowed(value))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Key<'de>, E> {
+        Ok(Key::Owned(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Key<'de>, E> {
+        Ok(Key::Owned(value))
+    }
+}
+
+/// Reads one value and keeps nothing of it. Unlike `serde::de::IgnoredAny`, strings and numbers
+/// go through the same checks as when they are kept (UTF-8, escapes, surrogates), so a text is
+/// refused exactly when [`parse`] refuses it.
+struct Skip;
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Skip)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(Skip)?.is_some() {
+            map.next_value_seed(Skip)?;
+        }
+        Ok(())
     }
 }
 
@@ -245,6 +501,113 @@ mod tests {
             let mut text = String::new();
             build(&mut next, 0, &mut text);
             same(&text);
+        }
+    }
+
+    mod projected {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::projection::Segment;
+
+        fn document() -> impl Strategy<Value = Json> {
+            let leaf = prop_oneof![
+                Just(Json::Null),
+                any::<bool>().prop_map(Json::Bool),
+                any::<i64>().prop_map(Json::from),
+                (-1e6f64..1e6).prop_map(Json::from),
+                "[ab\u{e9}\"\\\\]{0,3}".prop_map(Json::String),
+            ];
+            leaf.prop_recursive(5, 60, 5, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Json::Array),
+                    prop::collection::vec(("[a-c]", inner), 0..5).prop_map(|entries| Json::Object(entries.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn segment() -> impl Strategy<Value = Segment> {
+            prop_oneof!["[a-c]".prop_map(Segment::Key), (0usize..4).prop_map(Segment::Index), Just(Segment::Every)]
+        }
+
+        fn projection(paths: &[Vec<Segment>]) -> Projection {
+            let mut projection = Projection::default();
+            for path in paths {
+                projection.read(path);
+            }
+            projection.settle()
+        }
+
+        /// The `JSONPath` of plain segments.
+        fn json_path(path: &[Segment]) -> String {
+            let mut text = "$".to_owned();
+            for segment in path {
+                match segment {
+                    Segment::Key(key) => text.push_str(&format!("['{key}']")),
+                    Segment::Index(index) => text.push_str(&format!("[{index}]")),
+                    Segment::Every => text.push_str("[*]"),
+                }
+            }
+            text
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+            /// Parse-then-select and project-then-select find the same nodes, for every path
+            /// the projection reads, and the projected parse is the projection of the whole.
+            #[test]
+            fn project_then_select_is_parse_then_select(document in document(), paths in prop::collection::vec(prop::collection::vec(segment(), 0..4), 0..4)) {
+                let text = serde_json::to_string(&document).unwrap();
+                let projection = projection(&paths);
+                let whole = parse(text.as_bytes()).unwrap();
+                let projected = parse_projected(text.as_bytes(), &projection).unwrap();
+                prop_assert_eq!(&projected, &projection.apply(&whole));
+                for path in &paths {
+                    let path = crate::jsonpath::Path::parse(&json_path(path), crate::diagnostic::Span::default()).unwrap();
+                    prop_assert_eq!(path.select(&projected), path.select(&whole), "{}", path.text);
+                }
+            }
+        }
+
+        #[test]
+        fn projected_parses_accept_and_refuse_what_whole_parses_do() {
+            let mut reads = Projection::default();
+            reads.read(&[Segment::Key("k1".to_owned()), Segment::Index(0)]);
+            reads.read(&[Segment::Every, Segment::Key("k3".to_owned())]);
+            let reads = reads.settle();
+            let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            // Repeated keys, escapes and every kind of number, as text.
+            for _ in 0..500 {
+                let mut text = String::new();
+                super::build(&mut next, 0, &mut text);
+                let whole = parse(text.as_bytes()).unwrap();
+                assert_eq!(parse_projected(text.as_bytes(), &reads).unwrap(), reads.apply(&whole), "{text}");
+            }
+            // Refused in a part that is not read: the same error.
+            for text in [
+                r#"{"x": [1, 2"#,
+                r#"{"x": "\ud800"}"#,
+                r#"{"x": "\q"}"#,
+                r#"{"x": 01}"#,
+                r#"{"x": [1,]}"#,
+                "{\"x\": \"\u{1}\"}",
+                r#"{"k1": [1], "x": {}} x"#,
+                "",
+            ] {
+                let whole = parse(text.as_bytes()).map(|_| ()).map_err(|error| error.to_string());
+                let projected = parse_projected(text.as_bytes(), &reads).map(|_| ()).map_err(|error| error.to_string());
+                assert_eq!(projected, whole, "{text}");
+                assert!(whole.is_err(), "{text}");
+            }
+            let invalid_utf8 = b"{\"x\": \"a\xff\"}";
+            assert_eq!(parse_projected(invalid_utf8, &reads).unwrap_err().to_string(), parse(invalid_utf8).unwrap_err().to_string());
         }
     }
 }

@@ -57,6 +57,22 @@ impl Path {
         Some(pointer)
     }
 
+    /// The path as plain segments, for a projection: names, indexes (a negative one counts from
+    /// the end, so it may be any element) and wildcards. `None` for any other path.
+    pub(crate) fn segments(&self) -> Option<Vec<crate::projection::Segment>> {
+        use crate::projection::Segment as Plain;
+        self.query
+            .segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Selector(Selector::Name(name)) => Some(Plain::Key(name.clone())),
+                Segment::Selector(Selector::Index(index)) => Some(usize::try_from(*index).map_or(Plain::Every, Plain::Index)),
+                Segment::Selector(Selector::Wildcard) => Some(Plain::Every),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The normalized locations (`$['a'][0]`) of the nodes the path selects.
     pub fn locations(&self, value: &Value) -> Vec<String> {
         js_path_process(&self.query, value)

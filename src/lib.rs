@@ -35,6 +35,8 @@ mod mask;
 mod model;
 mod pattern;
 mod printable;
+mod projection;
+mod reads;
 mod recording;
 mod report;
 mod run;
@@ -79,8 +81,28 @@ pub mod hooks {
     pub use crate::mask::Masker;
     pub use crate::model::{Action, schema};
     pub use crate::report::{event, progress};
-    pub use crate::select::{SelectError, filter};
+    pub use crate::select::{SelectError, filter, pick};
     pub use crate::template::context;
+
+    /// A response body parsed as a batch row parses it: into what `plan` reads of `step`'s body
+    /// (`src/reads.rs`), or whole when it reads all of it.
+    ///
+    /// # Errors
+    /// The `serde_json` error for text that is not one JSON value.
+    pub fn parse_as_read(plan: &crate::Plan, step: &str, bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+        match plan.reads.of(step) {
+            Some(projection) => crate::json::parse_projected(bytes, projection),
+            None => crate::json::parse(bytes),
+        }
+    }
+
+    /// A response body parsed whole.
+    ///
+    /// # Errors
+    /// The `serde_json` error for text that is not one JSON value.
+    pub fn parse_whole(bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+        crate::json::parse(bytes)
+    }
 
     pub mod decode {
         pub use crate::decode::{

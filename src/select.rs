@@ -105,7 +105,7 @@ pub fn filter(engine: &Engine, masker: &Masker, filter: &Filter, from: &Json, co
 }
 
 /// Runs a pick step on its rendered `from` value.
-pub(crate) fn pick(
+pub fn pick(
     engine: &Engine,
     masker: &Masker,
     pick: &Pick,

@@ -77,6 +77,14 @@ async fn attempts(
         redirects: request.redirects.map_or(http.redirects.unwrap_or(DEFAULT_REDIRECTS), |own| own.follow),
         unsafe_redirects: request.redirects.is_some_and(|own| own.allow_unsafe),
         max_body: http.max_body.unwrap_or(DEFAULT_MAX_BODY),
+        // Results that keep bodies (a single run, `-v`, reports) show them whole, and so does
+        // an error about an unexpected status: a projection is only for a step that takes any
+        // 2xx (the transport projects only those).
+        reads: if state.params.keep_bodies || step.expect.as_ref().is_some_and(|expect| !expect.status.is_empty()) {
+            None
+        } else {
+            state.plan.reads.of(&step.id.text).cloned()
+        },
     };
     let idempotent = request.is_idempotent();
     let clock = &state.params.clock;
@@ -115,9 +123,9 @@ async fn attempts(
                 on_event(Event::Intent { step: &qualified });
             }
         }
-        let attempt_limits = Limits { timeout: remaining().map_or(limits.timeout, |r| r.min(limits.timeout)), ..limits };
+        let attempt_limits = Limits { timeout: remaining().map_or(limits.timeout, |r| r.min(limits.timeout)), ..limits.clone() };
         let started = Instant::now();
-        let sending = transport.send(&qualified, spec, masked, attempt_limits, &state.masker);
+        let sending = transport.send(&qualified, spec, masked, attempt_limits.clone(), &state.masker);
         let Some(sent) = super::unless_stopped(stop, sending).await else {
             // SIGTERM with the request in flight: whether it arrived is unknown.
             let mut message = "stopped by SIGTERM while the request was in flight".to_owned();

@@ -167,8 +167,8 @@ struct State<'a> {
     each: Option<(Context, usize)>,
     /// `inputs`, `env` and the run's source of dynamic values.
     base: Context,
-    vars: BTreeMap<String, Context>,
-    steps: BTreeMap<String, Context>,
+    vars: Arc<BTreeMap<String, Context>>,
+    steps: Arc<BTreeMap<String, Context>>,
     warnings: BTreeMap<String, Vec<String>>,
 }
 
@@ -211,14 +211,20 @@ impl<'a> State<'a> {
             exact_sources: Vec::new(),
             each: None,
             base,
-            vars: BTreeMap::new(),
-            steps: BTreeMap::new(),
+            vars: Arc::default(),
+            steps: Arc::default(),
             warnings: BTreeMap::new(),
         }
     }
 
     fn context(&self) -> Context {
-        let context = minijinja::context! { vars => Context::from(self.vars.clone()), steps => Context::from(self.steps.clone()), ..self.base.clone() };
+        // `vars` and `steps` are shared with the context, not copied: a step that binds copies
+        // them only while an earlier context still holds them.
+        let context = minijinja::context! {
+            vars => Context::from_dyn_object(Arc::clone(&self.vars)),
+            steps => Context::from_dyn_object(Arc::clone(&self.steps)),
+            ..self.base.clone()
+        };
         match &self.each {
             Some((each, index)) => minijinja::context! { each => each.clone(), index => *index, ..context },
             None => context,
@@ -236,7 +242,7 @@ impl<'a> State<'a> {
 
     /// Sets `steps.ID`.
     fn set_step(&mut self, id: &str, object: Context) {
-        self.steps.insert(id.to_owned(), object);
+        Arc::make_mut(&mut self.steps).insert(id.to_owned(), object);
     }
 }
 
@@ -492,7 +498,7 @@ async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport,
             masked = state.masker.exact_json(&masked);
         }
         result.bindings.insert(name.clone(), masked);
-        state.vars.insert(name.clone(), context(value));
+        Arc::make_mut(&mut state.vars).insert(name.clone(), context(value));
     }
     for (name, value) in done.values.iter().flatten() {
         result.bindings.insert(name.clone(), state.masker.json(value));
@@ -652,7 +658,7 @@ fn fail(state: &mut State, step: &Step, mut result: StepResult, error: StepError
 /// `steps.ID`: every field the step's kind has, null when it did not get that far.
 fn step_object(step: &Step, values: Vec<(&'static str, Context)>, outcome: &str, error: Option<&str>) -> Context {
     let fields = crate::check::result_fields(&step.action).iter().chain(&["results"]);
-    let mut object: BTreeMap<&str, Context> = BTreeMap::new();
+    let mut object: BTreeMap<&'static str, Context> = BTreeMap::new();
     object.insert("ok", Context::from(outcome == "ok"));
     object.insert("skipped", Context::from(outcome == "skipped"));
     object.insert("outcome", Context::from(outcome));
@@ -663,7 +669,8 @@ fn step_object(step: &Step, values: Vec<(&'static str, Context)>, outcome: &str,
     for (field, value) in values {
         object.insert(field, value);
     }
-    Context::from(object.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<BTreeMap<String, Context>>())
+    // Keyed by the static field names: no key is copied.
+    Context::from_object(object)
 }
 
 async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_event: &mut Listener<'_>) -> Result<Acted, StepError> {
@@ -700,11 +707,12 @@ async fn act(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_e
                 let value = match engine.render_tree(template, &current) {
                     Ok(value) => value,
                     Err(e) => {
-                        restore(&mut state.vars, previous);
+                        restore(Arc::make_mut(&mut state.vars), previous);
                         return Err(StepError::new(Cause::Render, format!("cannot render `{}`: {e}", name.text)));
                     }
                 };
-                previous.push((name.text.clone(), state.vars.insert(name.text.clone(), crate::template::context(&value))));
+                previous
+                    .push((name.text.clone(), Arc::make_mut(&mut state.vars).insert(name.text.clone(), crate::template::context(&value))));
                 rendered.insert(name.text.clone(), value);
             }
             let value = Arc::new(Json::Object(rendered.clone()));

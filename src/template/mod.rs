@@ -350,10 +350,14 @@ impl Engine {
 
     /// The filters, tests and functions a template calls that do not exist, with what does.
     pub fn unknown_callables(template: &TemplateString) -> Vec<Callable> {
-        let code = crate::template_code::code_only(&template.text);
+        Self::unknown_callables_in(&crate::template_code::code_only(&template.text))
+    }
+
+    /// The same, given the template's code (`template_code::code_only`).
+    pub(crate) fn unknown_callables_in(code: &str) -> Vec<Callable> {
         let mut found = Vec::new();
         let mut named: HashSet<usize> = HashSet::new();
-        for (names, kind) in [(crate::template_code::filters(&code), "filter"), (crate::template_code::tests(&code), "test")] {
+        for (names, kind) in [(crate::template_code::filters(code), "filter"), (crate::template_code::tests(code), "test")] {
             for name in names {
                 named.insert(name.start);
                 if !known(kind, name.text) {
@@ -361,7 +365,7 @@ impl Engine {
                 }
             }
         }
-        let calls = crate::template_code::calls(&code);
+        let calls = crate::template_code::calls(code);
         // `{% macro greet(name) %}` defines `greet` for the rest of the template.
         let macros: HashSet<&str> =
             calls.iter().filter(|name| code[..name.start].trim_end().ends_with("macro")).map(|name| name.text).collect();

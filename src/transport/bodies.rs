@@ -10,11 +10,16 @@
 //! going first: the memory is bounded whatever the batch, per client, so per batch thread (a
 //! parsed tree takes a few times its text).
 //!
+//! A body parsed into a projection (what a batch's recipe reads of it, `crate::reads`) is kept
+//! with that projection, and shared only with a parse of the same bytes into the same one.
+//!
 //! `RECIPE_BODY_CACHE=0` turns it off (to measure what it saves).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value as Json;
+
+use crate::projection::Projection;
 
 /// Smaller bodies parse faster than they compare.
 pub(crate) const MIN_LEN: usize = 256;
@@ -22,8 +27,9 @@ pub(crate) const MAX_LEN: usize = 256 * 1024;
 pub(crate) const ENTRIES: usize = 16;
 pub(crate) const BUDGET: usize = 1024 * 1024;
 
-/// A kept body: its bytes and its parsed value.
-type Kept = (Box<[u8]>, Arc<Json>);
+/// A kept body: its bytes, the projection it was parsed into (by address, `0` for the whole
+/// body; the plan holding it outlives the client) and its parsed value.
+type Kept = (Box<[u8]>, usize, Arc<Json>);
 
 /// One client's recent bodies, most recently used last.
 #[derive(Debug, Default)]
@@ -45,22 +51,32 @@ impl Bodies {
     /// The parsed JSON of `bytes`: a kept value when the same bytes were parsed recently, else
     /// `parse`'s (kept for next time when it is JSON and the size fits).
     pub(crate) fn parse<E>(&self, bytes: &[u8], parse: impl FnOnce(&[u8]) -> Result<Json, E>) -> Result<Arc<Json>, E> {
+        self.parse_as(bytes, 0, parse)
+    }
+
+    /// The same, for a body parsed into `projection`.
+    pub(crate) fn parse_projected(&self, bytes: &[u8], projection: &Arc<Projection>) -> Result<Arc<Json>, serde_json::Error> {
+        let tag = Arc::as_ptr(projection) as usize;
+        self.parse_as(bytes, tag, |bytes| crate::json::parse_projected(bytes, projection))
+    }
+
+    fn parse_as<E>(&self, bytes: &[u8], tag: usize, parse: impl FnOnce(&[u8]) -> Result<Json, E>) -> Result<Arc<Json>, E> {
         if !self.enabled || !(MIN_LEN..=MAX_LEN).contains(&bytes.len()) {
             return parse(bytes).map(Arc::new);
         }
         {
             let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(at) = recent.iter().rposition(|(kept, _)| **kept == *bytes) {
+            if let Some(at) = recent.iter().rposition(|(kept, kept_tag, _)| *kept_tag == tag && **kept == *bytes) {
                 let entry = recent.remove(at);
-                let value = Arc::clone(&entry.1);
+                let value = Arc::clone(&entry.2);
                 recent.push(entry);
                 return Ok(value);
             }
         }
         let value = Arc::new(parse(bytes)?);
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        recent.push((bytes.into(), Arc::clone(&value)));
-        while recent.len() > ENTRIES || recent.iter().map(|(kept, _)| kept.len()).sum::<usize>() > BUDGET {
+        recent.push((bytes.into(), tag, Arc::clone(&value)));
+        while recent.len() > ENTRIES || recent.iter().map(|(kept, _, _)| kept.len()).sum::<usize>() > BUDGET {
             recent.remove(0);
         }
         Ok(value)
@@ -70,7 +86,7 @@ impl Bodies {
     #[cfg(test)]
     pub(crate) fn kept(&self) -> (usize, usize) {
         let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        (recent.len(), recent.iter().map(|(kept, _)| kept.len()).sum())
+        (recent.len(), recent.iter().map(|(kept, _, _)| kept.len()).sum())
     }
 }
 

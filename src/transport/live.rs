@@ -229,7 +229,7 @@ impl Live {
                 Ok(response) => response,
                 Err(error) => {
                     let kind = classify(&error);
-                    let mut message = describe(kind, &error, limits, &shown);
+                    let mut message = describe(kind, &error, &limits, &shown);
                     if let (Some(proxy), true) = (&self.proxy, error.is_connect()) {
                         message.push_str(&format!(" (through the proxy `{proxy}`)"));
                     }
@@ -248,7 +248,7 @@ impl Live {
                         FailureKind::InvalidBody,
                         format!("status {status} with an invalid `Location`: {}", masker.text(&location)),
                     );
-                    let sent = read(response, limits, &shown, &self.bodies).await.failing(failure);
+                    let sent = read(response, &limits, &shown, &self.bodies).await.failing(failure);
                     return Sent { redirects: hops, ..sent };
                 };
                 let target_shown = masker.text(target.as_str());
@@ -261,7 +261,7 @@ impl Live {
                              new location, or let this request follow redirects with `redirects: {{ follow: 5, unsafe: true }}`"
                         ),
                     );
-                    let sent = read(response, limits, &shown, &self.bodies).await.failing(failure);
+                    let sent = read(response, &limits, &shown, &self.bodies).await.failing(failure);
                     return Sent { redirects: hops, ..sent };
                 }
                 if hops.len() >= limits.redirects as usize {
@@ -273,7 +273,7 @@ impl Live {
                             limits.redirects
                         ),
                     );
-                    let sent = read(response, limits, &shown, &self.bodies).await.failing(failure);
+                    let sent = read(response, &limits, &shown, &self.bodies).await.failing(failure);
                     return Sent { redirects: hops, ..sent };
                 }
                 if origin(&target) != origin(&url) {
@@ -284,7 +284,7 @@ impl Live {
                 url = target;
                 continue;
             }
-            let mut sent = read(response, limits, &shown, &self.bodies).await;
+            let mut sent = read(response, &limits, &shown, &self.bodies).await;
             sent.redirects = hops;
             return sent;
         }
@@ -334,7 +334,7 @@ fn origin(url: &url::Url) -> (String, Option<String>, Option<u16>) {
 }
 
 /// Reads the body up to the size limit; the response head is kept whatever happens.
-async fn read(mut response: reqwest::Response, limits: Limits, shown: &str, bodies: &Bodies) -> Sent {
+async fn read(mut response: reqwest::Response, limits: &Limits, shown: &str, bodies: &Bodies) -> Sent {
     let status = response.status().as_u16();
     // Repeated headers (several `Set-Cookie`) are joined by newlines.
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
@@ -389,7 +389,11 @@ async fn read(mut response: reqwest::Response, limits: Limits, shown: &str, bodi
             }
         }
     }
-    let data = ResponseData::from_bytes_parsed(status, head.headers, &body, |bytes| bodies.parse(bytes, crate::json::parse).ok());
+    // Only a success is projected: any other status's body may be quoted whole in an error.
+    let data = ResponseData::from_bytes_parsed(status, head.headers, &body, |bytes| match &limits.reads {
+        Some(reads) if (200..300).contains(&status) => bodies.parse_projected(bytes, reads).ok(),
+        _ => bodies.parse(bytes, crate::json::parse).ok(),
+    });
     if let Some(ResponseBody::Text(_)) = &data.body
         && let Err(error) = std::str::from_utf8(&body)
     {
@@ -534,7 +538,7 @@ fn io_kind(error: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKi
     error.downcast_ref::<std::io::Error>().map(std::io::Error::kind)
 }
 
-fn describe(kind: FailureKind, error: &reqwest::Error, limits: Limits, url: &str) -> String {
+fn describe(kind: FailureKind, error: &reqwest::Error, limits: &Limits, url: &str) -> String {
     let cause = root_cause(error);
     match kind {
         FailureKind::ResponseTimeout => format!("no response from {url} within {}", humanise(limits.timeout)),

@@ -65,8 +65,8 @@ pub struct Parts {
     pub cookies: bool,
 }
 
-/// Per-attempt limits.
-#[derive(Debug, Clone, Copy)]
+/// Per-attempt limits, and what of the body is read.
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// For the whole exchange: connect, send, headers and body.
     pub timeout: Duration,
@@ -76,6 +76,9 @@ pub struct Limits {
     /// `redirects: { unsafe: true }`).
     pub unsafe_redirects: bool,
     pub max_body: u64,
+    /// The parts of a JSON body the run reads (a batch row's, see `crate::reads`): a live
+    /// transport without a recorder builds only those, for a 2xx answer. `None`: the whole body.
+    pub(crate) reads: Option<std::sync::Arc<crate::projection::Projection>>,
 }
 
 /// What one attempt produced: its reply, `None` when nothing was sent (a dry run without a
@@ -204,7 +207,11 @@ impl Transport {
 
     /// Sends one attempt, admitted first ([`Transport::admit`]). `masked` is the request as it
     /// may be shown or recorded.
-    pub async fn send(&mut self, step: &str, request: &RequestSpec, masked: &RequestSpec, limits: Limits, masker: &Masker) -> Sent {
+    pub async fn send(&mut self, step: &str, request: &RequestSpec, masked: &RequestSpec, mut limits: Limits, masker: &Masker) -> Sent {
+        if self.recorder.is_some() {
+            // A recording keeps whole bodies.
+            limits.reads = None;
+        }
         // The jar's cookies go on the request as it is shown and recorded; a live client sends
         // them itself, hop by hop, as its redirects set them.
         let masked_with_cookies = self.cookies.as_ref().and_then(|jar| jar.give(masked));

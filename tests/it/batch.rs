@@ -1324,3 +1324,112 @@ fn a_results_file_over_the_file_size_limit_stops_the_batch_with_a_message_and_ex
     assert!(stderr.contains("`--resume` continues the batch once the file can be written"), "{stderr}");
     assert_eq!(server.requests().len(), before, "nothing is sent");
 }
+
+const PROJECTED: &str = r#"recipe: 1
+name: projected
+inputs:
+  vin: { type: string }
+  last_name: { type: string }
+env:
+  BASE_URL: { description: "the fault server" }
+http: { base_url: "{{ env.BASE_URL }}" }
+steps:
+  - id: lookup
+    request: { method: GET, url: /lookup, query: { vin: "{{ inputs.vin }}" } }
+  - id: customer
+    filter:
+      from: "{{ steps.lookup.body }}"
+      items: $.customers[*]
+      match: { "$.vehicles[0].vin": "{{ inputs.vin }}" }
+      expect: one
+    bind: { customer_uuid: $.uuid }
+outputs:
+  uuid: "{{ vars.customer_uuid }}"
+  nickname: "{{ steps.customer.item.nickname | default('none') }}"
+  last: "{{ steps.customer.item.lastName }}"
+  meta: "{{ steps.lookup.body.meta }}"
+  total: "{{ steps.lookup.body.total }}"
+"#;
+
+#[test]
+fn a_batch_parses_only_what_its_recipe_reads_and_every_output_is_the_same() {
+    // A batch builds only the parts of a body its recipe reads (`src/reads.rs`): the customers'
+    // first VIN, uuid, nickname and last name, `meta` whole and `total`. Every output must be
+    // what the whole answer gives, a null nickname included (were it left out, `default` would
+    // silently answer "none").
+    let scratch = Scratch::new("projected");
+    let customers: Vec<Json> = (0..30)
+        .map(|i| {
+            json!({
+                "uuid": format!("c{i}"),
+                "lastName": format!("Name{}", i % 3),
+                "nickname": if i == 4 { json!("Four") } else { Json::Null },
+                "vehicles": [{"vin": vin(i), "uuid": format!("v{i}"), "make": "M"}, {"vin": "OTHER"}],
+                "notes": "x".repeat(40),
+            })
+        })
+        .collect();
+    let answer = json!({"customers": customers, "meta": {"page": 1, "of": [1, 2]}, "total": 30, "requestId": "r"});
+    let server = block_on(FaultServer::start(vec![("GET", "/lookup", vec![Fault::Respond(Reply::json(200, &answer))])]));
+    let recipe = scratch.write("projected.yaml", PROJECTED);
+    let vins = vins(0, 12);
+    let rows = scratch.write("rows.csv", &csv(&vins));
+    let out = scratch.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin", "--jobs", "4"];
+    let ran = run(batch_of(&recipe, &server, &scratch, &args), &scratch, "projected");
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let results = journal(&out);
+    for (i, vin) in vins.iter().enumerate() {
+        let line = outcomes(&results).into_iter().find(|line| line["key"] == json!(vin)).unwrap();
+        let customer = &answer["customers"][i];
+        let expected = json!({
+            "uuid": customer["uuid"],
+            "nickname": customer["nickname"],
+            "last": customer["lastName"],
+            "meta": answer["meta"],
+            "total": answer["total"],
+        });
+        assert_eq!(line["outputs"], expected, "row {i}");
+    }
+}
+
+#[test]
+fn a_failed_status_shows_its_whole_body_in_the_results_even_when_the_recipe_reads_part_of_it() {
+    // Only a 2xx answer is parsed into what the recipe reads: an error quotes the body as sent.
+    let scratch = Scratch::new("projected-error");
+    let refused = json!({"message": "the dealer is closed today", "customers": []});
+    let server = block_on(FaultServer::start(vec![("GET", "/lookup", vec![Fault::Respond(Reply::json(503, &refused))])]));
+    let recipe = scratch.write("projected.yaml", PROJECTED);
+    let rows = scratch.write("rows.csv", &csv(&vins(0, 2)));
+    let out = scratch.path("results.jsonl");
+    let ran = run(batch_of(&recipe, &server, &scratch, &["--rows", text(&rows), "--out", text(&out)]), &scratch, "refused");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    let results = journal(&out);
+    for line in outcomes(&results) {
+        let error = line["error"].as_str().unwrap_or_default();
+        assert!(error.contains("the dealer is closed today"), "{line}");
+    }
+}
+
+#[test]
+fn a_step_that_expects_one_status_is_read_whole() {
+    // With `expect.status`, a 2xx may still be an error that quotes the body: no projection.
+    let scratch = Scratch::new("projected-expect");
+    let answer = json!({"message": "created elsewhere, not here", "customers": []});
+    let server = block_on(FaultServer::start(vec![("GET", "/lookup", vec![Fault::Respond(Reply::json(200, &answer))])]));
+    let text_of = PROJECTED.replace(
+        "request: { method: GET, url: /lookup, query: { vin: \"{{ inputs.vin }}\" } }",
+        "request: { method: GET, url: /lookup, query: { vin: \"{{ inputs.vin }}\" } }\n    expect: { status: 201 }",
+    );
+    assert_ne!(text_of, PROJECTED);
+    let recipe = scratch.write("projected.yaml", &text_of);
+    let rows = scratch.write("rows.csv", &csv(&vins(0, 2)));
+    let out = scratch.path("results.jsonl");
+    let ran = run(batch_of(&recipe, &server, &scratch, &["--rows", text(&rows), "--out", text(&out)]), &scratch, "expect");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    let results = journal(&out);
+    for line in outcomes(&results) {
+        let error = line["error"].as_str().unwrap_or_default();
+        assert!(error.contains("created elsewhere, not here"), "{line}");
+    }
+}

@@ -1,0 +1,368 @@
+//! What a recipe reads of each request step's response body, found by the check: the
+//! [`Projection`] a batch parses that body into.
+//!
+//! Every template the check saw (with the step it belongs to, and whether it reads `item`), and
+//! the recipe's `JSONPath`s (`bind`, `assert`, a selection's `items` and `match`), name the
+//! paths read under `steps.ID.body`, directly or through a `filter` or `pick` whose `from` is a
+//! plain path into a body (`{{ steps.search.body }}`): what reads its `item`, its `items`, its
+//! conditions and its bindings then reads inside that body. A path is read up to its first part
+//! that is not a plain name or a non-negative index (a filter, a method, a computed index), and
+//! from there whole. Anything this cannot follow reads the whole body: `steps.ID` alone or with
+//! a computed name, `steps` itself, a `regex` binding, `for_each`, `paginate`, `retry.until`.
+//! With API error envelopes (`http.api_errors`) every body's envelope fields are read too
+//! (`envelope::FIELDS`). A recipe that reads nothing of a body gets an empty
+//! projection. Only a batch run uses it: a single run, a recording and a report show whole
+//! bodies.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::diagnostic::Span;
+use crate::model::{Action, Binding, Cardinality, Recipe, Selection, Step, Template};
+use crate::projection::{Projection, Segment};
+
+/// A template the check saw that may read a body (it names `steps`, or `item` or `response`
+/// where those are bodies), and where.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen<'a> {
+    /// Its code only (`template_code::code_only`).
+    pub code: String,
+    pub span: Span,
+    /// The step it belongs to (`None` for the recipe's outputs and `http` settings).
+    pub step: Option<&'a str>,
+    /// It may read `item` (a selection's `where`, `by`, `describe`).
+    pub item: bool,
+    /// It may read `response` (`retry.until`, `paginate.next`).
+    pub response: bool,
+}
+
+/// Each request step's projection, by step id; a step not listed is read whole.
+#[derive(Debug, Default)]
+pub struct Reads(BTreeMap<String, Arc<Projection>>);
+
+impl Reads {
+    /// What the recipe reads of `step`'s body; `None` when it is read whole.
+    pub(crate) fn of(&self, step: &str) -> Option<&Arc<Projection>> {
+        self.0.get(step)
+    }
+}
+
+/// Where a selection's items are: a request step and the path to each item in its body.
+struct Items {
+    source: String,
+    path: Vec<Segment>,
+}
+
+/// What `recipe` reads of each request step's body, given every template the check saw.
+pub(crate) fn analyse(recipe: &Recipe, seen: &[Seen<'_>]) -> Reads {
+    if recipe.http.retry.as_ref().is_some_and(|retry| retry.until.is_some()) {
+        return Reads::default();
+    }
+    let mut reads: BTreeMap<String, Projection> = BTreeMap::new();
+    let mut items: BTreeMap<String, Items> = BTreeMap::new();
+    let mut handled: BTreeSet<(usize, usize, usize)> = BTreeSet::new();
+    let steps: BTreeMap<&str, &Step> = recipe.steps.iter().map(|step| (step.id.text.as_str(), step)).collect();
+    for step in &recipe.steps {
+        match &step.action {
+            Action::Request(request) => {
+                let projectable = step.for_each.is_none()
+                    && request.paginate.is_none()
+                    && request.retry.as_ref().is_none_or(|retry| retry.until.is_none());
+                let mut projection = if projectable { Projection::default() } else { Projection::whole() };
+                if recipe.http.api_errors.is_some() {
+                    for field in crate::envelope::FIELDS {
+                        projection.read(&[Segment::Key((*field).to_owned())]);
+                    }
+                }
+                read_bindings(&mut projection, step, &[]);
+                reads.insert(step.id.text.clone(), projection);
+            }
+            Action::Filter(filter) => {
+                let single = !matches!(filter.expect, Cardinality::All | Cardinality::AtLeastOne);
+                select(step, &filter.selection, single, &mut reads, &mut items, &mut handled);
+            }
+            Action::Pick(pick) => select(step, &pick.selection, true, &mut reads, &mut items, &mut handled),
+            Action::Set(_) | Action::Fail(_) | Action::Call(_) => {}
+        }
+    }
+    for template in seen {
+        if handled.contains(&key(template.span)) {
+            continue;
+        }
+        if template.response
+            && let Some(projection) = template.step.and_then(|step| reads.get_mut(step))
+        {
+            *projection = Projection::whole();
+        }
+        if template.item
+            && let Some(selected) = template.step.and_then(|step| items.get(step))
+        {
+            for path in paths_after(&template.code, "item") {
+                read_at(&mut reads, &selected.source, &selected.path, &path);
+            }
+        }
+        for occurrence in paths_after(&template.code, "steps") {
+            let Some((Segment::Key(id), rest)) = occurrence.split_first() else {
+                // `steps` itself, or with a computed name: any body may be read.
+                return Reads::default();
+            };
+            match steps.get(id.as_str()).map(|step| &step.action) {
+                Some(Action::Request(_)) => match rest.split_first() {
+                    Some((Segment::Key(field), path)) if field == "body" => read_at(&mut reads, id, &[], path),
+                    Some((Segment::Key(field), _)) if !matches!(field.as_str(), "items" | "pages") => {}
+                    _ => read_at(&mut reads, id, &[], &[]),
+                },
+                Some(Action::Filter(_) | Action::Pick(_)) => {
+                    let Some(selected) = items.get(id) else { continue };
+                    match rest.split_first() {
+                        Some((Segment::Key(field), path)) if field == "item" => read_at(&mut reads, &selected.source, &selected.path, path),
+                        Some((Segment::Key(field), path)) if field == "items" => match path.split_first() {
+                            Some((Segment::Index(_), path)) => read_at(&mut reads, &selected.source, &selected.path, path),
+                            _ => read_at(&mut reads, &selected.source, &selected.path, &[]),
+                        },
+                        Some((Segment::Key(_), _)) => {}
+                        _ => read_at(&mut reads, &selected.source, &selected.path, &[]),
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Reads(
+        reads
+            .into_iter()
+            .filter(|(_, projection)| !projection.is_whole())
+            .map(|(id, projection)| (id, Arc::new(projection.settle())))
+            .collect(),
+    )
+}
+
+fn key(span: Span) -> (usize, usize, usize) {
+    (span.line, span.col, span.len)
+}
+
+/// Reads `path` under `base` in `step`'s body (when it is a request step's).
+fn read_at(reads: &mut BTreeMap<String, Projection>, step: &str, base: &[Segment], path: &[Segment]) {
+    if let Some(projection) = reads.get_mut(step) {
+        projection.read(&[base, path].concat());
+    }
+}
+
+/// A step's `bind` and `assert` paths, relative to `base` (the body, or the selected item).
+fn read_bindings(projection: &mut Projection, step: &Step, base: &[Segment]) {
+    for (_, binding) in &step.bind {
+        match binding {
+            Binding::Path(path) => projection.read(&[base, &path.segments().unwrap_or_default()].concat()),
+            Binding::Regex(_) | Binding::XPath(_) => projection.read(base),
+            Binding::Template(_) => {}
+        }
+    }
+    for assertion in &step.assert {
+        if let Some(path) = &assertion.path {
+            projection.read(&[base, &path.segments().unwrap_or_default()].concat());
+        }
+        if assertion.xpath.is_some() {
+            projection.read(base);
+        }
+    }
+}
+
+/// A `filter` or `pick`: when its `from` is a plain path into a request step's body, what it
+/// reads there (its items' conditions, and `bind` and `assert` paths when they are relative to
+/// one item; else the items whole).
+fn select(
+    step: &Step,
+    selection: &Selection,
+    single: bool,
+    reads: &mut BTreeMap<String, Projection>,
+    items: &mut BTreeMap<String, Items>,
+    handled: &mut BTreeSet<(usize, usize, usize)>,
+) {
+    let Template::String(from) = &selection.from else { return };
+    let Some((source, mut path)) = plain_body_path(&from.text) else { return };
+    let Some(projection) = reads.get_mut(&source) else { return };
+    handled.insert(key(from.span));
+    if step.for_each.is_some() || selection.entries {
+        projection.read(&path);
+        return;
+    }
+    // Without `items`, `from` itself is the list.
+    let Some(items_path) = selection.items.as_ref().map_or(Some(vec![Segment::Every]), crate::jsonpath::Path::segments) else {
+        projection.read(&path);
+        return;
+    };
+    path.extend(items_path);
+    for condition in &selection.matches {
+        projection.read(&[&path[..], &condition.path.segments().unwrap_or_default()].concat());
+    }
+    if single {
+        read_bindings(projection, step, &path);
+    } else if !step.bind.is_empty() || !step.assert.is_empty() {
+        projection.read(&path);
+    }
+    items.insert(step.id.text.clone(), Items { source, path });
+}
+
+/// `{{ steps.ID.body... }}` and nothing else: the step and the path inside its body.
+fn plain_body_path(text: &str) -> Option<(String, Vec<Segment>)> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    let (segments, end) = path(inner, "steps".len());
+    if !inner.starts_with("steps") || end != inner.len() {
+        return None;
+    }
+    match segments.as_slice() {
+        [Segment::Key(id), Segment::Key(body), rest @ ..] if body == "body" => Some((id.clone(), rest.to_vec())),
+        _ => None,
+    }
+}
+
+/// Each place `root` is read in template code, with the plain path that follows it: names after
+/// dots (not a method: `.items()` reads what is before it) and non-negative indexes in brackets,
+/// up to the first part that is anything else.
+fn paths_after(code: &str, root: &str) -> Vec<Vec<Segment>> {
+    let bytes = code.as_bytes();
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = code[from..].find(root).map(|offset| from + offset) {
+        from = at + root.len();
+        let before = at.checked_sub(1).map(|index| bytes[index]);
+        let after = bytes.get(from).copied();
+        if before.is_some_and(|byte| byte == b'.' || is_word(byte)) || after.is_some_and(is_word) {
+            continue;
+        }
+        found.push(path(code, from).0);
+    }
+    found
+}
+
+fn is_word(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || !byte.is_ascii()
+}
+
+/// The plain path starting at `at`, and where it ends.
+fn path(code: &str, mut at: usize) -> (Vec<Segment>, usize) {
+    let bytes = code.as_bytes();
+    let mut segments = Vec::new();
+    loop {
+        match bytes.get(at) {
+            Some(b'.') => {
+                let start = at + 1;
+                let end = start + bytes[start..].iter().take_while(|byte| is_word(**byte)).count();
+                let name = &code[start..end];
+                let called = bytes[end..].iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'(');
+                if name.is_empty() || name.as_bytes()[0].is_ascii_digit() || called {
+                    return (segments, at);
+                }
+                segments.push(Segment::Key(name.to_owned()));
+                at = end;
+            }
+            Some(b'[') => {
+                let start = at + 1;
+                let end = start + bytes[start..].iter().take_while(|byte| byte.is_ascii_digit()).count();
+                match (code[start..end].parse::<usize>(), bytes.get(end)) {
+                    (Ok(index), Some(b']')) => {
+                        segments.push(Segment::Index(index));
+                        at = end + 1;
+                    }
+                    _ => return (segments, at),
+                }
+            }
+            _ => return (segments, at),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> Segment {
+        Segment::Key(name.to_owned())
+    }
+
+    #[test]
+    fn paths_stop_at_anything_but_names_and_indexes() {
+        let code = " steps.search.body.customers[0].uuid  steps.a.body.items() steps.b.body[x] vars.steps.c item.x steps.d.body.0 ";
+        assert_eq!(
+            paths_after(code, "steps"),
+            vec![
+                vec![key("search"), key("body"), key("customers"), Segment::Index(0), key("uuid")],
+                vec![key("a"), key("body")],
+                vec![key("b"), key("body")],
+                vec![key("d"), key("body")],
+            ]
+        );
+        assert_eq!(paths_after(code, "item"), vec![vec![key("x")]]);
+        assert_eq!(paths_after("steps ", "steps"), vec![Vec::<Segment>::new()]);
+    }
+
+    #[test]
+    fn a_plain_from_is_a_step_and_a_path() {
+        assert_eq!(plain_body_path("{{ steps.search.body }}"), Some(("search".to_owned(), vec![])));
+        assert_eq!(plain_body_path("{{steps.search.body.list}}"), Some(("search".to_owned(), vec![key("list")])));
+        assert_eq!(plain_body_path("{{ steps.search.body | first }}"), None);
+        assert_eq!(plain_body_path("{{ steps.search.status }}"), None);
+    }
+
+    fn projected(plan: &crate::check::Plan, step: &str, document: &serde_json::Value) -> Option<serde_json::Value> {
+        plan.reads.of(step).map(|projection| projection.apply(document))
+    }
+
+    #[test]
+    fn the_benchmark_flow_reads_four_fields_per_customer() {
+        let plan = crate::check::load_str("benches/flow.yaml", include_str!("../benches/flow.yaml")).unwrap();
+        let search = serde_json::json!({
+            "requestId": "r1",
+            "customers": [
+                {"uuid": "c1", "firstName": "A", "lastName": "Target", "vehicles": [{"vin": "VIN123", "uuid": "v1", "make": "M"}, {"vin": "V2"}]},
+                {"uuid": "c2", "lastName": "Other", "phones": ["1"], "vehicles": []}
+            ],
+            "total": 2
+        });
+        assert_eq!(
+            projected(&plan, "search", &search),
+            Some(serde_json::json!({"customers": [
+                {"uuid": "c1", "lastName": "Target", "vehicles": [{"vin": "VIN123", "uuid": "v1"}, null]},
+                {"uuid": "c2", "lastName": "Other", "vehicles": []}
+            ]}))
+        );
+        let advisors = serde_json::json!({"advisors": [{"uuid": "a1", "name": "N"}, {"uuid": "a2"}], "dealer": "d"});
+        assert_eq!(projected(&plan, "advisors", &advisors), Some(serde_json::json!({"advisors": [{"uuid": "a1"}, {"uuid": "a2"}]})));
+        let slots = serde_json::json!({"requestId": "r", "slots": [{"start": "s1", "end": "e1"}, {"start": "s2"}]});
+        assert_eq!(projected(&plan, "availability", &slots), Some(serde_json::json!({"slots": [{"start": "s1"}, null]})));
+        let draft = serde_json::json!({"requestId": "r", "draftUuid": "d1", "status": "new"});
+        assert_eq!(projected(&plan, "draft", &draft), Some(serde_json::json!({"draftUuid": "d1"})));
+    }
+
+    #[test]
+    fn what_cannot_be_followed_is_read_whole() {
+        let text = "recipe: 1\nname: x\nsteps:\n\
+            - { id: a, request: { method: GET, url: /a } }\n\
+            - { id: b, request: { method: GET, url: /b } }\n\
+            - { id: c, request: { method: GET, url: /c }, bind: { token: { regex: 'id=(\\d+)' } } }\n\
+            - { id: d, request: { method: GET, url: /d } }\n\
+            - { id: e, request: { method: GET, url: /e } }\n\
+            - { id: f, request: { method: GET, url: /f } }\n\
+            - { id: g, filter: { from: '{{ steps.f.body.list }}', where: '{{ item.x.y > 1 }}', expect: all } }\n\
+            - id: s\n  set:\n    whole: '{{ steps.a.body }}'\n    count: '{{ steps.b.body.list | length }}'\n    \
+                  computed: '{{ steps.d.body.map[steps.e.status] }}'\n    status: '{{ steps.e.status }}'\n    first: '{{ steps.g.items[0].z }}'\n";
+        let plan = crate::check::load_str("x.yaml", text).unwrap();
+        assert!(plan.reads.of("a").is_none() && plan.reads.of("c").is_none());
+        let document = serde_json::json!({"list": [{"x": {"y": 2, "w": 1}, "z": 3, "v": 4}], "map": {"k": 1}, "n": 1});
+        assert_eq!(projected(&plan, "b", &document), Some(serde_json::json!({"list": [{"x": {"y": 2, "w": 1}, "z": 3, "v": 4}]})));
+        assert_eq!(projected(&plan, "d", &document), Some(serde_json::json!({"map": {"k": 1}})));
+        assert_eq!(projected(&plan, "e", &document), Some(serde_json::json!({})));
+        assert_eq!(projected(&plan, "f", &document), Some(serde_json::json!({"list": [{"x": {"y": 2}, "z": 3}]})));
+    }
+
+    #[test]
+    fn api_error_envelopes_are_read_from_every_body() {
+        let text = "recipe: 1\nname: x\nhttp: { api_errors: mykaarma }\nsteps:\n- { id: a, request: { method: GET, url: /a } }\n";
+        let plan = crate::check::load_str("x.yaml", text).unwrap();
+        let document = serde_json::json!({"errors": [{"code": 1}], "error": "e", "warnings": [], "statusCode": 500, "data": [1]});
+        assert_eq!(
+            projected(&plan, "a", &document),
+            Some(serde_json::json!({"errors": [{"code": 1}], "error": "e", "warnings": [], "statusCode": 500}))
+        );
+    }
+}
