@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use super::values;
 use crate::transport::{Pem, Settings};
 
 #[derive(Parser)]
@@ -130,7 +131,7 @@ pub(super) struct RunArgs {
     pub(super) dry_run: bool,
     /// A time limit for the whole run, e.g. `30s` or `2m`: no request starts after it, and a
     /// request's timeout is cut to what is left.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration_arg)]
     pub(super) max_time: Option<std::time::Duration>,
     #[command(flatten)]
     pub(super) report: ReportArgs,
@@ -144,13 +145,13 @@ pub(super) struct RunArgs {
 #[command(next_help_heading = "Network")]
 pub(super) struct NetworkArgs {
     /// Also trust the CA certificates in this PEM file (beside the built-in roots).
-    #[arg(long, value_name = "FILE", value_parser = read_pem)]
+    #[arg(long, value_name = "FILE", value_parser = values::read_pem)]
     pub(super) cacert: Option<Pem>,
     /// Present this client certificate (PEM); its key is in `--client-key` or in the same file.
-    #[arg(long, value_name = "FILE", value_parser = read_pem)]
+    #[arg(long, value_name = "FILE", value_parser = values::read_pem)]
     pub(super) client_cert: Option<Pem>,
     /// The private key (PEM) of `--client-cert`.
-    #[arg(long, value_name = "FILE", value_parser = read_pem, requires = "client_cert")]
+    #[arg(long, value_name = "FILE", value_parser = values::read_pem, requires = "client_cert")]
     pub(super) client_key: Option<Pem>,
     /// Do not verify server certificates. Dangerous: anyone on the way can read and change the
     /// requests, credentials included.
@@ -158,10 +159,10 @@ pub(super) struct NetworkArgs {
     pub(super) insecure: bool,
     /// Send every request through this proxy, e.g. `http://proxy.internal:3128`, instead of
     /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`; hosts in `NO_PROXY` still go direct.
-    #[arg(long, value_name = "URL", value_parser = parse_proxy)]
+    #[arg(long, value_name = "URL", value_parser = values::parse_proxy)]
     pub(super) proxy: Option<String>,
     /// How long to wait for a connection, e.g. `5s` (overrides `http.connect_timeout`).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration_arg)]
     pub(super) connect_timeout: Option<std::time::Duration>,
 }
 
@@ -175,37 +176,6 @@ impl NetworkArgs {
             proxy: self.proxy.clone(),
         }
     }
-}
-
-/// A value on the command line that is not one of its kind; clap prints it after the flag.
-#[derive(Debug, thiserror::Error)]
-enum Invalid {
-    #[error("invalid proxy URL: {0}")]
-    ProxyUrl(url::ParseError),
-    #[error("write the proxy as `http://HOST:PORT` or `https://HOST:PORT`")]
-    Proxy,
-    #[error("invalid duration `{0}`: write `500ms`, `30s` or `2m` (at most a week, `10080m`)")]
-    Duration(String),
-    #[error("invalid size `{0}`: write bytes, or a number with `KiB`, `MiB` or `GiB` (`1MiB`); `KB`, `MB`, `GB` are powers of 1000")]
-    Size(String),
-}
-
-/// Reads a PEM file named on the command line: a missing or non-PEM file is a usage error before
-/// anything is sent.
-fn read_pem(text: &str) -> Result<Pem, crate::transport::PemError> {
-    Pem::read(std::path::Path::new(text))
-}
-
-fn parse_proxy(text: &str) -> Result<String, Invalid> {
-    let url = url::Url::parse(text).map_err(Invalid::ProxyUrl)?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Invalid::Proxy);
-    }
-    Ok(text.to_owned())
-}
-
-fn parse_size_arg(text: &str) -> Result<u64, Invalid> {
-    crate::decode::parse_size(text).ok_or_else(|| Invalid::Size(text.to_owned()))
 }
 
 #[derive(clap::Args)]
@@ -244,16 +214,12 @@ pub(super) struct BatchArgs {
     #[arg(long, value_name = "K/N", requires = "rows", value_parser = crate::batch::shard::Shard::parse)]
     pub(super) shard: Option<crate::batch::shard::Shard>,
     /// The most bytes one row may have (`512KiB`, `4MiB`); a longer row is invalid.
-    #[arg(long, value_name = "SIZE", default_value = "1MiB", requires = "rows", value_parser = parse_size_arg)]
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", requires = "rows", value_parser = values::parse_size_arg)]
     pub(super) max_row_size: u64,
     /// Stop taking rows once this many rows in a row failed the same way before anything was
     /// accepted (connection refused, DNS, TLS, 401, 403); 0 turns it off.
     #[arg(long, value_name = "N", default_value_t = 20, requires = "rows")]
     pub(super) breaker: usize,
-}
-
-fn parse_duration_arg(text: &str) -> Result<std::time::Duration, Invalid> {
-    crate::decode::parse_duration(text).ok_or_else(|| Invalid::Duration(text.to_owned()))
 }
 
 #[derive(Subcommand)]

@@ -19,6 +19,7 @@ mod run;
 mod serve;
 mod signals;
 mod test;
+mod values;
 
 use std::path::Path;
 use std::process::ExitCode;
