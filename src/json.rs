@@ -57,6 +57,52 @@ pub(crate) fn parse_projected(bytes: &[u8], projection: &Projection) -> Result<J
     read(bytes, Projected(&mut scratch, projection))
 }
 
+/// The visitor methods of JSON's scalars, the same for a whole value and a projected one: only
+/// arrays and objects differ.
+macro_rules! scalars {
+    () => {
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("any valid JSON value")
+        }
+
+        fn visit_bool<E>(self, value: bool) -> Result<Json, E> {
+            Ok(Json::Bool(value))
+        }
+
+        fn visit_i64<E>(self, value: i64) -> Result<Json, E> {
+            Ok(Json::Number(value.into()))
+        }
+
+        fn visit_u64<E>(self, value: u64) -> Result<Json, E> {
+            Ok(Json::Number(value.into()))
+        }
+
+        fn visit_f64<E>(self, value: f64) -> Result<Json, E> {
+            Ok(Number::from_f64(value).map_or(Json::Null, Json::Number))
+        }
+
+        fn visit_str<E>(self, value: &str) -> Result<Json, E> {
+            Ok(Json::String(value.to_owned()))
+        }
+
+        fn visit_string<E>(self, value: String) -> Result<Json, E> {
+            Ok(Json::String(value))
+        }
+
+        fn visit_unit<E>(self) -> Result<Json, E> {
+            Ok(Json::Null)
+        }
+
+        fn visit_none<E>(self) -> Result<Json, E> {
+            Ok(Json::Null)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    };
+}
+
 /// Entries and items of the objects and arrays still open, innermost last.
 #[derive(Default)]
 struct Scratch {
@@ -78,45 +124,7 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
 impl<'de> Visitor<'de> for Seed<'_> {
     type Value = Json;
 
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("any valid JSON value")
-    }
-
-    fn visit_bool<E>(self, value: bool) -> Result<Json, E> {
-        Ok(Json::Bool(value))
-    }
-
-    fn visit_i64<E>(self, value: i64) -> Result<Json, E> {
-        Ok(Json::Number(value.into()))
-    }
-
-    fn visit_u64<E>(self, value: u64) -> Result<Json, E> {
-        Ok(Json::Number(value.into()))
-    }
-
-    fn visit_f64<E>(self, value: f64) -> Result<Json, E> {
-        Ok(Number::from_f64(value).map_or(Json::Null, Json::Number))
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<Json, E> {
-        Ok(Json::String(value.to_owned()))
-    }
-
-    fn visit_string<E>(self, value: String) -> Result<Json, E> {
-        Ok(Json::String(value))
-    }
-
-    fn visit_unit<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
-        deserializer.deserialize_any(self)
-    }
+    scalars!();
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
         let scratch = self.0;
@@ -173,45 +181,7 @@ impl<'de> DeserializeSeed<'de> for Projected<'_, '_> {
 impl<'de> Visitor<'de> for Projected<'_, '_> {
     type Value = Json;
 
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("any valid JSON value")
-    }
-
-    fn visit_bool<E>(self, value: bool) -> Result<Json, E> {
-        Ok(Json::Bool(value))
-    }
-
-    fn visit_i64<E>(self, value: i64) -> Result<Json, E> {
-        Ok(Json::Number(value.into()))
-    }
-
-    fn visit_u64<E>(self, value: u64) -> Result<Json, E> {
-        Ok(Json::Number(value.into()))
-    }
-
-    fn visit_f64<E>(self, value: f64) -> Result<Json, E> {
-        Ok(Number::from_f64(value).map_or(Json::Null, Json::Number))
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<Json, E> {
-        Ok(Json::String(value.to_owned()))
-    }
-
-    fn visit_string<E>(self, value: String) -> Result<Json, E> {
-        Ok(Json::String(value))
-    }
-
-    fn visit_unit<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
-        deserializer.deserialize_any(self)
-    }
+    scalars!();
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
         let (scratch, projection) = (self.0, self.1);

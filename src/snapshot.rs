@@ -74,7 +74,7 @@ fn attempt_line(attempt: &crate::run::Attempt, with_request: bool) -> String {
 
 /// The snapshot text of a run.
 pub fn render(result: &RunResult) -> String {
-    crate::emit::to_string(&value(result)).unwrap_or_default()
+    crate::emit::data(&value(result))
 }
 
 /// Where a case's snapshot lives.

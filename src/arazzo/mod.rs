@@ -156,14 +156,7 @@ impl Writer<'_> {
     /// expression, and a warning says so.
     fn other_step(&mut self, step: &Step) -> bool {
         let id = step.id.text.clone();
-        let kind = match &step.action {
-            Action::Request(_) => "request",
-            Action::Filter(_) => "filter",
-            Action::Pick(_) => "pick",
-            Action::Set(_) => "set",
-            Action::Fail(_) => "fail",
-            Action::Call(_) => "call",
-        };
+        let kind = step.action.keyword();
         let (expressed, unfit) = match criteria::express(&step.action, &self.translator) {
             criteria::Fit::Expressed(expressed) => (Some(expressed), None),
             criteria::Fit::Unfit(reason) => (None, Some(reason)),

@@ -26,19 +26,8 @@ pub(super) fn curl(file: &Path, output: Option<&Path>, name: Option<&str>) -> Ou
     };
     let imported = crate::curl::import(&text, name.unwrap_or(&default_name), &source)
         .map_err(|message| Failure::usage(format!("{}: {message}", if stdin { "stdin".into() } else { file.display().to_string() })))?;
-    for warning in &imported.warnings {
-        say(&format!("warning: {warning}"));
-    }
-    match output {
-        Some(path) => fs_err::write(path, &imported.yaml).map_err(Failure::usage)?,
-        None => out(&imported.yaml).map_err(|error| Failure::usage(format!("cannot write to stdout: {error}")))?,
-    }
-    let shown = output.map_or_else(|| "recipe".to_owned(), |path| path.display().to_string());
-    // The skeleton must pass the same checks as any recipe; if it does not, that is a bug here.
-    if let Err(report) = crate::check::load_str(&shown, &imported.yaml) {
-        say(&format!("{report}"));
-        say("error: the imported recipe does not pass `recipe check`; please report this with the curl text");
-        return Ok(Exit::InvalidRecipe);
+    if let Some(exit) = deliver(&imported.yaml, &imported.warnings, output, "the curl text")? {
+        return Ok(exit);
     }
     let secrets = imported.env.iter().filter(|(_, secret)| *secret).count();
     say(&format!(
@@ -62,18 +51,8 @@ pub(super) fn arazzo(file: &Path, output: Option<&Path>, workflow: Option<&str>)
     let default_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let default_name = default_name.split('.').next().filter(|n| !n.is_empty()).unwrap_or("imported").to_owned();
     let imported = crate::arazzo::import::recipe(&documents, workflow, &default_name).map_err(fail)?;
-    for warning in &imported.warnings {
-        say(&format!("warning: {warning}"));
-    }
-    match output {
-        Some(path) => fs_err::write(path, &imported.yaml).map_err(Failure::usage)?,
-        None => out(&imported.yaml).map_err(|error| Failure::usage(format!("cannot write to stdout: {error}")))?,
-    }
-    let shown = output.map_or_else(|| "recipe".to_owned(), |path| path.display().to_string());
-    if let Err(report) = crate::check::load_str(&shown, &imported.yaml) {
-        say(&format!("{report}"));
-        say("error: the imported recipe does not pass `recipe check`; please report this with the Arazzo document");
-        return Ok(Exit::InvalidRecipe);
+    if let Some(exit) = deliver(&imported.yaml, &imported.warnings, output, "the Arazzo document")? {
+        return Ok(exit);
     }
     say(&format!(
         "imported {} step(s){}{}",
@@ -82,4 +61,24 @@ pub(super) fn arazzo(file: &Path, output: Option<&Path>, workflow: Option<&str>)
         if imported.warnings.is_empty() { String::new() } else { format!(", with {} warning(s)", imported.warnings.len()) }
     ));
     Ok(Exit::Success)
+}
+
+/// Says the import's warnings, writes the recipe to `output` (stdout without one), and checks it
+/// as any recipe is checked: an imported recipe that fails is a bug of the importer, reported
+/// with `source` (what to send with the report). `Some` status when it fails.
+fn deliver(yaml: &str, warnings: &[String], output: Option<&Path>, source: &str) -> Result<Option<Exit>, Failure> {
+    for warning in warnings {
+        say(&format!("warning: {warning}"));
+    }
+    match output {
+        Some(path) => fs_err::write(path, yaml).map_err(Failure::usage)?,
+        None => out(yaml).map_err(|error| Failure::usage(format!("cannot write to stdout: {error}")))?,
+    }
+    let shown = output.map_or_else(|| "recipe".to_owned(), |path| path.display().to_string());
+    if let Err(report) = crate::check::load_str(&shown, yaml) {
+        say(&format!("{report}"));
+        say(&format!("error: the imported recipe does not pass `recipe check`; please report this with {source}"));
+        return Ok(Some(Exit::InvalidRecipe));
+    }
+    Ok(None)
 }

@@ -423,23 +423,7 @@ fn render_outputs(state: &State) -> (Map<String, Json>, Vec<String>) {
 async fn run_step(state: &mut State<'_>, step: &Step, transport: &mut Transport, on_event: &mut Listener<'_>) -> StepResult {
     let started = Instant::now();
     let location = format!("{}:{}", state.plan.source.name, step.id.span.line);
-    let mut result = StepResult {
-        id: state.qualified(&step.id.text),
-        kind: step.action.keyword(),
-        status: Status::Ok,
-        cause: None,
-        reason: None,
-        request: None,
-        response: None,
-        attempts: Vec::new(),
-        effect: None,
-        warnings: Vec::new(),
-        bindings: BTreeMap::new(),
-        duration: Duration::ZERO,
-        inner: Vec::new(),
-        effects: Vec::new(),
-        location,
-    };
+    let mut result = StepResult::started(state.qualified(&step.id.text), step.action.keyword(), location);
     // Decide.
     if let Some(when) = &step.when {
         let rendered = match state.plan.engine.render(when, &state.context()) {

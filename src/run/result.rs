@@ -176,6 +176,27 @@ pub struct StepResult {
 }
 
 impl StepResult {
+    /// A step that has not done anything yet: `Ok`, nothing sent, bound or kept.
+    pub(crate) fn started(id: String, kind: &'static str, location: String) -> Self {
+        StepResult {
+            id,
+            kind,
+            status: Status::Ok,
+            cause: None,
+            reason: None,
+            request: None,
+            response: None,
+            attempts: Vec::new(),
+            effect: None,
+            warnings: Vec::new(),
+            bindings: BTreeMap::new(),
+            duration: Duration::ZERO,
+            inner: Vec::new(),
+            effects: Vec::new(),
+            location,
+        }
+    }
+
     /// How many times this step sent a request, retries and a called recipe's steps included
     /// (a redirect hop belongs to its attempt, and an OAuth2 token request is none).
     pub(crate) fn attempts_sent(&self) -> usize {
@@ -358,30 +379,11 @@ impl RunResult {
 
 #[cfg(test)]
 mod exit_tests {
-    use std::collections::BTreeMap;
-    use std::time::Duration;
-
     use super::{Effect, RunResult, SideEffect, Status, StepResult};
     use crate::exit::Exit;
 
     fn step(status: Status) -> StepResult {
-        StepResult {
-            id: "create".into(),
-            kind: "request",
-            status,
-            cause: None,
-            reason: None,
-            request: None,
-            response: None,
-            attempts: Vec::new(),
-            effect: None,
-            warnings: Vec::new(),
-            bindings: BTreeMap::new(),
-            duration: Duration::ZERO,
-            inner: Vec::new(),
-            effects: Vec::new(),
-            location: "recipe.yaml:3".into(),
-        }
+        StepResult { status, ..StepResult::started("create".into(), "request", "recipe.yaml:3".into()) }
     }
 
     fn with_effects(ok: bool, effects: &[Effect]) -> RunResult {

@@ -117,6 +117,14 @@ impl Reply {
         }
     }
 
+    /// The response, or its head, given up.
+    fn into_response(self) -> Option<ResponseData> {
+        match self {
+            Self::Answered(response) | Self::Failed { head: Some(response), .. } => Some(response),
+            Self::Failed { head: None, .. } => None,
+        }
+    }
+
     pub fn failure(&self) -> Option<&Failure> {
         match self {
             Self::Failed { failure, .. } => Some(failure),
@@ -133,10 +141,7 @@ impl Sent {
 
     /// The same attempt, failed for `failure`; what came back is kept as the response.
     pub(crate) fn failing(self, failure: Failure) -> Self {
-        let head = self.reply.and_then(|reply| match reply {
-            Reply::Answered(response) | Reply::Failed { head: Some(response), .. } => Some(response),
-            Reply::Failed { head: None, .. } => None,
-        });
+        let head = self.reply.and_then(Reply::into_response);
         Self { reply: Some(Reply::Failed { failure, head }), redirects: self.redirects }
     }
 

@@ -21,6 +21,7 @@ use regex::Regex;
 use serde_json::{Value as Json, json};
 
 use super::error::ArazzoError;
+use super::unique;
 use crate::emit::{Entry, Node};
 
 mod criteria;
@@ -411,8 +412,6 @@ fn identifier(name: &str) -> String {
     }
     out
 }
-
-use super::unique;
 
 #[cfg(test)]
 mod tests {
