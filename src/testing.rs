@@ -196,13 +196,20 @@ pub(crate) struct Replayed {
     pub why: Vec<String>,
 }
 
-/// Replays one case; `listen` hears the run's events.
-pub(crate) fn replay(case: &Case, listen: &mut CaseListener<'_>) -> Result<Replayed, TestError> {
-    let plan = crate::check::load(&case.recipe).map_err(|e| TestError::Case(e.to_string()))?;
+/// A recipe loaded and checked, or why it could not be: loaded once for all its cases.
+type Loaded = Result<Plan, String>;
+
+fn load(recipe: &Path) -> Loaded {
+    crate::check::load(recipe).map_err(|error| error.to_string())
+}
+
+/// Replays one case of the recipe `plan`; `listen` hears the run's events.
+fn replay(plan: &Loaded, case: &Case, listen: &mut CaseListener<'_>) -> Result<Replayed, TestError> {
+    let plan = plan.as_ref().map_err(|error| TestError::Case(error.clone()))?;
     let fixture = Fixture::read(&case.fixture).map_err(|error| TestError::Case(error.to_string()))?;
-    let mut on_event = |event: Event| listen(&plan, event);
+    let mut on_event = |event: Event| listen(plan, event);
     let (result, discrepancies) =
-        crate::session::replay_case_compared(&plan, fixture, &mut on_event).map_err(|error| TestError::Case(error.to_string()))?;
+        crate::session::replay_case_compared(plan, fixture, &mut on_event).map_err(|error| TestError::Case(error.to_string()))?;
     let why = if result.ok { Vec::new() } else { why_failed(&result, &discrepancies) };
     Ok(Replayed { snapshot: crate::snapshot::render(&result), ok: result.ok, why })
 }
@@ -244,8 +251,67 @@ fn expects_failure(case: &Case) -> bool {
 /// replayed run's events (what `run -v` prints).
 pub fn run(case: &Case, accept: bool, listen: &mut CaseListener<'_>) -> Outcome {
     let started = Instant::now();
+    let plan = load(&case.recipe);
+    run_planned(&plan, case, accept, listen, started)
+}
+
+/// Runs `cases` on up to `threads` threads, loading and checking each recipe once for all its
+/// cases, and hands each outcome to `report` in the order of `cases` as soon as it and every
+/// case before it are done. `listen` turns a case's events into the lines shown under it.
+pub(crate) fn run_all(
+    cases: &[Case],
+    accept: bool,
+    threads: usize,
+    listen: &(dyn Fn(&Plan, Event<'_>) -> Vec<String> + Sync),
+    report: &mut dyn FnMut(Outcome, Vec<String>),
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{OnceLock, mpsc};
+
+    let mut recipes: Vec<&Path> = cases.iter().map(|case| case.recipe.as_path()).collect();
+    recipes.sort();
+    recipes.dedup();
+    let plans: Vec<OnceLock<Loaded>> = recipes.iter().map(|_| OnceLock::new()).collect();
+    let plan_of = |case: &Case| {
+        let index = recipes.binary_search(&case.recipe.as_path()).expect("every case's recipe is listed");
+        plans[index].get_or_init(|| load(recipes[index]))
+    };
+    let next = AtomicUsize::new(0);
+    let (done, finished) = mpsc::channel::<(usize, Outcome, Vec<String>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, cases.len().max(1)) {
+            let done = done.clone();
+            let (next, plan_of) = (&next, &plan_of);
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(case) = cases.get(index) else { break };
+                    let started = Instant::now();
+                    let mut lines = Vec::new();
+                    let outcome = run_planned(plan_of(case), case, accept, &mut |plan, event| lines.extend(listen(plan, event)), started);
+                    if done.send((index, outcome, lines)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done);
+        // Outcomes arrive in any order; they are reported in the cases' order.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut reported = 0;
+        for (index, outcome, lines) in finished {
+            waiting.insert(index, (outcome, lines));
+            while let Some((outcome, lines)) = waiting.remove(&reported) {
+                report(outcome, lines);
+                reported += 1;
+            }
+        }
+    });
+}
+
+fn run_planned(plan: &Loaded, case: &Case, accept: bool, listen: &mut CaseListener<'_>, started: Instant) -> Outcome {
     let snapshot_path = crate::snapshot::path_for(&case.fixture);
-    let (verdict, run_ok) = match replay(case, listen) {
+    let (verdict, run_ok) = match replay(plan, case, listen) {
         Err(error) => (Verdict::Error(error.to_string()), None),
         Ok(Replayed { ok, why, .. }) if ok == expects_failure(case) => {
             let expected = if ok { "fail (its name starts with `err_`)" } else { "succeed" };
@@ -274,4 +340,49 @@ pub fn run(case: &Case, accept: bool, listen: &mut CaseListener<'_>) -> Outcome 
         }
     };
     Outcome { case: case.clone(), verdict, run_ok, duration: started.elapsed() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cases run on several threads, each recipe checked once, are reported in the cases' order
+    /// with the verdicts one thread gives them one by one; a case of a recipe that does not load
+    /// says why, like every other case of that recipe.
+    #[test]
+    fn cases_on_threads_are_reported_in_order_with_the_verdicts_of_one_by_one() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let folder = tempfile::tempdir().unwrap();
+        let broken = folder.path().join("broken.yaml");
+        std::fs::write(&broken, "recipe: 1\nname: broken\nsteps: [{ id: x, set: {} , nope: 1 }]\n").unwrap();
+        std::fs::create_dir_all(folder.path().join("fixtures/broken")).unwrap();
+        for name in ["a", "b"] {
+            std::fs::write(folder.path().join(format!("fixtures/broken/{name}.yaml")), "exchanges: []\n").unwrap();
+        }
+        let mut cases = discover(&[
+            root.join("recipes/token-auth.yaml"),
+            root.join("recipes/catalogue.yaml"),
+            root.join("tests/data/test-cases"),
+            folder.path().to_path_buf(),
+        ])
+        .unwrap();
+        // Interleave the recipes, so that threads load the same plan at the same time.
+        cases.reverse();
+        let one_by_one: Vec<(String, Verdict)> =
+            cases.iter().map(|case| (case.name.clone(), run(case, false, &mut |_, _| {}).verdict)).collect();
+        let mut reported = Vec::new();
+        let events = |_: &Plan, _: Event<'_>| vec![String::from("event")];
+        run_all(&cases, false, 3, &events, &mut |outcome, lines| reported.push((outcome.case.name, outcome.verdict, lines.is_empty())));
+        let names_and_verdicts: Vec<(String, Verdict)> =
+            reported.iter().map(|(name, verdict, _)| (name.clone(), verdict.clone())).collect();
+        assert_eq!(names_and_verdicts, one_by_one);
+        let broken: Vec<&Verdict> =
+            reported.iter().filter(|(name, ..)| name.starts_with("broken/")).map(|(_, verdict, _)| verdict).collect();
+        assert_eq!(broken.len(), 2);
+        assert!(broken.iter().all(|verdict| matches!(verdict, Verdict::Error(why) if why.contains("nope"))), "{broken:?}");
+        assert!(
+            reported.iter().filter(|(name, ..)| !name.starts_with("broken/")).all(|(_, _, no_lines)| !no_lines),
+            "every replayed case's events reach its lines"
+        );
+    }
 }

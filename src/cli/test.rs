@@ -18,15 +18,14 @@ pub(super) fn command(args: &TestArgs, ui: Ui) -> Outcome {
             paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         )));
     }
+    let detail = ui.detail();
+    let listen = |plan: &crate::check::Plan, event: crate::run::Event<'_>| match detail {
+        Some(detail) => crate::report::case_event(plan, event, detail),
+        None => Vec::new(),
+    };
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut outcomes = Vec::new();
-    for case in &cases {
-        let mut log = Vec::new();
-        let detail = ui.detail();
-        let outcome = crate::testing::run(case, args.accept, &mut |plan, event| {
-            if let Some(detail) = detail {
-                log.extend(crate::report::case_event(plan, event, detail));
-            }
-        });
+    crate::testing::run_all(&cases, args.accept, threads, &listen, &mut |outcome, log| {
         if !(ui.quiet && outcome.passed()) {
             say(&crate::report::test_outcome(&outcome));
         }
@@ -35,7 +34,7 @@ pub(super) fn command(args: &TestArgs, ui: Ui) -> Outcome {
             say(line);
         }
         outcomes.push(outcome);
-    }
+    });
     let passed = outcomes.iter().filter(|o| o.passed()).count();
     let new = outcomes.iter().filter(|o| o.verdict == crate::testing::Verdict::New).count();
     if !(ui.quiet && passed == outcomes.len()) {
