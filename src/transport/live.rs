@@ -359,14 +359,17 @@ async fn read(mut response: reqwest::Response, limits: &Limits, shown: &str, bod
     if let Some(length) = response.content_length().filter(|length| *length > limits.max_body) {
         return failed(head, too_large(bytes(length)));
     }
-    let mut body = Vec::with_capacity(response.content_length().map_or(0, |length| usize::try_from(length).unwrap_or(0)));
+    // The chunks as they come (a chunked answer's length is known only at its end), joined once.
+    let mut chunks = Vec::new();
+    let mut read = 0u64;
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                if body.len() as u64 + chunk.len() as u64 > limits.max_body {
+                read += chunk.len() as u64;
+                if read > limits.max_body {
                     return failed(head, too_large(format!("more than {}", bytes(limits.max_body))));
                 }
-                body.extend_from_slice(&chunk);
+                chunks.push(chunk);
             }
             Ok(None) => break,
             Err(error) => {
@@ -374,28 +377,35 @@ async fn read(mut response: reqwest::Response, limits: &Limits, shown: &str, bod
                     (
                         FailureKind::ResponseTimeout,
                         format!(
-                            "{shown} answered {status} but its body did not arrive within {} ({} bytes read)",
-                            humanise(limits.timeout),
-                            body.len()
+                            "{shown} answered {status} but its body did not arrive within {} ({read} bytes read)",
+                            humanise(limits.timeout)
                         ),
                     )
                 } else {
                     (
                         FailureKind::InvalidBody,
-                        format!("the body of {shown} (status {status}) was cut short after {} bytes: {}", body.len(), root_cause(&error)),
+                        format!("the body of {shown} (status {status}) was cut short after {read} bytes: {}", root_cause(&error)),
                     )
                 };
                 return failed(head, super::Failure::new(kind, message));
             }
         }
     }
+    let joined;
+    let body: &[u8] = match chunks.as_slice() {
+        [one] => one,
+        _ => {
+            joined = chunks.concat();
+            &joined
+        }
+    };
     // Only a success is projected: any other status's body may be quoted whole in an error.
-    let data = ResponseData::from_bytes_parsed(status, head.headers, &body, |bytes| match &limits.reads {
+    let data = ResponseData::from_bytes_parsed(status, head.headers, body, |bytes| match &limits.reads {
         Some(reads) if (200..300).contains(&status) => bodies.parse_projected(bytes, reads).ok(),
         _ => bodies.parse(bytes, crate::json::parse).ok(),
     });
     if let Some(ResponseBody::Text(_)) = &data.body
-        && let Err(error) = std::str::from_utf8(&body)
+        && let Err(error) = std::str::from_utf8(body)
     {
         let message = format!(
             "the body of {shown} (status {status}, `{}`) is neither JSON nor UTF-8 text: invalid byte at offset {}",
