@@ -133,12 +133,11 @@ impl<'a> Reader<'a> {
             self.at += 1;
         } else {
             loop {
-                let item = match projection.element(items.len()) {
-                    Some(read) => self.build(read)?,
-                    None => {
-                        self.skip()?;
-                        Json::Null
-                    }
+                let item = if let Some(read) = projection.element(items.len()) {
+                    self.build(read)?
+                } else {
+                    self.skip()?;
+                    Json::Null
                 };
                 items.push(item);
                 self.space();
@@ -372,12 +371,12 @@ mod tests {
             let chars: Vec<char> = text.chars().collect();
             for _ in 0..50 {
                 let mut mutated = chars.clone();
-                let at = (next() % chars.len() as u64) as usize;
+                let at = usize::try_from(next() % chars.len() as u64).unwrap();
                 let swaps = ['"', '\\', ',', ':', '[', ']', '{', '}', '0', '1', '-', '.', 'e', 'u', ' ', '\n', '\u{1}', '\u{c}', 'x'];
                 match next() % 4 {
                     0 => _ = mutated.remove(at),
                     1 => mutated.insert(at, chars[at]),
-                    _ => mutated[at] = swaps[(next() % swaps.len() as u64) as usize],
+                    _ => mutated[at] = swaps[usize::try_from(next() % swaps.len() as u64).unwrap()],
                 }
                 let mutated: String = mutated.into_iter().collect();
                 if let Some(value) = parse(&mutated, &reads) {
@@ -409,10 +408,10 @@ mod tests {
             r#"{"x": tru}"#,
             r#"{"x": nulls}"#,
             r#"{"x" 1}"#,
-            r#"{,}"#,
-            r#"[,1]"#,
+            "{,}",
+            "[,1]",
             r#"{"x": 1 "y": 2}"#,
-            r#"{1: 2}"#,
+            "{1: 2}",
             "{\"x\": \"a\u{1f}b\"}",
             "{\"x\":\u{c}1}",
             "\u{feff}{}",

@@ -392,12 +392,11 @@ async fn read(mut response: reqwest::Response, limits: &Limits, shown: &str, bod
         }
     }
     let joined;
-    let body: &[u8] = match chunks.as_slice() {
-        [one] => one,
-        _ => {
-            joined = chunks.concat();
-            &joined
-        }
+    let body: &[u8] = if let [one] = chunks.as_slice() {
+        one
+    } else {
+        joined = chunks.concat();
+        &joined
     };
     // Only a success is projected: any other status's body may be quoted whole in an error.
     let data = ResponseData::from_bytes_parsed(status, head.headers, body, |bytes| match &limits.reads {
