@@ -59,9 +59,6 @@ fn hot_paths(c: &mut Criterion) {
     c.bench_function("parse the 20 KB search response into what the flow reads", |b| {
         b.iter(|| recipe::hooks::parse_as_read(&plan, "search", black_box(&bytes)).expect("JSON"));
     });
-    c.bench_function("parse the 20 KB search response into what the flow reads, through serde_json only", |b| {
-        b.iter(|| recipe::hooks::parse_as_read_through_serde(&plan, "search", black_box(&bytes)).expect("JSON"));
-    });
 
     // A row's parsing and selecting, without the network: the four answers, the filter and the pick.
     let [advisors, slots, draft] = other_responses();
@@ -83,9 +80,6 @@ fn hot_paths(c: &mut Criterion) {
         b.iter(|| row(&|step, bytes| recipe::hooks::parse_as_read(&plan, step, black_box(bytes)).expect("JSON")));
     });
     let draft_recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/draft.yaml");
-    c.bench_function("a row's four answers parsed into what the flow reads through serde_json only, the filter and the pick", |b| {
-        b.iter(|| row(&|step, bytes| recipe::hooks::parse_as_read_through_serde(&plan, step, black_box(bytes)).expect("JSON")));
-    });
     c.bench_function("load and check recipes/draft.yaml", |b| b.iter(|| recipe::load(black_box(&draft_recipe)).expect("draft.yaml loads")));
 
     let body: Json = serde_json::from_slice(&bytes).expect("JSON");

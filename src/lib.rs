@@ -96,18 +96,6 @@ pub mod hooks {
         }
     }
 
-    /// [`parse_as_read`] without the fast reader: through `serde_json`'s deserializer only (the
-    /// baseline the benchmarks compare it with).
-    ///
-    /// # Errors
-    /// The `serde_json` error for text that is not one JSON value.
-    pub fn parse_as_read_through_serde(plan: &crate::Plan, step: &str, bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
-        match plan.reads.of(step) {
-            Some(projection) => crate::json::through_serde(bytes, projection),
-            None => crate::json::parse(bytes),
-        }
-    }
-
     /// A response body parsed whole.
     ///
     /// # Errors

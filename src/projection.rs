@@ -2,7 +2,7 @@
 //! indexes and wildcards, each ending in a subtree read whole.
 //!
 //! The check finds what a recipe reads from each response body (`src/reads.rs`); the parser
-//! (`src/json/`) then builds only those parts and skips the rest. This file owns the tree
+//! (`src/json.rs`) then builds only those parts and skips the rest. This file owns the tree
 //! itself: how read paths are added to it and what it keeps of a document. It knows nothing
 //! about recipes or parsing.
 

@@ -9,11 +9,9 @@
 //! result is the value `serde_json` would give, keys in document order; a repeated key keeps its
 //! first place and its last value, as `serde_json` does.
 //!
-//! [`parse_projected`] builds only what a [`Projection`] reads. It first tries the fast reader of
-//! [`skim`], which checks what is not read without building or converting it; whatever that
-//! reader is unsure of (a text that may be invalid, deep nesting) is read again through the same
-//! `serde_json` deserializer as [`parse`], so the same texts are accepted and refused, with the
-//! same errors.
+//! [`parse_projected`] reads the same text through the same deserializer, but builds only what a
+//! [`Projection`] reads: every other value is still read (so the same texts are accepted and
+//! refused, with the same errors) but nothing is allocated for it.
 
 use std::fmt;
 
@@ -21,8 +19,6 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value as Json};
 
 use crate::projection::Projection;
-
-mod skim;
 
 /// Parses JSON text (the whole slice, with surrounding whitespace allowed).
 ///
@@ -57,20 +53,6 @@ fn read<S: for<'de> DeserializeSeed<'de, Value = Json>>(bytes: &[u8], seed: S) -
 /// # Errors
 /// The `serde_json` error for text that is not one JSON value, exactly as [`parse`].
 pub(crate) fn parse_projected(bytes: &[u8], projection: &Projection) -> Result<Json, serde_json::Error> {
-    if projection.is_whole() {
-        return parse(bytes);
-    }
-    if let Ok(text) = std::str::from_utf8(bytes)
-        && let Some(value) = skim::parse(text, projection)
-    {
-        return Ok(value);
-    }
-    through_serde(bytes, projection)
-}
-
-/// [`parse_projected`] through `serde_json`'s deserializer: the exact value or error, for what
-/// the fast reader ([`skim`]) is unsure of.
-pub(crate) fn through_serde(bytes: &[u8], projection: &Projection) -> Result<Json, serde_json::Error> {
     let mut scratch = Scratch::default();
     read(bytes, Projected(&mut scratch, projection))
 }
@@ -441,7 +423,7 @@ mod tests {
     }
 
     /// Writes a random JSON document.
-    pub(super) fn build(next: &mut dyn FnMut() -> u64, depth: u32, out: &mut String) {
+    fn build(next: &mut dyn FnMut() -> u64, depth: u32, out: &mut String) {
         let choice = next() % if depth > 4 { 6 } else { 8 };
         match choice {
             0 => out.push_str("null"),
