@@ -111,6 +111,10 @@ impl Live {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("recipe/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
+            // Whether a request is sent again is the engine's decision alone (a draft must never
+            // be sent twice): reqwest's own policy (it resends after an HTTP/2 or HTTP/3 refusal,
+            // which this build does not speak) is off, and no request is copied for a resend.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .referer(false)
             .connect_timeout(settings.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
             .danger_accept_invalid_certs(settings.insecure);
