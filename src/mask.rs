@@ -46,7 +46,8 @@ const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "c
 
 #[derive(Clone, Default)]
 pub struct Masker {
-    /// (placeholder, value), longest value first so overlapping secrets mask fully.
+    /// (placeholder, value with its ASCII letters lowercased: secrets are found whatever their
+    /// case), longest value first so overlapping secrets mask fully.
     secrets: Vec<(String, String)>,
     /// Bound secrets too short or too common to mask by value (`"string"`): (placeholder,
     /// value), masked only where the engine put them ([`Masker::request`]) and where they came
@@ -84,10 +85,11 @@ impl Masker {
             .filter(|(_, value)| !value.is_empty())
             .flat_map(|(name, value)| {
                 let placeholder = placeholder(name);
-                forms(value).into_iter().map(move |form| (placeholder.clone(), form))
+                forms(value).into_iter().map(move |form| (placeholder.clone(), form.to_ascii_lowercase()))
             })
             .collect();
         secrets.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
+        secrets.dedup();
         Self { secrets, exact: Vec::new() }
     }
 
@@ -145,9 +147,10 @@ impl Masker {
         let mut secrets = self.secrets.clone();
         if !value.is_empty() {
             let placeholder = placeholder(name);
-            secrets.extend(forms(value).into_iter().map(|form| (placeholder.clone(), form)));
+            secrets.extend(forms(value).into_iter().map(|form| (placeholder.clone(), form.to_ascii_lowercase())));
         }
         secrets.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
+        secrets.dedup();
         Self { secrets, exact: self.exact.clone() }
     }
 
@@ -155,12 +158,14 @@ impl Masker {
     /// its ASCII letters: a server that echoes a secret upper-cased (or a header value a proxy
     /// rewrote) must not show it.
     pub fn text(&self, text: &str) -> String {
+        if self.secrets.is_empty() {
+            return text.to_owned();
+        }
         let mut out = text.to_owned();
         let mut lower = out.to_ascii_lowercase();
-        for (placeholder, value) in &self.secrets {
-            let wanted = value.to_ascii_lowercase();
+        for (placeholder, wanted) in &self.secrets {
             if lower.contains(wanted.as_str()) {
-                out = replace_ignoring_case(&out, &lower, &wanted, placeholder);
+                out = replace_ignoring_case(&out, &lower, wanted, placeholder);
                 lower = out.to_ascii_lowercase();
             }
         }
