@@ -22,6 +22,39 @@ pub struct RequestSpec {
     /// The absolute URL actually requested (not recorded).
     #[serde(skip)]
     pub absolute_url: String,
+    /// `absolute_url` as the request was built from it, so it is not parsed again to be sent.
+    #[serde(skip)]
+    pub(crate) parsed: ParsedUrl,
+}
+
+/// The parsed form of a request's absolute URL, kept from when the request was built. It is
+/// only used while it is still the URL the request names (see [`ParsedUrl::of`]); it is never
+/// shown (its `Debug` prints nothing of it) and never makes two requests differ.
+#[derive(Clone, Default)]
+pub(crate) struct ParsedUrl(Option<url::Url>);
+
+impl ParsedUrl {
+    pub(crate) fn new(url: url::Url) -> Self {
+        Self(Some(url))
+    }
+
+    /// The parsed URL, when it is still `absolute` (a later change of `absolute_url`, a next
+    /// page, leaves it behind) and an `http` or `https` one.
+    pub(crate) fn of(&self, absolute: &str) -> Option<&url::Url> {
+        self.0.as_ref().filter(|url| url.as_str() == absolute && matches!(url.scheme(), "http" | "https"))
+    }
+}
+
+impl PartialEq for ParsedUrl {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for ParsedUrl {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("ParsedUrl")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -263,5 +296,32 @@ pub(crate) fn status_text(status: u16) -> String {
     match ::http::StatusCode::from_u16(status).ok().and_then(|code| code.canonical_reason()) {
         Some(reason) => format!("{status} {reason}"),
         None => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parsed_url_is_used_only_while_it_is_the_requests_url_and_never_shown_or_compared() {
+        let url = url::Url::parse("https://api.example.com/a?token=s3cr3t-value").unwrap();
+        let parsed = ParsedUrl::new(url.clone());
+        assert_eq!(parsed.of("https://api.example.com/a?token=s3cr3t-value"), Some(&url));
+        // A next page changed the request's URL: the old parse is left behind.
+        assert_eq!(parsed.of("https://api.example.com/a?token=s3cr3t-value&page=2"), None);
+        assert_eq!(ParsedUrl::default().of("https://api.example.com/a"), None);
+        let other = url::Url::parse("ftp://files.example.com/x").unwrap();
+        assert_eq!(ParsedUrl::new(other).of("ftp://files.example.com/x"), None, "only http and https are sent");
+        let request = RequestSpec {
+            method: "GET".into(),
+            url: "/a".into(),
+            headers: BTreeMap::new(),
+            body: None,
+            absolute_url: url.to_string(),
+            parsed: parsed.clone(),
+        };
+        assert!(!format!("{:?}", request.parsed).contains("s3cr3t"));
+        assert_eq!(request, RequestSpec { parsed: ParsedUrl::default(), ..request.clone() });
     }
 }

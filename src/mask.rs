@@ -183,6 +183,9 @@ impl Masker {
     }
 
     pub fn json(&self, value: &Json) -> Json {
+        if self.secrets.is_empty() {
+            return value.clone();
+        }
         match value {
             Json::String(text) => Json::String(self.text(text)),
             Json::Array(items) => Json::Array(items.iter().map(|item| self.json(item)).collect()),
@@ -250,7 +253,10 @@ impl Masker {
             None => self.text(text),
         };
         let body = request.body.as_ref().map(|body| match body {
-            crate::http::Body::Json(value) => crate::http::Body::Json(self.json(&self.exact_json(value))),
+            crate::http::Body::Json(value) => {
+                let exact = self.exact_json(value);
+                crate::http::Body::Json(if self.secrets.is_empty() { exact } else { self.json(&exact) })
+            }
             crate::http::Body::Form(pairs) => crate::http::Body::Form(pairs.iter().map(|(k, v)| (k.clone(), exact_value(v))).collect()),
             crate::http::Body::Text(text) => crate::http::Body::Text(self.exact_text(&self.text(text))),
             crate::http::Body::Multipart(parts) => crate::http::Body::Multipart(
@@ -264,6 +270,8 @@ impl Masker {
             headers: self.headers(&headers),
             body,
             absolute_url: self.exact_text(&self.text(&request.absolute_url)),
+            // The masked copy is shown, never sent: it keeps no parsed URL (with its secrets).
+            parsed: crate::http::ParsedUrl::default(),
         }
     }
 }

@@ -203,6 +203,7 @@ mod tests {
             headers: BTreeMap::new(),
             body: Some(Body::Json(json!({"ref": 7, "phone": "+1310"}))),
             absolute_url: String::new(),
+            parsed: crate::http::ParsedUrl::default(),
         };
         let scrubbed = scrub.request(&request);
         assert_eq!(scrubbed.url, "/things/<volatile:1>");

@@ -250,7 +250,14 @@ fn render_request(state: &State, request: &Request, context: &Context, oauth_tok
     if let Some(body) = &body {
         headers.entry("content-type".into()).or_insert_with(|| body.content_type());
     }
-    Ok(RequestSpec { method: request.method.as_str().to_owned(), url: relative, headers, body, absolute_url })
+    Ok(RequestSpec {
+        method: request.method.as_str().to_owned(),
+        url: relative,
+        headers,
+        body,
+        absolute_url,
+        parsed: crate::http::ParsedUrl::new(url),
+    })
 }
 
 /// The parts of a multipart body: text fields rendered, files read (relative to the recipe).

@@ -65,8 +65,14 @@ mod tests {
         let mut response = ResponseData { status: 200, headers: BTreeMap::new(), body: None };
         response.headers.insert("set-cookie".into(), "sid=abc; Path=/; HttpOnly\ntheme=dark".into());
         jar.take(&response);
-        let request =
-            RequestSpec { method: "GET".into(), url: "/x".into(), headers: BTreeMap::new(), body: None, absolute_url: String::new() };
+        let request = RequestSpec {
+            method: "GET".into(),
+            url: "/x".into(),
+            headers: BTreeMap::new(),
+            body: None,
+            absolute_url: String::new(),
+            parsed: crate::http::ParsedUrl::default(),
+        };
         assert_eq!(jar.give(&request).unwrap().headers["cookie"], "sid=abc; theme=dark");
     }
 }

@@ -200,7 +200,7 @@ impl Live {
         let Ok(mut method) = reqwest::Method::from_bytes(request.method.as_bytes()) else {
             return Sent::failed(FailureKind::InvalidRequest, format!("invalid method `{}`", request.method));
         };
-        let mut url = match url::Url::parse(&request.absolute_url) {
+        let mut url = match url_of(request) {
             Ok(url) => url,
             Err(error) => return Sent::failed(FailureKind::InvalidRequest, format!("invalid URL `{}`: {error}", masked.absolute_url)),
         };
@@ -327,6 +327,11 @@ fn shown_proxy_url(proxy: &str) -> String {
         }
         _ => proxy.to_owned(),
     }
+}
+
+/// The URL to send: the one parsed when the request was built, else parsed now.
+fn url_of(request: &RequestSpec) -> Result<url::Url, url::ParseError> {
+    request.parsed.of(&request.absolute_url).map_or_else(|| url::Url::parse(&request.absolute_url), |url| Ok(url.clone()))
 }
 
 fn is_redirect(status: u16) -> bool {

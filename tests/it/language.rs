@@ -384,6 +384,10 @@ fn after_a_401_the_new_oauth2_token_is_sent_for_every_later_page() {
     let (result, _) = run_live(&text, server.url(""), "client-secret-5d2e");
     assert!(result.ok, "{:#?}", result.steps);
     assert_eq!(authorizations(&server, "/items"), ["Bearer page-token-1-71c0", "Bearer page-token-2-71c0", "Bearer page-token-2-71c0"]);
+    // Each page goes to its own URL: the first (sent twice, around the 401), then the next one's,
+    // never the first page's again (its URL was parsed when it was built).
+    let targets: Vec<String> = server.requests().into_iter().filter(|r| r.method == "GET").map(|r| r.target).collect();
+    assert_eq!(targets, ["/items", "/items", "/items?cursor=p2"]);
 }
 
 #[test]
