@@ -188,16 +188,45 @@ impl Path {
 /// A segment as written in a path: `.name` (or `['na me']`), `[0]`, `[*]`.
 fn segment_text(selector: &Selector) -> String {
     match selector {
-        Selector::Name(name)
-            if name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-        {
-            format!(".{name}")
-        }
-        Selector::Name(name) => format!("['{}']", name.replace('\\', "\\\\").replace('\'', "\\'")),
+        Selector::Name(name) => name_segment(name),
         Selector::Index(index) => format!("[{index}]"),
         _ => "[*]".to_owned(),
     }
+}
+
+/// A member's segment: `.name` when the name is an identifier, else `['na me']`.
+fn name_segment(name: &str) -> String {
+    if name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        format!(".{name}")
+    } else {
+        format!("[{}]", quoted(name))
+    }
+}
+
+/// Text as an RFC 9535 string literal, single-quoted: `it's` is `'it\'s'`.
+pub(crate) fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// The reference tokens of a JSON Pointer, unescaped (the inverse of [`pointer_token`]):
+/// `/a~1b/0` is `a/b` then `0`.
+pub(crate) fn pointer_tokens(pointer: &str) -> impl Iterator<Item = String> + '_ {
+    pointer.split('/').skip(1).map(|token| token.replace("~1", "/").replace("~0", "~"))
+}
+
+/// A JSON Pointer as a path: `/a/0/b c` is `$.a[0]['b c']`.
+pub(crate) fn pointer_path(pointer: &str) -> String {
+    let mut path = "$".to_owned();
+    for token in pointer_tokens(pointer) {
+        if !token.is_empty() && token.chars().all(|c| c.is_ascii_digit()) {
+            path.push_str(&format!("[{token}]"));
+        } else {
+            path.push_str(&name_segment(&token));
+        }
+    }
+    path
 }
 
 /// A JSON value's kind, for messages.

@@ -14,6 +14,7 @@
 use serde_json::{Value as Json, json};
 
 use super::expression::{Selected, Translator};
+use crate::jsonpath::quoted;
 use crate::model::{Action, Assertion, Cardinality, Selection, Strategy, Template, TemplateKind};
 
 /// What a selection step becomes.
@@ -123,7 +124,7 @@ fn literal(template: &Template) -> Option<String> {
     match template {
         Template::Bool(value) => Some(value.to_string()),
         Template::Number(number) => Some(number.to_string()),
-        Template::String(text) if text.kind == TemplateKind::Literal => Some(string(&text.text)),
+        Template::String(text) if text.kind == TemplateKind::Literal => Some(quoted(&text.text)),
         _ => None,
     }
 }
@@ -146,23 +147,15 @@ pub(crate) fn assertions(assertions: &[Assertion]) -> Option<Vec<Json>> {
 
 /// A JSON Pointer as the segments of an RFC 9535 query (`/a/0` is `['a'][0]`).
 fn query(pointer: &str) -> String {
-    pointer
-        .split('/')
-        .skip(1)
-        .map(|token| token.replace("~1", "/").replace("~0", "~"))
+    crate::jsonpath::pointer_tokens(pointer)
         .map(|token| {
             if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
                 format!("[{token}]")
             } else {
-                format!("[{}]", string(&token))
+                format!("[{}]", quoted(&token))
             }
         })
         .collect()
-}
-
-/// An RFC 9535 string literal, single-quoted.
-fn string(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 #[cfg(test)]
@@ -173,6 +166,6 @@ mod tests {
     fn pointers_become_query_segments_and_strings_quoted_literals() {
         assert_eq!(query("/orders/0/it's"), "['orders'][0]['it\\'s']");
         assert_eq!(query(""), "");
-        assert_eq!(string("a'b"), "'a\\'b'");
+        assert_eq!(quoted("a'b"), "'a\\'b'");
     }
 }

@@ -81,7 +81,7 @@ pub(crate) fn read(file: &Path) -> Result<Documents, ArazzoError> {
 /// `file:line:col` of the node at `pointer` (a JSON Pointer), or `file` when it is not found.
 fn at(file: &str, located: Option<&crate::yaml::Node>, pointer: &str) -> String {
     let mut node = located;
-    for token in pointer.split('/').skip(1).map(|token| token.replace("~1", "/").replace("~0", "~")) {
+    for token in crate::jsonpath::pointer_tokens(pointer) {
         node = node.and_then(|node| match &node.value {
             crate::yaml::Value::Map(entries) => entries.iter().find(|(key, _)| key.text == token).map(|(_, value)| value),
             crate::yaml::Value::Seq(items) => token.parse::<usize>().ok().and_then(|index| items.get(index)),

@@ -41,7 +41,7 @@ impl Builder<'_> {
                 source.trim_start_matches('{').trim_end_matches('}').trim_start_matches("$sourceDescriptions.").trim_end_matches(".url");
             let index =
                 self.documents.sources.iter().position(|(name, _)| name == source).or((!self.documents.sources.is_empty()).then_some(0))?;
-            let tokens: Vec<String> = pointer.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+            let tokens: Vec<String> = crate::jsonpath::pointer_tokens(pointer).collect();
             if let [first, path, method] = tokens.as_slice()
                 && first == "paths"
                 && let Some(operation) = self.documents.sources[index].1.pointer(pointer).cloned()

@@ -168,21 +168,7 @@ enum Formless {
 
 /// A JSON Pointer (RFC 6901) as a `JSONPath`: `/a/0/b c` is `$.a[0]['b c']`.
 pub(super) fn json_path(pointer: &str) -> String {
-    let mut path = "$".to_owned();
-    for token in pointer.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        if !token.is_empty() && token.chars().all(|c| c.is_ascii_digit()) {
-            path.push_str(&format!("[{token}]"));
-        } else if token.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            path.push('.');
-            path.push_str(&token);
-        } else {
-            path.push_str(&format!("['{}']", token.replace('\\', "\\\\").replace('\'', "\\'")));
-        }
-    }
-    path
+    crate::jsonpath::pointer_path(pointer)
 }
 
 #[cfg(test)]
