@@ -253,10 +253,7 @@ impl Masker {
             None => self.text(text),
         };
         let body = request.body.as_ref().map(|body| match body {
-            crate::http::Body::Json(value) => {
-                let exact = self.exact_json(value);
-                crate::http::Body::Json(if self.secrets.is_empty() { exact } else { self.json(&exact) })
-            }
+            crate::http::Body::Json(value) => crate::http::Body::Json(self.json(&self.exact_json(value))),
             crate::http::Body::Form(pairs) => crate::http::Body::Form(pairs.iter().map(|(k, v)| (k.clone(), exact_value(v))).collect()),
             crate::http::Body::Text(text) => crate::http::Body::Text(self.exact_text(&self.text(text))),
             crate::http::Body::Multipart(parts) => crate::http::Body::Multipart(

@@ -268,14 +268,9 @@ pub(crate) fn run_all(
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{OnceLock, mpsc};
 
-    let mut recipes: Vec<&Path> = cases.iter().map(|case| case.recipe.as_path()).collect();
-    recipes.sort();
-    recipes.dedup();
-    let plans: Vec<OnceLock<Loaded>> = recipes.iter().map(|_| OnceLock::new()).collect();
-    let plan_of = |case: &Case| {
-        let index = recipes.binary_search(&case.recipe.as_path()).expect("every case's recipe is listed");
-        plans[index].get_or_init(|| load(recipes[index]))
-    };
+    let plans: std::collections::BTreeMap<&Path, OnceLock<Loaded>> =
+        cases.iter().map(|case| (case.recipe.as_path(), OnceLock::new())).collect();
+    let plan_of = |case: &Case| plans[case.recipe.as_path()].get_or_init(|| load(&case.recipe));
     let next = AtomicUsize::new(0);
     let (done, finished) = mpsc::channel::<(usize, Outcome, Vec<String>)>();
     std::thread::scope(|scope| {

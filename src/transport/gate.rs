@@ -173,30 +173,41 @@ mod tests {
         });
     }
 
+    /// `count` requests waiting at the gate, each giving the time it was let through.
+    fn waiting_for(gate: &std::sync::Arc<Gate>, count: usize, start: Instant) -> Vec<tokio::task::JoinHandle<Duration>> {
+        (0..count)
+            .map(|_| {
+                let gate = std::sync::Arc::clone(gate);
+                tokio::spawn(async move {
+                    gate.admit().await;
+                    start.elapsed()
+                })
+            })
+            .collect()
+    }
+
+    /// When the waiting requests were let through, earliest first.
+    async fn departures(waiting: Vec<tokio::task::JoinHandle<Duration>>) -> Vec<Duration> {
+        let mut left = Vec::new();
+        for task in waiting {
+            left.push(task.await.unwrap());
+        }
+        left.sort();
+        left
+    }
+
     #[test]
     fn requests_that_wake_late_leave_one_interval_apart_not_in_a_burst() {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
         runtime.block_on(async {
             let gate = std::sync::Arc::new(Gate::new(Some(Rate::parse("10/s").unwrap())));
             let start = Instant::now();
-            let waiting: Vec<_> = (0..5)
-                .map(|_| {
-                    let gate = std::sync::Arc::clone(&gate);
-                    tokio::spawn(async move {
-                        gate.admit().await;
-                        start.elapsed()
-                    })
-                })
-                .collect();
+            let waiting = waiting_for(&gate, 5, start);
             // They take the slots at 0, 100, 200, 300 and 400ms; then the clock jumps a second
             // before any of the others runs again, as when a busy machine wakes them late.
             tokio::task::yield_now().await;
             tokio::time::advance(Duration::from_secs(1)).await;
-            let mut left = Vec::new();
-            for task in waiting {
-                left.push(task.await.unwrap());
-            }
-            left.sort();
+            let left = departures(waiting).await;
             let ms = Duration::from_millis;
             assert_eq!(left, [ms(0), ms(1000), ms(1100), ms(1200), ms(1300)]);
         });
@@ -210,22 +221,10 @@ mod tests {
             let start = Instant::now();
             gate.admit().await;
             // Three requests take the slots at 250, 500 and 750ms; then a server asks for 3s.
-            let waiting: Vec<_> = (0..3)
-                .map(|_| {
-                    let gate = std::sync::Arc::clone(&gate);
-                    tokio::spawn(async move {
-                        gate.admit().await;
-                        start.elapsed()
-                    })
-                })
-                .collect();
+            let waiting = waiting_for(&gate, 3, start);
             tokio::task::yield_now().await;
             gate.pause(Duration::from_secs(3));
-            let mut left = Vec::new();
-            for task in waiting {
-                left.push(task.await.unwrap());
-            }
-            left.sort();
+            let left = departures(waiting).await;
             assert_eq!(left, [Duration::from_secs(3), Duration::from_millis(3250), Duration::from_millis(3500)]);
         });
     }

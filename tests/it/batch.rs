@@ -1399,15 +1399,21 @@ fn a_failed_status_shows_its_whole_body_in_the_results_even_when_the_recipe_read
     let scratch = Scratch::new("projected-error");
     let refused = json!({"message": "the dealer is closed today", "customers": []});
     let server = block_on(FaultServer::start(vec![("GET", "/lookup", vec![Fault::Respond(Reply::json(503, &refused))])]));
-    let recipe = scratch.write("projected.yaml", PROJECTED);
+    every_row_fails_quoting(&scratch, PROJECTED, &server, "the dealer is closed today");
+}
+
+/// Runs `recipe` (a variant of [`PROJECTED`]) on two rows against `server`: the batch exits 1
+/// and every row's error quotes `quoted` from the body.
+fn every_row_fails_quoting(scratch: &Scratch, recipe: &str, server: &FaultServer, quoted: &str) {
+    let recipe = scratch.write("projected.yaml", recipe);
     let rows = scratch.write("rows.csv", &csv(&vins(0, 2)));
     let out = scratch.path("results.jsonl");
-    let ran = run(batch_of(&recipe, &server, &scratch, &["--rows", text(&rows), "--out", text(&out)]), &scratch, "refused");
+    let ran = run(batch_of(&recipe, server, scratch, &["--rows", text(&rows), "--out", text(&out)]), scratch, "projected");
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
     let results = journal(&out);
     for line in outcomes(&results) {
         let error = line["error"].as_str().unwrap_or_default();
-        assert!(error.contains("the dealer is closed today"), "{line}");
+        assert!(error.contains(quoted), "{line}");
     }
 }
 
@@ -1422,14 +1428,5 @@ fn a_step_that_expects_one_status_is_read_whole() {
         "request: { method: GET, url: /lookup, query: { vin: \"{{ inputs.vin }}\" } }\n    expect: { status: 201 }",
     );
     assert_ne!(text_of, PROJECTED);
-    let recipe = scratch.write("projected.yaml", &text_of);
-    let rows = scratch.write("rows.csv", &csv(&vins(0, 2)));
-    let out = scratch.path("results.jsonl");
-    let ran = run(batch_of(&recipe, &server, &scratch, &["--rows", text(&rows), "--out", text(&out)]), &scratch, "expect");
-    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
-    let results = journal(&out);
-    for line in outcomes(&results) {
-        let error = line["error"].as_str().unwrap_or_default();
-        assert!(error.contains("created elsewhere, not here"), "{line}");
-    }
+    every_row_fails_quoting(&scratch, &text_of, &server, "created elsewhere, not here");
 }

@@ -24,15 +24,17 @@ pub struct Case {
     pub openapi: Option<&'static str>,
 }
 
+const SHOP: Case = Case {
+    recipe: "tests/data/arazzo/shop.yaml",
+    fixture: "tests/data/arazzo/shop.fixture.yaml",
+    inputs: &[("customer_id", "C-100")],
+    base: ("SHOP_BASE_URL", ""),
+    env: &[("SHOP_CLIENT_ID", "shop-client"), ("SHOP_CLIENT_SECRET", "s3cret-for-the-test")],
+    openapi: None,
+};
+
 pub const CASES: [Case; 3] = [
-    Case {
-        recipe: "tests/data/arazzo/shop.yaml",
-        fixture: "tests/data/arazzo/shop.fixture.yaml",
-        inputs: &[("customer_id", "C-100")],
-        base: ("SHOP_BASE_URL", ""),
-        env: &[("SHOP_CLIENT_ID", "shop-client"), ("SHOP_CLIENT_SECRET", "s3cret-for-the-test")],
-        openapi: None,
-    },
+    SHOP,
     Case {
         recipe: "tests/data/arazzo/notes.yaml",
         fixture: "tests/data/arazzo/notes.fixture.yaml",
@@ -42,14 +44,7 @@ pub const CASES: [Case; 3] = [
         openapi: None,
     },
     // The shop again, its steps pointing at the vendor's description by operationId.
-    Case {
-        recipe: "tests/data/arazzo/shop.yaml",
-        fixture: "tests/data/arazzo/shop.fixture.yaml",
-        inputs: &[("customer_id", "C-100")],
-        base: ("SHOP_BASE_URL", ""),
-        env: &[("SHOP_CLIENT_ID", "shop-client"), ("SHOP_CLIENT_SECRET", "s3cret-for-the-test")],
-        openapi: Some("tests/data/arazzo/shop.openapi.yaml"),
-    },
+    Case { openapi: Some("tests/data/arazzo/shop.openapi.yaml"), ..SHOP },
 ];
 
 fn folder(name: &str) -> PathBuf {
