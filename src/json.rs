@@ -12,13 +12,21 @@
 //! [`parse_projected`] reads the same text through the same deserializer, but builds only what a
 //! [`Projection`] reads: every other value is still read (so the same texts are accepted and
 //! refused, with the same errors) but nothing is allocated for it.
+//!
+//! [`parse_gated`] goes one step further for one array of the projection: each element is read
+//! into a borrowed, flat form first ([`Flat`]: strings point into the text, nothing is hashed),
+//! an [`ItemGate`] looks at it, and only the elements it keeps are built; the others become
+//! `null`. The same deserializer reads every byte, so the same texts are still accepted and
+//! refused.
 
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value as Json};
 
-use crate::projection::Projection;
+use crate::projection::{Projection, Segment};
 
 /// Parses JSON text (the whole slice, with surrounding whitespace allowed).
 ///
@@ -54,7 +62,61 @@ fn read<S: for<'de> DeserializeSeed<'de, Value = Json>>(bytes: &[u8], seed: S) -
 /// The `serde_json` error for text that is not one JSON value, exactly as [`parse`].
 pub(crate) fn parse_projected(bytes: &[u8], projection: &Projection) -> Result<Json, serde_json::Error> {
     let mut scratch = Scratch::default();
-    read(bytes, Projected(&mut scratch, projection))
+    read(bytes, Projected(&mut scratch, projection, None))
+}
+
+/// Decides, element by element, which elements of one array a parse builds.
+pub(crate) trait ItemGate {
+    /// Where the array is: names and indexes from the document's root.
+    fn at(&self) -> &[Segment];
+    /// Whether to build this element (read as far as the projection reads it).
+    fn keeps(&self, item: Flat<'_, '_>) -> bool;
+}
+
+/// Parses JSON text as [`parse_projected`] does, except that of the array at `gate.at()` only
+/// the elements the gate keeps are built; the others are `null`. Also gives how many elements
+/// were kept, `None` when there was no array there.
+///
+/// # Errors
+/// The `serde_json` error for text that is not one JSON value, exactly as [`parse`].
+pub(crate) fn parse_gated(bytes: &[u8], projection: &Projection, gate: &dyn ItemGate) -> Result<(Json, Option<usize>), serde_json::Error> {
+    let mut scratch = Scratch::default();
+    let kept = Cell::new(None);
+    let cursor = Cursor { gate, depth: 0, kept: &kept };
+    let value = read(bytes, Projected(&mut scratch, projection, Some(cursor)))?;
+    Ok((value, kept.get()))
+}
+
+/// Where a projected parse is on the way to the gated array.
+#[derive(Clone, Copy)]
+struct Cursor<'g> {
+    gate: &'g dyn ItemGate,
+    /// How many of `gate.at()`'s segments lead here.
+    depth: usize,
+    kept: &'g Cell<Option<usize>>,
+}
+
+impl Cursor<'_> {
+    /// The cursor of a child, when the way to the array goes through it.
+    fn child(self, segment: Child<'_>) -> Option<Self> {
+        let next = match (self.gate.at().get(self.depth)?, segment) {
+            (Segment::Key(want), Child::Key(key)) if want == key => true,
+            (Segment::Index(want), Child::Index(index)) => *want == index,
+            _ => false,
+        };
+        next.then_some(Self { depth: self.depth + 1, ..self })
+    }
+
+    /// Whether this is the gated array itself.
+    fn arrived(self) -> bool {
+        self.depth == self.gate.at().len()
+    }
+}
+
+/// A member or an element, as [`Cursor::child`] compares it.
+enum Child<'a> {
+    Key(&'a str),
+    Index(usize),
 }
 
 /// The visitor methods of JSON's scalars, the same for a whole value and a projected one: only
@@ -164,8 +226,8 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 }
 
-/// Reads one value as far as the projection goes.
-struct Projected<'s, 'p>(&'s mut Scratch, &'p Projection);
+/// Reads one value as far as the projection goes (and through the gate, on the way to it).
+struct Projected<'s, 'p>(&'s mut Scratch, &'p Projection, Option<Cursor<'p>>);
 
 impl<'de> DeserializeSeed<'de> for Projected<'_, '_> {
     type Value = Json;
@@ -178,18 +240,54 @@ impl<'de> DeserializeSeed<'de> for Projected<'_, '_> {
     }
 }
 
+impl Projected<'_, '_> {
+    /// The gated array: each element read flat, built only when the gate keeps it.
+    fn gated<'de, A: SeqAccess<'de>>(self, mut seq: A, cursor: Cursor<'_>) -> Result<Json, A::Error> {
+        let (scratch, projection) = (self.0, self.1);
+        let start = scratch.items.len();
+        let mut nodes: Vec<Node<'de>> = Vec::new();
+        let (mut index, mut kept) = (0, 0);
+        loop {
+            nodes.clear();
+            let next = match projection.element(index) {
+                Some(read) => seq.next_element_seed(FlatSeed(&mut nodes, read, None)).map(|read| read.map(|()| true)),
+                None => seq.next_element_seed(Skip).map(|skipped| skipped.map(|()| false)),
+            };
+            let item = match next {
+                Ok(Some(true)) if cursor.gate.keeps(Flat { nodes: &nodes, at: 0 }) => {
+                    kept += 1;
+                    build(&nodes, 0).0
+                }
+                Ok(Some(_)) => Json::Null,
+                Ok(None) => break,
+                Err(error) => {
+                    scratch.items.truncate(start);
+                    return Err(error);
+                }
+            };
+            scratch.items.push(item);
+            index += 1;
+        }
+        cursor.kept.set(Some(kept));
+        Ok(Json::Array(scratch.items.drain(start..).collect()))
+    }
+}
+
 impl<'de> Visitor<'de> for Projected<'_, '_> {
     type Value = Json;
 
     scalars!();
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
-        let (scratch, projection) = (self.0, self.1);
+        if let Some(cursor) = self.2.filter(|cursor| cursor.arrived()) {
+            return self.gated(seq, cursor);
+        }
+        let (scratch, projection, cursor) = (self.0, self.1, self.2);
         let start = scratch.items.len();
         let mut index = 0;
         loop {
             let next = match projection.element(index) {
-                Some(read) => seq.next_element_seed(Projected(scratch, read)),
+                Some(read) => seq.next_element_seed(Projected(scratch, read, cursor.and_then(|cursor| cursor.child(Child::Index(index))))),
                 None => seq.next_element_seed(Skip).map(|skipped| skipped.map(|()| Json::Null)),
             };
             match next {
@@ -206,7 +304,7 @@ impl<'de> Visitor<'de> for Projected<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-        let (scratch, projection) = (self.0, self.1);
+        let (scratch, projection, cursor) = (self.0, self.1, self.2);
         let start = scratch.entries.len();
         let read = loop {
             let key = match map.next_key_seed(KeySeed) {
@@ -220,7 +318,8 @@ impl<'de> Visitor<'de> for Projected<'_, '_> {
                     Err(error) => break Err(error),
                 }
             };
-            match map.next_value_seed(Projected(scratch, read)) {
+            let cursor = cursor.and_then(|cursor| cursor.child(Child::Key(key.as_str())));
+            match map.next_value_seed(Projected(scratch, read, cursor)) {
                 Ok(value) => scratch.entries.push((key.into_owned(), value)),
                 Err(error) => break Err(error),
             }
@@ -239,7 +338,7 @@ enum Key<'de> {
     Owned(String),
 }
 
-impl Key<'_> {
+impl<'de> Key<'de> {
     fn as_str(&self) -> &str {
         match self {
             Key::Borrowed(text) => text,
@@ -251,6 +350,13 @@ impl Key<'_> {
         match self {
             Key::Borrowed(text) => text.to_owned(),
             Key::Owned(text) => text,
+        }
+    }
+
+    fn into_cow(self) -> Cow<'de, str> {
+        match self {
+            Key::Borrowed(text) => Cow::Borrowed(text),
+            Key::Owned(text) => Cow::Owned(text),
         }
     }
 }
@@ -283,6 +389,224 @@ impl<'de> Visitor<'de> for KeySeed {
 
     fn visit_string<E>(self, value: String) -> Result<Key<'de>, E> {
         Ok(Key::Owned(value))
+    }
+}
+
+/// One value of an element read flat: in document order, each array or object followed by its
+/// children, each object's child with its key.
+struct Node<'de> {
+    key: Option<Cow<'de, str>>,
+    value: Shape<'de>,
+}
+
+enum Shape<'de> {
+    /// `null`, a boolean or a number (none of them allocates).
+    Scalar(Json),
+    Text(Cow<'de, str>),
+    /// `len` children, the next node after them at `end`.
+    Array {
+        len: usize,
+        end: usize,
+    },
+    Object {
+        len: usize,
+        end: usize,
+    },
+}
+
+/// Reads one value as far as the projection goes, flat onto `nodes`; `key` is its member name.
+struct FlatSeed<'n, 'de, 'p>(&'n mut Vec<Node<'de>>, &'p Projection, Option<Cow<'de, str>>);
+
+impl<'de> FlatSeed<'_, 'de, '_> {
+    fn push(self, value: Shape<'de>) {
+        self.0.push(Node { key: self.2, value });
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for FlatSeed<'_, 'de, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FlatSeed<'_, 'de, '_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<(), E> {
+        self.push(Shape::Scalar(Json::Bool(value)));
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<(), E> {
+        self.push(Shape::Scalar(Json::Number(value.into())));
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<(), E> {
+        self.push(Shape::Scalar(Json::Number(value.into())));
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<(), E> {
+        self.push(Shape::Scalar(Number::from_f64(value).map_or(Json::Null, Json::Number)));
+        Ok(())
+    }
+
+    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<(), E> {
+        self.push(Shape::Text(Cow::Borrowed(value)));
+        Ok(())
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<(), E> {
+        self.push(Shape::Text(Cow::Owned(value.to_owned())));
+        Ok(())
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<(), E> {
+        self.push(Shape::Text(Cow::Owned(value)));
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.push(Shape::Scalar(Json::Null));
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.push(Shape::Scalar(Json::Null));
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let (nodes, projection) = (self.0, self.1);
+        let at = nodes.len();
+        nodes.push(Node { key: self.2, value: Shape::Array { len: 0, end: 0 } });
+        let mut len = 0;
+        loop {
+            let read = match projection.element(len) {
+                Some(read) => seq.next_element_seed(FlatSeed(nodes, read, None))?,
+                None => seq.next_element_seed(Skip)?.inspect(|()| nodes.push(Node { key: None, value: Shape::Scalar(Json::Null) })),
+            };
+            if read.is_none() {
+                break;
+            }
+            len += 1;
+        }
+        nodes[at].value = Shape::Array { len, end: nodes.len() };
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (nodes, projection) = (self.0, self.1);
+        let at = nodes.len();
+        nodes.push(Node { key: self.2, value: Shape::Object { len: 0, end: 0 } });
+        let mut len = 0;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            match projection.member(key.as_str()) {
+                Some(read) => {
+                    map.next_value_seed(FlatSeed(nodes, read, Some(key.into_cow())))?;
+                    len += 1;
+                }
+                None => map.next_value_seed(Skip)?,
+            }
+        }
+        nodes[at].value = Shape::Object { len, end: nodes.len() };
+        Ok(())
+    }
+}
+
+/// Where the node after the one at `at` (and its children) is.
+fn after(nodes: &[Node<'_>], at: usize) -> usize {
+    match nodes[at].value {
+        Shape::Array { end, .. } | Shape::Object { end, .. } => end,
+        _ => at + 1,
+    }
+}
+
+/// The value of the node at `at`, built as [`Projected`] builds it (a repeated key keeps its
+/// first place and its last value), and where the next node is.
+fn build(nodes: &[Node<'_>], at: usize) -> (Json, usize) {
+    match &nodes[at].value {
+        Shape::Scalar(value) => (value.clone(), at + 1),
+        Shape::Text(text) => (Json::String(text.clone().into_owned()), at + 1),
+        Shape::Array { len, end } => {
+            let mut next = at + 1;
+            let items = (0..*len)
+                .map(|_| {
+                    let (item, after) = build(nodes, next);
+                    next = after;
+                    item
+                })
+                .collect();
+            (Json::Array(items), *end)
+        }
+        Shape::Object { len, end } => {
+            let mut next = at + 1;
+            let entries = (0..*len)
+                .map(|_| {
+                    let key = nodes[next].key.clone().unwrap_or_default().into_owned();
+                    let (value, after) = build(nodes, next);
+                    next = after;
+                    (key, value)
+                })
+                .collect::<Map<String, Json>>();
+            (Json::Object(entries), *end)
+        }
+    }
+}
+
+/// A value read flat, as an [`ItemGate`] sees it: nothing of it is built unless asked.
+#[derive(Clone, Copy)]
+pub(crate) struct Flat<'a, 'de> {
+    nodes: &'a [Node<'de>],
+    at: usize,
+}
+
+impl<'a> Flat<'a, '_> {
+    /// The node at `path` (names and indexes; `None` for a wildcard), as a `JSONPath` selects
+    /// it in the built value: a repeated key's last value.
+    pub(crate) fn get(self, path: &[Segment]) -> Option<Self> {
+        let Some((first, rest)) = path.split_first() else { return Some(self) };
+        let (len, mut child) = match self.nodes[self.at].value {
+            Shape::Array { len, .. } | Shape::Object { len, .. } => (len, self.at + 1),
+            _ => return None,
+        };
+        let mut found = None;
+        for index in 0..len {
+            let hit = match (&self.nodes[self.at].value, first) {
+                (Shape::Object { .. }, Segment::Key(key)) => self.nodes[child].key.as_deref() == Some(key.as_str()),
+                (Shape::Array { .. }, Segment::Index(wanted)) => index == *wanted,
+                _ => false,
+            };
+            if hit {
+                found = Some(child);
+            }
+            child = after(self.nodes, child);
+        }
+        Self { at: found?, ..self }.get(rest)
+    }
+
+    /// The text of a string node.
+    pub(crate) fn as_str(self) -> Option<&'a str> {
+        match &self.nodes[self.at].value {
+            Shape::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The node's value, built.
+    pub(crate) fn to_json(self) -> Json {
+        build(self.nodes, self.at).0
     }
 }
 

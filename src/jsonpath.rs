@@ -73,6 +73,21 @@ impl Path {
             .collect()
     }
 
+    /// The path as names and non-negative indexes only, each selecting at most one node:
+    /// `None` for a wildcard, a negative index or any other selector.
+    pub(crate) fn names_and_indexes(&self) -> Option<Vec<crate::projection::Segment>> {
+        names_and_indexes(&self.query.segments)
+    }
+
+    /// For a path of names and non-negative indexes ending in one wildcard (`$.customers[*]`),
+    /// the part before the wildcard; `None` for any other path.
+    pub(crate) fn each_of(&self) -> Option<Vec<crate::projection::Segment>> {
+        match self.query.segments.split_last()? {
+            (Segment::Selector(Selector::Wildcard), before) => names_and_indexes(before),
+            _ => None,
+        }
+    }
+
     /// The normalized locations (`$['a'][0]`) of the nodes the path selects.
     pub fn locations(&self, value: &Value) -> Vec<String> {
         js_path_process(&self.query, value)
@@ -203,6 +218,18 @@ fn name_segment(name: &str) -> String {
     } else {
         format!("[{}]", quoted(name))
     }
+}
+
+fn names_and_indexes(segments: &[Segment]) -> Option<Vec<crate::projection::Segment>> {
+    use crate::projection::Segment as Plain;
+    segments
+        .iter()
+        .map(|segment| match segment {
+            Segment::Selector(Selector::Name(name)) => Some(Plain::Key(name.clone())),
+            Segment::Selector(Selector::Index(index)) => usize::try_from(*index).ok().map(Plain::Index),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Text as an RFC 9535 string literal, single-quoted: `it's` is `'it\'s'`.

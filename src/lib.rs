@@ -26,6 +26,7 @@ mod exit;
 mod factory;
 mod files;
 mod fixture;
+mod gate;
 mod http;
 mod inputs;
 mod json;

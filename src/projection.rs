@@ -99,6 +99,22 @@ impl Projection {
         self
     }
 
+    /// Whether anything at `path` or inside it is read (a whole read of an ancestor reads it).
+    pub(crate) fn reads_within(&self, path: &[Segment]) -> bool {
+        if self.whole {
+            return true;
+        }
+        let Some((first, rest)) = path.split_first() else {
+            return self.every.is_some() || !self.keys.is_empty() || !self.indexes.is_empty();
+        };
+        let child = match first {
+            Segment::Key(key) => self.keys.get(key),
+            Segment::Index(index) => self.indexes.get(index),
+            Segment::Every => None,
+        };
+        child.is_some_and(|child| child.reads_within(rest)) || self.every.as_ref().is_some_and(|every| every.reads_within(rest))
+    }
+
     /// What is read of an object's member `key`; `None` when it is not read.
     pub(crate) fn member(&self, key: &str) -> Option<&Projection> {
         if self.whole {

@@ -18,7 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::diagnostic::Span;
-use crate::model::{Action, Binding, Cardinality, Recipe, Selection, Step, Template};
+use crate::gate::GateSpec;
+use crate::model::{Action, Binding, Cardinality, Recipe, Selection, Step, Template, TemplateKind};
 use crate::projection::{Projection, Segment};
 
 /// A template the check saw that may read a body (it names `steps`, or `item` or `response`
@@ -36,14 +37,23 @@ pub(crate) struct Seen<'a> {
     pub response: bool,
 }
 
-/// Each request step's projection, by step id; a step not listed is read whole.
+/// Each request step's projection, by step id (a step not listed is read whole), and the gates
+/// of the bodies whose array only one selection reads.
 #[derive(Debug, Default)]
-pub struct Reads(BTreeMap<String, Arc<Projection>>);
+pub struct Reads {
+    projections: BTreeMap<String, Arc<Projection>>,
+    gates: BTreeMap<String, Arc<GateSpec>>,
+}
 
 impl Reads {
     /// What the recipe reads of `step`'s body; `None` when it is read whole.
     pub(crate) fn of(&self, step: &str) -> Option<&Arc<Projection>> {
-        self.0.get(step)
+        self.projections.get(step)
+    }
+
+    /// The gate of `step`'s body (`src/gate.rs`): only with a projection.
+    pub(crate) fn gate(&self, step: &str) -> Option<&Arc<GateSpec>> {
+        self.gates.get(step)
     }
 }
 
@@ -55,8 +65,24 @@ struct Items {
 
 /// What `recipe` reads of each request step's body, given every template the check saw.
 pub(crate) fn analyse(recipe: &Recipe, seen: &[Seen<'_>]) -> Reads {
+    let Some(reads) = projections(recipe, seen, None) else { return Reads::default() };
+    let gates = gates(recipe, seen, &reads);
+    Reads {
+        projections: reads
+            .into_iter()
+            .filter(|(_, projection)| !projection.is_whole())
+            .map(|(id, projection)| (id, Arc::new(projection.settle())))
+            .collect(),
+        gates,
+    }
+}
+
+/// Each request step's projection, before it is settled; `None` when any body may be read
+/// whole. What the selection step `exclude` reads through its items is left out (its `from`
+/// still reads nothing whole).
+fn projections(recipe: &Recipe, seen: &[Seen<'_>], exclude: Option<&str>) -> Option<BTreeMap<String, Projection>> {
     if recipe.http.retry.as_ref().is_some_and(|retry| retry.until.is_some()) {
-        return Reads::default();
+        return None;
     }
     let mut reads: BTreeMap<String, Projection> = BTreeMap::new();
     let mut items: BTreeMap<String, Items> = BTreeMap::new();
@@ -76,6 +102,11 @@ pub(crate) fn analyse(recipe: &Recipe, seen: &[Seen<'_>]) -> Reads {
                 }
                 read_bindings(&mut projection, step, &[]);
                 reads.insert(step.id.text.clone(), projection);
+            }
+            Action::Filter(_) | Action::Pick(_) if exclude == Some(step.id.text.as_str()) => {
+                if let Some((Template::String(from), _, _)) = selection_of(step) {
+                    handled.insert(key(from.span));
+                }
             }
             Action::Filter(filter) => {
                 let single = !matches!(filter.expect, Cardinality::All | Cardinality::AtLeastOne);
@@ -104,7 +135,7 @@ pub(crate) fn analyse(recipe: &Recipe, seen: &[Seen<'_>]) -> Reads {
         for occurrence in paths_after(&template.code, "steps") {
             let Some((Segment::Key(id), rest)) = occurrence.split_first() else {
                 // `steps` itself, or with a computed name: any body may be read.
-                return Reads::default();
+                return None;
             };
             match steps.get(id.as_str()).map(|step| &step.action) {
                 Some(Action::Request(_)) => match rest.split_first() {
@@ -128,13 +159,91 @@ pub(crate) fn analyse(recipe: &Recipe, seen: &[Seen<'_>]) -> Reads {
             }
         }
     }
-    Reads(
-        reads
-            .into_iter()
-            .filter(|(_, projection)| !projection.is_whole())
-            .map(|(id, projection)| (id, Arc::new(projection.settle())))
-            .collect(),
-    )
+    Some(reads)
+}
+
+/// A selection step's selection (its `from` first) and the least and most items it keeps
+/// without failing.
+fn selection_of(step: &Step) -> Option<(&Template, &Selection, (usize, usize))> {
+    let any = usize::MAX;
+    let (selection, accepted) = match &step.action {
+        Action::Filter(filter) => (
+            &filter.selection,
+            match filter.expect {
+                Cardinality::One => (1, 1),
+                Cardinality::First | Cardinality::AtLeastOne => (1, any),
+                Cardinality::Optional => (0, 1),
+                Cardinality::All => (0, any),
+            },
+        ),
+        Action::Pick(pick) => (&pick.selection, (1, any)),
+        _ => return None,
+    };
+    Some((&selection.from, selection, accepted))
+}
+
+/// The gates (`src/gate.rs`): a selection whose `from` is a plain path into a request step's
+/// body, whose items are every element of an array there (`$.list[*]`), and which is the only
+/// reader of those elements, gets one when its conditions can be tested on an element alone
+/// before it is built: names and indexes compared with values fixed before the request (see
+/// [`fixed`]), and no `where` unless the selection keeps any number. One gate per body.
+fn gates(recipe: &Recipe, seen: &[Seen<'_>], reads: &BTreeMap<String, Projection>) -> BTreeMap<String, Arc<GateSpec>> {
+    let mut gates = BTreeMap::new();
+    for (index, step) in recipe.steps.iter().enumerate() {
+        let Some((Template::String(from), selection, accepted)) = selection_of(step) else { continue };
+        let simple = step.for_each.is_none() && !selection.entries && !selection.matches.is_empty();
+        if !simple || (selection.where_.is_some() && accepted != (0, usize::MAX)) {
+            continue;
+        }
+        let Some((source, mut at)) = plain_body_path(&from.text) else { continue };
+        let Some(each) = selection.items.as_ref().map_or(Some(Vec::new()), crate::jsonpath::Path::each_of) else { continue };
+        at.extend(each);
+        let Some(start) = recipe.steps[..index].iter().position(|step| step.id.text == source) else { continue };
+        if gates.contains_key(&source) || reads.get(&source).is_none_or(Projection::is_whole) {
+            continue;
+        }
+        let vars_fixed =
+            recipe.steps[start..index].iter().all(|step| step.bind.is_empty() && !matches!(step.action, Action::Set(_) | Action::Call(_)));
+        let conditions = selection
+            .matches
+            .iter()
+            .map(|condition| {
+                let path = condition.path.names_and_indexes().filter(|path| !path.is_empty())?;
+                let equals_fixed = condition.matcher.equals.as_ref().is_none_or(|equals| fixed(equals, vars_fixed));
+                equals_fixed.then(|| (path, condition.matcher.clone()))
+            })
+            .collect::<Option<Vec<_>>>();
+        let Some(conditions) = conditions else { continue };
+        let Some(others) = projections(recipe, seen, Some(&step.id.text)) else { continue };
+        if others.get(&source).is_some_and(|projection| projection.reads_within(&at)) {
+            continue;
+        }
+        gates.insert(source, Arc::new(GateSpec::new(at, conditions, accepted)));
+    }
+    gates
+}
+
+/// Whether a template's value is the same whenever a run renders it after a request and up to
+/// a later selection: no code, or one plain path into `inputs` or `env`, or into `vars` when no
+/// step in between may change them (`vars_fixed`).
+fn fixed(template: &Template, vars_fixed: bool) -> bool {
+    match template {
+        Template::Null | Template::Bool(_) | Template::Number(_) => true,
+        Template::Seq(items) => items.iter().all(|item| fixed(item, vars_fixed)),
+        Template::Map(entries) => entries.iter().all(|(_, value)| fixed(value, vars_fixed)),
+        Template::String(text) => match &text.kind {
+            TemplateKind::Literal => true,
+            TemplateKind::Expression(code) => {
+                let code = code.trim();
+                let roots: &[&str] = if vars_fixed { &["inputs", "env", "vars"] } else { &["inputs", "env"] };
+                roots.iter().any(|root| {
+                    let (segments, end) = path(code, root.len());
+                    code.starts_with(root) && !segments.is_empty() && end == code.len()
+                })
+            }
+            TemplateKind::Text => false,
+        },
+    }
 }
 
 fn key(span: Span) -> (usize, usize, usize) {
@@ -332,6 +441,61 @@ mod tests {
         assert_eq!(projected(&plan, "availability", &slots), Some(serde_json::json!({"slots": [{"start": "s1"}, null]})));
         let draft = serde_json::json!({"requestId": "r", "draftUuid": "d1", "status": "new"});
         assert_eq!(projected(&plan, "draft", &draft), Some(serde_json::json!({"draftUuid": "d1"})));
+    }
+
+    /// Where the plan of a recipe (`request` steps `r` and `q`, then `steps`) gates `r`'s body.
+    fn gated(steps: &str) -> Option<Vec<Segment>> {
+        gated_at(steps, "r")
+    }
+
+    /// Where the plan of that recipe gates `step`'s body.
+    fn gated_at(steps: &str, step: &str) -> Option<Vec<Segment>> {
+        let text = format!(
+            "recipe: 1\nname: x\ninputs: {{ vin: {{ type: string }} }}\nsteps:\n\
+             - {{ id: r, request: {{ method: GET, url: 'http://127.0.0.1:9/r' }} }}\n\
+             - {{ id: q, request: {{ method: GET, url: 'http://127.0.0.1:9/q' }} }}\n{steps}"
+        );
+        let plan = crate::check::load_str("x.yaml", &text).unwrap_or_else(|report| panic!("{text}\n{report:?}"));
+        plan.reads.gate(step).map(|gate| gate.at().to_vec())
+    }
+
+    #[test]
+    fn a_selection_gates_a_body_only_when_it_alone_reads_the_elements_and_can_test_them_before_they_are_built() {
+        let plan = crate::check::load_str("benches/flow.yaml", include_str!("../benches/flow.yaml")).unwrap();
+        assert_eq!(plan.reads.gate("search").map(|gate| gate.at().to_vec()), Some(vec![key("customers")]));
+        assert!(plan.reads.gate("advisors").is_none(), "a pick without conditions keeps every element");
+        let filter = |items: &str, condition: &str, extra: &str| {
+            format!(
+                "- {{ id: f, filter: {{ from: '{{{{ steps.r.body }}}}', items: '{items}', match: {{ {condition} }}{extra} }}, bind: {{ u: $.u }} }}\n"
+            )
+        };
+        let plain = filter("$.data.list[*]", "'$.vin': '{{ inputs.vin }}'", "");
+        assert_eq!(gated(&plain), Some(vec![key("data"), key("list")]));
+        // Another reader of the body, but not of the elements.
+        assert!(gated(&format!("{plain}- {{ id: s, set: {{ n: '{{{{ steps.r.body.data.total }}}}' }} }}\n")).is_some());
+        for (why, steps) in [
+            ("another reader of an element", format!("{plain}- {{ id: s, set: {{ n: '{{{{ steps.r.body.data.list[0].u }}}}' }} }}\n")),
+            ("another reader of the list", format!("{plain}- {{ id: s, set: {{ n: '{{{{ steps.r.body.data.list | length }}}}' }} }}\n")),
+            ("a second selection", format!("{plain}{}", filter("$.data.list[*]", "'$.u': x", "").replace("id: f", "id: g"))),
+            ("no wildcard", filter("$.data.list", "'$.vin': x", "")),
+            ("a wildcard in a condition", filter("$.data.list[*]", "'$.cars[*].vin': x", "")),
+            ("a computed expected value", filter("$.data.list[*]", "'$.vin': '{{ inputs.vin | upper }}'", "")),
+            ("a `where` where the count matters", filter("$.data.list[*]", "'$.vin': x", ", where: '{{ item.u > 1 }}'")),
+            (
+                "vars bound in between",
+                format!("- {{ id: s, set: {{ v: x }} }}\n{}", filter("$.data.list[*]", "'$.vin': '{{ vars.v }}'", "")),
+            ),
+        ] {
+            assert_eq!(gated(&steps), None, "{why}: {steps}");
+        }
+        // A `where` with `expect: all`, and `vars` that nothing binds between the request and
+        // the selection.
+        assert!(gated(&filter("$.data.list[*]", "'$.vin': x", ", where: '{{ item.u > 1 }}', expect: all")).is_some());
+        let vars = format!(
+            "- {{ id: s, set: {{ v: x }} }}\n- {{ id: t, request: {{ method: GET, url: 'http://127.0.0.1:9/t' }} }}\n{}",
+            filter("$.data.list[*]", "'$.vin': '{{ vars.v }}'", "")
+        );
+        assert_eq!(gated_at(&vars.replace("steps.r.body", "steps.t.body"), "t"), Some(vec![key("data"), key("list")]));
     }
 
     #[test]

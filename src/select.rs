@@ -293,20 +293,34 @@ fn normalise<'a>(matcher: &Matcher, text: &'a str) -> Cow<'a, str> {
 }
 
 /// Whether one node satisfies a condition.
-fn matches(matcher: &Matcher, node: &Json, expected: Option<&Json>) -> bool {
-    if let Some(regex) = &matcher.regex {
-        let Some(text) = node.as_str() else { return false };
-        // The regex itself ignores case when asked; only trimming applies to the text.
-        let text = if matcher.trim { text.trim() } else { text };
-        if !regex.is_match(text) {
-            return false;
-        }
+pub(crate) fn matches(matcher: &Matcher, node: &Json, expected: Option<&Json>) -> bool {
+    if let Json::String(text) = node {
+        return matches_text(matcher, text, expected);
+    }
+    // Only a string can match a pattern.
+    if matcher.regex.is_some() {
+        return false;
     }
     match (expected, node) {
         (None, _) => true,
-        (Some(Json::String(want)), Json::String(have)) => normalise(matcher, want) == normalise(matcher, have),
         (Some(Json::Number(want)), Json::Number(have)) => want.as_f64() == have.as_f64(),
         (Some(want), have) => want == have,
+    }
+}
+
+/// Whether a string node with this text satisfies a condition (as [`matches`], without the node).
+pub(crate) fn matches_text(matcher: &Matcher, text: &str, expected: Option<&Json>) -> bool {
+    if let Some(regex) = &matcher.regex {
+        // The regex itself ignores case when asked; only trimming applies to the text.
+        let trimmed = if matcher.trim { text.trim() } else { text };
+        if !regex.is_match(trimmed) {
+            return false;
+        }
+    }
+    match expected {
+        None => true,
+        Some(Json::String(want)) => normalise(matcher, want) == normalise(matcher, text),
+        Some(_) => false,
     }
 }
 

@@ -72,18 +72,21 @@ async fn attempts(
 ) -> Result<Option<Last>, StepError> {
     let http = &state.plan.recipe().http;
     let policy = Policy::resolve(http.retry.as_ref(), request.retry.as_ref());
+    // Results that keep bodies (a single run, `-v`, reports) show them whole, and so does an
+    // error about an unexpected status: a projection is only for a step that takes any 2xx (the
+    // transport projects only those).
+    let whole = state.params.keep_bodies || step.expect.as_ref().is_some_and(|expect| !expect.status.is_empty());
     let limits = Limits {
         timeout: request.timeout.or(http.timeout).unwrap_or(DEFAULT_TIMEOUT),
         redirects: request.redirects.map_or(http.redirects.unwrap_or(DEFAULT_REDIRECTS), |own| own.follow),
         unsafe_redirects: request.redirects.is_some_and(|own| own.allow_unsafe),
         max_body: http.max_body.unwrap_or(DEFAULT_MAX_BODY),
-        // Results that keep bodies (a single run, `-v`, reports) show them whole, and so does
-        // an error about an unexpected status: a projection is only for a step that takes any
-        // 2xx (the transport projects only those).
-        reads: if state.params.keep_bodies || step.expect.as_ref().is_some_and(|expect| !expect.status.is_empty()) {
+        reads: if whole { None } else { state.plan.reads.of(&step.id.text).cloned() },
+        // The selection's expected values are fixed by now (`crate::reads::fixed`).
+        gate: if whole {
             None
         } else {
-            state.plan.reads.of(&step.id.text).cloned()
+            state.plan.reads.gate(&step.id.text).and_then(|gate| gate.render(&state.plan.engine, context)).map(Arc::new)
         },
     };
     let idempotent = request.is_idempotent();

@@ -409,7 +409,11 @@ async fn read(mut response: reqwest::Response, limits: &Limits, shown: &str, bod
     };
     // Only a success is projected: any other status's body may be quoted whole in an error.
     let data = ResponseData::from_bytes_parsed(status, head.headers, body, |bytes| match &limits.reads {
-        Some(reads) if (200..300).contains(&status) => bodies.parse_projected(bytes, reads).ok(),
+        Some(reads) if (200..300).contains(&status) => match &limits.gate {
+            // Unique to this row's expected values: not for the shared cache.
+            Some(gate) => gate.parse(bytes, reads).ok().map(std::sync::Arc::new),
+            None => bodies.parse_projected(bytes, reads).ok(),
+        },
         _ => bodies.parse(bytes, crate::json::parse).ok(),
     });
     if let Some(ResponseBody::Text(_)) = &data.body

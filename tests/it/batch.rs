@@ -1394,6 +1394,38 @@ fn a_batch_parses_only_what_its_recipe_reads_and_every_output_is_the_same() {
 }
 
 #[test]
+fn a_filter_that_keeps_the_wrong_number_lists_every_candidate_though_a_batch_builds_only_matches() {
+    // The customer filter of PROJECTED alone reads the customers, so a row builds only the
+    // customer whose VIN it looks for (`src/gate.rs`). A row whose VIN no customer has, and one
+    // whose VIN two customers have, must still list every candidate and why it was ruled out.
+    let scratch = Scratch::new("gated");
+    let customers: Vec<Json> = (0..5)
+        .map(|i| json!({"uuid": format!("c{i}"), "lastName": "N", "vehicles": [{"vin": vin(i.min(3))}], "notes": "x"}))
+        .collect();
+    let answer = json!({"customers": customers, "meta": {}, "total": 5});
+    let server = block_on(FaultServer::start(vec![("GET", "/lookup", vec![Fault::Respond(Reply::json(200, &answer))])]));
+    let recipe = scratch.write("projected.yaml", PROJECTED);
+    let rows = scratch.write("rows.csv", &csv(&[vin(1), vin(3), vin(9)]));
+    let out = scratch.path("results.jsonl");
+    let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin"];
+    let ran = run(batch_of(&recipe, &server, &scratch, &args), &scratch, "gated");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    let results = journal(&out);
+    let error = |vin: String| {
+        let line = outcomes(&results).into_iter().find(|line| line["key"] == json!(vin)).unwrap();
+        line["error"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(error(vin(1)), "", "one customer has the first VIN");
+    for (vin, found) in [(vin(3), "found 2 among 5 candidates"), (vin(9), "found none among 5 candidates")] {
+        let error = error(vin);
+        assert!(error.contains(found), "{error}");
+        for i in 0..5 {
+            assert!(error.contains(&format!("\"uuid\":\"c{i}\"")), "candidate c{i} is listed: {error}");
+        }
+    }
+}
+
+#[test]
 fn a_failed_status_shows_its_whole_body_in_the_results_even_when_the_recipe_reads_part_of_it() {
     // Only a 2xx answer is parsed into what the recipe reads: an error quotes the body as sent.
     let scratch = Scratch::new("projected-error");
