@@ -1,7 +1,7 @@
 //! Criterion benchmarks of the per-flow hot paths of `benches/flow.yaml`: parsing the ~20 KB
 //! customer search response whole and into what the flow reads of it (`src/reads.rs`), the
 //! filter that keeps one customer out of 50, rendering the availability request body, a row's
-//! four bodies parsed and selected from (whole and projected), and loading and checking the
+//! four bodies parsed and selected from (whole, projected, and filtered while parsing), and loading and checking the
 //! draft recipe. Run with `cargo bench --bench hot_paths`.
 
 use std::collections::BTreeMap;
@@ -59,6 +59,12 @@ fn hot_paths(c: &mut Criterion) {
     c.bench_function("parse the 20 KB search response into what the flow reads", |b| {
         b.iter(|| recipe::hooks::parse_as_read(&plan, "search", black_box(&bytes)).expect("JSON"));
     });
+    c.bench_function("parse the 20 KB search response into what the flow reads, building only the customer it keeps", |b| {
+        b.iter(|| recipe::hooks::parse_as_row(&plan, "search", black_box(&bytes)).expect("JSON"));
+    });
+    c.bench_function("read the 20 KB search response with serde_json, keeping nothing (the floor)", |b| {
+        b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&bytes)).expect("JSON"));
+    });
 
     // A row's parsing and selecting, without the network: the four answers, the filter and the pick.
     let [advisors, slots, draft] = other_responses();
@@ -78,6 +84,9 @@ fn hot_paths(c: &mut Criterion) {
     });
     c.bench_function("a row's four answers parsed into what the flow reads, the filter and the pick", |b| {
         b.iter(|| row(&|step, bytes| recipe::hooks::parse_as_read(&plan, step, black_box(bytes)).expect("JSON")));
+    });
+    c.bench_function("a row's four answers parsed as a batch row parses them (the gate too), the filter and the pick", |b| {
+        b.iter(|| row(&|step, bytes| recipe::hooks::parse_as_row(&plan, step, black_box(bytes)).expect("JSON")));
     });
     let draft_recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/draft.yaml");
     c.bench_function("load and check recipes/draft.yaml", |b| b.iter(|| recipe::load(black_box(&draft_recipe)).expect("draft.yaml loads")));

@@ -97,6 +97,19 @@ pub mod hooks {
         }
     }
 
+    /// A response body parsed as a batch row with no inputs parses it: as [`parse_as_read`],
+    /// and building only the elements of an array the step's gate keeps (`src/gate.rs`).
+    ///
+    /// # Errors
+    /// The `serde_json` error for text that is not one JSON value.
+    pub fn parse_as_row(plan: &crate::Plan, step: &str, bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+        let gate = plan.reads.gate(step).and_then(|gate| gate.render(&plan.engine, &minijinja::Value::from(())));
+        match (plan.reads.of(step), gate) {
+            (Some(projection), Some(gate)) => gate.parse(bytes, projection),
+            _ => parse_as_read(plan, step, bytes),
+        }
+    }
+
     /// A response body parsed whole.
     ///
     /// # Errors
