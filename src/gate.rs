@@ -30,8 +30,8 @@ pub(crate) struct GateSpec {
 }
 
 impl GateSpec {
-    /// `at`: names and indexes to the array; `conditions`: each `match` path (names and
-    /// indexes, relative to an element) and its matcher; `accepted`: the least and most
+    /// `at`: names and indexes to the array; `conditions`: each `match` path (names, indexes
+    /// and wildcards, relative to an element) and its matcher; `accepted`: the least and most
     /// elements the selection keeps without failing.
     pub(crate) fn new(at: Vec<Segment>, conditions: Vec<(Vec<Segment>, Matcher)>, accepted: (usize, usize)) -> Self {
         Self { at, conditions, accepted }
@@ -87,7 +87,7 @@ impl ItemGate for Gate {
 
     fn keeps(&self, item: Flat<'_, '_>) -> bool {
         self.spec.conditions.iter().zip(&self.expected).all(|((path, matcher), expected)| {
-            item.get(path).is_some_and(|node| match node.as_str() {
+            item.any(path, &mut |node| match node.as_str() {
                 Some(text) => crate::select::matches_text(matcher, text, expected.as_ref()),
                 None => crate::select::matches(matcher, &node.to_json(), expected.as_ref()),
             })
@@ -150,6 +150,19 @@ mod tests {
         assert_eq!(gate.parse(text.as_bytes(), plan.reads.of("r").unwrap()).unwrap(), json!({"list": [{"a": "X", "k": 1}, null]}));
     }
 
+    #[test]
+    fn a_wildcard_condition_keeps_an_element_when_any_node_matches() {
+        let plan = plan("'$.cars[*].vin': { equals: ab1, ignore_case: true }", "one");
+        let text =
+            r#"{"list": [{"cars": [{"vin": "X"}, {"vin": "AB1"}], "k": 1}, {"cars": {"a": {"vin": "ab1"}, "a": {"vin": "Z"}}, "k": 2}]}"#;
+        let gate = plan.reads.gate("r").unwrap().render(&plan.engine, &minijinja::Value::from(())).unwrap();
+        // The second element's first `a` is replaced by its second, as in the built value.
+        assert_eq!(
+            gate.parse(text.as_bytes(), plan.reads.of("r").unwrap()).unwrap(),
+            json!({"list": [{"cars": [{"vin": "X"}, {"vin": "AB1"}], "k": 1}, null]})
+        );
+    }
+
     /// An element as JSON text: keys from a small set (repeated keys too), values that the
     /// conditions may or may not match.
     fn element() -> impl Strategy<Value = String> {
@@ -179,7 +192,18 @@ mod tests {
     }
 
     fn condition() -> impl Strategy<Value = String> {
-        let path = prop_oneof![Just("$.a"), Just("$.b"), Just("$.a.b"), Just("$.b[0]"), Just("$.a[1].k")];
+        let path = prop_oneof![
+            Just("$.a"),
+            Just("$.b"),
+            Just("$.a.b"),
+            Just("$.b[0]"),
+            Just("$.a[1].k"),
+            Just("$.b[*]"),
+            Just("$.a.*"),
+            Just("$.*.k"),
+            Just("$.b[*].a"),
+            Just("$.*")
+        ];
         let equals = prop_oneof![Just("X"), Just("'2'"), Just("2"), Just("null"), Just("true"), Just("[2]"), Just("{ k: X }")];
         (path, equals, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(path, equals, case, trim, pattern)| {
             let pattern = if pattern { ", pattern: '^x'" } else { "" };

@@ -573,27 +573,36 @@ pub(crate) struct Flat<'a, 'de> {
 }
 
 impl<'a> Flat<'a, '_> {
-    /// The node at `path` (names and indexes; `None` for a wildcard), as a `JSONPath` selects
-    /// it in the built value: a repeated key's last value.
-    pub(crate) fn get(self, path: &[Segment]) -> Option<Self> {
-        let Some((first, rest)) = path.split_first() else { return Some(self) };
-        let (len, mut child) = match self.nodes[self.at].value {
-            Shape::Array { len, .. } | Shape::Object { len, .. } => (len, self.at + 1),
-            _ => return None,
+    /// Whether any node `path` selects passes `test`: names, indexes and wildcards, selecting
+    /// as a `JSONPath` does in the built value (a repeated key's last value, once).
+    pub(crate) fn any(self, path: &[Segment], test: &mut dyn FnMut(Self) -> bool) -> bool {
+        let Some((first, rest)) = path.split_first() else { return test(self) };
+        let (len, object) = match self.nodes[self.at].value {
+            Shape::Array { len, .. } => (len, false),
+            Shape::Object { len, .. } => (len, true),
+            _ => return false,
         };
-        let mut found = None;
-        for index in 0..len {
-            let hit = match (&self.nodes[self.at].value, first) {
-                (Shape::Object { .. }, Segment::Key(key)) => self.nodes[child].key.as_deref() == Some(key.as_str()),
-                (Shape::Array { .. }, Segment::Index(wanted)) => index == *wanted,
-                _ => false,
-            };
-            if hit {
-                found = Some(child);
-            }
-            child = after(self.nodes, child);
+        let children = || {
+            let mut child = self.at + 1;
+            (0..len).map(move |index| {
+                let this = child;
+                child = after(self.nodes, child);
+                (index, this)
+            })
+        };
+        let key = |at: usize| self.nodes[at].key.as_deref();
+        // A member whose key comes again later is not in the built value.
+        let last = |at: usize| children().all(|(_, other)| other <= at || key(other) != key(at));
+        match (first, object) {
+            (Segment::Key(wanted), true) => children()
+                .filter(|(_, at)| key(*at) == Some(wanted.as_str()))
+                // The last one, going forwards: each child's place depends on the one before.
+                .fold(None, |_, child| Some(child))
+                .is_some_and(|(_, at)| Self { at, ..self }.any(rest, test)),
+            (Segment::Index(wanted), false) => children().nth(*wanted).is_some_and(|(_, at)| Self { at, ..self }.any(rest, test)),
+            (Segment::Every, _) => children().any(|(_, at)| (!object || last(at)) && Self { at, ..self }.any(rest, test)),
+            _ => false,
         }
-        Self { at: found?, ..self }.get(rest)
     }
 
     /// The text of a string node.

@@ -73,17 +73,17 @@ impl Path {
             .collect()
     }
 
-    /// The path as names and non-negative indexes only, each selecting at most one node:
-    /// `None` for a wildcard, a negative index or any other selector.
-    pub(crate) fn names_and_indexes(&self) -> Option<Vec<crate::projection::Segment>> {
-        names_and_indexes(&self.query.segments)
+    /// The path as names, non-negative indexes and wildcards, each selecting exactly what it
+    /// says (unlike [`Path::segments`], a negative index gives `None`).
+    pub(crate) fn names_indexes_and_wildcards(&self) -> Option<Vec<crate::projection::Segment>> {
+        exact(&self.query.segments, true)
     }
 
     /// For a path of names and non-negative indexes ending in one wildcard (`$.customers[*]`),
     /// the part before the wildcard; `None` for any other path.
     pub(crate) fn each_of(&self) -> Option<Vec<crate::projection::Segment>> {
         match self.query.segments.split_last()? {
-            (Segment::Selector(Selector::Wildcard), before) => names_and_indexes(before),
+            (Segment::Selector(Selector::Wildcard), before) => exact(before, false),
             _ => None,
         }
     }
@@ -220,13 +220,16 @@ fn name_segment(name: &str) -> String {
     }
 }
 
-fn names_and_indexes(segments: &[Segment]) -> Option<Vec<crate::projection::Segment>> {
+/// Names, non-negative indexes and (when `wildcards`) wildcards, exactly; `None` for anything
+/// else.
+fn exact(segments: &[Segment], wildcards: bool) -> Option<Vec<crate::projection::Segment>> {
     use crate::projection::Segment as Plain;
     segments
         .iter()
         .map(|segment| match segment {
             Segment::Selector(Selector::Name(name)) => Some(Plain::Key(name.clone())),
             Segment::Selector(Selector::Index(index)) => usize::try_from(*index).ok().map(Plain::Index),
+            Segment::Selector(Selector::Wildcard) if wildcards => Some(Plain::Every),
             _ => None,
         })
         .collect()

@@ -185,7 +185,7 @@ fn selection_of(step: &Step) -> Option<(&Template, &Selection, (usize, usize))> 
 /// The gates (`src/gate.rs`): a selection whose `from` is a plain path into a request step's
 /// body, whose items are every element of an array there (`$.list[*]`), and which is the only
 /// reader of those elements, gets one when its conditions can be tested on an element alone
-/// before it is built: names and indexes compared with values fixed before the request (see
+/// before it is built: names, indexes and wildcards compared with values fixed before the request (see
 /// [`fixed`]), and no `where` unless the selection keeps any number. One gate per body.
 fn gates(recipe: &Recipe, seen: &[Seen<'_>], reads: &BTreeMap<String, Projection>) -> BTreeMap<String, Arc<GateSpec>> {
     let mut gates = BTreeMap::new();
@@ -208,7 +208,7 @@ fn gates(recipe: &Recipe, seen: &[Seen<'_>], reads: &BTreeMap<String, Projection
             .matches
             .iter()
             .map(|condition| {
-                let path = condition.path.names_and_indexes().filter(|path| !path.is_empty())?;
+                let path = condition.path.names_indexes_and_wildcards().filter(|path| !path.is_empty())?;
                 let equals_fixed = condition.matcher.equals.as_ref().is_none_or(|equals| fixed(equals, vars_fixed));
                 equals_fixed.then(|| (path, condition.matcher.clone()))
             })
@@ -478,7 +478,8 @@ mod tests {
             ("another reader of the list", format!("{plain}- {{ id: s, set: {{ n: '{{{{ steps.r.body.data.list | length }}}}' }} }}\n")),
             ("a second selection", format!("{plain}{}", filter("$.data.list[*]", "'$.u': x", "").replace("id: f", "id: g"))),
             ("no wildcard", filter("$.data.list", "'$.vin': x", "")),
-            ("a wildcard in a condition", filter("$.data.list[*]", "'$.cars[*].vin': x", "")),
+            ("a filter in a condition", filter("$.data.list[*]", "'$.cars[?@.ok].vin': x", "")),
+            ("a negative index in a condition", filter("$.data.list[*]", "'$.cars[-1].vin': x", "")),
             ("a computed expected value", filter("$.data.list[*]", "'$.vin': '{{ inputs.vin | upper }}'", "")),
             ("a `where` where the count matters", filter("$.data.list[*]", "'$.vin': x", ", where: '{{ item.u > 1 }}'")),
             (
@@ -488,6 +489,8 @@ mod tests {
         ] {
             assert_eq!(gated(&steps), None, "{why}: {steps}");
         }
+        // Any of an element's vehicles.
+        assert!(gated(&filter("$.data.list[*]", "'$.cars[*].vin': '{{ inputs.vin }}'", "")).is_some());
         // A `where` with `expect: all`, and `vars` that nothing binds between the request and
         // the selection.
         assert!(gated(&filter("$.data.list[*]", "'$.vin': x", ", where: '{{ item.u > 1 }}', expect: all")).is_some());

@@ -1399,9 +1399,8 @@ fn a_filter_that_keeps_the_wrong_number_lists_every_candidate_though_a_batch_bui
     // customer whose VIN it looks for (`src/gate.rs`). A row whose VIN no customer has, and one
     // whose VIN two customers have, must still list every candidate and why it was ruled out.
     let scratch = Scratch::new("gated");
-    let customers: Vec<Json> = (0..5)
-        .map(|i| json!({"uuid": format!("c{i}"), "lastName": "N", "vehicles": [{"vin": vin(i.min(3))}], "notes": "x"}))
-        .collect();
+    let customers: Vec<Json> =
+        (0..5).map(|i| json!({"uuid": format!("c{i}"), "lastName": "N", "vehicles": [{"vin": vin(i.min(3))}], "notes": "x"})).collect();
     let answer = json!({"customers": customers, "meta": {}, "total": 5});
     let server = block_on(FaultServer::start(vec![("GET", "/lookup", vec![Fault::Respond(Reply::json(200, &answer))])]));
     let recipe = scratch.write("projected.yaml", PROJECTED);
