@@ -584,23 +584,28 @@ impl<'a> Flat<'a, '_> {
         };
         let children = || {
             let mut child = self.at + 1;
-            (0..len).map(move |index| {
+            (0..len).map(move |_| {
                 let this = child;
                 child = after(self.nodes, child);
-                (index, this)
+                this
             })
         };
         let key = |at: usize| self.nodes[at].key.as_deref();
-        // A member whose key comes again later is not in the built value.
-        let last = |at: usize| children().all(|(_, other)| other <= at || key(other) != key(at));
         match (first, object) {
             (Segment::Key(wanted), true) => children()
-                .filter(|(_, at)| key(*at) == Some(wanted.as_str()))
+                .filter(|at| key(*at) == Some(wanted.as_str()))
                 // The last one, going forwards: each child's place depends on the one before.
                 .fold(None, |_, child| Some(child))
-                .is_some_and(|(_, at)| Self { at, ..self }.any(rest, test)),
-            (Segment::Index(wanted), false) => children().nth(*wanted).is_some_and(|(_, at)| Self { at, ..self }.any(rest, test)),
-            (Segment::Every, _) => children().any(|(_, at)| (!object || last(at)) && Self { at, ..self }.any(rest, test)),
+                .is_some_and(|at| Self { at, ..self }.any(rest, test)),
+            (Segment::Index(wanted), false) => children().nth(*wanted).is_some_and(|at| Self { at, ..self }.any(rest, test)),
+            (Segment::Every, false) => children().any(|at| Self { at, ..self }.any(rest, test)),
+            (Segment::Every, true) => {
+                // Each key once, with its last value, as in the built value: from the last
+                // member back, skipping a key already seen.
+                let members: Vec<usize> = children().collect();
+                let mut seen = std::collections::HashSet::with_capacity(members.len());
+                members.into_iter().rev().any(|at| seen.insert(key(at)) && Self { at, ..self }.any(rest, test))
+            }
             _ => false,
         }
     }
