@@ -13,6 +13,10 @@
 //! (`envelope::FIELDS`). A recipe that reads nothing of a body gets an empty
 //! projection. Only a batch run uses it: a single run, a recording and a report show whole
 //! bodies.
+//!
+//! It also finds each body's gate (`src/gate.rs`): a selection that alone reads the elements of
+//! an array there (the reads found without that selection touch nothing at or inside the array)
+//! and whose conditions can be tested on one element before it is built ([`fixed`] values).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
