@@ -85,7 +85,7 @@ fn hot_paths(c: &mut Criterion) {
     c.bench_function("a row's four answers parsed into what the flow reads, the filter and the pick", |b| {
         b.iter(|| row(&|step, bytes| recipe::hooks::parse_as_read(&plan, step, black_box(bytes)).expect("JSON")));
     });
-    c.bench_function("a row's four answers parsed as a batch row parses them (the gate too), the filter and the pick", |b| {
+    c.bench_function("a row's four answers parsed as a batch row parses them (the sieve too), the filter and the pick", |b| {
         b.iter(|| row(&|step, bytes| recipe::hooks::parse_as_row(&plan, step, black_box(bytes)).expect("JSON")));
     });
     let draft_recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/draft.yaml");

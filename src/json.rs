@@ -13,9 +13,9 @@
 //! [`Projection`] reads: every other value is still read (so the same texts are accepted and
 //! refused, with the same errors) but nothing is allocated for it.
 //!
-//! [`parse_gated`] goes one step further for one array of the projection: each element is read
+//! [`parse_sieved`] goes one step further for one array of the projection: each element is read
 //! into a borrowed, flat form first ([`Flat`]: strings point into the text, nothing is hashed),
-//! an [`ItemGate`] looks at it, and only the elements it keeps are built; the others become
+//! an [`ItemSieve`] looks at it, and only the elements it keeps are built; the others become
 //! `null`. The same deserializer reads every byte, so the same texts are still accepted and
 //! refused.
 
@@ -66,32 +66,36 @@ pub(crate) fn parse_projected(bytes: &[u8], projection: &Projection) -> Result<J
 }
 
 /// Decides, element by element, which elements of one array a parse builds.
-pub(crate) trait ItemGate {
+pub(crate) trait ItemSieve {
     /// Where the array is: names and indexes from the document's root.
     fn at(&self) -> &[Segment];
     /// Whether to build this element (read as far as the projection reads it).
     fn keeps(&self, item: Flat<'_, '_>) -> bool;
 }
 
-/// Parses JSON text as [`parse_projected`] does, except that of the array at `gate.at()` only
-/// the elements the gate keeps are built; the others are `null`. Also gives how many elements
+/// Parses JSON text as [`parse_projected`] does, except that of the array at `sieve.at()` only
+/// the elements the sieve keeps are built; the others are `null`. Also gives how many elements
 /// were kept, `None` when there was no array there.
 ///
 /// # Errors
 /// The `serde_json` error for text that is not one JSON value, exactly as [`parse`].
-pub(crate) fn parse_gated(bytes: &[u8], projection: &Projection, gate: &dyn ItemGate) -> Result<(Json, Option<usize>), serde_json::Error> {
+pub(crate) fn parse_sieved(
+    bytes: &[u8],
+    projection: &Projection,
+    sieve: &dyn ItemSieve,
+) -> Result<(Json, Option<usize>), serde_json::Error> {
     let mut scratch = Scratch::default();
     let kept = Cell::new(None);
-    let cursor = Cursor { gate, depth: 0, kept: &kept };
+    let cursor = Cursor { sieve, depth: 0, kept: &kept };
     let value = read(bytes, Projected(&mut scratch, projection, Some(cursor)))?;
     Ok((value, kept.get()))
 }
 
-/// Where a projected parse is on the way to the gated array.
+/// Where a projected parse is on the way to the sieved array.
 #[derive(Clone, Copy)]
 struct Cursor<'g> {
-    gate: &'g dyn ItemGate,
-    /// How many of `gate.at()`'s segments lead here.
+    sieve: &'g dyn ItemSieve,
+    /// How many of `sieve.at()`'s segments lead here.
     depth: usize,
     kept: &'g Cell<Option<usize>>,
 }
@@ -99,7 +103,7 @@ struct Cursor<'g> {
 impl Cursor<'_> {
     /// The cursor of a child, when the way to the array goes through it.
     fn child(self, segment: Child<'_>) -> Option<Self> {
-        let next = match (self.gate.at().get(self.depth)?, segment) {
+        let next = match (self.sieve.at().get(self.depth)?, segment) {
             (Segment::Key(want), Child::Key(key)) if want == key => true,
             (Segment::Index(want), Child::Index(index)) => *want == index,
             _ => false,
@@ -107,9 +111,9 @@ impl Cursor<'_> {
         next.then_some(Self { depth: self.depth + 1, ..self })
     }
 
-    /// Whether this is the gated array itself.
+    /// Whether this is the sieved array itself.
     fn arrived(self) -> bool {
-        self.depth == self.gate.at().len()
+        self.depth == self.sieve.at().len()
     }
 }
 
@@ -226,7 +230,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 }
 
-/// Reads one value as far as the projection goes (and through the gate, on the way to it).
+/// Reads one value as far as the projection goes (and through the sieve, on the way to it).
 struct Projected<'s, 'p>(&'s mut Scratch, &'p Projection, Option<Cursor<'p>>);
 
 impl<'de> DeserializeSeed<'de> for Projected<'_, '_> {
@@ -241,8 +245,8 @@ impl<'de> DeserializeSeed<'de> for Projected<'_, '_> {
 }
 
 impl Projected<'_, '_> {
-    /// The gated array: each element read flat, built only when the gate keeps it.
-    fn gated<'de, A: SeqAccess<'de>>(self, mut seq: A, cursor: Cursor<'_>) -> Result<Json, A::Error> {
+    /// The sieved array: each element read flat, built only when the sieve keeps it.
+    fn sieved<'de, A: SeqAccess<'de>>(self, mut seq: A, cursor: Cursor<'_>) -> Result<Json, A::Error> {
         let (scratch, projection) = (self.0, self.1);
         let start = scratch.items.len();
         let mut nodes: Vec<Node<'de>> = Vec::new();
@@ -254,7 +258,7 @@ impl Projected<'_, '_> {
                 None => seq.next_element_seed(Skip).map(|skipped| skipped.map(|()| false)),
             };
             let item = match next {
-                Ok(Some(true)) if cursor.gate.keeps(Flat { nodes: &nodes, at: 0 }) => {
+                Ok(Some(true)) if cursor.sieve.keeps(Flat { nodes: &nodes, at: 0 }) => {
                     kept += 1;
                     build(&nodes, 0).0
                 }
@@ -280,7 +284,7 @@ impl<'de> Visitor<'de> for Projected<'_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
         if let Some(cursor) = self.2.filter(|cursor| cursor.arrived()) {
-            return self.gated(seq, cursor);
+            return self.sieved(seq, cursor);
         }
         let (scratch, projection, cursor) = (self.0, self.1, self.2);
         let start = scratch.items.len();
@@ -565,7 +569,7 @@ fn build(nodes: &[Node<'_>], at: usize) -> (Json, usize) {
     }
 }
 
-/// A value read flat, as an [`ItemGate`] sees it: nothing of it is built unless asked.
+/// A value read flat, as an [`ItemSieve`] sees it: nothing of it is built unless asked.
 #[derive(Clone, Copy)]
 pub(crate) struct Flat<'a, 'de> {
     nodes: &'a [Node<'de>],

@@ -26,7 +26,6 @@ mod exit;
 mod factory;
 mod files;
 mod fixture;
-mod gate;
 mod http;
 mod inputs;
 mod json;
@@ -46,6 +45,7 @@ mod select;
 mod serve;
 mod session;
 mod setup;
+mod sieve;
 mod snapshot;
 mod splice;
 mod template;
@@ -98,14 +98,13 @@ pub mod hooks {
     }
 
     /// A response body parsed as a batch row with no inputs parses it: as [`parse_as_read`],
-    /// and building only the elements of an array the step's gate keeps (`src/gate.rs`).
+    /// and building only the elements of an array the step's sieve keeps (`src/sieve.rs`).
     ///
     /// # Errors
     /// The `serde_json` error for text that is not one JSON value.
     pub fn parse_as_row(plan: &crate::Plan, step: &str, bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
-        let gate = plan.reads.gate(step).and_then(|gate| gate.render(&plan.engine, &minijinja::Value::from(())));
-        match (plan.reads.of(step), gate) {
-            (Some(projection), Some(gate)) => gate.parse(bytes, projection),
+        match plan.reads.read(step, &plan.engine, &minijinja::Value::from(())) {
+            Some(crate::reads::Read::Sieved(sieve)) => sieve.parse(bytes),
             _ => parse_as_read(plan, step, bytes),
         }
     }

@@ -14,7 +14,7 @@
 //! projection. Only a batch run uses it: a single run, a recording and a report show whole
 //! bodies.
 //!
-//! It also finds each body's gate (`src/gate.rs`): a selection that alone reads the elements of
+//! It also finds each body's sieve (`src/sieve.rs`): a selection that alone reads the elements of
 //! an array there (the reads found without that selection touch nothing at or inside the array)
 //! and whose conditions can be tested on one element before it is built ([`fixed`] values).
 
@@ -22,9 +22,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::diagnostic::Span;
-use crate::gate::GateSpec;
 use crate::model::{Action, Binding, Cardinality, Recipe, Selection, Step, Template, TemplateKind};
 use crate::projection::{Projection, Segment};
+use crate::sieve::{Sieve, SieveSpec};
+use crate::template::Engine;
 
 /// A template the check saw that may read a body (it names `steps`, or `item` or `response`
 /// where those are bodies), and where.
@@ -41,12 +42,12 @@ pub(crate) struct Seen<'a> {
     pub response: bool,
 }
 
-/// Each request step's projection, by step id (a step not listed is read whole), and the gates
+/// Each request step's projection, by step id (a step not listed is read whole), and the sieves
 /// of the bodies whose array only one selection reads.
 #[derive(Debug, Default)]
 pub struct Reads {
     projections: BTreeMap<String, Arc<Projection>>,
-    gates: BTreeMap<String, Arc<GateSpec>>,
+    sieves: BTreeMap<String, Arc<SieveSpec>>,
 }
 
 impl Reads {
@@ -55,10 +56,29 @@ impl Reads {
         self.projections.get(step)
     }
 
-    /// The gate of `step`'s body (`src/gate.rs`): only with a projection.
-    pub(crate) fn gate(&self, step: &str) -> Option<&Arc<GateSpec>> {
-        self.gates.get(step)
+    /// The sieve of `step`'s body (`src/sieve.rs`): only with a projection.
+    #[cfg(test)]
+    pub(crate) fn sieve(&self, step: &str) -> Option<&Arc<SieveSpec>> {
+        self.sieves.get(step)
     }
+
+    /// What a batch row reads of `step`'s body, its sieve rendered in `context` (the step's);
+    /// `None` when it reads the whole body.
+    pub(crate) fn read(&self, step: &str, engine: &Engine, context: &minijinja::Value) -> Option<Read> {
+        let projection = self.projections.get(step)?;
+        // The selection's expected values are fixed by now (see `fixed`).
+        let sieve = self.sieves.get(step).and_then(|sieve| sieve.render(projection, engine, context));
+        Some(sieve.map_or_else(|| Read::Projected(Arc::clone(projection)), |sieve| Read::Sieved(Arc::new(sieve))))
+    }
+}
+
+/// What a batch row reads of a JSON body.
+#[derive(Debug, Clone)]
+pub(crate) enum Read {
+    /// The parts a projection reads.
+    Projected(Arc<Projection>),
+    /// Those parts, and of one array only the elements a selection keeps.
+    Sieved(Arc<Sieve>),
 }
 
 /// Where a selection's items are: a request step and the path to each item in its body.
@@ -70,14 +90,14 @@ struct Items {
 /// What `recipe` reads of each request step's body, given every template the check saw.
 pub(crate) fn analyse(recipe: &Recipe, seen: &[Seen<'_>]) -> Reads {
     let Some(reads) = projections(recipe, seen, None) else { return Reads::default() };
-    let gates = gates(recipe, seen, &reads);
+    let sieves = sieves(recipe, seen, &reads);
     Reads {
         projections: reads
             .into_iter()
             .filter(|(_, projection)| !projection.is_whole())
             .map(|(id, projection)| (id, Arc::new(projection.settle())))
             .collect(),
-        gates,
+        sieves,
     }
 }
 
@@ -186,13 +206,13 @@ fn selection_of(step: &Step) -> Option<(&Template, &Selection, (usize, usize))> 
     Some((&selection.from, selection, accepted))
 }
 
-/// The gates (`src/gate.rs`): a selection whose `from` is a plain path into a request step's
+/// The sieves (`src/sieve.rs`): a selection whose `from` is a plain path into a request step's
 /// body, whose items are every element of an array there (`$.list[*]`), and which is the only
 /// reader of those elements, gets one when its conditions can be tested on an element alone
 /// before it is built: names, indexes and wildcards compared with values fixed before the request (see
-/// [`fixed`]), and no `where` unless the selection keeps any number. One gate per body.
-fn gates(recipe: &Recipe, seen: &[Seen<'_>], reads: &BTreeMap<String, Projection>) -> BTreeMap<String, Arc<GateSpec>> {
-    let mut gates = BTreeMap::new();
+/// [`fixed`]), and no `where` unless the selection keeps any number. One sieve per body.
+fn sieves(recipe: &Recipe, seen: &[Seen<'_>], reads: &BTreeMap<String, Projection>) -> BTreeMap<String, Arc<SieveSpec>> {
+    let mut sieves = BTreeMap::new();
     for (index, step) in recipe.steps.iter().enumerate() {
         let Some((Template::String(from), selection, accepted)) = selection_of(step) else { continue };
         let simple = step.for_each.is_none() && !selection.entries && !selection.matches.is_empty();
@@ -203,7 +223,7 @@ fn gates(recipe: &Recipe, seen: &[Seen<'_>], reads: &BTreeMap<String, Projection
         let Some(each) = selection.items.as_ref().map_or(Some(Vec::new()), crate::jsonpath::Path::each_of) else { continue };
         at.extend(each);
         let Some(start) = recipe.steps[..index].iter().position(|step| step.id.text == source) else { continue };
-        if gates.contains_key(&source) || reads.get(&source).is_none_or(Projection::is_whole) {
+        if sieves.contains_key(&source) || reads.get(&source).is_none_or(Projection::is_whole) {
             continue;
         }
         let vars_fixed =
@@ -222,9 +242,9 @@ fn gates(recipe: &Recipe, seen: &[Seen<'_>], reads: &BTreeMap<String, Projection
         if others.get(&source).is_some_and(|projection| projection.reads_within(&at)) {
             continue;
         }
-        gates.insert(source, Arc::new(GateSpec::new(at, conditions, accepted)));
+        sieves.insert(source, Arc::new(SieveSpec::new(at, conditions, accepted)));
     }
-    gates
+    sieves
 }
 
 /// Whether a template's value is the same whenever a run renders it after a request and up to
@@ -447,36 +467,36 @@ mod tests {
         assert_eq!(projected(&plan, "draft", &draft), Some(serde_json::json!({"draftUuid": "d1"})));
     }
 
-    /// Where the plan of a recipe (`request` steps `r` and `q`, then `steps`) gates `r`'s body.
-    fn gated(steps: &str) -> Option<Vec<Segment>> {
-        gated_at(steps, "r")
+    /// Where the plan of a recipe (`request` steps `r` and `q`, then `steps`) sieves `r`'s body.
+    fn sieved(steps: &str) -> Option<Vec<Segment>> {
+        sieved_at(steps, "r")
     }
 
-    /// Where the plan of that recipe gates `step`'s body.
-    fn gated_at(steps: &str, step: &str) -> Option<Vec<Segment>> {
+    /// Where the plan of that recipe sieves `step`'s body.
+    fn sieved_at(steps: &str, step: &str) -> Option<Vec<Segment>> {
         let text = format!(
             "recipe: 1\nname: x\ninputs: {{ vin: {{ type: string }} }}\nsteps:\n\
              - {{ id: r, request: {{ method: GET, url: 'http://127.0.0.1:9/r' }} }}\n\
              - {{ id: q, request: {{ method: GET, url: 'http://127.0.0.1:9/q' }} }}\n{steps}"
         );
         let plan = crate::check::load_str("x.yaml", &text).unwrap_or_else(|report| panic!("{text}\n{report:?}"));
-        plan.reads.gate(step).map(|gate| gate.at().to_vec())
+        plan.reads.sieve(step).map(|sieve| sieve.at().to_vec())
     }
 
     #[test]
-    fn a_selection_gates_a_body_only_when_it_alone_reads_the_elements_and_can_test_them_before_they_are_built() {
+    fn a_selection_sieves_a_body_only_when_it_alone_reads_the_elements_and_can_test_them_before_they_are_built() {
         let plan = crate::check::load_str("benches/flow.yaml", include_str!("../benches/flow.yaml")).unwrap();
-        assert_eq!(plan.reads.gate("search").map(|gate| gate.at().to_vec()), Some(vec![key("customers")]));
-        assert!(plan.reads.gate("advisors").is_none(), "a pick without conditions keeps every element");
+        assert_eq!(plan.reads.sieve("search").map(|sieve| sieve.at().to_vec()), Some(vec![key("customers")]));
+        assert!(plan.reads.sieve("advisors").is_none(), "a pick without conditions keeps every element");
         let filter = |items: &str, condition: &str, extra: &str| {
             format!(
                 "- {{ id: f, filter: {{ from: '{{{{ steps.r.body }}}}', items: '{items}', match: {{ {condition} }}{extra} }}, bind: {{ u: $.u }} }}\n"
             )
         };
         let plain = filter("$.data.list[*]", "'$.vin': '{{ inputs.vin }}'", "");
-        assert_eq!(gated(&plain), Some(vec![key("data"), key("list")]));
+        assert_eq!(sieved(&plain), Some(vec![key("data"), key("list")]));
         // Another reader of the body, but not of the elements.
-        assert!(gated(&format!("{plain}- {{ id: s, set: {{ n: '{{{{ steps.r.body.data.total }}}}' }} }}\n")).is_some());
+        assert!(sieved(&format!("{plain}- {{ id: s, set: {{ n: '{{{{ steps.r.body.data.total }}}}' }} }}\n")).is_some());
         for (why, steps) in [
             ("another reader of an element", format!("{plain}- {{ id: s, set: {{ n: '{{{{ steps.r.body.data.list[0].u }}}}' }} }}\n")),
             ("another reader of the list", format!("{plain}- {{ id: s, set: {{ n: '{{{{ steps.r.body.data.list | length }}}}' }} }}\n")),
@@ -491,18 +511,18 @@ mod tests {
                 format!("- {{ id: s, set: {{ v: x }} }}\n{}", filter("$.data.list[*]", "'$.vin': '{{ vars.v }}'", "")),
             ),
         ] {
-            assert_eq!(gated(&steps), None, "{why}: {steps}");
+            assert_eq!(sieved(&steps), None, "{why}: {steps}");
         }
         // Any of an element's vehicles.
-        assert!(gated(&filter("$.data.list[*]", "'$.cars[*].vin': '{{ inputs.vin }}'", "")).is_some());
+        assert!(sieved(&filter("$.data.list[*]", "'$.cars[*].vin': '{{ inputs.vin }}'", "")).is_some());
         // A `where` with `expect: all`, and `vars` that nothing binds between the request and
         // the selection.
-        assert!(gated(&filter("$.data.list[*]", "'$.vin': x", ", where: '{{ item.u > 1 }}', expect: all")).is_some());
+        assert!(sieved(&filter("$.data.list[*]", "'$.vin': x", ", where: '{{ item.u > 1 }}', expect: all")).is_some());
         let vars = format!(
             "- {{ id: s, set: {{ v: x }} }}\n- {{ id: t, request: {{ method: GET, url: 'http://127.0.0.1:9/t' }} }}\n{}",
             filter("$.data.list[*]", "'$.vin': '{{ vars.v }}'", "")
         );
-        assert_eq!(gated_at(&vars.replace("steps.r.body", "steps.t.body"), "t"), Some(vec![key("data"), key("list")]));
+        assert_eq!(sieved_at(&vars.replace("steps.r.body", "steps.t.body"), "t"), Some(vec![key("data"), key("list")]));
     }
 
     #[test]

@@ -81,13 +81,7 @@ async fn attempts(
         redirects: request.redirects.map_or(http.redirects.unwrap_or(DEFAULT_REDIRECTS), |own| own.follow),
         unsafe_redirects: request.redirects.is_some_and(|own| own.allow_unsafe),
         max_body: http.max_body.unwrap_or(DEFAULT_MAX_BODY),
-        reads: if whole { None } else { state.plan.reads.of(&step.id.text).cloned() },
-        // The selection's expected values are fixed by now (`crate::reads::fixed`).
-        gate: if whole {
-            None
-        } else {
-            state.plan.reads.gate(&step.id.text).and_then(|gate| gate.render(&state.plan.engine, context)).map(Arc::new)
-        },
+        reads: if whole { None } else { state.plan.reads.read(&step.id.text, &state.plan.engine, context) },
     };
     let idempotent = request.is_idempotent();
     let clock = &state.params.clock;

@@ -20,6 +20,7 @@ use super::client_error::{ClientError, PemError, PostError};
 use super::{FailureKind, Limits, Reply, Sent};
 use crate::http::{Hop, RequestSpec, ResponseBody, ResponseData};
 use crate::mask::Masker;
+use crate::reads::Read;
 
 /// Headers never sent to another origin.
 const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
@@ -409,10 +410,10 @@ async fn read(mut response: reqwest::Response, limits: &Limits, shown: &str, bod
     };
     // Only a success is projected: any other status's body may be quoted whole in an error.
     let data = ResponseData::from_bytes_parsed(status, head.headers, body, |bytes| match &limits.reads {
-        Some(reads) if (200..300).contains(&status) => match &limits.gate {
+        Some(read) if (200..300).contains(&status) => match read {
+            Read::Projected(projection) => bodies.parse_projected(bytes, projection).ok(),
             // Unique to this row's expected values: not for the shared cache.
-            Some(gate) => gate.parse(bytes, reads).ok().map(std::sync::Arc::new),
-            None => bodies.parse_projected(bytes, reads).ok(),
+            Read::Sieved(sieve) => sieve.parse(bytes).ok().map(Arc::new),
         },
         _ => bodies.parse(bytes, crate::json::parse).ok(),
     });

@@ -78,10 +78,7 @@ pub struct Limits {
     pub max_body: u64,
     /// The parts of a JSON body the run reads (a batch row's, see `crate::reads`): a live
     /// transport without a recorder builds only those, for a 2xx answer. `None`: the whole body.
-    pub(crate) reads: Option<std::sync::Arc<crate::projection::Projection>>,
-    /// With `reads`: the elements of one array the run's selection keeps, the only ones built
-    /// (see `crate::gate`).
-    pub(crate) gate: Option<std::sync::Arc<crate::gate::Gate>>,
+    pub(crate) reads: Option<crate::reads::Read>,
 }
 
 /// What one attempt produced: its reply, `None` when nothing was sent (a dry run without a

@@ -1396,9 +1396,9 @@ fn a_batch_parses_only_what_its_recipe_reads_and_every_output_is_the_same() {
 #[test]
 fn a_filter_that_keeps_the_wrong_number_lists_every_candidate_though_a_batch_builds_only_matches() {
     // The customer filter of PROJECTED alone reads the customers, so a row builds only the
-    // customer whose VIN it looks for (`src/gate.rs`). A row whose VIN no customer has, and one
+    // customer whose VIN it looks for (`src/sieve.rs`). A row whose VIN no customer has, and one
     // whose VIN two customers have, must still list every candidate and why it was ruled out.
-    let scratch = Scratch::new("gated");
+    let scratch = Scratch::new("sieved");
     let customers: Vec<Json> =
         (0..5).map(|i| json!({"uuid": format!("c{i}"), "lastName": "N", "vehicles": [{"vin": vin(i.min(3))}], "notes": "x"})).collect();
     let answer = json!({"customers": customers, "meta": {}, "total": 5});
@@ -1407,7 +1407,7 @@ fn a_filter_that_keeps_the_wrong_number_lists_every_candidate_though_a_batch_bui
     let rows = scratch.write("rows.csv", &csv(&[vin(1), vin(3), vin(9)]));
     let out = scratch.path("results.jsonl");
     let args = ["--rows", text(&rows), "--out", text(&out), "--key", "vin"];
-    let ran = run(batch_of(&recipe, &server, &scratch, &args), &scratch, "gated");
+    let ran = run(batch_of(&recipe, &server, &scratch, &args), &scratch, "sieved");
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
     let results = journal(&out);
     let error = |vin: String| {
