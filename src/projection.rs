@@ -2,7 +2,7 @@
 //! indexes and wildcards, each ending in a subtree read whole.
 //!
 //! The check finds what a recipe reads from each response body (`src/reads.rs`); the parser
-//! (`src/json.rs`) then builds only those parts and skips the rest. This file owns the tree
+//! (`src/json/`) then builds only those parts and skips the rest. This file owns the tree
 //! itself: how read paths are added to it and what it keeps of a document. It knows nothing
 //! about recipes or parsing.
 
@@ -19,11 +19,19 @@ pub(crate) enum Segment {
     Every,
 }
 
+/// The bit of [`Projection::key_lengths`] for `key`.
+fn length_bit(key: &str) -> u64 {
+    1 << key.len().min(63)
+}
+
 /// What is read of one value: all of it, or some of its members and elements.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Projection {
     whole: bool,
     keys: BTreeMap<String, Projection>,
+    /// The lengths of `keys` (bit `n` for length `n`, bit 63 for 63 and more): most members a
+    /// parse meets are not read, and their length alone says so.
+    key_lengths: u64,
     indexes: BTreeMap<usize, Projection>,
     every: Option<Box<Projection>>,
 }
@@ -51,7 +59,10 @@ impl Projection {
             return self;
         }
         let child = match first {
-            Segment::Key(key) => self.keys.entry(key.clone()).or_default(),
+            Segment::Key(key) => {
+                self.key_lengths |= length_bit(key);
+                self.keys.entry(key.clone()).or_default()
+            }
             Segment::Index(index) => self.indexes.entry(*index).or_default(),
             Segment::Every => self.every.get_or_insert_with(Box::default),
         };
@@ -67,6 +78,7 @@ impl Projection {
             *self = Self::whole();
             return;
         }
+        self.key_lengths |= other.key_lengths;
         for (key, child) in &other.keys {
             self.keys.entry(key.clone()).or_default().merge(child);
         }
@@ -119,6 +131,9 @@ impl Projection {
     pub(crate) fn member(&self, key: &str) -> Option<&Projection> {
         if self.whole {
             return Some(self);
+        }
+        if self.key_lengths & length_bit(key) == 0 {
+            return self.every.as_deref();
         }
         self.keys.get(key).or(self.every.as_deref())
     }

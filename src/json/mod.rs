@@ -18,6 +18,9 @@
 //! an [`ItemSieve`] looks at it, and only the elements it keeps are built; the others become
 //! `null`. The same deserializer reads every byte, so the same texts are still accepted and
 //! refused.
+//!
+//! Both go through a reader of our own first ([`scan`]), which gives the same value faster or
+//! gives up, and then the `serde_json` path above runs for the exact value or error.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -27,6 +30,8 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value as Json};
 
 use crate::projection::{Projection, Segment};
+
+mod scan;
 
 /// Parses JSON text (the whole slice, with surrounding whitespace allowed).
 ///
@@ -61,8 +66,17 @@ fn read<S: for<'de> DeserializeSeed<'de, Value = Json>>(bytes: &[u8], seed: S) -
 /// # Errors
 /// The `serde_json` error for text that is not one JSON value, exactly as [`parse`].
 pub(crate) fn parse_projected(bytes: &[u8], projection: &Projection) -> Result<Json, serde_json::Error> {
+    match scan::read(bytes, projection, None) {
+        Some(value) => Ok(value),
+        None => through_serde(bytes, projection, None),
+    }
+}
+
+/// A projected (and sieved) parse driven through `serde_json`'s deserializer: what [`scan`]
+/// gives up to, with the exact value or error.
+fn through_serde(bytes: &[u8], projection: &Projection, cursor: Option<Cursor<'_>>) -> Result<Json, serde_json::Error> {
     let mut scratch = Scratch::default();
-    read(bytes, Projected(&mut scratch, projection, None))
+    read(bytes, Projected(&mut scratch, projection, cursor))
 }
 
 /// Decides, element by element, which elements of one array a parse builds.
@@ -84,10 +98,15 @@ pub(crate) fn parse_sieved(
     projection: &Projection,
     sieve: &dyn ItemSieve,
 ) -> Result<(Json, Option<usize>), serde_json::Error> {
-    let mut scratch = Scratch::default();
     let kept = Cell::new(None);
     let cursor = Cursor { sieve, depth: 0, kept: &kept };
-    let value = read(bytes, Projected(&mut scratch, projection, Some(cursor)))?;
+    let value = match scan::read(bytes, projection, Some(cursor)) {
+        Some(value) => value,
+        None => {
+            kept.set(None);
+            through_serde(bytes, projection, Some(cursor))?
+        }
+    };
     Ok((value, kept.get()))
 }
 
@@ -765,7 +784,7 @@ mod tests {
     }
 
     /// Writes a random JSON document.
-    fn build(next: &mut dyn FnMut() -> u64, depth: u32, out: &mut String) {
+    pub(super) fn build(next: &mut dyn FnMut() -> u64, depth: u32, out: &mut String) {
         let choice = next() % if depth > 4 { 6 } else { 8 };
         match choice {
             0 => out.push_str("null"),
