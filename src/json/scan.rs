@@ -41,11 +41,13 @@ struct Reader<'t> {
 }
 
 impl<'t> Reader<'t> {
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
     /// JSON's whitespace: space, tab, line feed, carriage return.
+    #[inline]
     fn space(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.at += 1;
@@ -53,6 +55,7 @@ impl<'t> Reader<'t> {
     }
 
     /// Moves past the `[` or `{` at the cursor, one level deeper.
+    #[inline]
     fn enter(&mut self) -> Option<()> {
         self.depth += 1;
         self.at += 1;
@@ -60,6 +63,7 @@ impl<'t> Reader<'t> {
     }
 
     /// Whether the array or object just entered is empty (its `close` then read).
+    #[inline]
     fn empty(&mut self, close: u8) -> Option<bool> {
         self.space();
         let empty = self.peek()? == close;
@@ -72,6 +76,7 @@ impl<'t> Reader<'t> {
 
     /// After a member or an element: `true` at the `close` that ends its array or object,
     /// `false` at a comma.
+    #[inline]
     fn ends(&mut self, close: u8) -> Option<bool> {
         self.space();
         let byte = self.peek()?;
@@ -85,6 +90,7 @@ impl<'t> Reader<'t> {
     }
 
     /// An object's key and the colon after it.
+    #[inline]
     fn key(&mut self) -> Option<Cow<'t, str>> {
         self.space();
         if self.peek()? != b'"' {
@@ -363,25 +369,31 @@ impl<'t> Reader<'t> {
 
     /// A string's text, borrowed from the document; one with an escape is read by `serde_json`
     /// (escapes, surrogates).
+    #[inline]
     fn string(&mut self) -> Option<Cow<'t, str>> {
         let start = self.at;
-        let text = self.text;
-        if self.pass_string()? {
-            serde_json::from_str::<String>(&text[start..self.at]).ok().map(Cow::Owned)
-        } else {
-            Some(Cow::Borrowed(&text[start + 1..self.at - 1]))
-        }
+        if self.pass_string()? { self.escaped(start).map(Cow::Owned) } else { Some(Cow::Borrowed(&self.text[start + 1..self.at - 1])) }
     }
 
     /// Moves past the string at the cursor, its escapes checked by `serde_json`.
+    #[inline]
     fn skip_string(&mut self) -> Option<()> {
         let start = self.at;
-        let escaped = self.pass_string()?;
-        (!escaped || serde_json::from_str::<Cow<'_, str>>(&self.text[start..self.at]).is_ok()).then_some(())
+        if self.pass_string()? {
+            self.escaped(start)?;
+        }
+        Some(())
+    }
+
+    /// The text of the string with an escape from `start` to the cursor, read by `serde_json`.
+    #[cold]
+    fn escaped(&self, start: usize) -> Option<String> {
+        serde_json::from_str::<String>(&self.text[start..self.at]).ok()
     }
 
     /// Moves past the string at the cursor (at its opening quote); `true` when it has an escape,
     /// which the caller must check. A control character inside is refused, as by `serde_json`.
+    #[inline]
     fn pass_string(&mut self) -> Option<bool> {
         self.at += 1;
         let mut escaped = false;
@@ -405,6 +417,7 @@ impl<'t> Reader<'t> {
 
 /// The index of the first quote, backslash or control character at or after `at` (the length,
 /// or `at` itself past the end, when there is none), eight bytes at a time.
+#[inline]
 fn special(bytes: &[u8], mut at: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
