@@ -280,9 +280,9 @@ struct Batch<'a> {
 
 /// Rows in flight a thread should have before another thread is worth starting: with fewer,
 /// a thread mostly waits, and waking it costs more than the work a second thread would share.
-const ROWS_PER_THREAD: usize = 2;
+const ROWS_PER_THREAD: usize = 4;
 
-/// How many threads run rows: `--threads`, else one per 2 rows in flight, at most one per CPU;
+/// How many threads run rows: `--threads`, else one per 4 rows in flight, at most one per CPU;
 /// never more than the rows in flight.
 pub(crate) fn threads(options: &Options) -> usize {
     let jobs = options.jobs.max(1);
@@ -832,13 +832,13 @@ mod tests {
     }
 
     #[test]
-    fn a_thread_per_two_rows_in_flight_at_most_one_per_cpu() {
+    fn a_thread_per_four_rows_in_flight_at_most_one_per_cpu() {
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         assert_eq!(threads(&options(1, None)), 1);
-        assert_eq!(threads(&options(2, None)), 1);
-        assert_eq!(threads(&options(3, None)), 2.min(cpus));
-        assert_eq!(threads(&options(4, None)), 2.min(cpus));
-        assert_eq!(threads(&options(8, None)), 4.min(cpus));
+        assert_eq!(threads(&options(4, None)), 1);
+        assert_eq!(threads(&options(5, None)), 2.min(cpus));
+        assert_eq!(threads(&options(8, None)), 2.min(cpus));
+        assert_eq!(threads(&options(16, None)), 4.min(cpus));
         assert_eq!(threads(&options(1024, None)), cpus.min(512));
         // `--threads` is taken as given, but never above the rows in flight.
         assert_eq!(threads(&options(4, Some(3))), 3);

@@ -187,7 +187,7 @@ pub(super) struct BatchArgs {
     /// How many rows are in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8, requires = "rows", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub(super) jobs: u16,
-    /// How many threads run those rows, each with its own connection pool (default: one per 2
+    /// How many threads run those rows, each with its own connection pool (default: one per 4
     /// rows in flight, at most one per CPU).
     #[arg(long, value_name = "N", requires = "rows", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub(super) threads: Option<u16>,
