@@ -115,12 +115,30 @@ impl Path {
         if !self.walkable {
             return None;
         }
-        let mut nodes = vec![value];
-        for segment in &self.query.segments {
-            let Segment::Selector(selector) = segment else { return None };
-            nodes = apply(selector, &nodes);
+        let mut nodes = Vec::new();
+        walk_into(&self.query.segments, value, &mut nodes).then_some(nodes)
+    }
+}
+
+/// Adds the nodes `segments` (names, indexes and wildcards) select in `value` to `nodes`, in
+/// the order segment-by-segment selection gives (each node's results in turn, so depth first
+/// is the same order), without a list per segment; false at any other segment.
+fn walk_into<'a>(segments: &[Segment], value: &'a Value, nodes: &mut Vec<&'a Value>) -> bool {
+    let Some((first, rest)) = segments.split_first() else {
+        nodes.push(value);
+        return true;
+    };
+    let Segment::Selector(selector) = first else { return false };
+    match (selector, value) {
+        (Selector::Name(name), Value::Object(map)) => map.get(name).is_none_or(|child| walk_into(rest, child, nodes)),
+        (Selector::Index(index), Value::Array(list)) => {
+            let at = if *index < 0 { i64::try_from(list.len()).ok().and_then(|len| len.checked_add(*index)) } else { Some(*index) };
+            at.and_then(|at| usize::try_from(at).ok()).and_then(|at| list.get(at)).is_none_or(|child| walk_into(rest, child, nodes))
         }
-        Some(nodes)
+        (Selector::Wildcard, Value::Array(list)) => list.iter().all(|child| walk_into(rest, child, nodes)),
+        (Selector::Wildcard, Value::Object(map)) => map.values().all(|child| walk_into(rest, child, nodes)),
+        (Selector::Name(_) | Selector::Index(_) | Selector::Wildcard, _) => true,
+        _ => false,
     }
 }
 

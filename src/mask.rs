@@ -248,6 +248,23 @@ impl Masker {
     /// A request as the engine rendered it, masked: every secret by value, and the exactly-masked
     /// ones where they stand (the engine put them there).
     pub fn request(&self, request: &RequestSpec) -> RequestSpec {
+        if self.secrets.is_empty() && self.exact.is_empty() {
+            // Nothing to find: only the credential headers change (as below), and each part is
+            // copied once rather than once per mask.
+            return RequestSpec {
+                method: request.method.clone(),
+                url: request.url.clone(),
+                headers: self.headers(&request.headers),
+                body: request.body.clone(),
+                absolute_url: request.absolute_url.clone(),
+                parsed: crate::http::ParsedUrl::default(),
+            };
+        }
+        self.every_part(request)
+    }
+
+    /// [`Masker::request`], each part through every mask.
+    fn every_part(&self, request: &RequestSpec) -> RequestSpec {
         let exact_value = |text: &str| match self.exact.iter().find(|(_, secret)| secret == text) {
             Some((placeholder, _)) => placeholder.clone(),
             None => self.text(text),
@@ -410,6 +427,37 @@ pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_with_nothing_secret_to_find_loses_only_its_credentials() {
+        let masker = Masker::new(&[]);
+        let headers = BTreeMap::from([
+            ("authorization".to_owned(), "Bearer literal".to_owned()),
+            ("cookie".to_owned(), "sid=abc; theme=dark".to_owned()),
+            ("accept".to_owned(), "application/json".to_owned()),
+        ]);
+        let bodies = [
+            None,
+            Some(crate::http::Body::Json(serde_json::json!({"a": [1, "two", {"b": null}]}))),
+            Some(crate::http::Body::Form(vec![("k".to_owned(), "v w".to_owned())])),
+            Some(crate::http::Body::Text("plain".to_owned())),
+        ];
+        for body in bodies {
+            let request = RequestSpec {
+                method: "POST".to_owned(),
+                url: "/x?q=1".to_owned(),
+                headers: headers.clone(),
+                body,
+                absolute_url: "http://h/x?q=1".to_owned(),
+                parsed: crate::http::ParsedUrl::default(),
+            };
+            let masked = masker.request(&request);
+            assert_eq!(masked, masker.every_part(&request));
+            assert_eq!(masked.headers["authorization"], "<redacted>");
+            assert_eq!(masked.headers["cookie"], masker.every_part(&request).headers["cookie"]);
+            assert_eq!((masked.url.as_str(), masked.body.as_ref()), (request.url.as_str(), request.body.as_ref()));
+        }
+    }
 
     #[test]
     fn masks_url_encoded_secrets_too() {
