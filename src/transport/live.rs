@@ -208,10 +208,12 @@ impl Live {
         let mut headers = request.headers.clone();
         let mut body = request.body.as_ref().map(crate::http::Body::to_bytes);
         let own_cookie = headers.contains_key("cookie");
-        let first_origin = origin(&url);
+        // The jar's cookies go to the first request's origin only.
+        let first = jar.is_some().then(|| url.clone());
         let mut hops = Vec::new();
         loop {
-            if let (Some(jar), false, true) = (jar.as_deref(), own_cookie, origin(&url) == first_origin)
+            if let (Some(jar), false, Some(first)) = (jar.as_deref(), own_cookie, &first)
+                && origin(&url) == origin(first)
                 && let Some(cookies) = jar.header()
             {
                 headers.insert("cookie".into(), cookies);
@@ -339,8 +341,8 @@ fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
-fn origin(url: &url::Url) -> (String, Option<String>, Option<u16>) {
-    (url.scheme().to_owned(), url.host_str().map(str::to_owned), url.port_or_known_default())
+fn origin(url: &url::Url) -> (&str, Option<&str>, Option<u16>) {
+    (url.scheme(), url.host_str(), url.port_or_known_default())
 }
 
 /// Reads the body up to the size limit; the response head is kept whatever happens.
