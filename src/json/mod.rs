@@ -100,12 +100,11 @@ pub(crate) fn parse_sieved(
 ) -> Result<(Json, Option<usize>), serde_json::Error> {
     let kept = Cell::new(None);
     let cursor = Cursor { sieve, depth: 0, kept: &kept };
-    let value = match scan::read(bytes, projection, Some(cursor)) {
-        Some(value) => value,
-        None => {
-            kept.set(None);
-            through_serde(bytes, projection, Some(cursor))?
-        }
+    let value = if let Some(value) = scan::read(bytes, projection, Some(cursor)) {
+        value
+    } else {
+        kept.set(None);
+        through_serde(bytes, projection, Some(cursor))?
     };
     Ok((value, kept.get()))
 }

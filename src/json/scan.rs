@@ -146,12 +146,11 @@ impl<'t> Reader<'t> {
         if !self.empty(b']')? {
             let mut index = 0;
             loop {
-                let item = match projection.element(index) {
-                    Some(read) => self.value(read, cursor.and_then(|cursor| cursor.child(Child::Index(index))))?,
-                    None => {
-                        self.skip()?;
-                        Json::Null
-                    }
+                let item = if let Some(read) = projection.element(index) {
+                    self.value(read, cursor.and_then(|cursor| cursor.child(Child::Index(index))))?
+                } else {
+                    self.skip()?;
+                    Json::Null
                 };
                 self.scratch.items.push(item);
                 index += 1;
@@ -172,21 +171,18 @@ impl<'t> Reader<'t> {
         if !self.empty(b']')? {
             let mut index = 0;
             loop {
-                let item = match projection.element(index) {
-                    Some(read) => {
-                        nodes.clear();
-                        self.flat(&mut nodes, read, None)?;
-                        if cursor.sieve.keeps(Flat { nodes: &nodes, at: 0 }) {
-                            kept += 1;
-                            build(&nodes, 0).0
-                        } else {
-                            Json::Null
-                        }
-                    }
-                    None => {
-                        self.skip()?;
+                let item = if let Some(read) = projection.element(index) {
+                    nodes.clear();
+                    self.flat(&mut nodes, read, None)?;
+                    if cursor.sieve.keeps(Flat { nodes: &nodes, at: 0 }) {
+                        kept += 1;
+                        build(&nodes, 0).0
+                    } else {
                         Json::Null
                     }
+                } else {
+                    self.skip()?;
+                    Json::Null
                 };
                 self.scratch.items.push(item);
                 index += 1;
@@ -234,12 +230,11 @@ impl<'t> Reader<'t> {
                 let mut len = 0;
                 if !self.empty(b']')? {
                     loop {
-                        match projection.element(len) {
-                            Some(read) => self.flat(nodes, read, None)?,
-                            None => {
-                                self.skip()?;
-                                nodes.push(Node { key: None, value: Shape::Scalar(Json::Null) });
-                            }
+                        if let Some(read) = projection.element(len) {
+                            self.flat(nodes, read, None)?;
+                        } else {
+                            self.skip()?;
+                            nodes.push(Node { key: None, value: Shape::Scalar(Json::Null) });
                         }
                         len += 1;
                         if self.ends(b']')? {
@@ -268,9 +263,10 @@ impl<'t> Reader<'t> {
                 let (number, short) = self.number()?;
                 // A short integer without a sign is what `serde_json` makes of it, a `u64`; any
                 // other number is read by `serde_json` itself (`-0` is a float there, for one).
-                match short && !number.starts_with('-') {
-                    true => number.parse::<u64>().ok().map(Json::from),
-                    false => super::parse(number.as_bytes()).ok(),
+                if short && !number.starts_with('-') {
+                    number.parse::<u64>().ok().map(Json::from)
+                } else {
+                    super::parse(number.as_bytes()).ok()
                 }
             }
         }
@@ -587,10 +583,10 @@ mod tests {
             r#"{"x" 1}"#,
             r#"{"x": 1,}"#,
             r#"{"k2": [1,]}"#,
-            r#"{,}"#,
-            r#"[,1]"#,
+            r"{,}",
+            r"[,1]",
             r#"{"x": 1 "y": 2}"#,
-            r#"{1: 2}"#,
+            r"{1: 2}",
             "{\"x\": \"a\u{1f}b\"}",
             "{\"x\":\u{c}1}",
             "\u{feff}{}",
