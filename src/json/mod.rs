@@ -816,17 +816,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn generated_documents_match_serde_json() {
-        // A deterministic spread of shapes: nested objects and arrays, repeated keys, escapes,
-        // numbers of every kind.
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
+    /// A deterministic stream of pseudo-random numbers (xorshift) from `seed`.
+    pub(super) fn random(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
-        };
+        }
+    }
+
+    #[test]
+    fn generated_documents_match_serde_json() {
+        // A deterministic spread of shapes: nested objects and arrays, repeated keys, escapes,
+        // numbers of every kind.
+        let mut next = random(0x2545_f491_4f6c_dd1d);
         for _ in 0..500 {
             let mut text = String::new();
             build(&mut next, 0, &mut text);
@@ -906,13 +910,7 @@ mod tests {
             reads.read(&[Segment::Key("k1".to_owned()), Segment::Index(0)]);
             reads.read(&[Segment::Every, Segment::Key("k3".to_owned())]);
             let reads = reads.settle();
-            let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-            let mut next = move || {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state
-            };
+            let mut next = super::random(0x9e37_79b9_7f4a_7c15);
             // Repeated keys, escapes and every kind of number, as text.
             for _ in 0..500 {
                 let mut text = String::new();

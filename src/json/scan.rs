@@ -141,45 +141,34 @@ impl<'t> Reader<'t> {
     }
 
     fn array(&mut self, projection: &Projection, cursor: Option<Cursor<'_>>) -> Option<Json> {
-        self.enter()?;
-        let start = self.scratch.items.len();
-        if !self.empty(b']')? {
-            let mut index = 0;
-            loop {
-                let item = if let Some(read) = projection.element(index) {
-                    self.value(read, cursor.and_then(|cursor| cursor.child(Child::Index(index))))?
-                } else {
-                    self.skip()?;
-                    Json::Null
-                };
-                self.scratch.items.push(item);
-                index += 1;
-                if self.ends(b']')? {
-                    break;
-                }
-            }
-        }
-        Some(Json::Array(self.scratch.items.drain(start..).collect()))
+        self.elements(projection, |reader, read, index| reader.value(read, cursor.and_then(|cursor| cursor.child(Child::Index(index)))))
     }
 
     /// The sieved array: each element read flat, built only when the sieve keeps it.
     fn sieved(&mut self, projection: &Projection, cursor: Cursor<'_>) -> Option<Json> {
-        self.enter()?;
-        let start = self.scratch.items.len();
         let mut nodes: Vec<Node<'t>> = Vec::new();
         let mut kept = 0;
+        let array = self.elements(projection, |reader, read, _| {
+            nodes.clear();
+            reader.flat(&mut nodes, read, None)?;
+            let keeps = cursor.sieve.keeps(Flat { nodes: &nodes, at: 0 });
+            kept += usize::from(keeps);
+            Some(if keeps { build(&nodes, 0).0 } else { Json::Null })
+        })?;
+        cursor.kept.set(Some(kept));
+        Some(array)
+    }
+
+    /// The array at the cursor: each element `projection` reads made by `read` (given what is
+    /// read of it and its index), the others checked and left `null`.
+    fn elements(&mut self, projection: &Projection, mut read: impl FnMut(&mut Self, &Projection, usize) -> Option<Json>) -> Option<Json> {
+        self.enter()?;
+        let start = self.scratch.items.len();
         if !self.empty(b']')? {
             let mut index = 0;
             loop {
-                let item = if let Some(read) = projection.element(index) {
-                    nodes.clear();
-                    self.flat(&mut nodes, read, None)?;
-                    if cursor.sieve.keeps(Flat { nodes: &nodes, at: 0 }) {
-                        kept += 1;
-                        build(&nodes, 0).0
-                    } else {
-                        Json::Null
-                    }
+                let item = if let Some(part) = projection.element(index) {
+                    read(self, part, index)?
                 } else {
                     self.skip()?;
                     Json::Null
@@ -191,7 +180,6 @@ impl<'t> Reader<'t> {
                 }
             }
         }
-        cursor.kept.set(Some(kept));
         Some(Json::Array(self.scratch.items.drain(start..).collect()))
     }
 
@@ -481,16 +469,6 @@ mod tests {
         through_serde(text.as_bytes(), reads, cursor).map(|value| (value, kept.get())).map_err(|error| error.to_string())
     }
 
-    fn random() -> impl FnMut() -> u64 {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        }
-    }
-
     /// A document with an array at `$.k2` of generated values, among other generated members.
     fn document(next: &mut dyn FnMut() -> u64) -> String {
         let mut text = String::from("{");
@@ -522,7 +500,7 @@ mod tests {
     #[test]
     fn a_value_read_fast_is_the_serde_paths_value_and_a_refused_text_is_never_read() {
         let reads = reads();
-        let mut next = random();
+        let mut next = crate::json::tests::random(0x2545_f491_4f6c_dd1d);
         let mut read_fast = 0;
         for round in 0..2_000 {
             let text = if round % 2 == 0 {
