@@ -131,15 +131,18 @@ fn walk_into<'a>(segments: &[Segment], value: &'a Value, nodes: &mut Vec<&'a Val
     let Segment::Selector(selector) = first else { return false };
     match (selector, value) {
         (Selector::Name(name), Value::Object(map)) => map.get(name).is_none_or(|child| walk_into(rest, child, nodes)),
-        (Selector::Index(index), Value::Array(list)) => {
-            let at = if *index < 0 { i64::try_from(list.len()).ok().and_then(|len| len.checked_add(*index)) } else { Some(*index) };
-            at.and_then(|at| usize::try_from(at).ok()).and_then(|at| list.get(at)).is_none_or(|child| walk_into(rest, child, nodes))
-        }
+        (Selector::Index(index), Value::Array(list)) => element(list, *index).is_none_or(|child| walk_into(rest, child, nodes)),
         (Selector::Wildcard, Value::Array(list)) => list.iter().all(|child| walk_into(rest, child, nodes)),
         (Selector::Wildcard, Value::Object(map)) => map.values().all(|child| walk_into(rest, child, nodes)),
         (Selector::Name(_) | Selector::Index(_) | Selector::Wildcard, _) => true,
         _ => false,
     }
+}
+
+/// The element an index selects: from the start, or from the end when negative.
+fn element(list: &[Value], index: i64) -> Option<&Value> {
+    let at = if index < 0 { i64::try_from(list.len()).ok()?.checked_add(index)? } else { index };
+    list.get(usize::try_from(at).ok()?)
 }
 
 /// The nodes one selector (a name, an index or a wildcard) selects in `nodes`.
@@ -148,10 +151,7 @@ fn apply<'a>(selector: &Selector, nodes: &[&'a Value]) -> Vec<&'a Value> {
     for node in nodes {
         match (selector, node) {
             (Selector::Name(name), Value::Object(map)) => next.extend(map.get(name)),
-            (Selector::Index(index), Value::Array(list)) => {
-                let at = if *index < 0 { i64::try_from(list.len()).ok().and_then(|len| len.checked_add(*index)) } else { Some(*index) };
-                next.extend(at.and_then(|at| usize::try_from(at).ok()).and_then(|at| list.get(at)));
-            }
+            (Selector::Index(index), Value::Array(list)) => next.extend(element(list, *index)),
             (Selector::Wildcard, Value::Array(list)) => next.extend(list),
             (Selector::Wildcard, Value::Object(map)) => next.extend(map.values()),
             _ => {}

@@ -268,13 +268,7 @@ impl<'t> Reader<'t> {
                 self.enter()?;
                 if !self.empty(b'}')? {
                     loop {
-                        self.space();
-                        if self.peek()? != b'"' {
-                            return None;
-                        }
-                        self.skip_string()?;
-                        self.space();
-                        (self.peek()? == b':').then(|| self.at += 1)?;
+                        self.key()?;
                         self.skip()?;
                         if self.ends(b'}')? {
                             break;
